@@ -57,14 +57,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
-        .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),
-        .testTarget(
-            name: "MeterrServerTests",
-            dependencies: [
-                "MeterrServer",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
-        ),
     ],
     swiftLanguageModes: [.v6]
 )
