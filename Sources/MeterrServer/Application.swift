@@ -1,1 +1,33 @@
 import Hummingbird
+import Logging
+import MeterrCore
+import MeterrStore
+
+/// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
+/// the background services. `meterr serve` and the tests build it the same way.
+public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "meterr")
+    logger.logLevel = configuration.logLevel
+    let store = try SQLiteStore(directory: configuration.dataDirectory, durability: configuration.durability)
+    let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
+    configuration.onBootstrap(bootstrap)
+    let writer = LedgerWriter(ledger: store, logger: logger)
+
+    let router = Router(context: MeterrRequestContext.self)
+    router.add(middleware: ResponseHeadersMiddleware())
+    HealthRoutes(store: store).register(on: router)
+    let api = router.group("api")
+        .add(middleware: AuthenticationMiddleware(cache: PrincipalCache(accounts: store)))
+        .group(context: AuthenticatedContext.self)
+    UsageRoutes(writer: writer, ledger: store, pricer: configuration.pricer, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: api)
+
+    let onListening = configuration.onListening
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        services: [writer],
+        onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
