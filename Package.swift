@@ -61,6 +61,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
+        .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),
+        .testTarget(
+            name: "MeterrServerTests",
+            dependencies: [
+                "MeterrServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
+        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MeterrCore
 
 @main
 struct Meterr: AsyncParsableCommand {
@@ -23,7 +24,19 @@ struct Meterr: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // Help and version go to stdout as usual; every failure is one line on stderr.
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            let message =
+                if let error = error as? MeterrError {
+                    (error.field.map { "\($0): " } ?? "") + error.message
+                } else {
+                    Meterr.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                }
+            FileHandle.standardError.write(Data("meterr: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 }
