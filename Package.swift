@@ -30,6 +30,7 @@ let package = Package(
             dependencies: [
                 "MeterrCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,6 +60,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // `swift run -c release meterr-ledger-bench`: ledger ingest and summary speed.
+        .executableTarget(
+            name: "meterr-ledger-bench",
+            dependencies: ["MeterrCore", "MeterrStore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/LedgerBenchmark"
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
         .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),

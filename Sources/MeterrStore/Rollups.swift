@@ -50,18 +50,46 @@ struct RollupKey: Hashable, Sendable {
 }
 
 /// Rollup deltas of a batch of new events, summed in memory so each row is written once per batch.
+///
+/// Events of a batch nearly always share their organisation and hour, so the deltas are kept per
+/// (organisation, hour) and, inside, per dimension by value: one short string hash per dimension
+/// and event.
 struct RollupDeltas: Sendable {
-    private(set) var rows: [RollupKey: UsageTotals] = [:]
+    struct Slot: Hashable, Sendable {
+        var org: String
+        var hour: Int64
+    }
+
+    private var slots: [Slot: [[String: UsageTotals]]] = [:]
+    private var lastSlot: Slot?
 
     mutating func add(_ event: UsageEvent) {
-        for grain in [RollupGrain.hour, .day] {
-            let bucket = grain.bucket(event.ts)
+        let slot = Slot(org: event.org, hour: RollupGrain.hour.bucket(event.ts))
+        if slot != lastSlot, slots[slot] == nil {
+            slots[slot] = Array(repeating: [:], count: RollupDimension.allCases.count)
+        }
+        lastSlot = slot
+        slots[slot]!.withUnsafeMutableBufferPointer { dimensions in
             for dimension in RollupDimension.allCases {
-                let key = RollupKey(
-                    org: event.org, grain: grain, dimension: dimension, bucket: bucket,
-                    value: dimension.value(of: event))
-                rows[key, default: UsageTotals()].add(event)
+                dimensions[dimension.rawValue][dimension.value(of: event), default: UsageTotals()].add(event)
             }
         }
+    }
+
+    /// The hourly rows and the daily rows summed from them.
+    var rows: [RollupKey: UsageTotals] {
+        var rows: [RollupKey: UsageTotals] = [:]
+        for (slot, dimensions) in slots {
+            let day = Timestamp(milliseconds: slot.hour).dayStart.milliseconds
+            for dimension in RollupDimension.allCases {
+                for (value, totals) in dimensions[dimension.rawValue] {
+                    rows[RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value)] =
+                        totals
+                    rows[RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value), default: UsageTotals()] +=
+                        totals
+                }
+            }
+        }
+        return rows
     }
 }

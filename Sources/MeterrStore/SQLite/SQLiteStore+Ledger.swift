@@ -26,19 +26,40 @@ extension SQLiteStore: UsageLedger {
         var inserted = [Bool]()
         inserted.reserveCapacity(events.count)
         var deltas = RollupDeltas()
+        // The hot loop binds values straight into SQLite's prepared statement: building GRDB's
+        // argument arrays cost more than the inserts themselves.
+        var row = RawRow(insert, db)
         for event in events {
             let usage = event.usage
-            let arguments: [(any DatabaseValueConvertible)?] = [
-                event.org, event.id, event.ts.milliseconds, event.team, event.user, event.project, event.keyId,
-                event.tags.isEmpty ? nil : JSONText.object(event.tags), event.provider.rawValue, event.model,
-                event.modelRequested, event.endpoint, usage.inputTokens, usage.cacheReadTokens,
-                usage.cacheWriteTokens, usage.cacheWrite1hTokens, usage.outputTokens, usage.reasoningTokens,
-                event.cost?.nanos, event.priceId, event.usageSource.rawValue, event.stream, event.status,
-                event.latencyMs, event.ttftMs, event.requestId, event.upstreamRequestId, event.route,
-            ]
-            insert.setUncheckedArguments(StatementArguments(arguments))
-            try insert.execute()
-            let isNew = db.changesCount > 0
+            row.bind(event.org)
+            row.bind(event.id)
+            row.bind(event.ts.milliseconds)
+            row.bind(event.team)
+            row.bind(event.user)
+            row.bind(event.project)
+            row.bind(event.keyId)
+            row.bind(event.tags.isEmpty ? nil : JSONText.object(event.tags))
+            row.bind(event.provider.rawValue)
+            row.bind(event.model)
+            row.bind(event.modelRequested)
+            row.bind(event.endpoint)
+            row.bind(usage.inputTokens)
+            row.bind(usage.cacheReadTokens)
+            row.bind(usage.cacheWriteTokens)
+            row.bind(usage.cacheWrite1hTokens)
+            row.bind(usage.outputTokens)
+            row.bind(usage.reasoningTokens)
+            row.bind(event.cost?.nanos)
+            row.bind(event.priceId)
+            row.bind(event.usageSource.rawValue)
+            row.bind(event.stream ? 1 : 0)
+            row.bind(event.status)
+            row.bind(event.latencyMs)
+            row.bind(event.ttftMs)
+            row.bind(event.requestId)
+            row.bind(event.upstreamRequestId)
+            row.bind(event.route)
+            let isNew = try row.execute() > 0
             inserted.append(isNew)
             if isNew { deltas.add(event) }
         }
@@ -59,15 +80,24 @@ extension SQLiteStore: UsageLedger {
                     cost_nanos = cost_nanos + excluded.cost_nanos,
                     unpriced_requests = unpriced_requests + excluded.unpriced_requests
                 """)
+        var rollup = RawRow(upsert, db)
         for (key, totals) in deltas.rows {
             let usage = totals.usage
-            let arguments: [(any DatabaseValueConvertible)?] = [
-                key.org, key.grain.rawValue, key.dimension.rawValue, key.bucket, key.value, totals.requests,
-                usage.inputTokens, usage.cacheReadTokens, usage.cacheWriteTokens, usage.cacheWrite1hTokens,
-                usage.outputTokens, usage.reasoningTokens, totals.cost.nanos, totals.unpricedRequests,
-            ]
-            upsert.setUncheckedArguments(StatementArguments(arguments))
-            try upsert.execute()
+            rollup.bind(key.org)
+            rollup.bind(key.grain.rawValue)
+            rollup.bind(key.dimension.rawValue)
+            rollup.bind(key.bucket)
+            rollup.bind(key.value)
+            rollup.bind(totals.requests)
+            rollup.bind(usage.inputTokens)
+            rollup.bind(usage.cacheReadTokens)
+            rollup.bind(usage.cacheWriteTokens)
+            rollup.bind(usage.cacheWrite1hTokens)
+            rollup.bind(usage.outputTokens)
+            rollup.bind(usage.reasoningTokens)
+            rollup.bind(totals.cost.nanos)
+            rollup.bind(totals.unpricedRequests)
+            _ = try rollup.execute()
         }
         return inserted
     }
