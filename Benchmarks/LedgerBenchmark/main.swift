@@ -60,7 +60,8 @@ struct Workload {
             org: "org_bench", team: "team-\(user % 20)", user: "user-\(user)", project: "project-\(next() % 50)",
             keyId: "key-\(next() % 300)", tags: ["env": "prod"], provider: provider, model: model,
             endpoint: "chat.completions",
-            usage: Usage(inputTokens: input, cacheReadTokens: input / 4, outputTokens: output, reasoningTokens: output / 5),
+            usage: Usage(
+                inputTokens: input, cacheReadTokens: input / 4, outputTokens: output, reasoningTokens: output / 5),
             cost: Money(nanos: Int64(input) * 2_500 + Int64(output) * 10_000), priceId: "\(provider.rawValue)/\(model)",
             usageSource: .reported, stream: next() % 2 == 0, status: 200, latencyMs: 900, ttftMs: 300,
             requestId: "req-\(index)")
@@ -151,6 +152,7 @@ switch CommandLine.arguments.dropFirst().first {
 case "ingest": try await ingest()
 case "summary": try await summary()
 default:
-    print("usage: meterr-ledger-bench ingest [--events N] [--batch N] [--clients N] | summary [--events N] [--data DIR]")
+    print(
+        "usage: meterr-ledger-bench ingest [--events N] [--batch N] [--clients N] | summary [--events N] [--data DIR]")
     exit(2)
 }

@@ -83,9 +83,12 @@ struct RollupDeltas: Sendable {
             let day = Timestamp(milliseconds: slot.hour).dayStart.milliseconds
             for dimension in RollupDimension.allCases {
                 for (value, totals) in dimensions[dimension.rawValue] {
-                    rows[RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value)] =
+                    rows[
+                        RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value)] =
                         totals
-                    rows[RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value), default: UsageTotals()] +=
+                    rows[
+                        RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value),
+                        default: UsageTotals()] +=
                         totals
                 }
             }

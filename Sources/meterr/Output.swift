@@ -111,8 +111,9 @@ enum CSV {
         let tags =
             event.tags.isEmpty
             ? ""
-            : "{" + event.tags.keys.sorted().map { "\(jsonString($0)):\(jsonString(event.tags[$0]!))" }.joined(
-                separator: ",") + "}"
+            : "{"
+                + event.tags.keys.sorted().map { "\(jsonString($0)):\(jsonString(event.tags[$0]!))" }.joined(
+                    separator: ",") + "}"
         let fields: [String?] = [
             event.id, event.ts.rfc3339, event.org, event.team, event.user, event.project, event.keyId, tags,
             event.provider.rawValue, event.model, event.modelRequested, event.endpoint, "\(usage.inputTokens)",

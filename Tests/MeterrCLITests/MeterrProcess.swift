@@ -3,12 +3,13 @@ import MeterrCore
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The `meterr` binary that `swift build` put beside the test bundle.
 let meterrBinary: String = {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    let executable =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         ?? CommandLine.arguments[0]
     var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
     // On Linux the bundle is one file in the build folder; elsewhere it is a folder.
@@ -93,7 +94,8 @@ final class ServerProcess: @unchecked Sendable {
         guard let port else { throw MeterrError(.unavailable, "meterr serve did not start: \(lines)") }
         self.port = port
         self.firstLines = lines
-        self.adminKey = adminKey ?? lines.first { $0.contains("admin key:") }?.split(separator: " ").last.map(String.init) ?? ""
+        self.adminKey =
+            adminKey ?? lines.first { $0.contains("admin key:") }?.split(separator: " ").last.map(String.init) ?? ""
     }
 
     /// Sends a signal and waits for the process to end; returns its exit status.

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// What the client tasks of the crash test share.
@@ -31,7 +31,9 @@ struct ServeProcessTests {
                     while !shared.stop.withLock({ $0 }) {
                         let prefix = "c\(client)-b\(batch)"
                         batch += 1
-                        guard let (status, _) = try? await server.post("/api/usage/events", eventBatch(prefix: prefix, count: 50))
+                        guard
+                            let (status, _) = try? await server.post(
+                                "/api/usage/events", eventBatch(prefix: prefix, count: 50))
                         else { return }
                         if status == 200 {
                             shared.acknowledged.withLock { ids in ids += (0..<50).map { "\(prefix)-\($0)" } }

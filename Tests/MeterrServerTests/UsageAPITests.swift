@@ -46,9 +46,10 @@ extension TestResponse {
     var error: [String: String] { json["error"] as? [String: String] ?? [:] }
 }
 
-func event(_ id: String, ts: String = "2026-11-02T10:15:00.000Z", model: String = "gpt-4o", input: Int = 1000,
-    cacheRead: Int = 0, output: Int = 200, cost: String? = "0.004500000", team: String = "ml") -> String
-{
+func event(
+    _ id: String, ts: String = "2026-11-02T10:15:00.000Z", model: String = "gpt-4o", input: Int = 1000,
+    cacheRead: Int = 0, output: Int = 200, cost: String? = "0.004500000", team: String = "ml"
+) -> String {
     let costField = cost.map { ",\"cost_usd\":\"\($0)\"" } ?? ""
     return """
         {"id":"\(id)","ts":"\(ts)","provider":"openai","model":"\(model)","input_tokens":\(input),\
@@ -61,12 +62,16 @@ struct UsageAPITests {
     @Test("Posted events appear in the event list and in the summary with exact totals")
     func ingestThenQuery() async throws {
         try await withApp { client in
-            let batch = "[" + [
-                event("a", input: 1000, cacheRead: 400, output: 200, cost: "0.004500000"),
-                event("b", ts: "2026-11-03T23:59:59.999Z", model: "gpt-4o-mini", input: 10, output: 5, cost: "0.000007500",
-                    team: "search"),
-                event("c", ts: "2026-11-04T00:00:00.000Z", model: "gpt-4o-mini", input: 7, output: 3, cost: nil),
-            ].joined(separator: ",") + "]"
+            let batch =
+                "["
+                + [
+                    event("a", input: 1000, cacheRead: 400, output: 200, cost: "0.004500000"),
+                    event(
+                        "b", ts: "2026-11-03T23:59:59.999Z", model: "gpt-4o-mini", input: 10, output: 5,
+                        cost: "0.000007500",
+                        team: "search"),
+                    event("c", ts: "2026-11-04T00:00:00.000Z", model: "gpt-4o-mini", input: 7, output: 3, cost: nil),
+                ].joined(separator: ",") + "]"
             let posted = try await client.post("/api/usage/events", batch)
             #expect(posted.status == .ok)
             #expect(posted.json["inserted"] as? Int == 3)
@@ -88,9 +93,10 @@ struct UsageAPITests {
             let days = try await client.get(
                 "/api/usage/summary?group_by=day&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
             let dayGroups = try #require(days.json["groups"] as? [[String: Any]])
-            #expect(dayGroups.map { $0["day"] as? String } == [
-                "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z", "2026-11-04T00:00:00.000Z",
-            ])
+            #expect(
+                dayGroups.map { $0["day"] as? String } == [
+                    "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z", "2026-11-04T00:00:00.000Z",
+                ])
             #expect(dayGroups[2]["cost_usd"] is NSNull, "a day of unpriced calls has an unknown cost, not zero")
 
             let list = try await client.get("/api/usage/events?team=ml&tag=env=prod")
@@ -119,21 +125,39 @@ struct UsageAPITests {
         "Bad input gets a 400 that names the field, and a rejected batch writes nothing",
         arguments: [
             ("{\"provider\":\"openai\",", "body"),
-            ("[" + event("ok1") + ",{\"id\":\"n\",\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":-5,\"output_tokens\":1}]",
-                "[1].input_tokens"),
-            ("[" + event("ok2") + ",{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":\"12\",\"output_tokens\":1}]",
-                "[1].input_tokens"),
+            (
+                "[" + event("ok1")
+                    + ",{\"id\":\"n\",\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":-5,\"output_tokens\":1}]",
+                "[1].input_tokens"
+            ),
+            (
+                "[" + event("ok2")
+                    + ",{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":\"12\",\"output_tokens\":1}]",
+                "[1].input_tokens"
+            ),
             ("{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1.5,\"output_tokens\":1}", "input_tokens"),
             ("{\"provider\":\"bedrock\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}", "provider"),
-            ("{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1,\"ts\":\"29/11/2026\"}", "ts"),
+            (
+                "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1,\"ts\":\"29/11/2026\"}",
+                "ts"
+            ),
             ("{\"provider\":\"openai\",\"input_tokens\":1,\"output_tokens\":1}", "model"),
-            ("{\"events\":[" + event("ok3") + ",{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1}]}",
-                "events[1].output_tokens"),
-            ("{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"cache_read_tokens\":6,\"output_tokens\":1}",
-                "input_tokens"),
-            ("{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"output_tokens\":1,\"cost_usd\":\"cheap\"}",
-                "cost_usd"),
-            ("{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"output_tokens\":1,\"tags\":{\"a\":1}}", "tags.a"),
+            (
+                "{\"events\":[" + event("ok3") + ",{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1}]}",
+                "events[1].output_tokens"
+            ),
+            (
+                "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"cache_read_tokens\":6,\"output_tokens\":1}",
+                "input_tokens"
+            ),
+            (
+                "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"output_tokens\":1,\"cost_usd\":\"cheap\"}",
+                "cost_usd"
+            ),
+            (
+                "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":5,\"output_tokens\":1,\"tags\":{\"a\":1}}",
+                "tags.a"
+            ),
             ("[]", "events"),
             ("42", "body"),
         ])
@@ -151,14 +175,22 @@ struct UsageAPITests {
     @Test("More than 1,000 events or a body over the limit are refused whole")
     func limits() async throws {
         try await withApp(maxBodyBytes: 64 * 1024) { client in
-            let many = "[" + (0..<1001).map { _ in "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}" }
+            let many =
+                "["
+                + (0..<1001).map { _ in
+                    "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}"
+                }
                 .joined(separator: ",") + "]"
             let tooLarge = try await client.post("/api/usage/events", many)
             #expect(tooLarge.status == .contentTooLarge)
             #expect(tooLarge.error["field"] == "body")
         }
         try await withApp { client in
-            let tooMany = "[" + (0..<1001).map { _ in "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}" }
+            let tooMany =
+                "["
+                + (0..<1001).map { _ in
+                    "{\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}"
+                }
                 .joined(separator: ",") + "]"
             let response = try await client.post("/api/usage/events", tooMany)
             #expect(response.status == .badRequest)
@@ -186,7 +218,8 @@ struct UsageAPITests {
     @Test("Events for another organisation than the key's are refused")
     func foreignOrganisation() async throws {
         try await withApp { client in
-            let body = "{\"org\":\"org_someoneelse\",\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}"
+            let body =
+                "{\"org\":\"org_someoneelse\",\"provider\":\"openai\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}"
             let response = try await client.post("/api/usage/events", body)
             #expect(response.status == .forbidden)
             #expect(response.error["field"] == "org")

@@ -32,7 +32,8 @@ struct EventFactory {
             ts: start.adding(milliseconds: Int64(generator.next() % (92 * 86_400_000))),
             org: pick(["org_a", "org_b"]), team: pick(["ml", "search", nil]), user: pick(["ana", "bo", "cy", nil]),
             project: pick(["p1", "p2", nil]), keyId: pick(["key_1", "key_2"]), tags: pick([[:], ["env": "prod"]]),
-            provider: pick([.openai, .anthropic, .gemini, .azure]), model: pick(["gpt-4o", "claude-sonnet-4-5", "m/x"]),
+            provider: pick([.openai, .anthropic, .gemini, .azure]),
+            model: pick(["gpt-4o", "claude-sonnet-4-5", "m/x"]),
             usage: Usage(
                 inputTokens: input, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, outputTokens: output,
                 reasoningTokens: reasoning),
@@ -154,12 +155,15 @@ struct LedgerTests {
             var factory = EventFactory(seed: 3)
             var events = (0..<450).map { factory.event(index: $0) }
             // Many events share a millisecond: the cursor must still not skip or repeat any.
-            for index in stride(from: 0, to: 450, by: 3) { events[index].ts = Timestamp(milliseconds: 1_790_000_000_000) }
+            for index in stride(from: 0, to: 450, by: 3) {
+                events[index].ts = Timestamp(milliseconds: 1_790_000_000_000)
+            }
             _ = try await store.append(events)
             for filter in [
                 EventFilter(), EventFilter(team: "ml"), EventFilter(provider: .anthropic),
                 EventFilter(tags: ["env": "prod"]),
-                EventFilter(from: Timestamp(rfc3339: "2026-10-01T00:00:00Z"), to: Timestamp(rfc3339: "2026-11-01T00:00:00Z")),
+                EventFilter(
+                    from: Timestamp(rfc3339: "2026-10-01T00:00:00Z"), to: Timestamp(rfc3339: "2026-11-01T00:00:00Z")),
             ] {
                 var seen: [UsageEvent] = []
                 var cursor: EventCursor?

@@ -122,8 +122,8 @@ enum EventBatchDecoder {
         case is Bool.Type: "true or false"
         case is Decimal.Type, is Double.Type: "a number"
         default:
-            String(describing: type).hasPrefix("Dictionary") ? "an object" :
-                String(describing: type).hasPrefix("Array") ? "an array" : "a valid value"
+            String(describing: type).hasPrefix("Dictionary")
+                ? "an object" : String(describing: type).hasPrefix("Array") ? "an array" : "a valid value"
         }
     }
 }

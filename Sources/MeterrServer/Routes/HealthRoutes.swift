@@ -9,7 +9,8 @@ struct HealthRoutes: Sendable {
         router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
         router.get("readyz") { _, _ in
             let ready = await store.isReady()
-            return try jsonResponse(["status": ready ? "ready" : "unavailable"], status: ready ? .ok : .serviceUnavailable)
+            return try jsonResponse(
+                ["status": ready ? "ready" : "unavailable"], status: ready ? .ok : .serviceUnavailable)
         }
     }
 }

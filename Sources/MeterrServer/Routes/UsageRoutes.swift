@@ -40,7 +40,8 @@ struct UsageRoutes: Sendable {
             if events[index].org.isEmpty {
                 events[index].org = org
             } else if events[index].org != org {
-                throw MeterrError(.forbidden, "events can only be reported for the key's organisation", field: prefix + "org")
+                throw MeterrError(
+                    .forbidden, "events can only be reported for the key's organisation", field: prefix + "org")
             }
             // The catalog's price wins; a client's cost stands only for models the catalog does not know.
             if let priced = pricer?.price(events[index]) {

@@ -25,8 +25,9 @@ extension SQLiteStore: AccountStore {
             var created: String?
             if let adminKey {
                 let hash = APIKey.hash(adminKey)
-                let known = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE hash = ?)", arguments: [hash]) ?? false
+                let known =
+                    try Bool.fetchOne(
+                        db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE hash = ?)", arguments: [hash]) ?? false
                 if !known { try Self.insertKey(db, key: adminKey, name: "METERR_ADMIN_KEY", org: organisation.id) }
             } else if !hasAdmin {
                 let key = APIKey.generate()

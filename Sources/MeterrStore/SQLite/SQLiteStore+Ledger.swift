@@ -149,7 +149,8 @@ extension SQLiteStore: UsageLedger {
         org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp
     ) async throws -> UsageSummary {
         let hourFrom = from.hourStart.milliseconds
-        let hourTo = to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
+        let hourTo =
+            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
         let dimension = RollupDimension(groupBy)
         // Whole days come from the daily rollups, the hours at either edge from the hourly ones.
         let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
@@ -201,7 +202,8 @@ extension SQLiteStore: UsageLedger {
             case .model:
                 let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
                 result.append(
-                    SummaryGroup(value: parts.count == 2 ? String(parts[1]) : key, provider: String(parts[0]), totals: totals))
+                    SummaryGroup(
+                        value: parts.count == 2 ? String(parts[1]) : key, provider: String(parts[0]), totals: totals))
             default:
                 result.append(SummaryGroup(value: key.isEmpty ? nil : key, totals: totals))
             }
