@@ -1,5 +1,7 @@
 -- wrk script: POST /api/usage/events with batches of 100 distinct usage events.
 -- Every request carries new event ids, so every event is a real insert, never a duplicate.
+-- Like clients that report their recent calls, the events of consecutive requests fall in the same
+-- hour (the hour moves on every 500 requests of a thread).
 local counter = 0
 local threads = 0
 local batch = tonumber(os.getenv("BATCH") or "100")
@@ -23,7 +25,7 @@ function request()
       '{"id":"w%d-%d-%d","ts":"2026-11-%02dT%02d:%02d:00.000Z","provider":"%s","model":"%s",' ..
       '"input_tokens":%d,"cache_read_tokens":%d,"output_tokens":%d,"cost_usd":"0.000%d",' ..
       '"team":"team-%d","user":"user-%d","project":"project-%d","key_id":"key-%d","tags":{"env":"prod"}}',
-      tid, counter, i, (counter % 28) + 1, i % 24, counter % 60, providers[m], models[m],
+      tid, counter, i, (math.floor(counter / 12000) % 28) + 1, math.floor(counter / 500) % 24, i % 60, providers[m], models[m],
       1000 + i, i, 100 + i, i, user % 20, user, i % 50, (counter + i) % 300)
   end
   return wrk.format("POST", "/api/usage/events",

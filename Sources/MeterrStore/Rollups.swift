@@ -76,23 +76,20 @@ struct RollupDeltas: Sendable {
         }
     }
 
-    /// The hourly rows and the daily rows summed from them.
-    var rows: [RollupKey: UsageTotals] {
-        var rows: [RollupKey: UsageTotals] = [:]
+    /// Calls `body` with each hourly row's delta and the same delta for its daily row; the
+    /// upsert adds deltas up, so a day that several hours of the batch share is summed in SQL.
+    func forEachRow(_ body: (RollupKey, UsageTotals) throws -> Void) rethrows {
         for (slot, dimensions) in slots {
             let day = Timestamp(milliseconds: slot.hour).dayStart.milliseconds
             for dimension in RollupDimension.allCases {
                 for (value, totals) in dimensions[dimension.rawValue] {
-                    rows[
-                        RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value)] =
-                        totals
-                    rows[
-                        RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value),
-                        default: UsageTotals()] +=
-                        totals
+                    try body(
+                        RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value),
+                        totals)
+                    try body(
+                        RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value), totals)
                 }
             }
         }
-        return rows
     }
 }

@@ -53,18 +53,15 @@ struct UsageCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let decoder = JSONDecoder()
             // First pass: every line must be a valid event, or nothing is imported.
             var total = 0
             let checker = try LineReader(path: file)
             while let line = checker.next() {
                 if LineReader.isBlank(line) { continue }
                 do {
-                    try decoder.decode(UsageEvent.self, from: line).validate()
-                } catch let error as DecodingError {
-                    throw ValidationError("\(file):\(checker.lineNumber): \(EventLineError.describe(error))")
-                } catch let error as MeterrError {
-                    throw ValidationError("\(file):\(checker.lineNumber): \(error.field ?? "event"): \(error.message)")
+                    try UsageEventParser.parseEvent(line).validate()
+                } catch {
+                    throw CLIError("\(file):\(checker.lineNumber): \(error.field ?? "event"): \(error.message)")
                 }
                 total += 1
             }
@@ -83,7 +80,7 @@ struct UsageCommand: AsyncParsableCommand {
             while true {
                 let line = reader.next()
                 if let line, !LineReader.isBlank(line) {
-                    var event = try decoder.decode(UsageEvent.self, from: line)
+                    var event = try UsageEventParser.parseEvent(line)
                     if event.org.isEmpty { event.org = bootstrap.organisation.id }
                     batch.append(event)
                 }
@@ -103,25 +100,14 @@ struct UsageCommand: AsyncParsableCommand {
 
 func parseTime(_ text: String, option: String) throws -> Timestamp {
     guard let time = Timestamp(rfc3339: text) else {
-        throw ValidationError("\(option) must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
+        throw CLIError("\(option) must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
     }
     return time
 }
 
-/// A decoding error of one JSONL line, as one readable line.
-enum EventLineError {
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .typeMismatch(_, let context): return "\(path(context.codingPath)): wrong type"
-        case .valueNotFound(_, let context): return "\(path(context.codingPath)): must not be null"
-        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): is required"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty
-                ? "not valid JSON" : "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default: return "not a usage event"
-        }
-    }
+/// A failure the CLI reports as one line, as it is.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
 }

@@ -32,10 +32,10 @@ struct UsageRoutes: Sendable {
         } catch is NIOTooManyBytesError {
             throw MeterrError(.payloadTooLarge, "must be at most \(maxBodyBytes) bytes", field: "body")
         }
-        var (events, fieldPrefix) = try EventBatchDecoder.decode(Data(body.readableBytesView))
+        var (events, shape) = try EventBatchDecoder.decode(Array(body.readableBytesView))
         let org = context.principal.orgId
         for index in events.indices {
-            let prefix = fieldPrefix(index)
+            let prefix = shape.prefix(index)
             try events[index].validate(prefix: prefix)
             if events[index].org.isEmpty {
                 events[index].org = org

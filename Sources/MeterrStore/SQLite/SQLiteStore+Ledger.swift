@@ -81,7 +81,7 @@ extension SQLiteStore: UsageLedger {
                     unpriced_requests = unpriced_requests + excluded.unpriced_requests
                 """)
         var rollup = RawRow(upsert, db)
-        for (key, totals) in deltas.rows {
+        try deltas.forEachRow { key, totals in
             let usage = totals.usage
             rollup.bind(key.org)
             rollup.bind(key.grain.rawValue)
