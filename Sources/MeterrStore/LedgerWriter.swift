@@ -14,7 +14,12 @@ public final class LedgerWriter: Service, Sendable {
     struct Submission {
         var events: [UsageEvent]
         var continuation: CheckedContinuation<[Bool], any Error>?
+        /// Failed commits so far; only fire-and-forget events are retried.
+        var attempts = 0
     }
+
+    /// How often a fire-and-forget event is tried before it is dropped (and counted).
+    static let maxAttempts = 5
 
     struct State {
         var queue: [Submission] = []
@@ -174,9 +179,30 @@ public final class LedgerWriter: Service, Sendable {
             statistics.withLock { $0.failures += 1 }
             logger.error("ledger commit failed", metadata: ["events": "\(events.count)", "error": "\(error)"])
             let failure = error as? MeterrError ?? MeterrError(.storage, "the usage ledger could not commit")
-            for submission in group { submission.continuation?.resume(throwing: failure) }
-            let orphans = group.filter { $0.continuation == nil }.count
-            if orphans > 0 { statistics.withLock { $0.dropped += orphans } }
+            // A caller that waits hears of the failure and may retry; events nobody waits for (the
+            // gateway's) are tried again after a pause, so a passing disk hiccup loses none of them.
+            var retry: [Submission] = []
+            for var submission in group {
+                if let continuation = submission.continuation {
+                    continuation.resume(throwing: failure)
+                } else if submission.attempts + 1 < Self.maxAttempts {
+                    submission.attempts += 1
+                    retry.append(submission)
+                } else {
+                    statistics.withLock { $0.dropped += submission.events.count }
+                    logger.error(
+                        "usage events dropped after repeated commit failures",
+                        metadata: ["events": "\(submission.events.count)"])
+                }
+            }
+            if let attempts = retry.map(\.attempts).max() {
+                try? await Task.sleep(for: .milliseconds(50 << attempts))
+                let count = retry.reduce(0) { $0 + $1.events.count }
+                state.withLock { state in
+                    state.queue.insert(contentsOf: retry, at: 0)
+                    state.queuedEvents += count
+                }
+            }
         }
     }
 }

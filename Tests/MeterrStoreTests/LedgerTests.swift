@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MeterrCore
 import MeterrStore
+import Synchronization
 import Testing
 
 /// A fresh data directory per test, removed afterwards.
@@ -266,6 +267,68 @@ struct LedgerTests {
             #expect(try await store.principal(forKeyHash: APIKey.hash(scripted)) != nil)
             #expect(try await store.principal(forKeyHash: APIKey.hash("mk_wrongwrongwrongwrongwrong")) == nil)
             await #expect(throws: MeterrError.self) { try await store.bootstrap(adminKey: "short") }
+        }
+    }
+}
+
+/// A ledger whose first commits fail, as a full or briefly unavailable disk would, then recover.
+final class FlakyLedger: UsageLedger, Sendable {
+    let store: SQLiteStore
+    let failures = Synchronization.Mutex(0)
+    let failuresToInject: Int
+
+    init(store: SQLiteStore, failing count: Int) {
+        self.store = store
+        self.failuresToInject = count
+    }
+
+    func append(_ events: [UsageEvent]) async throws -> [Bool] {
+        let fail = failures.withLock { count in
+            count += 1
+            return count <= failuresToInject
+        }
+        if fail { throw MeterrError(.storage, "disk full (injected)") }
+        return try await store.append(events)
+    }
+
+    func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
+        try await store.events(org: org, filter: filter, limit: limit, cursor: cursor)
+    }
+
+    func summary(org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp) async throws -> UsageSummary {
+        try await store.summary(org: org, groupBy: groupBy, from: from, to: to)
+    }
+
+    func forEachEvent(org: String?, from: Timestamp?, to: Timestamp?, _ body: (UsageEvent) throws -> Void) async throws
+    {
+        try await store.forEachEvent(org: org, from: from, to: to, body)
+    }
+}
+
+@Suite("Ledger writer under storage failures")
+struct WriterFailureTests {
+    @Test("A waiting caller hears of a failed commit; events nobody waits for are retried and kept")
+    func retriesFireAndForget() async throws {
+        try await withStore { store in
+            let flaky = FlakyLedger(store: store, failing: 2)
+            let writer = LedgerWriter(ledger: flaky, logger: Logger(label: "test"))
+            let runner = Task { try await writer.run() }
+            var factory = EventFactory(seed: 11)
+            await #expect(throws: MeterrError.self) { try await writer.submit([factory.event(index: 0)]) }
+            for index in 1...10 { writer.enqueue(factory.event(index: index)) }
+            // The caller of a failed submit retries, as a client would after a 503.
+            var retried: [Bool] = []
+            for _ in 0..<20 where retried.isEmpty {
+                retried = (try? await writer.submit([factory.event(index: 100)])) ?? []
+            }
+            writer.close()
+            try await runner.value
+            var ids = Set<String>()
+            try await store.forEachEvent(org: nil, from: nil, to: nil) { ids.insert($0.id) }
+            #expect(ids.isSuperset(of: (1...10).map { "evt-\($0)" }))
+            #expect(ids.contains("evt-100"))
+            #expect(writer.stats.dropped == 0)
+            #expect(writer.stats.failures >= 2)
         }
     }
 }
