@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "meterr", targets: ["meterr"]),
         .library(name: "MeterrCore", targets: ["MeterrCore"]),
+        .library(name: "MeterrProviders", targets: ["MeterrProviders"]),
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
     targets: [
         // Domain types: no dependencies.
         .target(name: "MeterrCore"),
+        // Provider wire formats: usage extraction from JSON and streams, one folder per provider.
+        .target(name: "MeterrProviders", dependencies: ["MeterrCore"]),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -69,6 +72,8 @@ let package = Package(
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
         .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),
+        .testTarget(
+            name: "MeterrProvidersTests", dependencies: ["MeterrProviders"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "MeterrServerTests",
             dependencies: [

@@ -307,7 +307,7 @@ struct JSONParser {
         guard depth < 64 else { throw malformed("is nested too deeply") }
         skipWhitespace()
         switch peek() {
-        case UInt8(ascii: "\""): _ = try readString("body")
+        case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "{"):
             try forEachMember("body") { (parser, _) throws(MeterrError) in try parser.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
@@ -318,6 +318,22 @@ struct JSONParser {
         default:
             guard readNumberText() != nil else { throw malformed() }
         }
+    }
+
+    /// Skips a string without building it.
+    mutating func skipString() throws(MeterrError) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+            } else if byte < 0x20 {
+                throw malformed("has a control character inside a string")
+            }
+        }
+        throw malformed("has an unterminated string")
     }
 
     /// `{"events": [...]}` → the events; `nil` (position unspecified) if the object has no `events` key.
