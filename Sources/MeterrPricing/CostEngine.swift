@@ -148,7 +148,7 @@ public final class PricingWarnings: Sendable {
 public struct CostEngine: UsagePricer {
     /// The catalog prices are read from.
     public let catalog: PriceCatalog
-    /// Azure deployment name → model name.
+    /// Azure deployment name (lower-cased) → model name.
     public let azureDeployments: [String: String]
     let overridesByOrg: [String: [OrgPriceOverride]]
     /// Calls that found no price.
@@ -160,7 +160,9 @@ public struct CostEngine: UsagePricer {
         warnings: PricingWarnings = PricingWarnings()
     ) {
         self.catalog = catalog
-        self.azureDeployments = azureDeployments
+        // Azure deployment names are case-insensitive.
+        self.azureDeployments = Dictionary(
+            azureDeployments.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.overridesByOrg = Dictionary(grouping: overrides, by: \.org)
         self.warnings = warnings
     }
