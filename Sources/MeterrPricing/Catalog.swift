@@ -121,10 +121,13 @@ public struct CatalogEntry: Sendable, Hashable {
     public var id: String { provider.rawValue + "/" + model }
 
     /// The version in effect at `time`: the latest one that started on or before it.
-    public func version(at time: Timestamp) -> PriceVersion? {
+    public func version(at time: Timestamp) -> PriceVersion? { versionIndex(at: time).map { versions[$0] } }
+
+    /// The position in `versions` of the version in effect at `time`.
+    public func versionIndex(at time: Timestamp) -> Int? {
         var index = versions.count - 1
         while index >= 0 {
-            if versions[index].effectiveFromTime <= time { return versions[index] }
+            if versions[index].effectiveFromTime <= time { return index }
             index -= 1
         }
         return nil
@@ -149,12 +152,15 @@ public struct PriceCatalog: Sendable {
     public private(set) var entries: [CatalogEntry]
     var index: [ModelKey: Int]
     var bareIndex: [String: Int]
+    /// The price id of every version of every entry, computed once so pricing allocates no strings.
+    let priceIds: [[String]]
 
     /// Builds a catalog; names and aliases must be unique per provider.
     public init(entries: [CatalogEntry]) throws(MeterrError) {
         self.entries = entries
         self.index = [:]
         self.bareIndex = [:]
+        self.priceIds = entries.map { entry in entry.versions.map { entry.priceId($0) } }
         for (position, entry) in entries.enumerated() {
             guard !entry.versions.isEmpty else {
                 throw MeterrError(.configuration, "\(entry.id) has no price versions", field: entry.id)

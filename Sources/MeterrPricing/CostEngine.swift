@@ -242,17 +242,18 @@ public struct CostEngine: UsagePricer {
             return nil
         }
         let entry = catalog.entries[position]
-        guard let version = entry.version(at: time) else {
+        guard let versionIndex = entry.versionIndex(at: time) else {
             warnings.record(provider: provider, model: model)
             return nil
         }
+        let version = entry.versions[versionIndex]
         var prices = version.prices
         var longContext = false
         if let tier = version.longContext, usage.inputTokens > tier.aboveInputTokens {
             prices = tier.prices
             longContext = true
         }
-        var priceId = entry.priceId(version)
+        var priceId = catalog.priceIds[position][versionIndex]
         var discount = PriceMultiplier.one
         if let override = override(for: org, entry: entry, at: time) {
             switch override.adjustment {
@@ -278,35 +279,36 @@ public struct CostEngine: UsagePricer {
         }
 
         let write5m = prices.cacheWrite5m ?? prices.input
-        let parts: [(String, Int, TokenPrice)] = [
-            ("input", usage.uncachedInputTokens, prices.input),
-            ("cache_read", usage.cacheReadTokens, prices.cacheRead ?? prices.input),
-            ("cache_write_5m", usage.cacheWriteTokens, write5m),
-            ("cache_write_1h", usage.cacheWrite1hTokens, prices.cacheWrite1h ?? write5m),
-            (
-                "output", prices.reasoning == nil ? usage.outputTokens : usage.outputTokens - usage.reasoningTokens,
-                prices.output
-            ),
-            ("reasoning", prices.reasoning == nil ? 0 : usage.reasoningTokens, prices.reasoning ?? prices.output),
-        ]
+        let write1h = prices.cacheWrite1h ?? write5m
+        let cacheRead = prices.cacheRead ?? prices.input
+        let reasoningTokens = prices.reasoning == nil ? 0 : usage.reasoningTokens
+        let outputTokens = usage.outputTokens - reasoningTokens
+        let reasoningPrice = prices.reasoning ?? prices.output
+        let uncached = usage.uncachedInputTokens
         let scale = Int128(tierMultiplier.partsPerMillion) * Int128(discount.partsPerMillion)
         var total: Int128 = 0
-        for (_, tokens, price) in parts {
-            let (product, o1) = Int128(tokens).multipliedReportingOverflow(by: Int128(price.nanosPerMillion))
-            let (sum, o2) = total.addingReportingOverflow(product)
-            if o1 || o2 { throw Self.tooLarge }
-            total = sum
-        }
+        try Self.accumulate(&total, uncached, prices.input)
+        try Self.accumulate(&total, usage.cacheReadTokens, cacheRead)
+        try Self.accumulate(&total, usage.cacheWriteTokens, write5m)
+        try Self.accumulate(&total, usage.cacheWrite1hTokens, write1h)
+        try Self.accumulate(&total, outputTokens, prices.output)
+        try Self.accumulate(&total, reasoningTokens, reasoningPrice)
         var nanos = try Self.scaledNanos(total, scale)
         var lines: [CostLine] = []
         if wantLines {
+            let parts: [(String, Int, TokenPrice)] = [
+                ("input", uncached, prices.input), ("cache_read", usage.cacheReadTokens, cacheRead),
+                ("cache_write_5m", usage.cacheWriteTokens, write5m),
+                ("cache_write_1h", usage.cacheWrite1hTokens, write1h), ("output", outputTokens, prices.output),
+                ("reasoning", reasoningTokens, reasoningPrice),
+            ]
             for (name, tokens, price) in parts where tokens > 0 {
                 let amount = try Self.scaledNanos(Int128(tokens) * Int128(price.nanosPerMillion), scale)
                 lines.append(
                     CostLine(component: name, quantity: tokens, unitPrice: price, amount: Money(nanos: amount)))
             }
         }
-        for (tool, calls) in toolCalls.sorted(by: { $0.key < $1.key }) where calls > 0 {
+        for (tool, calls) in toolCalls.isEmpty ? [] : toolCalls.sorted(by: { $0.key < $1.key }) where calls > 0 {
             guard let fee = version.toolFees[tool] else { continue }
             let (amount, o1) = fee.nanos.multipliedReportingOverflow(by: Int64(calls))
             let (sum, o2) = nanos.addingReportingOverflow(amount)
@@ -321,6 +323,13 @@ public struct CostEngine: UsagePricer {
         return CostQuote(
             cost: Money(nanos: nanos), priceId: priceId, entryId: entry.id, longContext: longContext,
             serviceTier: appliedTier, unpricedServiceTier: missingTier, multiplier: combined, lines: lines)
+    }
+
+    static func accumulate(_ total: inout Int128, _ tokens: Int, _ price: TokenPrice) throws(MeterrError) {
+        let (product, o1) = Int128(tokens).multipliedReportingOverflow(by: Int128(price.nanosPerMillion))
+        let (sum, o2) = total.addingReportingOverflow(product)
+        if o1 || o2 { throw tooLarge }
+        total = sum
     }
 
     static let tooLarge = MeterrError.invalid("usage", "the cost of these counts is too large to represent")
