@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MeterrCore", targets: ["MeterrCore"]),
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
+        .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +23,8 @@ let package = Package(
     targets: [
         // Domain types: no dependencies.
         .target(name: "MeterrCore"),
+        // Price catalog (shipped as data), exact cost engine, LiteLLM import/export.
+        .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -50,6 +53,7 @@ let package = Package(
             name: "meterr",
             dependencies: [
                 "MeterrCore",
+                "MeterrPricing",
                 "MeterrStore",
                 "MeterrServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,6 +61,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
+        .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
+        // Benchmark: `swift run -c release meterr-pricing-bench`.
+        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
     ],
     swiftLanguageModes: [.v6]
 )
