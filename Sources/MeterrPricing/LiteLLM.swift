@@ -241,7 +241,7 @@ public enum LiteLLM {
             if let existing = current.entry(provider: entry.provider, model: entry.model) {
                 entry.model = existing.model
                 if let first = seen[existing.id] {
-                    result.skipped.append(.init(key: key, entryId: existing.id, detail: "same model as \(first)"))
+                    result.skipped.append(.init(key: key, entryId: existing.id, detail: "same model as an earlier key (\(first))"))
                     continue
                 }
                 seen[existing.id] = key
@@ -257,7 +257,7 @@ public enum LiteLLM {
                     CatalogEntry(provider: existing.provider, model: existing.model, mode: existing.mode, versions: [incoming]))
             } else {
                 if let first = seen[entry.id] {
-                    result.skipped.append(.init(key: key, entryId: entry.id, detail: "same model as \(first)"))
+                    result.skipped.append(.init(key: key, entryId: entry.id, detail: "same model as an earlier key (\(first))"))
                     continue
                 }
                 seen[entry.id] = key

@@ -122,7 +122,7 @@ struct LiteLLMTests {
         #expect(result.changed.map(\.entryId) == ["openai/gpt-4o"])
         let skipped = Dictionary(uniqueKeysWithValues: result.skipped.map { ($0.key, $0.detail) })
         #expect(skipped["gpt-4o-mini"] == "unchanged")
-        #expect(skipped["gpt-4o-mini-2024-07-18"] == "same model as gpt-4o-mini")
+        #expect(skipped["gpt-4o-mini-2024-07-18"] == "same model as an earlier key (gpt-4o-mini)")
         #expect(skipped["bedrock/us.anthropic.claude-x"] == "provider bedrock is not one meterr meters")
         #expect(skipped["dall-e-3"] == "mode image_generation is not priced per token")
         #expect(skipped["sample_spec"] == "documentation entry")

@@ -1,0 +1,137 @@
+import ArgumentParser
+import MeterrCore
+import MeterrPricing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Prints one line to standard error and exits with status 1: the CLI's single way of failing on bad input.
+func failWithOneLine(_ message: String) -> ExitCode {
+    let line = Array("error: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    return ExitCode(1)
+}
+
+/// A whole, non-negative token count given on the command line.
+func tokenCount(_ text: String?, option: String) throws(ExitCode) -> Int {
+    guard let text else { return 0 }
+    guard let value = Int(text), value >= 0 else {
+        throw failWithOneLine("--\(option) must be a whole number of tokens, 0 or more (got \(text))")
+    }
+    return value
+}
+
+/// A time given as RFC 3339 or a bare date (`YYYY-MM-DD`, midnight UTC).
+func timestamp(_ text: String?, option: String) throws(ExitCode) -> Timestamp {
+    guard let text else { return Timestamp.now() }
+    guard let time = Timestamp(rfc3339: text) else {
+        throw failWithOneLine("--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
+    }
+    return time
+}
+
+/// A provider name given on the command line.
+func providerOption(_ text: String?) throws(ExitCode) -> Provider? {
+    guard let text else { return nil }
+    guard let provider = Provider(rawValue: text.lowercased()) else {
+        let names = Provider.allCases.map(\.rawValue).joined(separator: ", ")
+        throw failWithOneLine("--provider must be one of \(names) (got \(text))")
+    }
+    return provider
+}
+
+/// Loads the shipped catalog with the data directory's overlay, failing with one line.
+func loadCatalog(dataDirectory: String) throws(ExitCode) -> PriceCatalog {
+    do {
+        return try PriceCatalog.load(dataDirectory: dataDirectory)
+    } catch {
+        throw failWithOneLine(error.description)
+    }
+}
+
+/// `meterr cost`: the exact cost of one call from its token counts.
+struct CostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cost",
+        abstract: "Price one call exactly from its token counts.",
+        discussion: """
+            --input-tokens counts ALL prompt tokens, cache reads and writes included (as in the usage event); \
+            --output-tokens includes reasoning tokens. The exact cost in US dollars is printed on the last line.
+            """)
+
+    @Option(help: "The model, as the provider reports it (snapshots, provider/ prefixes and -latest resolve).")
+    var model: String
+
+    @Option(help: "The provider: openai, azure, anthropic, gemini, mistral, cohere (default: from the model).")
+    var provider: String?
+
+    @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "All prompt tokens, cache reads and writes included.")
+    var inputTokens: String
+
+    @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "All output tokens, reasoning included.")
+    var outputTokens: String
+
+    @Option(name: .customLong("cache-read-tokens"), parsing: .unconditional, help: "The part of the input read from the prompt cache.")
+    var cacheReadTokens: String?
+
+    @Option(name: .customLong("cache-write-tokens"), parsing: .unconditional, help: "The part of the input written to a 5-minute cache.")
+    var cacheWriteTokens: String?
+
+    @Option(name: .customLong("cache-write-1h-tokens"), parsing: .unconditional, help: "The part of the input written to a 1-hour cache.")
+    var cacheWrite1hTokens: String?
+
+    @Option(name: .customLong("reasoning-tokens"), parsing: .unconditional, help: "The reasoning part of the output.")
+    var reasoningTokens: String?
+
+    @Flag(help: "Price at the model's batch rate.")
+    var batch = false
+
+    @Option(help: "When the call happened (RFC 3339 or YYYY-MM-DD); default: now.")
+    var at: String?
+
+    @Option(help: "Data directory whose prices.json overlay is laid over the shipped catalog.")
+    var data = "./meterr-data"
+
+    @Flag(help: "Print the quote as JSON (the cost is still on the last line).")
+    var json = false
+
+    func run() async throws {
+        let usage = Usage(
+            inputTokens: try tokenCount(inputTokens, option: "input-tokens"),
+            cacheReadTokens: try tokenCount(cacheReadTokens, option: "cache-read-tokens"),
+            cacheWriteTokens: try tokenCount(cacheWriteTokens, option: "cache-write-tokens"),
+            cacheWrite1hTokens: try tokenCount(cacheWrite1hTokens, option: "cache-write-1h-tokens"),
+            outputTokens: try tokenCount(outputTokens, option: "output-tokens"),
+            reasoningTokens: try tokenCount(reasoningTokens, option: "reasoning-tokens"))
+        let provider = try providerOption(provider)
+        let time = try timestamp(at, option: "at")
+        let engine = CostEngine(catalog: try loadCatalog(dataDirectory: data))
+        let quote: CostQuote?
+        do {
+            quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch)
+        } catch {
+            throw failWithOneLine(error.description)
+        }
+        guard let quote else {
+            throw failWithOneLine(
+                "no price for \(provider.map { "\($0.rawValue)/" } ?? "")\(model) at \(time.rfc3339)"
+                    + " (unknown model: see `meterr prices list`, or import prices with `meterr prices import litellm`)")
+        }
+        if json {
+            print(JSONWriter.write(quote.json), terminator: "")
+        } else {
+            print("model \(quote.entryId), price \(quote.priceId)")
+            if let tier = quote.serviceTier { print("service tier \(tier) ×\(quote.multiplier.text)") }
+            if let tier = quote.unpricedServiceTier { print("note: \(tier) has no price for this model; standard rate used") }
+            if quote.longContext { print("long-context tier (prompt above the model's threshold)") }
+            for line in quote.lines {
+                let unit = line.unitPrice.map { "$\($0.perMillionText)/M" } ?? "per call"
+                print("  \(line.component): \(line.quantity) × \(unit) = \(line.amount.decimalString)")
+            }
+        }
+        print(quote.cost.decimalString)
+    }
+}
