@@ -213,7 +213,9 @@ public struct PriceCatalog: Sendable {
                 continue
             }
             var base = merged[position]
-            var versions = base.versions.filter { old in !entry.versions.contains { $0.effectiveFrom == old.effectiveFrom } }
+            var versions = base.versions.filter { old in
+                !entry.versions.contains { $0.effectiveFrom == old.effectiveFrom }
+            }
             versions.append(contentsOf: entry.versions)
             base.aliases = Array(Set(base.aliases + entry.aliases)).sorted()
             base.mode = entry.mode

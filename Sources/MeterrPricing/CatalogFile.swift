@@ -41,7 +41,8 @@ extension PriceCatalog {
 
     /// The catalog in its own JSON format.
     public func encode() -> String {
-        JSONWriter.write(.object([("format", .string(Self.formatTag)), ("models", .array(entries.map(Self.encodeEntry)))]))
+        JSONWriter.write(
+            .object([("format", .string(Self.formatTag)), ("models", .array(entries.map(Self.encodeEntry)))]))
     }
 
     /// The catalog shipped with meterr (the `catalog.json` resource).
@@ -137,7 +138,9 @@ extension PriceCatalog {
         }
         var tiers: [String: PriceMultiplier] = [:]
         if let object = value["service_tiers"] {
-            guard case .object(let members) = object else { throw .invalid(path + ".service_tiers", "must be an object") }
+            guard case .object(let members) = object else {
+                throw .invalid(path + ".service_tiers", "must be an object")
+            }
             for (tierName, factor) in members {
                 let field = "\(path).service_tiers.\(tierName)"
                 guard let text = factor.stringValue else { throw .invalid(field, "must be a decimal string") }
@@ -149,7 +152,9 @@ extension PriceCatalog {
         }
         var fees: [String: Money] = [:]
         if let object = value["tool_fees_usd"] {
-            guard case .object(let members) = object else { throw .invalid(path + ".tool_fees_usd", "must be an object") }
+            guard case .object(let members) = object else {
+                throw .invalid(path + ".tool_fees_usd", "must be an object")
+            }
             for (tool, fee) in members {
                 let field = "\(path).tool_fees_usd.\(tool)"
                 guard let text = fee.stringValue else { throw .invalid(field, "must be a decimal string") }
@@ -175,14 +180,16 @@ extension PriceCatalog {
         }
         return PriceSet(
             input: input, cacheRead: try price(value, "cache_read", path),
-            cacheWrite5m: try price(value, "cache_write_5m", path), cacheWrite1h: try price(value, "cache_write_1h", path),
+            cacheWrite5m: try price(value, "cache_write_5m", path),
+            cacheWrite1h: try price(value, "cache_write_1h", path),
             output: output, reasoning: try price(value, "reasoning", path))
     }
 
     static func price(_ object: JSONValue, _ key: String, _ path: String) throws(MeterrError) -> TokenPrice? {
         guard let value = object[key] else { return nil }
         guard let text = value.stringValue else {
-            throw .invalid("\(path).\(key)", "must be a decimal string of US dollars per million tokens, not \(value.kindName)")
+            throw .invalid(
+                "\(path).\(key)", "must be a decimal string of US dollars per million tokens, not \(value.kindName)")
         }
         switch TokenPrice.perMillion(text) {
         case .success(let price): return price
@@ -233,10 +240,16 @@ extension PriceCatalog {
         members.append(contentsOf: encodePrices(version.prices))
         if let tier = version.longContext {
             members.append(
-                ("long_context", .object([("above_input_tokens", .number(String(tier.aboveInputTokens)))] + encodePrices(tier.prices))))
+                (
+                    "long_context",
+                    .object(
+                        [("above_input_tokens", .number(String(tier.aboveInputTokens)))] + encodePrices(tier.prices))
+                ))
         }
         if !version.serviceTiers.isEmpty {
-            let tiers = version.serviceTiers.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value.text)) }
+            let tiers = version.serviceTiers.sorted { $0.key < $1.key }.map {
+                (key: $0.key, value: JSONValue.string($0.value.text))
+            }
             members.append(("service_tiers", .object(tiers)))
         }
         if !version.toolFees.isEmpty {

@@ -214,7 +214,8 @@ public struct CostEngine: UsagePricer {
                 best = candidate
                 continue
             }
-            let newer = (candidate.effectiveFromTime ?? Timestamp(milliseconds: .min))
+            let newer =
+                (candidate.effectiveFromTime ?? Timestamp(milliseconds: .min))
                 > (current.effectiveFromTime ?? Timestamp(milliseconds: .min))
             if candidate.specificity > current.specificity || (candidate.specificity == current.specificity && newer) {
                 best = candidate

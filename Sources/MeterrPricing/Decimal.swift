@@ -173,7 +173,8 @@ public struct PriceMultiplier: Sendable, Hashable, CustomStringConvertible {
     /// The factor that takes `percent` off (`"12.5"` → ×0.875); at most four decimal places, at most 100.
     public static func discount(percent text: some StringProtocol) -> Result<PriceMultiplier, DecimalProblem> {
         ExactDecimal.scaled(text, shift: 4).flatMap { hundredths in
-            hundredths > 1_000_000 ? .failure(.tooLarge) : .success(PriceMultiplier(partsPerMillion: 1_000_000 - hundredths))
+            hundredths > 1_000_000
+                ? .failure(.tooLarge) : .success(PriceMultiplier(partsPerMillion: 1_000_000 - hundredths))
         }
     }
 

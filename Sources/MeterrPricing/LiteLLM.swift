@@ -120,7 +120,8 @@ public enum LiteLLM {
             }
         }
         guard let input = prices["input_cost_per_token"] else { return .skipped("no per-token input price") }
-        guard let output = prices["output_cost_per_token"] ?? (mode == "embedding" ? TokenPrice(nanosPerMillion: 0) : nil)
+        guard
+            let output = prices["output_cost_per_token"] ?? (mode == "embedding" ? TokenPrice(nanosPerMillion: 0) : nil)
         else { return .skipped("no per-token output price") }
         let reasoning = prices["output_cost_per_reasoning_token"].flatMap { $0 == output ? nil : $0 }
         let base = PriceSet(
@@ -151,12 +152,14 @@ public enum LiteLLM {
             if let multiplier = uniformMultiplier(prices, base: base, suffix: suffix) { tiers[tier] = multiplier }
         }
         var fees: [String: Money] = [:]
-        if provider == .anthropic, case .number(let text)? = value["search_context_cost_per_query"]?["search_context_size_medium"],
+        if provider == .anthropic,
+            case .number(let text)? = value["search_context_cost_per_query"]?["search_context_size_medium"],
             case .success(let nanos) = ExactDecimal.scaled(text, shift: 9)
         {
             fees["web_search"] = Money(nanos: nanos)
         }
-        let source = value["source"]?.stringValue.map { "\($0) (via \(sourceName) key \(key))" } ?? "\(sourceName) key \(key)"
+        let source =
+            value["source"]?.stringValue.map { "\($0) (via \(sourceName) key \(key))" } ?? "\(sourceName) key \(key)"
         let version: PriceVersion
         do {
             version = try PriceVersion(
@@ -235,13 +238,16 @@ public enum LiteLLM {
         var seen: [String: String] = [:]
         for (key, item) in parsed {
             guard case .entry(var entry) = item else {
-                if case .skipped(let reason) = item { result.skipped.append(.init(key: key, entryId: nil, detail: reason)) }
+                if case .skipped(let reason) = item {
+                    result.skipped.append(.init(key: key, entryId: nil, detail: reason))
+                }
                 continue
             }
             if let existing = current.entry(provider: entry.provider, model: entry.model) {
                 entry.model = existing.model
                 if let first = seen[existing.id] {
-                    result.skipped.append(.init(key: key, entryId: existing.id, detail: "same model as an earlier key (\(first))"))
+                    result.skipped.append(
+                        .init(key: key, entryId: existing.id, detail: "same model as an earlier key (\(first))"))
                     continue
                 }
                 seen[existing.id] = key
@@ -252,12 +258,16 @@ public enum LiteLLM {
                 }
                 let before = existing.version(at: effectiveTime).map { describe($0) } ?? "no price"
                 result.changed.append(
-                    .init(key: key, entryId: existing.id, detail: "\(before) → \(describe(incoming)) from \(effectiveFrom)"))
+                    .init(
+                        key: key, entryId: existing.id,
+                        detail: "\(before) → \(describe(incoming)) from \(effectiveFrom)"))
                 additions.append(
-                    CatalogEntry(provider: existing.provider, model: existing.model, mode: existing.mode, versions: [incoming]))
+                    CatalogEntry(
+                        provider: existing.provider, model: existing.model, mode: existing.mode, versions: [incoming]))
             } else {
                 if let first = seen[entry.id] {
-                    result.skipped.append(.init(key: key, entryId: entry.id, detail: "same model as an earlier key (\(first))"))
+                    result.skipped.append(
+                        .init(key: key, entryId: entry.id, detail: "same model as an earlier key (\(first))"))
                     continue
                 }
                 seen[entry.id] = key

@@ -3,9 +3,9 @@ import MeterrCore
 import MeterrPricing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Prints one line to standard error and exits with status 1: the CLI's single way of failing on bad input.
@@ -68,19 +68,27 @@ struct CostCommand: AsyncParsableCommand {
     @Option(help: "The provider: openai, azure, anthropic, gemini, mistral, cohere (default: from the model).")
     var provider: String?
 
-    @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "All prompt tokens, cache reads and writes included.")
+    @Option(
+        name: .customLong("input-tokens"), parsing: .unconditional,
+        help: "All prompt tokens, cache reads and writes included.")
     var inputTokens: String
 
     @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "All output tokens, reasoning included.")
     var outputTokens: String
 
-    @Option(name: .customLong("cache-read-tokens"), parsing: .unconditional, help: "The part of the input read from the prompt cache.")
+    @Option(
+        name: .customLong("cache-read-tokens"), parsing: .unconditional,
+        help: "The part of the input read from the prompt cache.")
     var cacheReadTokens: String?
 
-    @Option(name: .customLong("cache-write-tokens"), parsing: .unconditional, help: "The part of the input written to a 5-minute cache.")
+    @Option(
+        name: .customLong("cache-write-tokens"), parsing: .unconditional,
+        help: "The part of the input written to a 5-minute cache.")
     var cacheWriteTokens: String?
 
-    @Option(name: .customLong("cache-write-1h-tokens"), parsing: .unconditional, help: "The part of the input written to a 1-hour cache.")
+    @Option(
+        name: .customLong("cache-write-1h-tokens"), parsing: .unconditional,
+        help: "The part of the input written to a 1-hour cache.")
     var cacheWrite1hTokens: String?
 
     @Option(name: .customLong("reasoning-tokens"), parsing: .unconditional, help: "The reasoning part of the output.")
@@ -118,14 +126,17 @@ struct CostCommand: AsyncParsableCommand {
         guard let quote else {
             throw failWithOneLine(
                 "no price for \(provider.map { "\($0.rawValue)/" } ?? "")\(model) at \(time.rfc3339)"
-                    + " (unknown model: see `meterr prices list`, or import prices with `meterr prices import litellm`)")
+                    + " (unknown model: see `meterr prices list`, or import prices with `meterr prices import litellm`)"
+            )
         }
         if json {
             print(JSONWriter.write(quote.json), terminator: "")
         } else {
             print("model \(quote.entryId), price \(quote.priceId)")
             if let tier = quote.serviceTier { print("service tier \(tier) ×\(quote.multiplier.text)") }
-            if let tier = quote.unpricedServiceTier { print("note: \(tier) has no price for this model; standard rate used") }
+            if let tier = quote.unpricedServiceTier {
+                print("note: \(tier) has no price for this model; standard rate used")
+            }
             if quote.longContext { print("long-context tier (prompt above the model's threshold)") }
             for line in quote.lines {
                 let unit = line.unitPrice.map { "$\($0.perMillionText)/M" } ?? "per call"

@@ -17,7 +17,8 @@ struct PricesCommand: AsyncParsableCommand {
 
     /// `meterr prices list`
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the models with a price (USD per million tokens).")
+        static let configuration = CommandConfiguration(
+            abstract: "List the models with a price (USD per million tokens).")
 
         @Option(help: "Only this provider's models.")
         var provider: String?
@@ -107,7 +108,8 @@ struct PricesCommand: AsyncParsableCommand {
         @Argument(help: "The LiteLLM price file.")
         var file: String
 
-        @Option(name: .customLong("effective-from"), help: "First day changed prices apply (YYYY-MM-DD); default: today.")
+        @Option(
+            name: .customLong("effective-from"), help: "First day changed prices apply (YYYY-MM-DD); default: today.")
         var effectiveFrom: String?
 
         @Flag(help: "List every skipped entry with its reason.")
@@ -143,7 +145,8 @@ struct PricesCommand: AsyncParsableCommand {
 
     /// `meterr prices export --format litellm`
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the catalog in LiteLLM's (or meterr's) format.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the catalog in LiteLLM's (or meterr's) format.")
 
         @Option(help: "litellm (prices in effect at --at) or meterr (every version).")
         var format = "litellm"

@@ -38,7 +38,9 @@ struct ShippedCatalogTests {
         let providers = Set(shipped.entries.map(\.provider))
         #expect(providers.isSuperset(of: [.openai, .anthropic, .gemini, .mistral, .cohere]))
         for entry in shipped.entries {
-            for version in entry.versions { #expect(!version.source.isEmpty, "\(entry.id) has a version without a source") }
+            for version in entry.versions {
+                #expect(!version.source.isEmpty, "\(entry.id) has a version without a source")
+            }
         }
         #expect(shipped.entry(provider: .anthropic, model: "claude-sonnet-4")?.deprecationDate == "2026-05-14")
         #expect(shipped.entries.contains { $0.mode == "embedding" && $0.provider == .openai })
@@ -137,16 +139,19 @@ struct LiteLLMTests {
         #expect(after?.priceId == "openai/gpt-4o@2026-12-01")
         // The imported long-context tier works: 200,001 × 4 → $0.800004.
         let long = try engine.cost(
-            model: "gemini-9-pro", provider: .gemini, usage: Usage(inputTokens: 200_001), at: at("2026-12-02T00:00:00Z"))
+            model: "gemini-9-pro", provider: .gemini, usage: Usage(inputTokens: 200_001), at: at("2026-12-02T00:00:00Z")
+        )
         #expect(usd(long) == "0.800004000")
     }
 
     @Test("A malformed file is an error that names the entry and key, and nothing is imported")
     func malformed() {
-        let badValue = #"{"gpt-4o": {"input_cost_per_token": "3e-06", "output_cost_per_token": 1e-05, "litellm_provider": "openai"}}"#
+        let badValue =
+            #"{"gpt-4o": {"input_cost_per_token": "3e-06", "output_cost_per_token": 1e-05, "litellm_provider": "openai"}}"#
         do {
             _ = try LiteLLM.merge(
-                Array(badValue.utf8), sourceName: "bad.json", current: shipped, overlay: .empty, effectiveFrom: "2026-12-01")
+                Array(badValue.utf8), sourceName: "bad.json", current: shipped, overlay: .empty,
+                effectiveFrom: "2026-12-01")
             Issue.record("a string price was accepted")
         } catch {
             #expect(error.field == "gpt-4o.input_cost_per_token")
@@ -154,12 +159,14 @@ struct LiteLLMTests {
         let badSyntax = #"{"gpt-4o": {"input_cost_per_token": 3e-06,, }}"#
         #expect(throws: MeterrError.self) {
             try LiteLLM.merge(
-                Array(badSyntax.utf8), sourceName: "bad.json", current: shipped, overlay: .empty, effectiveFrom: "2026-12-01")
+                Array(badSyntax.utf8), sourceName: "bad.json", current: shipped, overlay: .empty,
+                effectiveFrom: "2026-12-01")
         }
         let notAnEntry = #"{"gpt-4o": 3}"#
         do {
             _ = try LiteLLM.merge(
-                Array(notAnEntry.utf8), sourceName: "bad.json", current: shipped, overlay: .empty, effectiveFrom: "2026-12-01")
+                Array(notAnEntry.utf8), sourceName: "bad.json", current: shipped, overlay: .empty,
+                effectiveFrom: "2026-12-01")
             Issue.record("a number where an entry belongs was accepted")
         } catch {
             #expect(error.field == "gpt-4o")
@@ -171,7 +178,8 @@ struct LiteLLMTests {
         let now = at("2026-11-29T00:00:00Z")
         let exported = LiteLLM.export(shipped, at: now)
         let result = try LiteLLM.merge(
-            Array(exported.utf8), sourceName: "export.json", current: .empty, overlay: .empty, effectiveFrom: "2026-11-29")
+            Array(exported.utf8), sourceName: "export.json", current: .empty, overlay: .empty,
+            effectiveFrom: "2026-11-29")
         #expect(result.changed.isEmpty)
         let imported = result.overlay
         for entry in shipped.entries {
@@ -184,7 +192,8 @@ struct LiteLLMTests {
         }
         // And importing the export over the shipped catalog changes nothing.
         let again = try LiteLLM.merge(
-            Array(exported.utf8), sourceName: "export.json", current: shipped, overlay: .empty, effectiveFrom: "2026-11-29")
+            Array(exported.utf8), sourceName: "export.json", current: shipped, overlay: .empty,
+            effectiveFrom: "2026-11-29")
         #expect(again.added.isEmpty && again.changed.isEmpty)
     }
 }

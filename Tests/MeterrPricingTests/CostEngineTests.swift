@@ -57,13 +57,15 @@ struct CostEngineTests {
                     try PriceVersion(
                         effectiveFrom: "2026-01-01", source: "test",
                         prices: PriceSet(
-                            input: .init(nanosPerMillion: 1_000_000_000), output: .init(nanosPerMillion: 10_000_000_000),
+                            input: .init(nanosPerMillion: 1_000_000_000),
+                            output: .init(nanosPerMillion: 10_000_000_000),
                             reasoning: .init(nanosPerMillion: 20_000_000_000)))
                 ])
         ])
         // 1,000 output of which 600 reasoning: 400 × 10 + 600 × 20 = 16,000 → $0.016 (+ 100 in × 1 = $0.0001).
         let usage = Usage(inputTokens: 100, outputTokens: 1_000, reasoningTokens: 600)
-        let quote = try CostEngine(catalog: catalog).cost(model: "thinker", usage: usage, at: at("2026-02-01T00:00:00Z"))
+        let quote = try CostEngine(catalog: catalog).cost(
+            model: "thinker", usage: usage, at: at("2026-02-01T00:00:00Z"))
         #expect(usd(quote) == "0.016100000")
     }
 
@@ -72,12 +74,14 @@ struct CostEngineTests {
         let when = at("2026-06-01T00:00:00Z")
         // Exactly 200,000: standard. 200,000 × 1.25 + 1,000 × 10 = 260,000 → $0.26.
         let atBoundary = try engine.cost(
-            model: "gemini-2.5-pro", provider: .gemini, usage: Usage(inputTokens: 200_000, outputTokens: 1_000), at: when)
+            model: "gemini-2.5-pro", provider: .gemini, usage: Usage(inputTokens: 200_000, outputTokens: 1_000),
+            at: when)
         #expect(usd(atBoundary) == "0.260000000")
         #expect(atBoundary?.longContext == false)
         // 200,001: long tier for everything. 200,001 × 2.5 + 1,000 × 15 = 515,002.5 → $0.5150025.
         let above = try engine.cost(
-            model: "gemini-2.5-pro", provider: .gemini, usage: Usage(inputTokens: 200_001, outputTokens: 1_000), at: when)
+            model: "gemini-2.5-pro", provider: .gemini, usage: Usage(inputTokens: 200_001, outputTokens: 1_000),
+            at: when)
         #expect(usd(above) == "0.515002500")
         #expect(above?.longContext == true)
         // Cached tokens count toward the threshold and are billed at the long-tier cache price:

@@ -77,7 +77,9 @@ struct VersionsAndOverridesTests {
         let discounted = try engine.cost(model: "claude-haiku-4-5", usage: usage, at: when, org: "acme")
         #expect(usd(discounted) == "5.250000000")
         #expect(discounted?.priceId == "anthropic/claude-haiku-4-5@2025-10-01~org:acme:-12.5%")
-        #expect(usd(try engine.cost(model: "claude-haiku-4-5", usage: usage, at: when, batch: true, org: "acme")) == "2.625000000")
+        #expect(
+            usd(try engine.cost(model: "claude-haiku-4-5", usage: usage, at: when, batch: true, org: "acme"))
+                == "2.625000000")
         // Another org pays list price.
         #expect(usd(try engine.cost(model: "claude-haiku-4-5", usage: usage, at: when, org: "globex")) == "6.000000000")
         // Events carry their org.
