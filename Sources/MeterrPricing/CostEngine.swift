@@ -167,13 +167,19 @@ public struct CostEngine: UsagePricer {
         self.warnings = warnings
     }
 
-    /// Prices a usage event at its own time; `nil` (and a counted warning) when its model has no price. An
-    /// event whose `endpoint` is `batch` is priced at the batch rate.
+    /// Prices a usage event at its own time; `nil` (and a counted warning) when its model has no price. The
+    /// reported `model` is tried first, then `model_requested`. An event whose `endpoint` is `batch` is priced at
+    /// the batch rate.
     public func price(_ event: UsageEvent) -> PricedUsage? {
+        price(event, serviceTier: event.endpoint == "batch" ? "batch" : nil)
+    }
+
+    /// Prices a usage event at a service tier (`batch`, `flex`, `priority`; `nil` for the standard rate).
+    public func price(_ event: UsageEvent, serviceTier: String?) -> PricedUsage? {
         guard
             let quote = try? quote(
-                provider: event.provider, model: event.model, usage: event.usage, at: event.ts,
-                serviceTier: event.endpoint == "batch" ? "batch" : nil, org: event.org, toolCalls: [:], lines: false)
+                provider: event.provider, model: event.model, fallbackModel: event.modelRequested, usage: event.usage,
+                at: event.ts, serviceTier: serviceTier, org: event.org, toolCalls: [:], lines: false)
         else { return nil }
         return PricedUsage(cost: quote.cost, priceId: quote.priceId)
     }
@@ -196,7 +202,8 @@ public struct CostEngine: UsagePricer {
         serviceTier: String? = nil, org: String? = nil, toolCalls: [String: Int] = [:]
     ) throws(MeterrError) -> CostQuote? {
         try quote(
-            provider: provider, model: model, usage: usage, at: at, serviceTier: batch ? "batch" : serviceTier,
+            provider: provider, model: model, fallbackModel: nil, usage: usage, at: at,
+            serviceTier: batch ? "batch" : serviceTier,
             org: org, toolCalls: toolCalls, lines: true)
     }
 
@@ -225,7 +232,8 @@ public struct CostEngine: UsagePricer {
     }
 
     func quote(
-        provider: Provider?, model: String, usage: Usage, at time: Timestamp, serviceTier: String?, org: String?,
+        provider: Provider?, model: String, fallbackModel: String?, usage: Usage, at time: Timestamp,
+        serviceTier: String?, org: String?,
         toolCalls: [String: Int], lines wantLines: Bool
     ) throws(MeterrError) -> CostQuote? {
         if usage.inputTokens < 0 || usage.cacheReadTokens < 0 || usage.cacheWriteTokens < 0
@@ -237,7 +245,11 @@ public struct CostEngine: UsagePricer {
         for (tool, calls) in toolCalls where calls < 0 {
             throw .invalid("tool_calls.\(tool)", "must not be negative (got \(calls))")
         }
-        guard let position = catalog.resolveIndex(provider: provider, model: model, azureDeployments: azureDeployments)
+        guard
+            let position = catalog.resolveIndex(provider: provider, model: model, azureDeployments: azureDeployments)
+                ?? fallbackModel.flatMap({
+                    catalog.resolveIndex(provider: provider, model: $0, azureDeployments: azureDeployments)
+                })
         else {
             warnings.record(provider: provider, model: model)
             return nil

@@ -199,6 +199,17 @@ struct CostEngineTests {
         #expect(warnings.unpricedModels["mistral/mistral-tiny-9000"] == 1)
     }
 
+    @Test("An event whose reported model is unknown falls back to the model it asked for")
+    func requestedModelFallback() {
+        let event = UsageEvent(
+            id: "evt_5", ts: at("2026-02-01T00:00:00Z"), org: "acme", provider: .openai, model: "gpt-4.1-turbo-exp",
+            modelRequested: "gpt-4.1-mini", usage: Usage(inputTokens: 1_000_000, outputTokens: 1_000_000))
+        // gpt-4.1-mini: 0.4 + 1.6 = $2; at flex it has no multiplier, at priority ×1.75 = $3.50.
+        #expect(engine.price(event)?.cost.decimalString == "2.000000000")
+        #expect(engine.price(event)?.priceId == "openai/gpt-4.1-mini@2025-04-14")
+        #expect(engine.price(event, serviceTier: "priority")?.cost.decimalString == "3.500000000")
+    }
+
     @Test("Counts that cannot be right are rejected with the field at fault")
     func badInput() {
         #expect(throws: MeterrError.self) {
