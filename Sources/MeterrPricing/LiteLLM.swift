@@ -123,6 +123,9 @@ public enum LiteLLM {
         guard
             let output = prices["output_cost_per_token"] ?? (mode == "embedding" ? TokenPrice(nanosPerMillion: 0) : nil)
         else { return .skipped("no per-token output price") }
+        if input.nanosPerMillion == 0 && output.nanosPerMillion == 0 {
+            return .skipped("all prices are zero (unpriced is not free)")
+        }
         let reasoning = prices["output_cost_per_reasoning_token"].flatMap { $0 == output ? nil : $0 }
         let base = PriceSet(
             input: input, cacheRead: prices["cache_read_input_token_cost"],

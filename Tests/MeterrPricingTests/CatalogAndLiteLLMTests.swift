@@ -111,7 +111,8 @@ struct LiteLLMTests {
               "cache_read_input_token_cost": 2e-07, "litellm_provider": "gemini", "mode": "chat"},
           "bedrock/us.anthropic.claude-x": {"input_cost_per_token": 1e-06, "output_cost_per_token": 5e-06,
                           "litellm_provider": "bedrock", "mode": "chat"},
-          "dall-e-3": {"input_cost_per_image": 0.04, "litellm_provider": "openai", "mode": "image_generation"}
+          "dall-e-3": {"input_cost_per_image": 0.04, "litellm_provider": "openai", "mode": "image_generation"},
+          "command-free": {"input_cost_per_token": 0.0, "output_cost_per_token": 0, "litellm_provider": "cohere_chat"}
         }
         """
 
@@ -128,6 +129,7 @@ struct LiteLLMTests {
         #expect(skipped["bedrock/us.anthropic.claude-x"] == "provider bedrock is not one meterr meters")
         #expect(skipped["dall-e-3"] == "mode image_generation is not priced per token")
         #expect(skipped["sample_spec"] == "documentation entry")
+        #expect(skipped["command-free"] == "all prices are zero (unpriced is not free)")
 
         // The change starts on the import date; history keeps the old price.
         let catalog = try shipped.merging(result.overlay)
