@@ -48,6 +48,58 @@ public struct LongContextTier: Sendable, Hashable {
     }
 }
 
+/// A service tier's multipliers (batch, flex, priority): one factor for the whole token cost, or one per part
+/// where the provider discounts parts differently (Gemini 2.5 batch halves input and output but not cache reads).
+public struct ServiceTier: Sendable, Hashable, CustomStringConvertible {
+    /// Factor on uncached input.
+    public var input: PriceMultiplier
+    /// Factor on cache reads.
+    public var cacheRead: PriceMultiplier
+    /// Factor on 5-minute cache writes.
+    public var cacheWrite5m: PriceMultiplier
+    /// Factor on 1-hour cache writes.
+    public var cacheWrite1h: PriceMultiplier
+    /// Factor on output (reasoning included).
+    public var output: PriceMultiplier
+
+    /// One factor for every part.
+    public init(_ multiplier: PriceMultiplier) {
+        self.init(
+            input: multiplier, cacheRead: multiplier, cacheWrite5m: multiplier, cacheWrite1h: multiplier,
+            output: multiplier)
+    }
+
+    /// One factor per part.
+    public init(
+        input: PriceMultiplier, cacheRead: PriceMultiplier, cacheWrite5m: PriceMultiplier,
+        cacheWrite1h: PriceMultiplier, output: PriceMultiplier
+    ) {
+        self.input = input
+        self.cacheRead = cacheRead
+        self.cacheWrite5m = cacheWrite5m
+        self.cacheWrite1h = cacheWrite1h
+        self.output = output
+    }
+
+    /// Whether every part has the same factor.
+    public var isUniform: Bool {
+        cacheRead == input && cacheWrite5m == input && cacheWrite1h == input && output == input
+    }
+
+    /// The parts whose factor differs from the input's, by catalog key.
+    public var exceptions: [(key: String, multiplier: PriceMultiplier)] {
+        [
+            ("cache_read", cacheRead), ("cache_write_5m", cacheWrite5m), ("cache_write_1h", cacheWrite1h),
+            ("output", output),
+        ]
+        .filter { $0.1 != input }.map { (key: $0.0, multiplier: $0.1) }
+    }
+
+    public var description: String {
+        exceptions.reduce("×" + input.text) { $0 + " (\($1.key) ×\($1.multiplier.text))" }
+    }
+}
+
 /// One dated version of a model's prices.
 public struct PriceVersion: Sendable, Hashable {
     /// The first day (UTC) this version prices calls, as written in the catalog (`2025-09-29`).
@@ -60,15 +112,15 @@ public struct PriceVersion: Sendable, Hashable {
     public var prices: PriceSet
     /// The long-context tier, if the model has one.
     public var longContext: LongContextTier?
-    /// Multipliers on the whole token cost per service tier (`batch`, `flex`, `priority`).
-    public var serviceTiers: [String: PriceMultiplier]
+    /// Multipliers per service tier (`batch`, `flex`, `priority`).
+    public var serviceTiers: [String: ServiceTier]
     /// Fees per server-side tool call, e.g. `web_search`.
     public var toolFees: [String: Money]
 
     /// Creates a version; `effectiveFrom` must be a `YYYY-MM-DD` date.
     public init(
         effectiveFrom: String, source: String, prices: PriceSet, longContext: LongContextTier? = nil,
-        serviceTiers: [String: PriceMultiplier] = [:], toolFees: [String: Money] = [:]
+        serviceTiers: [String: ServiceTier] = [:], toolFees: [String: Money] = [:]
     ) throws(MeterrError) {
         guard effectiveFrom.utf8.count == 10, let time = Timestamp(rfc3339: effectiveFrom) else {
             throw .invalid("effective_from", "must be a date such as 2025-09-29 (got \(effectiveFrom))")

@@ -12,6 +12,7 @@ import MeterrCore
 ///     "long_context": {"above_input_tokens": 200000, "input": "6", "output": "22.5"},
 ///     "service_tiers": {"batch": "0.5"}, "tool_fees_usd": {"web_search": "0.01"}}]}]}
 /// ```
+/// A service tier is one factor, or per-part factors: `{"multiplier": "0.5", "cache_read": "1"}`.
 /// Prices are US dollars per million tokens as decimal strings; tool fees are US dollars per call.
 extension PriceCatalog {
     /// The format tag written at the top of catalog files.
@@ -136,18 +137,13 @@ extension PriceCatalog {
             longContext = LongContextTier(
                 aboveInputTokens: threshold, prices: try decodePrices(tier, path: path + ".long_context"))
         }
-        var tiers: [String: PriceMultiplier] = [:]
+        var tiers: [String: ServiceTier] = [:]
         if let object = value["service_tiers"] {
             guard case .object(let members) = object else {
                 throw .invalid(path + ".service_tiers", "must be an object")
             }
-            for (tierName, factor) in members {
-                let field = "\(path).service_tiers.\(tierName)"
-                guard let text = factor.stringValue else { throw .invalid(field, "must be a decimal string") }
-                switch PriceMultiplier.parse(text) {
-                case .success(let multiplier): tiers[tierName] = multiplier
-                case .failure(let problem): throw .invalid(field, "\(text) \(problem)")
-                }
+            for (tierName, tier) in members {
+                tiers[tierName] = try decodeTier(tier, path: "\(path).service_tiers.\(tierName)")
             }
         }
         var fees: [String: Money] = [:]
@@ -172,6 +168,35 @@ extension PriceCatalog {
         } catch {
             throw .invalid(path + ".effective_from", error.message)
         }
+    }
+
+    /// A tier is a factor (`"0.5"`) or an object with a `multiplier` and per-part exceptions
+    /// (`{"multiplier": "0.5", "cache_read": "1"}`).
+    static func decodeTier(_ value: JSONValue, path: String) throws(MeterrError) -> ServiceTier {
+        func factor(_ value: JSONValue, _ field: String) throws(MeterrError) -> PriceMultiplier {
+            guard let text = value.stringValue else { throw .invalid(field, "must be a decimal string") }
+            switch PriceMultiplier.parse(text) {
+            case .success(let multiplier): return multiplier
+            case .failure(let problem): throw .invalid(field, "\(text) \(problem)")
+            }
+        }
+        guard case .object = value else { return ServiceTier(try factor(value, path)) }
+        guard let base = value["multiplier"] else { throw .invalid(path + ".multiplier", "is required") }
+        let all = try factor(base, path + ".multiplier")
+        func part(_ key: String) throws(MeterrError) -> PriceMultiplier {
+            guard let override = value[key] else { return all }
+            return try factor(override, "\(path).\(key)")
+        }
+        return ServiceTier(
+            input: try part("input"), cacheRead: try part("cache_read"), cacheWrite5m: try part("cache_write_5m"),
+            cacheWrite1h: try part("cache_write_1h"), output: try part("output"))
+    }
+
+    static func encodeTier(_ tier: ServiceTier) -> JSONValue {
+        if tier.isUniform { return .string(tier.input.text) }
+        return .object(
+            [(key: "multiplier", value: .string(tier.input.text))]
+                + tier.exceptions.map { (key: $0.key, value: JSONValue.string($0.multiplier.text)) })
     }
 
     static func decodePrices(_ value: JSONValue, path: String) throws(MeterrError) -> PriceSet {
@@ -248,7 +273,7 @@ extension PriceCatalog {
         }
         if !version.serviceTiers.isEmpty {
             let tiers = version.serviceTiers.sorted { $0.key < $1.key }.map {
-                (key: $0.key, value: JSONValue.string($0.value.text))
+                (key: $0.key, value: encodeTier($0.value))
             }
             members.append(("service_tiers", .object(tiers)))
         }

@@ -105,7 +105,7 @@ public struct CostQuote: Sendable, Hashable {
     public var serviceTier: String?
     /// The service tier asked for that the model has no multiplier for (priced at the standard rate).
     public var unpricedServiceTier: String?
-    /// The combined multiplier from the service tier and an org discount.
+    /// The service tier's input multiplier combined with an org discount (informational; see the lines).
     public var multiplier: PriceMultiplier
     /// The lines, in formula order.
     public var lines: [CostLine]
@@ -279,12 +279,12 @@ public struct CostEngine: UsagePricer {
                 priceId += "~org:\(override.org):-\(percent)%"
             }
         }
-        var tierMultiplier = PriceMultiplier.one
+        var tier = ServiceTier(.one)
         var appliedTier: String?
         var missingTier: String?
         if let serviceTier {
-            if let multiplier = version.serviceTiers[serviceTier] {
-                tierMultiplier = multiplier
+            if let found = version.serviceTiers[serviceTier] {
+                tier = found
                 appliedTier = serviceTier
             } else if serviceTier != "default" && serviceTier != "standard" {
                 missingTier = serviceTier
@@ -298,25 +298,29 @@ public struct CostEngine: UsagePricer {
         let outputTokens = usage.outputTokens - reasoningTokens
         let reasoningPrice = prices.reasoning ?? prices.output
         let uncached = usage.uncachedInputTokens
-        let scale = Int128(tierMultiplier.partsPerMillion) * Int128(discount.partsPerMillion)
+        let scale = Int128(discount.partsPerMillion)
         var total: Int128 = 0
-        try Self.accumulate(&total, uncached, prices.input)
-        try Self.accumulate(&total, usage.cacheReadTokens, cacheRead)
-        try Self.accumulate(&total, usage.cacheWriteTokens, write5m)
-        try Self.accumulate(&total, usage.cacheWrite1hTokens, write1h)
-        try Self.accumulate(&total, outputTokens, prices.output)
-        try Self.accumulate(&total, reasoningTokens, reasoningPrice)
+        try Self.accumulate(&total, uncached, prices.input, tier.input)
+        try Self.accumulate(&total, usage.cacheReadTokens, cacheRead, tier.cacheRead)
+        try Self.accumulate(&total, usage.cacheWriteTokens, write5m, tier.cacheWrite5m)
+        try Self.accumulate(&total, usage.cacheWrite1hTokens, write1h, tier.cacheWrite1h)
+        try Self.accumulate(&total, outputTokens, prices.output, tier.output)
+        try Self.accumulate(&total, reasoningTokens, reasoningPrice, tier.output)
         var nanos = try Self.scaledNanos(total, scale)
         var lines: [CostLine] = []
         if wantLines {
-            let parts: [(String, Int, TokenPrice)] = [
-                ("input", uncached, prices.input), ("cache_read", usage.cacheReadTokens, cacheRead),
-                ("cache_write_5m", usage.cacheWriteTokens, write5m),
-                ("cache_write_1h", usage.cacheWrite1hTokens, write1h), ("output", outputTokens, prices.output),
-                ("reasoning", reasoningTokens, reasoningPrice),
+            let parts: [(String, Int, TokenPrice, PriceMultiplier)] = [
+                ("input", uncached, prices.input, tier.input),
+                ("cache_read", usage.cacheReadTokens, cacheRead, tier.cacheRead),
+                ("cache_write_5m", usage.cacheWriteTokens, write5m, tier.cacheWrite5m),
+                ("cache_write_1h", usage.cacheWrite1hTokens, write1h, tier.cacheWrite1h),
+                ("output", outputTokens, prices.output, tier.output),
+                ("reasoning", reasoningTokens, reasoningPrice, tier.output),
             ]
-            for (name, tokens, price) in parts where tokens > 0 {
-                let amount = try Self.scaledNanos(Int128(tokens) * Int128(price.nanosPerMillion), scale)
+            for (name, tokens, price, factor) in parts where tokens > 0 {
+                var line: Int128 = 0
+                try Self.accumulate(&line, tokens, price, factor)
+                let amount = try Self.scaledNanos(line, scale)
                 lines.append(
                     CostLine(component: name, quantity: tokens, unitPrice: price, amount: Money(nanos: amount)))
             }
@@ -332,23 +336,28 @@ public struct CostEngine: UsagePricer {
                     CostLine(component: "tool:" + tool, quantity: calls, unitPrice: nil, amount: Money(nanos: amount)))
             }
         }
-        let combined = PriceMultiplier(partsPerMillion: Int64(scale / 1_000_000))
+        let combined = PriceMultiplier(
+            partsPerMillion: tier.input.partsPerMillion * discount.partsPerMillion / 1_000_000)
         return CostQuote(
             cost: Money(nanos: nanos), priceId: priceId, entryId: entry.id, longContext: longContext,
             serviceTier: appliedTier, unpricedServiceTier: missingTier, multiplier: combined, lines: lines)
     }
 
-    static func accumulate(_ total: inout Int128, _ tokens: Int, _ price: TokenPrice) throws(MeterrError) {
-        let (product, o1) = Int128(tokens).multipliedReportingOverflow(by: Int128(price.nanosPerMillion))
-        let (sum, o2) = total.addingReportingOverflow(product)
-        if o1 || o2 { throw tooLarge }
+    /// Adds `tokens × price × factor` (nano-dollars per million tokens × parts per million) to `total`.
+    static func accumulate(
+        _ total: inout Int128, _ tokens: Int, _ price: TokenPrice, _ factor: PriceMultiplier
+    ) throws(MeterrError) {
+        let (cost, o1) = Int128(tokens).multipliedReportingOverflow(by: Int128(price.nanosPerMillion))
+        let (scaled, o2) = cost.multipliedReportingOverflow(by: Int128(factor.partsPerMillion))
+        let (sum, o3) = total.addingReportingOverflow(scaled)
+        if o1 || o2 || o3 { throw tooLarge }
         total = sum
     }
 
     static let tooLarge = MeterrError.invalid("usage", "the cost of these counts is too large to represent")
 
-    /// `tokenCost × scale / 10^18` (nano-dollars per million tokens × two parts-per-million factors) rounded
-    /// half to even to whole nano-dollars.
+    /// `tokenCost × scale / 10^18` (nano-dollars per million tokens × tier parts per million × discount parts per
+    /// million) rounded half to even to whole nano-dollars.
     static func scaledNanos(_ tokenCost: Int128, _ scale: Int128) throws(MeterrError) -> Int64 {
         let (scaled, overflow) = tokenCost.multipliedReportingOverflow(by: scale)
         guard !overflow, let nanos = Int64(exactly: roundHalfEven(scaled, 1_000_000_000_000_000_000)) else {

@@ -150,9 +150,9 @@ public enum LiteLLM {
                     output: prices["output_cost_per_token" + suffix] ?? base.output, reasoning: base.reasoning))
         }
 
-        var tiers: [String: PriceMultiplier] = [:]
+        var tiers: [String: ServiceTier] = [:]
         for (suffix, tier) in tierSuffixes {
-            if let multiplier = uniformMultiplier(prices, base: base, suffix: suffix) { tiers[tier] = multiplier }
+            if let found = serviceTier(prices, base: base, suffix: suffix) { tiers[tier] = found }
         }
         var fees: [String: Money] = [:]
         if provider == .anthropic,
@@ -199,23 +199,33 @@ public enum LiteLLM {
         return Int(number)
     }
 
-    /// The tier's multiplier when every tier price listed is the base price times the same exact factor.
-    static func uniformMultiplier(_ prices: [String: TokenPrice], base: PriceSet, suffix: String) -> PriceMultiplier? {
-        let pairs: [(TokenPrice?, TokenPrice?)] = [
-            (prices["input_cost_per_token_" + suffix], base.input),
-            (prices["output_cost_per_token_" + suffix], base.output),
-            (prices["cache_read_input_token_cost_" + suffix], base.cacheRead),
-            (prices["cache_creation_input_token_cost_" + suffix], base.cacheWrite5m),
-        ]
-        guard let tierInput = pairs[0].0, base.input.nanosPerMillion > 0 else { return nil }
-        let (ppm, remainder) = (tierInput.nanosPerMillion * 1_000_000).quotientAndRemainder(
-            dividingBy: base.input.nanosPerMillion)
-        guard remainder == 0 else { return nil }
-        for (tier, basePrice) in pairs.dropFirst() {
-            guard let tier else { continue }
-            guard let basePrice, basePrice.nanosPerMillion * ppm == tier.nanosPerMillion * 1_000_000 else { return nil }
+    /// The tier's factors, part by part: each listed tier price divided by its base price (exact to a millionth, or
+    /// the tier is dropped); a part without a tier price takes the input's factor.
+    static func serviceTier(_ prices: [String: TokenPrice], base: PriceSet, suffix: String) -> ServiceTier? {
+        func ratio(_ tier: TokenPrice, _ base: TokenPrice) -> PriceMultiplier? {
+            guard base.nanosPerMillion > 0 else { return nil }
+            let (ppm, remainder) = (tier.nanosPerMillion * 1_000_000).quotientAndRemainder(
+                dividingBy: base.nanosPerMillion)
+            return remainder == 0 ? PriceMultiplier(partsPerMillion: ppm) : nil
         }
-        return PriceMultiplier(partsPerMillion: ppm)
+        guard let tierInput = prices["input_cost_per_token_" + suffix], let input = ratio(tierInput, base.input) else {
+            return nil
+        }
+        func part(_ key: String, _ basePrice: TokenPrice?) -> PriceMultiplier?? {
+            guard let tierPrice = prices[key + "_" + suffix] else { return .some(input) }
+            guard let basePrice else { return .none }
+            // A free part (embedding output) stays free at any factor.
+            if basePrice.nanosPerMillion == 0 { return tierPrice.nanosPerMillion == 0 ? .some(input) : .none }
+            return ratio(tierPrice, basePrice).map { .some($0) } ?? .none
+        }
+        guard let output = part("output_cost_per_token", base.output),
+            let cacheRead = part("cache_read_input_token_cost", base.cacheRead),
+            let cacheWrite = part("cache_creation_input_token_cost", base.cacheWrite5m)
+        else { return nil }
+        return ServiceTier(
+            input: input, cacheRead: cacheRead ?? input, cacheWrite5m: cacheWrite ?? input,
+            cacheWrite1h: cacheWrite ?? input,
+            output: output ?? input)
     }
 
     /// Merges a LiteLLM file into the data directory's overlay.
@@ -338,14 +348,15 @@ public enum LiteLLM {
             put("cache_creation_input_token_cost_above_1hr" + suffix, tier.prices.cacheWrite1h)
         }
         for (suffix, tierName) in tierSuffixes {
-            guard let multiplier = version.serviceTiers[tierName] else { continue }
-            for (key, price) in [
-                ("input_cost_per_token_", prices.input), ("output_cost_per_token_", prices.output),
-                ("cache_read_input_token_cost_", prices.cacheRead),
-                ("cache_creation_input_token_cost_", prices.cacheWrite5m),
+            guard let tier = version.serviceTiers[tierName] else { continue }
+            for (key, price, factor) in [
+                ("input_cost_per_token_", prices.input, tier.input),
+                ("output_cost_per_token_", prices.output, tier.output),
+                ("cache_read_input_token_cost_", prices.cacheRead, tier.cacheRead),
+                ("cache_creation_input_token_cost_", prices.cacheWrite5m, tier.cacheWrite5m),
             ] {
                 guard let price else { continue }
-                let (scaled, remainder) = (price.nanosPerMillion * multiplier.partsPerMillion)
+                let (scaled, remainder) = (price.nanosPerMillion * factor.partsPerMillion)
                     .quotientAndRemainder(dividingBy: 1_000_000)
                 if remainder == 0 { put(key + suffix, TokenPrice(nanosPerMillion: scaled)) }
             }

@@ -76,8 +76,8 @@ struct PricesCommand: AsyncParsableCommand {
                     print("  above \(tier.aboveInputTokens) input tokens, the whole request at:")
                     printPrices(tier.prices, indent: "    ")
                 }
-                for (tier, multiplier) in version.serviceTiers.sorted(by: { $0.key < $1.key }) {
-                    print("  \(tier): ×\(multiplier.text)")
+                for (name, tier) in version.serviceTiers.sorted(by: { $0.key < $1.key }) {
+                    print("  \(name): \(tier)")
                 }
                 for (tool, fee) in version.toolFees.sorted(by: { $0.key < $1.key }) {
                     print("  \(tool): \(fee.decimalString) per call")

@@ -137,6 +137,33 @@ struct CostEngineTests {
         #expect(usd(missing) == "0.090000000")
     }
 
+    @Test("Gemini 2.5 batch halves input and output but not cache reads")
+    func geminiBatchKeepsCacheReadPrice() throws {
+        // gemini-2.5-pro: 1,000,000 prompt of which 400,000 cached is above 200k: long tier (2.5 / 0.25 / 15).
+        // Standard: 600,000 × 2.5 + 400,000 × 0.25 + 10,000 × 15 = 1,500,000 + 100,000 + 150,000 → $1.75.
+        // Batch: 750,000 + 100,000 (cache reads not discounted) + 75,000 → $0.925.
+        let usage = Usage(inputTokens: 1_000_000, cacheReadTokens: 400_000, outputTokens: 10_000)
+        let when = at("2026-09-01T00:00:00Z")
+        #expect(usd(try engine.cost(model: "gemini-2.5-pro", usage: usage, at: when)) == "1.750000000")
+        let batch = try engine.cost(model: "gemini-2.5-pro", usage: usage, at: when, batch: true)
+        #expect(usd(batch) == "0.925000000")
+        #expect(batch?.lines.first { $0.component == "cache_read" }?.amount == Money(nanos: 100_000_000))
+    }
+
+    @Test("A per-part service tier reads and writes back in the catalog format")
+    func perPartTierFormat() throws {
+        let tier = try PriceCatalog.decodeTier(
+            JSONParser.parse(#"{"multiplier": "0.5", "cache_read": "1"}"#), path: "t")
+        #expect(tier.input.partsPerMillion == 500_000 && tier.output.partsPerMillion == 500_000)
+        #expect(tier.cacheRead == .one && !tier.isUniform)
+        #expect(
+            PriceCatalog.encodeTier(tier) == .object([("multiplier", .string("0.5")), ("cache_read", .string("1"))]))
+        #expect(PriceCatalog.encodeTier(ServiceTier(.one)) == .string("1"))
+        #expect(throws: MeterrError.self) {
+            try PriceCatalog.decodeTier(JSONParser.parse(#"{"cache_read": "1"}"#), path: "t")
+        }
+    }
+
     @Test("Gemini, Mistral and Cohere price plain input and output")
     func otherProviders() throws {
         let when = at("2026-08-01T00:00:00Z")
