@@ -192,6 +192,15 @@ public struct CatalogEntry: Sendable, Hashable {
     public func priceId(_ version: PriceVersion) -> String { id + "@" + version.effectiveFrom }
 }
 
+/// What pricing needs of one version, as plain values.
+struct CompiledVersion: Sendable {
+    var fromMilliseconds: Int64
+    var prices: PriceSet
+    var longContext: LongContextTier?
+    var batch: ServiceTier?
+    var priceId: String
+}
+
 /// The key of the name index: a provider and a lower-cased model name.
 struct ModelKey: Hashable {
     var provider: Provider
@@ -204,15 +213,34 @@ public struct PriceCatalog: Sendable {
     public private(set) var entries: [CatalogEntry]
     var index: [ModelKey: Int]
     var bareIndex: [String: Int]
-    /// The price id of every version of every entry, computed once so pricing allocates no strings.
-    let priceIds: [[String]]
+    /// Every entry's id, computed once so pricing allocates no strings.
+    let entryIds: [String]
+    /// Every version of every entry, flattened into plain values (no reference counting on the hot path); entry
+    /// `i` owns `compiled[compiledStart[i]..<compiledStart[i + 1]]`, oldest first.
+    let compiled: [CompiledVersion]
+    let compiledStart: [Int]
 
     /// Builds a catalog; names and aliases must be unique per provider.
     public init(entries: [CatalogEntry]) throws(MeterrError) {
         self.entries = entries
         self.index = [:]
         self.bareIndex = [:]
-        self.priceIds = entries.map { entry in entry.versions.map { entry.priceId($0) } }
+        self.entryIds = entries.map(\.id)
+        var compiled: [CompiledVersion] = []
+        var compiledStart: [Int] = []
+        for entry in entries {
+            compiledStart.append(compiled.count)
+            for version in entry.versions {
+                compiled.append(
+                    CompiledVersion(
+                        fromMilliseconds: version.effectiveFromTime.milliseconds, prices: version.prices,
+                        longContext: version.longContext, batch: version.serviceTiers["batch"],
+                        priceId: entry.priceId(version)))
+            }
+        }
+        compiledStart.append(compiled.count)
+        self.compiled = compiled
+        self.compiledStart = compiledStart
         for (position, entry) in entries.enumerated() {
             guard !entry.versions.isEmpty else {
                 throw MeterrError(.configuration, "\(entry.id) has no price versions", field: entry.id)

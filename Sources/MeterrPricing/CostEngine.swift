@@ -69,11 +69,11 @@ public struct OrgPriceOverride: Sendable, Hashable {
         }
     }
 
-    func covers(_ entry: CatalogEntry) -> Bool {
+    func covers(provider entryProvider: Provider, id entryId: String) -> Bool {
         switch scope {
         case .all: true
-        case .provider(let provider): provider == entry.provider
-        case .model(let id): id == entry.id
+        case .provider(let provider): provider == entryProvider
+        case .model(let id): id == entryId
         }
     }
 }
@@ -212,10 +212,10 @@ public struct CostEngine: UsagePricer {
         catalog.resolve(provider: provider, model: model, azureDeployments: azureDeployments)
     }
 
-    func override(for org: String?, entry: CatalogEntry, at time: Timestamp) -> OrgPriceOverride? {
-        guard let org, let candidates = overridesByOrg[org] else { return nil }
+    func override(for org: String?, provider: Provider, entryId: String, at time: Timestamp) -> OrgPriceOverride? {
+        guard let org, !overridesByOrg.isEmpty, let candidates = overridesByOrg[org] else { return nil }
         var best: OrgPriceOverride?
-        for candidate in candidates where candidate.covers(entry) {
+        for candidate in candidates where candidate.covers(provider: provider, id: entryId) {
             if let start = candidate.effectiveFromTime, start > time { continue }
             guard let current = best else {
                 best = candidate
@@ -254,26 +254,31 @@ public struct CostEngine: UsagePricer {
             warnings.record(provider: provider, model: model)
             return nil
         }
-        let entry = catalog.entries[position]
-        guard let versionIndex = entry.versionIndex(at: time) else {
+        let start = catalog.compiledStart[position]
+        var index = catalog.compiledStart[position + 1] - 1
+        while index >= start && catalog.compiled[index].fromMilliseconds > time.milliseconds { index -= 1 }
+        guard index >= start else {
             warnings.record(provider: provider, model: model)
             return nil
         }
-        let version = entry.versions[versionIndex]
+        let version = catalog.compiled[index]
+        let entryId = catalog.entryIds[position]
         var prices = version.prices
         var longContext = false
         if let tier = version.longContext, usage.inputTokens > tier.aboveInputTokens {
             prices = tier.prices
             longContext = true
         }
-        var priceId = catalog.priceIds[position][versionIndex]
+        var priceId = version.priceId
         var discount = PriceMultiplier.one
-        if let override = override(for: org, entry: entry, at: time) {
+        if let override = override(
+            for: org, provider: catalog.entries[position].provider, entryId: entryId, at: time)
+        {
             switch override.adjustment {
             case .prices(let negotiated):
                 prices = negotiated
                 longContext = false
-                priceId = "org:\(override.org)/\(entry.id)@\(override.effectiveFrom ?? "always")"
+                priceId = "org:\(override.org)/\(entryId)@\(override.effectiveFrom ?? "always")"
             case .discount(let percent, let multiplier):
                 discount = multiplier
                 priceId += "~org:\(override.org):-\(percent)%"
@@ -283,7 +288,11 @@ public struct CostEngine: UsagePricer {
         var appliedTier: String?
         var missingTier: String?
         if let serviceTier {
-            if let found = version.serviceTiers[serviceTier] {
+            let found =
+                serviceTier == "batch"
+                ? version.batch
+                : catalog.entries[position].versions[index - start].serviceTiers[serviceTier]
+            if let found {
                 tier = found
                 appliedTier = serviceTier
             } else if serviceTier != "default" && serviceTier != "standard" {
@@ -326,7 +335,7 @@ public struct CostEngine: UsagePricer {
             }
         }
         for (tool, calls) in toolCalls.isEmpty ? [] : toolCalls.sorted(by: { $0.key < $1.key }) where calls > 0 {
-            guard let fee = version.toolFees[tool] else { continue }
+            guard let fee = catalog.entries[position].versions[index - start].toolFees[tool] else { continue }
             let (amount, o1) = fee.nanos.multipliedReportingOverflow(by: Int64(calls))
             let (sum, o2) = nanos.addingReportingOverflow(amount)
             if o1 || o2 { throw Self.tooLarge }
@@ -339,7 +348,7 @@ public struct CostEngine: UsagePricer {
         let combined = PriceMultiplier(
             partsPerMillion: tier.input.partsPerMillion * discount.partsPerMillion / 1_000_000)
         return CostQuote(
-            cost: Money(nanos: nanos), priceId: priceId, entryId: entry.id, longContext: longContext,
+            cost: Money(nanos: nanos), priceId: priceId, entryId: entryId, longContext: longContext,
             serviceTier: appliedTier, unpricedServiceTier: missingTier, multiplier: combined, lines: lines)
     }
 
