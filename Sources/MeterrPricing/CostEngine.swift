@@ -86,6 +86,8 @@ public struct CostLine: Sendable, Hashable {
     public var quantity: Int
     /// The unit price before tier multipliers and discounts; `nil` for tool calls.
     public var unitPrice: TokenPrice?
+    /// The service-tier factor for this part combined with an org discount (×1 when neither applies).
+    public var multiplier: PriceMultiplier = .one
     /// This line's share, rounded half to even on its own (the total is rounded once, so lines may differ from it
     /// by a nano-dollar).
     public var amount: Money
@@ -330,8 +332,12 @@ public struct CostEngine: UsagePricer {
                 var line: Int128 = 0
                 try Self.accumulate(&line, tokens, price, factor)
                 let amount = try Self.scaledNanos(line, scale)
+                let combined = PriceMultiplier(
+                    partsPerMillion: factor.partsPerMillion * discount.partsPerMillion / 1_000_000)
                 lines.append(
-                    CostLine(component: name, quantity: tokens, unitPrice: price, amount: Money(nanos: amount)))
+                    CostLine(
+                        component: name, quantity: tokens, unitPrice: price, multiplier: combined,
+                        amount: Money(nanos: amount)))
             }
         }
         for (tool, calls) in toolCalls.isEmpty ? [] : toolCalls.sorted(by: { $0.key < $1.key }) where calls > 0 {

@@ -54,6 +54,7 @@ extension CostQuote {
                                 "usd_per_million_tokens",
                                 line.unitPrice.map { JSONValue.string($0.perMillionText) } ?? .null
                             ),
+                            ("multiplier", .string(line.multiplier.text)),
                             ("cost_usd", .string(line.amount.decimalString)),
                         ])
                     })

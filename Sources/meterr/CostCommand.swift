@@ -8,47 +8,51 @@ import MeterrPricing
     import Darwin
 #endif
 
-/// Prints one line to standard error and exits with status 1: the CLI's single way of failing on bad input.
-func failWithOneLine(_ message: String) -> ExitCode {
-    let line = Array("error: \(message)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    return ExitCode(1)
-}
-
-/// A whole, non-negative token count given on the command line.
-func tokenCount(_ text: String?, option: String) throws(ExitCode) -> Int {
-    guard let text else { return 0 }
-    guard let value = Int(text), value >= 0 else {
-        throw failWithOneLine("--\(option) must be a whole number of tokens, 0 or more (got \(text))")
+/// Argument checks and loading shared by `meterr cost` and `meterr prices`; each failure is one line on stderr.
+enum PricingCLI {
+    /// Prints one line to standard error and exits with status 1: the CLI's single way of failing on bad input.
+    static func failWithOneLine(_ message: String) -> ExitCode {
+        let line = Array("error: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        return ExitCode(1)
     }
-    return value
-}
 
-/// A time given as RFC 3339 or a bare date (`YYYY-MM-DD`, midnight UTC).
-func timestamp(_ text: String?, option: String) throws(ExitCode) -> Timestamp {
-    guard let text else { return Timestamp.now() }
-    guard let time = Timestamp(rfc3339: text) else {
-        throw failWithOneLine("--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
+    /// A whole, non-negative token count given on the command line.
+    static func tokenCount(_ text: String?, option: String) throws(ExitCode) -> Int {
+        guard let text else { return 0 }
+        guard let value = Int(text), value >= 0 else {
+            throw PricingCLI.failWithOneLine("--\(option) must be a whole number of tokens, 0 or more (got \(text))")
+        }
+        return value
     }
-    return time
-}
 
-/// A provider name given on the command line.
-func providerOption(_ text: String?) throws(ExitCode) -> Provider? {
-    guard let text else { return nil }
-    guard let provider = Provider(rawValue: text.lowercased()) else {
-        let names = Provider.allCases.map(\.rawValue).joined(separator: ", ")
-        throw failWithOneLine("--provider must be one of \(names) (got \(text))")
+    /// A time given as RFC 3339 or a bare date (`YYYY-MM-DD`, midnight UTC).
+    static func timestamp(_ text: String?, option: String) throws(ExitCode) -> Timestamp {
+        guard let text else { return Timestamp.now() }
+        guard let time = Timestamp(rfc3339: text) else {
+            throw PricingCLI.failWithOneLine(
+                "--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
+        }
+        return time
     }
-    return provider
-}
 
-/// Loads the shipped catalog with the data directory's overlay, failing with one line.
-func loadCatalog(dataDirectory: String) throws(ExitCode) -> PriceCatalog {
-    do {
-        return try PriceCatalog.load(dataDirectory: dataDirectory)
-    } catch {
-        throw failWithOneLine(error.description)
+    /// A provider name given on the command line.
+    static func providerOption(_ text: String?) throws(ExitCode) -> Provider? {
+        guard let text else { return nil }
+        guard let provider = Provider(rawValue: text.lowercased()) else {
+            let names = Provider.allCases.map(\.rawValue).joined(separator: ", ")
+            throw PricingCLI.failWithOneLine("--provider must be one of \(names) (got \(text))")
+        }
+        return provider
+    }
+
+    /// Loads the shipped catalog with the data directory's overlay, failing with one line.
+    static func loadCatalog(dataDirectory: String) throws(ExitCode) -> PriceCatalog {
+        do {
+            return try PriceCatalog.load(dataDirectory: dataDirectory)
+        } catch {
+            throw PricingCLI.failWithOneLine(error.description)
+        }
     }
 }
 
@@ -108,23 +112,23 @@ struct CostCommand: AsyncParsableCommand {
 
     func run() async throws {
         let usage = Usage(
-            inputTokens: try tokenCount(inputTokens, option: "input-tokens"),
-            cacheReadTokens: try tokenCount(cacheReadTokens, option: "cache-read-tokens"),
-            cacheWriteTokens: try tokenCount(cacheWriteTokens, option: "cache-write-tokens"),
-            cacheWrite1hTokens: try tokenCount(cacheWrite1hTokens, option: "cache-write-1h-tokens"),
-            outputTokens: try tokenCount(outputTokens, option: "output-tokens"),
-            reasoningTokens: try tokenCount(reasoningTokens, option: "reasoning-tokens"))
-        let provider = try providerOption(provider)
-        let time = try timestamp(at, option: "at")
-        let engine = CostEngine(catalog: try loadCatalog(dataDirectory: data))
+            inputTokens: try PricingCLI.tokenCount(inputTokens, option: "input-tokens"),
+            cacheReadTokens: try PricingCLI.tokenCount(cacheReadTokens, option: "cache-read-tokens"),
+            cacheWriteTokens: try PricingCLI.tokenCount(cacheWriteTokens, option: "cache-write-tokens"),
+            cacheWrite1hTokens: try PricingCLI.tokenCount(cacheWrite1hTokens, option: "cache-write-1h-tokens"),
+            outputTokens: try PricingCLI.tokenCount(outputTokens, option: "output-tokens"),
+            reasoningTokens: try PricingCLI.tokenCount(reasoningTokens, option: "reasoning-tokens"))
+        let provider = try PricingCLI.providerOption(provider)
+        let time = try PricingCLI.timestamp(at, option: "at")
+        let engine = CostEngine(catalog: try PricingCLI.loadCatalog(dataDirectory: data))
         let quote: CostQuote?
         do {
             quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch)
         } catch {
-            throw failWithOneLine(error.description)
+            throw PricingCLI.failWithOneLine(error.description)
         }
         guard let quote else {
-            throw failWithOneLine(
+            throw PricingCLI.failWithOneLine(
                 "no price for \(provider.map { "\($0.rawValue)/" } ?? "")\(model) at \(time.rfc3339)"
                     + " (unknown model: see `meterr prices list`, or import prices with `meterr prices import litellm`)"
             )
@@ -140,7 +144,8 @@ struct CostCommand: AsyncParsableCommand {
             if quote.longContext { print("long-context tier (prompt above the model's threshold)") }
             for line in quote.lines {
                 let unit = line.unitPrice.map { "$\($0.perMillionText)/M" } ?? "per call"
-                print("  \(line.component): \(line.quantity) × \(unit) = \(line.amount.decimalString)")
+                let factor = line.multiplier == .one ? "" : " × \(line.multiplier.text)"
+                print("  \(line.component): \(line.quantity) × \(unit)\(factor) = \(line.amount.decimalString)")
             }
         }
         print(quote.cost.decimalString)

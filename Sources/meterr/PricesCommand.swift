@@ -29,9 +29,9 @@ struct PricesCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
 
         func run() async throws {
-            let provider = try providerOption(provider)
-            let time = try timestamp(at, option: "at")
-            let catalog = try loadCatalog(dataDirectory: options.data)
+            let provider = try PricingCLI.providerOption(provider)
+            let time = try PricingCLI.timestamp(at, option: "at")
+            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
             print("model\tmode\tinput\tcache_read\tcache_write_5m\tcache_write_1h\toutput\tprice_id\tdeprecated")
             for entry in catalog.entries where provider == nil || entry.provider == provider {
                 guard let version = entry.version(at: time) else { continue }
@@ -59,10 +59,10 @@ struct PricesCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
 
         func run() async throws {
-            let provider = try providerOption(provider)
-            let catalog = try loadCatalog(dataDirectory: options.data)
+            let provider = try PricingCLI.providerOption(provider)
+            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
             guard let entry = catalog.resolve(provider: provider, model: model) else {
-                throw failWithOneLine("no price for \(model) (see `meterr prices list`)")
+                throw PricingCLI.failWithOneLine("no price for \(model) (see `meterr prices list`)")
             }
             print("\(entry.id) (\(entry.mode))")
             if !entry.aliases.isEmpty { print("also: \(entry.aliases.joined(separator: ", "))") }
@@ -118,13 +118,15 @@ struct PricesCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
 
         func run() async throws {
-            guard format == "litellm" else { throw failWithOneLine("unknown format \(format) (only litellm)") }
+            guard format == "litellm" else {
+                throw PricingCLI.failWithOneLine("unknown format \(format) (only litellm)")
+            }
             let result: LiteLLMMergeResult
             do {
                 result = try PriceCatalog.importLiteLLM(
                     fileAt: file, dataDirectory: options.data, effectiveFrom: effectiveFrom)
             } catch {
-                throw failWithOneLine("\(file): \(error.description)")
+                throw PricingCLI.failWithOneLine("\(file): \(error.description)")
             }
             for item in result.added { print("added \(item.entryId ?? item.key): \(item.detail)") }
             for item in result.changed { print("changed \(item.entryId ?? item.key): \(item.detail)") }
@@ -157,12 +159,12 @@ struct PricesCommand: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
 
         func run() async throws {
-            let time = try timestamp(at, option: "at")
-            let catalog = try loadCatalog(dataDirectory: options.data)
+            let time = try PricingCLI.timestamp(at, option: "at")
+            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
             switch format {
             case "litellm": print(LiteLLM.export(catalog, at: time), terminator: "")
             case "meterr": print(catalog.encode(), terminator: "")
-            default: throw failWithOneLine("--format must be litellm or meterr (got \(format))")
+            default: throw PricingCLI.failWithOneLine("--format must be litellm or meterr (got \(format))")
             }
         }
     }
