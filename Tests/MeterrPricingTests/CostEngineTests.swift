@@ -150,6 +150,22 @@ struct CostEngineTests {
         #expect(batch?.lines.first { $0.component == "cache_read" }?.amount == Money(nanos: 100_000_000))
     }
 
+    @Test("A quote's JSON carries the cost as a decimal string and each line's factor")
+    func quoteJSON() throws {
+        let quote = try engine.cost(
+            model: "gemini-2.5-pro", usage: Usage(inputTokens: 1_000, cacheReadTokens: 500, outputTokens: 100),
+            at: at("2026-09-01T00:00:00Z"), batch: true)
+        let json = try #require(quote?.json)
+        // 500 × 1.25 × 0.5 + 500 × 0.125 + 100 × 10 × 0.5 = 312.5 + 62.5 + 500 = 875 → $0.000875.
+        #expect(json["cost_usd"] == .string("0.000875000"))
+        #expect(json["price_id"] == .string("gemini/gemini-2.5-pro@2023-01-01"))
+        guard case .array(let lines)? = json["lines"] else {
+            Issue.record("no lines")
+            return
+        }
+        #expect(lines.map { $0["multiplier"] } == [.string("0.5"), .string("1"), .string("0.5")])
+    }
+
     @Test("A per-part service tier reads and writes back in the catalog format")
     func perPartTierFormat() throws {
         let tier = try PriceCatalog.decodeTier(
