@@ -25,6 +25,9 @@ let package = Package(
         .target(name: "MeterrCore"),
         // Price catalog (shipped as data), exact cost engine, LiteLLM import/export.
         .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
+        .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
+        // `swift run -c release meterr-pricing-bench`: catalog load and per-event pricing speed.
+        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -61,9 +64,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
-        .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
-        // Benchmark: `swift run -c release meterr-pricing-bench`.
-        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
     ],
     swiftLanguageModes: [.v6]
 )
