@@ -2,57 +2,43 @@ import ArgumentParser
 import MeterrCore
 import MeterrPricing
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Argument checks and loading shared by `meterr cost` and `meterr prices`; each failure is one line on stderr.
+/// Argument checks shared by `meterr cost` and `meterr prices`. Failures are `MeterrError`s, which the root command
+/// prints as one line on stderr with a non-zero exit status.
 enum PricingCLI {
-    /// Prints one line to standard error and exits with status 1: the CLI's single way of failing on bad input.
-    static func failWithOneLine(_ message: String) -> ExitCode {
-        let line = Array("error: \(message)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        return ExitCode(1)
-    }
+    /// An error about the command line.
+    static func invalid(_ message: String) -> MeterrError { MeterrError(.invalidRequest, message) }
 
     /// A whole, non-negative token count given on the command line.
-    static func tokenCount(_ text: String?, option: String) throws(ExitCode) -> Int {
+    static func tokenCount(_ text: String?, option: String) throws(MeterrError) -> Int {
         guard let text else { return 0 }
         guard let value = Int(text), value >= 0 else {
-            throw PricingCLI.failWithOneLine("--\(option) must be a whole number of tokens, 0 or more (got \(text))")
+            throw invalid("--\(option) must be a whole number of tokens, 0 or more (got \(text))")
         }
         return value
     }
 
     /// A time given as RFC 3339 or a bare date (`YYYY-MM-DD`, midnight UTC).
-    static func timestamp(_ text: String?, option: String) throws(ExitCode) -> Timestamp {
+    static func timestamp(_ text: String?, option: String) throws(MeterrError) -> Timestamp {
         guard let text else { return Timestamp.now() }
         guard let time = Timestamp(rfc3339: text) else {
-            throw PricingCLI.failWithOneLine(
-                "--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
+            throw invalid("--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
         }
         return time
     }
 
     /// A provider name given on the command line.
-    static func providerOption(_ text: String?) throws(ExitCode) -> Provider? {
+    static func providerOption(_ text: String?) throws(MeterrError) -> Provider? {
         guard let text else { return nil }
         guard let provider = Provider(rawValue: text.lowercased()) else {
             let names = Provider.allCases.map(\.rawValue).joined(separator: ", ")
-            throw PricingCLI.failWithOneLine("--provider must be one of \(names) (got \(text))")
+            throw invalid("--provider must be one of \(names) (got \(text))")
         }
         return provider
     }
 
-    /// Loads the shipped catalog with the data directory's overlay, failing with one line.
-    static func loadCatalog(dataDirectory: String) throws(ExitCode) -> PriceCatalog {
-        do {
-            return try PriceCatalog.load(dataDirectory: dataDirectory)
-        } catch {
-            throw PricingCLI.failWithOneLine(error.description)
-        }
+    /// The error with the file it came from at the front of its message, so it reads as one line.
+    static func about(_ file: String, _ error: MeterrError) -> MeterrError {
+        MeterrError(error.code, "\(file): " + (error.field.map { "\($0): " } ?? "") + error.message)
     }
 }
 
@@ -120,15 +106,10 @@ struct CostCommand: AsyncParsableCommand {
             reasoningTokens: try PricingCLI.tokenCount(reasoningTokens, option: "reasoning-tokens"))
         let provider = try PricingCLI.providerOption(provider)
         let time = try PricingCLI.timestamp(at, option: "at")
-        let engine = CostEngine(catalog: try PricingCLI.loadCatalog(dataDirectory: data))
-        let quote: CostQuote?
-        do {
-            quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch)
-        } catch {
-            throw PricingCLI.failWithOneLine(error.description)
-        }
-        guard let quote else {
-            throw PricingCLI.failWithOneLine(
+        let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: data))
+        guard let quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch) else {
+            throw MeterrError(
+                .notFound,
                 "no price for \(provider.map { "\($0.rawValue)/" } ?? "")\(model) at \(time.rfc3339)"
                     + " (unknown model: see `meterr prices list`, or import prices with `meterr prices import litellm`)"
             )

@@ -31,7 +31,7 @@ struct PricesCommand: AsyncParsableCommand {
         func run() async throws {
             let provider = try PricingCLI.providerOption(provider)
             let time = try PricingCLI.timestamp(at, option: "at")
-            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.data)
             print("model\tmode\tinput\tcache_read\tcache_write_5m\tcache_write_1h\toutput\tprice_id\tdeprecated")
             for entry in catalog.entries where provider == nil || entry.provider == provider {
                 guard let version = entry.version(at: time) else { continue }
@@ -60,9 +60,9 @@ struct PricesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let provider = try PricingCLI.providerOption(provider)
-            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.data)
             guard let entry = catalog.resolve(provider: provider, model: model) else {
-                throw PricingCLI.failWithOneLine("no price for \(model) (see `meterr prices list`)")
+                throw MeterrError(.notFound, "no price for \(model) (see `meterr prices list`)")
             }
             print("\(entry.id) (\(entry.mode))")
             if !entry.aliases.isEmpty { print("also: \(entry.aliases.joined(separator: ", "))") }
@@ -119,14 +119,14 @@ struct PricesCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard format == "litellm" else {
-                throw PricingCLI.failWithOneLine("unknown format \(format) (only litellm)")
+                throw PricingCLI.invalid("unknown format \(format) (only litellm)")
             }
             let result: LiteLLMMergeResult
             do {
                 result = try PriceCatalog.importLiteLLM(
                     fileAt: file, dataDirectory: options.data, effectiveFrom: effectiveFrom)
             } catch {
-                throw PricingCLI.failWithOneLine("\(file): \(error.description)")
+                throw PricingCLI.about(file, error)
             }
             for item in result.added { print("added \(item.entryId ?? item.key): \(item.detail)") }
             for item in result.changed { print("changed \(item.entryId ?? item.key): \(item.detail)") }
@@ -160,11 +160,11 @@ struct PricesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let time = try PricingCLI.timestamp(at, option: "at")
-            let catalog = try PricingCLI.loadCatalog(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.data)
             switch format {
             case "litellm": print(LiteLLM.export(catalog, at: time), terminator: "")
             case "meterr": print(catalog.encode(), terminator: "")
-            default: throw PricingCLI.failWithOneLine("--format must be litellm or meterr (got \(format))")
+            default: throw PricingCLI.invalid("--format must be litellm or meterr (got \(format))")
             }
         }
     }
