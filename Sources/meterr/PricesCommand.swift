@@ -11,8 +11,11 @@ struct PricesCommand: AsyncParsableCommand {
 
     /// Options every `prices` subcommand shares.
     struct DataOptions: ParsableArguments {
-        @Option(help: "Data directory whose prices.json overlay is laid over the shipped catalog.")
-        var data = "./meterr-data"
+        @Option(help: "Data directory with a prices.json overlay (default: $METERR_DATA_DIR, ./meterr-data).")
+        var data: String?
+
+        /// The directory to use: the option, then `METERR_DATA_DIR`, then `./meterr-data`.
+        var directory: String { PricingCLI.dataDirectory(data) }
     }
 
     /// `meterr prices list`
@@ -31,7 +34,7 @@ struct PricesCommand: AsyncParsableCommand {
         func run() async throws {
             let provider = try PricingCLI.providerOption(provider)
             let time = try PricingCLI.timestamp(at, option: "at")
-            let catalog = try PriceCatalog.load(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.directory)
             print("model\tmode\tinput\tcache_read\tcache_write_5m\tcache_write_1h\toutput\tprice_id\tdeprecated")
             for entry in catalog.entries where provider == nil || entry.provider == provider {
                 guard let version = entry.version(at: time) else { continue }
@@ -60,7 +63,7 @@ struct PricesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let provider = try PricingCLI.providerOption(provider)
-            let catalog = try PriceCatalog.load(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.directory)
             guard let entry = catalog.resolve(provider: provider, model: model) else {
                 throw MeterrError(.notFound, "no price for \(model) (see `meterr prices list`)")
             }
@@ -124,7 +127,7 @@ struct PricesCommand: AsyncParsableCommand {
             let result: LiteLLMMergeResult
             do {
                 result = try PriceCatalog.importLiteLLM(
-                    fileAt: file, dataDirectory: options.data, effectiveFrom: effectiveFrom)
+                    fileAt: file, dataDirectory: options.directory, effectiveFrom: effectiveFrom)
             } catch {
                 throw PricingCLI.about(file, error)
             }
@@ -141,7 +144,7 @@ struct PricesCommand: AsyncParsableCommand {
             }
             print(
                 "\(result.added.count) added, \(result.changed.count) changed, \(result.skipped.count) skipped"
-                    + " → \(PriceCatalog.overlayPath(dataDirectory: options.data))")
+                    + " → \(PriceCatalog.overlayPath(dataDirectory: options.directory))")
         }
     }
 
@@ -160,7 +163,7 @@ struct PricesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let time = try PricingCLI.timestamp(at, option: "at")
-            let catalog = try PriceCatalog.load(dataDirectory: options.data)
+            let catalog = try PriceCatalog.load(dataDirectory: options.directory)
             switch format {
             case "litellm": print(LiteLLM.export(catalog, at: time), terminator: "")
             case "meterr": print(catalog.encode(), terminator: "")
