@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MeterrProviders", targets: ["MeterrProviders"]),
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
+        .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,11 @@ let package = Package(
         .target(name: "MeterrCore"),
         // Provider wire formats: usage extraction from JSON and streams, one folder per provider.
         .target(name: "MeterrProviders", dependencies: ["MeterrCore"]),
+        // Price catalog (shipped as data), exact cost engine, LiteLLM import/export.
+        .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
+        .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
+        // `swift run -c release meterr-pricing-bench`: catalog load and per-event pricing speed.
+        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -58,6 +64,7 @@ let package = Package(
             name: "meterr",
             dependencies: [
                 "MeterrCore",
+                "MeterrPricing",
                 "MeterrStore",
                 "MeterrServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
