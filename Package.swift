@@ -50,6 +50,7 @@ let package = Package(
             name: "MeterrServer",
             dependencies: [
                 "MeterrCore",
+                "MeterrPricing",
                 "MeterrStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -20,9 +20,9 @@ extension PriceCatalog {
 
     /// Parses a catalog file; errors name the entry and key at fault, and nothing is returned half-read.
     public static func decode(_ bytes: [UInt8]) throws(MeterrError) -> PriceCatalog {
-        let root: JSONValue
+        let root: OrderedJSON
         do {
-            root = try JSONParser.parse(bytes)
+            root = try OrderedJSONParser.parse(bytes)
         } catch {
             throw MeterrError(.configuration, error.description)
         }
@@ -42,7 +42,7 @@ extension PriceCatalog {
 
     /// The catalog in its own JSON format.
     public func encode() -> String {
-        JSONWriter.write(
+        OrderedJSONWriter.write(
             .object([("format", .string(Self.formatTag)), ("models", .array(entries.map(Self.encodeEntry)))]))
     }
 
@@ -94,7 +94,7 @@ extension PriceCatalog {
 
     // MARK: - Decoding
 
-    static func decodeEntry(_ value: JSONValue, path: String) throws(MeterrError) -> CatalogEntry {
+    static func decodeEntry(_ value: OrderedJSON, path: String) throws(MeterrError) -> CatalogEntry {
         guard case .object = value else { throw .invalid(path, "must be an object") }
         let providerName = try string(value, "provider", path)
         guard let provider = Provider(rawValue: providerName) else {
@@ -125,7 +125,7 @@ extension PriceCatalog {
             deprecationDate: try optionalString(value, "deprecation_date", name), versions: versions)
     }
 
-    static func decodeVersion(_ value: JSONValue, path: String) throws(MeterrError) -> PriceVersion {
+    static func decodeVersion(_ value: OrderedJSON, path: String) throws(MeterrError) -> PriceVersion {
         guard case .object = value else { throw .invalid(path, "must be an object") }
         let prices = try decodePrices(value, path: path)
         var longContext: LongContextTier?
@@ -172,8 +172,8 @@ extension PriceCatalog {
 
     /// A tier is a factor (`"0.5"`) or an object with a `multiplier` and per-part exceptions
     /// (`{"multiplier": "0.5", "cache_read": "1"}`).
-    static func decodeTier(_ value: JSONValue, path: String) throws(MeterrError) -> ServiceTier {
-        func factor(_ value: JSONValue, _ field: String) throws(MeterrError) -> PriceMultiplier {
+    static func decodeTier(_ value: OrderedJSON, path: String) throws(MeterrError) -> ServiceTier {
+        func factor(_ value: OrderedJSON, _ field: String) throws(MeterrError) -> PriceMultiplier {
             guard let text = value.stringValue else { throw .invalid(field, "must be a decimal string") }
             switch PriceMultiplier.parse(text) {
             case .success(let multiplier): return multiplier
@@ -192,14 +192,14 @@ extension PriceCatalog {
             cacheWrite1h: try part("cache_write_1h"), output: try part("output"))
     }
 
-    static func encodeTier(_ tier: ServiceTier) -> JSONValue {
+    static func encodeTier(_ tier: ServiceTier) -> OrderedJSON {
         if tier.isUniform { return .string(tier.input.text) }
         return .object(
             [(key: "multiplier", value: .string(tier.input.text))]
-                + tier.exceptions.map { (key: $0.key, value: JSONValue.string($0.multiplier.text)) })
+                + tier.exceptions.map { (key: $0.key, value: OrderedJSON.string($0.multiplier.text)) })
     }
 
-    static func decodePrices(_ value: JSONValue, path: String) throws(MeterrError) -> PriceSet {
+    static func decodePrices(_ value: OrderedJSON, path: String) throws(MeterrError) -> PriceSet {
         guard let input = try price(value, "input", path), let output = try price(value, "output", path) else {
             throw .invalid(path, "needs both \"input\" and \"output\" prices")
         }
@@ -210,7 +210,7 @@ extension PriceCatalog {
             output: output, reasoning: try price(value, "reasoning", path))
     }
 
-    static func price(_ object: JSONValue, _ key: String, _ path: String) throws(MeterrError) -> TokenPrice? {
+    static func price(_ object: OrderedJSON, _ key: String, _ path: String) throws(MeterrError) -> TokenPrice? {
         guard let value = object[key] else { return nil }
         guard let text = value.stringValue else {
             throw .invalid(
@@ -222,20 +222,20 @@ extension PriceCatalog {
         }
     }
 
-    static func string(_ object: JSONValue, _ key: String, _ path: String) throws(MeterrError) -> String {
+    static func string(_ object: OrderedJSON, _ key: String, _ path: String) throws(MeterrError) -> String {
         guard let text = object[key]?.stringValue, !text.isEmpty else {
             throw .invalid("\(path).\(key)", "is required and must be a string")
         }
         return text
     }
 
-    static func optionalString(_ object: JSONValue, _ key: String, _ path: String) throws(MeterrError) -> String? {
+    static func optionalString(_ object: OrderedJSON, _ key: String, _ path: String) throws(MeterrError) -> String? {
         guard let value = object[key], value != .null else { return nil }
         guard let text = value.stringValue else { throw .invalid("\(path).\(key)", "must be a string") }
         return text
     }
 
-    static func optionalInt(_ object: JSONValue, _ key: String, _ path: String) throws(MeterrError) -> Int? {
+    static func optionalInt(_ object: OrderedJSON, _ key: String, _ path: String) throws(MeterrError) -> Int? {
         guard let value = object[key], value != .null else { return nil }
         guard case .number(let text) = value, case .success(let number) = ExactDecimal.scaled(text, shift: 0) else {
             throw .invalid("\(path).\(key)", "must be a whole non-negative number")
@@ -245,11 +245,11 @@ extension PriceCatalog {
 
     // MARK: - Encoding
 
-    static func encodeEntry(_ entry: CatalogEntry) -> JSONValue {
-        var members: [(key: String, value: JSONValue)] = [
+    static func encodeEntry(_ entry: CatalogEntry) -> OrderedJSON {
+        var members: [(key: String, value: OrderedJSON)] = [
             ("provider", .string(entry.provider.rawValue)), ("model", .string(entry.model)),
         ]
-        if !entry.aliases.isEmpty { members.append(("aliases", .array(entry.aliases.map(JSONValue.string)))) }
+        if !entry.aliases.isEmpty { members.append(("aliases", .array(entry.aliases.map(OrderedJSON.string)))) }
         members.append(("mode", .string(entry.mode)))
         if let limit = entry.maxInputTokens { members.append(("max_input_tokens", .number(String(limit)))) }
         if let limit = entry.maxOutputTokens { members.append(("max_output_tokens", .number(String(limit)))) }
@@ -258,8 +258,8 @@ extension PriceCatalog {
         return .object(members)
     }
 
-    static func encodeVersion(_ version: PriceVersion) -> JSONValue {
-        var members: [(key: String, value: JSONValue)] = [
+    static func encodeVersion(_ version: PriceVersion) -> OrderedJSON {
+        var members: [(key: String, value: OrderedJSON)] = [
             ("effective_from", .string(version.effectiveFrom)), ("source", .string(version.source)),
         ]
         members.append(contentsOf: encodePrices(version.prices))
@@ -279,15 +279,15 @@ extension PriceCatalog {
         }
         if !version.toolFees.isEmpty {
             let fees = version.toolFees.sorted { $0.key < $1.key }.map {
-                (key: $0.key, value: JSONValue.string(ExactDecimal.plain($0.value.nanos, scale: 9)))
+                (key: $0.key, value: OrderedJSON.string(ExactDecimal.plain($0.value.nanos, scale: 9)))
             }
             members.append(("tool_fees_usd", .object(fees)))
         }
         return .object(members)
     }
 
-    static func encodePrices(_ prices: PriceSet) -> [(key: String, value: JSONValue)] {
-        var members: [(key: String, value: JSONValue)] = [("input", .string(prices.input.perMillionText))]
+    static func encodePrices(_ prices: PriceSet) -> [(key: String, value: OrderedJSON)] {
+        var members: [(key: String, value: OrderedJSON)] = [("input", .string(prices.input.perMillionText))]
         if let price = prices.cacheRead { members.append(("cache_read", .string(price.perMillionText))) }
         if let price = prices.cacheWrite5m { members.append(("cache_write_5m", .string(price.perMillionText))) }
         if let price = prices.cacheWrite1h { members.append(("cache_write_1h", .string(price.perMillionText))) }

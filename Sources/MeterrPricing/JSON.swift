@@ -1,9 +1,9 @@
 /// A parsed JSON value that keeps numbers as their source text, so prices never pass through `Double`.
 ///
 /// Objects keep their members in file order (LiteLLM files are diffed by humans; exports stay stable).
-public indirect enum JSONValue: Sendable, Hashable {
-    case object([(key: String, value: JSONValue)])
-    case array([JSONValue])
+public indirect enum OrderedJSON: Sendable, Hashable {
+    case object([(key: String, value: OrderedJSON)])
+    case array([OrderedJSON])
     case string(String)
     /// The number exactly as written, e.g. `"3.75e-06"`.
     case number(String)
@@ -11,7 +11,7 @@ public indirect enum JSONValue: Sendable, Hashable {
     case null
 
     /// The member named `key` of an object, or `nil`.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> OrderedJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
@@ -34,7 +34,7 @@ public indirect enum JSONValue: Sendable, Hashable {
         }
     }
 
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
         switch (lhs, rhs) {
         case (.object(let a), .object(let b)):
             a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -65,7 +65,7 @@ public indirect enum JSONValue: Sendable, Hashable {
 }
 
 /// A JSON syntax error with the byte offset where it was found.
-public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
+public struct OrderedJSONSyntaxError: Error, Sendable, CustomStringConvertible {
     /// Byte offset into the input.
     public var offset: Int
     /// What was wrong.
@@ -75,10 +75,10 @@ public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A small strict JSON (RFC 8259) parser over bytes.
-public enum JSONParser {
+public enum OrderedJSONParser {
     /// Parses one JSON document; trailing non-space bytes are an error.
-    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+    public static func parse(_ bytes: [UInt8]) throws(OrderedJSONSyntaxError) -> OrderedJSON {
+        try bytes.withUnsafeBufferPointer { buffer throws(OrderedJSONSyntaxError) in
             var parser = Cursor(bytes: buffer)
             parser.skipSpace()
             let value = try parser.value(depth: 0)
@@ -89,7 +89,9 @@ public enum JSONParser {
     }
 
     /// Parses a JSON document held in a string.
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue { try parse(Array(text.utf8)) }
+    public static func parse(_ text: String) throws(OrderedJSONSyntaxError) -> OrderedJSON {
+        try parse(Array(text.utf8))
+    }
 
     private struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
@@ -97,7 +99,7 @@ public enum JSONParser {
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-        func error(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: index, reason: reason) }
+        func error(_ reason: String) -> OrderedJSONSyntaxError { OrderedJSONSyntaxError(offset: index, reason: reason) }
 
         mutating func skipSpace() {
             while index < bytes.count {
@@ -108,7 +110,9 @@ public enum JSONParser {
             }
         }
 
-        mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(JSONSyntaxError) -> JSONValue {
+        mutating func expect(_ literal: StaticString, _ value: OrderedJSON) throws(OrderedJSONSyntaxError)
+            -> OrderedJSON
+        {
             let count = literal.utf8CodeUnitCount
             guard index + count <= bytes.count else { throw error("unexpected end of input") }
             for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] {
@@ -118,7 +122,7 @@ public enum JSONParser {
             return value
         }
 
-        mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        mutating func value(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
             guard depth < 128 else { throw error("nested too deeply") }
             guard index < bytes.count else { throw error("unexpected end of input") }
             switch bytes[index] {
@@ -133,9 +137,9 @@ public enum JSONParser {
             }
         }
 
-        mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        mutating func object(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
             index += 1
-            var members: [(key: String, value: JSONValue)] = []
+            var members: [(key: String, value: OrderedJSON)] = []
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -163,9 +167,9 @@ public enum JSONParser {
             }
         }
 
-        mutating func array(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        mutating func array(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
             index += 1
-            var items: [JSONValue] = []
+            var items: [OrderedJSON] = []
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
@@ -187,7 +191,7 @@ public enum JSONParser {
             }
         }
 
-        mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+        mutating func hex4() throws(OrderedJSONSyntaxError) -> UInt32 {
             guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
             var value: UInt32 = 0
             for _ in 0..<4 {
@@ -205,7 +209,7 @@ public enum JSONParser {
             return value
         }
 
-        mutating func string() throws(JSONSyntaxError) -> String {
+        mutating func string() throws(OrderedJSONSyntaxError) -> String {
             index += 1
             let start = index
             // Fast path: no escapes.
@@ -265,7 +269,7 @@ public enum JSONParser {
             throw error("unterminated string")
         }
 
-        mutating func number() throws(JSONSyntaxError) -> String {
+        mutating func number() throws(OrderedJSONSyntaxError) -> String {
             let start = index
             func digits(_ cursor: inout Cursor) -> Int {
                 let begin = cursor.index
@@ -298,16 +302,16 @@ public enum JSONParser {
 }
 
 /// Writes JSON text with four-space indentation, members in the given order.
-public enum JSONWriter {
+public enum OrderedJSONWriter {
     /// The value as pretty-printed JSON text ending in a newline.
-    public static func write(_ value: JSONValue) -> String {
+    public static func write(_ value: OrderedJSON) -> String {
         var out = ""
         emit(value, indent: 0, into: &out)
         out += "\n"
         return out
     }
 
-    private static func emit(_ value: JSONValue, indent: Int, into out: inout String) {
+    private static func emit(_ value: OrderedJSON, indent: Int, into out: inout String) {
         let pad = String(repeating: " ", count: indent + 4)
         switch value {
         case .object(let members):

@@ -65,9 +65,9 @@ public enum LiteLLM {
     static func parse(
         _ bytes: [UInt8], effectiveFrom: String, sourceName: String
     ) throws(MeterrError) -> [(key: String, parsed: Parsed)] {
-        let root: JSONValue
+        let root: OrderedJSON
         do {
-            root = try JSONParser.parse(bytes)
+            root = try OrderedJSONParser.parse(bytes)
         } catch {
             throw MeterrError(.invalidRequest, error.description)
         }
@@ -89,7 +89,7 @@ public enum LiteLLM {
     }
 
     static func parseEntry(
-        key: String, _ value: JSONValue, effectiveFrom: String, sourceName: String
+        key: String, _ value: OrderedJSON, effectiveFrom: String, sourceName: String
     ) throws(MeterrError) -> Parsed {
         guard let providerName = value["litellm_provider"]?.stringValue else { return .skipped("no litellm_provider") }
         guard let provider = provider(litellm: providerName) else {
@@ -192,7 +192,7 @@ public enum LiteLLM {
         return false
     }
 
-    static func integer(_ value: JSONValue?) -> Int? {
+    static func integer(_ value: OrderedJSON?) -> Int? {
         guard case .number(let text)? = value, case .success(let number) = ExactDecimal.scaled(text, shift: 0) else {
             return nil
         }
@@ -311,7 +311,7 @@ public enum LiteLLM {
 
     /// The catalog in LiteLLM's format: for each entry (and each alias) the version in effect at `time`.
     public static func export(_ catalog: PriceCatalog, at time: Timestamp) -> String {
-        var members: [(key: String, value: JSONValue)] = []
+        var members: [(key: String, value: OrderedJSON)] = []
         for entry in catalog.entries {
             guard let version = entry.version(at: time) ?? entry.versions.first else { continue }
             let value = exportEntry(entry, version)
@@ -324,11 +324,11 @@ public enum LiteLLM {
                 members.append((key, value))
             }
         }
-        return JSONWriter.write(.object(members))
+        return OrderedJSONWriter.write(.object(members))
     }
 
-    static func exportEntry(_ entry: CatalogEntry, _ version: PriceVersion) -> JSONValue {
-        var members: [(key: String, value: JSONValue)] = []
+    static func exportEntry(_ entry: CatalogEntry, _ version: PriceVersion) -> OrderedJSON {
+        var members: [(key: String, value: OrderedJSON)] = []
         func put(_ key: String, _ price: TokenPrice?) {
             if let price { members.append((key, .number(price.perTokenText))) }
         }

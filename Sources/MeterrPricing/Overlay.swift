@@ -34,10 +34,10 @@ extension PriceCatalog {
 
 extension CostQuote {
     /// The quote as a JSON object (`cost_usd` a decimal string), for the API and `--json` output.
-    public var json: JSONValue {
-        var members: [(key: String, value: JSONValue)] = [
+    public var json: OrderedJSON {
+        var members: [(key: String, value: OrderedJSON)] = [
             ("cost_usd", .string(cost.decimalString)), ("price_id", .string(priceId)), ("model", .string(entryId)),
-            ("long_context", .bool(longContext)), ("service_tier", serviceTier.map(JSONValue.string) ?? .null),
+            ("long_context", .bool(longContext)), ("service_tier", serviceTier.map(OrderedJSON.string) ?? .null),
             ("multiplier", .string(multiplier.text)),
         ]
         if let unpricedServiceTier {
@@ -52,7 +52,7 @@ extension CostQuote {
                             ("component", .string(line.component)), ("quantity", .number(String(line.quantity))),
                             (
                                 "usd_per_million_tokens",
-                                line.unitPrice.map { JSONValue.string($0.perMillionText) } ?? .null
+                                line.unitPrice.map { OrderedJSON.string($0.perMillionText) } ?? .null
                             ),
                             ("multiplier", .string(line.multiplier.text)),
                             ("cost_usd", .string(line.amount.decimalString)),

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import MeterrCore
+import MeterrPricing
 import MeterrStore
 
 /// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
@@ -12,6 +13,9 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let writer = LedgerWriter(ledger: store, logger: logger)
+    // The shipped catalog with the data directory's imported prices laid over it.
+    let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory))
+    let pricer = configuration.pricer ?? engine
 
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
@@ -19,8 +23,9 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: PrincipalCache(accounts: store)))
         .group(context: AuthenticatedContext.self)
-    UsageRoutes(writer: writer, ledger: store, pricer: configuration.pricer, maxBodyBytes: configuration.maxBodyBytes)
+    UsageRoutes(writer: writer, ledger: store, pricer: pricer, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
+    PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
 
     let onListening = configuration.onListening
     return Application(

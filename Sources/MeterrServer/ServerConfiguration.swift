@@ -23,7 +23,7 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// How hard a commit waits for the disk.
     public var durability: SQLiteStore.Durability = .normal
-    /// Prices events that arrive without a cost; `nil` leaves costs as reported.
+    /// Prices ingested events; `nil` uses the catalog (shipped prices plus the data directory's imports).
     public var pricer: (any UsagePricer)?
     /// Called once the store is ready, with what the first start created (the admin key, shown once).
     public var onBootstrap: @Sendable (BootstrapResult) -> Void = { _ in }

@@ -121,7 +121,7 @@ struct CostCommand: AsyncParsableCommand {
             )
         }
         if json {
-            print(JSONWriter.write(quote.json), terminator: "")
+            print(OrderedJSONWriter.write(quote.json), terminator: "")
         } else {
             print("model \(quote.entryId), price \(quote.priceId)")
             if let tier = quote.serviceTier { print("service tier \(tier) ×\(quote.multiplier.text)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeterrCore
+import MeterrPricing
 import MeterrStore
 
 struct UsageCommand: AsyncParsableCommand {
@@ -46,7 +47,8 @@ struct UsageCommand: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add the usage events of a JSONL file to the ledger; events already stored are skipped.",
+            abstract:
+                "Add the usage events of a JSONL file to the ledger, priced like reported events; stored ids are skipped.",
             discussion: "The whole file is checked first: one bad line imports nothing.")
 
         @Argument(help: "A file of usage events, one JSON object per line.") var file: String
@@ -66,6 +68,7 @@ struct UsageCommand: AsyncParsableCommand {
                 total += 1
             }
             let store = try SQLiteStore(directory: data.directory)
+            let pricer = CostEngine(catalog: try PriceCatalog.load(dataDirectory: data.directory))
             let bootstrap = try await store.bootstrap(adminKey: ProcessInfo.processInfo.environment["METERR_ADMIN_KEY"])
             if let key = bootstrap.createdAdminKey {
                 FileHandle.standardError.write(Data("meterr created a new data directory; admin key: \(key)\n".utf8))
@@ -82,6 +85,7 @@ struct UsageCommand: AsyncParsableCommand {
                 if let line, !LineReader.isBlank(line) {
                     var event = try UsageEventParser.parseEvent(line)
                     if event.org.isEmpty { event.org = bootstrap.organisation.id }
+                    event.applyPrice(from: pricer)
                     batch.append(event)
                 }
                 if batch.count == 1000 || (line == nil && !batch.isEmpty) {

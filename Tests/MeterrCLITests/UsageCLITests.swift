@@ -21,7 +21,10 @@ struct UsageCLITests {
         let events = try lines.map { try JSONDecoder().decode(UsageEvent.self, from: Data($0.utf8)) }
         #expect(events.first?.id.hasPrefix("x-") == true)
         #expect(events.last?.id.hasPrefix("y-") == true)
-        #expect(events.first { $0.id == "x-7" }?.cost == Money(decimalString: "0.0071"))
+        // Priced by the catalog on ingest: claude-sonnet-4-5, 1000 uncached × $3 + 7 cache reads × $0.30
+        // + 107 output × $15 per million.
+        #expect(events.first { $0.id == "x-7" }?.cost == Money(decimalString: "0.0046071"))
+        #expect(events.first { $0.id == "x-7" }?.priceId?.hasPrefix("anthropic/claude-sonnet-4-5@") == true)
         #expect(lines[0].hasPrefix("{\"id\":"), "keys come in the contract's order")
 
         let ranged = try runMeterr([

@@ -169,14 +169,14 @@ struct CostEngineTests {
     @Test("A per-part service tier reads and writes back in the catalog format")
     func perPartTierFormat() throws {
         let tier = try PriceCatalog.decodeTier(
-            JSONParser.parse(#"{"multiplier": "0.5", "cache_read": "1"}"#), path: "t")
+            OrderedJSONParser.parse(#"{"multiplier": "0.5", "cache_read": "1"}"#), path: "t")
         #expect(tier.input.partsPerMillion == 500_000 && tier.output.partsPerMillion == 500_000)
         #expect(tier.cacheRead == .one && !tier.isUniform)
         #expect(
             PriceCatalog.encodeTier(tier) == .object([("multiplier", .string("0.5")), ("cache_read", .string("1"))]))
         #expect(PriceCatalog.encodeTier(ServiceTier(.one)) == .string("1"))
         #expect(throws: MeterrError.self) {
-            try PriceCatalog.decodeTier(JSONParser.parse(#"{"cache_read": "1"}"#), path: "t")
+            try PriceCatalog.decodeTier(OrderedJSONParser.parse(#"{"cache_read": "1"}"#), path: "t")
         }
     }
 

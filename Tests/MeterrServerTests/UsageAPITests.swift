@@ -59,36 +59,43 @@ func event(
 
 @Suite("Usage ingest and query API")
 struct UsageAPITests {
-    @Test("Posted events appear in the event list and in the summary with exact totals")
+    @Test("Posted events are priced from the catalog and appear in the list and the summary with exact totals")
     func ingestThenQuery() async throws {
         try await withApp { client in
             let batch =
                 "["
                 + [
-                    event("a", input: 1000, cacheRead: 400, output: 200, cost: "0.004500000"),
+                    // gpt-4o: 600 × $2.50 + 400 cached × $1.25 + 200 × $10 per million = $0.004; the
+                    // client's own (wrong) cost is replaced by the catalog's.
+                    event("a", input: 1000, cacheRead: 400, output: 200, cost: "9.99"),
+                    // gpt-4o-mini: 10 × $0.15 + 5 × $0.60 per million.
                     event(
-                        "b", ts: "2026-11-03T23:59:59.999Z", model: "gpt-4o-mini", input: 10, output: 5,
-                        cost: "0.000007500",
+                        "b", ts: "2026-11-03T23:59:59.999Z", model: "gpt-4o-mini", input: 10, output: 5, cost: nil,
                         team: "search"),
-                    event("c", ts: "2026-11-04T00:00:00.000Z", model: "gpt-4o-mini", input: 7, output: 3, cost: nil),
+                    // A model the catalog does not price: the client's cost stands.
+                    event(
+                        "c", ts: "2026-11-04T00:00:00.000Z", model: "in-house-llm", input: 7, output: 3,
+                        cost: "0.000001000"),
+                    // Unpriced and no cost given: unknown, not zero.
+                    event("d", ts: "2026-11-04T00:00:01.000Z", model: "in-house-llm", input: 7, output: 3, cost: nil),
                 ].joined(separator: ",") + "]"
             let posted = try await client.post("/api/usage/events", batch)
             #expect(posted.status == .ok)
-            #expect(posted.json["inserted"] as? Int == 3)
+            #expect(posted.json["inserted"] as? Int == 4)
 
             let summary = try await client.get(
                 "/api/usage/summary?group_by=model&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
             #expect(summary.status == .ok)
             let totals = try #require(summary.json["totals"] as? [String: Any])
-            #expect(totals["requests"] as? Int == 3)
-            #expect(totals["input_tokens"] as? Int == 1017)
+            #expect(totals["requests"] as? Int == 4)
+            #expect(totals["input_tokens"] as? Int == 1024)
             #expect(totals["cache_read_tokens"] as? Int == 400)
-            #expect(totals["output_tokens"] as? Int == 208)
-            #expect(totals["cost_usd"] as? String == "0.004507500")
+            #expect(totals["output_tokens"] as? Int == 211)
+            #expect(totals["cost_usd"] as? String == "0.004005500")
             #expect(totals["unpriced_requests"] as? Int == 1)
             let groups = try #require(summary.json["groups"] as? [[String: Any]])
-            #expect(groups.map { $0["model"] as? String } == ["gpt-4o", "gpt-4o-mini"])
-            #expect(groups[1]["cost_usd"] as? String == "0.000007500")
+            #expect(groups.map { $0["model"] as? String } == ["gpt-4o", "gpt-4o-mini", "in-house-llm"])
+            #expect(groups[1]["cost_usd"] as? String == "0.000004500")
 
             let days = try await client.get(
                 "/api/usage/summary?group_by=day&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
@@ -97,13 +104,47 @@ struct UsageAPITests {
                 dayGroups.map { $0["day"] as? String } == [
                     "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z", "2026-11-04T00:00:00.000Z",
                 ])
-            #expect(dayGroups[2]["cost_usd"] is NSNull, "a day of unpriced calls has an unknown cost, not zero")
 
             let list = try await client.get("/api/usage/events?team=ml&tag=env=prod")
             let events = try #require(list.json["events"] as? [[String: Any]])
-            #expect(events.map { $0["id"] as? String } == ["c", "a"])
-            #expect(events[1]["cost_usd"] as? String == "0.004500000")
+            #expect(events.map { $0["id"] as? String } == ["d", "c", "a"])
+            #expect(events[2]["cost_usd"] as? String == "0.004000000")
+            #expect(events[2]["price_id"] as? String == "openai/gpt-4o@2024-10-02")
+            #expect(events[1]["cost_usd"] as? String == "0.000001000")
             #expect(events[0]["cost_usd"] is NSNull)
+        }
+    }
+
+    @Test("Cost estimates price token counts exactly, take max_tokens as the worst case, and refuse bad input")
+    func costEstimate() async throws {
+        try await withApp { client in
+            let quote = try await client.post(
+                "/api/cost/estimate",
+                #"{"model":"anthropic/claude-sonnet-4-5-20250929","input_tokens":12060,"cache_read_tokens":10000,"cache_write_tokens":2048,"output_tokens":11}"#
+            )
+            #expect(quote.status == .ok)
+            #expect(quote.json["cost_usd"] as? String == "0.010881000")
+            let worst = try await client.post(
+                "/api/cost/estimate", #"{"model":"gpt-4o","input_tokens":1000,"max_tokens":4096}"#)
+            #expect(worst.json["cost_usd"] as? String == "0.043460000")
+            for (body, field) in [
+                (#"{"input_tokens":1,"output_tokens":1}"#, "model"),
+                (#"{"model":"no-such-model","input_tokens":1,"output_tokens":1}"#, "model"),
+                (#"{"model":"gpt-4o","input_tokens":-1,"output_tokens":1}"#, "input_tokens"),
+                (#"{"model":"gpt-4o","input_tokens":1.5,"output_tokens":1}"#, "input_tokens"),
+                (#"{"model":"gpt-4o","input_tokens":10,"cache_read_tokens":11,"output_tokens":1}"#, "input_tokens"),
+                (#"{"model":"gpt-4o","input_tokens":10}"#, "output_tokens"),
+                ("nonsense", "body"),
+            ] {
+                let response = try await client.post("/api/cost/estimate", body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.error["field"] == field, "\(body)")
+            }
+            let prices = try await client.get("/api/prices")
+            #expect(prices.status == .ok)
+            #expect((prices.json["models"] as? [Any])?.isEmpty == false)
+            let litellm = try await client.get("/api/prices?format=litellm")
+            #expect(litellm.json["gpt-4o"] != nil)
         }
     }
 

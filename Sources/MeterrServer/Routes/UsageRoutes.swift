@@ -43,11 +43,7 @@ struct UsageRoutes: Sendable {
                 throw MeterrError(
                     .forbidden, "events can only be reported for the key's organisation", field: prefix + "org")
             }
-            // The catalog's price wins; a client's cost stands only for models the catalog does not know.
-            if let priced = pricer?.price(events[index]) {
-                events[index].cost = priced.cost
-                events[index].priceId = priced.priceId
-            }
+            events[index].applyPrice(from: pricer)
         }
         let inserted = try await writer.submit(events).count { $0 }
         return try jsonResponse(
