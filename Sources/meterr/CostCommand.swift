@@ -6,11 +6,6 @@ import MeterrPricing
 /// Argument checks shared by `meterr cost` and `meterr prices`. Failures are `MeterrError`s, which the root command
 /// prints as one line on stderr with a non-zero exit status.
 enum PricingCLI {
-    /// The data directory: the `--data` option, then `METERR_DATA_DIR`, then `./meterr-data`.
-    static func dataDirectory(_ option: String?) -> String {
-        option ?? ProcessInfo.processInfo.environment["METERR_DATA_DIR"] ?? "./meterr-data"
-    }
-
     /// An error about the command line.
     static func invalid(_ message: String) -> MeterrError { MeterrError(.invalidRequest, message) }
 
@@ -96,8 +91,7 @@ struct CostCommand: AsyncParsableCommand {
     @Option(help: "When the call happened (RFC 3339 or YYYY-MM-DD); default: now.")
     var at: String?
 
-    @Option(help: "Data directory with a prices.json overlay (default: $METERR_DATA_DIR, ./meterr-data).")
-    var data: String?
+    @OptionGroup var options: DataOptions
 
     @Flag(help: "Print the quote as JSON (the cost is still on the last line).")
     var json = false
@@ -112,7 +106,7 @@ struct CostCommand: AsyncParsableCommand {
             reasoningTokens: try PricingCLI.tokenCount(reasoningTokens, option: "reasoning-tokens"))
         let provider = try PricingCLI.providerOption(provider)
         let time = try PricingCLI.timestamp(at, option: "at")
-        let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: PricingCLI.dataDirectory(data)))
+        let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: options.directory))
         guard let quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch) else {
             throw MeterrError(
                 .notFound,

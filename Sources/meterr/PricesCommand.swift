@@ -9,15 +9,6 @@ struct PricesCommand: AsyncParsableCommand {
         abstract: "Show, import and export model prices.",
         subcommands: [List.self, Show.self, Import.self, Export.self])
 
-    /// Options every `prices` subcommand shares.
-    struct DataOptions: ParsableArguments {
-        @Option(help: "Data directory with a prices.json overlay (default: $METERR_DATA_DIR, ./meterr-data).")
-        var data: String?
-
-        /// The directory to use: the option, then `METERR_DATA_DIR`, then `./meterr-data`.
-        var directory: String { PricingCLI.dataDirectory(data) }
-    }
-
     /// `meterr prices list`
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
