@@ -127,3 +127,24 @@ extension JSONParser {
         return found
     }
 }
+
+extension JSONMemberScanner {
+    /// The members of the top-level object named in `keys`, parsed; other members are skipped
+    /// unbuilt. `nil` if the bytes are not a JSON object.
+    public static func topLevel(keys: Set<String>, in bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        var parser = JSONParser(bytes)
+        var members: [String: JSONValue] = [:]
+        do {
+            try parser.forEachMember("body") { (parser, key) throws(MeterrError) in
+                if keys.contains(key) {
+                    members[key] = try parser.readValue(depth: 1)
+                } else {
+                    try parser.skipValue()
+                }
+            }
+        } catch {
+            return nil
+        }
+        return .object(members)
+    }
+}

@@ -1,4 +1,5 @@
 import Hummingbird
+import MeterrCore
 import MeterrStore
 
 /// The context of every request: what the framework needs, plus the principal once a key proved one.
@@ -6,10 +7,13 @@ public struct MeterrRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by the authentication middleware.
     public var principal: Principal?
+    /// meterr's id of this request, sent back as `x-meterr-request-id`.
+    public var requestId: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.principal = nil
+        self.requestId = Identifier.make("req", length: 20)
     }
 }
 

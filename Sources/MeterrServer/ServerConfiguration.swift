@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeterrCore
+import MeterrProviders
 import MeterrStore
 import Yams
 
@@ -17,6 +18,17 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "./meterr-data"
     /// The largest request body accepted on `/api`.
     public var maxBodyBytes = 1_048_576
+    /// The largest request body the gateway forwards.
+    public var maxGatewayBodyBytes = 32 << 20
+    /// Where each provider's calls go and the credential meterr puts on them.
+    public var upstreams: [Provider: Upstream] = Dictionary(
+        uniqueKeysWithValues: Provider.allCases.map { ($0, Upstream(baseURL: ProviderAdapter.of($0).defaultBaseURL)) })
+    /// Seconds to open a connection to a provider.
+    public var upstreamConnectTimeout = 10
+    /// Seconds a provider may stay silent (before its first byte, or between two) before the call fails.
+    public var upstreamReadTimeout = 300
+    /// Estimates tokens when a provider's count never arrives.
+    public var tokenEstimator: any TokenEstimator = ByteLengthEstimator()
     /// An admin key to install instead of a random one (`METERR_ADMIN_KEY`).
     public var adminKey: String?
     /// How verbose the log is.
@@ -32,6 +44,30 @@ public struct ServerConfiguration: Sendable {
 
     /// The default configuration.
     public init() {}
+
+    /// A provider's upstream: its base URL and the credential meterr swaps in for the gateway key.
+    public struct Upstream: Sendable {
+        /// Scheme, host and optional path prefix, without a trailing slash.
+        public var baseURL: String
+        /// The provider key; `nil` means callers must bring their own (`x-meterr-key`).
+        public var apiKey: String?
+
+        /// Creates an upstream.
+        public init(baseURL: String, apiKey: String? = nil) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+        }
+    }
+
+    /// The environment variables of each provider's key and base URL override.
+    static let providerEnvironment: [(Provider, key: String, baseURL: String)] = [
+        (.openai, "OPENAI_API_KEY", "METERR_OPENAI_BASE_URL"),
+        (.azure, "AZURE_OPENAI_API_KEY", "METERR_AZURE_BASE_URL"),
+        (.anthropic, "ANTHROPIC_API_KEY", "METERR_ANTHROPIC_BASE_URL"),
+        (.gemini, "GEMINI_API_KEY", "METERR_GEMINI_BASE_URL"),
+        (.mistral, "MISTRAL_API_KEY", "METERR_MISTRAL_BASE_URL"),
+        (.cohere, "COHERE_API_KEY", "METERR_COHERE_BASE_URL"),
+    ]
 
     /// Reads the YAML file if one is given, then the environment.
     public static func load(file: String?, environment: [String: String]) throws -> ServerConfiguration {
@@ -75,6 +111,24 @@ public struct ServerConfiguration: Sendable {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
         }
         if let key = environment["METERR_ADMIN_KEY"], !key.isEmpty { adminKey = key }
+        if let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty {
+            upstreams[.azure]?.baseURL = try Self.baseURL(endpoint, source: "AZURE_OPENAI_ENDPOINT")
+        }
+        for (provider, keyVariable, urlVariable) in Self.providerEnvironment {
+            if let key = environment[keyVariable], !key.isEmpty { upstreams[provider]?.apiKey = key }
+            if let url = environment[urlVariable], !url.isEmpty {
+                upstreams[provider]?.baseURL = try Self.baseURL(url, source: urlVariable)
+            }
+        }
+    }
+
+    static func baseURL(_ text: String, source: String) throws -> String {
+        var url = text
+        while url.hasSuffix("/") { url.removeLast() }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
+            throw MeterrError(.configuration, "\(source) must be an http:// or https:// URL, not \"\(text)\"")
+        }
+        return url
     }
 
     /// Sets one setting by its configuration-file name.
@@ -98,6 +152,15 @@ public struct ServerConfiguration: Sendable {
                 throw invalid("one of trace, debug, info, notice, warning, error, critical")
             }
             logLevel = level
+        case "max_gateway_body_bytes":
+            guard let bytes = Int(value), bytes >= 1024 else { throw invalid("a byte count of at least 1024") }
+            maxGatewayBodyBytes = bytes
+        case "upstream_connect_timeout":
+            guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
+            upstreamConnectTimeout = seconds
+        case "upstream_read_timeout":
+            guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
+            upstreamReadTimeout = seconds
         case "durability":
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability

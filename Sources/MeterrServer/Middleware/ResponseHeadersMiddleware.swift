@@ -5,12 +5,13 @@ import MeterrCore
 
 /// The outermost middleware: every response, errors included, gets the security headers of
 /// DESIGN.md and an `x-meterr-request-id`; an error that reached this far becomes a JSON error.
-struct ResponseHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+struct ResponseHeadersMiddleware: RouterMiddleware {
+    typealias Context = MeterrRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let requestId = Identifier.make("req", length: 20)
+        let requestId = context.requestId
         var response: Response
         do {
             response = try await next(request, context)
