@@ -105,7 +105,9 @@ public struct ServerConfiguration: Sendable {
         let names: [(String, String)] = [
             ("METERR_HOST", "host"), ("METERR_PORT", "port"), ("METERR_DATA_DIR", "data_dir"),
             ("METERR_MAX_BODY_BYTES", "max_body_bytes"), ("METERR_LOG_LEVEL", "log_level"),
-            ("METERR_DURABILITY", "durability"),
+            ("METERR_DURABILITY", "durability"), ("METERR_MAX_GATEWAY_BODY_BYTES", "max_gateway_body_bytes"),
+            ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
+            ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
