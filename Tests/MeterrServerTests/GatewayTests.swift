@@ -37,6 +37,9 @@ struct FakeProvider {
                     status: .internalServerError, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"boom","type":"server_error"}}"#)))
             }
+            if body.contains("fault-slow") {
+                try await Task.sleep(for: .seconds(3))
+            }
             if body.contains("fault-garbage") {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],
@@ -64,9 +67,11 @@ struct FakeProvider {
                 body: .init { writer in
                     // Small chunks, as a real stream arrives.
                     var offset = 0
+                    let trickle = body.contains("fault-trickle")
                     while offset < bytes.count {
                         try await writer.write(ByteBuffer(bytes: bytes[offset..<min(offset + 40, bytes.count)]))
                         offset += 40
+                        if trickle { try await Task.sleep(for: .milliseconds(100)) }
                     }
                     try await writer.finish(nil)
                 })
@@ -86,7 +91,10 @@ struct FakeProvider {
 }
 
 /// meterr in front of a fake provider for every upstream.
-func withGateway(_ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void) async throws {
+func withGateway(
+    readTimeout: Int = 300, live: Bool = false,
+    _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+) async throws {
     let seen = SeenRequests()
     let (provider, port) = try await FakeProvider.start(seen: seen)
     defer { provider.cancel() }
@@ -96,12 +104,13 @@ func withGateway(_ body: @Sendable (any TestClientProtocol, SeenRequests) async 
     configuration.dataDirectory = directory
     configuration.adminKey = adminKey
     configuration.logLevel = .warning
+    configuration.upstreamReadTimeout = readTimeout
     for provider in Provider.allCases {
         configuration.upstreams[provider] = .init(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")
     }
     let app = try await buildApplication(configuration)
-    try await app.test(.router) { client in try await body(client, seen) }
+    try await app.test(live ? .live : .router) { client in try await body(client, seen) }
 }
 
 extension TestClientProtocol {
@@ -315,4 +324,83 @@ struct GatewayTests {
             #expect(seen.last.withLock { $0 }?.headers["x-goog-api-key"] == "real-gemini-key")
         }
     }
+
+    @Test("A provider silent past the read time-out gets a 504 in its shape, and the call is recorded")
+    func slowProvider() async throws {
+        try await withGateway(readTimeout: 1) { client, _ in
+            let response = try await client.call(
+                "/anthropic/v1/messages",
+                #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"content":"fault-slow"}]}"#,
+                headers: [.init("x-api-key")!: adminKey])
+            #expect(response.status == .gatewayTimeout)
+            #expect(response.json["type"] as? String == "error")
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["status"] as? Int == 504)
+        }
+    }
+
+    @Test("A client that leaves mid-stream still leaves an estimated event")
+    func clientDisconnect() async throws {
+        try await withGateway(live: true) { client, _ in
+            let port = try #require(client.port)
+            let body =
+                #"{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[{"content":"fault-trickle"}]}"#
+            let request =
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            // A raw socket: read the first bytes of the stream, then hang up.
+            let socket = try RawSocket(port: port)
+            try socket.send(request)
+            let head = try socket.receive(atLeast: 200)
+            socket.close()
+            let requestId = try #require(
+                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-meterr-request-id:") }?
+                    .split(separator: ":").last?.trimmingCharacters(in: .whitespaces))
+            let event = try #require(try await client.event(requestId))
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect(event["stream"] as? Bool == true)
+        }
+    }
+}
+
+/// A blocking TCP client for the one test that must hang up mid-response.
+struct RawSocket {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else { throw MeterrError(.unavailable, "cannot connect to 127.0.0.1:\(port)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw MeterrError(.unavailable, "send failed") }
+            sent += count
+        }
+    }
+
+    func receive(atLeast count: Int) throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count < count {
+            let read = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard read > 0 else { break }
+            received += buffer[..<read]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }
