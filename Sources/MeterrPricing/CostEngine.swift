@@ -273,8 +273,10 @@ public struct CostEngine: UsagePricer {
         }
         var priceId = version.priceId
         var discount = PriceMultiplier.one
+        // A provider-wide deal is with the provider that served the call: an Azure call priced by the
+        // OpenAI entry does not get OpenAI's discount.
         if let override = override(
-            for: org, provider: catalog.entries[position].provider, entryId: entryId, at: time)
+            for: org, provider: provider ?? catalog.entries[position].provider, entryId: entryId, at: time)
         {
             switch override.adjustment {
             case .prices(let negotiated):

@@ -16,7 +16,14 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     configuration.onBootstrap(bootstrap)
     let writer = LedgerWriter(ledger: store, logger: logger)
     // The shipped catalog with the data directory's imported prices laid over it.
-    let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory))
+    let overrides = configuration.priceOverrides.map { override in
+        var override = override
+        if override.org == "default" { override.org = bootstrap.organisation.id }
+        return override
+    }
+    let engine = CostEngine(
+        catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory),
+        azureDeployments: configuration.azureDeployments, overrides: overrides)
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeterrCore
+import MeterrPricing
 import MeterrProviders
 import MeterrStore
 import Yams
@@ -29,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var upstreamReadTimeout = 300
     /// Estimates tokens when a provider's count never arrives.
     public var tokenEstimator: any TokenEstimator = ByteLengthEstimator()
+    /// Azure deployment names and the models they serve, for pricing (`prod-chat: gpt-4o`).
+    public var azureDeployments: [String: String] = [:]
+    /// Negotiated prices and discounts per organisation (`org: default` means the first organisation).
+    public var priceOverrides: [OrgPriceOverride] = []
     /// An admin key to install instead of a random one (`METERR_ADMIN_KEY`).
     public var adminKey: String?
     /// How verbose the log is.
@@ -97,7 +102,22 @@ public struct ServerConfiguration: Sendable {
             throw MeterrError(.configuration, "\(path) must hold a mapping of settings")
         }
         for (key, value) in map {
-            try set(key, "\(value)", source: path)
+            switch key {
+            case "azure_deployments":
+                guard let deployments = value as? [String: Any] else {
+                    throw MeterrError(.configuration, "\(path): azure_deployments must map deployment names to models")
+                }
+                for (name, model) in deployments { azureDeployments[name] = "\(model)" }
+            case "price_overrides":
+                guard let list = value as? [[String: Any]] else {
+                    throw MeterrError(.configuration, "\(path): price_overrides must be a list of overrides")
+                }
+                for (index, item) in list.enumerated() {
+                    priceOverrides.append(try Self.priceOverride(item, source: "\(path): price_overrides[\(index)]"))
+                }
+            default:
+                try set(key, "\(value)", source: path)
+            }
         }
     }
 
@@ -121,6 +141,51 @@ public struct ServerConfiguration: Sendable {
             if let url = environment[urlVariable], !url.isEmpty {
                 upstreams[provider]?.baseURL = try Self.baseURL(url, source: urlVariable)
             }
+        }
+    }
+
+    /// One `price_overrides` item: `org`, optional `provider` or `model` (catalog id, `openai/gpt-4o`),
+    /// `effective_from`, and either `discount_percent` or negotiated `prices` per million tokens.
+    static func priceOverride(_ item: [String: Any], source: String) throws -> OrgPriceOverride {
+        func text(_ key: String) -> String? { item[key].map { "\($0)" } }
+        guard let org = text("org"), !org.isEmpty else {
+            throw MeterrError(.configuration, "\(source): org is required")
+        }
+        var scope = OrgPriceOverride.Scope.all
+        if let model = text("model") {
+            scope = .model(model)
+        } else if let name = text("provider") {
+            guard let provider = Provider(rawValue: name) else {
+                throw MeterrError(.configuration, "\(source): unknown provider \"\(name)\"")
+            }
+            scope = .provider(provider)
+        }
+        do {
+            if let percent = text("discount_percent") {
+                return try OrgPriceOverride.discount(
+                    org: org, scope: scope, percent: percent, effectiveFrom: text("effective_from"))
+            }
+            guard let prices = item["prices"] as? [String: Any] else {
+                throw MeterrError(.configuration, "\(source): give discount_percent or prices")
+            }
+            func price(_ key: String) throws -> TokenPrice? {
+                guard let value = prices[key] else { return nil }
+                switch TokenPrice.perMillion("\(value)") {
+                case .success(let price): return price
+                case .failure(let problem):
+                    throw MeterrError(.configuration, "\(source): prices.\(key) \(problem)")
+                }
+            }
+            guard let input = try price("input"), let output = try price("output") else {
+                throw MeterrError(.configuration, "\(source): prices needs input and output (USD per million tokens)")
+            }
+            let set = PriceSet(
+                input: input, cacheRead: try price("cache_read"), cacheWrite5m: try price("cache_write_5m"),
+                cacheWrite1h: try price("cache_write_1h"), output: output, reasoning: try price("reasoning"))
+            return try OrgPriceOverride(
+                org: org, scope: scope, adjustment: .prices(set), effectiveFrom: text("effective_from"))
+        } catch let error as MeterrError where error.code == .invalidRequest {
+            throw MeterrError(.configuration, "\(source): \(error.field ?? "value"): \(error.message)")
         }
     }
 

@@ -59,4 +59,23 @@ struct ConfigurationTests {
             try ServerConfiguration.load(file: nil, environment: ["METERR_DURABILITY": "sometimes"])
         }
     }
+
+    @Test("Bad price overrides name the item and the field")
+    func badOverrides() throws {
+        for (yaml, words) in [
+            ("price_overrides:\n  - provider: openai\n    discount_percent: '5'\n", "org is required"),
+            ("price_overrides:\n  - org: a\n    discount_percent: '150'\n", "price_overrides[0]"),
+            ("price_overrides:\n  - org: a\n    prices: {input: 'x', output: '1'}\n", "prices.input"),
+            ("azure_deployments: [a, b]\n", "azure_deployments"),
+        ] {
+            let path = try yamlFile(yaml)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try ServerConfiguration.load(file: path, environment: [:])
+                Issue.record("accepted \(yaml)")
+            } catch let error as MeterrError {
+                #expect(error.message.contains(words), "\(error.message)")
+            }
+        }
+    }
 }

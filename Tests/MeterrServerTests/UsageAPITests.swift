@@ -10,7 +10,8 @@ let adminKey = "mk_testadminkeytestadminkey01"
 
 /// Builds the application exactly as `meterr serve` does, on a fresh data directory.
 func withApp(
-    maxBodyBytes: Int = 1_048_576, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    maxBodyBytes: Int = 1_048_576, configure: (inout ServerConfiguration) throws -> Void = { _ in },
+    _ body: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -19,6 +20,7 @@ func withApp(
     configuration.adminKey = adminKey
     configuration.maxBodyBytes = maxBodyBytes
     configuration.logLevel = .warning
+    try configure(&configuration)
     let app = try await buildApplication(configuration)
     try await app.test(.router) { client in try await body(client) }
 }
@@ -299,6 +301,45 @@ struct UsageAPITests {
             }
             #expect(try await client.get("/healthz", key: nil).status == .ok)
             #expect(try await client.get("/readyz", key: nil).json["status"] as? String == "ready")
+        }
+    }
+
+    @Test("Negotiated discounts and Azure deployment names from the configuration price ingested events")
+    func overridesFromConfiguration() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString).yaml")
+            .path
+        try """
+        azure_deployments:
+          prod-chat: gpt-4o
+        price_overrides:
+          - org: default
+            provider: openai
+            discount_percent: "10"
+          - org: default
+            model: anthropic/claude-sonnet-4-5
+            prices: {input: "2", output: "10"}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await withApp(configure: { configuration in
+            let file = try ServerConfiguration.load(file: path, environment: [:])
+            configuration.azureDeployments = file.azureDeployments
+            configuration.priceOverrides = file.priceOverrides
+        }) { client in
+            let batch = """
+                [{"id":"o1","ts":"2026-11-02T10:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":100},
+                 {"id":"o2","ts":"2026-11-02T10:00:00Z","provider":"azure","model":"prod-chat","input_tokens":1000,"output_tokens":100},
+                 {"id":"o3","ts":"2026-11-02T10:00:00Z","provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1000,"output_tokens":100}]
+                """
+            #expect(try await client.post("/api/usage/events", batch).status == .ok)
+            let events = try #require(try await client.get("/api/usage/events").json["events"] as? [[String: Any]])
+            let costs = Dictionary(
+                uniqueKeysWithValues: events.map { ($0["id"] as! String, $0["cost_usd"] as? String) })
+            // gpt-4o list: 1000 × $2.50 + 100 × $10 = $0.0035; 10% off.
+            #expect(costs["o1"] == "0.003150000")
+            // The Azure deployment is priced as the gpt-4o it serves (the OpenAI discount is OpenAI's own).
+            #expect(costs["o2"] == "0.003500000")
+            // Negotiated: 1000 × $2 + 100 × $10.
+            #expect(costs["o3"] == "0.003000000")
         }
     }
 }

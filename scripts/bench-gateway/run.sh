@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The gateway's cost on this machine: wrk against a fast fake OpenAI (nginx), directly and through
+# meterr (release build, ledger on), at 1 and 32 connections; streamed time to first byte; memory
+# after many requests. Usage: scripts/bench-gateway/run.sh [--requests N] (default 1,000,000 for the
+# memory check).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+total=${2:-1000000}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+(cd "$root" && swift build -c release --product meterr >/dev/null)
+
+work=$(mktemp -d)
+mock_port=18891
+meterr_port=18892
+fixtures="$root/Tests/MeterrProvidersTests/Fixtures"
+python3 - "$here/nginx.conf.template" "$work" "$mock_port" "$fixtures" > "$work/nginx.conf" <<'PY'
+import sys
+template, prefix, port, fixtures = sys.argv[1:]
+chat = open(f"{fixtures}/openai-chat.json").read().replace("\n", "").replace("'", "\\'")
+sse = open(f"{fixtures}/openai-chat.sse").read().replace("'", "\\'")
+text = open(template).read().replace("PREFIX", prefix).replace("PORT", port)
+print(text.replace("CHAT_JSON", chat).replace("CHAT_SSE", sse))
+PY
+mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
+nginx -c "$work/nginx.conf" -p "$work" &
+mock=$!
+export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
+export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
+METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+server=$!
+trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
+LUA
+direct="http://127.0.0.1:$mock_port/v1/chat/completions"
+gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
+measure() { # label url connections threads seconds
+  wrk -t"$4" -c"$3" -d"$5" --latency -s "$work/post.lua" "$2" > "$work/out"
+  local p50 p99 rps
+  p50=$(awk '$1=="50%"{print $2}' "$work/out"); p99=$(awk '$1=="99%"{print $2}' "$work/out")
+  rps=$(awk '/Requests\/sec/{print $2}' "$work/out")
+  printf "%-40s p50 %-9s p99 %-9s %s req/s\n" "$1" "$p50" "$p99" "$rps"
+  grep -q "Non-2xx" "$work/out" && grep "Non-2xx" "$work/out" || true
+}
+echo "== one connection (added latency = gateway − direct)"
+measure "direct to the mock, 1 connection" "$direct" 1 1 10s
+measure "through meterr, 1 connection" "$gateway" 1 1 10s
+echo "== 32 connections"
+measure "direct to the mock, 32 connections" "$direct" 32 2 10s
+measure "through meterr, 32 connections" "$gateway" 32 2 10s
+
+echo "== streamed time to first byte (curl, median of 50)"
+ttfb() {
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $METERR_ADMIN_KEY" \
+      -H 'Content-Type: application/json' -d '{"model":"gpt-4.1","stream":true,"messages":[]}' "$1"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f ms\n", a[int(NR/2)+1]*1000}'
+}
+echo "direct:        $(ttfb "http://127.0.0.1:$mock_port/stream/v1/chat/completions")"
+export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/stream"
+kill $server; wait $server 2>/dev/null || true
+METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+echo "through meterr: $(ttfb "$gateway")"
+export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
+kill $server; wait $server 2>/dev/null || true
+METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+
+echo "== memory over $total requests (resident set size)"
+rss() { awk '/VmRSS/{print $2/1024 " MB"}' "/proc/$server/status"; }
+echo "at start: $(rss)"
+sent=0
+while [ "$sent" -lt "$total" ]; do
+  wrk -t2 -c32 -d10s -s "$work/post.lua" "$gateway" > "$work/out"
+  sent=$((sent + $(awk '/requests in/{print $1}' "$work/out")))
+  echo "after $sent requests: $(rss)"
+done
