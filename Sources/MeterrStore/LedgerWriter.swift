@@ -45,6 +45,8 @@ public final class LedgerWriter: Service, Sendable {
     let ledger: any UsageLedger
     let maxGroupSize: Int
     let maxQueuedEvents: Int
+    /// How long fire-and-forget events may wait for others to share their commit.
+    let linger: Duration
     let logger: Logger
     let state = Mutex(State())
     let statistics = Mutex(Statistics(committed: 0, duplicates: 0, commits: 0, dropped: 0, failures: 0))
@@ -53,8 +55,13 @@ public final class LedgerWriter: Service, Sendable {
     /// - Parameters:
     ///   - maxGroupSize: the most events one transaction takes (more wait for the next one).
     ///   - maxQueuedEvents: the bound of the queue for fire-and-forget events (`enqueue`).
-    public init(ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000, logger: Logger) {
+    ///   - linger: how long fire-and-forget events wait for others to share their commit.
+    public init(
+        ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000,
+        linger: Duration = .milliseconds(2), logger: Logger
+    ) {
         self.ledger = ledger
+        self.linger = linger
         self.maxGroupSize = maxGroupSize
         self.maxQueuedEvents = maxQueuedEvents
         self.logger = logger
@@ -124,14 +131,23 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Waits for work; `nil` once closed and drained.
     private func nextGroup() async -> [Submission]? {
+        var lingered = linger == .zero
         while true {
             enum Next {
                 case group([Submission])
                 case finished
                 case wait
+                case linger
             }
             let next: Next = state.withLock { state in
                 if state.queue.isEmpty { return state.closed ? .finished : .wait }
+                // Events nobody waits for (the gateway's) may wait a moment for company: one commit
+                // for many calls instead of one per call. Awaited batches go at once.
+                if !lingered, !state.closed, state.queuedEvents < 256,
+                    state.queue.allSatisfy({ $0.continuation == nil })
+                {
+                    return .linger
+                }
                 var count = 0
                 var taken = 0
                 while taken < state.queue.count, taken == 0 || count + state.queue[taken].events.count <= maxGroupSize {
@@ -146,6 +162,9 @@ public final class LedgerWriter: Service, Sendable {
             switch next {
             case .group(let group): return group
             case .finished: return nil
+            case .linger:
+                lingered = true
+                try? await Task.sleep(for: linger)
             case .wait:
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state in
