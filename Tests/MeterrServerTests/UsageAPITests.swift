@@ -114,6 +114,11 @@ struct UsageAPITests {
             #expect(events[2]["price_id"] as? String == "openai/gpt-4o@2024-10-02")
             #expect(events[1]["cost_usd"] as? String == "0.000001000")
             #expect(events[0]["cost_usd"] is NSNull)
+
+            // Unpriced calls are counted, by model, for the operator to add prices.
+            let unpriced = try await client.get("/api/prices/unpriced")
+            #expect(unpriced.json["unpriced_calls"] as? Int == 2)
+            #expect((unpriced.json["models"] as? [String: Int])?["openai/in-house-llm"] == 2)
         }
     }
 

@@ -10,6 +10,7 @@ struct PricingRoutes: Sendable {
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("prices", use: prices)
+        group.get("prices/unpriced", use: unpriced)
         group.post("cost/estimate", use: estimate)
     }
 
@@ -20,6 +21,20 @@ struct PricingRoutes: Sendable {
         case "litellm": return jsonResponse(bytes: Array(LiteLLM.export(engine.catalog, at: .now()).utf8))
         default: throw MeterrError.invalid("format", "must be meterr or litellm")
         }
+    }
+
+    /// Calls priced since the start whose model had no price: how many, and which models.
+    @Sendable func unpriced(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        var json = JSONWriter()
+        json.beginObject()
+        json.int("unpriced_calls", engine.warnings.unpricedCalls)
+        json.beginObject("models")
+        for (model, count) in engine.warnings.unpricedModels.sorted(by: { $0.value > $1.value }) {
+            json.int(model, count)
+        }
+        json.endObject()
+        json.endObject()
+        return jsonResponse(bytes: json.bytes)
     }
 
     /// Prices token counts: `{"model", "input_tokens", "output_tokens" | "max_tokens", …}`.
