@@ -45,10 +45,13 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
     clientConfiguration.httpVersion = .automatic
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let gatewayMetrics = GatewayMetrics()
     Gateway(
         client: client, principals: principals, writer: writer, pricer: pricer, estimator: configuration.tokenEstimator,
-        upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes, logger: logger
+        upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes, metrics: gatewayMetrics,
+        logger: logger
     ).register(on: router)
+    MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
 
     let onListening = configuration.onListening
     return Application(

@@ -70,6 +70,9 @@ public final class LedgerWriter: Service, Sendable {
     /// The counters so far.
     public var stats: Statistics { statistics.withLock { $0 } }
 
+    /// Events waiting for a commit now.
+    public var queuedEvents: Int { state.withLock { $0.queuedEvents } }
+
     /// Commits events and returns once they are durable: for each event, whether it was new.
     /// Throws `unavailable` once the writer has shut down, and the storage error if the commit fails.
     public func submit(_ events: [UsageEvent]) async throws -> [Bool] {

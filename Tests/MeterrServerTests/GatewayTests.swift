@@ -325,6 +325,23 @@ struct GatewayTests {
         }
     }
 
+    @Test("/metrics counts gateway calls by provider, status and usage source, and the ledger's commits")
+    func metrics() async throws {
+        try await withGateway { client, _ in
+            let response = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"gpt-4.1","messages":[]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            _ = try await client.event(response.headers[.init("x-meterr-request-id")!]!)
+            let metrics = try await client.get("/metrics", key: nil)
+            #expect(metrics.status == .ok)
+            let text = String(buffer: metrics.body)
+            #expect(
+                text.contains(#"meterr_gateway_calls_total{provider="openai",status="200",usage_source="reported"} 1"#))
+            #expect(text.contains("meterr_ledger_events_committed_total 1"))
+            #expect(text.contains("# TYPE meterr_ledger_queue_events gauge"))
+        }
+    }
+
     @Test("A provider silent past the read time-out gets a 504 in its shape, and the call is recorded")
     func slowProvider() async throws {
         try await withGateway(readTimeout: 1) { client, _ in

@@ -19,6 +19,7 @@ struct Gateway: Sendable {
     let estimator: any TokenEstimator
     let upstreams: [Provider: ServerConfiguration.Upstream]
     let maxRequestBytes: Int
+    let metrics: GatewayMetrics
     let logger: Logger
 
     /// Path prefixes of the gateway, the provider each serves, and how much of the prefix is meterr's own.
@@ -312,7 +313,10 @@ struct Call: Sendable {
         upstreamRequestId: String? = nil
     ) -> UsageEvent? {
         // Model lists and token counts cost nothing: no event.
-        guard let endpoint, endpoint != .countTokens else { return nil }
+        guard let endpoint, endpoint != .countTokens else {
+            gateway.metrics.record(provider: provider, status: status, source: nil)
+            return nil
+        }
         let model = reading?.model ?? facts.model ?? "unknown"
         var usage: Usage
         var source = UsageSource.reported
@@ -343,6 +347,7 @@ struct Call: Sendable {
             upstreamRequestId: upstreamRequestId, route: "direct")
         event.applyPrice(from: gateway.pricer)
         gateway.writer.enqueue(event)
+        gateway.metrics.record(provider: provider, status: status, source: source)
         return event
     }
 }
