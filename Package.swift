@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MeterrCore", targets: ["MeterrCore"]),
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
+        .library(name: "MeterrTokenizer", targets: ["MeterrTokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +23,15 @@ let package = Package(
     targets: [
         // Domain types: no dependencies.
         .target(name: "MeterrCore"),
+        // Exact tiktoken/Tekken token counting: standard library + Foundation (resources) only.
+        .target(
+            name: "MeterrTokenizer",
+            resources: [
+                .copy("Resources/o200k_base.tiktoken"),
+                .copy("Resources/cl100k_base.tiktoken"),
+                .copy("Resources/tekken_240911.tiktoken"),
+            ]
+        ),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -52,11 +62,23 @@ let package = Package(
                 "MeterrCore",
                 "MeterrStore",
                 "MeterrServer",
+                "MeterrTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
+        .testTarget(
+            name: "MeterrTokenizerTests",
+            dependencies: ["MeterrTokenizer"],
+            resources: [.copy("Fixtures")]
+        ),
+        // Throughput of MeterrTokenizer; scripts/bench-tokenizer.sh runs it beside tiktoken and bpe-openai.
+        .executableTarget(
+            name: "meterr-tokenizer-bench",
+            dependencies: ["MeterrTokenizer"],
+            path: "Benchmarks/TokenizerBenchmark"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
