@@ -132,6 +132,24 @@ struct PreTokenizer {
     @inline(__always)
     func nextO200k(_ p: Int, contractions: Bool, maxDigits: Int) -> Int {
         let b0 = base[p]
+        // Fast path for the most common pieces, ` word`, `word`, ` Word`, `Word` in ASCII: alternative 1 with an
+        // optional space prefix. Taken only when the lowercase run stops at an ASCII byte (never a letter or mark).
+        if b0 == 0x20 || (b0 &- 0x41) < 26 || (b0 &- 0x61) < 26 {
+            var s = b0 == 0x20 ? p + 1 : p
+            if s + 1 < end && (base[s] &- 0x41) < 26 && (base[s + 1] &- 0x61) < 26 { s += 1 }
+            if s < end && (base[s] &- 0x61) < 26 {
+                var i = s + 1
+                while i < end && (base[i] &- 0x61) < 26 { i += 1 }
+                if i == end { return i }
+                if base[i] < 0x80 {
+                    if contractions && base[i] == UInt8(ascii: "'") {
+                        let c = contraction(i)
+                        if c >= 0 { return c }
+                    }
+                    return i
+                }
+            }
+        }
         let (f0, n0) = cls(p)
         let prefixOK = f0 & (CharFlags.letter | CharFlags.number) == 0 && b0 != 0x0A && b0 != 0x0D
         let wordish = f0 & (CharFlags.upper | CharFlags.lower) != 0
@@ -237,6 +255,15 @@ struct PreTokenizer {
         if b0 == UInt8(ascii: "'") {
             let c = contraction(p)
             if c >= 0 { return c }
+        }
+        // Fast path: ` word` / `word` in ASCII letters ending at an ASCII non-letter.
+        if b0 == 0x20 || ((b0 | 0x20) &- 0x61) < 26 {
+            let s = b0 == 0x20 ? p + 1 : p
+            if s < end && ((base[s] | 0x20) &- 0x61) < 26 {
+                var i = s + 1
+                while i < end && ((base[i] | 0x20) &- 0x61) < 26 { i += 1 }
+                if i == end || base[i] < 0x80 { return i }
+            }
         }
         let (f0, n0) = cls(p)
         // [^\r\n\p{L}\p{N}]?+\p{L}++

@@ -342,3 +342,55 @@ func utf8ValidPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
     }
     return n
 }
+
+extension Tokenizer {
+    /// `count(text)` computed on every core: the text is cut only at positions that are piece boundaries for every
+    /// supported pattern (after an ASCII letter followed by a space, or after a newline followed by an ASCII letter
+    /// or digit), so the sum is exactly the sequential count.
+    public func countParallel(_ text: String, chunks: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
+        var text = text
+        return text.withUTF8 { countParallel($0, chunks: chunks) }
+    }
+
+    /// `count(bytes)` computed on every core, exactly equal to the sequential count.
+    public func countParallel(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        chunks: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        let n = bytes.count
+        let minChunk = 1 << 16
+        let parts = max(1, min(chunks, n / minChunk))
+        // Invalid UTF-8 re-encodes its tail as one piece; keep that path sequential.
+        if parts == 1 || utf8ValidPrefix(base, n) != n { return count(bytes) }
+        var cuts = [0]
+        for k in 1..<parts {
+            var i = max(k * n / parts, cuts[cuts.count - 1] + 1)
+            // Scan forward for a safe boundary.
+            while i < n - 1 {
+                let a = base[i - 1]
+                let b = base[i]
+                let aLetter = (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A
+                let bAlnum = ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) || (b >= 0x30 && b <= 0x39)
+                if (aLetter && b == 0x20) || (a == 0x0A && bAlnum) { break }
+                i += 1
+            }
+            if i < n - 1 { cuts.append(i) }
+        }
+        cuts.append(n)
+        let pieces = cuts.count - 1
+        let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: pieces)
+        defer { results.deallocate() }
+        results.initialize(repeating: 0)
+        // The workers read the shared input and write disjoint result slots; concurrentPerform joins them.
+        nonisolated(unsafe) let out = results
+        nonisolated(unsafe) let input = base
+        let bounds = cuts
+        DispatchQueue.concurrentPerform(iterations: pieces) { k in
+            var sink = CountSink()
+            encodeValid(input + bounds[k], bounds[k + 1] - bounds[k], into: &sink)
+            out[k] = sink.count
+        }
+        return results.reduce(0, +)
+    }
+}
