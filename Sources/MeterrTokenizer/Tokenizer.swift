@@ -149,7 +149,8 @@ public final class Tokenizer: @unchecked Sendable {
         switch allowedSpecial {
         case .none: allowed = []
         case .all: allowed = specialTokens.map { (Array($0.key.utf8), $0.value) }
-        case .some(let set): allowed = specialTokens.filter { set.contains($0.key) }.map { (Array($0.key.utf8), $0.value) }
+        case .some(let set):
+            allowed = specialTokens.filter { set.contains($0.key) }.map { (Array($0.key.utf8), $0.value) }
         }
         if disallowedSpecial {
             for (special, _) in specialTokens where !allowed.contains(where: { $0.bytes == Array(special.utf8) }) {
