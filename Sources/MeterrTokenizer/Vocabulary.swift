@@ -74,7 +74,8 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
 /// Token byte strings packed in one buffer, indexed by rank, with an open-addressing table from bytes to rank.
 ///
 /// Keys are raw bytes, never `String`: Swift string equality is canonical equivalence, and tokens are often not
-/// valid UTF-8.
+/// valid UTF-8. Each 16-byte slot holds a token of up to 8 bytes inline (compared as one integer, no second
+/// memory access), or the full hash of a longer token (then compared with `memcmp`).
 final class Vocabulary: @unchecked Sendable {
     // @unchecked Sendable: every buffer is filled in init and never written again.
     /// Missing rank marker.
@@ -83,9 +84,10 @@ final class Vocabulary: @unchecked Sendable {
     let count: Int
     let bytes: UnsafeMutablePointer<UInt8>
     let offsets: UnsafeMutablePointer<UInt32>
-    /// Slot: `hash >> 32 << 32 | (rank + 1)`; zero is empty.
+    /// Slot `2i`: inline bytes (length <= 8) or the 64-bit hash; slot `2i + 1`: `length << 32 | rank`, 0 = empty.
     let table: UnsafeMutablePointer<UInt64>
     let mask: Int
+    private let packedBytes: Int
 
     /// Parses `.tiktoken` content (`base64(token) rank\n`, ranks 0, 1, 2, … in order), keeping the first `limit`.
     init(tiktoken data: UnsafeRawBufferPointer, name: String, limit: Int = .max) throws {
@@ -95,14 +97,16 @@ final class Vocabulary: @unchecked Sendable {
         let n = min(lines, limit)
         count = n
         // Decoded bytes are at most 3/4 of the base64 text.
-        let capacity = max(16, data.count)
-        bytes = .allocate(capacity: capacity)
-        offsets = .allocate(capacity: n + 1)
+        let capacity = max(16, data.count * 3 / 4)
+        let decoded = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { decoded.deallocate() }
+        let offs = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
+        offsets = offs
         var tableSize = 1024
         while tableSize < n * 5 / 2 { tableSize <<= 1 }
         mask = tableSize - 1
-        table = .allocate(capacity: tableSize)
-        table.initialize(repeating: 0, count: tableSize)
+        table = .allocate(capacity: 2 * tableSize)
+        table.initialize(repeating: 0, count: 2 * tableSize)
 
         var decode = [UInt8](repeating: 0xFF, count: 256)
         for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
@@ -114,7 +118,7 @@ final class Vocabulary: @unchecked Sendable {
         let end = src.count
         try decode.withUnsafeBufferPointer { dec in
             while i < end && rank < n {
-                offsets[rank] = UInt32(out)
+                offs[rank] = UInt32(out)
                 // base64 up to the space; '=' padding ends it.
                 var acc: UInt32 = 0
                 var bits = 0
@@ -128,7 +132,10 @@ final class Vocabulary: @unchecked Sendable {
                     bits += 6
                     if bits >= 8 {
                         bits -= 8
-                        bytes[out] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                        guard out < capacity else {
+                            throw TokenizerError.malformedVocabulary(name: name, line: rank + 1)
+                        }
+                        decoded[out] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
                         out += 1
                     }
                 }
@@ -147,14 +154,20 @@ final class Vocabulary: @unchecked Sendable {
                 rank += 1
             }
         }
+        if rank < n { throw TokenizerError.malformedVocabulary(name: name, line: rank + 1) }
         offsets[n] = UInt32(out)
+        packedBytes = max(out, 1)
+        bytes = .allocate(capacity: packedBytes)
+        bytes.initialize(from: decoded, count: out)
         for r in 0..<n {
             let start = Int(offsets[r])
             let len = Int(offsets[r + 1]) - start
-            let h = hashBytes(bytes + start, len)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while table[slot] != 0 { slot = (slot + 1) & mask }
-            table[slot] = (h >> 32) << 32 | UInt64(r + 1)
+            guard len > 0 && len < 256 else { throw TokenizerError.malformedVocabulary(name: name, line: r + 1) }
+            let (key, h) = Vocabulary.keyAndHash(bytes + start, len)
+            var slot = Int(truncatingIfNeeded: h >> 40) & mask
+            while table[2 * slot + 1] != 0 { slot = (slot + 1) & mask }
+            table[2 * slot] = key
+            table[2 * slot + 1] = UInt64(len) << 32 | UInt64(r)
         }
     }
 
@@ -164,21 +177,40 @@ final class Vocabulary: @unchecked Sendable {
         table.deallocate()
     }
 
+    /// The inline key (bytes of a short token, or the hash of a long one) and the hash of `[p, p + n)`.
+    @inline(__always)
+    static func keyAndHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> (UInt64, UInt64) {
+        if n <= 8 {
+            let raw = UnsafeRawPointer(p)
+            let key: UInt64
+            if n >= 4 {
+                let lo = UInt64(raw.loadUnaligned(as: UInt32.self))
+                let hi = UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+                key = lo | hi << UInt64(8 * (n - 4))
+            } else if n >= 2 {
+                let lo = UInt64(raw.loadUnaligned(as: UInt16.self))
+                key = n == 3 ? lo | UInt64(p[2]) << 16 : lo
+            } else {
+                key = UInt64(p[0])
+            }
+            return (key, mum(key ^ 0xA076_1D64_78BD_642F, UInt64(n) ^ 0xE703_7ED1_A0B4_28DB))
+        }
+        let h = hashBytes(p, n)
+        return (h, h)
+    }
+
     /// The rank of the byte string `[p, p + n)`, or `Vocabulary.none`.
     @inline(__always)
     func rank(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32 {
-        let h = hashBytes(p, n)
-        let tag = (h >> 32) << 32
-        var slot = Int(truncatingIfNeeded: h) & mask
+        let (key, h) = Vocabulary.keyAndHash(p, n)
+        var slot = Int(truncatingIfNeeded: h >> 40) & mask
+        let wantLength = UInt64(n) << 32
         while true {
-            let e = table[slot]
-            if e == 0 { return Vocabulary.none }
-            if e & 0xFFFF_FFFF_0000_0000 == tag {
-                let r = Int(e & 0xFFFF_FFFF) - 1
-                let start = Int(offsets[r])
-                if Int(offsets[r + 1]) - start == n && memcmp(bytes + start, p, n) == 0 {
-                    return UInt32(r)
-                }
+            let meta = table[2 * slot + 1]
+            if meta == 0 { return Vocabulary.none }
+            if meta & 0xFFFF_FFFF_0000_0000 == wantLength && table[2 * slot] == key {
+                let r = Int(meta & 0xFFFF_FFFF)
+                if n <= 8 || memcmp(bytes + Int(offsets[r]), p, n) == 0 { return UInt32(r) }
             }
             slot = (slot + 1) & mask
         }
@@ -193,6 +225,6 @@ final class Vocabulary: @unchecked Sendable {
 
     /// Resident bytes of the packed tokens, offsets and hash table.
     var residentBytes: Int {
-        Int(offsets[count]) + (count + 1) * 4 + (mask + 1) * 8
+        packedBytes + (count + 1) * 4 + (mask + 1) * 16
     }
 }
