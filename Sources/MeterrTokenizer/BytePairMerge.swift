@@ -23,8 +23,10 @@ struct IDSink: TokenSink {
     @inline(__always) mutating func add(count n: Int) {}
 }
 
-/// Pieces up to this many bytes use tiktoken's linear-scan merge on the stack; longer ones use a heap.
-let smallPieceLimit = 256
+/// Pieces up to this many bytes use tiktoken's linear-scan merge; longer ones use a heap (same result).
+let smallPieceLimit = 16
+/// Heap merges of pieces up to this many bytes keep their scratch on the stack.
+let stackPieceLimit = 2048
 
 extension Vocabulary {
     /// Byte-pair-encodes one piece exactly as tiktoken's `byte_pair_encode`: repeatedly merge the adjacent pair
@@ -39,9 +41,21 @@ extension Vocabulary {
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * (n + 1)) { buf in
                 mergeSmall(p, n, starts: buf.baseAddress!, ranks: buf.baseAddress! + (n + 1), into: &sink)
             }
+        } else if n <= stackPieceLimit {
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Vocabulary.heapScratchWords(n)) { buf in
+                mergeLarge(p, n, scratch: buf.baseAddress!, into: &sink)
+            }
         } else {
-            mergeLarge(p, n, into: &sink)
+            let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: Vocabulary.heapScratchWords(n))
+            defer { scratch.deallocate() }
+            mergeLarge(p, n, scratch: scratch, into: &sink)
         }
+    }
+
+    /// UInt64 words of scratch for `mergeLarge`: three (n + 1)-entry 32-bit arrays and a heap of 3n + 16 keys
+    /// (n initial pairs, at most two pushes per merge).
+    static func heapScratchWords(_ n: Int) -> Int {
+        (3 * (n + 1) + 1) / 2 + 3 * n + 16
     }
 
     /// tiktoken's `_byte_pair_merge`: O(n·m) with a linear minimum scan, fine for short pieces.
@@ -90,19 +104,21 @@ extension Vocabulary {
 
     /// The same merge order with a min-heap keyed by (rank, start) and lazy invalidation: O(n log n), so a
     /// megabyte-long piece takes milliseconds instead of minutes.
-    private func mergeLarge<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, into sink: inout S) {
+    @inline(__always)
+    private func mergeLarge<S: TokenSink>(
+        _ p: UnsafePointer<UInt8>,
+        _ n: Int,
+        scratch: UnsafeMutablePointer<UInt64>,
+        into sink: inout S
+    ) {
         // Parts are identified by their start byte; next/prev link live parts; pairRank[s] is the rank of part s
         // merged with its successor.
-        let next = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
-        let prev = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
-        let pairRank = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
-        defer {
-            next.deallocate()
-            prev.deallocate()
-            pairRank.deallocate()
-        }
-        var heap = MinHeap(capacity: n)
-        defer { heap.deallocate() }
+        let heapItems = scratch
+        let raw = UnsafeMutableRawPointer(scratch + 3 * n + 16)
+        let next = raw.bindMemory(to: Int32.self, capacity: n + 1)
+        let prev = (raw + 4 * (n + 1)).bindMemory(to: Int32.self, capacity: n + 1)
+        let pairRank = (raw + 8 * (n + 1)).bindMemory(to: UInt32.self, capacity: n + 1)
+        var heap = MinHeap(storage: heapItems)
         for i in 0...n {
             next[i] = Int32(i + 1)
             prev[i] = Int32(i - 1)
@@ -153,27 +169,18 @@ extension Vocabulary {
     }
 }
 
-/// A binary min-heap of UInt64 keys in one allocation.
+/// A binary min-heap of UInt64 keys in caller-provided storage (sized for every push in advance).
 struct MinHeap {
-    private var items: UnsafeMutablePointer<UInt64>
-    private var capacity: Int
+    private let items: UnsafeMutablePointer<UInt64>
     private var count = 0
 
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        items = .allocate(capacity: self.capacity)
+    @inline(__always)
+    init(storage: UnsafeMutablePointer<UInt64>) {
+        items = storage
     }
 
-    func deallocate() { items.deallocate() }
-
+    @inline(__always)
     mutating func push(_ key: UInt64) {
-        if count == capacity {
-            let grown = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity * 2)
-            grown.moveInitialize(from: items, count: count)
-            items.deallocate()
-            items = grown
-            capacity *= 2
-        }
         var i = count
         count += 1
         while i > 0 {
@@ -185,6 +192,7 @@ struct MinHeap {
         items[i] = key
     }
 
+    @inline(__always)
     mutating func pop() -> UInt64? {
         if count == 0 { return nil }
         let top = items[0]

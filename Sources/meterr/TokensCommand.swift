@@ -25,9 +25,9 @@ struct TokensCommand: AsyncParsableCommand {
         var input: String = "-"
 
         func validate() throws {
-            if encoding != nil && model != nil { throw ValidationError("give --encoding or --model, not both") }
+            if encoding != nil && model != nil { throw TokensCommandError("give --encoding or --model, not both") }
             if let encoding, Encoding(name: encoding) == nil {
-                throw ValidationError("unknown encoding \(encoding) (o200k_base, cl100k_base, tekken)")
+                throw TokensCommandError("unknown encoding \(encoding) (o200k_base, cl100k_base, tekken)")
             }
         }
 

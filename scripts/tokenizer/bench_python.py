@@ -59,7 +59,7 @@ def main():
             repeat = int(args.pop(0))
         else:
             path = a
-    text = open(path, encoding="utf-8").read()
+    text = open(path, encoding="utf-8", newline="").read()  # no newline translation: same bytes as Swift
     mb = len(text.encode()) / 1e6
     cores = os.cpu_count()
     # Chunks of whole lines, ~64 KB each, for the thread-pool batch API.
