@@ -86,15 +86,21 @@ public final class Tokenizer: @unchecked Sendable {
         for (text, id) in spec.specialTokens { byID[id] = Array(text.utf8) }
         self.specialByID = byID
         self.vocab = try data.withUnsafeBytes { raw in
-            let actual = SHA256.hex(raw)
-            guard actual == spec.sha256 else {
+            // Hash on another core while this one parses; both finish before the buffer goes away.
+            nonisolated(unsafe) let input = raw
+            let digest = DigestBox()
+            let group = DispatchGroup()
+            DispatchQueue.global().async(group: group) { digest.hex = SHA256.hex(input) }
+            let parsed = Result { try Vocabulary(tiktoken: raw, name: spec.resource, limit: spec.vocabularyLimit) }
+            group.wait()
+            guard digest.hex == spec.sha256 else {
                 throw TokenizerError.vocabularyHashMismatch(
                     name: spec.resource,
                     expected: spec.sha256,
-                    actual: actual
+                    actual: digest.hex
                 )
             }
-            return try Vocabulary(tiktoken: raw, name: spec.resource, limit: spec.vocabularyLimit)
+            return try parsed.get()
         }
     }
 
@@ -303,6 +309,12 @@ public final class Tokenizer: @unchecked Sendable {
             vocab.bytePairEncode(p, len, into: &sink)
         }
     }
+}
+
+/// The SHA-256 computed beside the vocabulary parse.
+private final class DigestBox: @unchecked Sendable {
+    // @unchecked Sendable: written by one task before DispatchGroup.wait() returns, read only after it.
+    var hex = ""
 }
 
 /// The length of the longest valid UTF-8 prefix (Rust `Utf8Error::valid_up_to` semantics).
