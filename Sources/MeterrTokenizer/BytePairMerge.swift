@@ -4,6 +4,10 @@ protocol TokenSink {
     static var wantsIDs: Bool { get }
     mutating func push(_ rank: UInt32)
     mutating func add(count: Int)
+    /// Tokens produced so far.
+    var produced: Int { get }
+    /// Produces again the `count` tokens produced from position `first` on.
+    mutating func replay(from first: Int, count: Int)
 }
 
 /// Counts tokens without storing them.
@@ -12,6 +16,8 @@ struct CountSink: TokenSink {
     var count = 0
     @inline(__always) mutating func push(_ rank: UInt32) { count += 1 }
     @inline(__always) mutating func add(count n: Int) { count += n }
+    var produced: Int { count }
+    @inline(__always) mutating func replay(from first: Int, count n: Int) { count += n }
 }
 
 /// Appends token ids (rank + offset) to an array.
@@ -21,6 +27,35 @@ struct IDSink: TokenSink {
     let offset: Int
     @inline(__always) mutating func push(_ rank: UInt32) { ids.append(Int(rank) + offset) }
     @inline(__always) mutating func add(count n: Int) {}
+    var produced: Int { ids.count }
+    @inline(__always) mutating func replay(from first: Int, count n: Int) {
+        for i in first..<(first + n) { ids.append(ids[i]) }
+    }
+}
+
+/// A direct-mapped cache of pieces that needed merging, for one call over a large input: repeated identifiers
+/// and rare words are merged once. Entries point back into the input and into the sink's own output, so a hit
+/// is verified byte for byte and replays exactly the tokens of the first occurrence.
+struct PieceCache {
+    struct Entry {
+        var hash: UInt64
+        var start: Int32
+        var length: Int32
+        var first: Int32
+        var count: Int32
+    }
+
+    static let slots = 4096
+    /// Inputs shorter than this skip the cache (its allocation would cost more than it saves).
+    static let minimumInput = 65_536
+    let entries: UnsafeMutablePointer<Entry>
+
+    init() {
+        entries = .allocate(capacity: PieceCache.slots)
+        entries.initialize(repeating: Entry(hash: 0, start: 0, length: 0, first: 0, count: 0), count: PieceCache.slots)
+    }
+
+    func deallocate() { entries.deallocate() }
 }
 
 /// Pieces up to this many bytes use tiktoken's linear-scan merge; longer ones use a heap (same result).

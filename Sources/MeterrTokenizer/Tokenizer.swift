@@ -274,6 +274,9 @@ public final class Tokenizer: @unchecked Sendable {
         lastPieceTokens: inout Int
     ) {
         let scanner = PreTokenizer(base, n)
+        // Offsets and counts in the cache are Int32; larger inputs are cut into parallel chunks or go uncached.
+        let cache: PieceCache? = n >= PieceCache.minimumInput && n < Int(Int32.max) ? PieceCache() : nil
+        defer { cache?.deallocate() }
         var p = 0
         var before = 0
         switch pattern {
@@ -281,32 +284,59 @@ public final class Tokenizer: @unchecked Sendable {
             while p < n {
                 let e = scanner.nextCl100k(p)
                 before = p
-                emit(base + p, e - p, into: &sink)
+                emit(base, p, e - p, cache, into: &sink)
                 p = e
             }
         case .o200k(let contractions, let maxDigits):
             while p < n {
                 let e = scanner.nextO200k(p, contractions: contractions, maxDigits: maxDigits)
                 before = p
-                emit(base + p, e - p, into: &sink)
+                emit(base, p, e - p, cache, into: &sink)
                 p = e
             }
         }
         if S.wantsIDs, n > 0 {
             // Only needed by the invalid-UTF-8 path: re-encode the last piece to learn its token count.
             var c = CountSink()
-            emit(base + before, n - before, into: &c)
+            emit(base, before, n - before, nil, into: &c)
             lastPieceTokens = c.count
         }
     }
 
+    /// Encodes the piece `[base + start, base + start + len)`: one probe when the whole piece is a token, else the
+    /// cache, else the byte-pair merge.
     @inline(__always)
-    func emit<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ len: Int, into sink: inout S) {
+    func emit<S: TokenSink>(
+        _ base: UnsafePointer<UInt8>,
+        _ start: Int,
+        _ len: Int,
+        _ cache: PieceCache?,
+        into sink: inout S
+    ) {
+        let p = base + start
         let r = vocab.rank(p, len)
         if r != Vocabulary.none {
             sink.push(r)
-        } else {
+            return
+        }
+        guard let cache else {
             vocab.bytePairEncode(p, len, into: &sink)
+            return
+        }
+        let h = hashBytes(p, len)
+        let entry = cache.entries + Int(truncatingIfNeeded: h) & (PieceCache.slots - 1)
+        if entry.pointee.hash == h && Int(entry.pointee.length) == len
+            && memcmp(base + Int(entry.pointee.start), p, len) == 0
+        {
+            sink.replay(from: Int(entry.pointee.first), count: Int(entry.pointee.count))
+            return
+        }
+        let first = sink.produced
+        vocab.bytePairEncode(p, len, into: &sink)
+        if first < Int(Int32.max) - len {
+            entry.pointee = PieceCache.Entry(
+                hash: h, start: Int32(start), length: Int32(len), first: Int32(first),
+                count: Int32(sink.produced - first))
         }
     }
 }

@@ -46,6 +46,8 @@ struct GoldenTests {
         #expect(Fixtures.golden.count > 2000)
         #expect(Fixtures.golden.contains { $0.kind == "bytes" })
         #expect(Fixtures.golden.contains { $0.kind == "special" })
+        // At least one input is large enough for the per-call piece cache.
+        #expect(Fixtures.golden.contains { $0.bytes.count >= PieceCache.minimumInput })
     }
 
     @Test("encode matches every id of the reference tokenizer", arguments: Encoding.allCases)

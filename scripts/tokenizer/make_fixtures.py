@@ -223,6 +223,11 @@ def main():
     text_cases.update(hard_cases())
     text_cases.update(random_unicode_cases(rnd, 600))
     text_cases.update(random_word_cases(rnd, 300))
+    # Over 64 KB with many repeated pieces: exercises the tokenizer's per-call piece cache and parallel chunking.
+    big_rnd = random.Random(99)
+    parts = list(random_word_cases(big_rnd, 400).values()) + list(random_unicode_cases(big_rnd, 100).values())
+    big_rnd.shuffle(parts)
+    text_cases["large_mixed"] = "\n".join(parts * 3)
 
     def tekken_ids(s):
         return tek.encode(s, bos=False, eos=False)
