@@ -138,7 +138,55 @@ public struct ChatTokenCounter: Sendable {
 
     /// Chat Completions `messages`: `Σ (tokensPerMessage + tokens(every string value) + tokensPerName if name)
     /// + replyPriming`; content parts count their text and images; other values count as their JSON text.
+    /// Tekken models use Mistral's own template instead (see `countMessagesDetailed`).
     public func countMessages(_ messages: [[String: Any]]) throws -> Int {
+        try countMessagesDetailed(messages).count
+    }
+
+    /// `countMessages` plus whether the count is exact: true only for Tekken models with system, user and
+    /// assistant messages of plain text, which follow mistral-common's InstructTokenizerV3 exactly:
+    /// `<s>`, then `[INST]` user `[/INST]` and assistant `</s>`, with all system prompts joined by a blank line
+    /// in front of the last user message.
+    public func countMessagesDetailed(_ messages: [[String: Any]]) throws -> (count: Int, exact: Bool) {
+        if modelTokenizer == .exact(.tekken), let n = try mistralTemplateCount(messages) {
+            return (n, true)
+        }
+        return (try openAIFormula(messages), false)
+    }
+
+    private func mistralTemplateCount(_ messages: [[String: Any]]) throws -> Int? {
+        var systems: [String] = []
+        var lastUser = -1
+        for (i, message) in messages.enumerated() {
+            guard message.keys.allSatisfy({ $0 == "role" || $0 == "content" }),
+                let role = message["role"] as? String, message["content"] is String
+            else { return nil }
+            switch role {
+            case "system": systems.append(message["content"] as! String)
+            case "user": lastUser = i
+            case "assistant": continue
+            default: return nil
+            }
+        }
+        if lastUser < 0 { return nil }
+        var n = 1  // <s>
+        for (i, message) in messages.enumerated() {
+            let content = message["content"] as! String
+            switch message["role"] as! String {
+            case "user":
+                let text =
+                    i == lastUser && !systems.isEmpty ? systems.joined(separator: "\n\n") + "\n\n" + content : content
+                n += 2 + (try tokens(text))  // [INST] … [/INST]
+            case "assistant":
+                n += (try tokens(content)) + 1  // … </s>
+            default:
+                continue
+            }
+        }
+        return n
+    }
+
+    private func openAIFormula(_ messages: [[String: Any]]) throws -> Int {
         var n = 0
         for message in messages {
             n += tokensPerMessage

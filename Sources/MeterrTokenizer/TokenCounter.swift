@@ -61,7 +61,8 @@ public enum TokenCounter {
 
     /// Prompt tokens of a request for `model`: any of `text`, `messages` (Chat Completions JSON array),
     /// `tools` (JSON array of tool/function definitions) and Responses API `input` (string or JSON array),
-    /// summed. Only a lone `text` can be exact; chat and tool formulas are OpenAI cookbook estimates.
+    /// summed. Exact for a lone `text`, and for Mistral (Tekken) plain-text messages; OpenAI's chat and tool
+    /// formulas are the cookbook's estimates.
     public static func count(
         model: String,
         text: String? = nil,
@@ -75,12 +76,16 @@ public enum TokenCounter {
         }
         let counter = try ChatTokenCounter(model: model)
         var total = 0
+        var exact = false
         if let text { total += try counter.tokens(text) }
         if let messages {
             guard let array = try JSONSerialization.jsonObject(with: messages) as? [[String: Any]] else {
                 throw ChatCountError.invalidJSON("messages must be an array of objects")
             }
-            total += try counter.countMessages(array)
+            let detailed = try counter.countMessagesDetailed(array)
+            total += detailed.count
+            // Exact only when the messages are the whole request and follow a template we reproduce exactly.
+            exact = detailed.exact && text == nil && tools == nil && responsesInput == nil && instructions == nil
         }
         if let tools {
             guard let array = try JSONSerialization.jsonObject(with: tools) as? [[String: Any]] else {
@@ -95,6 +100,6 @@ public enum TokenCounter {
             }
             total += try counter.countResponsesInput(input, instructions: instructions)
         }
-        return TokenCount(count: total, exact: false, encoding: counter.encoding?.rawValue)
+        return TokenCount(count: total, exact: exact, encoding: counter.encoding?.rawValue)
     }
 }

@@ -184,3 +184,31 @@ struct ChatCountingTests {
         #expect(try TokenEstimator.estimate(text, family: .anthropic) == expected)
     }
 }
+
+@Suite("Mistral chat template")
+struct MistralChatTests {
+    @Test("Tekken chat counts equal mistral-common's encode_chat_completion and are marked exact")
+    func mistralChat() throws {
+        let url = Bundle.module.url(forResource: "Fixtures/mistral_chat", withExtension: "json")!
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [[String: Any]]
+        #expect(cases.count >= 6)
+        let counter = try ChatTokenCounter(model: "mistral-large-latest")
+        for c in cases {
+            let messages = c["messages"] as! [[String: Any]]
+            let expected = (c["ids"] as! [Int]).count
+            let result = try counter.countMessagesDetailed(messages)
+            #expect(result.count == expected && result.exact, "\(messages)")
+            let json = try JSONSerialization.data(withJSONObject: messages)
+            #expect(
+                try TokenCounter.count(model: "mistral/mistral-small-latest", messages: json)
+                    == TokenCount(count: expected, exact: true, encoding: "tekken"))
+        }
+    }
+
+    @Test("Mistral messages with tool calls fall back to the estimate")
+    func mistralToolsNotExact() throws {
+        let counter = try ChatTokenCounter(model: "mistral-large-latest")
+        let messages: [[String: Any]] = [["role": "tool", "content": "42", "tool_call_id": "abc"]]
+        #expect(try counter.countMessagesDetailed(messages).exact == false)
+    }
+}

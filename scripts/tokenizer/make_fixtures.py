@@ -251,6 +251,31 @@ def main():
                 row[en] = enc.encode(text, allowed_special="all")
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
 
+    # Mistral chat (InstructTokenizerV3 with Tekken): token counts of whole conversations.
+    from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    mistral = MistralTokenizer.from_file(
+        os.path.join(os.path.dirname(mistral_common.__file__), "data", "tekken_240911.json"))
+    kinds = {"system": SystemMessage, "user": UserMessage, "assistant": AssistantMessage}
+    conversations = [
+        [("user", "Hello world")],
+        [("system", "Be brief."), ("user", "Hello world")],
+        [("user", "Hi"), ("assistant", "Hello! How can I help?"), ("user", "Tell me a joke")],
+        [("system", "S1"), ("system", "S2"), ("user", "U1"), ("assistant", "A1"), ("user", "U2")],
+        [("user", "U1"), ("system", "S1"), ("user", "U2")],
+        [("system", SAMPLES["french"]), ("user", SAMPLES["japanese"]), ("assistant", SAMPLES["emoji"]),
+         ("user", SAMPLES["python"])],
+    ]
+    chats = []
+    for conv in conversations:
+        req = ChatCompletionRequest(messages=[kinds[r](content=c) for r, c in conv])
+        tokens = mistral.encode_chat_completion(req).tokens
+        chats.append({"messages": [{"role": r, "content": c} for r, c in conv], "ids": tokens})
+    with open(os.path.join(OUT, "mistral_chat.json"), "w") as fh:
+        json.dump(chats, fh, ensure_ascii=False, separators=(",", ":"))
+
     blocks = []
     for start in range(0, 0x110000, 4096):
         text = codepoint_text(start, start + 4096)
