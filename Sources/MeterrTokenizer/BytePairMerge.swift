@@ -105,7 +105,7 @@ extension Vocabulary {
         var parts = n + 1
         for i in 0..<parts {
             starts[i] = UInt32(i)
-            ranks[i] = i + 2 <= n ? rank(p + i, 2) : Vocabulary.none
+            ranks[i] = i + 2 <= n ? pairRank(p + i) : Vocabulary.none
         }
         while true {
             var minRank = Vocabulary.none
@@ -159,7 +159,7 @@ extension Vocabulary {
             prev[i] = Int32(i - 1)
         }
         for i in 0..<n {
-            pairRank[i] = i + 2 <= n ? rank(p + i, 2) : Vocabulary.none
+            pairRank[i] = i + 2 <= n ? self.pairRank(p + i) : Vocabulary.none
             if pairRank[i] != Vocabulary.none { heap.push(UInt64(pairRank[i]) << 32 | UInt64(i)) }
         }
         // end of pair starting at s = next[next[s]]

@@ -109,7 +109,13 @@ public final class Tokenizer: @unchecked Sendable {
     /// The number of tokens in `text` (tiktoken `len(encode_ordinary(text))`), allocating nothing per token.
     public func count(_ text: String) -> Int {
         var text = text
-        return text.withUTF8 { count($0) }
+        return text.withUTF8 { buf in
+            // A Swift String is always valid UTF-8: no validation pass.
+            guard let base = buf.baseAddress else { return 0 }
+            var sink = CountSink()
+            encodeValid(base, buf.count, into: &sink)
+            return sink.count
+        }
     }
 
     /// The number of tokens in `bytes`; invalid UTF-8 is handled like tiktoken's `_encode_bytes`.
@@ -129,7 +135,13 @@ public final class Tokenizer: @unchecked Sendable {
     /// Token ids of `text`, treating special-token text as ordinary text (tiktoken `encode_ordinary`).
     public func encode(_ text: String) -> [Int] {
         var text = text
-        return text.withUTF8 { encode($0) }
+        return text.withUTF8 { buf in
+            guard let base = buf.baseAddress else { return [] }
+            var sink = IDSink(ids: [], offset: idOffset)
+            sink.ids.reserveCapacity(buf.count / 3 + 4)
+            encodeValid(base, buf.count, into: &sink)
+            return sink.ids
+        }
     }
 
     /// Token ids of `bytes`; invalid UTF-8 is handled like tiktoken's `_encode_bytes`.

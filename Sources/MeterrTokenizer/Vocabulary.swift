@@ -87,6 +87,9 @@ final class Vocabulary: @unchecked Sendable {
     /// Slot `2i`: inline bytes (length <= 8) or the 64-bit hash; slot `2i + 1`: `length << 32 | rank`, 0 = empty.
     let table: UnsafeMutablePointer<UInt64>
     let mask: Int
+    /// Ranks of all two-byte tokens, indexed by `b0 | b1 << 8` (256 KB, cache-resident): the first round of every
+    /// merge looks up only byte pairs.
+    let pairRanks: UnsafeMutablePointer<UInt32>
     private let packedBytes: Int
 
     /// Parses `.tiktoken` content (`base64(token) rank\n`, ranks 0, 1, 2, … in order), keeping the first `limit`.
@@ -107,6 +110,8 @@ final class Vocabulary: @unchecked Sendable {
         mask = tableSize - 1
         table = .allocate(capacity: 2 * tableSize)
         table.initialize(repeating: 0, count: 2 * tableSize)
+        pairRanks = .allocate(capacity: 65536)
+        pairRanks.initialize(repeating: Vocabulary.none, count: 65536)
 
         var decode = [UInt8](repeating: 0xFF, count: 256)
         for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
@@ -168,6 +173,7 @@ final class Vocabulary: @unchecked Sendable {
             while table[2 * slot + 1] != 0 { slot = (slot + 1) & mask }
             table[2 * slot] = key
             table[2 * slot + 1] = UInt64(len) << 32 | UInt64(r)
+            if len == 2 { pairRanks[Int(key)] = UInt32(r) }
         }
     }
 
@@ -175,6 +181,13 @@ final class Vocabulary: @unchecked Sendable {
         bytes.deallocate()
         offsets.deallocate()
         table.deallocate()
+        pairRanks.deallocate()
+    }
+
+    /// The rank of the two bytes at `p`, or `Vocabulary.none`.
+    @inline(__always)
+    func pairRank(_ p: UnsafePointer<UInt8>) -> UInt32 {
+        pairRanks[Int(UnsafeRawPointer(p).loadUnaligned(as: UInt16.self))]
     }
 
     /// The inline key (bytes of a short token, or the hash of a long one) and the hash of `[p, p + n)`.
@@ -225,6 +238,6 @@ final class Vocabulary: @unchecked Sendable {
 
     /// Resident bytes of the packed tokens, offsets and hash table.
     var residentBytes: Int {
-        packedBytes + (count + 1) * 4 + (mask + 1) * 16
+        packedBytes + (count + 1) * 4 + (mask + 1) * 16 + 65536 * 4
     }
 }
