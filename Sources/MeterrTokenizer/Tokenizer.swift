@@ -171,9 +171,16 @@ public final class Tokenizer: @unchecked Sendable {
             allowed = specialTokens.filter { set.contains($0.key) }.map { (Array($0.key.utf8), $0.value) }
         }
         if disallowedSpecial {
-            for (special, _) in specialTokens where !allowed.contains(where: { $0.bytes == Array(special.utf8) }) {
-                if text.contains(special) { throw TokenizerError.disallowedSpecialToken(special) }
+            // Byte search, not String.contains: a combining mark after `>` must not hide the token.
+            let utf8 = Array(text.utf8)
+            let found = utf8.withUnsafeBufferPointer { buf in
+                specialTokens.keys.sorted().first { special in
+                    let bytes = Array(special.utf8)
+                    if allowed.contains(where: { $0.bytes == bytes }) { return false }
+                    return (0..<max(0, buf.count - bytes.count + 1)).contains { matches(bytes, buf, at: $0) }
+                }
             }
+            if let found { throw TokenizerError.disallowedSpecialToken(found) }
         }
         if allowed.isEmpty { return encode(text) }
         var text = text

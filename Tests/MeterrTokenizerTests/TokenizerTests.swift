@@ -53,6 +53,11 @@ struct TokenizerTests {
             try cl100k.encode("a <|endoftext|>", allowedSpecial: .none, disallowedSpecial: false)
                 == cl100k.encode("a <|endoftext|>"))
         #expect(try cl100k.decode([100_257]) == Array("<|endoftext|>".utf8))
+        // A combining mark after the token forms one Character with `>`; tiktoken still sees the token.
+        #expect(throws: TokenizerError.disallowedSpecialToken("<|endoftext|>")) {
+            try o200k.encode("<|endoftext|>\u{301}", allowedSpecial: .none)
+        }
+        #expect(try o200k.encode("<|endoftext|>\u{301}", allowedSpecial: .all).first == 199_999)
     }
 
     @Test("decoding an unknown id throws")
