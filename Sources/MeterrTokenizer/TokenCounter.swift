@@ -102,4 +102,30 @@ public enum TokenCounter {
         }
         return TokenCount(count: total, exact: exact, encoding: counter.encoding?.rawValue)
     }
+
+    /// A whole `POST /api/tokens/count` body: `{"model": …, "text"?: …, "messages"?: […], "tools"?: […],
+    /// "input"?: … (Responses API), "instructions"?: …}`.
+    public static func count(requestJSON: Data) throws -> TokenCount {
+        guard let body = try JSONSerialization.jsonObject(with: requestJSON) as? [String: Any] else {
+            throw ChatCountError.invalidJSON("body must be a JSON object")
+        }
+        guard let model = body["model"] as? String, !model.isEmpty else {
+            throw ChatCountError.invalidJSON("\"model\" is required")
+        }
+        func json(_ key: String) throws -> Data? {
+            guard let value = body[key], !(value is NSNull) else { return nil }
+            return try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])
+        }
+        let text = body["text"] as? String
+        let messages = try json("messages")
+        let tools = try json("tools")
+        let input = try json("input")
+        let instructions = body["instructions"] as? String
+        if text == nil && messages == nil && tools == nil && input == nil && instructions == nil {
+            throw ChatCountError.invalidJSON("give \"text\", \"messages\", \"tools\" or \"input\"")
+        }
+        return try count(
+            model: model, text: text, messages: messages, tools: tools, responsesInput: input,
+            instructions: instructions)
+    }
 }

@@ -125,6 +125,19 @@ struct ChatCountingTests {
         #expect(try TokenCounter.count(model: "claude-3-5-haiku", text: "hello world").exact == false)
     }
 
+    @Test("a whole request body is counted from its model and fields, and a body without a model is refused")
+    func requestBody() throws {
+        let body: [String: Any] = ["model": "gpt-4o", "messages": Self.weatherMessages, "tools": Self.weatherTools]
+        let data = try JSONSerialization.data(withJSONObject: body)
+        #expect(
+            try TokenCounter.count(requestJSON: data) == TokenCount(count: 101, exact: false, encoding: "o200k_base"))
+        let text = try JSONSerialization.data(withJSONObject: ["model": "gpt-4", "text": "tiktoken is great!"])
+        #expect(try TokenCounter.count(requestJSON: text) == TokenCount(count: 6, exact: true, encoding: "cl100k_base"))
+        #expect(throws: ChatCountError.self) { try TokenCounter.count(requestJSON: Data(#"{"text":"x"}"#.utf8)) }
+        #expect(throws: ChatCountError.self) { try TokenCounter.count(requestJSON: Data(#"{"model":"gpt-4o"}"#.utf8)) }
+        #expect(throws: (any Error).self) { try TokenCounter.count(requestJSON: Data("not json".utf8)) }
+    }
+
     @Test("image tiles follow OpenAI's examples: 85 low, 765 for 1024², 1105 for 2048×4096")
     func imageTiles() {
         let rule = ImageTokenRule.forModel("gpt-4o")

@@ -60,6 +60,15 @@ struct TokenizerTests {
         #expect(try o200k.encode("<|endoftext|>\u{301}", allowedSpecial: .all).first == 199_999)
     }
 
+    @Test("Tekken control tokens are emitted when allowed and offset ordinary ids by 1000")
+    func tekkenSpecials() throws {
+        let tekken = try Tokenizer.shared(for: .tekken)
+        let hi = tekken.encode("hi")
+        #expect(hi.allSatisfy { $0 >= 1000 })
+        #expect(try tekken.encode("[INST]hi[/INST]", allowedSpecial: .all) == [3] + hi + [4])
+        #expect(try tekken.decode([1, 3] + hi + [4]) == Array("<s>[INST]hi[/INST]".utf8))
+    }
+
     @Test("decoding an unknown id throws")
     func unknownID() {
         #expect(throws: TokenizerError.unknownTokenID(100_256)) { try cl100k.decode([100_256]) }
