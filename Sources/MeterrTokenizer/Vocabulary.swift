@@ -90,6 +90,10 @@ final class Vocabulary: @unchecked Sendable {
     /// Ranks of all two-byte tokens, indexed by `b0 | b1 << 8` (256 KB, cache-resident): the first round of every
     /// merge looks up only byte pairs.
     let pairRanks: UnsafeMutablePointer<UInt32>
+    /// A 256 KB Bloom filter (two bits per token) that answers most misses from cache: merges of rare text probe
+    /// many byte spans that are not tokens.
+    let bloom: UnsafeMutablePointer<UInt64>
+    static let bloomBits = 1 << 21
     private let packedBytes: Int
 
     /// Parses `.tiktoken` content (`base64(token) rank\n`, ranks 0, 1, 2, … in order), keeping the first `limit`.
@@ -112,6 +116,8 @@ final class Vocabulary: @unchecked Sendable {
         table.initialize(repeating: 0, count: 2 * tableSize)
         pairRanks = .allocate(capacity: 65536)
         pairRanks.initialize(repeating: Vocabulary.none, count: 65536)
+        bloom = .allocate(capacity: Vocabulary.bloomBits / 64)
+        bloom.initialize(repeating: 0, count: Vocabulary.bloomBits / 64)
 
         var decode = [UInt8](repeating: 0xFF, count: 256)
         for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
@@ -174,6 +180,9 @@ final class Vocabulary: @unchecked Sendable {
             table[2 * slot] = key
             table[2 * slot + 1] = UInt64(len) << 32 | UInt64(r)
             if len == 2 { pairRanks[Int(key)] = UInt32(r) }
+            let (b1, b2) = Vocabulary.bloomBits(h)
+            bloom[b1 >> 6] |= 1 << UInt64(b1 & 63)
+            bloom[b2 >> 6] |= 1 << UInt64(b2 & 63)
         }
     }
 
@@ -182,6 +191,12 @@ final class Vocabulary: @unchecked Sendable {
         offsets.deallocate()
         table.deallocate()
         pairRanks.deallocate()
+        bloom.deallocate()
+    }
+
+    @inline(__always)
+    static func bloomBits(_ h: UInt64) -> (Int, Int) {
+        (Int(truncatingIfNeeded: h) & (bloomBits - 1), Int(truncatingIfNeeded: h >> 21) & (bloomBits - 1))
     }
 
     /// The rank of the two bytes at `p`, or `Vocabulary.none`.
@@ -216,6 +231,10 @@ final class Vocabulary: @unchecked Sendable {
     @inline(__always)
     func rank(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32 {
         let (key, h) = Vocabulary.keyAndHash(p, n)
+        let (b1, b2) = Vocabulary.bloomBits(h)
+        if bloom[b1 >> 6] & (1 << UInt64(b1 & 63)) == 0 || bloom[b2 >> 6] & (1 << UInt64(b2 & 63)) == 0 {
+            return Vocabulary.none
+        }
         var slot = Int(truncatingIfNeeded: h >> 40) & mask
         let wantLength = UInt64(n) << 32
         while true {
@@ -238,6 +257,6 @@ final class Vocabulary: @unchecked Sendable {
 
     /// Resident bytes of the packed tokens, offsets and hash table.
     var residentBytes: Int {
-        packedBytes + (count + 1) * 4 + (mask + 1) * 16 + 65536 * 4
+        packedBytes + (count + 1) * 4 + (mask + 1) * 16 + 65536 * 4 + Vocabulary.bloomBits / 8
     }
 }
