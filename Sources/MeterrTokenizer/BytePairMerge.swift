@@ -69,12 +69,13 @@ extension Vocabulary {
     @inline(__always)
     func bytePairEncode<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, into sink: inout S) {
         if n == 1 {
-            sink.push(rank(p, 1))
+            sink.push(byteRanks[Int(p[0])])
             return
         }
         if n <= smallPieceLimit {
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * (n + 1)) { buf in
-                mergeSmall(p, n, starts: buf.baseAddress!, ranks: buf.baseAddress! + (n + 1), into: &sink)
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * (n + 1)) { buf in
+                let b = buf.baseAddress!
+                mergeSmall(p, n, starts: b, ranks: b + (n + 1), partRanks: b + 2 * (n + 1), into: &sink)
             }
         } else if n <= stackPieceLimit {
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Vocabulary.heapScratchWords(n)) { buf in
@@ -87,10 +88,10 @@ extension Vocabulary {
         }
     }
 
-    /// UInt64 words of scratch for `mergeLarge`: three (n + 1)-entry 32-bit arrays and a heap of 3n + 16 keys
+    /// UInt64 words of scratch for `mergeLarge`: four (n + 1)-entry 32-bit arrays and a heap of 3n + 16 keys
     /// (n initial pairs, at most two pushes per merge).
     static func heapScratchWords(_ n: Int) -> Int {
-        (3 * (n + 1) + 1) / 2 + 3 * n + 16
+        2 * (n + 1) + 3 * n + 16
     }
 
     /// tiktoken's `_byte_pair_merge`: O(n·m) with a linear minimum scan, fine for short pieces.
@@ -100,12 +101,14 @@ extension Vocabulary {
         _ n: Int,
         starts: UnsafeMutablePointer<UInt32>,
         ranks: UnsafeMutablePointer<UInt32>,
+        partRanks: UnsafeMutablePointer<UInt32>,
         into sink: inout S
     ) {
         var parts = n + 1
         for i in 0..<parts {
             starts[i] = UInt32(i)
             ranks[i] = i + 2 <= n ? pairRank(p + i) : Vocabulary.none
+            if S.wantsIDs { partRanks[i] = i < n ? byteRanks[Int(p[i])] : Vocabulary.none }
         }
         while true {
             var minRank = Vocabulary.none
@@ -126,12 +129,15 @@ extension Vocabulary {
             let move = parts - (i + 2)
             (starts + i + 1).update(from: starts + i + 2, count: move)
             (ranks + i + 1).update(from: ranks + i + 2, count: move)
+            if S.wantsIDs {
+                // The merged part is the token whose rank was the minimum.
+                partRanks[i] = minRank
+                (partRanks + i + 1).update(from: partRanks + i + 2, count: move)
+            }
             parts -= 1
         }
         if S.wantsIDs {
-            for i in 0..<(parts - 1) {
-                sink.push(rank(p + Int(starts[i]), Int(starts[i + 1]) - Int(starts[i])))
-            }
+            for i in 0..<(parts - 1) { sink.push(partRanks[i]) }
         } else {
             sink.add(count: parts - 1)
         }
@@ -153,10 +159,12 @@ extension Vocabulary {
         let next = raw.bindMemory(to: Int32.self, capacity: n + 1)
         let prev = (raw + 4 * (n + 1)).bindMemory(to: Int32.self, capacity: n + 1)
         let pairRank = (raw + 8 * (n + 1)).bindMemory(to: UInt32.self, capacity: n + 1)
+        let partRank = (raw + 12 * (n + 1)).bindMemory(to: UInt32.self, capacity: n + 1)
         var heap = MinHeap(storage: heapItems)
         for i in 0...n {
             next[i] = Int32(i + 1)
             prev[i] = Int32(i - 1)
+            if S.wantsIDs { partRank[i] = i < n ? byteRanks[Int(p[i])] : Vocabulary.none }
         }
         for i in 0..<n {
             pairRank[i] = i + 2 <= n ? self.pairRank(p + i) : Vocabulary.none
@@ -180,6 +188,7 @@ extension Vocabulary {
             next[s] = Int32(b)
             if b <= n { prev[b] = Int32(s) }
             pairRank[a] = Vocabulary.none
+            if S.wantsIDs { partRank[s] = r }
             let newRank = computeRank(s)
             pairRank[s] = newRank
             if newRank != Vocabulary.none { heap.push(UInt64(newRank) << 32 | UInt64(s)) }
@@ -196,7 +205,7 @@ extension Vocabulary {
         var parts = 0
         while s < n {
             let e = Int(next[s])
-            if S.wantsIDs { sink.push(rank(p + s, e - s)) }
+            if S.wantsIDs { sink.push(partRank[s]) }
             parts += 1
             s = e
         }

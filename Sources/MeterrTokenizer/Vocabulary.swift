@@ -90,6 +90,8 @@ final class Vocabulary: @unchecked Sendable {
     /// Ranks of all two-byte tokens, indexed by `b0 | b1 << 8` (256 KB, cache-resident): the first round of every
     /// merge looks up only byte pairs.
     let pairRanks: UnsafeMutablePointer<UInt32>
+    /// Ranks of the 256 single-byte tokens.
+    let byteRanks: UnsafeMutablePointer<UInt32>
     /// A 256 KB Bloom filter (two bits per token) that answers most misses from cache: merges of rare text probe
     /// many byte spans that are not tokens.
     let bloom: UnsafeMutablePointer<UInt64>
@@ -116,6 +118,8 @@ final class Vocabulary: @unchecked Sendable {
         table.initialize(repeating: 0, count: 2 * tableSize)
         pairRanks = .allocate(capacity: 65536)
         pairRanks.initialize(repeating: Vocabulary.none, count: 65536)
+        byteRanks = .allocate(capacity: 256)
+        byteRanks.initialize(repeating: Vocabulary.none, count: 256)
         bloom = .allocate(capacity: Vocabulary.bloomBits / 64)
         bloom.initialize(repeating: 0, count: Vocabulary.bloomBits / 64)
 
@@ -180,6 +184,7 @@ final class Vocabulary: @unchecked Sendable {
             table[2 * slot] = key
             table[2 * slot + 1] = UInt64(len) << 32 | UInt64(r)
             if len == 2 { pairRanks[Int(key)] = UInt32(r) }
+            if len == 1 { byteRanks[Int(key)] = UInt32(r) }
             let (b1, b2) = Vocabulary.bloomBits(h)
             bloom[b1 >> 6] |= 1 << UInt64(b1 & 63)
             bloom[b2 >> 6] |= 1 << UInt64(b2 & 63)
@@ -191,6 +196,7 @@ final class Vocabulary: @unchecked Sendable {
         offsets.deallocate()
         table.deallocate()
         pairRanks.deallocate()
+        byteRanks.deallocate()
         bloom.deallocate()
     }
 
