@@ -370,14 +370,13 @@ private final class DigestBox: @unchecked Sendable {
 func utf8ValidPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
     var i = 0
     while i < n {
-        // Eight ASCII bytes at a time.
-        if i + 8 <= n && UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-            i += 8
-            continue
-        }
         let b0 = p[i]
         if b0 < 0x80 {
             i += 1
+            // Then eight ASCII bytes at a time.
+            while i + 8 <= n && UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+            }
             continue
         }
         @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && p[i + k] & 0xC0 == 0x80 }
