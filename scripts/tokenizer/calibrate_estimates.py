@@ -4,7 +4,8 @@
 Anthropic publishes no local tokenizer for Claude 3+; the only one it ever shipped is the legacy Claude tokenizer
 (`anthropic/tokenizer.json` inside the `anthropic` PyPI wheel up to 0.3x, loaded with HF `tokenizers`). This
 script fits estimate = ceil(factor * o200k_count) against it on the fixture languages, code and prose, and prints
-the per-text error. It therefore measures the error against the legacy tokenizer only.
+the per-text error, then fits the two-term formula TokenEstimator ships (a * o200k + b * non-ASCII scalars).
+It therefore measures the error against the legacy tokenizer only.
 
     .venv/bin/pip download anthropic==0.34.2 --no-deps -d /tmp/anth   # then unzip anthropic/tokenizer.json
     .venv/bin/pip install tokenizers
@@ -50,10 +51,6 @@ def main():
         print(f"  {name:20} claude-legacy {c:7}  o200k {o:7}  ratio {c / o:.3f}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def fit_two_terms(claude_path):
     """estimate = a * o200k + b * non-ASCII scalars, least squares on relative error (each text counts once)."""
     claude = Tokenizer.from_file(claude_path)
@@ -79,5 +76,7 @@ def fit_two_terms(claude_path):
         print(f"  {name:20} claude-legacy {c:5} estimate {est:5} error {(est - c) / c:+.0%}")
 
 
-if __name__ == "__main__" and os.environ.get("TWO_TERMS"):
+if __name__ == "__main__":
+    main()
+    # The shipped estimator: ceil(a * o200k + b * non-ASCII scalars); prints the fit and the error per text.
     fit_two_terms(sys.argv[1])
