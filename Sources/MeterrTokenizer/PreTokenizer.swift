@@ -73,9 +73,10 @@ struct PreTokenizer {
     func upperStarLowerPlus(_ s: Int) -> Int {
         var i = s
         var lastLower = -1
+        // Flags of the scalar that ended the UPPER run (0 at the end of input).
+        var f: UInt8 = 0
         while i < end {
             let b = base[i]
-            let f: UInt8
             let n: Int
             if b < 0x80 {
                 f = flags[Int(b)]
@@ -86,8 +87,9 @@ struct PreTokenizer {
             if f & CharFlags.upper == 0 { break }
             i += n
             if f & CharFlags.lower != 0 { lastLower = i }
+            f = 0
         }
-        if i < end && cls(i).0 & CharFlags.lower != 0 {
+        if f & CharFlags.lower != 0 {
             return run(i, CharFlags.lower)
         }
         return lastLower
@@ -153,12 +155,15 @@ struct PreTokenizer {
         let (f0, n0) = cls(p)
         let prefixOK = f0 & (CharFlags.letter | CharFlags.number) == 0 && b0 != 0x0A && b0 != 0x0D
         let wordish = f0 & (CharFlags.upper | CharFlags.lower) != 0
+        // With a prefix, both word alternatives need a letter or mark right after it.
+        let wordAfterPrefix =
+            prefixOK && p + n0 < end && cls(p + n0).0 & (CharFlags.upper | CharFlags.lower) != 0
         // Alternative 1: prefix? UPPER* LOWER+ contraction?
         var e = -1
-        if prefixOK && p + n0 < end { e = upperStarLowerPlus(p + n0) }
+        if wordAfterPrefix { e = upperStarLowerPlus(p + n0) }
         if e < 0 && wordish { e = upperStarLowerPlus(p) }
         // Alternative 2: prefix? UPPER+ LOWER* contraction?
-        if e < 0 && prefixOK && p + n0 < end { e = upperPlusLowerStar(p + n0) }
+        if e < 0 && wordAfterPrefix { e = upperPlusLowerStar(p + n0) }
         if e < 0 && wordish { e = upperPlusLowerStar(p) }
         if e >= 0 {
             if contractions {
