@@ -66,13 +66,42 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Loads the bundled vocabulary for `encoding` and checks its SHA-256.
+    ///
+    /// The file is looked up in `$METERR_TOKENIZER_RESOURCES` if set, then in the `*_MeterrTokenizer.resources`
+    /// bundle next to the executable (where SwiftPM puts it; ship that directory with the binary). A missing file
+    /// throws `missingResource` instead of crashing.
     public convenience init(encoding: Encoding) throws {
         let spec = EncodingSpec.of(encoding)
-        guard let url = Bundle.module.url(forResource: spec.resource, withExtension: "tiktoken") else {
-            throw TokenizerError.missingResource(spec.resource + ".tiktoken")
-        }
+        let file = spec.resource + ".tiktoken"
+        guard let url = Tokenizer.resourceURL(file) else { throw TokenizerError.missingResource(file) }
         let data = try Data(contentsOf: url, options: .alwaysMapped)
         try self.init(encoding: encoding, tiktokenData: data)
+    }
+
+    static func resourceURL(_ file: String) -> URL? {
+        let fm = FileManager.default
+        var directories: [URL] = []
+        if let dir = ProcessInfo.processInfo.environment["METERR_TOKENIZER_RESOURCES"] {
+            directories.append(URL(fileURLWithPath: dir))
+        }
+        for base in [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let names = (try? fm.contentsOfDirectory(atPath: base.path)) ?? []
+            for name in names.sorted()
+            where name.hasSuffix("_MeterrTokenizer.resources") || name.hasSuffix("_MeterrTokenizer.bundle") {
+                let bundle = base.appendingPathComponent(name)
+                directories += [bundle, bundle.appendingPathComponent("Contents/Resources")]
+            }
+        }
+        for dir in directories {
+            let url = dir.appendingPathComponent(file)
+            if fm.fileExists(atPath: url.path) { return url }
+        }
+        #if canImport(Darwin)
+            // Xcode and other Darwin layouts: the SwiftPM accessor knows them all.
+            return Bundle.module.url(forResource: file, withExtension: nil)
+        #else
+            return nil
+        #endif
     }
 
     /// Builds the tokenizer from `.tiktoken` content (checked against the encoding's published SHA-256).
