@@ -439,7 +439,7 @@ extension Tokenizer {
     /// or digit), so the sum is exactly the sequential count.
     public func countParallel(_ text: String, chunks: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
         var text = text
-        return text.withUTF8 { countParallel($0, chunks: chunks) }
+        return text.withUTF8 { countParallel($0, chunks: chunks, knownValid: true) }
     }
 
     /// `count(bytes)` computed on every core, exactly equal to the sequential count.
@@ -447,12 +447,23 @@ extension Tokenizer {
         _ bytes: UnsafeBufferPointer<UInt8>,
         chunks: Int = ProcessInfo.processInfo.activeProcessorCount
     ) -> Int {
+        countParallel(bytes, chunks: chunks, knownValid: false)
+    }
+
+    func countParallel(_ bytes: UnsafeBufferPointer<UInt8>, chunks: Int, knownValid: Bool) -> Int {
         guard let base = bytes.baseAddress else { return 0 }
         let n = bytes.count
         let minChunk = 1 << 16
         let parts = max(1, min(chunks, n / minChunk))
         // Invalid UTF-8 re-encodes its tail as one piece; keep that path sequential.
-        if parts == 1 || utf8ValidPrefix(base, n) != n { return count(bytes) }
+        if parts == 1 || (!knownValid && utf8ValidPrefix(base, n) != n) {
+            if knownValid {
+                var sink = CountSink()
+                encodeValid(base, n, into: &sink)
+                return sink.count
+            }
+            return count(bytes)
+        }
         var cuts = [0]
         for k in 1..<parts {
             var i = max(k * n / parts, cuts[cuts.count - 1] + 1)
