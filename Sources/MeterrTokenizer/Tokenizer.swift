@@ -68,8 +68,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// Loads the bundled vocabulary for `encoding` and checks its SHA-256.
     ///
     /// The file is looked up in `$METERR_TOKENIZER_RESOURCES` if set, then in the `*_MeterrTokenizer.resources`
-    /// bundle next to the executable (where SwiftPM puts it; ship that directory with the binary). A missing file
-    /// throws `missingResource` instead of crashing.
+    /// bundle next to the executable (where SwiftPM puts it; ship that directory with the binary), then in the
+    /// source tree it was built from. A missing file throws `missingResource` instead of crashing.
     public convenience init(encoding: Encoding) throws {
         let spec = EncodingSpec.of(encoding)
         let file = spec.resource + ".tiktoken"
@@ -92,6 +92,9 @@ public final class Tokenizer: @unchecked Sendable {
                 directories += [bundle, bundle.appendingPathComponent("Contents/Resources")]
             }
         }
+        // Last resort for development builds copied elsewhere: the source tree this file was compiled from.
+        directories.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"))
         for dir in directories {
             let url = dir.appendingPathComponent(file)
             if fm.fileExists(atPath: url.path) { return url }
