@@ -133,7 +133,7 @@ public struct ChatTokenCounter: Sendable {
     /// Tokens of one string (exact with a tokenizer, else the estimator).
     public func tokens(_ text: String) throws -> Int {
         if let tokenizer { return tokenizer.count(text) }
-        return try TokenEstimator.estimate(text, family: family ?? .unknown)
+        return try TokenEstimate.estimate(text, family: family ?? .unknown)
     }
 
     /// Chat Completions `messages`: `Σ (tokensPerMessage + tokens(every string value) + tokensPerName if name)

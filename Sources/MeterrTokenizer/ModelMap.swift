@@ -6,7 +6,7 @@ public enum ModelTokenizer: Sendable, Equatable {
     case exact(Encoding)
     /// A related tokenizer used as an estimate (e.g. Tekken for Mistral's older SentencePiece models).
     case approximate(Encoding)
-    /// No public local tokenizer: a calibrated estimate (see `TokenEstimator`).
+    /// No public local tokenizer: a calibrated estimate (see `TokenEstimate`).
     case estimated(EstimateFamily)
 
     /// The encoding used for counting, if any.

@@ -26,7 +26,7 @@ public struct TokenCount: Sendable, Equatable, Codable {
 /// differently and Anthropic publishes no tokenizer, so the error against current models is not measured here.
 /// Gemini and Cohere: the o200k count (both use large multilingual vocabularies); not calibrated locally, because
 /// no tokenizer for them is installable here. Every estimate is labelled `exact: false`.
-public enum TokenEstimator {
+public enum TokenEstimate {
     /// Estimated tokens of `text` for `family`.
     public static func estimate(_ text: String, family: EstimateFamily) throws -> Int {
         let o200k = try Tokenizer.shared(for: .o200kBase).count(text)
@@ -55,7 +55,7 @@ public enum TokenCounter {
                 count: try Tokenizer.shared(for: encoding).count(text), exact: false,
                 encoding: encoding.rawValue)
         case .estimated(let family):
-            return TokenCount(count: try TokenEstimator.estimate(text, family: family), exact: false, encoding: nil)
+            return TokenCount(count: try TokenEstimate.estimate(text, family: family), exact: false, encoding: nil)
         }
     }
 

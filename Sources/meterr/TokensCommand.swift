@@ -81,7 +81,7 @@ struct TokensCommand: AsyncParsableCommand {
                     let tokenizer = try Tokenizer.shared(for: e)
                     return text.utf8.count > 1 << 20 ? tokenizer.countParallel(text) : tokenizer.count(text)
                 case .estimated(let family):
-                    return try TokenEstimator.estimate(text, family: family)
+                    return try TokenEstimate.estimate(text, family: family)
                 }
             }
             let suffix = kind.isExact ? "" : ",\"exact\":false"

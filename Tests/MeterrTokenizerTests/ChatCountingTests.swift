@@ -194,7 +194,7 @@ struct ChatCountingTests {
         let text = "Größe 東京"
         let nonASCII = text.unicodeScalars.filter { $0.value >= 0x80 }.count
         let expected = Int((1.05 * Double(o200k.count(text)) + 0.58 * Double(nonASCII)).rounded(.up))
-        #expect(try TokenEstimator.estimate(text, family: .anthropic) == expected)
+        #expect(try TokenEstimate.estimate(text, family: .anthropic) == expected)
     }
 }
 

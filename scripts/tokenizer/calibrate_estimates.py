@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Calibrate TokenEstimator's Anthropic factor and measure its error.
+"""Calibrate TokenEstimate's Anthropic factor and measure its error.
 
 Anthropic publishes no local tokenizer for Claude 3+; the only one it ever shipped is the legacy Claude tokenizer
 (`anthropic/tokenizer.json` inside the `anthropic` PyPI wheel up to 0.3x, loaded with HF `tokenizers`). This
 script fits estimate = ceil(factor * o200k_count) against it on the fixture languages, code and prose, and prints
-the per-text error, then fits the two-term formula TokenEstimator ships (a * o200k + b * non-ASCII scalars).
+the per-text error, then fits the two-term formula TokenEstimate ships (a * o200k + b * non-ASCII scalars).
 It therefore measures the error against the legacy tokenizer only.
 
     .venv/bin/pip download anthropic==0.34.2 --no-deps -d /tmp/anth   # then unzip anthropic/tokenizer.json
