@@ -22,13 +22,6 @@ while !args.isEmpty {
     case "--encoding":
         let name = args.removeFirst()
         encodings = name == "all" ? Encoding.allCases : [Encoding(name: name)!]
-    case "--sha":
-        // SHA-256 throughput (the load-time vocabulary check).
-        let data = FileManager.default.contents(atPath: args.removeFirst())!
-        let t0 = now()
-        let digest = data.withUnsafeBytes { SHA256.hex($0) }
-        print(String(format: "sha256 %.1f MB/s %@", Double(data.count) / 1e6 / (now() - t0), digest))
-        exit(0)
     case "--repeat":
         repeats = Int(args.removeFirst())!
     default:
