@@ -7,22 +7,34 @@ let package = Package(
     products: [
         .executable(name: "meterr", targets: ["meterr"]),
         .library(name: "MeterrCore", targets: ["MeterrCore"]),
+        .library(name: "MeterrProviders", targets: ["MeterrProviders"]),
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
+        .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
         .library(name: "MeterrTokenizer", targets: ["MeterrTokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Domain types: no dependencies.
         .target(name: "MeterrCore"),
+        // Provider wire formats: usage extraction from JSON and streams, one folder per provider.
+        .target(name: "MeterrProviders", dependencies: ["MeterrCore"]),
+        // Price catalog (shipped as data), exact cost engine, LiteLLM import/export.
+        .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
+        .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
+        // `swift run -c release meterr-pricing-bench`: catalog load and per-event pricing speed.
+        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
         // Exact tiktoken/Tekken token counting: standard library + Foundation (resources) only.
         .target(
             name: "MeterrTokenizer",
@@ -32,12 +44,20 @@ let package = Package(
                 .copy("Resources/tekken_240911.tiktoken"),
             ]
         ),
+        .testTarget(name: "MeterrTokenizerTests", dependencies: ["MeterrTokenizer"], resources: [.copy("Fixtures")]),
+        // `scripts/bench-tokenizer.sh`: throughput beside tiktoken and bpe-openai.
+        .executableTarget(
+            name: "meterr-tokenizer-bench",
+            dependencies: ["MeterrTokenizer"],
+            path: "Benchmarks/TokenizerBenchmark"
+        ),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
             dependencies: [
                 "MeterrCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -48,9 +68,15 @@ let package = Package(
             name: "MeterrServer",
             dependencies: [
                 "MeterrCore",
+                "MeterrPricing",
+                "MeterrProviders",
                 "MeterrStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -60,6 +86,7 @@ let package = Package(
             name: "meterr",
             dependencies: [
                 "MeterrCore",
+                "MeterrPricing",
                 "MeterrStore",
                 "MeterrServer",
                 "MeterrTokenizer",
@@ -67,18 +94,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
-        .testTarget(
-            name: "MeterrTokenizerTests",
-            dependencies: ["MeterrTokenizer"],
-            resources: [.copy("Fixtures")]
-        ),
-        // Throughput of MeterrTokenizer; scripts/bench-tokenizer.sh runs it beside tiktoken and bpe-openai.
+        // `swift run -c release meterr-ledger-bench`: ledger ingest and summary speed.
         .executableTarget(
-            name: "meterr-tokenizer-bench",
-            dependencies: ["MeterrTokenizer"],
-            path: "Benchmarks/TokenizerBenchmark"
+            name: "meterr-ledger-bench",
+            dependencies: ["MeterrCore", "MeterrStore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/LedgerBenchmark"
         ),
+        .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
+        .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),
+        .testTarget(
+            name: "MeterrProvidersTests", dependencies: ["MeterrProviders"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "MeterrServerTests",
+            dependencies: [
+                "MeterrServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
+        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,8 +9,12 @@ public enum Identifier {
         bytes.reserveCapacity(length)
         // 62 * 4 = 248: rejecting bytes of 248 and above keeps every character equally likely.
         while bytes.count < length {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            if byte < 248 { bytes.append(alphabet[Int(byte % 62)]) }
+            var word = generator.next()
+            for _ in 0..<8 where bytes.count < length {
+                let byte = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                if byte < 248 { bytes.append(alphabet[Int(byte % 62)]) }
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

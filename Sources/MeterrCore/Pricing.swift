@@ -18,3 +18,13 @@ public protocol UsagePricer: Sendable {
     /// (unpriced is not free).
     func price(_ event: UsageEvent) -> PricedUsage?
 }
+
+extension UsageEvent {
+    /// Prices the event with the catalog: the catalog's cost and price id replace whatever the
+    /// report said; a cost the report carries stands only for models the catalog does not price.
+    public mutating func applyPrice(from pricer: (any UsagePricer)?) {
+        guard let priced = pricer?.price(self) else { return }
+        cost = priced.cost
+        priceId = priced.priceId
+    }
+}

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A point in time with millisecond precision, as meterr stores and prints it.
@@ -54,8 +54,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
             self.milliseconds = Int64(seconds) * 1000
             return
         }
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
-            || bytes[index] == UInt8(ascii: " ")
+        guard index < bytes.count,
+            bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
+                || bytes[index] == UInt8(ascii: " ")
         else { return nil }
         index += 1
         guard let hour = number(2), expect(":"), let minute = number(2), expect(":"), let second = number(2),

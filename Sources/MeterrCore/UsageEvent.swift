@@ -11,9 +11,10 @@ public enum UsageSource: String, Sendable, Hashable, Codable {
 /// The JSON form is the contract of DESIGN.md: snake_case keys, `ts` in RFC 3339 UTC with
 /// milliseconds, `cost_usd` a decimal string or `null` when the model has no price.
 public struct UsageEvent: Sendable, Hashable, Codable {
-    /// The event id; a retried event with the same id is stored once.
+    /// The event id; a retried event with the same id is stored once. Generated when a report
+    /// leaves it out (such a report is then not safe to retry).
     public var id: String
-    /// When the call happened.
+    /// When the call happened; the time of receipt when a report leaves it out.
     public var ts: Timestamp
     /// The organisation the call is billed to.
     public var org: String
@@ -115,8 +116,8 @@ public struct UsageEvent: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(String.self, forKey: .id)
-        ts = try c.decode(Timestamp.self, forKey: .ts)
+        id = try c.decodeIfPresent(String.self, forKey: .id) ?? Identifier.make("evt")
+        ts = try c.decodeIfPresent(Timestamp.self, forKey: .ts) ?? Timestamp.now()
         org = try c.decodeIfPresent(String.self, forKey: .org) ?? ""
         team = try c.decodeIfPresent(String.self, forKey: .team)
         user = try c.decodeIfPresent(String.self, forKey: .user)

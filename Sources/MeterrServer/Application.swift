@@ -1,1 +1,66 @@
+import AsyncHTTPClient
 import Hummingbird
+import Logging
+import MeterrCore
+import MeterrPricing
+import MeterrStore
+import ServiceLifecycle
+
+/// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
+/// the background services. `meterr serve` and the tests build it the same way.
+public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "meterr")
+    logger.logLevel = configuration.logLevel
+    let store = try SQLiteStore(directory: configuration.dataDirectory, durability: configuration.durability)
+    let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
+    configuration.onBootstrap(bootstrap)
+    let writer = LedgerWriter(ledger: store, logger: logger)
+    // The shipped catalog with the data directory's imported prices laid over it.
+    let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory))
+    let pricer = configuration.pricer ?? engine
+
+    let principals = PrincipalCache(accounts: store)
+    let router = Router(context: MeterrRequestContext.self)
+    router.add(middleware: ResponseHeadersMiddleware())
+    HealthRoutes(store: store).register(on: router)
+    let api = router.group("api")
+        .add(middleware: AuthenticationMiddleware(cache: principals))
+        .group(context: AuthenticatedContext.self)
+    UsageRoutes(writer: writer, ledger: store, pricer: pricer, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: api)
+    PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+
+    var clientConfiguration = HTTPClient.Configuration()
+    clientConfiguration.timeout = .init(
+        connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
+        read: .seconds(Int64(configuration.upstreamReadTimeout)))
+    clientConfiguration.decompression = .disabled
+    clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
+    clientConfiguration.httpVersion = .automatic
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    Gateway(
+        client: client, principals: principals, writer: writer, pricer: pricer, estimator: configuration.tokenEstimator,
+        upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes, logger: logger
+    ).register(on: router)
+
+    let onListening = configuration.onListening
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        // Stopped in reverse order: the server stops taking requests, then the upstream client
+        // closes, then the ledger commits what is queued.
+        services: [writer, HTTPClientService(client: client)],
+        onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// Shuts the upstream client down when the application stops.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,62 @@
+import MeterrCore
+
+/// Gemini `usageMetadata`: cached tokens are inside `promptTokenCount`; thinking tokens are NOT
+/// inside `candidatesTokenCount` but billed as output; tool-use prompt tokens count as input.
+enum GeminiUsage {
+    static func usage(_ metadata: JSONValue) -> Usage {
+        let thoughts = metadata["thoughtsTokenCount"]?.int ?? 0
+        return Usage(
+            inputTokens: (metadata["promptTokenCount"]?.int ?? 0) + (metadata["toolUsePromptTokenCount"]?.int ?? 0),
+            cacheReadTokens: metadata["cachedContentTokenCount"]?.int ?? 0,
+            outputTokens: (metadata["candidatesTokenCount"]?.int ?? 0) + thoughts, reasoningTokens: thoughts)
+    }
+
+    /// Whether a metadata object carries counts (Vertex sends some with only `trafficType`).
+    static func hasCounts(_ metadata: JSONValue) -> Bool {
+        metadata["promptTokenCount"] != nil || metadata["candidatesTokenCount"] != nil
+            || metadata["totalTokenCount"] != nil
+    }
+
+    static func read(body: [UInt8]) -> UsageReading {
+        guard let root = JSONValue(parsing: body) else { return UsageReading() }
+        // Without alt=sse a stream's body is one JSON array of responses: read it as a stream.
+        if case .array(let chunks) = root {
+            var tap = GeminiTap()
+            for chunk in chunks { tap.consume(chunk) }
+            var reading = tap.reading
+            reading.finished = true
+            return reading
+        }
+        var reading = UsageReading(responseId: root["responseId"]?.string, finished: true)
+        reading.noteModel(root["modelVersion"])
+        if let metadata = root["usageMetadata"], hasCounts(metadata) { reading.usage = usage(metadata) }
+        if let error = root["error"], !error.isNull { reading.error = error["message"]?.string ?? "error" }
+        return reading
+    }
+}
+
+/// Gemini streams: every chunk may repeat `usageMetadata` with RUNNING totals: the last one wins,
+/// and a chunk without counts changes nothing. The stream simply ends (no end marker).
+struct GeminiTap: StreamUsageTap {
+    var reading = UsageReading()
+
+    mutating func consume(_ event: StreamEvent) {
+        guard let chunk = JSONValue(parsing: event.data) else { return }
+        consume(chunk)
+    }
+
+    mutating func consume(_ chunk: JSONValue) {
+        reading.noteModel(chunk["modelVersion"])
+        if reading.responseId == nil { reading.responseId = chunk["responseId"]?.string }
+        if let metadata = chunk["usageMetadata"], GeminiUsage.hasCounts(metadata) {
+            reading.usage = GeminiUsage.usage(metadata)
+        }
+        for candidate in chunk["candidates"]?.array ?? [] {
+            for part in candidate[path: "content", "parts"]?.array ?? [] where part["thought"] != .bool(true) {
+                reading.appendText(part["text"]?.string)
+            }
+            if candidate["finishReason"]?.string != nil { reading.finished = true }
+        }
+        if let error = chunk["error"], !error.isNull { reading.error = error["message"]?.string ?? "error" }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import MeterrCore
+
+/// The one place where a `MeterrError` becomes an HTTP status and a JSON body.
+typealias APIError = MeterrError
+
+extension MeterrError.Code {
+    /// The HTTP status of errors of this kind.
+    var status: HTTPResponse.Status {
+        switch self {
+        case .invalidRequest: .badRequest
+        case .payloadTooLarge: .contentTooLarge
+        case .unauthenticated: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .unavailable, .storage: .serviceUnavailable
+        default: .internalServerError
+        }
+    }
+}
+
+extension MeterrError {
+    /// The error as a response: `{"error": {"code", "message", "field"}}`.
+    func response() -> Response {
+        var body = ["code": code.rawValue, "message": message]
+        if let field { body["field"] = field }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer" }
+        let data = (try? JSONEncoder.api.encode(["error": body])) ?? Data()
+        return Response(status: code.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Any error as a `MeterrError`, with a safe message for errors of unknown kind.
+    static func from(_ error: any Error) -> MeterrError {
+        switch error {
+        case let error as MeterrError:
+            return error
+        case let error as HTTPError:
+            switch error.status {
+            case .contentTooLarge: return MeterrError(.payloadTooLarge, "the request body is too large")
+            case .notFound: return MeterrError(.notFound, "no such route")
+            case .methodNotAllowed: return MeterrError(.invalidRequest, "method not allowed for this route")
+            case .unauthorized: return MeterrError(.unauthenticated, "a valid meterr key is required")
+            default:
+                let code: Code = error.status.code < 500 ? .invalidRequest : .internal
+                return MeterrError(code, error.body ?? error.status.reasonPhrase)
+            }
+        default:
+            return MeterrError(.internal, "internal error", underlying: error)
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder of every `/api` response.
+    static var api: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+/// A response of JSON text written elsewhere.
+func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// Encodes a value as a JSON response.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try JSONEncoder.api.encode(value)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,408 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MeterrCore
+import MeterrProviders
+import MeterrStore
+import NIOCore
+import NIOHTTP1
+
+/// The gateway: forwards each provider call unchanged (but for the credential), reads its usage from
+/// the response as it passes, prices it and hands the event to the ledger.
+struct Gateway: Sendable {
+    let client: HTTPClient
+    let principals: PrincipalCache
+    let writer: LedgerWriter
+    let pricer: any UsagePricer
+    let estimator: any TokenEstimator
+    let upstreams: [Provider: ServerConfiguration.Upstream]
+    let maxRequestBytes: Int
+    let logger: Logger
+
+    /// Path prefixes of the gateway, the provider each serves, and how much of the prefix is meterr's own.
+    static let mounts: [(prefix: String, provider: Provider, strip: String)] = [
+        ("openai/v1", .openai, "/openai"),
+        ("v1", .openai, ""),
+        ("azure/openai", .azure, "/azure"),
+        ("anthropic/v1", .anthropic, "/anthropic"),
+        ("gemini/v1beta", .gemini, "/gemini"),
+        ("gemini/v1", .gemini, "/gemini"),
+        ("mistral/v1", .mistral, "/mistral"),
+        ("cohere/v2", .cohere, "/cohere"),
+        ("cohere/v1", .cohere, "/cohere"),
+    ]
+
+    func register(on router: Router<MeterrRequestContext>) {
+        for mount in Self.mounts {
+            for method in [HTTPRequest.Method.get, .post, .delete] {
+                router.on(RouterPath(stringLiteral: "\(mount.prefix)/**"), method: method) { request, context in
+                    try await self.forward(request, context: context, provider: mount.provider, strip: mount.strip)
+                }
+            }
+        }
+    }
+
+    /// Headers never forwarded in either direction (hop-by-hop, or recomputed).
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host",
+        "content-length",
+    ]
+
+    func forward(_ request: Request, context: MeterrRequestContext, provider: Provider, strip: String) async throws
+        -> Response
+    {
+        let started = ContinuousClock.now
+        let startedAt = Timestamp.now()
+        let adapter = ProviderAdapter.of(provider)
+        func failure(_ status: Int, _ message: String) -> Response {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(
+                status: .init(code: status), headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: adapter.errorBody(status: status, message: message))))
+        }
+        let path = String(request.uri.path.dropFirst(strip.count))
+
+        // The body: bounded, and small enough to hold (requests are prompts, not streams).
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxRequestBytes)
+        } catch is NIOTooManyBytesError {
+            return failure(413, "request body exceeds \(maxRequestBytes) bytes")
+        }
+
+        // Who calls: the gateway key where the provider's SDK puts its key, or in x-meterr-key when the
+        // caller brings its own provider key.
+        let ownKey = request.headers[.meterrKey]
+        guard let gatewayKey = ownKey ?? Self.presentedKey(request, adapter: adapter), APIKey.isWellFormed(gatewayKey),
+            let principal = try await principals.principal(forKey: gatewayKey)
+        else {
+            return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
+        }
+        guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
+        guard let upstream = upstreams[provider], !upstream.baseURL.isEmpty else {
+            return failure(502, "meterr has no upstream for \(provider.rawValue): set its base URL")
+        }
+        if ownKey == nil && upstream.apiKey == nil {
+            return failure(
+                401, "meterr holds no \(provider.rawValue) key: configure one, or send yours with x-meterr-key")
+        }
+
+        let bytes = Array(body.readableBytesView)
+        let endpoint = adapter.endpoint(forPath: path)
+        let facts = adapter.inspect(path: path, query: request.uri.query, body: bytes)
+        var upstreamBody = bytes
+        var injectedUsage = false
+        if facts.stream, !facts.includesUsage, provider == .openai || provider == .azure,
+            endpoint == .chatCompletions || endpoint == .completions,
+            let rewritten = ProviderAdapter.requestingUsage(bytes)
+        {
+            upstreamBody = rewritten
+            injectedUsage = true
+        }
+
+        var upstreamRequest = HTTPClientRequest(url: upstream.baseURL + path + Self.query(request, adapter: adapter))
+        upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if Self.hopByHop.contains(name) || name.hasPrefix("x-meterr-") || name == "accept-encoding" { continue }
+            if ownKey == nil && adapter.keyHeaders.contains(name) { continue }
+            upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
+        }
+        if ownKey == nil, let key = upstream.apiKey {
+            switch provider {
+            case .openai, .mistral, .cohere:
+                upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
+            case .anthropic: upstreamRequest.headers.replaceOrAdd(name: "x-api-key", value: key)
+            case .gemini: upstreamRequest.headers.replaceOrAdd(name: "x-goog-api-key", value: key)
+            case .azure: upstreamRequest.headers.replaceOrAdd(name: "api-key", value: key)
+            }
+        }
+        // Usage is read from the bytes as they pass: they must not be compressed.
+        upstreamRequest.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
+        upstreamRequest.body = .bytes(upstreamBody)
+
+        let call = Call(
+            gateway: self, provider: provider, endpoint: endpoint, facts: facts, requestBody: bytes,
+            principal: principal, attribution: Attribution(request.headers, facts: facts), requestId: context.requestId,
+            started: started, startedAt: startedAt)
+
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(upstreamRequest, timeout: .hours(24), logger: logger)
+        } catch {
+            let timedOut = Self.isTimeout(error)
+            let status = timedOut ? 504 : 502
+            call.record(status: status, reading: nil, stream: facts.stream, firstByte: nil)
+            return failure(
+                status,
+                timedOut ? "\(provider.rawValue) did not answer in time" : "\(provider.rawValue) could not be reached")
+        }
+        let status = Int(response.status.code)
+        let afterHead = ContinuousClock.now
+        var headers = HTTPFields()
+        for header in response.headers where !Self.hopByHop.contains(header.name.lowercased()) {
+            if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
+        }
+        let contentType = response.headers.first(name: "content-type")
+        let streaming =
+            contentType?.contains("event-stream") == true
+            || (status == 200 && (facts.stream || endpoint == .streamGenerateContent))
+
+        if !streaming {
+            let responseBody: ByteBuffer
+            do {
+                responseBody = try await response.body.collect(upTo: 256 << 20)
+            } catch {
+                call.record(status: 502, reading: nil, stream: false, firstByte: afterHead)
+                return failure(502, "\(provider.rawValue) sent an unreadable response")
+            }
+            let reading =
+                endpoint.map {
+                    UsageReader.read(provider: provider, endpoint: $0, body: Array(responseBody.readableBytesView))
+                }
+                ?? UsageReading(finished: true)
+            let upstreamId = Self.upstreamRequestId(response.headers) ?? reading.responseId
+            let event = call.record(
+                status: status, reading: reading, stream: false, firstByte: afterHead, upstreamRequestId: upstreamId)
+            if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
+            headers[.serverTiming] = Self.serverTiming(
+                started: started, upstreamStarted: started, upstreamEnded: ContinuousClock.now)
+            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: responseBody))
+        }
+
+        headers[.serverTiming] = Self.serverTiming(started: started, upstreamStarted: started, upstreamEnded: afterHead)
+        let framing = StreamScanner.framing(forContentType: contentType)
+        let upstreamId = Self.upstreamRequestId(response.headers)
+        let stripsUsage = injectedUsage
+        let streamBody = ResponseBody { writer in
+            var scanner = StreamScanner(framing: framing)
+            var tap = endpoint.map { UsageReader.tap(provider: provider, endpoint: $0) }
+            var stripper = stripsUsage ? UsageChunkStripper() : nil
+            var firstByte: ContinuousClock.Instant?
+            var clientGone = false
+            do {
+                for try await chunk in response.body {
+                    if firstByte == nil { firstByte = ContinuousClock.now }
+                    scanner.feed(chunk.readableBytesView) { tap?.consume($0) }
+                    var out = chunk
+                    if var active = stripper {
+                        out = active.pass(chunk)
+                        stripper = active
+                    }
+                    if out.readableBytes > 0 {
+                        do {
+                            try await writer.write(out)
+                        } catch {
+                            clientGone = true
+                            break
+                        }
+                    }
+                }
+            } catch {
+                // The upstream cut the stream (or the client left and the task was cancelled).
+            }
+            scanner.finish { tap?.consume($0) }
+            if var remaining = stripper?.flush(), remaining.readableBytes > 0, !clientGone {
+                try? await writer.write(remaining)
+                remaining.clear()
+            }
+            var reading = tap?.reading ?? UsageReading(finished: true)
+            if clientGone { reading.finished = false }
+            call.record(
+                status: status, reading: reading, stream: true, firstByte: firstByte,
+                upstreamRequestId: upstreamId ?? reading.responseId)
+            if !clientGone { try await writer.finish(nil) }
+        }
+        return Response(status: .init(code: status), headers: headers, body: streamBody)
+    }
+
+    /// The gateway key as the provider's SDK sends it.
+    static func presentedKey(_ request: Request, adapter: ProviderAdapter) -> String? {
+        for name in adapter.keyHeaders {
+            guard let fieldName = HTTPField.Name(name), let value = request.headers[fieldName] else { continue }
+            if name == "authorization" {
+                guard value.lowercased().hasPrefix("bearer ") else { continue }
+                return String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            }
+            return value.trimmingCharacters(in: .whitespaces)
+        }
+        if adapter.keyInQuery, let key = request.uri.queryParameters.get("key") { return key }
+        return nil
+    }
+
+    /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.
+    static func query(_ request: Request, adapter: ProviderAdapter) -> String {
+        guard let query = request.uri.query, !query.isEmpty else { return "" }
+        guard adapter.keyInQuery else { return "?" + query }
+        let kept = query.split(separator: "&").filter { !$0.hasPrefix("key=") }
+        return kept.isEmpty ? "" : "?" + kept.joined(separator: "&")
+    }
+
+    static func upstreamRequestId(_ headers: HTTPHeaders) -> String? {
+        headers.first(name: "x-request-id") ?? headers.first(name: "request-id")
+            ?? headers.first(name: "apim-request-id")
+    }
+
+    static func isTimeout(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .connectTimeout || error == .readTimeout || error == .deadlineExceeded
+        }
+        return false
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    static func serverTiming(
+        started: ContinuousClock.Instant, upstreamStarted: ContinuousClock.Instant,
+        upstreamEnded: ContinuousClock.Instant
+    ) -> String {
+        let total = milliseconds(ContinuousClock.now - started)
+        let upstream = milliseconds(upstreamEnded - upstreamStarted)
+        return
+            "meterr;dur=\(String(format: "%.3f", max(0, total - upstream))), upstream;dur=\(String(format: "%.3f", upstream))"
+    }
+}
+
+/// Attribution a call carries beyond its key: `x-meterr-team|user|project|tags` and OpenAI's `user`.
+struct Attribution: Sendable {
+    var team: String?
+    var user: String?
+    var project: String?
+    var tags: [String: String] = [:]
+
+    init(_ headers: HTTPFields, facts: RequestFacts) {
+        team = headers[.meterrTeam].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
+        user =
+            headers[.meterrUser].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
+            ?? facts.user.map { String($0.prefix(256)) }
+        project = headers[.meterrProject].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
+        for pair in (headers[.meterrTags] ?? "").split(separator: ",").prefix(64) {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: .whitespaces)
+            if !key.isEmpty {
+                tags[String(key.prefix(128))] = String(parts[1].trimmingCharacters(in: .whitespaces).prefix(256))
+            }
+        }
+    }
+}
+
+/// One call through the gateway, and the usage event it leaves.
+struct Call: Sendable {
+    let gateway: Gateway
+    let provider: Provider
+    let endpoint: ProviderEndpoint?
+    let facts: RequestFacts
+    let requestBody: [UInt8]
+    let principal: Principal
+    let attribution: Attribution
+    let requestId: String
+    let started: ContinuousClock.Instant
+    let startedAt: Timestamp
+
+    /// Builds, prices and hands over the call's usage event; never throws, never waits.
+    @discardableResult
+    func record(
+        status: Int, reading: UsageReading?, stream: Bool, firstByte: ContinuousClock.Instant?,
+        upstreamRequestId: String? = nil
+    ) -> UsageEvent? {
+        // Model lists and token counts cost nothing: no event.
+        guard let endpoint, endpoint != .countTokens else { return nil }
+        let model = reading?.model ?? facts.model ?? "unknown"
+        var usage: Usage
+        var source = UsageSource.reported
+        if let reported = reading?.usage, reading?.finished == true || status >= 400 {
+            usage = reported
+        } else if (200..<300).contains(status) || status >= 502 && reading == nil {
+            // The provider's count never arrived: count what was sent and what streamed.
+            source = .estimated
+            let estimator = gateway.estimator
+            let input =
+                reading?.usage?.inputTokens
+                ?? estimator.inputTokens(provider: provider, model: model, requestBody: requestBody)
+            let streamed = estimator.outputTokens(provider: provider, model: model, text: reading?.outputText ?? "")
+            usage = reading?.usage ?? Usage(inputTokens: input)
+            usage.inputTokens = max(usage.inputTokens, input)
+            usage.outputTokens = max(usage.outputTokens, streamed)
+            if status >= 502 { usage = Usage(inputTokens: 0) }
+        } else {
+            usage = reading?.usage ?? Usage()
+        }
+        let now = ContinuousClock.now
+        var event = UsageEvent(
+            id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,
+            project: attribution.project, keyId: principal.keyId, tags: attribution.tags, provider: provider,
+            model: model, modelRequested: facts.model, endpoint: endpoint.rawValue, usage: usage, usageSource: source,
+            stream: stream, status: status, latencyMs: Int(Gateway.milliseconds(now - started)),
+            ttftMs: stream ? firstByte.map { Int(Gateway.milliseconds($0 - started)) } : nil, requestId: requestId,
+            upstreamRequestId: upstreamRequestId, route: "direct")
+        event.applyPrice(from: gateway.pricer)
+        gateway.writer.enqueue(event)
+        return event
+    }
+}
+
+/// Drops the usage chunk meterr asked for on the caller's behalf, so the caller sees the stream it
+/// asked for; every other byte passes as it came, event by event.
+struct UsageChunkStripper: Sendable {
+    private var pending: [UInt8] = []
+
+    mutating func pass(_ chunk: ByteBuffer) -> ByteBuffer {
+        pending.append(contentsOf: chunk.readableBytesView)
+        var out: [UInt8] = []
+        var start = 0
+        var index = 0
+        while index + 1 < pending.count {
+            let end: Int?
+            if pending[index] == 0x0A && pending[index + 1] == 0x0A {
+                end = index + 2
+            } else if index + 3 < pending.count && pending[index] == 0x0D && pending[index + 1] == 0x0A
+                && pending[index + 2] == 0x0D && pending[index + 3] == 0x0A
+            {
+                end = index + 4
+            } else {
+                end = nil
+            }
+            if let end {
+                let event = pending[start..<end]
+                if !Self.isUsageOnlyChunk(event) { out.append(contentsOf: event) }
+                start = end
+                index = end
+            } else {
+                index += 1
+            }
+        }
+        pending.removeFirst(start)
+        return ByteBuffer(bytes: out)
+    }
+
+    mutating func flush() -> ByteBuffer {
+        defer { pending.removeAll() }
+        return ByteBuffer(bytes: pending)
+    }
+
+    /// `data: {… "choices": [], "usage": {…}}`: the extra chunk `include_usage` adds.
+    static func isUsageOnlyChunk(_ event: ArraySlice<UInt8>) -> Bool {
+        guard let dataStart = event.firstRange(of: Array("data:".utf8)) else { return false }
+        let payload = event[dataStart.upperBound...]
+        guard let json = JSONValue(parsing: payload.drop { $0 == 0x20 }.prefix { $0 != 0x0A && $0 != 0x0D }) else {
+            return false
+        }
+        return json["choices"]?.array?.isEmpty == true && json["usage"].map { !$0.isNull } == true
+    }
+}
+
+extension HTTPField.Name {
+    static let meterrKey = HTTPField.Name("x-meterr-key")!
+    static let meterrTeam = HTTPField.Name("x-meterr-team")!
+    static let meterrUser = HTTPField.Name("x-meterr-user")!
+    static let meterrProject = HTTPField.Name("x-meterr-project")!
+    static let meterrTags = HTTPField.Name("x-meterr-tags")!
+    static let meterrCost = HTTPField.Name("x-meterr-cost-usd")!
+    static let serverTiming = HTTPField.Name("Server-Timing")!
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import MeterrCore
+import MeterrStore
+import Synchronization
+
+/// Finds the principal of the request's meterr key (`Authorization: Bearer mk_…`).
+///
+/// Keys are looked up by their SHA-256, never compared as text; recent lookups are cached for a
+/// few seconds so the hot path does not touch the database.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = MeterrRequestContext
+
+    let cache: PrincipalCache
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthenticated, "send a meterr key as Authorization: Bearer mk_…")
+        }
+        let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard APIKey.isWellFormed(key), let principal = try await cache.principal(forKey: key) else {
+            throw APIError(.unauthenticated, "the meterr key is not valid")
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}
+
+/// Principals of recently seen keys, by key hash.
+final class PrincipalCache: Sendable {
+    let accounts: any AccountStore
+    let lifetimeMilliseconds: Int64
+    let entries = Mutex([String: (Principal, Int64)]())
+
+    init(accounts: any AccountStore, lifetimeMilliseconds: Int64 = 10_000) {
+        self.accounts = accounts
+        self.lifetimeMilliseconds = lifetimeMilliseconds
+    }
+
+    func principal(forKey key: String) async throws -> Principal? {
+        let hash = APIKey.hash(key)
+        let now = Timestamp.now().milliseconds
+        if let (principal, expiry) = entries.withLock({ $0[hash] }), expiry > now { return principal }
+        guard let principal = try await accounts.principal(forKeyHash: hash) else { return nil }
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll() }
+            entries[hash] = (principal, now + lifetimeMilliseconds)
+        }
+        return principal
+    }
+}

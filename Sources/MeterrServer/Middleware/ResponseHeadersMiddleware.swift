@@ -1,0 +1,41 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import MeterrCore
+
+/// The outermost middleware: every response, errors included, gets the security headers of
+/// DESIGN.md and an `x-meterr-request-id`; an error that reached this far becomes a JSON error.
+struct ResponseHeadersMiddleware: RouterMiddleware {
+    typealias Context = MeterrRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let requestId = context.requestId
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let failure = MeterrError.from(error)
+            if failure.code == .internal {
+                context.logger.error(
+                    "request failed", metadata: ["request_id": "\(requestId)", "error": "\(String(reflecting: error))"])
+            }
+            response = failure.response()
+        }
+        response.headers[.meterrRequestId] = requestId
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.contentSecurityPolicy] = "default-src 'self'"
+        response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
+        response.headers[.referrerPolicy] = "no-referrer"
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    /// meterr's id of a request, on every response.
+    static let meterrRequestId = HTTPField.Name("x-meterr-request-id")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}

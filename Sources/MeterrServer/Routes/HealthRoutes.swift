@@ -1,0 +1,16 @@
+import Hummingbird
+import MeterrStore
+
+/// `/healthz` (the process answers) and `/readyz` (the database answers and the ledger takes events).
+struct HealthRoutes: Sendable {
+    let store: SQLiteStore
+
+    func register(on router: Router<MeterrRequestContext>) {
+        router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            let ready = await store.isReady()
+            return try jsonResponse(
+                ["status": ready ? "ready" : "unavailable"], status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Hummingbird
+import MeterrCore
+import MeterrPricing
+import NIOCore
+
+/// `/api/prices` (the catalog) and `/api/cost/estimate` (the exact cost of given token counts).
+struct PricingRoutes: Sendable {
+    let engine: CostEngine
+    let maxBodyBytes: Int
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.get("prices", use: prices)
+        group.post("cost/estimate", use: estimate)
+    }
+
+    /// The catalog in meterr's format, or in LiteLLM's with `?format=litellm`.
+    @Sendable func prices(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        switch request.uri.queryParameters.get("format") ?? "meterr" {
+        case "meterr": return jsonResponse(bytes: Array(engine.catalog.encode().utf8))
+        case "litellm": return jsonResponse(bytes: Array(LiteLLM.export(engine.catalog, at: .now()).utf8))
+        default: throw MeterrError.invalid("format", "must be meterr or litellm")
+        }
+    }
+
+    /// Prices token counts: `{"model", "input_tokens", "output_tokens" | "max_tokens", …}`.
+    ///
+    /// With `max_tokens` and no `output_tokens`, the output is taken at its maximum: the worst case
+    /// a budget reserves before a call.
+    @Sendable func estimate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw MeterrError(.payloadTooLarge, "must be at most \(maxBodyBytes) bytes", field: "body")
+        }
+        guard let json = JSONValue(parsing: body.readableBytesView), case .object = json else {
+            throw MeterrError.invalid("body", "must be a JSON object with model and token counts")
+        }
+        guard let model = json["model"]?.string, !model.isEmpty else {
+            throw MeterrError.invalid("model", "is required")
+        }
+        var provider: Provider?
+        if let name = json["provider"], !name.isNull {
+            guard let value = name.string.flatMap(Provider.init(rawValue:)) else {
+                throw MeterrError.invalid("provider", "unknown provider")
+            }
+            provider = value
+        }
+        func count(_ key: String) throws -> Int? {
+            guard let value = json[key], !value.isNull else { return nil }
+            guard case .number(let text) = value, let count = Int(text) else {
+                throw MeterrError.invalid(key, "must be a whole number")
+            }
+            return count
+        }
+        guard let input = try count("input_tokens") else { throw MeterrError.invalid("input_tokens", "is required") }
+        guard let output = try count("output_tokens") ?? count("max_tokens") else {
+            throw MeterrError.invalid("output_tokens", "is required (or max_tokens for the worst case)")
+        }
+        let usage = Usage(
+            inputTokens: input, cacheReadTokens: try count("cache_read_tokens") ?? 0,
+            cacheWriteTokens: try count("cache_write_tokens") ?? 0,
+            cacheWrite1hTokens: try count("cache_write_1h_tokens") ?? 0, outputTokens: output,
+            reasoningTokens: try count("reasoning_tokens") ?? 0)
+        try usage.validate()
+        var at = Timestamp.now()
+        if let text = json["at"]?.string {
+            guard let time = Timestamp(rfc3339: text) else {
+                throw MeterrError.invalid("at", "must be an RFC 3339 time")
+            }
+            at = time
+        }
+        let batch = json["batch"] == .bool(true)
+        guard
+            let quote = try engine.cost(
+                model: model, provider: provider, usage: usage, at: at, batch: batch,
+                serviceTier: json["service_tier"]?.string, org: context.principal.orgId)
+        else {
+            throw MeterrError.invalid("model", "no price for \"\(model)\" at \(at.rfc3339)")
+        }
+        return jsonResponse(bytes: Array(OrderedJSONWriter.write(quote.json).utf8))
+    }
+}

@@ -1,0 +1,32 @@
+import Crypto
+import MeterrCore
+
+/// meterr's API keys: `mk_` and 43 base-62 characters (256 bits of entropy), stored only as SHA-256.
+public enum APIKey {
+    /// The prefix of every meterr key.
+    public static let prefix = "mk_"
+
+    /// A new random key.
+    public static func generate() -> String { prefix + Identifier.random(length: 43) }
+
+    /// The SHA-256 of a presented key in hex, the form in which keys are stored and looked up.
+    public static func hash(_ key: String) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(key.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+
+    /// The part of a key that may be shown: `mk_AbCd…`.
+    public static func displayPrefix(_ key: String) -> String { String(key.prefix(prefix.count + 6)) }
+
+    /// Whether text has the shape of a meterr key (checked before any lookup).
+    public static func isWellFormed(_ key: String) -> Bool {
+        key.hasPrefix(prefix) && key.utf8.count >= 20 && key.utf8.count <= 128
+            && key.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}

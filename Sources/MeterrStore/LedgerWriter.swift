@@ -1,0 +1,208 @@
+import Logging
+import MeterrCore
+import ServiceLifecycle
+import Synchronization
+
+/// Commits usage events in groups, so no request waits on a disk write of its own.
+///
+/// Callers hand events over and the writer commits everything queued in one transaction, then the
+/// next group as soon as that one is done: under load a group holds what arrived during the previous
+/// commit, at rest a single event is committed at once. On graceful shutdown it stops taking events,
+/// commits what is queued and returns.
+public final class LedgerWriter: Service, Sendable {
+    /// Events waiting for a commit, and who waits for it.
+    struct Submission {
+        var events: [UsageEvent]
+        var continuation: CheckedContinuation<[Bool], any Error>?
+        /// Failed commits so far; only fire-and-forget events are retried.
+        var attempts = 0
+    }
+
+    /// How often a fire-and-forget event is tried before it is dropped (and counted).
+    static let maxAttempts = 5
+
+    struct State {
+        var queue: [Submission] = []
+        var queuedEvents = 0
+        var wakeUp: CheckedContinuation<Void, Never>?
+        var closed = false
+    }
+
+    /// The writer's counters.
+    public struct Statistics: Sendable {
+        /// Events committed as new.
+        public var committed: Int
+        /// Events skipped because their id was stored already.
+        public var duplicates: Int
+        /// Transactions committed.
+        public var commits: Int
+        /// Fire-and-forget events dropped because the queue was full or the writer closed.
+        public var dropped: Int
+        /// Transactions that failed.
+        public var failures: Int
+    }
+
+    let ledger: any UsageLedger
+    let maxGroupSize: Int
+    let maxQueuedEvents: Int
+    let logger: Logger
+    let state = Mutex(State())
+    let statistics = Mutex(Statistics(committed: 0, duplicates: 0, commits: 0, dropped: 0, failures: 0))
+
+    /// Creates a writer for a ledger.
+    /// - Parameters:
+    ///   - maxGroupSize: the most events one transaction takes (more wait for the next one).
+    ///   - maxQueuedEvents: the bound of the queue for fire-and-forget events (`enqueue`).
+    public init(ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000, logger: Logger) {
+        self.ledger = ledger
+        self.maxGroupSize = maxGroupSize
+        self.maxQueuedEvents = maxQueuedEvents
+        self.logger = logger
+    }
+
+    /// The counters so far.
+    public var stats: Statistics { statistics.withLock { $0 } }
+
+    /// Commits events and returns once they are durable: for each event, whether it was new.
+    /// Throws `unavailable` once the writer has shut down, and the storage error if the commit fails.
+    public func submit(_ events: [UsageEvent]) async throws -> [Bool] {
+        if events.isEmpty { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            let (accepted, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+                if state.closed { return (false, nil) }
+                state.queue.append(Submission(events: events, continuation: continuation))
+                state.queuedEvents += events.count
+                defer { state.wakeUp = nil }
+                return (true, state.wakeUp)
+            }
+            if accepted {
+                wake?.resume()
+            } else {
+                continuation.resume(throwing: MeterrError(.unavailable, "meterr is shutting down"))
+            }
+        }
+    }
+
+    /// Hands over one event without waiting (the gateway's path): never blocks, never throws.
+    /// An event that finds the queue full or the writer closed is dropped, logged and counted.
+    public func enqueue(_ event: UsageEvent) {
+        let (accepted, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+            if state.closed || state.queuedEvents >= maxQueuedEvents { return (false, nil) }
+            state.queue.append(Submission(events: [event], continuation: nil))
+            state.queuedEvents += 1
+            defer { state.wakeUp = nil }
+            return (true, state.wakeUp)
+        }
+        if accepted {
+            wake?.resume()
+        } else {
+            statistics.withLock { $0.dropped += 1 }
+            logger.error("usage event dropped: the ledger queue is full or closed", metadata: ["event": "\(event.id)"])
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let group = await nextGroup() {
+                await commit(group)
+            }
+        } onGracefulShutdown: {
+            self.close()
+        }
+        logger.info("ledger writer drained", metadata: ["committed": "\(stats.committed)"])
+    }
+
+    /// Stops taking events; what is queued is still committed.
+    public func close() {
+        let wake = state.withLock { state in
+            state.closed = true
+            defer { state.wakeUp = nil }
+            return state.wakeUp
+        }
+        wake?.resume()
+    }
+
+    /// Waits for work; `nil` once closed and drained.
+    private func nextGroup() async -> [Submission]? {
+        while true {
+            enum Next {
+                case group([Submission])
+                case finished
+                case wait
+            }
+            let next: Next = state.withLock { state in
+                if state.queue.isEmpty { return state.closed ? .finished : .wait }
+                var count = 0
+                var taken = 0
+                while taken < state.queue.count, taken == 0 || count + state.queue[taken].events.count <= maxGroupSize {
+                    count += state.queue[taken].events.count
+                    taken += 1
+                }
+                let group = Array(state.queue.prefix(taken))
+                state.queue.removeFirst(taken)
+                state.queuedEvents -= count
+                return .group(group)
+            }
+            switch next {
+            case .group(let group): return group
+            case .finished: return nil
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLock { state in
+                        if !state.queue.isEmpty || state.closed { return true }
+                        state.wakeUp = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    private func commit(_ group: [Submission]) async {
+        let events = group.flatMap(\.events)
+        do {
+            let inserted = try await ledger.append(events)
+            let new = inserted.count { $0 }
+            statistics.withLock {
+                $0.commits += 1
+                $0.committed += new
+                $0.duplicates += events.count - new
+            }
+            var offset = 0
+            for submission in group {
+                let flags = Array(inserted[offset..<offset + submission.events.count])
+                offset += submission.events.count
+                submission.continuation?.resume(returning: flags)
+            }
+        } catch {
+            statistics.withLock { $0.failures += 1 }
+            logger.error("ledger commit failed", metadata: ["events": "\(events.count)", "error": "\(error)"])
+            let failure = error as? MeterrError ?? MeterrError(.storage, "the usage ledger could not commit")
+            // A caller that waits hears of the failure and may retry; events nobody waits for (the
+            // gateway's) are tried again after a pause, so a passing disk hiccup loses none of them.
+            var retry: [Submission] = []
+            for var submission in group {
+                if let continuation = submission.continuation {
+                    continuation.resume(throwing: failure)
+                } else if submission.attempts + 1 < Self.maxAttempts {
+                    submission.attempts += 1
+                    retry.append(submission)
+                } else {
+                    statistics.withLock { $0.dropped += submission.events.count }
+                    logger.error(
+                        "usage events dropped after repeated commit failures",
+                        metadata: ["events": "\(submission.events.count)"])
+                }
+            }
+            if let attempts = retry.map(\.attempts).max() {
+                try? await Task.sleep(for: .milliseconds(50 << attempts))
+                let count = retry.reduce(0) { $0 + $1.events.count }
+                state.withLock { state in
+                    state.queue.insert(contentsOf: retry, at: 0)
+                    state.queuedEvents += count
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import GRDB
+import MeterrCore
+
+extension SQLiteStore: UsageLedger {
+    static let eventColumns = """
+        org, id, ts, team, user, project, key_id, tags, provider, model, model_requested, endpoint, \
+        input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
+        reasoning_tokens, cost_nanos, price_id, usage_source, stream, status, latency_ms, ttft_ms, \
+        request_id, upstream_request_id, route
+        """
+
+    public func append(_ events: [UsageEvent]) async throws -> [Bool] {
+        if events.isEmpty { return [] }
+        return try await write { db in try Self.append(events, in: db) }
+    }
+
+    /// Inserts events and their rollup deltas inside the caller's transaction.
+    static func append(_ events: [UsageEvent], in db: Database) throws -> [Bool] {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_events (\(eventColumns))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (org, id) DO NOTHING
+                """)
+        var inserted = [Bool]()
+        inserted.reserveCapacity(events.count)
+        var deltas = RollupDeltas()
+        // The hot loop binds values straight into SQLite's prepared statement: building GRDB's
+        // argument arrays cost more than the inserts themselves.
+        var row = RawRow(insert, db)
+        for event in events {
+            let usage = event.usage
+            row.bind(event.org)
+            row.bind(event.id)
+            row.bind(event.ts.milliseconds)
+            row.bind(event.team)
+            row.bind(event.user)
+            row.bind(event.project)
+            row.bind(event.keyId)
+            row.bind(event.tags.isEmpty ? nil : JSONText.object(event.tags))
+            row.bind(event.provider.rawValue)
+            row.bind(event.model)
+            row.bind(event.modelRequested)
+            row.bind(event.endpoint)
+            row.bind(usage.inputTokens)
+            row.bind(usage.cacheReadTokens)
+            row.bind(usage.cacheWriteTokens)
+            row.bind(usage.cacheWrite1hTokens)
+            row.bind(usage.outputTokens)
+            row.bind(usage.reasoningTokens)
+            row.bind(event.cost?.nanos)
+            row.bind(event.priceId)
+            row.bind(event.usageSource.rawValue)
+            row.bind(event.stream ? 1 : 0)
+            row.bind(event.status)
+            row.bind(event.latencyMs)
+            row.bind(event.ttftMs)
+            row.bind(event.requestId)
+            row.bind(event.upstreamRequestId)
+            row.bind(event.route)
+            let isNew = try row.execute() > 0
+            inserted.append(isNew)
+            if isNew { deltas.add(event) }
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens,
+                    cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens,
+                    cost_nanos, unpriced_requests)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
+                    requests = requests + excluded.requests,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+                    cost_nanos = cost_nanos + excluded.cost_nanos,
+                    unpriced_requests = unpriced_requests + excluded.unpriced_requests
+                """)
+        var rollup = RawRow(upsert, db)
+        try deltas.forEachRow { key, totals in
+            let usage = totals.usage
+            rollup.bind(key.org)
+            rollup.bind(key.grain.rawValue)
+            rollup.bind(key.dimension.rawValue)
+            rollup.bind(key.bucket)
+            rollup.bind(key.value)
+            rollup.bind(totals.requests)
+            rollup.bind(usage.inputTokens)
+            rollup.bind(usage.cacheReadTokens)
+            rollup.bind(usage.cacheWriteTokens)
+            rollup.bind(usage.cacheWrite1hTokens)
+            rollup.bind(usage.outputTokens)
+            rollup.bind(usage.reasoningTokens)
+            rollup.bind(totals.cost.nanos)
+            rollup.bind(totals.unpricedRequests)
+            _ = try rollup.execute()
+        }
+        return inserted
+    }
+
+    public func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
+        var sql = "SELECT seq, \(Self.eventColumns) FROM usage_events WHERE org = ?"
+        var arguments: [(any DatabaseValueConvertible)?] = [org]
+        if let from = filter.from {
+            sql += " AND ts >= ?"
+            arguments.append(from.milliseconds)
+        }
+        if let to = filter.to {
+            sql += " AND ts < ?"
+            arguments.append(to.milliseconds)
+        }
+        let columns: [(String, String?)] = [
+            ("team", filter.team), ("user", filter.user), ("project", filter.project), ("key_id", filter.keyId),
+            ("provider", filter.provider?.rawValue), ("model", filter.model),
+        ]
+        for case (let column, let value?) in columns {
+            sql += " AND \(column) = ?"
+            arguments.append(value)
+        }
+        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
+            sql += " AND json_extract(tags, ?) = ?"
+            arguments.append(JSONText.path(forKey: key))
+            arguments.append(value)
+        }
+        if let cursor {
+            sql += " AND (ts, seq) < (?, ?)"
+            arguments.append(cursor.ts)
+            arguments.append(cursor.sequence)
+        }
+        sql += " ORDER BY ts DESC, seq DESC LIMIT ?"
+        arguments.append(limit + 1)
+        let statementArguments = StatementArguments(arguments)
+        let query = sql
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: query, arguments: statementArguments).map { row in
+                (row[0] as Int64, try Self.event(from: row, offset: 1))
+            }
+        }
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { EventCursor(ts: $0.1.ts.milliseconds, sequence: $0.0) } : nil
+        return EventPage(events: page.map { $0.1 }, nextCursor: next)
+    }
+
+    public func summary(
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp
+    ) async throws -> UsageSummary {
+        let hourFrom = from.hourStart.milliseconds
+        let hourTo =
+            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
+        let dimension = RollupDimension(groupBy)
+        // Whole days come from the daily rollups, the hours at either edge from the hourly ones.
+        let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
+        let dayTo = Timestamp(milliseconds: hourTo).dayStart.milliseconds
+        let ranges: [(RollupGrain, Int64, Int64)] =
+            groupBy == .hour || dayFrom >= dayTo
+            ? [(.hour, hourFrom, hourTo)]
+            : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
+        let byBucket = groupBy == .day || groupBy == .hour
+        let groups = try await read { db -> [String: UsageTotals] in
+            var groups: [String: UsageTotals] = [:]
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
+                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests
+                    FROM usage_rollups
+                    WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
+                    """)
+            for (grain, start, end) in ranges where start < end {
+                let rows = try Row.fetchCursor(
+                    statement, arguments: [org, grain.rawValue, dimension.rawValue, start, end])
+                while let row = try rows.next() {
+                    let key: String
+                    if byBucket {
+                        let bucket: Int64 = row[1]
+                        key = String(groupBy == .day ? Timestamp(milliseconds: bucket).dayStart.milliseconds : bucket)
+                    } else {
+                        key = row[0]
+                    }
+                    groups[key, default: UsageTotals()] += UsageTotals(
+                        requests: row[2],
+                        usage: Usage(
+                            inputTokens: row[3], cacheReadTokens: row[4], cacheWriteTokens: row[5],
+                            cacheWrite1hTokens: row[6], outputTokens: row[7], reasoningTokens: row[8]),
+                        cost: Money(nanos: row[9]), unpricedRequests: row[10])
+                }
+            }
+            return groups
+        }
+        var total = UsageTotals()
+        var result: [SummaryGroup] = []
+        for (key, totals) in groups {
+            total += totals
+            switch groupBy {
+            case .none:
+                break
+            case .day, .hour:
+                result.append(SummaryGroup(value: Timestamp(milliseconds: Int64(key) ?? 0).rfc3339, totals: totals))
+            case .model:
+                let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+                result.append(
+                    SummaryGroup(
+                        value: parts.count == 2 ? String(parts[1]) : key, provider: String(parts[0]), totals: totals))
+            default:
+                result.append(SummaryGroup(value: key.isEmpty ? nil : key, totals: totals))
+            }
+        }
+        if byBucket {
+            result.sort { ($0.value ?? "") < ($1.value ?? "") }
+        } else {
+            result.sort { ($0.totals.cost, $1.value ?? "") > ($1.totals.cost, $0.value ?? "") }
+        }
+        return UsageSummary(
+            from: Timestamp(milliseconds: hourFrom), to: Timestamp(milliseconds: hourTo), groupBy: groupBy,
+            groups: result, totals: total)
+    }
+
+    public func forEachEvent(
+        org: String?, from: Timestamp?, to: Timestamp?, _ body: (UsageEvent) throws -> Void
+    ) async throws {
+        // Pages of a few thousand rows keep memory flat and never hold a read transaction for long,
+        // so a running server's checkpoints are not blocked by a long export.
+        var after: (Int64, Int64)? = nil
+        let fromMillis = from?.milliseconds ?? Int64.min
+        let toMillis = to?.milliseconds ?? Int64.max
+        while true {
+            var sql = "SELECT seq, \(Self.eventColumns) FROM usage_events WHERE ts >= ? AND ts < ?"
+            var arguments: [(any DatabaseValueConvertible)?] = [fromMillis, toMillis]
+            if let org {
+                sql += " AND org = ?"
+                arguments.append(org)
+            }
+            if let after {
+                sql += " AND (ts, seq) > (?, ?)"
+                arguments.append(after.0)
+                arguments.append(after.1)
+            }
+            sql += " ORDER BY ts, seq LIMIT 5000"
+            let query = sql
+            let statementArguments = StatementArguments(arguments)
+            let page = try await read { db in
+                try Row.fetchAll(db, sql: query, arguments: statementArguments).map { row in
+                    (row[0] as Int64, try Self.event(from: row, offset: 1))
+                }
+            }
+            for (_, event) in page { try body(event) }
+            guard let last = page.last, page.count == 5000 else { return }
+            after = (last.1.ts.milliseconds, last.0)
+        }
+    }
+
+    static func event(from row: Row, offset o: Int) throws -> UsageEvent {
+        let tagsText: String? = row[o + 7]
+        let providerName: String = row[o + 8]
+        guard let provider = Provider(rawValue: providerName) else {
+            throw MeterrError(.storage, "stored event has unknown provider \(providerName)")
+        }
+        let costNanos: Int64? = row[o + 18]
+        let sourceName: String = row[o + 20]
+        return UsageEvent(
+            id: row[o + 1], ts: Timestamp(milliseconds: row[o + 2]), org: row[o], team: row[o + 3], user: row[o + 4],
+            project: row[o + 5], keyId: row[o + 6], tags: try tagsText.map(JSONText.decodeObject) ?? [:],
+            provider: provider, model: row[o + 9], modelRequested: row[o + 10], endpoint: row[o + 11],
+            usage: Usage(
+                inputTokens: row[o + 12], cacheReadTokens: row[o + 13], cacheWriteTokens: row[o + 14],
+                cacheWrite1hTokens: row[o + 15], outputTokens: row[o + 16], reasoningTokens: row[o + 17]),
+            cost: costNanos.map(Money.init(nanos:)), priceId: row[o + 19],
+            usageSource: UsageSource(rawValue: sourceName) ?? .reported, stream: row[o + 21], status: row[o + 22],
+            latencyMs: row[o + 23], ttftMs: row[o + 24], requestId: row[o + 25], upstreamRequestId: row[o + 26],
+            route: row[o + 27])
+    }
+}

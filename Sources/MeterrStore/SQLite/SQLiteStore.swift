@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+import MeterrCore
+
+/// meterr's embedded storage: one SQLite file in WAL mode, one writer, any number of readers.
+///
+/// `synchronous = NORMAL` in WAL mode keeps every committed transaction across a crash of the
+/// process (kill -9); only a power loss can take the last commits, which `durability: .full` prevents.
+public final class SQLiteStore: Sendable {
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable {
+        /// Committed transactions survive a process crash; the OS flushes the WAL (SQLite `NORMAL`).
+        case normal
+        /// Each commit is flushed to the disk before it is acknowledged (SQLite `FULL`).
+        case full
+    }
+
+    let pool: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Opens (and creates and migrates, unless `readOnly`) the database `meterr.sqlite` in `directory`.
+    public init(directory: String, readOnly: Bool = false, durability: Durability = .normal) throws {
+        let path = (directory as NSString).appendingPathComponent("meterr.sqlite")
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw MeterrError(.notFound, "no meterr database in \(directory)")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw MeterrError(.storage, "cannot create data directory \(directory)", underlying: error)
+            }
+        }
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(10)
+        configuration.label = "meterr"
+        configuration.prepareDatabase { db in
+            if !readOnly {
+                try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            }
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch let error as MeterrError {
+            throw error
+        } catch {
+            throw MeterrError(.storage, "cannot open the database \(path)", underlying: error)
+        }
+        self.path = path
+    }
+
+    /// Runs SQLite's own consistency check; `"ok"` when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+
+    /// Whether the database answers a trivial query.
+    public func isReady() async -> Bool {
+        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as MeterrError {
+            throw error
+        } catch {
+            throw MeterrError(.storage, "the database could not be read", underlying: error)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as MeterrError {
+            throw error
+        } catch {
+            throw MeterrError(.storage, "the database could not be written", underlying: error)
+        }
+    }
+
+    /// The schema. Shipped migrations are never edited: changes go in new ones.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-ledger") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE organisations (
+                        id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        name TEXT NOT NULL,
+                        display_prefix TEXT NOT NULL,
+                        hash TEXT NOT NULL UNIQUE,
+                        scopes INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE usage_events (
+                        seq INTEGER PRIMARY KEY,
+                        org TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        ts INTEGER NOT NULL,
+                        team TEXT,
+                        user TEXT,
+                        project TEXT,
+                        key_id TEXT,
+                        tags TEXT,
+                        provider TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_requested TEXT,
+                        endpoint TEXT,
+                        input_tokens INTEGER NOT NULL,
+                        cache_read_tokens INTEGER NOT NULL,
+                        cache_write_tokens INTEGER NOT NULL,
+                        cache_write_1h_tokens INTEGER NOT NULL,
+                        output_tokens INTEGER NOT NULL,
+                        reasoning_tokens INTEGER NOT NULL,
+                        cost_nanos INTEGER,
+                        price_id TEXT,
+                        usage_source TEXT NOT NULL,
+                        stream INTEGER NOT NULL,
+                        status INTEGER,
+                        latency_ms INTEGER,
+                        ttft_ms INTEGER,
+                        request_id TEXT,
+                        upstream_request_id TEXT,
+                        route TEXT
+                    );
+                    CREATE UNIQUE INDEX usage_events_org_id ON usage_events(org, id);
+                    CREATE INDEX usage_events_org_ts ON usage_events(org, ts, seq);
+                    CREATE TABLE usage_rollups (
+                        org TEXT NOT NULL,
+                        grain INTEGER NOT NULL,
+                        dim INTEGER NOT NULL,
+                        bucket INTEGER NOT NULL,
+                        value TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        input_tokens INTEGER NOT NULL,
+                        cache_read_tokens INTEGER NOT NULL,
+                        cache_write_tokens INTEGER NOT NULL,
+                        cache_write_1h_tokens INTEGER NOT NULL,
+                        output_tokens INTEGER NOT NULL,
+                        reasoning_tokens INTEGER NOT NULL,
+                        cost_nanos INTEGER NOT NULL,
+                        unpriced_requests INTEGER NOT NULL,
+                        PRIMARY KEY (org, grain, dim, bucket, value)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

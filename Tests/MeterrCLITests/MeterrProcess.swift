@@ -1,0 +1,145 @@
+import Foundation
+import MeterrCore
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The `meterr` binary that `swift build` put beside the test bundle.
+let meterrBinary: String = {
+    let executable =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? CommandLine.arguments[0]
+    var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+    // On Linux the bundle is one file in the build folder; elsewhere it is a folder.
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("meterr").path),
+        directory.path != "/"
+    {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("meterr").path
+}()
+
+/// A fresh data directory.
+func temporaryDirectory() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("meterr-cli-\(UUID().uuidString)").path
+}
+
+/// The result of one CLI run.
+struct CommandResult {
+    var status: Int32
+    var output: String
+    var errorOutput: String
+}
+
+/// Runs `meterr` with arguments to completion.
+func runMeterr(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: meterrBinary)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    // Read before waiting, so a large output cannot fill the pipe and stall the child.
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+        errorOutput: String(decoding: errData, as: UTF8.self))
+}
+
+/// A running `meterr serve` on a free port.
+final class ServerProcess: @unchecked Sendable {
+    // Only the test task touches these, one step at a time.
+    let process = Process()
+    let output = Pipe()
+    let port: Int
+    let adminKey: String
+    let firstLines: [String]
+
+    init(dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001") throws {
+        process.executableURL = URL(fileURLWithPath: meterrBinary)
+        process.arguments = ["serve", "--port", "0", "--data", dataDirectory]
+        var environment = ProcessInfo.processInfo.environment
+        environment["METERR_ADMIN_KEY"] = adminKey
+        if adminKey == nil { environment.removeValue(forKey: "METERR_ADMIN_KEY") }
+        environment["METERR_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Read stdout up to the "listening" line, which names the port.
+        var lines: [String] = []
+        var pending = Data()
+        var port: Int?
+        let reader = output.fileHandleForReading
+        while port == nil {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending = Data(pending[pending.index(after: newline)...])
+                lines.append(line)
+                if line.hasPrefix("meterr listening on "), let text = line.split(separator: ":").last {
+                    port = Int(text)
+                }
+            }
+        }
+        guard let port else { throw MeterrError(.unavailable, "meterr serve did not start: \(lines)") }
+        self.port = port
+        self.firstLines = lines
+        self.adminKey =
+            adminKey ?? lines.first { $0.contains("admin key:") }?.split(separator: " ").last.map(String.init) ?? ""
+    }
+
+    /// Sends a signal and waits for the process to end; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Posts a JSON body to the API; returns the status and body.
+    func post(_ path: String, _ body: Data) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    func get(_ path: String) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A batch of `count` distinct events as JSON.
+func eventBatch(prefix: String, count: Int, ts: String = "2026-11-10T12:00:00.000Z") -> Data {
+    let events = (0..<count).map { index in
+        """
+        {"id":"\(prefix)-\(index)","ts":"\(ts)","provider":"anthropic","model":"claude-sonnet-4-5",\
+        "input_tokens":\(1000 + index),"cache_read_tokens":\(index),"output_tokens":\(100 + index),\
+        "cost_usd":"0.00\(index % 10)1","team":"team-\(index % 3)","tags":{"run":"\(prefix)"}}
+        """
+    }
+    return Data(("[" + events.joined(separator: ",") + "]").utf8)
+}

@@ -1,0 +1,94 @@
+import Foundation
+import MeterrCore
+import MeterrStore
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// What the client tasks of the crash test share.
+final class SharedState: Sendable {
+    let acknowledged = Mutex<[String]>([])
+    let stop = Mutex(false)
+}
+
+@Suite("meterr serve as a process", .serialized)
+struct ServeProcessTests {
+    @Test("kill -9 during sustained ingest leaves a sound database holding every acknowledged event")
+    func killNineKeepsAcknowledgedEvents() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try ServerProcess(dataDirectory: directory)
+        let shared = SharedState()
+
+        // Four clients post batches as fast as they can until the server dies under them.
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    var batch = 0
+                    while !shared.stop.withLock({ $0 }) {
+                        let prefix = "c\(client)-b\(batch)"
+                        batch += 1
+                        guard
+                            let (status, _) = try? await server.post(
+                                "/api/usage/events", eventBatch(prefix: prefix, count: 50))
+                        else { return }
+                        if status == 200 {
+                            shared.acknowledged.withLock { ids in ids += (0..<50).map { "\(prefix)-\($0)" } }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                // Kill once a good number of batches were acknowledged (or after a bounded wait).
+                for _ in 0..<400 where shared.acknowledged.withLock({ $0.count }) < 20_000 {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                server.stop(signal: SIGKILL)
+                shared.stop.withLock { $0 = true }
+            }
+        }
+        let acked = shared.acknowledged.withLock { $0 }
+        #expect(acked.count > 0, "the server acknowledged some events before it was killed")
+
+        let store = try SQLiteStore(directory: directory)
+        #expect(try await store.integrityCheck() == "ok")
+        var stored = Set<String>()
+        try await store.forEachEvent(org: nil, from: nil, to: nil) { stored.insert($0.id) }
+        let missing = acked.filter { !stored.contains($0) }
+        #expect(missing.isEmpty, "acknowledged but lost: \(missing.prefix(5))")
+    }
+
+    @Test("SIGTERM stops the server, commits what was accepted and exits 0")
+    func gracefulShutdown() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try ServerProcess(dataDirectory: directory)
+        let (status, _) = try await server.post("/api/usage/events", eventBatch(prefix: "t", count: 20))
+        #expect(status == 200)
+        #expect(server.stop(signal: SIGTERM) == 0)
+        let store = try SQLiteStore(directory: directory)
+        var count = 0
+        try await store.forEachEvent(org: nil, from: nil, to: nil) { _ in count += 1 }
+        #expect(count == 20)
+    }
+
+    @Test("The first start prints a new admin key once; the next start prints none and the key still works")
+    func adminKeyShownOnce() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try ServerProcess(dataDirectory: directory, adminKey: nil)
+        #expect(first.adminKey.hasPrefix("mk_"))
+        #expect(try await first.get("/api/usage/events").0 == 200)
+        first.stop()
+        let second = try ServerProcess(dataDirectory: directory, adminKey: nil)
+        #expect(!second.firstLines.contains { $0.contains("admin key") })
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(second.port)/api/usage/events")!)
+        request.setValue("Bearer \(first.adminKey)", forHTTPHeaderField: "Authorization")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        second.stop()
+    }
+}

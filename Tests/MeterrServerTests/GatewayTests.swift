@@ -1,0 +1,406 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterrCore
+import MeterrServer
+import NIOCore
+import Synchronization
+import Testing
+
+/// The recorded provider responses of the providers' test target.
+func providerFixture(_ name: String) -> [UInt8] {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("MeterrProvidersTests/Fixtures/\(name)")
+    return Array((try? Data(contentsOf: url)) ?? Data())
+}
+
+/// What the fake provider saw of the last request.
+final class SeenRequests: Sendable {
+    let last = Mutex<(path: String, headers: [String: String], body: String)?>(nil)
+}
+
+/// A fake provider on a real port: it answers each surface with a recorded response, and fails on
+/// demand (a model named `fault-…`).
+struct FakeProvider {
+    static func start(seen: SeenRequests) async throws -> (Task<Void, any Error>, Int) {
+        let router = Router()
+        router.on("**", method: .post) { request, context -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            seen.last.withLock { $0 = (request.uri.path, headers, body) }
+            let path = request.uri.path
+            let stream = body.contains(#""stream":true"#) || path.contains("streamGenerateContent")
+            if body.contains("fault-500") {
+                return Response(
+                    status: .internalServerError, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"boom","type":"server_error"}}"#)))
+            }
+            if body.contains("fault-slow") {
+                try await Task.sleep(for: .seconds(3))
+            }
+            if body.contains("fault-garbage") {
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: "<html>not json")))
+            }
+            let name: String
+            switch path {
+            case "/v1/chat/completions":
+                name = body.contains("mistral") ? "mistral-chat" : "openai-chat"
+            case "/v1/responses": name = "openai-responses"
+            case "/v1/embeddings": name = "openai-embeddings"
+            case "/v1/messages": name = "anthropic-messages"
+            case "/v2/chat": name = "cohere-chat"
+            default: name = path.contains("/models/") ? "gemini-generate" : "unknown"
+            }
+            if !stream {
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json", .init("x-request-id")!: "up-123"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: providerFixture(name + ".json"))))
+            }
+            let recorded = providerFixture(name + ".sse")
+            let bytes = body.contains("fault-cut") ? Array(recorded.prefix(recorded.count / 2)) : recorded
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: .init { writer in
+                    // Small chunks, as a real stream arrives.
+                    var offset = 0
+                    let trickle = body.contains("fault-trickle")
+                    while offset < bytes.count {
+                        try await writer.write(ByteBuffer(bytes: bytes[offset..<min(offset + 40, bytes.count)]))
+                        offset += 40
+                        if trickle { try await Task.sleep(for: .milliseconds(100)) }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        let port = Mutex(0)
+        let started = AsyncStream<Void>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                port.withLock { $0 = channel.localAddress?.port ?? 0 }
+                started.continuation.yield()
+            })
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        for await _ in started.stream { break }
+        return (task, port.withLock { $0 })
+    }
+}
+
+/// meterr in front of a fake provider for every upstream.
+func withGateway(
+    readTimeout: Int = 300, live: Bool = false,
+    _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+) async throws {
+    let seen = SeenRequests()
+    let (provider, port) = try await FakeProvider.start(seen: seen)
+    defer { provider.cancel() }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = ServerConfiguration()
+    configuration.dataDirectory = directory
+    configuration.adminKey = adminKey
+    configuration.logLevel = .warning
+    configuration.upstreamReadTimeout = readTimeout
+    for provider in Provider.allCases {
+        configuration.upstreams[provider] = .init(
+            baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")
+    }
+    let app = try await buildApplication(configuration)
+    try await app.test(live ? .live : .router) { client in try await body(client, seen) }
+}
+
+extension TestClientProtocol {
+    /// Waits (bounded) for the ledger to hold the event of a request id.
+    func event(_ requestId: String) async throws -> [String: Any]? {
+        for _ in 0..<200 {
+            let events = try await get("/api/usage/events?limit=50").json["events"] as? [[String: Any]] ?? []
+            if let event = events.first(where: { $0["request_id"] as? String == requestId }) { return event }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    func call(_ path: String, _ body: String, headers: HTTPFields) async throws -> TestResponse {
+        var all = headers
+        all[.contentType] = "application/json"
+        return try await execute(uri: path, method: .post, headers: all, body: ByteBuffer(string: body))
+    }
+}
+
+struct GatewayCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var path: String
+    var keyHeader: String
+    var body: String
+    var input: Int
+    var cacheRead = 0
+    var output: Int
+    var reasoning = 0
+    var model: String
+    var cost: String?
+    var stream = false
+
+    var testDescription: String { name }
+}
+
+let gatewayCases: [GatewayCase] = [
+    GatewayCase(
+        name: "OpenAI chat", path: "/openai/v1/chat/completions", keyHeader: "authorization",
+        body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#, input: 1200, cacheRead: 1024,
+        output: 8, model: "gpt-4.1-2025-04-14", cost: "0.000928000"),
+    GatewayCase(
+        name: "OpenAI chat, streamed", path: "/v1/chat/completions", keyHeader: "authorization",
+        body: #"{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, input: 12, output: 2,
+        model: "gpt-4.1-2025-04-14", cost: "0.000040000", stream: true),
+    GatewayCase(
+        name: "OpenAI responses, streamed", path: "/openai/v1/responses", keyHeader: "authorization",
+        body: #"{"model":"gpt-4.1","stream":true,"input":"hi"}"#, input: 9, output: 3, model: "gpt-4.1-2025-04-14",
+        cost: "0.000042000", stream: true),
+    GatewayCase(
+        name: "OpenAI embeddings", path: "/openai/v1/embeddings", keyHeader: "authorization",
+        body: #"{"model":"text-embedding-3-small","input":"hi"}"#, input: 5, output: 0, model: "text-embedding-3-small",
+        cost: "0.000000100"),
+    GatewayCase(
+        name: "Anthropic messages", path: "/anthropic/v1/messages", keyHeader: "x-api-key",
+        body: #"{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[]}"#, input: 12_060, cacheRead: 10_000,
+        output: 11, model: "claude-sonnet-4-5-20250929", cost: "0.010881000"),
+    GatewayCase(
+        name: "Anthropic messages, streamed", path: "/anthropic/v1/messages", keyHeader: "authorization",
+        body: #"{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[]}"#, input: 12, output: 9,
+        model: "claude-sonnet-4-5-20250929", cost: "0.000171000", stream: true),
+    GatewayCase(
+        name: "Gemini generateContent", path: "/gemini/v1beta/models/gemini-2.5-pro:generateContent",
+        keyHeader: "x-goog-api-key", body: #"{"contents":[]}"#, input: 250_000, cacheRead: 200_000, output: 129,
+        reasoning: 120, model: "gemini-2.5-pro", cost: "0.176935000"),
+    GatewayCase(
+        name: "Gemini, streamed", path: "/gemini/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        keyHeader: "x-goog-api-key", body: #"{"contents":[]}"#, input: 8, output: 54, reasoning: 45,
+        model: "gemini-2.5-flash", stream: true),
+    GatewayCase(
+        name: "Mistral chat, streamed", path: "/mistral/v1/chat/completions", keyHeader: "authorization",
+        body: #"{"model":"mistral-medium-2508","stream":true,"messages":[]}"#, input: 10, output: 4,
+        model: "mistral-medium-2508", stream: true),
+    GatewayCase(
+        name: "Cohere chat", path: "/cohere/v2/chat", keyHeader: "authorization",
+        body: #"{"model":"command-a-03-2025","messages":[]}"#, input: 21, output: 9, model: "command-a-03-2025",
+        cost: "0.000142500"),
+]
+
+@Suite("The gateway meters calls to every provider")
+struct GatewayTests {
+    @Test(
+        "A call through meterr reaches the provider with the real key and is recorded with exact usage and cost",
+        arguments: gatewayCases)
+    func meters(_ item: GatewayCase) async throws {
+        try await withGateway { client, seen in
+            let key = item.keyHeader == "authorization" ? "Bearer \(adminKey)" : adminKey
+            let response = try await client.call(
+                item.path, item.body,
+                headers: [HTTPField.Name(item.keyHeader)!: key, .init("x-meterr-team")!: "search"])
+            #expect(response.status == .ok)
+            let requestId = try #require(response.headers[.init("x-meterr-request-id")!])
+            #expect(response.headers[.init("Server-Timing")!]?.contains("upstream;dur=") == true)
+            if !item.stream, let cost = item.cost {
+                #expect(response.headers[.init("x-meterr-cost-usd")!] == cost)
+            }
+            // The provider got its real key, never the gateway key.
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(!upstream.headers.values.contains { $0.contains(adminKey) })
+            #expect(upstream.headers.values.contains { $0.contains("real-") })
+
+            let event = try #require(try await client.event(requestId))
+            #expect(event["input_tokens"] as? Int == item.input)
+            #expect(event["cache_read_tokens"] as? Int == item.cacheRead)
+            #expect(event["output_tokens"] as? Int == item.output)
+            #expect(event["reasoning_tokens"] as? Int == item.reasoning)
+            #expect(event["model"] as? String == item.model)
+            #expect(event["usage_source"] as? String == "reported")
+            #expect(event["stream"] as? Bool == item.stream)
+            #expect(event["team"] as? String == "search")
+            if let cost = item.cost { #expect(event["cost_usd"] as? String == cost) }
+            #expect(event["cost_usd"] is String, "every model here has a price")
+        }
+    }
+
+    @Test("An OpenAI stream without include_usage gets it upstream, and the extra chunk never reaches the caller")
+    func injectsAndStripsUsage() async throws {
+        try await withGateway { client, seen in
+            let response = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"gpt-4.1","stream":true,"messages":[]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            let text = String(buffer: response.body)
+            #expect(text.contains("data: [DONE]"))
+            #expect(!text.contains(#""usage":{"#), "the usage chunk meterr asked for is stripped")
+            #expect(text.contains(#""content":"Hello""#))
+            #expect(seen.last.withLock { $0 }?.body.contains(#""stream_options":{"include_usage":true}"#) == true)
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["input_tokens"] as? Int == 12)
+
+            let asked = try await client.call(
+                "/openai/v1/chat/completions",
+                #"{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(String(buffer: asked.body).contains(#""usage":{"#), "a caller who asked keeps the chunk")
+        }
+    }
+
+    @Test("A stream cut before its usage is recorded as estimated from what was sent and streamed")
+    func cutStreamIsEstimated() async throws {
+        try await withGateway { client, _ in
+            let response = try await client.call(
+                "/openai/v1/chat/completions",
+                #"{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"fault-cut"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(response.status == .ok)
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect((event["input_tokens"] as? Int ?? 0) > 0)
+            #expect(event["cost_usd"] is String)
+        }
+    }
+
+    @Test("Upstream errors pass through in the provider's shape and are recorded with their status")
+    func upstreamErrors() async throws {
+        try await withGateway { client, _ in
+            let failed = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"fault-500","messages":[]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(failed.status == .internalServerError)
+            #expect(String(buffer: failed.body).contains("boom"))
+            let event = try #require(try await client.event(failed.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["status"] as? Int == 500)
+
+            let garbage = try await client.call(
+                "/anthropic/v1/messages", #"{"model":"fault-garbage","max_tokens":5,"messages":[]}"#,
+                headers: [.init("x-api-key")!: adminKey])
+            #expect(garbage.status == .ok)
+            #expect(String(buffer: garbage.body) == "<html>not json", "the body reaches the caller unchanged")
+        }
+    }
+
+    @Test("A missing or wrong gateway key gets a 401 in the calling provider's error shape")
+    func wrongKey() async throws {
+        try await withGateway { client, seen in
+            let openai = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"gpt-4.1"}"#,
+                headers: [.authorization: "Bearer sk-not-meterr"])
+            #expect(openai.status == .unauthorized)
+            #expect((openai.json["error"] as? [String: Any])?["code"] as? String == "invalid_api_key")
+            let anthropic = try await client.call("/anthropic/v1/messages", "{}", headers: [:])
+            #expect(anthropic.status == .unauthorized)
+            #expect(anthropic.json["type"] as? String == "error")
+            let gemini = try await client.call(
+                "/gemini/v1beta/models/gemini-2.5-pro:generateContent?key=wrong", "{}", headers: [:])
+            #expect((gemini.json["error"] as? [String: Any])?["status"] as? String == "UNAUTHENTICATED")
+            #expect(seen.last.withLock { $0 } == nil, "nothing reached the provider")
+        }
+    }
+
+    @Test("Bring your own key: the caller's provider key goes upstream, the gateway key travels in x-meterr-key")
+    func bringYourOwnKey() async throws {
+        try await withGateway { client, seen in
+            let response = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"gpt-4.1","messages":[]}"#,
+                headers: [.authorization: "Bearer sk-callers-own", .init("x-meterr-key")!: adminKey])
+            #expect(response.status == .ok)
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(upstream.headers["authorization"] == "Bearer sk-callers-own")
+            #expect(upstream.headers["x-meterr-key"] == nil)
+        }
+    }
+
+    @Test("Gemini's key in the query is meterr's and never goes upstream")
+    func geminiQueryKey() async throws {
+        try await withGateway { client, seen in
+            let response = try await client.call(
+                "/gemini/v1beta/models/gemini-2.5-pro:generateContent?key=\(adminKey)", #"{"contents":[]}"#,
+                headers: [:])
+            #expect(response.status == .ok)
+            #expect(seen.last.withLock { $0 }?.path == "/v1beta/models/gemini-2.5-pro:generateContent")
+            #expect(seen.last.withLock { $0 }?.headers["x-goog-api-key"] == "real-gemini-key")
+        }
+    }
+
+    @Test("A provider silent past the read time-out gets a 504 in its shape, and the call is recorded")
+    func slowProvider() async throws {
+        try await withGateway(readTimeout: 1) { client, _ in
+            let response = try await client.call(
+                "/anthropic/v1/messages",
+                #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"content":"fault-slow"}]}"#,
+                headers: [.init("x-api-key")!: adminKey])
+            #expect(response.status == .gatewayTimeout)
+            #expect(response.json["type"] as? String == "error")
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["status"] as? Int == 504)
+        }
+    }
+
+    @Test("A client that leaves mid-stream still leaves an estimated event")
+    func clientDisconnect() async throws {
+        try await withGateway(live: true) { client, _ in
+            let port = try #require(client.port)
+            let body =
+                #"{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[{"content":"fault-trickle"}]}"#
+            let request =
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            // A raw socket: read the first bytes of the stream, then hang up.
+            let socket = try RawSocket(port: port)
+            try socket.send(request)
+            let head = try socket.receive(atLeast: 200)
+            socket.close()
+            let requestId = try #require(
+                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-meterr-request-id:") }?
+                    .split(separator: ":").last?.trimmingCharacters(in: .whitespaces))
+            let event = try #require(try await client.event(requestId))
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect(event["stream"] as? Bool == true)
+        }
+    }
+}
+
+/// A blocking TCP client for the one test that must hang up mid-response.
+struct RawSocket {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else { throw MeterrError(.unavailable, "cannot connect to 127.0.0.1:\(port)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw MeterrError(.unavailable, "send failed") }
+            sent += count
+        }
+    }
+
+    func receive(atLeast count: Int) throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count < count {
+            let read = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard read > 0 else { break }
+            received += buffer[..<read]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+}
