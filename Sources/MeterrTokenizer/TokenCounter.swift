@@ -129,3 +129,72 @@ public enum TokenCounter {
             instructions: instructions)
     }
 }
+
+extension TokenCounter {
+    /// Keys whose string values are settings, not prompt text.
+    static let settingKeys: Set<String> = [
+        "model", "role", "type", "tool_choice", "stream", "user", "id", "tool_call_id", "detail", "url", "mime_type",
+        "mimeType", "media_type", "response_format", "service_tier", "reasoning_effort", "modalities", "stop",
+        "cache_control", "metadata", "safety_settings", "safetySettings", "responseMimeType",
+    ]
+
+    /// Estimated prompt tokens of a provider request body, for usage that never arrived (a cut stream).
+    ///
+    /// OpenAI-shaped bodies (`messages`, `tools`, `functions`, Responses `input`/`instructions`) use the chat
+    /// formulas; any other shape (Anthropic `system`/`messages`, Gemini `contents`, Cohere `message`/`chat_history`,
+    /// completions `prompt`) counts the text of every string value except settings, plus 3 tokens per message
+    /// object. Images inside such bodies are not priced. Always `exact: false` unless the body is plain text
+    /// messages for a Tekken model.
+    public static func promptTokens(model: String, requestBody: [UInt8]) throws -> TokenCount {
+        guard let body = try JSONSerialization.jsonObject(with: Data(requestBody)) as? [String: Any] else {
+            throw ChatCountError.invalidJSON("body must be a JSON object")
+        }
+        let counter = try ChatTokenCounter(model: model)
+        let openAI = counter.modelTokenizer.encoding != nil && body["contents"] == nil && body["system"] == nil
+        if openAI && (body["messages"] != nil || body["input"] != nil || body["instructions"] != nil) {
+            var total = 0
+            var exact = false
+            if let messages = body["messages"] as? [[String: Any]] {
+                let detailed = try counter.countMessagesDetailed(messages)
+                total += detailed.count
+                exact = detailed.exact && body["tools"] == nil
+            }
+            if let tools = (body["tools"] ?? body["functions"]) as? [[String: Any]] {
+                total += try counter.countTools(tools)
+            }
+            if body["input"] != nil || body["instructions"] != nil {
+                let input: Any = body["input"] ?? ""
+                if input is String || input is [[String: Any]] {
+                    total += try counter.countResponsesInput(input, instructions: body["instructions"] as? String)
+                } else {
+                    // Embeddings: a string array.
+                    total += try textTokens(input, counter)
+                }
+            }
+            return TokenCount(count: total, exact: exact, encoding: counter.encoding?.rawValue)
+        }
+        return TokenCount(count: try textTokens(body, counter), exact: false, encoding: counter.encoding?.rawValue)
+    }
+
+    /// Tokens of every string value in `value` (skipping settings) plus 3 per object that has a `role`.
+    static func textTokens(_ value: Any, _ counter: ChatTokenCounter) throws -> Int {
+        switch value {
+        case let s as String:
+            return try counter.tokens(s)
+        case let array as [Any]:
+            var n = 0
+            for item in array { n += try textTokens(item, counter) }
+            return n
+        case let object as [String: Any]:
+            var n = object["role"] != nil ? counter.tokensPerMessage : 0
+            for (key, item) in object where !settingKeys.contains(key) {
+                // Base64 payloads (images, files) are not text.
+                if key == "data" || key == "inline_data" || key == "inlineData" || key == "image_url" { continue }
+                n += try textTokens(item, counter)
+            }
+            return n
+        default:
+            return 0
+        }
+    }
+}

@@ -225,3 +225,48 @@ struct MistralChatTests {
         #expect(try counter.countMessagesDetailed(messages).exact == false)
     }
 }
+
+@Suite("Prompt estimates from provider request bodies")
+struct RequestBodyEstimateTests {
+    @Test("an OpenAI chat body counts like its messages and tools")
+    func openAIChatBody() throws {
+        let body: [String: Any] = [
+            "model": "gpt-4o", "stream": true, "messages": ChatCountingTests.weatherMessages,
+            "tools": ChatCountingTests.weatherTools,
+        ]
+        let bytes = [UInt8](try JSONSerialization.data(withJSONObject: body))
+        #expect(try TokenCounter.promptTokens(model: "gpt-4o", requestBody: bytes).count == 101)
+    }
+
+    @Test("Anthropic, Gemini and Cohere bodies count their text, not their settings")
+    func otherProviders() throws {
+        let text = "Explain the theory of relativity in simple terms."
+        let anthropic: [String: Any] = [
+            "model": "claude-sonnet-4-5", "max_tokens": 1024, "system": "Be brief.",
+            "messages": [["role": "user", "content": [["type": "text", "text": text]]]],
+        ]
+        let gemini: [String: Any] = ["contents": [["role": "user", "parts": [["text": text]]]]]
+        let cohere: [String: Any] = ["model": "command-r-plus", "messages": [["role": "user", "content": text]]]
+        let claude = try TokenCounter.promptTokens(
+            model: "claude-sonnet-4-5", requestBody: [UInt8](try JSONSerialization.data(withJSONObject: anthropic)))
+        let expectedClaude =
+            try TokenEstimate.estimate(text, family: .anthropic)
+            + TokenEstimate.estimate("Be brief.", family: .anthropic)
+            + 3
+        #expect(claude == TokenCount(count: expectedClaude, exact: false, encoding: nil))
+        let o200k = try Tokenizer.shared(for: .o200kBase).count(text)
+        let g = try TokenCounter.promptTokens(
+            model: "gemini-2.5-pro", requestBody: [UInt8](try JSONSerialization.data(withJSONObject: gemini)))
+        #expect(g.count == o200k + 3 && !g.exact)
+        let c = try TokenCounter.promptTokens(
+            model: "command-r-plus", requestBody: [UInt8](try JSONSerialization.data(withJSONObject: cohere)))
+        #expect(c.count == o200k + 3 && !c.exact)
+    }
+
+    @Test("a body that is not a JSON object is refused")
+    func invalidBody() {
+        #expect(throws: (any Error).self) {
+            try TokenCounter.promptTokens(model: "gpt-4o", requestBody: Array("[]".utf8))
+        }
+    }
+}
