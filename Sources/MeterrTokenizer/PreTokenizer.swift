@@ -16,12 +16,14 @@ struct PreTokenizer {
     let base: UnsafePointer<UInt8>
     let end: Int
     let flags: UnsafeMutablePointer<UInt8>
+    let table: CodePointClassTable
 
     @inline(__always)
     init(_ base: UnsafePointer<UInt8>, _ end: Int) {
         self.base = base
         self.end = end
-        self.flags = CodePointClassTable.shared.flags
+        self.table = CodePointClassTable.shared
+        self.flags = table.flags
     }
 
     /// Flags and byte length of the scalar at `i` (< end).
@@ -45,7 +47,7 @@ struct PreTokenizer {
         let cp =
             Int(b0 & 0x07) << 18 | Int(base[i + 1] & 0x3F) << 12 | Int(base[i + 2] & 0x3F) << 6
             | Int(base[i + 3] & 0x3F)
-        return (flags[cp], 4)
+        return (table.astral(cp), 4)
     }
 
     /// Advances over scalars whose flags intersect `mask`.
