@@ -83,6 +83,8 @@ public enum ModelMap {
             return .approximate(.tekken)
         }
         if tekkenPrefixes.contains(where: matches) { return .exact(.tekken) }
+        // OpenAI models newer than tiktoken's map (e.g. gpt-6-*): its latest encoding, labelled approximate.
+        if name.hasPrefix("gpt-") || name.hasPrefix("chatgpt-") { return .approximate(.o200kBase) }
         if mistralLegacyPrefixes.contains(where: matches) { return .approximate(.tekken) }
         if name.hasPrefix("claude") || name.hasPrefix("anthropic.") { return .estimated(.anthropic) }
         if name.hasPrefix("gemini") || name.hasPrefix("gemma") || name.hasPrefix("learnlm") {
