@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MeterrStore", targets: ["MeterrStore"]),
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
         .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
+        .library(name: "MeterrTokenizer", targets: ["MeterrTokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,22 @@ let package = Package(
         .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
         // `swift run -c release meterr-pricing-bench`: catalog load and per-event pricing speed.
         .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
+        // Exact tiktoken/Tekken token counting: standard library + Foundation (resources) only.
+        .target(
+            name: "MeterrTokenizer",
+            resources: [
+                .copy("Resources/o200k_base.tiktoken"),
+                .copy("Resources/cl100k_base.tiktoken"),
+                .copy("Resources/tekken_240911.tiktoken"),
+            ]
+        ),
+        .testTarget(name: "MeterrTokenizerTests", dependencies: ["MeterrTokenizer"], resources: [.copy("Fixtures")]),
+        // `scripts/bench-tokenizer.sh`: throughput beside tiktoken and bpe-openai.
+        .executableTarget(
+            name: "meterr-tokenizer-bench",
+            dependencies: ["MeterrTokenizer"],
+            path: "Benchmarks/TokenizerBenchmark"
+        ),
         // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
         .target(
             name: "MeterrStore",
@@ -72,6 +89,7 @@ let package = Package(
                 "MeterrPricing",
                 "MeterrStore",
                 "MeterrServer",
+                "MeterrTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
