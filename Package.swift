@@ -71,6 +71,7 @@ let package = Package(
                 "MeterrPricing",
                 "MeterrProviders",
                 "MeterrStore",
+                "MeterrTokenizer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -36,6 +36,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     UsageRoutes(writer: writer, ledger: store, pricer: pricer, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
 
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(

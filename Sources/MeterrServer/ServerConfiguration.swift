@@ -29,7 +29,7 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a provider may stay silent (before its first byte, or between two) before the call fails.
     public var upstreamReadTimeout = 300
     /// Estimates tokens when a provider's count never arrives.
-    public var tokenEstimator: any TokenEstimator = ByteLengthEstimator()
+    public var tokenEstimator: any TokenEstimator = TokenizerEstimator()
     /// Azure deployment names and the models they serve, for pricing (`prod-chat: gpt-4o`).
     public var azureDeployments: [String: String] = [:]
     /// Negotiated prices and discounts per organisation (`org: default` means the first organisation).

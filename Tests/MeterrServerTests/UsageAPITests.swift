@@ -347,4 +347,38 @@ struct UsageAPITests {
             #expect(costs["o3"] == "0.003000000")
         }
     }
+
+    @Test("Token counts are exact for OpenAI models, labelled estimated for Claude, and bad input names the field")
+    func tokenCount() async throws {
+        try await withApp { client in
+            let plain = try await client.post("/api/tokens/count", #"{"model":"gpt-4o","text":"hello world"}"#)
+            #expect(plain.status == .ok)
+            #expect(plain.json["tokens"] as? Int == 2)
+            #expect(plain.json["exact"] as? Bool == true)
+            #expect(plain.json["encoding"] as? String == "o200k_base")
+            let chat = try await client.post(
+                "/api/tokens/count",
+                #"{"model":"gpt-4o","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"hello world"}]}"#
+            )
+            // 3 per message + content tokens + 3 to prime the reply.
+            #expect((chat.json["tokens"] as? Int ?? 0) > 2 + 3 * 2)
+            let claude = try await client.post(
+                "/api/tokens/count", #"{"model":"claude-sonnet-4-5","text":"hello world"}"#)
+            #expect(claude.json["exact"] as? Bool == false)
+            for (body, field) in [
+                (#"{"text":"hello"}"#, "model"), (#"{"model":"gpt-4o"}"#, "body"), ("[1,2]", "body"),
+                (#"{"model":"gpt-4o","messages":"not a list"}"#, "messages"),
+            ] {
+                let response = try await client.post("/api/tokens/count", body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.error["field"] == field, "\(body): \(response.error)")
+            }
+            // The estimate counts text with the tokenizer and prices max_tokens as the worst case:
+            // 2 × $2.50 + 10 × $10 per million.
+            let estimate = try await client.post(
+                "/api/cost/estimate", #"{"model":"gpt-4o","text":"hello world","max_tokens":10}"#)
+            #expect(estimate.json["cost_usd"] as? String == "0.000105000")
+            #expect(estimate.json["input_tokens_counted"] as? Int == 2)
+        }
+    }
 }

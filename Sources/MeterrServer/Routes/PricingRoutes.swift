@@ -1,6 +1,8 @@
+import Foundation
 import Hummingbird
 import MeterrCore
 import MeterrPricing
+import MeterrTokenizer
 import NIOCore
 
 /// `/api/prices` (the catalog) and `/api/cost/estimate` (the exact cost of given token counts).
@@ -42,12 +44,7 @@ struct PricingRoutes: Sendable {
     /// With `max_tokens` and no `output_tokens`, the output is taken at its maximum: the worst case
     /// a budget reserves before a call.
     @Sendable func estimate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw MeterrError(.payloadTooLarge, "must be at most \(maxBodyBytes) bytes", field: "body")
-        }
+        let body = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object = json else {
             throw MeterrError.invalid("body", "must be a JSON object with model and token counts")
         }
@@ -68,7 +65,16 @@ struct PricingRoutes: Sendable {
             }
             return count
         }
-        guard let input = try count("input_tokens") else { throw MeterrError.invalid("input_tokens", "is required") }
+        // Input: given as a count, or counted by the tokenizer from text, messages, tools or input.
+        var counted: TokenCount?
+        if json["input_tokens"] == nil || json["input_tokens"]?.isNull == true,
+            json["text"] != nil || json["messages"] != nil || json["tools"] != nil || json["input"] != nil
+        {
+            counted = try TokenizerCount.of(requestJSON: Data(body.readableBytesView))
+        }
+        guard let input = try count("input_tokens") ?? counted?.count else {
+            throw MeterrError.invalid("input_tokens", "is required (or text, messages, tools or input to count)")
+        }
         guard let output = try count("output_tokens") ?? count("max_tokens") else {
             throw MeterrError.invalid("output_tokens", "is required (or max_tokens for the worst case)")
         }
@@ -93,6 +99,12 @@ struct PricingRoutes: Sendable {
         else {
             throw MeterrError.invalid("model", "no price for \"\(model)\" at \(at.rfc3339)")
         }
-        return jsonResponse(bytes: Array(OrderedJSONWriter.write(quote.json).utf8))
+        var answer = quote.json
+        if let counted, case .object(var members) = answer {
+            members.append(("input_tokens_counted", .number(String(counted.count))))
+            members.append(("input_tokens_exact", .bool(counted.exact)))
+            answer = .object(members)
+        }
+        return jsonResponse(bytes: Array(OrderedJSONWriter.write(answer).utf8))
     }
 }
