@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
         .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
         // `swift run -c release meterr-pricing-bench`: catalog load and per-event pricing speed.
-        .executableTarget(name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"]),
+        .executableTarget(
+            name: "meterr-pricing-bench", dependencies: ["MeterrCore", "MeterrPricing"],
+            path: "Benchmarks/PricingBenchmark"),
         // Exact tiktoken/Tekken token counting: standard library + Foundation (resources) only.
         .target(
             name: "MeterrTokenizer",
