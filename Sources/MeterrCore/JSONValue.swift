@@ -148,3 +148,23 @@ extension JSONMemberScanner {
         return .object(members)
     }
 }
+
+extension JSONMemberScanner {
+    /// The byte range of the value of the top-level member `key` (for a string, quotes included), or
+    /// `nil` if absent or the bytes are not a JSON object.
+    public static func topLevelValueRange(key: String, in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        var parser = JSONParser(bytes)
+        var range: Range<Int>?
+        do {
+            try parser.forEachMember("body") { (parser, name) throws(MeterrError) in
+                parser.skipWhitespace()
+                let start = parser.index
+                try parser.skipValue()
+                if name == key { range = start..<parser.index }
+            }
+        } catch {
+            return nil
+        }
+        return range
+    }
+}

@@ -139,6 +139,47 @@ public struct ProviderAdapter: Sendable {
         return rewritten
     }
 
+    /// The body with its top-level `model` replaced by `model`, every other byte as sent.
+    public static func replacingModel(in body: [UInt8], with model: String) -> [UInt8]? {
+        guard let range = body.withUnsafeBufferPointer({ JSONMemberScanner.topLevelValueRange(key: "model", in: $0) })
+        else { return nil }
+        var quoted: [UInt8] = []
+        JSONWriter.appendQuoted(model, to: &quoted)
+        return Array(body[..<range.lowerBound]) + quoted + Array(body[range.upperBound...])
+    }
+
+    /// Where a provider serves the OpenAI Chat Completions format, for `/v1` calls naming
+    /// `provider/model`: the path on its upstream and whether its key goes in `api-key` (Azure) or as
+    /// a Bearer token.
+    public static func openAICompatiblePath(for provider: Provider, path: String) -> String? {
+        let surface = path.hasPrefix("/v1/") ? String(path.dropFirst(3)) : path
+        switch provider {
+        case .openai: return "/v1" + surface
+        case .azure: return "/openai/v1" + surface
+        case .mistral: return "/v1" + surface
+        case .anthropic: return surface == "/chat/completions" ? "/v1/chat/completions" : nil
+        case .gemini: return "/v1beta/openai" + surface
+        case .cohere: return "/compatibility/v1" + surface
+        }
+    }
+
+    /// The provider a `/v1` model name routes to (`anthropic/claude-…`), and the model without it.
+    public static func routedModel(_ model: String) -> (Provider, String)? {
+        guard let slash = model.firstIndex(of: "/") else { return nil }
+        let prefix = model[..<slash].lowercased()
+        let rest = String(model[model.index(after: slash)...])
+        guard !rest.isEmpty else { return nil }
+        switch prefix {
+        case "openai": return (.openai, rest)
+        case "azure": return (.azure, rest)
+        case "anthropic": return (.anthropic, rest)
+        case "gemini", "google": return (.gemini, rest)
+        case "mistral": return (.mistral, rest)
+        case "cohere": return (.cohere, rest)
+        default: return nil
+        }
+    }
+
     /// An error body in this provider's own shape, so its SDK raises its usual error.
     public func errorBody(status: Int, message: String) -> [UInt8] {
         var json = JSONWriter(capacity: 200)

@@ -47,7 +47,8 @@ struct FakeProvider {
             }
             let name: String
             switch path {
-            case "/v1/chat/completions":
+            case "/v1/chat/completions", "/v1beta/openai/chat/completions", "/compatibility/v1/chat/completions",
+                "/openai/v1/chat/completions":
                 name = body.contains("mistral") ? "mistral-chat" : "openai-chat"
             case "/v1/responses": name = "openai-responses"
             case "/v1/embeddings": name = "openai-embeddings"
@@ -322,6 +323,46 @@ struct GatewayTests {
             #expect(response.status == .ok)
             #expect(seen.last.withLock { $0 }?.path == "/v1beta/models/gemini-2.5-pro:generateContent")
             #expect(seen.last.withLock { $0 }?.headers["x-goog-api-key"] == "real-gemini-key")
+        }
+    }
+
+    @Test(
+        "/v1 with provider/model reaches that provider's OpenAI-compatible surface with its key and the bare model",
+        arguments: [
+            ("anthropic/claude-sonnet-4-5", "/v1/chat/completions", "claude-sonnet-4-5", "anthropic"),
+            ("gemini/gemini-2.5-flash", "/v1beta/openai/chat/completions", "gemini-2.5-flash", "gemini"),
+            ("mistral/mistral-large-latest", "/v1/chat/completions", "mistral-large-latest", "mistral"),
+            ("cohere/command-a-03-2025", "/compatibility/v1/chat/completions", "command-a-03-2025", "cohere"),
+            ("azure/prod-chat", "/openai/v1/chat/completions", "prod-chat", "azure"),
+        ])
+    func unifiedRouting(model: String, upstreamPath: String, bare: String, provider: String) async throws {
+        try await withGateway { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", #"{"messages":[],"model":"\#(model)","temperature":0}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(response.status == .ok)
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(upstream.path == upstreamPath)
+            #expect(upstream.body == #"{"messages":[],"model":"\#(bare)","temperature":0}"#)
+            let key = provider == "azure" ? upstream.headers["api-key"] : upstream.headers["authorization"]
+            #expect(key?.contains("real-\(provider)-key") == true)
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["provider"] as? String == provider)
+            #expect(event["model_requested"] as? String == model)
+            // The fake provider answers Mistral-named calls with Mistral's recorded response.
+            #expect(event["input_tokens"] as? Int == (provider == "mistral" ? 10 : 1200))
+        }
+    }
+
+    @Test("/v1 refuses a provider/model on a surface that provider does not serve, in OpenAI's shape")
+    func unifiedRoutingRefusal() async throws {
+        try await withGateway { client, seen in
+            let response = try await client.call(
+                "/v1/embeddings", #"{"model":"anthropic/claude-sonnet-4-5","input":"hi"}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(response.status == .badRequest)
+            #expect((response.json["error"] as? [String: Any])?["message"] as? String != nil)
+            #expect(seen.last.withLock { $0 } == nil)
         }
     }
 

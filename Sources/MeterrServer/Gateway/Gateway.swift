@@ -83,28 +83,47 @@ struct Gateway: Sendable {
             return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
         }
         guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
-        guard let upstream = upstreams[provider], !upstream.baseURL.isEmpty else {
-            return failure(502, "meterr has no upstream for \(provider.rawValue): set its base URL")
-        }
-        if ownKey == nil && upstream.apiKey == nil {
-            return failure(
-                401, "meterr holds no \(provider.rawValue) key: configure one, or send yours with x-meterr-key")
-        }
-
         let bytes = Array(body.readableBytesView)
         let endpoint = adapter.endpoint(forPath: path)
         let facts = adapter.inspect(path: path, query: request.uri.query, body: bytes)
         var upstreamBody = bytes
+
+        // `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: same wire
+        // format, the model name without its prefix.
+        var target = provider
+        var upstreamPath = path
+        var compatible = false
+        if strip.isEmpty, let model = facts.model, let (routed, bare) = ProviderAdapter.routedModel(model) {
+            guard let routedPath = ProviderAdapter.openAICompatiblePath(for: routed, path: path),
+                let rewritten = ProviderAdapter.replacingModel(in: bytes, with: bare)
+            else {
+                return failure(400, "\(routed.rawValue) models are not served on \(path) through /v1")
+            }
+            target = routed
+            upstreamPath = routedPath
+            upstreamBody = rewritten
+            compatible = routed != .openai
+        }
+
+        guard let upstream = upstreams[target], !upstream.baseURL.isEmpty else {
+            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
+        }
+        if ownKey == nil && upstream.apiKey == nil {
+            return failure(
+                401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
+        }
+
         var injectedUsage = false
-        if facts.stream, !facts.includesUsage, provider == .openai || provider == .azure,
+        if facts.stream, !facts.includesUsage, target == .openai || target == .azure || compatible,
             endpoint == .chatCompletions || endpoint == .completions,
-            let rewritten = ProviderAdapter.requestingUsage(bytes)
+            let rewritten = ProviderAdapter.requestingUsage(upstreamBody)
         {
             upstreamBody = rewritten
             injectedUsage = true
         }
 
-        var upstreamRequest = HTTPClientRequest(url: upstream.baseURL + path + Self.query(request, adapter: adapter))
+        var upstreamRequest = HTTPClientRequest(
+            url: upstream.baseURL + upstreamPath + Self.query(request, adapter: adapter))
         upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers {
             let name = field.name.canonicalName
@@ -113,20 +132,23 @@ struct Gateway: Sendable {
             upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
         }
         if ownKey == nil, let key = upstream.apiKey {
-            switch provider {
+            switch target {
+            case .azure: upstreamRequest.headers.replaceOrAdd(name: "api-key", value: key)
+            case _ where compatible: upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
             case .openai, .mistral, .cohere:
                 upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
             case .anthropic: upstreamRequest.headers.replaceOrAdd(name: "x-api-key", value: key)
             case .gemini: upstreamRequest.headers.replaceOrAdd(name: "x-goog-api-key", value: key)
-            case .azure: upstreamRequest.headers.replaceOrAdd(name: "api-key", value: key)
             }
         }
         // Usage is read from the bytes as they pass: they must not be compressed.
         upstreamRequest.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
         upstreamRequest.body = .bytes(upstreamBody)
+        // The response speaks the caller's wire format: read it with that provider's readers.
+        let wire = compatible ? Provider.openai : target
 
         let call = Call(
-            gateway: self, provider: provider, endpoint: endpoint, facts: facts, requestBody: bytes,
+            gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
             principal: principal, attribution: Attribution(request.headers, facts: facts), requestId: context.requestId,
             started: started, startedAt: startedAt)
 
@@ -139,7 +161,7 @@ struct Gateway: Sendable {
             call.record(status: status, reading: nil, stream: facts.stream, firstByte: nil)
             return failure(
                 status,
-                timedOut ? "\(provider.rawValue) did not answer in time" : "\(provider.rawValue) could not be reached")
+                timedOut ? "\(target.rawValue) did not answer in time" : "\(target.rawValue) could not be reached")
         }
         let status = Int(response.status.code)
         let afterHead = ContinuousClock.now
@@ -158,7 +180,7 @@ struct Gateway: Sendable {
                 responseBody = try await response.body.collect(upTo: 256 << 20)
             } catch {
                 call.record(status: 502, reading: nil, stream: false, firstByte: afterHead)
-                return failure(502, "\(provider.rawValue) sent an unreadable response")
+                return failure(502, "\(target.rawValue) sent an unreadable response")
             }
             let reading =
                 endpoint.map {
@@ -180,7 +202,7 @@ struct Gateway: Sendable {
         let stripsUsage = injectedUsage
         let streamBody = ResponseBody { writer in
             var scanner = StreamScanner(framing: framing)
-            var tap = endpoint.map { UsageReader.tap(provider: provider, endpoint: $0) }
+            var tap = endpoint.map { UsageReader.tap(provider: wire, endpoint: $0) }
             var stripper = stripsUsage ? UsageChunkStripper() : nil
             var firstByte: ContinuousClock.Instant?
             var clientGone = false
