@@ -49,7 +49,8 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let gatewayMetrics = GatewayMetrics()
     Gateway(
         client: client, principals: principals, writer: writer, pricer: pricer, estimator: configuration.tokenEstimator,
-        upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes, metrics: gatewayMetrics,
+        upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
+        firstByteTimeout: configuration.upstreamFirstByteTimeout, metrics: gatewayMetrics,
         logger: logger
     ).register(on: router)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)

@@ -26,7 +26,9 @@ public struct ServerConfiguration: Sendable {
         uniqueKeysWithValues: Provider.allCases.map { ($0, Upstream(baseURL: ProviderAdapter.of($0).defaultBaseURL)) })
     /// Seconds to open a connection to a provider.
     public var upstreamConnectTimeout = 10
-    /// Seconds a provider may stay silent (before its first byte, or between two) before the call fails.
+    /// Seconds a provider may take to start answering (its response head) before the call fails.
+    public var upstreamFirstByteTimeout = 600
+    /// Seconds a provider may stay silent between two reads before the call fails.
     public var upstreamReadTimeout = 300
     /// Estimates tokens when a provider's count never arrives.
     public var tokenEstimator: any TokenEstimator = TokenizerEstimator()
@@ -128,6 +130,7 @@ public struct ServerConfiguration: Sendable {
             ("METERR_DURABILITY", "durability"), ("METERR_MAX_GATEWAY_BODY_BYTES", "max_gateway_body_bytes"),
             ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
+            ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -225,6 +228,9 @@ public struct ServerConfiguration: Sendable {
         case "upstream_connect_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamConnectTimeout = seconds
+        case "upstream_first_byte_timeout":
+            guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
+            upstreamFirstByteTimeout = seconds
         case "upstream_read_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamReadTimeout = seconds

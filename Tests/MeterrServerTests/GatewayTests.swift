@@ -93,7 +93,7 @@ struct FakeProvider {
 
 /// meterr in front of a fake provider for every upstream.
 func withGateway(
-    readTimeout: Int = 300, live: Bool = false,
+    readTimeout: Int = 300, firstByteTimeout: Int = 600, live: Bool = false,
     _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
     let seen = SeenRequests()
@@ -106,6 +106,7 @@ func withGateway(
     configuration.adminKey = adminKey
     configuration.logLevel = .warning
     configuration.upstreamReadTimeout = readTimeout
+    configuration.upstreamFirstByteTimeout = firstByteTimeout
     for provider in Provider.allCases {
         configuration.upstreams[provider] = .init(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")
@@ -383,9 +384,11 @@ struct GatewayTests {
         }
     }
 
-    @Test("A provider silent past the read time-out gets a 504 in its shape, and the call is recorded")
-    func slowProvider() async throws {
-        try await withGateway(readTimeout: 1) { client, _ in
+    @Test(
+        "A provider slower than the first-byte or read time-out gets a 504 in its shape, and the call is recorded",
+        arguments: [(300, 1), (1, 600)])
+    func slowProvider(readTimeout: Int, firstByteTimeout: Int) async throws {
+        try await withGateway(readTimeout: readTimeout, firstByteTimeout: firstByteTimeout) { client, _ in
             let response = try await client.call(
                 "/anthropic/v1/messages",
                 #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"content":"fault-slow"}]}"#,

@@ -19,6 +19,7 @@ struct Gateway: Sendable {
     let estimator: any TokenEstimator
     let upstreams: [Provider: ServerConfiguration.Upstream]
     let maxRequestBytes: Int
+    let firstByteTimeout: Int
     let metrics: GatewayMetrics
     let logger: Logger
 
@@ -154,7 +155,9 @@ struct Gateway: Sendable {
 
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(upstreamRequest, timeout: .hours(24), logger: logger)
+            // The deadline covers the wait for the response head; the read time-out then covers silences.
+            response = try await client.execute(
+                upstreamRequest, timeout: .seconds(Int64(firstByteTimeout)), logger: logger)
         } catch {
             let timedOut = Self.isTimeout(error)
             let status = timedOut ? 504 : 502
