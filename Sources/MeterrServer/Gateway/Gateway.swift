@@ -154,6 +154,7 @@ struct Gateway: Sendable {
             started: started, startedAt: startedAt)
 
         let response: HTTPClientResponse
+        let upstreamStarted = ContinuousClock.now
         do {
             // The deadline covers the wait for the response head; the read time-out then covers silences.
             response = try await client.execute(
@@ -195,11 +196,12 @@ struct Gateway: Sendable {
                 status: status, reading: reading, stream: false, firstByte: afterHead, upstreamRequestId: upstreamId)
             if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
             headers[.serverTiming] = Self.serverTiming(
-                started: started, upstreamStarted: started, upstreamEnded: ContinuousClock.now)
+                started: started, upstreamStarted: upstreamStarted, upstreamEnded: ContinuousClock.now)
             return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: responseBody))
         }
 
-        headers[.serverTiming] = Self.serverTiming(started: started, upstreamStarted: started, upstreamEnded: afterHead)
+        headers[.serverTiming] = Self.serverTiming(
+            started: started, upstreamStarted: upstreamStarted, upstreamEnded: afterHead)
         let framing = StreamScanner.framing(forContentType: contentType)
         let upstreamId = Self.upstreamRequestId(response.headers)
         let stripsUsage = injectedUsage
