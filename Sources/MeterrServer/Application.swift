@@ -37,6 +37,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
         .register(on: api)
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
 
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
@@ -61,7 +62,10 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.
-        services: [writer, HTTPClientService(client: client)],
+        services: [
+            writer, KeyUsageService(principals: principals, accounts: store, logger: logger),
+            HTTPClientService(client: client),
+        ],
         onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )

@@ -25,10 +25,30 @@ public struct KeyScopes: OptionSet, Sendable, Hashable {
     public static let ingest = KeyScopes(rawValue: 2)
     /// Read usage and analytics.
     public static let read = KeyScopes(rawValue: 4)
-    /// Manage the organisation.
+    /// Manage the organisation: keys, teams, projects, prices.
     public static let admin = KeyScopes(rawValue: 8)
-    /// Everything.
+    /// Run the installation: create organisations and act in any of them.
+    public static let `operator` = KeyScopes(rawValue: 16)
+    /// Everything within an organisation.
     public static let all: KeyScopes = [.gateway, .ingest, .read, .admin]
+
+    /// The scope names of the API and CLI.
+    public static let names: [(String, KeyScopes)] = [
+        ("gateway", .gateway), ("ingest", .ingest), ("read", .read), ("admin", .admin), ("operator", .operator),
+    ]
+
+    /// Parses scope names; `nil` names an unknown scope.
+    public init?(names: [String]) {
+        var scopes: KeyScopes = []
+        for name in names {
+            guard let scope = Self.names.first(where: { $0.0 == name })?.1 else { return nil }
+            scopes.insert(scope)
+        }
+        self = scopes
+    }
+
+    /// The names of these scopes.
+    public var nameList: [String] { Self.names.filter { contains($0.1) }.map(\.0) }
 }
 
 /// Who a request acts for, established from its key.
@@ -39,12 +59,124 @@ public struct Principal: Sendable, Hashable {
     public var keyId: String
     /// What the key may do.
     public var scopes: KeyScopes
+    /// Attribution the key carries: calls through it are billed to this team, user and project.
+    public var team: String?
+    public var user: String?
+    public var project: String?
+    /// When the key stops working (expiry, or the end of a rotation's grace), if ever.
+    public var validUntil: Timestamp?
 
     /// Creates a principal.
-    public init(orgId: String, keyId: String, scopes: KeyScopes) {
+    public init(
+        orgId: String, keyId: String, scopes: KeyScopes, team: String? = nil, user: String? = nil,
+        project: String? = nil, validUntil: Timestamp? = nil
+    ) {
         self.orgId = orgId
         self.keyId = keyId
         self.scopes = scopes
+        self.team = team
+        self.user = user
+        self.project = project
+        self.validUntil = validUntil
+    }
+}
+
+/// A stored key as it may be shown: never the secret, only its first characters.
+public struct KeyRecord: Sendable, Hashable {
+    public var id: String
+    public var orgId: String
+    public var name: String
+    /// `mk_` and the first six characters.
+    public var displayPrefix: String
+    public var scopes: KeyScopes
+    public var team: String?
+    public var user: String?
+    public var project: String?
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp?
+    public var lastUsedAt: Timestamp?
+    public var revokedAt: Timestamp?
+
+    /// Creates a record.
+    public init(
+        id: String, orgId: String, name: String, displayPrefix: String, scopes: KeyScopes, team: String? = nil,
+        user: String? = nil, project: String? = nil, createdAt: Timestamp, expiresAt: Timestamp? = nil,
+        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil
+    ) {
+        self.id = id
+        self.orgId = orgId
+        self.name = name
+        self.displayPrefix = displayPrefix
+        self.scopes = scopes
+        self.team = team
+        self.user = user
+        self.project = project
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// What a new key is for.
+public struct KeyRequest: Sendable, Hashable {
+    public var name: String
+    public var scopes: KeyScopes
+    public var team: String?
+    public var user: String?
+    public var project: String?
+    public var expiresAt: Timestamp?
+
+    /// Creates a request.
+    public init(
+        name: String, scopes: KeyScopes, team: String? = nil, user: String? = nil, project: String? = nil,
+        expiresAt: Timestamp? = nil
+    ) {
+        self.name = name
+        self.scopes = scopes
+        self.team = team
+        self.user = user
+        self.project = project
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A named group inside an organisation: a team (department) or a project.
+public struct NamedGroup: Sendable, Hashable {
+    public var id: String
+    public var orgId: String
+    public var name: String
+    /// For a project: the team it belongs to.
+    public var team: String?
+    public var createdAt: Timestamp
+
+    /// Creates a group.
+    public init(id: String, orgId: String, name: String, team: String? = nil, createdAt: Timestamp) {
+        self.id = id
+        self.orgId = orgId
+        self.name = name
+        self.team = team
+        self.createdAt = createdAt
+    }
+}
+
+/// One line of the audit log.
+public struct AuditEntry: Sendable, Hashable {
+    public var at: Timestamp
+    /// The key (or `cli`) that acted.
+    public var actor: String
+    /// What it did, e.g. `key.create`.
+    public var action: String
+    public var target: String?
+    public var detail: String?
+
+    /// Creates an entry.
+    public init(at: Timestamp, actor: String, action: String, target: String? = nil, detail: String? = nil) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.detail = detail
     }
 }
 
@@ -64,6 +196,44 @@ public protocol AccountStore: Sendable {
     ///   a random one; installed if not stored yet.
     func bootstrap(adminKey: String?) async throws -> BootstrapResult
 
-    /// The principal of the live key whose SHA-256 (hex) is `hash`, or `nil`.
+    /// The principal of the live key whose SHA-256 (hex) is `hash`, or `nil` (unknown, revoked or expired).
     func principal(forKeyHash hash: String) async throws -> Principal?
+
+    /// Notes that keys were used (at most once a minute per key is enough).
+    func markUsed(keyIds: [String], at: Timestamp) async throws
+
+    /// Creates an organisation with a first admin key (returned in plain text, once).
+    func createOrganisation(name: String, actor: String) async throws -> (Organisation, String)
+
+    /// Every organisation.
+    func organisations() async throws -> [Organisation]
+
+    /// Creates a key in `org`; returns its record and the key in plain text (shown once).
+    func createKey(org: String, _ request: KeyRequest, actor: String) async throws -> (KeyRecord, String)
+
+    /// The organisation's keys, newest first.
+    func keys(org: String) async throws -> [KeyRecord]
+
+    /// Revokes a key of `org`; returns its hash (to evict caches), or `nil` if `org` has no such key.
+    func revokeKey(org: String, id: String, actor: String) async throws -> String?
+
+    /// Replaces a key of `org` with a new one; the old one keeps working until `graceUntil`.
+    /// Returns the new key's record and plain text, and the old key's hash; `nil` if no such key.
+    func rotateKey(org: String, id: String, graceUntil: Timestamp, actor: String) async throws
+        -> (KeyRecord, String, String)?
+
+    /// Creates a team or a project (`kind` `team` or `project`) in `org`.
+    func createGroup(kind: GroupKind, org: String, name: String, team: String?, actor: String) async throws
+        -> NamedGroup
+
+    /// The organisation's teams or projects.
+    func groups(kind: GroupKind, org: String) async throws -> [NamedGroup]
+
+    /// The organisation's audit log, newest first.
+    func audit(org: String, limit: Int) async throws -> [AuditEntry]
+}
+
+/// Teams or projects.
+public enum GroupKind: String, Sendable {
+    case team, project
 }

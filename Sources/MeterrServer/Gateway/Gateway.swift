@@ -150,7 +150,8 @@ struct Gateway: Sendable {
 
         let call = Call(
             gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
-            principal: principal, attribution: Attribution(request.headers, facts: facts), requestId: context.requestId,
+            principal: principal, attribution: Attribution(request.headers, facts: facts, principal: principal),
+            requestId: context.requestId,
             started: started, startedAt: startedAt)
 
         let response: HTTPClientResponse
@@ -296,12 +297,21 @@ struct Gateway: Sendable {
     }
 }
 
-/// Attribution a call carries beyond its key: `x-meterr-team|user|project|tags` and OpenAI's `user`.
+/// Attribution a call carries: what its key is bound to, and for the rest the caller's
+/// `x-meterr-team|user|project|tags` headers and OpenAI's `user` field. A key bound to a team bills
+/// that team whatever the headers say.
 struct Attribution: Sendable {
     var team: String?
     var user: String?
     var project: String?
     var tags: [String: String] = [:]
+
+    init(_ headers: HTTPFields, facts: RequestFacts, principal: Principal) {
+        self.init(headers, facts: facts)
+        team = principal.team ?? team
+        user = principal.user ?? user
+        project = principal.project ?? project
+    }
 
     init(_ headers: HTTPFields, facts: RequestFacts) {
         team = headers[.meterrTeam].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }

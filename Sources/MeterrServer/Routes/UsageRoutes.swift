@@ -43,6 +43,20 @@ struct UsageRoutes: Sendable {
                 throw MeterrError(
                     .forbidden, "events can only be reported for the key's organisation", field: prefix + "org")
             }
+            // A key bound to a team, user or project reports for it alone.
+            let principal = context.principal
+            for (field, bound, reported) in [
+                ("team", principal.team, events[index].team), ("user", principal.user, events[index].user),
+                ("project", principal.project, events[index].project),
+            ] {
+                guard let bound else { continue }
+                if let reported, reported != bound {
+                    throw MeterrError(.forbidden, "this key reports for \(field) \(bound) only", field: prefix + field)
+                }
+            }
+            events[index].team = principal.team ?? events[index].team
+            events[index].user = principal.user ?? events[index].user
+            events[index].project = principal.project ?? events[index].project
             events[index].applyPrice(from: pricer)
         }
         let inserted = try await writer.submit(events).count { $0 }

@@ -28,10 +28,13 @@ extension SQLiteStore: AccountStore {
                 let known =
                     try Bool.fetchOne(
                         db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE hash = ?)", arguments: [hash]) ?? false
-                if !known { try Self.insertKey(db, key: adminKey, name: "METERR_ADMIN_KEY", org: organisation.id) }
+                if !known {
+                    try Self.insertKey(
+                        db, key: adminKey, name: "METERR_ADMIN_KEY", org: organisation.id, scopes: [.all, .operator])
+                }
             } else if !hasAdmin {
                 let key = APIKey.generate()
-                try Self.insertKey(db, key: key, name: "admin", org: organisation.id)
+                try Self.insertKey(db, key: key, name: "admin", org: organisation.id, scopes: [.all, .operator])
                 created = key
             }
             return BootstrapResult(organisation: organisation, createdAdminKey: created)
@@ -39,25 +42,255 @@ extension SQLiteStore: AccountStore {
     }
 
     public func principal(forKeyHash hash: String) async throws -> Principal? {
-        try await read { db in
+        let now = Timestamp.now().milliseconds
+        return try await read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT id, org_id, scopes FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
-                    arguments: [hash])
+                    db,
+                    sql: """
+                        SELECT id, org_id, scopes, team, user, project, expires_at, revoked_at FROM api_keys
+                        WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?) AND (expires_at IS NULL OR expires_at > ?)
+                        """,
+                    arguments: [hash, now, now])
             else { return nil }
-            return Principal(orgId: row[1], keyId: row[0], scopes: KeyScopes(rawValue: row[2]))
+            let ends = [row[6] as Int64?, row[7] as Int64?].compactMap { $0 }.min()
+            return Principal(
+                orgId: row[1], keyId: row[0], scopes: KeyScopes(rawValue: row[2]), team: row[3], user: row[4],
+                project: row[5], validUntil: ends.map(Timestamp.init(milliseconds:)))
         }
     }
 
-    static func insertKey(_ db: Database, key: String, name: String, org: String) throws {
+    public func markUsed(keyIds: [String], at: Timestamp) async throws {
+        if keyIds.isEmpty { return }
+        try await write { db in
+            for id in keyIds {
+                try db.execute(
+                    sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.milliseconds, id])
+            }
+        }
+    }
+
+    public func createOrganisation(name: String, actor: String) async throws -> (Organisation, String) {
+        let name = try Self.checkedName(name, field: "name")
+        return try await write { db in
+            if try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE name = ?)", arguments: [name])
+                ?? false
+            {
+                throw MeterrError(.conflict, "an organisation named \(name) exists", field: "name")
+            }
+            let organisation = Organisation(id: Identifier.make("org", length: 16), name: name)
+            try db.execute(
+                sql: "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?)",
+                arguments: [organisation.id, name, Timestamp.now().milliseconds])
+            let key = APIKey.generate()
+            try Self.insertKey(db, key: key, name: "admin", org: organisation.id)
+            try Self.log(
+                db, org: organisation.id, actor: actor, action: "org.create", target: organisation.id, detail: name)
+            return (organisation, key)
+        }
+    }
+
+    public func organisations() async throws -> [Organisation] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name FROM organisations ORDER BY created_at").map {
+                Organisation(id: $0[0], name: $0[1])
+            }
+        }
+    }
+
+    public func createKey(org: String, _ request: KeyRequest, actor: String) async throws -> (KeyRecord, String) {
+        let name = try Self.checkedName(request.name, field: "name")
+        if request.scopes.isEmpty { throw MeterrError.invalid("scopes", "must name at least one scope") }
+        if let expiry = request.expiresAt, expiry <= Timestamp.now() {
+            throw MeterrError.invalid("expires_at", "must be in the future")
+        }
+        return try await write { db in
+            try Self.requireOrganisation(db, org)
+            if let team = request.team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
+            if let project = request.project {
+                try Self.requireGroup(db, kind: .project, org: org, name: project, field: "project")
+            }
+            let key = APIKey.generate()
+            let id = try Self.insertKey(
+                db, key: key, name: name, org: org, scopes: request.scopes, team: request.team, user: request.user,
+                project: request.project, expiresAt: request.expiresAt)
+            try Self.log(
+                db, org: org, actor: actor, action: "key.create", target: id,
+                detail: "\(name) [\(request.scopes.nameList.joined(separator: ","))]")
+            return (try Self.keyRecord(db, org: org, id: id)!, key)
+        }
+    }
+
+    public func keys(org: String) async throws -> [KeyRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ? ORDER BY created_at DESC, id",
+                arguments: [org]
+            ).map(Self.keyRecord)
+        }
+    }
+
+    public func revokeKey(org: String, id: String, actor: String) async throws -> String? {
+        try await write { db in
+            guard
+                let hash = try String.fetchOne(
+                    db, sql: "SELECT hash FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id])
+            else { return nil }
+            let now = Timestamp.now().milliseconds
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)",
+                arguments: [now, id, now])
+            try Self.log(db, org: org, actor: actor, action: "key.revoke", target: id, detail: nil)
+            return hash
+        }
+    }
+
+    public func rotateKey(org: String, id: String, graceUntil: Timestamp, actor: String) async throws
+        -> (KeyRecord, String, String)?
+    {
+        try await write { db in
+            guard let old = try Self.keyRecord(db, org: org, id: id),
+                let hash = try String.fetchOne(db, sql: "SELECT hash FROM api_keys WHERE id = ?", arguments: [id])
+            else { return nil }
+            if let revoked = old.revokedAt, revoked <= Timestamp.now() {
+                throw MeterrError(.conflict, "the key is revoked; create a new one")
+            }
+            let key = APIKey.generate()
+            let newId = try Self.insertKey(
+                db, key: key, name: old.name, org: org, scopes: old.scopes, team: old.team, user: old.user,
+                project: old.project, expiresAt: old.expiresAt)
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [graceUntil.milliseconds, id])
+            try Self.log(
+                db, org: org, actor: actor, action: "key.rotate", target: id,
+                detail: "replaced by \(newId); old key valid until \(graceUntil.rfc3339)")
+            return (try Self.keyRecord(db, org: org, id: newId)!, key, hash)
+        }
+    }
+
+    public func createGroup(kind: GroupKind, org: String, name: String, team: String?, actor: String) async throws
+        -> NamedGroup
+    {
+        let name = try Self.checkedName(name, field: "name")
+        return try await write { db in
+            try Self.requireOrganisation(db, org)
+            if let team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
+            let table = kind == .team ? "teams" : "projects"
+            if try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE org_id = ? AND name = ?)", arguments: [org, name])
+                ?? false
+            {
+                throw MeterrError(.conflict, "a \(kind.rawValue) named \(name) exists", field: "name")
+            }
+            let group = NamedGroup(
+                id: Identifier.make(kind == .team ? "team" : "prj", length: 16), orgId: org, name: name,
+                team: kind == .project ? team : nil, createdAt: .now())
+            if kind == .team {
+                try db.execute(
+                    sql: "INSERT INTO teams (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [group.id, org, name, group.createdAt.milliseconds])
+            } else {
+                try db.execute(
+                    sql: "INSERT INTO projects (id, org_id, name, team, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [group.id, org, name, team, group.createdAt.milliseconds])
+            }
+            try Self.log(db, org: org, actor: actor, action: "\(kind.rawValue).create", target: group.id, detail: name)
+            return group
+        }
+    }
+
+    public func groups(kind: GroupKind, org: String) async throws -> [NamedGroup] {
+        try await read { db in
+            let sql =
+                kind == .team
+                ? "SELECT id, org_id, name, NULL, created_at FROM teams WHERE org_id = ? ORDER BY name"
+                : "SELECT id, org_id, name, team, created_at FROM projects WHERE org_id = ? ORDER BY name"
+            return try Row.fetchAll(db, sql: sql, arguments: [org]).map {
+                NamedGroup(id: $0[0], orgId: $0[1], name: $0[2], team: $0[3], createdAt: Timestamp(milliseconds: $0[4]))
+            }
+        }
+    }
+
+    public func audit(org: String, limit: Int) async throws -> [AuditEntry] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT at, actor, action, target, detail FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [org, limit]
+            ).map {
+                AuditEntry(
+                    at: Timestamp(milliseconds: $0[0]), actor: $0[1], action: $0[2], target: $0[3], detail: $0[4])
+            }
+        }
+    }
+
+    static let keyColumns =
+        "id, org_id, name, display_prefix, scopes, team, user, project, created_at, expires_at, last_used_at, revoked_at"
+
+    static func keyRecord(_ row: Row) -> KeyRecord {
+        KeyRecord(
+            id: row[0], orgId: row[1], name: row[2], displayPrefix: row[3], scopes: KeyScopes(rawValue: row[4]),
+            team: row[5], user: row[6], project: row[7], createdAt: Timestamp(milliseconds: row[8]),
+            expiresAt: (row[9] as Int64?).map(Timestamp.init(milliseconds:)),
+            lastUsedAt: (row[10] as Int64?).map(Timestamp.init(milliseconds:)),
+            revokedAt: (row[11] as Int64?).map(Timestamp.init(milliseconds:)))
+    }
+
+    static func keyRecord(_ db: Database, org: String, id: String) throws -> KeyRecord? {
+        try Row.fetchOne(
+            db, sql: "SELECT \(keyColumns) FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id]
+        ).map(keyRecord)
+    }
+
+    static func requireOrganisation(_ db: Database, _ org: String) throws {
+        guard
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE id = ?)", arguments: [org])
+                ?? false
+        else { throw MeterrError(.notFound, "no such organisation", field: "org") }
+    }
+
+    static func requireGroup(_ db: Database, kind: GroupKind, org: String, name: String, field: String) throws {
+        let table = kind == .team ? "teams" : "projects"
+        guard
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE org_id = ? AND name = ?)", arguments: [org, name])
+                ?? false
+        else { throw MeterrError.invalid(field, "no \(kind.rawValue) named \(name) in this organisation") }
+    }
+
+    /// Names are 1 to 128 characters without control characters; stored as given otherwise.
+    static func checkedName(_ name: String, field: String) throws -> String {
+        guard !name.isEmpty, name.utf8.count <= 128,
+            !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { throw MeterrError.invalid(field, "must be 1 to 128 characters without control characters") }
+        return name
+    }
+
+    static func log(_ db: Database, org: String, actor: String, action: String, target: String?, detail: String?) throws
+    {
+        try db.execute(
+            sql: "INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [org, Timestamp.now().milliseconds, actor, action, target, detail])
+    }
+
+    @discardableResult
+    static func insertKey(
+        _ db: Database, key: String, name: String, org: String, scopes: KeyScopes = .all, team: String? = nil,
+        user: String? = nil, project: String? = nil, expiresAt: Timestamp? = nil
+    ) throws -> String {
+        let id = Identifier.make("key", length: 16)
         try db.execute(
             sql: """
-                INSERT INTO api_keys (id, org_id, name, display_prefix, hash, scopes, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO api_keys (id, org_id, name, display_prefix, hash, scopes, created_at, team, user, project,
+                    expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                Identifier.make("key", length: 16), org, name, APIKey.displayPrefix(key), APIKey.hash(key),
-                KeyScopes.all.rawValue, Timestamp.now().milliseconds,
+                id, org, name, APIKey.displayPrefix(key), APIKey.hash(key), scopes.rawValue,
+                Timestamp.now().milliseconds, team, user, project, expiresAt?.milliseconds,
             ])
+        return id
     }
 }

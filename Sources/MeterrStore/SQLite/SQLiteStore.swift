@@ -158,6 +158,45 @@ public final class SQLiteStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-keys-teams-projects") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE organisations ADD COLUMN tier TEXT NOT NULL DEFAULT 'free';
+                    CREATE TABLE teams (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        name TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (org_id, name)
+                    );
+                    CREATE TABLE projects (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        name TEXT NOT NULL,
+                        team TEXT,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (org_id, name)
+                    );
+                    ALTER TABLE api_keys ADD COLUMN team TEXT;
+                    ALTER TABLE api_keys ADD COLUMN user TEXT;
+                    ALTER TABLE api_keys ADD COLUMN project TEXT;
+                    ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+                    ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+                    CREATE INDEX api_keys_org ON api_keys(org_id, created_at);
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY,
+                        org_id TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT,
+                        detail TEXT
+                    );
+                    CREATE INDEX audit_log_org ON audit_log(org_id, at);
+                    -- The keys made at first start run the installation: they manage every organisation.
+                    UPDATE api_keys SET scopes = scopes | 16 WHERE name IN ('admin', 'METERR_ADMIN_KEY');
+                    """)
+        }
         return migrator
     }
 }
