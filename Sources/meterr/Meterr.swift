@@ -7,7 +7,10 @@ import MeterrCore
 struct Meterr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Meter what your company spends on AI APIs.",
-        subcommands: [Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self]
+        subcommands: [
+            Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self, KeysCommand.self,
+            OrgsCommand.self, TeamsCommand.self,
+        ]
     )
 
     static func main() async {
