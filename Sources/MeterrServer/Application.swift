@@ -15,6 +15,8 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let writer = LedgerWriter(ledger: store, logger: logger)
+    let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
+    let credentials = CredentialCache(store: store, vault: vault)
     // The shipped catalog with the data directory's imported prices laid over it.
     let overrides = configuration.priceOverrides.map { override in
         var override = override
@@ -38,6 +40,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    CredentialRoutes(store: store, cache: credentials, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
 
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
@@ -49,7 +52,8 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     let gatewayMetrics = GatewayMetrics()
     Gateway(
-        client: client, principals: principals, writer: writer, pricer: pricer, estimator: configuration.tokenEstimator,
+        client: client, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
+        estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         firstByteTimeout: configuration.upstreamFirstByteTimeout, metrics: gatewayMetrics,
         logger: logger

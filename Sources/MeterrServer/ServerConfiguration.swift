@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var priceOverrides: [OrgPriceOverride] = []
     /// An admin key to install instead of a random one (`METERR_ADMIN_KEY`).
     public var adminKey: String?
+    /// The master key sealing provider credentials (`METERR_MASTER_KEY`); `nil` uses `master.key` in the data directory.
+    public var masterKey: String?
     /// How verbose the log is.
     public var logLevel: Logger.Level = .info
     /// How hard a commit waits for the disk.
@@ -136,6 +138,7 @@ public struct ServerConfiguration: Sendable {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
         }
         if let key = environment["METERR_ADMIN_KEY"], !key.isEmpty { adminKey = key }
+        if let key = environment["METERR_MASTER_KEY"], !key.isEmpty { masterKey = key }
         if let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty {
             upstreams[.azure]?.baseURL = try Self.baseURL(endpoint, source: "AZURE_OPENAI_ENDPOINT")
         }

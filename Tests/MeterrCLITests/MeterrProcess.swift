@@ -62,16 +62,25 @@ final class ServerProcess: @unchecked Sendable {
     let adminKey: String
     let firstLines: [String]
 
-    init(dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001") throws {
+    init(
+        dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
+        environment extra: [String: String] = [:]
+    ) throws {
         process.executableURL = URL(fileURLWithPath: meterrBinary)
         process.arguments = ["serve", "--port", "0", "--data", dataDirectory]
         var environment = ProcessInfo.processInfo.environment
         environment["METERR_ADMIN_KEY"] = adminKey
         if adminKey == nil { environment.removeValue(forKey: "METERR_ADMIN_KEY") }
-        environment["METERR_LOG_LEVEL"] = "warning"
+        environment["METERR_LOG_LEVEL"] = logFile == nil ? "warning" : "trace"
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: logFile)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // Read stdout up to the "listening" line, which names the port.
         var lines: [String] = []
@@ -107,9 +116,9 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Posts a JSON body to the API; returns the status and body.
-    func post(_ path: String, _ body: Data) async throws -> (Int, Data) {
+    func post(_ path: String, _ body: Data, method: String = "POST") async throws -> (Int, Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = "POST"
+        request.httpMethod = method
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")

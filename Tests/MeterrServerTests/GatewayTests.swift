@@ -93,20 +93,22 @@ struct FakeProvider {
 
 /// meterr in front of a fake provider for every upstream.
 func withGateway(
-    readTimeout: Int = 300, firstByteTimeout: Int = 600, live: Bool = false,
-    _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+    readTimeout: Int = 300, firstByteTimeout: Int = 600, live: Bool = false, directory given: String? = nil,
+    masterKey: String? = nil, _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
     let seen = SeenRequests()
     let (provider, port) = try await FakeProvider.start(seen: seen)
     defer { provider.cancel() }
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let directory =
+        given ?? FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
+    defer { if given == nil { try? FileManager.default.removeItem(atPath: directory) } }
     var configuration = ServerConfiguration()
     configuration.dataDirectory = directory
     configuration.adminKey = adminKey
     configuration.logLevel = .warning
     configuration.upstreamReadTimeout = readTimeout
     configuration.upstreamFirstByteTimeout = firstByteTimeout
+    configuration.masterKey = masterKey
     for provider in Provider.allCases {
         configuration.upstreams[provider] = .init(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")

@@ -14,6 +14,7 @@ import NIOHTTP1
 struct Gateway: Sendable {
     let client: HTTPClient
     let principals: PrincipalCache
+    let credentials: CredentialCache
     let writer: LedgerWriter
     let pricer: any UsagePricer
     let estimator: any TokenEstimator
@@ -109,9 +110,22 @@ struct Gateway: Sendable {
         guard let upstream = upstreams[target], !upstream.baseURL.isEmpty else {
             return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
         }
-        if ownKey == nil && upstream.apiKey == nil {
-            return failure(
-                401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
+        // The credential: the caller's own (x-meterr-key), else the organisation's stored one (its
+        // team's first), else the one configured for the installation.
+        var providerKey: String?
+        if ownKey == nil {
+            do {
+                providerKey =
+                    try await credentials.secret(org: principal.orgId, team: principal.team, provider: target)
+                    ?? upstream.apiKey
+            } catch {
+                logger.error("a stored credential could not be opened", metadata: ["provider": "\(target.rawValue)"])
+                return failure(502, "meterr cannot open its stored \(target.rawValue) credential")
+            }
+            if providerKey == nil {
+                return failure(
+                    401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
+            }
         }
 
         var injectedUsage = false
@@ -132,7 +146,7 @@ struct Gateway: Sendable {
             if ownKey == nil && adapter.keyHeaders.contains(name) { continue }
             upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
         }
-        if ownKey == nil, let key = upstream.apiKey {
+        if let key = providerKey {
             switch target {
             case .azure: upstreamRequest.headers.replaceOrAdd(name: "api-key", value: key)
             case _ where compatible: upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")

@@ -197,6 +197,21 @@ public final class SQLiteStore: Sendable {
                     UPDATE api_keys SET scopes = scopes | 16 WHERE name IN ('admin', 'METERR_ADMIN_KEY');
                     """)
         }
+        migrator.registerMigration("v3-provider-credentials") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE provider_credentials (
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        team TEXT NOT NULL DEFAULT '',
+                        provider TEXT NOT NULL,
+                        sealed BLOB NOT NULL,
+                        key_fingerprint TEXT NOT NULL,
+                        masked TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, team, provider)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import MeterrCore
+
+extension SQLiteStore: CredentialStore {
+    public func setCredential(
+        org: String, team: String?, provider: Provider, secret: String, vault: CredentialVault, actor: String
+    ) async throws -> CredentialRecord {
+        guard !secret.isEmpty, secret.utf8.count <= 4096, !secret.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
+        let sealed = try vault.seal(secret)
+        let masked = CredentialVault.mask(secret)
+        let now = Timestamp.now()
+        return try await write { db in
+            try Self.requireOrganisation(db, org)
+            if let team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
+            try db.execute(
+                sql: """
+                    INSERT INTO provider_credentials (org_id, team, provider, sealed, key_fingerprint, masked, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org_id, team, provider) DO UPDATE SET sealed = excluded.sealed,
+                        key_fingerprint = excluded.key_fingerprint, masked = excluded.masked,
+                        updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    org, team ?? "", provider.rawValue, Data(sealed), vault.fingerprint, masked, now.milliseconds,
+                ])
+            try Self.log(
+                db, org: org, actor: actor, action: "credential.set", target: provider.rawValue,
+                detail: "\(team.map { "team \($0): " } ?? "")\(masked)")
+            return CredentialRecord(provider: provider, team: team, masked: masked, updatedAt: now)
+        }
+    }
+
+    public func credentials(org: String) async throws -> [CredentialRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT provider, team, masked, updated_at FROM provider_credentials WHERE org_id = ? ORDER BY provider, team",
+                arguments: [org]
+            ).compactMap { row in
+                let team: String = row[1]
+                return Provider(rawValue: row[0]).map {
+                    CredentialRecord(
+                        provider: $0, team: team.isEmpty ? nil : team, masked: row[2],
+                        updatedAt: Timestamp(milliseconds: row[3]))
+                }
+            }
+        }
+    }
+
+    public func deleteCredential(org: String, team: String?, provider: Provider, actor: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "DELETE FROM provider_credentials WHERE org_id = ? AND team = ? AND provider = ?",
+                arguments: [org, team ?? "", provider.rawValue])
+            guard db.changesCount > 0 else { return false }
+            try Self.log(
+                db, org: org, actor: actor, action: "credential.delete", target: provider.rawValue,
+                detail: team.map { "team \($0)" })
+            return true
+        }
+    }
+
+    public func credentialSecret(org: String, team: String?, provider: Provider, vault: CredentialVault) async throws
+        -> String?
+    {
+        let sealed = try await read { db -> [UInt8]? in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT sealed FROM provider_credentials WHERE org_id = ? AND provider = ? AND team IN (?, '')
+                    ORDER BY team DESC LIMIT 1
+                    """,
+                arguments: [org, provider.rawValue, team ?? ""])
+            return row.map { Array(($0[0] as Data)) }
+        }
+        return try sealed.map(vault.open)
+    }
+
+    public func credentialFingerprints() async throws -> Set<String> {
+        try await read { db in
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT key_fingerprint FROM provider_credentials"))
+        }
+    }
+
+    public func resealCredentials(from old: CredentialVault, to new: CredentialVault) async throws -> Int {
+        try await write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT org_id, team, provider, sealed FROM provider_credentials")
+            for row in rows {
+                let secret = try old.open(Array(row[3] as Data))
+                try db.execute(
+                    sql: """
+                        UPDATE provider_credentials SET sealed = ?, key_fingerprint = ?
+                        WHERE org_id = ? AND team = ? AND provider = ?
+                        """,
+                    arguments: [
+                        Data(try new.seal(secret)), new.fingerprint, row[0] as String, row[1] as String,
+                        row[2] as String,
+                    ])
+            }
+            return rows.count
+        }
+    }
+}
