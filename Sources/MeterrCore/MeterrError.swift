@@ -17,6 +17,8 @@ public struct MeterrError: Error, Sendable, CustomStringConvertible {
         public static let unauthenticated = Code(rawValue: "unauthenticated")
         /// The credential is valid but may not do this.
         public static let forbidden = Code(rawValue: "forbidden")
+        /// Too many requests: a rate limit or a back-off.
+        public static let rateLimited = Code(rawValue: "rate_limited")
         /// The thing asked for does not exist (or belongs to someone else).
         public static let notFound = Code(rawValue: "not_found")
         /// The request conflicts with what is stored.

@@ -15,6 +15,7 @@ extension MeterrError.Code {
         case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict
+        case .rateLimited: .tooManyRequests
         case .unavailable, .storage: .serviceUnavailable
         default: .internalServerError
         }

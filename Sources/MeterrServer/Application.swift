@@ -29,11 +29,12 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
+    let throttle = AuthenticationThrottle()
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
     HealthRoutes(store: store).register(on: router)
     let api = router.group("api")
-        .add(middleware: AuthenticationMiddleware(cache: principals))
+        .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
     UsageRoutes(writer: writer, ledger: store, pricer: pricer, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
@@ -55,7 +56,8 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
         client: client, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
-        firstByteTimeout: configuration.upstreamFirstByteTimeout, metrics: gatewayMetrics,
+        firstByteTimeout: configuration.upstreamFirstByteTimeout, limiter: RateLimiter(), throttle: throttle,
+        metrics: gatewayMetrics,
         logger: logger
     ).register(on: router)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)

@@ -9,11 +9,14 @@ public struct MeterrRequestContext: RequestContext {
     public var principal: Principal?
     /// meterr's id of this request, sent back as `x-meterr-request-id`.
     public var requestId: String
+    /// The caller's IP address, for backing off repeated failed authentication.
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.principal = nil
         self.requestId = Identifier.make("req", length: 20)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 

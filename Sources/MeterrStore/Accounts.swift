@@ -65,12 +65,15 @@ public struct Principal: Sendable, Hashable {
     public var project: String?
     /// When the key stops working (expiry, or the end of a rotation's grace), if ever.
     public var validUntil: Timestamp?
+    /// The key's rate limits.
+    public var limits: RateLimits
 
     /// Creates a principal.
     public init(
         orgId: String, keyId: String, scopes: KeyScopes, team: String? = nil, user: String? = nil,
-        project: String? = nil, validUntil: Timestamp? = nil
+        project: String? = nil, validUntil: Timestamp? = nil, limits: RateLimits = RateLimits()
     ) {
+        self.limits = limits
         self.orgId = orgId
         self.keyId = keyId
         self.scopes = scopes
@@ -78,6 +81,38 @@ public struct Principal: Sendable, Hashable {
         self.user = user
         self.project = project
         self.validUntil = validUntil
+    }
+}
+
+/// How fast a key may call: its tier's requests per hour, and optional per-minute limits.
+public struct RateLimits: Sendable, Hashable {
+    /// The tier (`free`, `pro`, `enterprise`, `unlimited`).
+    public var tier: RateTier
+    /// Requests per minute, if limited.
+    public var requestsPerMinute: Int?
+    /// Tokens (input + output) per minute, if limited.
+    public var tokensPerMinute: Int?
+
+    /// Creates limits.
+    public init(tier: RateTier = .unlimited, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+        self.tier = tier
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+    }
+}
+
+/// Rate-limit tiers: requests per hour.
+public enum RateTier: String, Sendable, Hashable, CaseIterable {
+    case free, pro, enterprise, unlimited
+
+    /// Requests per hour; `nil` for no limit.
+    public var requestsPerHour: Int? {
+        switch self {
+        case .free: 100
+        case .pro: 1_000
+        case .enterprise: 10_000
+        case .unlimited: nil
+        }
     }
 }
 
@@ -96,13 +131,21 @@ public struct KeyRecord: Sendable, Hashable {
     public var expiresAt: Timestamp?
     public var lastUsedAt: Timestamp?
     public var revokedAt: Timestamp?
+    /// The key's own tier (`nil`: its organisation's) and per-minute limits.
+    public var tier: RateTier?
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
 
     /// Creates a record.
     public init(
         id: String, orgId: String, name: String, displayPrefix: String, scopes: KeyScopes, team: String? = nil,
         user: String? = nil, project: String? = nil, createdAt: Timestamp, expiresAt: Timestamp? = nil,
-        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil
+        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil, tier: RateTier? = nil,
+        requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil
     ) {
+        self.tier = tier
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
         self.id = id
         self.orgId = orgId
         self.name = name
@@ -126,12 +169,20 @@ public struct KeyRequest: Sendable, Hashable {
     public var user: String?
     public var project: String?
     public var expiresAt: Timestamp?
+    /// The key's own tier (`nil`: its organisation's) and per-minute limits.
+    public var tier: RateTier?
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
 
     /// Creates a request.
     public init(
         name: String, scopes: KeyScopes, team: String? = nil, user: String? = nil, project: String? = nil,
-        expiresAt: Timestamp? = nil
+        expiresAt: Timestamp? = nil, tier: RateTier? = nil, requestsPerMinute: Int? = nil,
+        tokensPerMinute: Int? = nil
     ) {
+        self.tier = tier
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
         self.name = name
         self.scopes = scopes
         self.team = team
@@ -207,6 +258,9 @@ public protocol AccountStore: Sendable {
 
     /// Every organisation.
     func organisations() async throws -> [Organisation]
+
+    /// Sets an organisation's rate-limit tier (the default of its keys).
+    func setTier(org: String, tier: RateTier, actor: String) async throws
 
     /// Creates a key in `org`; returns its record and the key in plain text (shown once).
     func createKey(org: String, _ request: KeyRequest, actor: String) async throws -> (KeyRecord, String)

@@ -95,6 +95,10 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Bill the key's calls to this user.") var user: String?
         @Option(help: "Bill the key's calls to this project.") var project: String?
         @Option(help: "Stop accepting the key at this RFC 3339 time.") var expires: String?
+        @Option(help: "Rate-limit tier: free (100/h), pro (1,000/h), enterprise (10,000/h), unlimited.")
+        var tier: String?
+        @Option(help: "Requests per minute at most.") var rpm: Int?
+        @Option(help: "Tokens per minute at most.") var tpm: Int?
         @OptionGroup var options: OrganisationOptions
 
         func run() async throws {
@@ -104,10 +108,18 @@ struct KeysCommand: AsyncParsableCommand {
                 throw CLIError("--scope must be gateway, ingest, read or admin")
             }
             let expiresAt = try expires.map { try parseTime($0, option: "--expires") }
+            let tier = try tier.map { name in
+                guard let tier = RateTier(rawValue: name) else {
+                    throw CLIError("--tier must be free, pro, enterprise or unlimited")
+                }
+                return tier
+            }
             let (store, organisation) = try await options.open()
             let (record, key) = try await store.createKey(
                 org: organisation.id,
-                KeyRequest(name: name, scopes: scopes, team: team, user: user, project: project, expiresAt: expiresAt),
+                KeyRequest(
+                    name: name, scopes: scopes, team: team, user: user, project: project, expiresAt: expiresAt,
+                    tier: tier, requestsPerMinute: rpm, tokensPerMinute: tpm),
                 actor: "cli")
             print("id:  \(record.id)")
             print("key: \(key)")

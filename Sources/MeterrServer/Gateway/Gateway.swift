@@ -21,6 +21,8 @@ struct Gateway: Sendable {
     let upstreams: [Provider: ServerConfiguration.Upstream]
     let maxRequestBytes: Int
     let firstByteTimeout: Int
+    let limiter: RateLimiter
+    let throttle: AuthenticationThrottle
     let metrics: GatewayMetrics
     let logger: Logger
 
@@ -59,8 +61,8 @@ struct Gateway: Sendable {
         let started = ContinuousClock.now
         let startedAt = Timestamp.now()
         let adapter = ProviderAdapter.of(provider)
-        func failure(_ status: Int, _ message: String) -> Response {
-            var headers = HTTPFields()
+        func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Response {
+            var headers = extra
             headers[.contentType] = "application/json"
             return Response(
                 status: .init(code: status), headers: headers,
@@ -78,13 +80,27 @@ struct Gateway: Sendable {
 
         // Who calls: the gateway key where the provider's SDK puts its key, or in x-meterr-key when the
         // caller brings its own provider key.
+        if let wait = throttle.blocked(context.remoteAddress) {
+            return failure(
+                429, "too many failed authentications from this address; retry in \(wait) s",
+                headers: [.retryAfter: String(wait)])
+        }
         let ownKey = request.headers[.meterrKey]
         guard let gatewayKey = ownKey ?? Self.presentedKey(request, adapter: adapter), APIKey.isWellFormed(gatewayKey),
             let principal = try await principals.principal(forKey: gatewayKey)
         else {
+            throttle.failed(context.remoteAddress)
             return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
         }
         guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
+        let admission = limiter.admit(principal)
+        let limitHeaders = Self.rateLimitHeaders(admission)
+        if let refusal = admission.refusal {
+            metrics.record(provider: provider, status: 429, source: nil)
+            var headers = limitHeaders
+            headers[.retryAfter] = String(admission.retryAfter)
+            return failure(429, refusal, headers: headers)
+        }
         let bytes = Array(body.readableBytesView)
         let endpoint = adapter.endpoint(forPath: path)
         let facts = adapter.inspect(path: path, query: request.uri.query, body: bytes)
@@ -184,7 +200,7 @@ struct Gateway: Sendable {
         }
         let status = Int(response.status.code)
         let afterHead = ContinuousClock.now
-        var headers = HTTPFields()
+        var headers = limitHeaders
         for header in response.headers where !Self.hopByHop.contains(header.name.lowercased()) {
             if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
         }
@@ -260,6 +276,17 @@ struct Gateway: Sendable {
             if !clientGone { try await writer.finish(nil) }
         }
         return Response(status: .init(code: status), headers: headers, body: streamBody)
+    }
+
+    /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).
+    static func rateLimitHeaders(_ decision: RateLimiter.Decision) -> HTTPFields {
+        var headers = HTTPFields()
+        if let limit = decision.limit, let remaining = decision.remaining, let reset = decision.resetSeconds {
+            headers[.rateLimitLimit] = String(limit)
+            headers[.rateLimitRemaining] = String(remaining)
+            headers[.rateLimitReset] = "\(reset)s"
+        }
+        return headers
     }
 
     /// The gateway key as the provider's SDK sends it.
@@ -398,6 +425,7 @@ struct Call: Sendable {
             upstreamRequestId: upstreamRequestId, route: "direct")
         event.applyPrice(from: gateway.pricer)
         gateway.writer.enqueue(event)
+        gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.metrics.record(provider: provider, status: status, source: source)
         return event
     }
@@ -461,4 +489,7 @@ extension HTTPField.Name {
     static let meterrTags = HTTPField.Name("x-meterr-tags")!
     static let meterrCost = HTTPField.Name("x-meterr-cost-usd")!
     static let serverTiming = HTTPField.Name("Server-Timing")!
+    static let rateLimitLimit = HTTPField.Name("x-ratelimit-limit-requests")!
+    static let rateLimitRemaining = HTTPField.Name("x-ratelimit-remaining-requests")!
+    static let rateLimitReset = HTTPField.Name("x-ratelimit-reset-requests")!
 }

@@ -12,15 +12,23 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = MeterrRequestContext
 
     let cache: PrincipalCache
+    let throttle: AuthenticationThrottle
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        if let wait = throttle.blocked(context.remoteAddress) {
+            var response = MeterrError(.rateLimited, "too many failed authentications from this address").response()
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throttle.failed(context.remoteAddress)
             throw APIError(.unauthenticated, "send a meterr key as Authorization: Bearer mk_…")
         }
         let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard APIKey.isWellFormed(key), let principal = try await cache.principal(forKey: key) else {
+            throttle.failed(context.remoteAddress)
             throw APIError(.unauthenticated, "the meterr key is not valid")
         }
         var context = context

@@ -13,6 +13,7 @@ struct AdminRoutes: Sendable {
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("orgs", use: listOrganisations)
         group.post("orgs", use: createOrganisation)
+        group.put("orgs/:id/tier", use: setTier)
         group.get("teams") { request, context in try await self.listGroups(.team, context) }
         group.post("teams") { request, context in try await self.createGroup(.team, request, context) }
         group.get("projects") { request, context in try await self.listGroups(.project, context) }
@@ -78,6 +79,18 @@ struct AdminRoutes: Sendable {
         json.string("admin_key", key)
         json.endObject()
         return jsonResponse(bytes: json.bytes, status: .created)
+    }
+
+    @Sendable func setTier(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try require(.operator, context)
+        let id = try context.parameters.require("id")
+        let members = try await object(request)
+        guard let name = try optionalString(members, "tier"), let tier = RateTier(rawValue: name) else {
+            let names = RateTier.allCases.map(\.rawValue).joined(separator: ", ")
+            throw MeterrError.invalid("tier", "must be one of \(names)")
+        }
+        try await accounts.setTier(org: id, tier: tier, actor: actor(context))
+        return try jsonResponse(["id": id, "tier": tier.rawValue])
     }
 
     // MARK: teams and projects
@@ -154,10 +167,25 @@ struct AdminRoutes: Sendable {
             }
             expiresAt = time
         }
+        var tier: RateTier?
+        if let text = try optionalString(members, "tier") {
+            guard let value = RateTier(rawValue: text) else {
+                let names = RateTier.allCases.map(\.rawValue).joined(separator: ", ")
+                throw MeterrError.invalid("tier", "must be one of \(names)")
+            }
+            tier = value
+        }
+        func limit(_ key: String) throws -> Int? {
+            guard let value = members[key], !value.isNull else { return nil }
+            guard let count = value.int, count >= 1 else {
+                throw MeterrError.invalid(key, "must be a whole number of at least 1")
+            }
+            return count
+        }
         let keyRequest = KeyRequest(
             name: name, scopes: scopes, team: try optionalString(members, "team"),
             user: try optionalString(members, "user"), project: try optionalString(members, "project"),
-            expiresAt: expiresAt)
+            expiresAt: expiresAt, tier: tier, requestsPerMinute: try limit("rpm"), tokensPerMinute: try limit("tpm"))
         let (record, key) = try await accounts.createKey(
             org: context.principal.orgId, keyRequest, actor: actor(context))
         var json = JSONWriter()
@@ -223,6 +251,9 @@ struct AdminRoutes: Sendable {
         json.string("team", key.team)
         json.string("user", key.user)
         json.string("project", key.project)
+        json.string("tier", key.tier?.rawValue)
+        json.int("rpm", key.requestsPerMinute)
+        json.int("tpm", key.tokensPerMinute)
         json.string("status", status)
         json.string("created_at", key.createdAt.rfc3339)
         json.string("expires_at", key.expiresAt?.rfc3339)

@@ -48,15 +48,21 @@ extension SQLiteStore: AccountStore {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT id, org_id, scopes, team, user, project, expires_at, revoked_at FROM api_keys
-                        WHERE hash = ? AND (revoked_at IS NULL OR revoked_at > ?) AND (expires_at IS NULL OR expires_at > ?)
+                        SELECT k.id, k.org_id, k.scopes, k.team, k.user, k.project, k.expires_at, k.revoked_at,
+                            COALESCE(k.tier, o.tier), k.rpm, k.tpm
+                        FROM api_keys k JOIN organisations o ON o.id = k.org_id
+                        WHERE k.hash = ? AND (k.revoked_at IS NULL OR k.revoked_at > ?)
+                            AND (k.expires_at IS NULL OR k.expires_at > ?)
                         """,
                     arguments: [hash, now, now])
             else { return nil }
             let ends = [row[6] as Int64?, row[7] as Int64?].compactMap { $0 }.min()
             return Principal(
                 orgId: row[1], keyId: row[0], scopes: KeyScopes(rawValue: row[2]), team: row[3], user: row[4],
-                project: row[5], validUntil: ends.map(Timestamp.init(milliseconds:)))
+                project: row[5], validUntil: ends.map(Timestamp.init(milliseconds:)),
+                limits: RateLimits(
+                    tier: RateTier(rawValue: row[8]) ?? .unlimited, requestsPerMinute: row[9], tokensPerMinute: row[10])
+            )
         }
     }
 
@@ -99,8 +105,19 @@ extension SQLiteStore: AccountStore {
         }
     }
 
+    public func setTier(org: String, tier: RateTier, actor: String) async throws {
+        try await write { db in
+            try Self.requireOrganisation(db, org)
+            try db.execute(sql: "UPDATE organisations SET tier = ? WHERE id = ?", arguments: [tier.rawValue, org])
+            try Self.log(db, org: org, actor: actor, action: "org.tier", target: org, detail: tier.rawValue)
+        }
+    }
+
     public func createKey(org: String, _ request: KeyRequest, actor: String) async throws -> (KeyRecord, String) {
         let name = try Self.checkedName(request.name, field: "name")
+        for (field, value) in [("rpm", request.requestsPerMinute), ("tpm", request.tokensPerMinute)] {
+            if let value, value < 1 { throw MeterrError.invalid(field, "must be at least 1") }
+        }
         if request.scopes.isEmpty { throw MeterrError.invalid("scopes", "must name at least one scope") }
         if let expiry = request.expiresAt, expiry <= Timestamp.now() {
             throw MeterrError.invalid("expires_at", "must be in the future")
@@ -115,6 +132,9 @@ extension SQLiteStore: AccountStore {
             let id = try Self.insertKey(
                 db, key: key, name: name, org: org, scopes: request.scopes, team: request.team, user: request.user,
                 project: request.project, expiresAt: request.expiresAt)
+            try db.execute(
+                sql: "UPDATE api_keys SET tier = ?, rpm = ?, tpm = ? WHERE id = ?",
+                arguments: [request.tier?.rawValue, request.requestsPerMinute, request.tokensPerMinute, id])
             try Self.log(
                 db, org: org, actor: actor, action: "key.create", target: id,
                 detail: "\(name) [\(request.scopes.nameList.joined(separator: ","))]")
@@ -160,6 +180,9 @@ extension SQLiteStore: AccountStore {
             let newId = try Self.insertKey(
                 db, key: key, name: old.name, org: org, scopes: old.scopes, team: old.team, user: old.user,
                 project: old.project, expiresAt: old.expiresAt)
+            try db.execute(
+                sql: "UPDATE api_keys SET tier = ?, rpm = ?, tpm = ? WHERE id = ?",
+                arguments: [old.tier?.rawValue, old.requestsPerMinute, old.tokensPerMinute, newId])
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [graceUntil.milliseconds, id])
             try Self.log(
@@ -227,7 +250,8 @@ extension SQLiteStore: AccountStore {
     }
 
     static let keyColumns =
-        "id, org_id, name, display_prefix, scopes, team, user, project, created_at, expires_at, last_used_at, revoked_at"
+        "id, org_id, name, display_prefix, scopes, team, user, project, created_at, expires_at, last_used_at, revoked_at, "
+        + "tier, rpm, tpm"
 
     static func keyRecord(_ row: Row) -> KeyRecord {
         KeyRecord(
@@ -235,7 +259,9 @@ extension SQLiteStore: AccountStore {
             team: row[5], user: row[6], project: row[7], createdAt: Timestamp(milliseconds: row[8]),
             expiresAt: (row[9] as Int64?).map(Timestamp.init(milliseconds:)),
             lastUsedAt: (row[10] as Int64?).map(Timestamp.init(milliseconds:)),
-            revokedAt: (row[11] as Int64?).map(Timestamp.init(milliseconds:)))
+            revokedAt: (row[11] as Int64?).map(Timestamp.init(milliseconds:)),
+            tier: (row[12] as String?).flatMap(RateTier.init(rawValue:)), requestsPerMinute: row[13],
+            tokensPerMinute: row[14])
     }
 
     static func keyRecord(_ db: Database, org: String, id: String) throws -> KeyRecord? {

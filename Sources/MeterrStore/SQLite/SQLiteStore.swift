@@ -161,7 +161,7 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v2-keys-teams-projects") { db in
             try db.execute(
                 sql: """
-                    ALTER TABLE organisations ADD COLUMN tier TEXT NOT NULL DEFAULT 'free';
+                    ALTER TABLE organisations ADD COLUMN tier TEXT NOT NULL DEFAULT 'unlimited';
                     CREATE TABLE teams (
                         id TEXT PRIMARY KEY,
                         org_id TEXT NOT NULL REFERENCES organisations(id),
@@ -210,6 +210,14 @@ public final class SQLiteStore: Sendable {
                         updated_at INTEGER NOT NULL,
                         PRIMARY KEY (org_id, team, provider)
                     );
+                    """)
+        }
+        migrator.registerMigration("v4-rate-limits") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN tier TEXT;
+                    ALTER TABLE api_keys ADD COLUMN rpm INTEGER;
+                    ALTER TABLE api_keys ADD COLUMN tpm INTEGER;
                     """)
         }
         return migrator
