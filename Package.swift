@@ -82,7 +82,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            resources: [.copy("Resources/openapi.yaml")]
         ),
         // The CLI: thin, parses arguments and calls the libraries.
         .executableTarget(
@@ -112,6 +113,7 @@ let package = Package(
             dependencies: [
                 "MeterrServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.

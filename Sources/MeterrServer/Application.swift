@@ -9,6 +9,23 @@ import ServiceLifecycle
 /// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
 /// the background services. `meterr serve` and the tests build it the same way.
 public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
+    let parts = try await buildRouter(configuration)
+    let onListening = configuration.onListening
+    return Application(
+        router: parts.router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        // Stopped in reverse order: the server stops taking requests, then the upstream client
+        // closes, then the ledger commits what is queued.
+        services: parts.services,
+        onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
+        logger: parts.logger
+    )
+}
+
+/// The router with every route, and the services the application runs beside it.
+func buildRouter(_ configuration: ServerConfiguration) async throws -> (
+    router: Router<MeterrRequestContext>, services: [any Service], logger: Logger
+) {
     var logger = Logger(label: "meterr")
     logger.logLevel = configuration.logLevel
     let store = try SQLiteStore(directory: configuration.dataDirectory, durability: configuration.durability)
@@ -33,6 +50,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
     HealthRoutes(store: store).register(on: router)
+    OpenAPIRoute().register(on: router)
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
@@ -62,19 +80,11 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     ).register(on: router)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
 
-    let onListening = configuration.onListening
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        // Stopped in reverse order: the server stops taking requests, then the upstream client
-        // closes, then the ledger commits what is queued.
-        services: [
-            writer, KeyUsageService(principals: principals, accounts: store, logger: logger),
-            HTTPClientService(client: client),
-        ],
-        onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
-        logger: logger
-    )
+    let services: [any Service] = [
+        writer, KeyUsageService(principals: principals, accounts: store, logger: logger),
+        HTTPClientService(client: client),
+    ]
+    return (router, services, logger)
 }
 
 /// Shuts the upstream client down when the application stops.
