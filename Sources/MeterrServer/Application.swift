@@ -46,7 +46,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
-    let throttle = AuthenticationThrottle()
+    let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
     HealthRoutes(store: store).register(on: router)

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     public var upstreamFirstByteTimeout = 600
     /// Seconds a provider may stay silent between two reads before the call fails.
     public var upstreamReadTimeout = 300
+    /// Failed authentications per minute from one address before it is refused for a minute; 0 turns
+    /// the back-off off (behind a proxy every caller shares the proxy's address).
+    public var authFailuresPerMinute = 20
     /// Estimates tokens when a provider's count never arrives.
     public var tokenEstimator: any TokenEstimator = TokenizerEstimator()
     /// Azure deployment names and the models they serve, for pricing (`prod-chat: gpt-4o`).
@@ -133,6 +136,7 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
             ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
+            ("METERR_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -231,6 +235,9 @@ public struct ServerConfiguration: Sendable {
         case "upstream_connect_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamConnectTimeout = seconds
+        case "auth_failures_per_minute":
+            guard let count = Int(value), count >= 0 else { throw invalid("a count (0 turns the back-off off)") }
+            authFailuresPerMinute = count
         case "upstream_first_byte_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamFirstByteTimeout = seconds

@@ -142,7 +142,7 @@ final class AuthenticationThrottle: Sendable {
 
     /// Notes a failed authentication from an address.
     func failed(_ address: String?, now: Double = RateLimiter.seconds()) {
-        guard let address else { return }
+        guard let address, failures > 0 else { return }
         states.withLock { states in
             if states.count > 100_000 { states.removeAll() }
             var state = states[address] ?? ([], 0)
