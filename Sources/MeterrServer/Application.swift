@@ -49,6 +49,9 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
+    if !configuration.corsOrigins.isEmpty {
+        router.add(middleware: AllowedOriginsMiddleware(origins: Set(configuration.corsOrigins)))
+    }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
     let api = router.group("api")

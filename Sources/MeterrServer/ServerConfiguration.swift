@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     /// Failed authentications per minute from one address before it is refused for a minute; 0 turns
     /// the back-off off (behind a proxy every caller shares the proxy's address).
     public var authFailuresPerMinute = 20
+    /// Browser origins allowed to call meterr (`https://app.example.com`); none by default.
+    public var corsOrigins: [String] = []
     /// Estimates tokens when a provider's count never arrives.
     public var tokenEstimator: any TokenEstimator = TokenizerEstimator()
     /// Azure deployment names and the models they serve, for pricing (`prod-chat: gpt-4o`).
@@ -115,6 +117,11 @@ public struct ServerConfiguration: Sendable {
                     throw MeterrError(.configuration, "\(path): azure_deployments must map deployment names to models")
                 }
                 for (name, model) in deployments { azureDeployments[name] = "\(model)" }
+            case "cors_origins":
+                guard let list = value as? [Any] else {
+                    throw MeterrError(.configuration, "\(path): cors_origins must be a list of origins")
+                }
+                corsOrigins = list.map { "\($0)" }
             case "price_overrides":
                 guard let list = value as? [[String: Any]] else {
                     throw MeterrError(.configuration, "\(path): price_overrides must be a list of overrides")
@@ -143,6 +150,9 @@ public struct ServerConfiguration: Sendable {
         }
         if let key = environment["METERR_ADMIN_KEY"], !key.isEmpty { adminKey = key }
         if let key = environment["METERR_MASTER_KEY"], !key.isEmpty { masterKey = key }
+        if let origins = environment["METERR_CORS_ORIGINS"], !origins.isEmpty {
+            corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
         if let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty {
             upstreams[.azure]?.baseURL = try Self.baseURL(endpoint, source: "AZURE_OPENAI_ENDPOINT")
         }
