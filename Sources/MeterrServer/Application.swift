@@ -62,7 +62,11 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
-    CredentialRoutes(store: store, cache: credentials, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    CredentialRoutes(
+        store: store, cache: credentials,
+        policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
+        maxBodyBytes: configuration.maxBodyBytes
+    ).register(on: api)
 
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     /// Failed authentications per minute from one address before it is refused for a minute; 0 turns
     /// the back-off off (behind a proxy every caller shares the proxy's address).
     public var authFailuresPerMinute = 20
+    /// Hosts an organisation may point a provider at although they are internal or plain http
+    /// (its own proxy, a self-hosted model).
+    public var upstreamAllowHosts: [String] = []
     /// Browser origins allowed to call meterr (`https://app.example.com`); none by default.
     public var corsOrigins: [String] = []
     /// Estimates tokens when a provider's count never arrives.
@@ -117,6 +120,11 @@ public struct ServerConfiguration: Sendable {
                     throw MeterrError(.configuration, "\(path): azure_deployments must map deployment names to models")
                 }
                 for (name, model) in deployments { azureDeployments[name] = "\(model)" }
+            case "upstream_allow_hosts":
+                guard let list = value as? [Any] else {
+                    throw MeterrError(.configuration, "\(path): upstream_allow_hosts must be a list of hosts")
+                }
+                upstreamAllowHosts = list.map { "\($0)".lowercased() }
             case "cors_origins":
                 guard let list = value as? [Any] else {
                     throw MeterrError(.configuration, "\(path): cors_origins must be a list of origins")

@@ -15,9 +15,11 @@ func providerFixture(_ name: String) -> [UInt8] {
     return Array((try? Data(contentsOf: url)) ?? Data())
 }
 
-/// What the fake provider saw of the last request.
+/// What the fake provider saw of the last request, and where it listens.
 final class SeenRequests: Sendable {
     let last = Mutex<(path: String, headers: [String: String], body: String)?>(nil)
+    let listening = Mutex<Int?>(nil)
+    var port: Int? { listening.withLock { $0 } }
 }
 
 /// A fake provider on a real port: it answers each surface with a recorded response, and fails on
@@ -94,10 +96,12 @@ struct FakeProvider {
 /// meterr in front of a fake provider for every upstream.
 func withGateway(
     readTimeout: Int = 300, firstByteTimeout: Int = 600, live: Bool = false, directory given: String? = nil,
-    masterKey: String? = nil, _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+    masterKey: String? = nil, configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
+    _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
     let seen = SeenRequests()
     let (provider, port) = try await FakeProvider.start(seen: seen)
+    seen.listening.withLock { $0 = port }
     defer { provider.cancel() }
     let directory =
         given ?? FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
@@ -113,6 +117,7 @@ func withGateway(
         configuration.upstreams[provider] = .init(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")
     }
+    configure(&configuration, port)
     let app = try await buildApplication(configuration)
     try await app.test(live ? .live : .router) { client in try await body(client, seen) }
 }

@@ -123,25 +123,28 @@ struct Gateway: Sendable {
             compatible = routed != .openai
         }
 
-        guard let upstream = upstreams[target], !upstream.baseURL.isEmpty else {
-            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
-        }
         // The credential: the caller's own (x-meterr-key), else the organisation's stored one (its
-        // team's first), else the one configured for the installation.
-        var providerKey: String?
+        // team's first, with the organisation's own upstream if it set one), else the installation's.
+        var stored: StoredCredential?
         if ownKey == nil {
             do {
-                providerKey =
-                    try await credentials.secret(org: principal.orgId, team: principal.team, provider: target)
-                    ?? upstream.apiKey
+                stored = try await credentials.secret(org: principal.orgId, team: principal.team, provider: target)
             } catch {
                 logger.error("a stored credential could not be opened", metadata: ["provider": "\(target.rawValue)"])
                 return failure(502, "meterr cannot open its stored \(target.rawValue) credential")
             }
-            if providerKey == nil {
-                return failure(
-                    401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
-            }
+        }
+        guard var upstream = upstreams[target] else {
+            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
+        }
+        if let baseURL = stored?.baseURL { upstream.baseURL = baseURL }
+        guard !upstream.baseURL.isEmpty else {
+            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
+        }
+        let providerKey = ownKey == nil ? (stored?.secret ?? upstream.apiKey) : nil
+        if ownKey == nil && providerKey == nil {
+            return failure(
+                401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
         }
 
         var injectedUsage = false

@@ -13,7 +13,7 @@ final class CredentialCache: Sendable {
         var team: String?
         var provider: Provider
     }
-    let entries = Mutex([Key: (String?, Int64)]())
+    let entries = Mutex([Key: (StoredCredential?, Int64)]())
 
     init(store: any CredentialStore, vault: CredentialVault) {
         self.store = store
@@ -21,7 +21,7 @@ final class CredentialCache: Sendable {
     }
 
     /// The stored credential for a call, or `nil` (the gateway then uses the configured one).
-    func secret(org: String, team: String?, provider: Provider) async throws -> String? {
+    func secret(org: String, team: String?, provider: Provider) async throws -> StoredCredential? {
         let key = Key(org: org, team: team, provider: provider)
         let now = Timestamp.now().milliseconds
         if let (secret, expiry) = entries.withLock({ $0[key] }), expiry > now { return secret }
@@ -41,6 +41,7 @@ final class CredentialCache: Sendable {
 struct CredentialRoutes: Sendable {
     let store: any CredentialStore
     let cache: CredentialCache
+    let policy: UpstreamURLPolicy
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
@@ -68,6 +69,7 @@ struct CredentialRoutes: Sendable {
         json.string("provider", record.provider.rawValue)
         json.string("team", record.team)
         json.string("key", record.masked)
+        json.string("base_url", record.baseURL)
         json.string("updated_at", record.updatedAt.rfc3339)
         json.endObject()
     }
@@ -92,9 +94,14 @@ struct CredentialRoutes: Sendable {
         }
         guard let secret = members["key"]?.string else { throw MeterrError.invalid("key", "is required") }
         let team = members["team"]?.string
+        var baseURL: String?
+        if let value = members["base_url"], !value.isNull {
+            guard let text = value.string else { throw MeterrError.invalid("base_url", "must be a string") }
+            baseURL = try policy.check(text)
+        }
         let record = try await store.setCredential(
-            org: context.principal.orgId, team: team, provider: provider, secret: secret, vault: cache.vault,
-            actor: context.principal.keyId)
+            org: context.principal.orgId, team: team, provider: provider, secret: secret, baseURL: baseURL,
+            vault: cache.vault, actor: context.principal.keyId)
         cache.forget(org: context.principal.orgId)
         var out = JSONWriter()
         write(record, to: &out)

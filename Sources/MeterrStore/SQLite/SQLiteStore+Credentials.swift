@@ -4,7 +4,8 @@ import MeterrCore
 
 extension SQLiteStore: CredentialStore {
     public func setCredential(
-        org: String, team: String?, provider: Provider, secret: String, vault: CredentialVault, actor: String
+        org: String, team: String?, provider: Provider, secret: String, baseURL: String?, vault: CredentialVault,
+        actor: String
     ) async throws -> CredentialRecord {
         guard !secret.isEmpty, secret.utf8.count <= 4096, !secret.unicodeScalars.contains(where: { $0.value < 0x20 })
         else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
@@ -16,19 +17,21 @@ extension SQLiteStore: CredentialStore {
             if let team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
             try db.execute(
                 sql: """
-                    INSERT INTO provider_credentials (org_id, team, provider, sealed, key_fingerprint, masked, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO provider_credentials (org_id, team, provider, sealed, key_fingerprint, masked, updated_at,
+                        base_url)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (org_id, team, provider) DO UPDATE SET sealed = excluded.sealed,
                         key_fingerprint = excluded.key_fingerprint, masked = excluded.masked,
-                        updated_at = excluded.updated_at
+                        updated_at = excluded.updated_at, base_url = excluded.base_url
                     """,
                 arguments: [
                     org, team ?? "", provider.rawValue, Data(sealed), vault.fingerprint, masked, now.milliseconds,
+                    baseURL,
                 ])
             try Self.log(
                 db, org: org, actor: actor, action: "credential.set", target: provider.rawValue,
-                detail: "\(team.map { "team \($0): " } ?? "")\(masked)")
-            return CredentialRecord(provider: provider, team: team, masked: masked, updatedAt: now)
+                detail: "\(team.map { "team \($0): " } ?? "")\(masked)\(baseURL.map { " at \($0)" } ?? "")")
+            return CredentialRecord(provider: provider, team: team, masked: masked, updatedAt: now, baseURL: baseURL)
         }
     }
 
@@ -36,15 +39,17 @@ extension SQLiteStore: CredentialStore {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql:
-                    "SELECT provider, team, masked, updated_at FROM provider_credentials WHERE org_id = ? ORDER BY provider, team",
+                sql: """
+                    SELECT provider, team, masked, updated_at, base_url FROM provider_credentials WHERE org_id = ?
+                    ORDER BY provider, team
+                    """,
                 arguments: [org]
             ).compactMap { row in
                 let team: String = row[1]
                 return Provider(rawValue: row[0]).map {
                     CredentialRecord(
                         provider: $0, team: team.isEmpty ? nil : team, masked: row[2],
-                        updatedAt: Timestamp(milliseconds: row[3]))
+                        updatedAt: Timestamp(milliseconds: row[3]), baseURL: row[4])
                 }
             }
         }
@@ -64,19 +69,21 @@ extension SQLiteStore: CredentialStore {
     }
 
     public func credentialSecret(org: String, team: String?, provider: Provider, vault: CredentialVault) async throws
-        -> String?
+        -> StoredCredential?
     {
-        let sealed = try await read { db -> [UInt8]? in
+        let stored = try await read { db -> ([UInt8], String?)? in
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT sealed FROM provider_credentials WHERE org_id = ? AND provider = ? AND team IN (?, '')
+                    SELECT sealed, base_url FROM provider_credentials
+                    WHERE org_id = ? AND provider = ? AND team IN (?, '')
                     ORDER BY team DESC LIMIT 1
                     """,
                 arguments: [org, provider.rawValue, team ?? ""])
-            return row.map { Array(($0[0] as Data)) }
+            return row.map { (Array($0[0] as Data), $0[1]) }
         }
-        return try sealed.map(vault.open)
+        guard let (sealed, baseURL) = stored else { return nil }
+        return StoredCredential(secret: try vault.open(sealed), baseURL: baseURL)
     }
 
     public func credentialFingerprints() async throws -> Set<String> {

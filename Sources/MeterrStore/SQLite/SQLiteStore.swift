@@ -220,6 +220,9 @@ public final class SQLiteStore: Sendable {
                     ALTER TABLE api_keys ADD COLUMN tpm INTEGER;
                     """)
         }
+        migrator.registerMigration("v5-credential-base-url") { db in
+            try db.execute(sql: "ALTER TABLE provider_credentials ADD COLUMN base_url TEXT")
+        }
         return migrator
     }
 }
