@@ -247,8 +247,9 @@ public protocol AccountStore: Sendable {
     ///   a random one; installed if not stored yet.
     func bootstrap(adminKey: String?) async throws -> BootstrapResult
 
-    /// The principal of the live key whose SHA-256 (hex) is `hash`, or `nil` (unknown, revoked or expired).
-    func principal(forKeyHash hash: String) async throws -> Principal?
+    /// The principal of a live key, or `nil` (unknown, revoked or expired). Candidates are found by
+    /// the key's display prefix and matched by SHA-256, compared in constant time.
+    func principal(forKey key: String) async throws -> Principal?
 
     /// Notes that keys were used (at most once a minute per key is enough).
     func markUsed(keyIds: [String], at: Timestamp) async throws

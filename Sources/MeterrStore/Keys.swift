@@ -21,6 +21,14 @@ public enum APIKey {
         return String(decoding: hex, as: UTF8.self)
     }
 
+    /// Whether two byte strings are equal, in time that depends only on their length.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
     /// The part of a key that may be shown: `mk_AbCd…`.
     public static func displayPrefix(_ key: String) -> String { String(key.prefix(prefix.count + 6)) }
 

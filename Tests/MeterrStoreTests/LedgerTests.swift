@@ -257,16 +257,21 @@ struct LedgerTests {
             let first = try await store.bootstrap(adminKey: nil)
             let key = try #require(first.createdAdminKey)
             #expect(key.hasPrefix("mk_"))
-            let principal = try await store.principal(forKeyHash: APIKey.hash(key))
+            let principal = try await store.principal(forKey: key)
             #expect(principal?.orgId == first.organisation.id)
             let second = try await store.bootstrap(adminKey: nil)
             #expect(second.createdAdminKey == nil)
             #expect(second.organisation == first.organisation)
             let scripted = "mk_scriptedscriptedscripted"
             _ = try await store.bootstrap(adminKey: scripted)
-            #expect(try await store.principal(forKeyHash: APIKey.hash(scripted)) != nil)
-            #expect(try await store.principal(forKeyHash: APIKey.hash("mk_wrongwrongwrongwrongwrong")) == nil)
+            #expect(try await store.principal(forKey: scripted) != nil)
+            #expect(try await store.principal(forKey: "mk_wrongwrongwrongwrongwrong") == nil)
             await #expect(throws: MeterrError.self) { try await store.bootstrap(adminKey: "short") }
+            // Same display prefix, different secret: no match.
+            let lookalike = String(key.prefix(9)) + String(repeating: "x", count: key.count - 9)
+            #expect(try await store.principal(forKey: lookalike) == nil)
+            #expect(APIKey.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+            #expect(!APIKey.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
         }
     }
 }

@@ -57,7 +57,7 @@ final class PrincipalCache: Sendable {
             used.withLock { _ = $0.insert(principal.keyId) }
             return principal
         }
-        guard let principal = try await accounts.principal(forKeyHash: hash) else { return nil }
+        guard let principal = try await accounts.principal(forKey: key) else { return nil }
         used.withLock { _ = $0.insert(principal.keyId) }
         // Cached a few seconds, never past the moment the key stops working.
         let expiry = min(now + lifetimeMilliseconds, principal.validUntil?.milliseconds ?? .max)

@@ -41,20 +41,22 @@ extension SQLiteStore: AccountStore {
         }
     }
 
-    public func principal(forKeyHash hash: String) async throws -> Principal? {
+    public func principal(forKey key: String) async throws -> Principal? {
         let now = Timestamp.now().milliseconds
+        let hash = Array(APIKey.hash(key).utf8)
+        let prefix = APIKey.displayPrefix(key)
         return try await read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT k.id, k.org_id, k.scopes, k.team, k.user, k.project, k.expires_at, k.revoked_at,
-                            COALESCE(k.tier, o.tier), k.rpm, k.tpm
-                        FROM api_keys k JOIN organisations o ON o.id = k.org_id
-                        WHERE k.hash = ? AND (k.revoked_at IS NULL OR k.revoked_at > ?)
-                            AND (k.expires_at IS NULL OR k.expires_at > ?)
-                        """,
-                    arguments: [hash, now, now])
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT k.id, k.org_id, k.scopes, k.team, k.user, k.project, k.expires_at, k.revoked_at,
+                        COALESCE(k.tier, o.tier), k.rpm, k.tpm, k.hash
+                    FROM api_keys k JOIN organisations o ON o.id = k.org_id
+                    WHERE k.display_prefix = ? AND (k.revoked_at IS NULL OR k.revoked_at > ?)
+                        AND (k.expires_at IS NULL OR k.expires_at > ?)
+                    """,
+                arguments: [prefix, now, now])
+            guard let row = candidates.first(where: { APIKey.constantTimeEqual(Array(($0[11] as String).utf8), hash) })
             else { return nil }
             let ends = [row[6] as Int64?, row[7] as Int64?].compactMap { $0 }.min()
             return Principal(

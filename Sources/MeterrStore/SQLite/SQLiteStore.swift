@@ -183,6 +183,7 @@ public final class SQLiteStore: Sendable {
                     ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
                     ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
                     CREATE INDEX api_keys_org ON api_keys(org_id, created_at);
+                    CREATE INDEX api_keys_prefix ON api_keys(display_prefix);
                     CREATE TABLE audit_log (
                         seq INTEGER PRIMARY KEY,
                         org_id TEXT NOT NULL,
