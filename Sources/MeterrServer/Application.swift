@@ -54,6 +54,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
+    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies).register(on: router)
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
@@ -62,6 +63,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),

@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     /// Hosts an organisation may point a provider at although they are internal or plain http
     /// (its own proxy, a self-hosted model).
     public var upstreamAllowHosts: [String] = []
+    /// Whether session cookies carry `Secure` (set it when meterr is reached over https).
+    public var secureCookies = false
     /// Browser origins allowed to call meterr (`https://app.example.com`); none by default.
     public var corsOrigins: [String] = []
     /// Estimates tokens when a provider's count never arrives.
@@ -152,6 +154,7 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
             ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
             ("METERR_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
+            ("METERR_SECURE_COOKIES", "secure_cookies"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -253,6 +256,9 @@ public struct ServerConfiguration: Sendable {
         case "upstream_connect_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamConnectTimeout = seconds
+        case "secure_cookies":
+            guard let flag = Bool(value.lowercased()) else { throw invalid("true or false") }
+            secureCookies = flag
         case "auth_failures_per_minute":
             guard let count = Int(value), count >= 0 else { throw invalid("a count (0 turns the back-off off)") }
             authFailuresPerMinute = count

@@ -292,3 +292,75 @@ public protocol AccountStore: Sendable {
 public enum GroupKind: String, Sendable {
     case team, project
 }
+
+/// What a person may do in an organisation (dashboard and sign-in).
+public enum Role: String, Sendable, Hashable, CaseIterable {
+    /// Everything, including making and removing owners.
+    case owner
+    /// Manage keys, teams, users (not owners), credentials, budgets.
+    case admin
+    /// Use the gateway and see usage.
+    case member
+    /// See usage, change nothing.
+    case viewer
+
+    /// Whether this role may manage people and keys.
+    public var canManage: Bool { self == .owner || self == .admin }
+}
+
+/// A person in an organisation.
+public struct UserRecord: Sendable, Hashable {
+    public var id: String
+    public var orgId: String
+    public var email: String
+    public var name: String?
+    public var role: Role
+    public var team: String?
+    /// Whether the user can sign in with a password.
+    public var hasPassword: Bool
+    public var createdAt: Timestamp
+
+    /// Creates a record.
+    public init(
+        id: String, orgId: String, email: String, name: String?, role: Role, team: String?, hasPassword: Bool,
+        createdAt: Timestamp
+    ) {
+        self.id = id
+        self.orgId = orgId
+        self.email = email
+        self.name = name
+        self.role = role
+        self.team = team
+        self.hasPassword = hasPassword
+        self.createdAt = createdAt
+    }
+}
+
+/// People of an organisation, with their roles.
+public protocol UserStore: Sendable {
+    /// Adds a person; `passwordHash` is a bcrypt hash made by the caller, or `nil`.
+    func createUser(
+        org: String, email: String, name: String?, role: Role, team: String?, passwordHash: String?, actor: String
+    ) async throws -> UserRecord
+
+    /// The organisation's people.
+    func users(org: String) async throws -> [UserRecord]
+
+    /// Changes a person's role; `nil` if `org` has no such user.
+    func setRole(org: String, id: String, role: Role, actor: String) async throws -> UserRecord?
+
+    /// Removes a person (and their sessions); `false` if `org` has no such user.
+    func deleteUser(org: String, id: String, actor: String) async throws -> Bool
+
+    /// The user with this email (any organisation) and their bcrypt hash, for signing in.
+    func userForSignIn(email: String) async throws -> [(UserRecord, String)]
+
+    /// Opens a session: stores its token's hash and CSRF token until `expiresAt`.
+    func createSession(tokenHash: String, user: UserRecord, csrfToken: String, expiresAt: Timestamp) async throws
+
+    /// The live session of a token hash: its user and CSRF token.
+    func session(tokenHash: String) async throws -> (UserRecord, String)?
+
+    /// Ends a session.
+    func deleteSession(tokenHash: String) async throws
+}

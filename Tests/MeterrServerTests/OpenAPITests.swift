@@ -43,7 +43,7 @@ struct OpenAPITests {
                 + "\(route.path)".split(separator: "/").map { part in
                     part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
                 }.joined(separator: "/")
-            if path.hasPrefix("/api/") { served.insert("\(route.method) \(path)") }
+            if path.hasPrefix("/api/") || path.hasPrefix("/auth/") { served.insert("\(route.method) \(path)") }
         }
         let documented = try documentedOperations()
         #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
@@ -74,11 +74,16 @@ struct OpenAPITests {
                 headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
                 body: ByteBuffer(string: #"{"key":"sk-alpha-secret-credential-0001"}"#))
             _ = try await client.post("/api/usage/events", event("alpha-secret-event", team: "alpha-secret-team"))
+            let aUser = try await client.post(
+                "/api/users", #"{"email":"alpha-secret-user@example.com","role":"owner"}"#)
+            let aUserId = try #require(aUser.json["id"] as? String)
             let orgs = try #require(try await client.get("/api/orgs").json["orgs"] as? [[String: Any]])
             let aOrg = try #require(orgs.first?["id"] as? String)
             func snapshot() async throws -> String {
                 var text = ""
-                for uri in ["/api/keys", "/api/teams", "/api/projects", "/api/credentials", "/api/usage/events"] {
+                for uri in [
+                    "/api/keys", "/api/teams", "/api/projects", "/api/credentials", "/api/usage/events", "/api/users",
+                ] {
                     text += String(buffer: try await client.get(uri).body)
                 }
                 return text
@@ -90,7 +95,8 @@ struct OpenAPITests {
             let bKey = try #require(created.json["admin_key"] as? String)
             // What B must never see. (A's team name is sent by B as a probe below, so errors may echo it.)
             let secrets = [
-                aKeyId, aOrg, "alpha-secret-key", "alpha-secret-project", "alpha-secret-event", "sk-…0001",
+                aKeyId, aOrg, aUserId, "alpha-secret-key", "alpha-secret-project", "alpha-secret-event", "sk-…0001",
+                "alpha-secret-user",
             ]
             let bodies: [String: String] = [
                 "POST /api/usage/events": event("beta-event"),
@@ -103,12 +109,16 @@ struct OpenAPITests {
                 "POST /api/keys": #"{"name":"b","team":"alpha-secret-team"}"#,
                 "POST /api/keys/{id}/rotate": "{}",
                 "PUT /api/credentials/{provider}": #"{"key":"sk-beta-0000000000002","team":"alpha-secret-team"}"#,
+                "POST /api/users": #"{"email":"beta@example.com","role":"viewer","team":"alpha-secret-team"}"#,
+                "PUT /api/users/{id}/role": #"{"role":"owner"}"#,
+                "POST /auth/login": #"{"email":"alpha@example.com","password":"alpha-secret-password"}"#,
             ]
             for operation in try documentedOperations().sorted() {
                 let parts = operation.split(separator: " ", maxSplits: 1)
                 let method = HTTPRequest.Method(rawValue: String(parts[0]))!
                 var uri = String(parts[1]).replacingOccurrences(of: "{provider}", with: "openai")
                 uri = uri.replacingOccurrences(of: "/api/orgs/{id}", with: "/api/orgs/\(aOrg)")
+                uri = uri.replacingOccurrences(of: "/api/users/{id}", with: "/api/users/\(aUserId)")
                 uri = uri.replacingOccurrences(of: "{id}", with: aKeyId)
                 if method == .get, uri == "/api/usage/events" { uri += "?team=alpha-secret-team" }
                 if method == .delete, uri.hasPrefix("/api/credentials") { uri += "?team=alpha-secret-team" }

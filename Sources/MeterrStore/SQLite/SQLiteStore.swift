@@ -224,6 +224,31 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v5-credential-base-url") { db in
             try db.execute(sql: "ALTER TABLE provider_credentials ADD COLUMN base_url TEXT")
         }
+        migrator.registerMigration("v6-users") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        email TEXT NOT NULL,
+                        name TEXT,
+                        role TEXT NOT NULL,
+                        team TEXT,
+                        password_hash TEXT,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (org_id, email)
+                    );
+                    CREATE INDEX users_email ON users(email);
+                    CREATE TABLE sessions (
+                        hash TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        org_id TEXT NOT NULL,
+                        csrf_token TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

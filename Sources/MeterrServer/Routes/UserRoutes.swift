@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import MeterrCore
+import MeterrStore
+
+/// `/api/users`: the people of an organisation and their roles (owner, admin, member, viewer).
+struct UserRoutes: Sendable {
+    let users: any UserStore
+    let maxBodyBytes: Int
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.get("users", use: list)
+        group.post("users", use: create)
+        group.put("users/:id/role", use: setRole)
+        group.delete("users/:id", use: remove)
+    }
+
+    func requireAdmin(_ context: AuthenticatedContext) throws {
+        guard context.principal.scopes.contains(.admin) else {
+            throw MeterrError(.forbidden, "this key lacks the admin scope")
+        }
+    }
+
+    func body(_ request: Request) async throws -> [String: JSONValue] {
+        let buffer = try await collectBody(request, limit: maxBodyBytes)
+        guard let json = JSONValue(parsing: buffer.readableBytesView), case .object(let members) = json else {
+            throw MeterrError.invalid("body", "must be a JSON object")
+        }
+        return members
+    }
+
+    static func role(_ value: JSONValue?) throws -> Role {
+        guard let name = value?.string, let role = Role(rawValue: name) else {
+            throw MeterrError.invalid("role", "must be owner, admin, member or viewer")
+        }
+        return role
+    }
+
+    static func write(_ user: UserRecord, to json: inout JSONWriter) {
+        json.beginObject()
+        json.string("id", user.id)
+        json.string("email", user.email)
+        json.string("name", user.name)
+        json.string("role", user.role.rawValue)
+        json.string("team", user.team)
+        json.bool("can_sign_in", user.hasPassword)
+        json.string("created_at", user.createdAt.rfc3339)
+        json.endObject()
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard context.principal.scopes.contains(.read) else {
+            throw MeterrError(.forbidden, "this key lacks the read scope")
+        }
+        var json = JSONWriter()
+        json.beginObject()
+        json.beginArray("users")
+        for user in try await users.users(org: context.principal.orgId) { Self.write(user, to: &json) }
+        json.endArray()
+        json.endObject()
+        return jsonResponse(bytes: json.bytes)
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let members = try await body(request)
+        guard let email = members["email"]?.string else { throw MeterrError.invalid("email", "is required") }
+        let role = try Self.role(members["role"] ?? .string("member"))
+        var passwordHash: String?
+        if let password = members["password"], !password.isNull {
+            guard let text = password.string, text.count >= 12, text.utf8.count <= 72 else {
+                throw MeterrError.invalid("password", "must be 12 to 72 characters")
+            }
+            passwordHash = await offCooperativePool { Bcrypt.hash(text, cost: 12) }
+        }
+        let user = try await users.createUser(
+            org: context.principal.orgId, email: email, name: members["name"]?.string, role: role,
+            team: members["team"]?.string, passwordHash: passwordHash, actor: context.principal.keyId)
+        var json = JSONWriter()
+        Self.write(user, to: &json)
+        return jsonResponse(bytes: json.bytes, status: .created)
+    }
+
+    @Sendable func setRole(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.require("id")
+        let role = try Self.role(try await body(request)["role"])
+        guard
+            let user = try await users.setRole(
+                org: context.principal.orgId, id: id, role: role, actor: context.principal.keyId)
+        else { throw MeterrError(.notFound, "no such user") }
+        var json = JSONWriter()
+        Self.write(user, to: &json)
+        return jsonResponse(bytes: json.bytes)
+    }
+
+    @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.require("id")
+        guard try await users.deleteUser(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
+            throw MeterrError(.notFound, "no such user")
+        }
+        return Response(status: .noContent)
+    }
+}
