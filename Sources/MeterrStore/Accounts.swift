@@ -284,6 +284,10 @@ public protocol AccountStore: Sendable {
     /// The organisation's teams or projects.
     func groups(kind: GroupKind, org: String) async throws -> [NamedGroup]
 
+    /// Removes a team or project of `org`; `false` if it has none with that id. A team that keys,
+    /// people, projects or credentials name is kept (a conflict), so nothing is left pointing at nothing.
+    func deleteGroup(kind: GroupKind, org: String, id: String, actor: String) async throws -> Bool
+
     /// The organisation's audit log, newest first.
     func audit(org: String, limit: Int) async throws -> [AuditEntry]
 }

@@ -65,8 +65,10 @@ struct OpenAPITests {
     func isolationMatrix() async throws {
         try await withGateway { client, _ in
             // Organisation A: a team, a key, a credential, an event, all with recognisable names.
-            _ = try await client.post("/api/teams", #"{"name":"alpha-secret-team"}"#)
-            _ = try await client.post("/api/projects", #"{"name":"alpha-secret-project"}"#)
+            let aTeam = try await client.post("/api/teams", #"{"name":"alpha-secret-team"}"#)
+            let aTeamId = try #require(aTeam.json["id"] as? String)
+            let aProject = try await client.post("/api/projects", #"{"name":"alpha-secret-project"}"#)
+            let aProjectId = try #require(aProject.json["id"] as? String)
             let aKey = try await client.createKey(#"{"name":"alpha-secret-key","scopes":["read"]}"#)
             let aKeyId = try #require(aKey["id"] as? String)
             _ = try await client.execute(
@@ -95,7 +97,8 @@ struct OpenAPITests {
             let bKey = try #require(created.json["admin_key"] as? String)
             // What B must never see. (A's team name is sent by B as a probe below, so errors may echo it.)
             let secrets = [
-                aKeyId, aOrg, aUserId, "alpha-secret-key", "alpha-secret-project", "alpha-secret-event", "sk-…0001",
+                aKeyId, aOrg, aUserId, aTeamId, aProjectId, "alpha-secret-key", "alpha-secret-project",
+                "alpha-secret-event", "sk-…0001",
                 "alpha-secret-user",
             ]
             let bodies: [String: String] = [
@@ -119,6 +122,8 @@ struct OpenAPITests {
                 var uri = String(parts[1]).replacingOccurrences(of: "{provider}", with: "openai")
                 uri = uri.replacingOccurrences(of: "/api/orgs/{id}", with: "/api/orgs/\(aOrg)")
                 uri = uri.replacingOccurrences(of: "/api/users/{id}", with: "/api/users/\(aUserId)")
+                uri = uri.replacingOccurrences(of: "/api/teams/{id}", with: "/api/teams/\(aTeamId)")
+                uri = uri.replacingOccurrences(of: "/api/projects/{id}", with: "/api/projects/\(aProjectId)")
                 uri = uri.replacingOccurrences(of: "{id}", with: aKeyId)
                 if method == .get, uri == "/api/usage/events" { uri += "?team=alpha-secret-team" }
                 if method == .delete, uri.hasPrefix("/api/credentials") { uri += "?team=alpha-secret-team" }

@@ -17,6 +17,8 @@ struct AdminRoutes: Sendable {
         group.get("teams") { request, context in try await self.listGroups(.team, context) }
         group.post("teams") { request, context in try await self.createGroup(.team, request, context) }
         group.get("projects") { request, context in try await self.listGroups(.project, context) }
+        group.delete("teams/:id") { request, context in try await self.deleteGroup(.team, context) }
+        group.delete("projects/:id") { request, context in try await self.deleteGroup(.project, context) }
         group.post("projects") { request, context in try await self.createGroup(.project, request, context) }
         group.get("keys", use: listKeys)
         group.post("keys", use: createKey)
@@ -117,6 +119,14 @@ struct AdminRoutes: Sendable {
         var json = JSONWriter()
         write(group, kind, to: &json)
         return jsonResponse(bytes: json.bytes, status: .created)
+    }
+
+    func deleteGroup(_ kind: GroupKind, _ context: AuthenticatedContext) async throws -> Response {
+        try require(.admin, context)
+        let id = try context.parameters.require("id")
+        guard try await accounts.deleteGroup(kind: kind, org: context.principal.orgId, id: id, actor: actor(context))
+        else { throw MeterrError(.notFound, "no such \(kind.rawValue)") }
+        return Response(status: .noContent)
     }
 
     func write(_ group: NamedGroup, _ kind: GroupKind, to json: inout JSONWriter) {

@@ -225,6 +225,31 @@ extension SQLiteStore: AccountStore {
         }
     }
 
+    public func deleteGroup(kind: GroupKind, org: String, id: String, actor: String) async throws -> Bool {
+        let table = kind == .team ? "teams" : "projects"
+        return try await write { db in
+            guard
+                let name = try String.fetchOne(
+                    db, sql: "SELECT name FROM \(table) WHERE org_id = ? AND id = ?", arguments: [org, id])
+            else { return false }
+            let column = kind == .team ? "team" : "project"
+            var users = [(String, String)]()
+            users.append(
+                ("api_keys", "SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND \(column) = ? AND revoked_at IS NULL"))
+            if kind == .team {
+                users.append(("users", "SELECT COUNT(*) FROM users WHERE org_id = ? AND team = ?"))
+                users.append(("projects", "SELECT COUNT(*) FROM projects WHERE org_id = ? AND team = ?"))
+                users.append(("credentials", "SELECT COUNT(*) FROM provider_credentials WHERE org_id = ? AND team = ?"))
+            }
+            for (what, sql) in users where (try Int.fetchOne(db, sql: sql, arguments: [org, name]) ?? 0) > 0 {
+                throw MeterrError(.conflict, "\(what) still name this \(kind.rawValue); change them first")
+            }
+            try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [id])
+            try Self.log(db, org: org, actor: actor, action: "\(kind.rawValue).delete", target: id, detail: name)
+            return true
+        }
+    }
+
     public func groups(kind: GroupKind, org: String) async throws -> [NamedGroup] {
         try await read { db in
             let sql =
