@@ -46,6 +46,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
+    let budgetGuard = BudgetGuard(store: store)
+    try await budgetGuard.reload()
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
@@ -58,12 +60,15 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
-    UsageRoutes(writer: writer, ledger: store, pricer: pricer, maxBodyBytes: configuration.maxBodyBytes)
-        .register(on: api)
+    UsageRoutes(
+        writer: writer, ledger: store, pricer: pricer, budgets: budgetGuard, maxBodyBytes: configuration.maxBodyBytes
+    )
+    .register(on: api)
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    BudgetRoutes(store: store, guardian: budgetGuard, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
@@ -84,6 +89,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         firstByteTimeout: configuration.upstreamFirstByteTimeout, limiter: RateLimiter(), throttle: throttle,
+        budgets: budgetGuard, engine: engine,
         metrics: gatewayMetrics,
         logger: logger
     ).register(on: router)

@@ -42,6 +42,18 @@ struct FakeProvider {
             if body.contains("fault-slow") {
                 try await Task.sleep(for: .seconds(3))
             }
+            if body.contains("budget-probe") {
+                // A call that uses its whole output allowance: usage 1 prompt token + max_tokens.
+                let maxTokens =
+                    body.split(separator: ",").first { $0.contains("\"max_tokens\"") }
+                    .flatMap { Int($0.split(separator: ":").last!.filter(\.isNumber)) } ?? 0
+                let answer =
+                    #"{"id":"b","object":"chat.completion","model":"gpt-4.1-2025-04-14","choices":[],"#
+                    + #""usage":{"prompt_tokens":1,"completion_tokens":\#(maxTokens),"total_tokens":\#(maxTokens + 1)}}"#
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: answer)))
+            }
             if body.contains("fault-garbage") {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],

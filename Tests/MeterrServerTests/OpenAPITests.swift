@@ -114,6 +114,7 @@ struct OpenAPITests {
                 "PUT /api/credentials/{provider}": #"{"key":"sk-beta-0000000000002","team":"alpha-secret-team"}"#,
                 "POST /api/users": #"{"email":"beta@example.com","role":"viewer","team":"alpha-secret-team"}"#,
                 "PUT /api/users/{id}/role": #"{"role":"owner"}"#,
+                "POST /api/budgets": #"{"name":"b","scope":"team","value":"alpha-secret-team","limit_usd":"1"}"#,
                 "POST /auth/login": #"{"email":"alpha@example.com","password":"alpha-secret-password"}"#,
             ]
             for operation in try documentedOperations().sorted() {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MeterrCore
+import MeterrPricing
 import MeterrProviders
 import MeterrStore
 import NIOCore
@@ -23,6 +24,8 @@ struct Gateway: Sendable {
     let firstByteTimeout: Int
     let limiter: RateLimiter
     let throttle: AuthenticationThrottle
+    let budgets: BudgetGuard
+    let engine: CostEngine
     let metrics: GatewayMetrics
     let logger: Logger
 
@@ -181,9 +184,32 @@ struct Gateway: Sendable {
         // The response speaks the caller's wire format: read it with that provider's readers.
         let wire = compatible ? Provider.openai : target
 
+        // Budgets: hold the call's worst case against every budget that covers it, or refuse.
+        let attribution = Attribution(request.headers, facts: facts, principal: principal)
+        var reservation = BudgetGuard.Reservation.none
+        if let endpoint, endpoint != .countTokens {
+            let probe = UsageEvent(
+                id: context.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
+                user: attribution.user, project: attribution.project, keyId: principal.keyId, tags: attribution.tags,
+                provider: target, model: facts.model ?? "", usage: Usage())
+            let covering = budgets.budgets(for: probe)
+            if !covering.isEmpty {
+                try await budgets.prepare(covering, now: startedAt)
+                let worst = worstCase(provider: target, model: facts.model, maxTokens: facts.maxTokens, body: bytes)
+                switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
+                case .failure(let refusal):
+                    metrics.record(provider: provider, status: 429, source: nil)
+                    let wait = max(1, (refusal.resetsAt.milliseconds - Timestamp.now().milliseconds + 999) / 1000)
+                    return failure(429, refusal.message, headers: [.retryAfter: String(wait)])
+                case .success(let held):
+                    reservation = held
+                }
+            }
+        }
+
         let call = Call(
             gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
-            principal: principal, attribution: Attribution(request.headers, facts: facts, principal: principal),
+            principal: principal, attribution: attribution, reservation: reservation,
             requestId: context.requestId,
             started: started, startedAt: startedAt)
 
@@ -279,6 +305,16 @@ struct Gateway: Sendable {
             if !clientGone { try await writer.finish(nil) }
         }
         return Response(status: .init(code: status), headers: headers, body: streamBody)
+    }
+
+    /// The most a call can cost: its prompt (counted) plus its output limit (`max_tokens`, else the
+    /// model's output limit, else 4,096 tokens), at the model's price; zero for an unpriced model.
+    func worstCase(provider: Provider, model: String?, maxTokens: Int?, body: [UInt8]) -> Money {
+        guard let model else { return .zero }
+        let input = estimator.inputTokens(provider: provider, model: model, requestBody: body)
+        let output = maxTokens ?? engine.resolve(model: model, provider: provider)?.maxOutputTokens ?? 4_096
+        let usage = Usage(inputTokens: input, outputTokens: output)
+        return (try? engine.cost(model: model, provider: provider, usage: usage, at: .now()))??.cost ?? .zero
     }
 
     /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).
@@ -383,6 +419,7 @@ struct Call: Sendable {
     let requestBody: [UInt8]
     let principal: Principal
     let attribution: Attribution
+    let reservation: BudgetGuard.Reservation
     let requestId: String
     let started: ContinuousClock.Instant
     let startedAt: Timestamp
@@ -396,6 +433,7 @@ struct Call: Sendable {
         // Model lists and token counts cost nothing: no event.
         guard let endpoint, endpoint != .countTokens else {
             gateway.metrics.record(provider: provider, status: status, source: nil)
+            gateway.budgets.settle(reservation, cost: nil)
             return nil
         }
         let model = reading?.model ?? facts.model ?? "unknown"
@@ -429,6 +467,7 @@ struct Call: Sendable {
         event.applyPrice(from: gateway.pricer)
         gateway.writer.enqueue(event)
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
+        gateway.budgets.settle(reservation, cost: event.cost)
         gateway.metrics.record(provider: provider, status: status, source: source)
         return event
     }

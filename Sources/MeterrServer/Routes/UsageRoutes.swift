@@ -9,6 +9,7 @@ struct UsageRoutes: Sendable {
     let writer: LedgerWriter
     let ledger: any UsageLedger
     let pricer: (any UsagePricer)?
+    let budgets: BudgetGuard
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
@@ -59,7 +60,10 @@ struct UsageRoutes: Sendable {
             events[index].project = principal.project ?? events[index].project
             events[index].applyPrice(from: pricer)
         }
-        let inserted = try await writer.submit(events).count { $0 }
+        let flags = try await writer.submit(events)
+        let inserted = flags.count { $0 }
+        // New reported spend counts toward budgets at once (duplicates do not).
+        budgets.record(zip(events, flags).filter { $0.1 }.map { $0.0 })
         return try jsonResponse(
             IngestResult(received: events.count, inserted: inserted, duplicates: events.count - inserted))
     }

@@ -249,6 +249,25 @@ public final class SQLiteStore: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v7-budgets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE budgets (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        name TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        scope_value TEXT NOT NULL DEFAULT '',
+                        period TEXT NOT NULL,
+                        time_zone TEXT NOT NULL,
+                        limit_nanos INTEGER NOT NULL,
+                        hard INTEGER NOT NULL,
+                        thresholds TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX budgets_org ON budgets(org_id);
+                    """)
+        }
         return migrator
     }
 }

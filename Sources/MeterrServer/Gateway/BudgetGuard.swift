@@ -1,0 +1,137 @@
+import MeterrCore
+import MeterrStore
+import Synchronization
+
+/// Admission control for budgets: before a call goes upstream its worst-case cost is reserved,
+/// atomically, against every budget that covers it; when it ends the reservation is settled to the
+/// real cost (or released). A hard budget refuses a call whose worst case would cross its limit, so
+/// concurrent calls cannot overrun it together.
+///
+/// Spend is held in memory per budget and period, from the ledger when a period is first seen, then
+/// kept current by the calls that settle and the events reported through the API. (One node.)
+final class BudgetGuard: Sendable {
+    struct PeriodState {
+        var periodStart: Timestamp
+        var periodEnd: Timestamp
+        var spent: Int64
+        var reserved: Int64
+    }
+
+    /// Money held for one call against its budgets.
+    struct Reservation: Sendable {
+        var holds: [(budgetId: String, periodStart: Timestamp, nanos: Int64)]
+        static let none = Reservation(holds: [])
+    }
+
+    /// Why a call was refused.
+    struct Refusal: Sendable, Error {
+        var budget: Budget
+        var spent: Money
+        var limit: Money
+        var resetsAt: Timestamp
+
+        var message: String {
+            "budget \"\(budget.name)\" (\(budget.scope.kind)\(budget.scope.value.isEmpty ? "" : " \(budget.scope.value)"), "
+                + "per \(budget.period.rawValue)) would be exceeded: spent \(spent.decimalString) of "
+                + "\(limit.decimalString) USD; resets at \(resetsAt.rfc3339)"
+        }
+    }
+
+    let store: any BudgetStore
+    private let budgetsByOrg = Mutex([String: [Budget]]())
+    private let states = Mutex([String: PeriodState]())
+
+    init(store: any BudgetStore) { self.store = store }
+
+    /// Loads every budget (at start, and after a change).
+    func reload() async throws {
+        let all = try await store.allBudgets()
+        let grouped = Dictionary(grouping: all, by: \.orgId)
+        budgetsByOrg.withLock { $0 = grouped }
+        let ids = Set(all.map(\.id))
+        states.withLock { states in states = states.filter { ids.contains($0.key) } }
+    }
+
+    /// The budgets that cover a call.
+    func budgets(for event: UsageEvent) -> [Budget] {
+        budgetsByOrg.withLock { $0[event.org] ?? [] }.filter {
+            $0.scope.covers(
+                team: event.team, user: event.user, project: event.project, keyId: event.keyId, tags: event.tags)
+        }
+    }
+
+    /// Makes sure each budget's current period is loaded from the ledger.
+    func prepare(_ budgets: [Budget], now: Timestamp) async throws {
+        for budget in budgets {
+            let (start, end) = budget.period.bounds(of: now, in: budget.zone)
+            let current = states.withLock { $0[budget.id].map { $0.periodStart == start } ?? false }
+            if current { continue }
+            let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+            states.withLock { states in
+                // Another call may have loaded it meanwhile; the first load stands (it has their holds).
+                if states[budget.id]?.periodStart != start {
+                    states[budget.id] = PeriodState(periodStart: start, periodEnd: end, spent: spent.nanos, reserved: 0)
+                }
+            }
+        }
+    }
+
+    /// Reserves `worstCase` against every budget, or refuses if a hard one would be crossed (nothing held then).
+    func reserve(_ budgets: [Budget], worstCase: Money, now: Timestamp) -> Result<Reservation, Refusal> {
+        if budgets.isEmpty { return .success(.none) }
+        return states.withLock { states in
+            for budget in budgets where budget.hard {
+                guard let state = states[budget.id] else { continue }
+                if state.spent + state.reserved + worstCase.nanos > budget.limit.nanos {
+                    return .failure(
+                        Refusal(
+                            budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
+                            resetsAt: state.periodEnd))
+                }
+            }
+            var holds: [(String, Timestamp, Int64)] = []
+            for budget in budgets {
+                guard var state = states[budget.id] else { continue }
+                state.reserved += worstCase.nanos
+                states[budget.id] = state
+                holds.append((budget.id, state.periodStart, worstCase.nanos))
+            }
+            return .success(Reservation(holds: holds))
+        }
+    }
+
+    /// Settles a reservation: the hold is released and the real cost (if any) is spent.
+    func settle(_ reservation: Reservation, cost: Money?) {
+        guard !reservation.holds.isEmpty else { return }
+        states.withLock { states in
+            for hold in reservation.holds {
+                guard var state = states[hold.budgetId], state.periodStart == hold.periodStart else { continue }
+                state.reserved -= hold.nanos
+                state.spent += cost?.nanos ?? 0
+                states[hold.budgetId] = state
+            }
+        }
+    }
+
+    /// Counts usage reported through the API (not the gateway's own calls, which settle).
+    func record(_ events: [UsageEvent]) {
+        for event in events {
+            guard let cost = event.cost else { continue }
+            let covering = budgets(for: event)
+            states.withLock { states in
+                for budget in covering {
+                    guard var state = states[budget.id], event.ts >= state.periodStart, event.ts < state.periodEnd
+                    else { continue }
+                    state.spent += cost.nanos
+                    states[budget.id] = state
+                }
+            }
+        }
+    }
+
+    /// A budget's current spend, holds and period (loading it if needed).
+    func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
+        try await prepare([budget], now: now)
+        return states.withLock { $0[budget.id]! }
+    }
+}

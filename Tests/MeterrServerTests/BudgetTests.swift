@@ -1,0 +1,116 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterrCore
+import MeterrStore
+import Testing
+
+@Suite("Budgets hold under concurrency")
+struct BudgetTests {
+    @Test("200 concurrent calls against a $1.00 hard budget: recorded spend never exceeds the limit")
+    func concurrentHardBudget() async throws {
+        try await withGateway { client, _ in
+            let created = try await client.post(
+                "/api/budgets", #"{"name":"pilot","scope":"org","period":"month","limit_usd":"1.00","hard":true}"#)
+            #expect(created.status == .created)
+            // Each call may cost up to 10,000 output tokens of gpt-4.1 ($0.08) and really does.
+            let body = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            let statuses = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for _ in 0..<200 {
+                    group.addTask {
+                        let response = try await client.call(
+                            "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+                        return (Int(response.status.code), String(buffer: response.body))
+                    }
+                }
+                var all: [(Int, String)] = []
+                for try await status in group { all.append(status) }
+                return all
+            }
+            let admitted = statuses.filter { $0.0 == 200 }.count
+            let refused = statuses.filter { $0.0 == 429 }
+            #expect(admitted + refused.count == 200)
+            #expect(admitted >= 1 && !refused.isEmpty, "the budget bound: \(admitted) admitted")
+            #expect(refused.first?.1.contains("budget \\\"pilot\\\"") == true, "\(refused.first?.1 ?? "")")
+            #expect(refused.first?.1.contains("resets at") == true)
+            // Wait for every admitted call's event, then check the ledger's spend.
+            var spent = Money.zero
+            var requests = 0
+            for _ in 0..<300 {
+                let summary = try await client.get("/api/usage/summary?from=2026-01-01T00:00:00Z")
+                let totals = summary.json["totals"] as? [String: Any]
+                requests = totals?["requests"] as? Int ?? 0
+                spent = Money(decimalString: totals?["cost_usd"] as? String ?? "0") ?? .zero
+                if requests == admitted { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(requests == admitted)
+            #expect(spent <= Money(decimalString: "1.00")!, "spent \(spent)")
+            let budgets = try #require(try await client.get("/api/budgets").json["budgets"] as? [[String: Any]])
+            #expect(budgets.first?["reserved_usd"] as? String == "0.000000000", "every hold was settled")
+            #expect(budgets.first?["spent_usd"] as? String == spent.decimalString)
+        }
+    }
+
+    @Test("Only the calls a budget covers count against it, and reported usage counts at once")
+    func scopes() async throws {
+        try await withGateway { client, _ in
+            _ = try await client.post("/api/teams", #"{"name":"ml"}"#)
+            _ = try await client.post(
+                "/api/budgets",
+                #"{"name":"ml daily","scope":"team","value":"ml","period":"day","limit_usd":"0.10","hard":true}"#)
+            let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            // The ml team's second call would cross $0.10 ($0.08 each); another team is not limited.
+            let first = try await client.call(
+                "/openai/v1/chat/completions", probe,
+                headers: [.authorization: "Bearer \(adminKey)", .init("x-meterr-team")!: "ml"])
+            #expect(first.status == .ok)
+            let second = try await client.call(
+                "/openai/v1/chat/completions", probe,
+                headers: [.authorization: "Bearer \(adminKey)", .init("x-meterr-team")!: "ml"])
+            #expect(second.status == .tooManyRequests)
+            #expect(second.headers[.retryAfter] != nil)
+            let other = try await client.call(
+                "/openai/v1/chat/completions", probe,
+                headers: [.authorization: "Bearer \(adminKey)", .init("x-meterr-team")!: "search"])
+            #expect(other.status == .ok)
+            // Spend reported through the API counts too.
+            let reported = event("r1", ts: Timestamp.now().rfc3339, team: "ml")
+            #expect(try await client.post("/api/usage/events", reported).status == .ok)
+            let budgets = try #require(try await client.get("/api/budgets").json["budgets"] as? [[String: Any]])
+            let spent = Money(decimalString: budgets.first?["spent_usd"] as? String ?? "") ?? .zero
+            #expect(spent > Money(decimalString: "0.08")!, "the gateway call and the reported one: \(spent)")
+        }
+    }
+
+    @Test("Bad budgets are refused with the field named")
+    func badBudgets() async throws {
+        try await withApp { client in
+            for (body, field) in [
+                (#"{"limit_usd":"1"}"#, "name"), (#"{"name":"x","limit_usd":"-1"}"#, "limit_usd"),
+                (#"{"name":"x","limit_usd":"1","period":"fortnight"}"#, "period"),
+                (#"{"name":"x","limit_usd":"1","scope":"team"}"#, "scope"),
+                (#"{"name":"x","limit_usd":"1","time_zone":"Mars/Olympus"}"#, "time_zone"),
+                (#"{"name":"x","limit_usd":"1","thresholds":[0]}"#, "thresholds"),
+            ] {
+                let response = try await client.post("/api/budgets", body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.error["field"] == field, "\(body)")
+            }
+        }
+    }
+
+    @Test("Calendar periods follow the budget's time zone, across month ends and DST")
+    func periods() throws {
+        let zone = TimeZone(identifier: "America/New_York")!
+        let time = Timestamp(rfc3339: "2026-12-01T03:00:00Z")!  // still 30 November in New York
+        let month = BudgetPeriod.month.bounds(of: time, in: zone)
+        #expect(month.start.rfc3339 == "2026-11-01T04:00:00.000Z")  // EDT until 1 November 06:00 UTC
+        #expect(month.end.rfc3339 == "2026-12-01T05:00:00.000Z")  // EST
+        let day = BudgetPeriod.day.bounds(of: time, in: zone)
+        #expect(day.start.rfc3339 == "2026-11-30T05:00:00.000Z")
+        let week = BudgetPeriod.week.bounds(of: time, in: TimeZone(identifier: "UTC")!)
+        #expect(week.start.rfc3339 == "2026-11-30T00:00:00.000Z")  // a Monday
+    }
+}
