@@ -46,7 +46,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
-    let budgetGuard = BudgetGuard(store: store)
+    let alertService = AlertService(store: store, logger: logger)
+    let budgetGuard = BudgetGuard(store: store, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
     let router = Router(context: MeterrRequestContext.self)
@@ -69,6 +70,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    AlertRoutes(store: store).register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
@@ -96,7 +98,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
 
     let services: [any Service] = [
-        writer, KeyUsageService(principals: principals, accounts: store, logger: logger),
+        writer, alertService, KeyUsageService(principals: principals, accounts: store, logger: logger),
         HTTPClientService(client: client),
     ]
     return (router, services, logger)

@@ -113,4 +113,32 @@ struct BudgetTests {
         let week = BudgetPeriod.week.bounds(of: time, in: TimeZone(identifier: "UTC")!)
         #expect(week.start.rfc3339 == "2026-11-30T00:00:00.000Z")  // a Monday
     }
+
+    @Test("Crossing a threshold raises one alert per threshold and period; a block raises one; alerts acknowledge")
+    func thresholdAlerts() async throws {
+        try await withGateway { client, _ in
+            _ = try await client.post(
+                "/api/budgets", #"{"name":"soft","period":"month","limit_usd":"0.10","thresholds":[50,100]}"#)
+            let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            for _ in 0..<3 {
+                let call = try await client.call(
+                    "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])
+                #expect(call.status == .ok, "a soft budget never refuses")
+            }
+            var alerts: [[String: Any]] = []
+            for _ in 0..<200 {
+                alerts = try await client.get("/api/alerts").json["alerts"] as? [[String: Any]] ?? []
+                if alerts.count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(alerts.count == 2, "50% and 100%, once each: \(alerts)")
+            #expect(Set(alerts.compactMap { $0["severity"] as? String }) == ["info", "critical"])
+            let id = try #require(alerts.first?["id"] as? String)
+            let acknowledged = try await client.execute(
+                uri: "/api/alerts/\(id)/acknowledge", method: .post, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(acknowledged.status == .noContent)
+            let open = try await client.get("/api/alerts?unacknowledged=true").json["alerts"] as? [[String: Any]]
+            #expect(open?.count == 1)
+        }
+    }
 }

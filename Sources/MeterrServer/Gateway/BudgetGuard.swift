@@ -38,10 +38,43 @@ final class BudgetGuard: Sendable {
     }
 
     let store: any BudgetStore
+    /// Where threshold and block alerts go.
+    let raise: @Sendable (Alert) -> Void
     private let budgetsByOrg = Mutex([String: [Budget]]())
     private let states = Mutex([String: PeriodState]())
 
-    init(store: any BudgetStore) { self.store = store }
+    init(store: any BudgetStore, raise: @escaping @Sendable (Alert) -> Void = { _ in }) {
+        self.store = store
+        self.raise = raise
+    }
+
+    /// The alerts for thresholds crossed between two spends of a budget's period.
+    func crossings(_ budget: Budget, state: PeriodState, from before: Int64, to after: Int64) -> [Alert] {
+        guard budget.limit.nanos > 0 else { return [] }
+        let was = before * 100 / budget.limit.nanos
+        let now = after * 100 / budget.limit.nanos
+        return budget.thresholds.filter { was < $0 && now >= $0 }.map { threshold in
+            Alert(
+                id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.threshold",
+                subject: budget.id,
+                severity: threshold >= 100 ? "critical" : threshold >= 80 ? "warning" : "info",
+                message: "budget \"\(budget.name)\" reached \(threshold)%: \(Money(nanos: after).decimalString) of "
+                    + "\(budget.limit.decimalString) USD this \(budget.period.rawValue)",
+                dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: .now())
+        }
+    }
+
+    /// Adds spend to a budget's state, raising the alerts of the thresholds it crosses.
+    private func addSpend(_ nanos: Int64, to budgetId: String, in states: inout [String: PeriodState]) -> [Alert] {
+        guard var state = states[budgetId], nanos != 0 else { return [] }
+        let before = state.spent
+        state.spent += nanos
+        states[budgetId] = state
+        guard let budget = budgetsByOrg.withLock({ $0.values.lazy.flatMap { $0 }.first { $0.id == budgetId } }) else {
+            return []
+        }
+        return crossings(budget, state: state, from: before, to: state.spent)
+    }
 
     /// Loads every budget (at start, and after a change).
     func reload() async throws {
@@ -67,12 +100,16 @@ final class BudgetGuard: Sendable {
             let current = states.withLock { $0[budget.id].map { $0.periodStart == start } ?? false }
             if current { continue }
             let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
-            states.withLock { states in
+            let loaded = states.withLock { states -> PeriodState? in
                 // Another call may have loaded it meanwhile; the first load stands (it has their holds).
-                if states[budget.id]?.periodStart != start {
-                    states[budget.id] = PeriodState(periodStart: start, periodEnd: end, spent: spent.nanos, reserved: 0)
-                }
+                guard states[budget.id]?.periodStart != start else { return nil }
+                let state = PeriodState(periodStart: start, periodEnd: end, spent: spent.nanos, reserved: 0)
+                states[budget.id] = state
+                return state
             }
+            // Thresholds already crossed (before a restart, say) are raised again; their dedupe keys
+            // keep each to one alert per period.
+            if let loaded { crossings(budget, state: loaded, from: 0, to: loaded.spent).forEach(raise) }
         }
     }
 
@@ -83,10 +120,16 @@ final class BudgetGuard: Sendable {
             for budget in budgets where budget.hard {
                 guard let state = states[budget.id] else { continue }
                 if state.spent + state.reserved + worstCase.nanos > budget.limit.nanos {
-                    return .failure(
-                        Refusal(
-                            budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
-                            resetsAt: state.periodEnd))
+                    let refusal = Refusal(
+                        budget: budget, spent: Money(nanos: state.spent), limit: budget.limit, resetsAt: state.periodEnd
+                    )
+                    raise(
+                        Alert(
+                            id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
+                            subject: budget.id, severity: "critical", message: refusal.message,
+                            dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
+                            createdAt: .now()))
+                    return .failure(refusal)
                 }
             }
             var holds: [(String, Timestamp, Int64)] = []
@@ -103,14 +146,17 @@ final class BudgetGuard: Sendable {
     /// Settles a reservation: the hold is released and the real cost (if any) is spent.
     func settle(_ reservation: Reservation, cost: Money?) {
         guard !reservation.holds.isEmpty else { return }
-        states.withLock { states in
+        let alerts = states.withLock { states in
+            var alerts: [Alert] = []
             for hold in reservation.holds {
                 guard var state = states[hold.budgetId], state.periodStart == hold.periodStart else { continue }
                 state.reserved -= hold.nanos
-                state.spent += cost?.nanos ?? 0
                 states[hold.budgetId] = state
+                alerts += addSpend(cost?.nanos ?? 0, to: hold.budgetId, in: &states)
             }
+            return alerts
         }
+        alerts.forEach(raise)
     }
 
     /// Counts usage reported through the API (not the gateway's own calls, which settle).
@@ -118,14 +164,16 @@ final class BudgetGuard: Sendable {
         for event in events {
             guard let cost = event.cost else { continue }
             let covering = budgets(for: event)
-            states.withLock { states in
+            let alerts = states.withLock { states in
+                var alerts: [Alert] = []
                 for budget in covering {
-                    guard var state = states[budget.id], event.ts >= state.periodStart, event.ts < state.periodEnd
+                    guard let state = states[budget.id], event.ts >= state.periodStart, event.ts < state.periodEnd
                     else { continue }
-                    state.spent += cost.nanos
-                    states[budget.id] = state
+                    alerts += addSpend(cost.nanos, to: budget.id, in: &states)
                 }
+                return alerts
             }
+            alerts.forEach(raise)
         }
     }
 

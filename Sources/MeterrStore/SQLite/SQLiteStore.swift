@@ -268,6 +268,24 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX budgets_org ON budgets(org_id);
                     """)
         }
+        migrator.registerMigration("v8-alerts") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE alerts (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        subject TEXT,
+                        severity TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        dedupe_key TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        acknowledged_at INTEGER,
+                        acknowledged_by TEXT
+                    );
+                    CREATE INDEX alerts_org ON alerts(org_id, created_at);
+                    """)
+        }
         return migrator
     }
 }

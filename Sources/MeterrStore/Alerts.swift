@@ -1,0 +1,46 @@
+import MeterrCore
+
+/// Something an organisation should know: a budget threshold crossed, and later anomalies.
+public struct Alert: Sendable, Hashable {
+    public var id: String
+    public var orgId: String
+    /// `budget.threshold`, …
+    public var kind: String
+    /// What it is about (a budget id).
+    public var subject: String?
+    /// `info`, `warning` or `critical`.
+    public var severity: String
+    public var message: String
+    /// The same dedupe key is recorded once.
+    public var dedupeKey: String
+    public var createdAt: Timestamp
+    public var acknowledgedAt: Timestamp?
+    public var acknowledgedBy: String?
+
+    /// Creates an alert.
+    public init(
+        id: String, orgId: String, kind: String, subject: String?, severity: String, message: String,
+        dedupeKey: String, createdAt: Timestamp, acknowledgedAt: Timestamp? = nil, acknowledgedBy: String? = nil
+    ) {
+        self.id = id
+        self.orgId = orgId
+        self.kind = kind
+        self.subject = subject
+        self.severity = severity
+        self.message = message
+        self.dedupeKey = dedupeKey
+        self.createdAt = createdAt
+        self.acknowledgedAt = acknowledgedAt
+        self.acknowledgedBy = acknowledgedBy
+    }
+}
+
+/// The alert log.
+public protocol AlertStore: Sendable {
+    /// Records alerts; those whose dedupe key is recorded already are skipped. Returns the new ones.
+    func recordAlerts(_ alerts: [Alert]) async throws -> [Alert]
+    /// An organisation's alerts, newest first.
+    func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [Alert]
+    /// Acknowledges an alert of `org`; `false` if it has none with that id.
+    func acknowledge(org: String, id: String, actor: String) async throws -> Bool
+}

@@ -1,0 +1,56 @@
+import GRDB
+import MeterrCore
+
+extension SQLiteStore: AlertStore {
+    static let alertColumns =
+        "id, org_id, kind, subject, severity, message, dedupe_key, created_at, acknowledged_at, acknowledged_by"
+
+    static func alert(_ row: Row) -> Alert {
+        Alert(
+            id: row[0], orgId: row[1], kind: row[2], subject: row[3], severity: row[4], message: row[5],
+            dedupeKey: row[6], createdAt: Timestamp(milliseconds: row[7]),
+            acknowledgedAt: (row[8] as Int64?).map(Timestamp.init(milliseconds:)), acknowledgedBy: row[9])
+    }
+
+    public func recordAlerts(_ alerts: [Alert]) async throws -> [Alert] {
+        if alerts.isEmpty { return [] }
+        return try await write { db in
+            var recorded: [Alert] = []
+            for alert in alerts {
+                try db.execute(
+                    sql: "INSERT INTO alerts (\(Self.alertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL) "
+                        + "ON CONFLICT (dedupe_key) DO NOTHING",
+                    arguments: [
+                        alert.id, alert.orgId, alert.kind, alert.subject, alert.severity, alert.message,
+                        alert.dedupeKey,
+                        alert.createdAt.milliseconds,
+                    ])
+                if db.changesCount > 0 { recorded.append(alert) }
+            }
+            return recorded
+        }
+    }
+
+    public func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [Alert] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ?"
+                    + (unacknowledgedOnly ? " AND acknowledged_at IS NULL" : "")
+                    + " ORDER BY created_at DESC, id LIMIT ?",
+                arguments: [org, limit]
+            ).map(Self.alert)
+        }
+    }
+
+    public func acknowledge(org: String, id: String, actor: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql:
+                    "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?), acknowledged_by = COALESCE(acknowledged_by, ?) "
+                    + "WHERE org_id = ? AND id = ?",
+                arguments: [Timestamp.now().milliseconds, actor, org, id])
+            return db.changesCount > 0
+        }
+    }
+}
