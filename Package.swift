@@ -116,6 +116,7 @@ let package = Package(
                 "MeterrServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.

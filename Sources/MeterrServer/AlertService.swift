@@ -7,12 +7,14 @@ import ServiceLifecycle
 /// them to the alert log (each dedupe key once) and drains what is queued on shutdown.
 final class AlertService: Service, Sendable {
     let store: any AlertStore
+    let webhooks: any WebhookStore
     let logger: Logger
     private let stream: AsyncStream<Alert>
     private let continuation: AsyncStream<Alert>.Continuation
 
-    init(store: any AlertStore, logger: Logger) {
+    init(store: any AlertStore, webhooks: any WebhookStore, logger: Logger) {
         self.store = store
+        self.webhooks = webhooks
         self.logger = logger
         (stream, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingNewest(10_000))
     }
@@ -25,6 +27,10 @@ final class AlertService: Service, Sendable {
             for await alert in stream {
                 do {
                     for recorded in try await store.recordAlerts([alert]) {
+                        // Queued in the same database, so a restart still delivers it.
+                        try await webhooks.enqueueDeliveries(alert: recorded) {
+                            WebhookSender.payload(recorded, format: $0.format)
+                        }
                         logger.notice(
                             "alert",
                             metadata: [

@@ -46,7 +46,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
-    let alertService = AlertService(store: store, logger: logger)
+    let alertService = AlertService(store: store, webhooks: store, logger: logger)
     let budgetGuard = BudgetGuard(store: store, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
@@ -71,6 +71,9 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AlertRoutes(store: store).register(on: api)
+    let upstreamPolicy = UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts))
+    WebhookRoutes(store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
@@ -98,7 +101,10 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
 
     let services: [any Service] = [
-        writer, alertService, KeyUsageService(principals: principals, accounts: store, logger: logger),
+        writer, alertService,
+        WebhookSender(
+            store: store, vault: vault, client: client, retryBase: configuration.webhookRetryBase, logger: logger),
+        KeyUsageService(principals: principals, accounts: store, logger: logger),
         HTTPClientService(client: client),
     ]
     return (router, services, logger)

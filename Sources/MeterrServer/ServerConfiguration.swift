@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var upstreamAllowHosts: [String] = []
     /// Whether session cookies carry `Secure` (set it when meterr is reached over https).
     public var secureCookies = false
+    /// The first webhook retry's delay; each further one doubles it (up to an hour).
+    public var webhookRetryBase: Duration = .seconds(5)
     /// Browser origins allowed to call meterr (`https://app.example.com`); none by default.
     public var corsOrigins: [String] = []
     /// Estimates tokens when a provider's count never arrives.

@@ -115,6 +115,7 @@ struct OpenAPITests {
                 "POST /api/users": #"{"email":"beta@example.com","role":"viewer","team":"alpha-secret-team"}"#,
                 "PUT /api/users/{id}/role": #"{"role":"owner"}"#,
                 "POST /api/budgets": #"{"name":"b","scope":"team","value":"alpha-secret-team","limit_usd":"1"}"#,
+                "POST /api/webhooks": #"{"url":"https://127.0.0.1/hook"}"#,
                 "POST /auth/login": #"{"email":"alpha@example.com","password":"alpha-secret-password"}"#,
             ]
             for operation in try documentedOperations().sorted() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes meterr's /api with schemathesis (PyPI) from its own OpenAPI document: a few thousand
-# generated requests, valid and not, including stateful sequences; fails on any 5xx.
+# generated requests, valid and not, including stateful sequences; fails on any 5xx. Webhooks are
+# left out: a generated public URL would have meterr post alerts off this machine.
 # Usage: scripts/fuzz-api/run.sh [path-to-meterr-binary] [examples per operation, default 60]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,7 +11,7 @@ venv=${SDK_VENV:-$root/.venv-sdk}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q schemathesis
 
-port=18793
+port=$((20000 + RANDOM % 20000))  # apart from any other run on this machine
 data=$(mktemp -d)
 export METERR_ADMIN_KEY=mk_fuzzcheckfuzzcheckfuzzcheck
 # The fuzzer sends bad keys on purpose: the per-address back-off would turn the rest into 429s.
@@ -20,6 +21,7 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.yaml" \
   -H "Authorization: Bearer $METERR_ADMIN_KEY" --checks not_a_server_error -n "$examples" --workers 2 \
+  --exclude-path-regex '^/api/webhooks' \
   --seed 20261129 > "$data/report.txt" 2>&1 || { cat "$data/report.txt"; exit 1; }
 summary=$(grep -E "generated, .* passed" "$data/report.txt" | tail -1)
 echo "api-fuzz: $summary"

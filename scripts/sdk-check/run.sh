@@ -10,8 +10,8 @@ venv=${SDK_VENV:-$root/.venv-sdk}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q openai anthropic google-genai mistralai cohere
 
-fake_port=18791
-meterr_port=18792
+fake_port=$((20000 + RANDOM % 20000))
+meterr_port=$((fake_port + 1))
 data=$(mktemp -d)
 "$venv/bin/python" "$here/fake_provider.py" "$fake_port" &
 fake=$!

@@ -286,6 +286,31 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX alerts_org ON alerts(org_id, created_at);
                     """)
         }
+        migrator.registerMigration("v9-webhooks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhooks (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        url TEXT NOT NULL,
+                        format TEXT NOT NULL,
+                        sealed_secret BLOB NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE webhook_deliveries (
+                        seq INTEGER PRIMARY KEY,
+                        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+                        alert_id TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER NOT NULL,
+                        delivered_at INTEGER,
+                        last_error TEXT,
+                        UNIQUE (webhook_id, alert_id)
+                    );
+                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(delivered_at, next_attempt_at);
+                    """)
+        }
         return migrator
     }
 }

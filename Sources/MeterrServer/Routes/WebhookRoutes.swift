@@ -1,0 +1,80 @@
+import Hummingbird
+import MeterrCore
+import MeterrStore
+
+/// `/api/webhooks`: where an organisation's alerts are posted (meterr's signed JSON, or Slack).
+struct WebhookRoutes: Sendable {
+    let store: any WebhookStore
+    let vault: CredentialVault
+    let policy: UpstreamURLPolicy
+    let maxBodyBytes: Int
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.get("webhooks", use: list)
+        group.post("webhooks", use: create)
+        group.delete("webhooks/:id", use: remove)
+    }
+
+    func requireAdmin(_ context: AuthenticatedContext) throws {
+        guard context.principal.scopes.contains(.admin) else {
+            throw MeterrError(.forbidden, "this key lacks the admin scope")
+        }
+    }
+
+    func write(_ webhook: Webhook, secret: String? = nil, to json: inout JSONWriter) {
+        json.beginObject()
+        json.string("id", webhook.id)
+        json.string("url", webhook.url)
+        json.string("format", webhook.format)
+        if let secret { json.string("secret", secret) }
+        json.string("created_at", webhook.createdAt.rfc3339)
+        json.endObject()
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        var json = JSONWriter()
+        json.beginObject()
+        json.beginArray("webhooks")
+        for webhook in try await store.webhooks(org: context.principal.orgId) { write(webhook, to: &json) }
+        json.endArray()
+        json.endObject()
+        return jsonResponse(bytes: json.bytes)
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let body = try await collectBody(request, limit: maxBodyBytes)
+        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
+            throw MeterrError.invalid("body", "must be a JSON object with url")
+        }
+        guard let url = members["url"]?.string else { throw MeterrError.invalid("url", "is required") }
+        let checked: String
+        do {
+            checked = try policy.check(url)
+        } catch let error as MeterrError {
+            throw MeterrError.invalid("url", error.message)
+        }
+        let format = members["format"]?.string ?? "json"
+        guard format == "json" || format == "slack" else {
+            throw MeterrError.invalid("format", "must be json or slack")
+        }
+        let webhook = Webhook(
+            id: Identifier.make("whk", length: 16), orgId: context.principal.orgId, url: checked, format: format,
+            createdAt: .now())
+        let secret = "whsec_" + Identifier.random(length: 32)
+        try await store.createWebhook(webhook, secret: secret, vault: vault, actor: context.principal.keyId)
+        var out = JSONWriter()
+        write(webhook, secret: secret, to: &out)
+        return jsonResponse(bytes: out.bytes, status: .created)
+    }
+
+    @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.require("id")
+        guard try await store.deleteWebhook(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
+            throw MeterrError(.notFound, "no such webhook")
+        }
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,110 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterrCore
+import MeterrServer
+import Synchronization
+import Testing
+
+/// A webhook receiver on a real port that fails its first `failures` deliveries.
+final class Receiver: Sendable {
+    let received = Mutex<[(status: Int, delivery: String, signature: String, body: String)]>([])
+    let failures: Int
+
+    init(failures: Int) { self.failures = failures }
+
+    func start() async throws -> (Task<Void, any Error>, Int) {
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            let status = self.received.withLock { received in
+                let status = received.count < self.failures ? 500 : 200
+                received.append(
+                    (
+                        status, request.headers[.init("x-meterr-delivery")!] ?? "",
+                        request.headers[.init("x-meterr-signature")!] ?? "", body
+                    ))
+                return status
+            }
+            return Response(status: .init(code: status))
+        }
+        let port = Mutex(0)
+        let started = AsyncStream<Void>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                port.withLock { $0 = channel.localAddress?.port ?? 0 }
+                started.continuation.yield()
+            })
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        for await _ in started.stream { break }
+        return (task, port.withLock { $0 })
+    }
+}
+
+@Suite("Alert webhooks")
+struct WebhookTests {
+    @Test("An alert reaches a receiver that fails twice exactly once, across a restart, with a valid signature")
+    func deliveredOnceAcrossRestart() async throws {
+        let receiver = Receiver(failures: 2)
+        let (receiverTask, port) = try await receiver.start()
+        defer { receiverTask.cancel() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = Mutex<String?>(nil)
+        let configure: (inout ServerConfiguration, Int) -> Void = { configuration, _ in
+            configuration.upstreamAllowHosts = ["127.0.0.1"]
+            configuration.webhookRetryBase = .milliseconds(300)
+        }
+        try await withGateway(directory: directory, configure: configure) { client, _ in
+            let hook = try await client.post("/api/webhooks", #"{"url":"http://127.0.0.1:\#(port)/hook"}"#)
+            #expect(hook.status == .created)
+            secret.withLock { $0 = hook.json["secret"] as? String }
+            _ = try await client.post("/api/budgets", #"{"name":"tiny","limit_usd":"0.10","thresholds":[50]}"#)
+            let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            _ = try await client.call(
+                "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])
+            // Wait for the first failed attempt, then stop this meterr.
+            for _ in 0..<300 where receiver.received.withLock({ $0.isEmpty }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        #expect(receiver.received.withLock { $0.count } >= 1)
+        try await withGateway(directory: directory, configure: configure) { _, _ in
+            for _ in 0..<600 where !receiver.received.withLock({ $0.contains { $0.status == 200 } }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(800))  // long enough for a wrong extra retry to show
+        }
+        let attempts = receiver.received.withLock { $0 }
+        #expect(attempts.map(\.status) == [500, 500, 200], "\(attempts.map(\.status))")
+        #expect(Set(attempts.map(\.delivery)).count == 1, "one alert, one dedupe key")
+        // The receiver checks the signature: HMAC-SHA256 over "t.body" under the secret.
+        let last = try #require(attempts.last)
+        let parts = Dictionary(
+            uniqueKeysWithValues: last.signature.split(separator: ",").map {
+                ($0.split(separator: "=")[0], String($0.split(separator: "=")[1]))
+            })
+        let secretText = try #require(secret.withLock { $0 })
+        let key = SymmetricKey(data: Array(secretText.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(parts["t"]!).\(last.body)".utf8), using: key)
+        #expect(mac.map { String(format: "%02x", $0) }.joined() == parts["v1"])
+        #expect(last.body.contains(#""kind":"budget.threshold""#))
+    }
+
+    @Test("Webhook URLs follow the upstream rules: https and public unless allow-listed")
+    func urls() async throws {
+        try await withApp { client in
+            let plainHTTP = try await client.post("/api/webhooks", #"{"url":"http://127.0.0.1:9/hook"}"#)
+            #expect(plainHTTP.error["field"] == "url")
+            let privateAddress = try await client.post("/api/webhooks", #"{"url":"https://10.0.0.1/hook"}"#)
+            #expect(privateAddress.error["field"] == "url")
+            let badFormat = try await client.post(
+                "/api/webhooks", #"{"url":"https://93.184.216.34/hook","format":"teams"}"#)
+            #expect(badFormat.error["field"] == "format")
+        }
+    }
+}
