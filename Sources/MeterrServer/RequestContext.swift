@@ -35,3 +35,12 @@ public struct AuthenticatedContext: ChildRequestContext {
         self.principal = principal
     }
 }
+
+extension AuthenticatedContext {
+    /// Refuses (403) a request whose key lacks `scope`.
+    func require(_ scope: KeyScopes) throws {
+        guard principal.scopes.contains(scope) else {
+            throw MeterrError(.forbidden, "this key lacks the \(scope.nameList.joined(separator: "+")) scope")
+        }
+    }
+}

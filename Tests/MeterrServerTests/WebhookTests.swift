@@ -30,17 +30,7 @@ final class Receiver: Sendable {
             }
             return Response(status: .init(code: status))
         }
-        let port = Mutex(0)
-        let started = AsyncStream<Void>.makeStream()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                port.withLock { $0 = channel.localAddress?.port ?? 0 }
-                started.continuation.yield()
-            })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        for await _ in started.stream { break }
-        return (task, port.withLock { $0 })
+        return try await startTestServer(router)
     }
 }
 

@@ -27,12 +27,6 @@ struct AdminRoutes: Sendable {
         group.get("audit", use: audit)
     }
 
-    func require(_ scope: KeyScopes, _ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(scope) else {
-            throw MeterrError(.forbidden, "this key lacks the \(scope.nameList.joined()) scope")
-        }
-    }
-
     func object(_ request: Request) async throws -> [String: JSONValue] {
         let body = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
@@ -70,7 +64,7 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func createOrganisation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.operator, context)
+        try context.require(.operator)
         let members = try await object(request)
         guard let name = try optionalString(members, "name") else { throw MeterrError.invalid("name", "is required") }
         let (organisation, key) = try await accounts.createOrganisation(name: name, actor: actor(context))
@@ -84,7 +78,7 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func setTier(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.operator, context)
+        try context.require(.operator)
         let id = try context.parameters.require("id")
         let members = try await object(request)
         guard let name = try optionalString(members, "tier"), let tier = RateTier(rawValue: name) else {
@@ -98,7 +92,7 @@ struct AdminRoutes: Sendable {
     // MARK: teams and projects
 
     func listGroups(_ kind: GroupKind, _ context: AuthenticatedContext) async throws -> Response {
-        try require(.read, context)
+        try context.require(.read)
         let groups = try await accounts.groups(kind: kind, org: context.principal.orgId)
         var json = JSONWriter()
         json.beginObject()
@@ -110,7 +104,7 @@ struct AdminRoutes: Sendable {
     }
 
     func createGroup(_ kind: GroupKind, _ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let members = try await object(request)
         guard let name = try optionalString(members, "name") else { throw MeterrError.invalid("name", "is required") }
         let team = kind == .project ? try optionalString(members, "team") : nil
@@ -122,7 +116,7 @@ struct AdminRoutes: Sendable {
     }
 
     func deleteGroup(_ kind: GroupKind, _ context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         guard try await accounts.deleteGroup(kind: kind, org: context.principal.orgId, id: id, actor: actor(context))
         else { throw MeterrError(.notFound, "no such \(kind.rawValue)") }
@@ -141,7 +135,7 @@ struct AdminRoutes: Sendable {
     // MARK: keys
 
     @Sendable func listKeys(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let keys = try await accounts.keys(org: context.principal.orgId)
         var json = JSONWriter()
         json.beginObject()
@@ -153,7 +147,7 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func createKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let members = try await object(request)
         guard let name = try optionalString(members, "name") else { throw MeterrError.invalid("name", "is required") }
         var scopes: KeyScopes = [.gateway]
@@ -204,7 +198,7 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func revokeKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         guard let hash = try await accounts.revokeKey(org: context.principal.orgId, id: id, actor: actor(context))
         else {
@@ -215,7 +209,7 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func rotateKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         var grace = 86_400
         if request.headers[.contentLength].map({ $0 != "0" }) ?? false || request.headers[.contentType] != nil {
@@ -275,7 +269,7 @@ struct AdminRoutes: Sendable {
     // MARK: audit
 
     @Sendable func audit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         var limit = 100
         if let text = request.uri.queryParameters.get("limit") {
             guard let value = Int(text), (1...1000).contains(value) else {

@@ -12,9 +12,7 @@ struct AlertRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard context.principal.scopes.contains(.read) else {
-            throw MeterrError(.forbidden, "this key lacks the read scope")
-        }
+        try context.require(.read)
         let query = request.uri.queryParameters
         var limit = 100
         if let text = query.get("limit") {
@@ -45,9 +43,7 @@ struct AlertRoutes: Sendable {
     }
 
     @Sendable func acknowledge(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard context.principal.scopes.contains(.read) else {
-            throw MeterrError(.forbidden, "this key lacks the read scope")
-        }
+        try context.require(.read)
         let id = try context.parameters.require("id")
         guard try await store.acknowledge(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
             throw MeterrError(.notFound, "no such alert")

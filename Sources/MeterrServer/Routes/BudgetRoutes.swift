@@ -16,14 +16,8 @@ struct BudgetRoutes: Sendable {
         group.delete("budgets/:id", use: remove)
     }
 
-    func require(_ scope: KeyScopes, _ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(scope) else {
-            throw MeterrError(.forbidden, "this key lacks the \(scope.nameList.joined()) scope")
-        }
-    }
-
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.read, context)
+        try context.require(.read)
         let now = Timestamp.now()
         var json = JSONWriter()
         json.beginObject()
@@ -38,7 +32,7 @@ struct BudgetRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let body = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
             throw MeterrError.invalid("body", "must be a JSON object")
@@ -84,7 +78,7 @@ struct BudgetRoutes: Sendable {
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.admin, context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         guard try await store.deleteBudget(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
             throw MeterrError(.notFound, "no such budget")

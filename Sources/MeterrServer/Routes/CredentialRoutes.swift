@@ -58,12 +58,6 @@ struct CredentialRoutes: Sendable {
         return provider
     }
 
-    func requireAdmin(_ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(.admin) else {
-            throw MeterrError(.forbidden, "this key lacks the admin scope")
-        }
-    }
-
     func write(_ record: CredentialRecord, to json: inout JSONWriter) {
         json.beginObject()
         json.string("provider", record.provider.rawValue)
@@ -75,7 +69,7 @@ struct CredentialRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         var json = JSONWriter()
         json.beginObject()
         json.beginArray("credentials")
@@ -86,7 +80,7 @@ struct CredentialRoutes: Sendable {
     }
 
     @Sendable func set(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let provider = try provider(context)
         let body = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
@@ -109,7 +103,7 @@ struct CredentialRoutes: Sendable {
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let provider = try provider(context)
         let team = request.uri.queryParameters.get("team")
         guard

@@ -26,7 +26,7 @@ struct UsageRoutes: Sendable {
 
     /// Validates, prices and commits a batch; answers only once it is committed.
     @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.ingest, context)
+        try context.require(.ingest)
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
@@ -69,7 +69,7 @@ struct UsageRoutes: Sendable {
     }
 
     @Sendable func listEvents(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.read, context)
+        try context.require(.read)
         let query = request.uri.queryParameters
         var filter = EventFilter()
         filter.from = try timestamp(query, "from")
@@ -114,7 +114,7 @@ struct UsageRoutes: Sendable {
     }
 
     @Sendable func summary(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try require(.read, context)
+        try context.require(.read)
         let query = request.uri.queryParameters
         let groupName = query.get("group_by") ?? "none"
         guard let groupBy = SummaryGrouping(rawValue: groupName == "key_id" ? "key" : groupName) else {
@@ -127,12 +127,6 @@ struct UsageRoutes: Sendable {
         guard from <= to else { throw MeterrError.invalid("from", "must not be after to") }
         let summary = try await ledger.summary(org: context.principal.orgId, groupBy: groupBy, from: from, to: to)
         return jsonResponse(bytes: summaryJSON(summary))
-    }
-
-    func require(_ scope: KeyScopes, _ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(scope) else {
-            throw MeterrError(.forbidden, "this key may not do that")
-        }
     }
 
     func timestamp(_ query: Parameters, _ name: String) throws -> Timestamp? {

@@ -16,12 +16,6 @@ struct UserRoutes: Sendable {
         group.delete("users/:id", use: remove)
     }
 
-    func requireAdmin(_ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(.admin) else {
-            throw MeterrError(.forbidden, "this key lacks the admin scope")
-        }
-    }
-
     func body(_ request: Request) async throws -> [String: JSONValue] {
         let buffer = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: buffer.readableBytesView), case .object(let members) = json else {
@@ -50,9 +44,7 @@ struct UserRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard context.principal.scopes.contains(.read) else {
-            throw MeterrError(.forbidden, "this key lacks the read scope")
-        }
+        try context.require(.read)
         var json = JSONWriter()
         json.beginObject()
         json.beginArray("users")
@@ -63,7 +55,7 @@ struct UserRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let members = try await body(request)
         guard let email = members["email"]?.string else { throw MeterrError.invalid("email", "is required") }
         let role = try Self.role(members["role"] ?? .string("member"))
@@ -83,7 +75,7 @@ struct UserRoutes: Sendable {
     }
 
     @Sendable func setRole(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         let role = try Self.role(try await body(request)["role"])
         guard
@@ -96,7 +88,7 @@ struct UserRoutes: Sendable {
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         guard try await users.deleteUser(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
             throw MeterrError(.notFound, "no such user")

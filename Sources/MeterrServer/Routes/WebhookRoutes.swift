@@ -15,12 +15,6 @@ struct WebhookRoutes: Sendable {
         group.delete("webhooks/:id", use: remove)
     }
 
-    func requireAdmin(_ context: AuthenticatedContext) throws {
-        guard context.principal.scopes.contains(.admin) else {
-            throw MeterrError(.forbidden, "this key lacks the admin scope")
-        }
-    }
-
     func write(_ webhook: Webhook, secret: String? = nil, to json: inout JSONWriter) {
         json.beginObject()
         json.string("id", webhook.id)
@@ -32,7 +26,7 @@ struct WebhookRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         var json = JSONWriter()
         json.beginObject()
         json.beginArray("webhooks")
@@ -43,7 +37,7 @@ struct WebhookRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let body = try await collectBody(request, limit: maxBodyBytes)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
             throw MeterrError.invalid("body", "must be a JSON object with url")
@@ -70,7 +64,7 @@ struct WebhookRoutes: Sendable {
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try requireAdmin(context)
+        try context.require(.admin)
         let id = try context.parameters.require("id")
         guard try await store.deleteWebhook(org: context.principal.orgId, id: id, actor: context.principal.keyId) else {
             throw MeterrError(.notFound, "no such webhook")
