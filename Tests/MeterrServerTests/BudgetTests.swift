@@ -6,6 +6,8 @@ import MeterrCore
 import MeterrStore
 import Testing
 
+@testable import MeterrServer
+
 @Suite("Budgets hold under concurrency")
 struct BudgetTests {
     @Test("200 concurrent calls against a $1.00 hard budget: recorded spend never exceeds the limit")
@@ -140,5 +142,27 @@ struct BudgetTests {
             let open = try await client.get("/api/alerts?unacknowledged=true").json["alerts"] as? [[String: Any]]
             #expect(open?.count == 1)
         }
+    }
+
+    @Test("The forecast projects the period's end from its pace and says when the limit would be crossed")
+    func forecast() throws {
+        let start = Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
+        let end = Timestamp(rfc3339: "2026-12-01T00:00:00Z")!
+        let tenDays = Timestamp(rfc3339: "2026-11-11T00:00:00Z")!
+        // $40 in 10 of 30 days: $120 at this pace; a $100 limit falls on day 25.
+        let over = try #require(
+            BudgetGuard.forecast(
+                spent: 40_000_000_000, limit: 100_000_000_000, periodStart: start, periodEnd: end, now: tenDays))
+        #expect(over.projected == Money(decimalString: "120"))
+        #expect(over.exceedsAt?.rfc3339 == "2026-11-26T00:00:00.000Z")
+        let under = try #require(
+            BudgetGuard.forecast(
+                spent: 20_000_000_000, limit: 100_000_000_000, periodStart: start, periodEnd: end, now: tenDays))
+        #expect(under.projected == Money(decimalString: "60"))
+        #expect(under.exceedsAt == nil)
+        #expect(
+            BudgetGuard.forecast(
+                spent: 1, limit: 2, periodStart: start, periodEnd: end, now: start.adding(milliseconds: 60_000)) == nil,
+            "too early to tell")
     }
 }

@@ -177,6 +177,23 @@ final class BudgetGuard: Sendable {
         }
     }
 
+    /// The period-end spend at the current pace, and when the limit would be crossed at that pace
+    /// (`nil` when it would not, or when less than an hour of the period has passed).
+    static func forecast(spent: Int64, limit: Int64, periodStart: Timestamp, periodEnd: Timestamp, now: Timestamp)
+        -> (projected: Money, exceedsAt: Timestamp?)?
+    {
+        let elapsed = now.milliseconds - periodStart.milliseconds
+        let length = periodEnd.milliseconds - periodStart.milliseconds
+        guard elapsed >= 3_600_000, length > 0, elapsed <= length else { return nil }
+        let projected = Int64(Int128(spent) * Int128(length) / Int128(elapsed))
+        var exceedsAt: Timestamp?
+        if spent > 0, projected > limit {
+            let at = periodStart.milliseconds + Int64(Int128(limit) * Int128(elapsed) / Int128(spent))
+            exceedsAt = Timestamp(milliseconds: max(at, now.milliseconds))
+        }
+        return (Money(nanos: projected), exceedsAt)
+    }
+
     /// A budget's current spend, holds and period (loading it if needed).
     func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
         try await prepare([budget], now: now)

@@ -103,6 +103,11 @@ struct BudgetRoutes: Sendable {
         json.string("spent_usd", Money(nanos: state.spent).decimalString)
         json.string("reserved_usd", Money(nanos: state.reserved).decimalString)
         json.int("percent_used", budget.limit.nanos > 0 ? Int(state.spent * 100 / budget.limit.nanos) : 0)
+        let forecast = BudgetGuard.forecast(
+            spent: state.spent, limit: budget.limit.nanos, periodStart: state.periodStart, periodEnd: state.periodEnd,
+            now: .now())
+        json.string("projected_usd", forecast?.projected.decimalString)
+        json.string("projected_to_exceed_at", forecast?.exceedsAt?.rfc3339)
         json.string("period_start", state.periodStart.rfc3339)
         json.string("resets_at", state.periodEnd.rfc3339)
         json.endObject()
