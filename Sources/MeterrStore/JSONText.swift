@@ -5,30 +5,15 @@ import MeterrCore
 enum JSONText {
     /// A JSON object with keys in sorted order, so equal maps store equal text.
     static func object(_ map: [String: String]) -> String {
-        var text = "{"
-        for (index, key) in map.keys.sorted().enumerated() {
-            if index > 0 { text += "," }
-            text += quoted(key) + ":" + quoted(map[key]!)
-        }
-        return text + "}"
+        var json = JSONWriter(capacity: 64)
+        json.stringMap(nil, map)
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 
     static func quoted(_ string: String) -> String {
-        var text = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
+        var bytes: [UInt8] = []
+        JSONWriter.appendQuoted(string, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The SQLite JSON path of one object key, quoted so any key is taken literally.

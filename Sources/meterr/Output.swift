@@ -108,12 +108,9 @@ enum CSV {
 
     static func row(_ event: UsageEvent) -> String {
         let usage = event.usage
-        let tags =
-            event.tags.isEmpty
-            ? ""
-            : "{"
-                + event.tags.keys.sorted().map { "\(jsonString($0)):\(jsonString(event.tags[$0]!))" }.joined(
-                    separator: ",") + "}"
+        var tagWriter = JSONWriter(capacity: 64)
+        tagWriter.stringMap(nil, event.tags)
+        let tags = event.tags.isEmpty ? "" : String(decoding: tagWriter.bytes, as: UTF8.self)
         let fields: [String?] = [
             event.id, event.ts.rfc3339, event.org, event.team, event.user, event.project, event.keyId, tags,
             event.provider.rawValue, event.model, event.modelRequested, event.endpoint, "\(usage.inputTokens)",
@@ -138,11 +135,5 @@ enum CSV {
             return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return field
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        JSONWriter.appendQuoted(text, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -28,11 +28,7 @@ struct AdminRoutes: Sendable {
     }
 
     func object(_ request: Request) async throws -> [String: JSONValue] {
-        let body = try await collectBody(request, limit: maxBodyBytes)
-        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
-            throw MeterrError.invalid("body", "must be a JSON object")
-        }
-        return members
+        try await collectJSONObject(request, limit: maxBodyBytes)
     }
 
     func optionalString(_ members: [String: JSONValue], _ key: String) throws -> String? {

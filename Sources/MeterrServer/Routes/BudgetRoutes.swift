@@ -33,10 +33,7 @@ struct BudgetRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
-        let body = try await collectBody(request, limit: maxBodyBytes)
-        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
-            throw MeterrError.invalid("body", "must be a JSON object")
-        }
+        let members = try await collectJSONObject(request, limit: maxBodyBytes)
         guard let name = members["name"]?.string else { throw MeterrError.invalid("name", "is required") }
         guard let scope = BudgetScope(kind: members["scope"]?.string ?? "org", value: members["value"]?.string) else {
             throw MeterrError.invalid(

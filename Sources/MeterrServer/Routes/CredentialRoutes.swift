@@ -82,10 +82,7 @@ struct CredentialRoutes: Sendable {
     @Sendable func set(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
         let provider = try provider(context)
-        let body = try await collectBody(request, limit: maxBodyBytes)
-        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
-            throw MeterrError.invalid("body", "must be a JSON object with key")
-        }
+        let members = try await collectJSONObject(request, limit: maxBodyBytes, expecting: "a JSON object with key")
         guard let secret = members["key"]?.string else { throw MeterrError.invalid("key", "is required") }
         let team = members["team"]?.string
         var baseURL: String?

@@ -67,6 +67,17 @@ enum TokenizerCount {
     }
 }
 
+/// Collects a request body that must be a JSON object: its members, or a 400 naming the body.
+func collectJSONObject(_ request: Request, limit: Int, expecting: String = "a JSON object") async throws
+    -> [String: JSONValue]
+{
+    let body = try await collectBody(request, limit: limit)
+    guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
+        throw MeterrError.invalid("body", "must be \(expecting)")
+    }
+    return members
+}
+
 /// Collects a request body up to a limit, as a `payload_too_large` error beyond it.
 func collectBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
     do {

@@ -17,11 +17,7 @@ struct UserRoutes: Sendable {
     }
 
     func body(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer = try await collectBody(request, limit: maxBodyBytes)
-        guard let json = JSONValue(parsing: buffer.readableBytesView), case .object(let members) = json else {
-            throw MeterrError.invalid("body", "must be a JSON object")
-        }
-        return members
+        try await collectJSONObject(request, limit: maxBodyBytes)
     }
 
     static func role(_ value: JSONValue?) throws -> Role {

@@ -38,10 +38,7 @@ struct WebhookRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
-        let body = try await collectBody(request, limit: maxBodyBytes)
-        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
-            throw MeterrError.invalid("body", "must be a JSON object with url")
-        }
+        let members = try await collectJSONObject(request, limit: maxBodyBytes, expecting: "a JSON object with url")
         guard let url = members["url"]?.string else { throw MeterrError.invalid("url", "is required") }
         let checked: String
         do {
