@@ -3,47 +3,128 @@ import MeterrCore
 import MeterrStore
 import ServiceLifecycle
 
-/// Records alerts off the request path: callers hand them over without waiting; the service writes
-/// them to the alert log (each dedupe key once) and drains what is queued on shutdown.
-final class AlertService: Service, Sendable {
-    let store: any AlertStore
-    let webhooks: any WebhookStore
-    let logger: Logger
-    private let stream: AsyncStream<Alert>
-    private let continuation: AsyncStream<Alert>.Continuation
+/// What budgets and anomaly detection find on the request path, written off it.
+enum Finding: Sendable {
+    case alert(Alert)
+    case block(AnomalyBlock)
+    /// A key called a model for the first time.
+    case keyModel(org: String, keyId: String, model: String, at: Timestamp)
+}
 
-    init(store: any AlertStore, webhooks: any WebhookStore, logger: Logger) {
+/// Records alerts off the request path: callers hand them over without waiting; the service applies
+/// the organisation's cool-downs, writes them to the alert log (each dedupe key once), queues them
+/// for the webhooks, re-sends unacknowledged ones on their rule's schedule, and drains what is
+/// queued on shutdown. Anomaly blocks and first-seen models are written the same way.
+final class AlertService: Service, Sendable {
+    let store: any AlertStore & PolicyStore
+    let webhooks: any WebhookStore
+    let policies: PolicyCache
+    let clock: WallClock
+    /// How often unacknowledged alerts are checked for re-sending.
+    let tick: Duration
+    let logger: Logger
+    private let stream: AsyncStream<Finding>
+    private let continuation: AsyncStream<Finding>.Continuation
+
+    init(
+        store: any AlertStore & PolicyStore, webhooks: any WebhookStore, policies: PolicyCache, clock: WallClock,
+        tick: Duration, logger: Logger
+    ) {
         self.store = store
         self.webhooks = webhooks
+        self.policies = policies
+        self.clock = clock
+        self.tick = tick
         self.logger = logger
-        (stream, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingNewest(10_000))
+        (stream, continuation) = AsyncStream.makeStream(of: Finding.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     /// Hands an alert over; never blocks.
-    func raise(_ alert: Alert) { continuation.yield(alert) }
+    func raise(_ alert: Alert) { continuation.yield(.alert(alert)) }
+
+    /// Hands any finding over; never blocks.
+    func report(_ finding: Finding) { continuation.yield(finding) }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            for await alert in stream {
-                do {
-                    for recorded in try await store.recordAlerts([alert]) {
-                        // Queued in the same database, so a restart still delivers it.
-                        try await webhooks.enqueueDeliveries(alert: recorded) {
-                            WebhookSender.payload(recorded, format: $0.format)
-                        }
-                        logger.notice(
-                            "alert",
-                            metadata: [
-                                "org": "\(recorded.orgId)", "kind": "\(recorded.kind)",
-                                "message": "\(recorded.message)",
-                            ])
-                    }
-                } catch {
-                    logger.error("an alert could not be recorded", metadata: ["kind": "\(alert.kind)"])
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    await self.renotify(now: self.clock.now())
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.tick) }
                 }
             }
-        } onGracefulShutdown: {
-            self.continuation.finish()
+            await withGracefulShutdownHandler {
+                for await finding in stream { await handle(finding) }
+            } onGracefulShutdown: {
+                self.continuation.finish()
+            }
+        }
+    }
+
+    func handle(_ finding: Finding) async {
+        do {
+            switch finding {
+            case .alert(let alert): try await record(alert)
+            case .block(let block): try await store.recordBlock(block)
+            case .keyModel(let org, let keyId, let model, let at):
+                try await store.recordKeyModel(org: org, keyId: keyId, model: model, at: at)
+            }
+        } catch {
+            logger.error("a finding could not be recorded", metadata: ["error": "\(type(of: error))"])
+        }
+    }
+
+    static func rank(_ severity: String) -> Int { ["info": 0, "warning": 1, "critical": 2][severity] ?? 0 }
+
+    /// Records one alert unless its kind is cooling down for its subject (a more severe one passes).
+    func record(_ alert: Alert) async throws {
+        let rule = try await policies.policy(org: alert.orgId).rule(for: alert.kind)
+        if rule.cooldownMinutes > 0,
+            let last = try await store.latestAlert(org: alert.orgId, kind: alert.kind, subject: alert.subject),
+            alert.createdAt.milliseconds - last.createdAt.milliseconds < Int64(rule.cooldownMinutes) * 60_000,
+            Self.rank(alert.severity) <= Self.rank(last.severity)
+        {
+            logger.debug(
+                "alert cooling down", metadata: ["kind": "\(alert.kind)", "subject": "\(alert.subject ?? "")"])
+            return
+        }
+        var alert = alert
+        if rule.renotifyMinutes > 0 && alert.notify {
+            alert.renotifyAt = alert.createdAt.adding(milliseconds: Int64(rule.renotifyMinutes) * 60_000)
+        }
+        for recorded in try await store.recordAlerts([alert]) {
+            // Queued in the same database, so a restart still delivers it.
+            if recorded.notify {
+                try await webhooks.enqueueDeliveries(alert: recorded, deliveryKey: recorded.id) {
+                    WebhookSender.payload(recorded, format: $0.format)
+                }
+            }
+            logger.notice(
+                "alert",
+                metadata: [
+                    "org": "\(recorded.orgId)", "kind": "\(recorded.kind)", "message": "\(recorded.message)",
+                ])
+        }
+    }
+
+    /// Sends unacknowledged alerts whose re-send time has come to the webhooks again, each with its
+    /// own delivery key (`<alert id>#<n>`).
+    func renotify(now: Timestamp) async {
+        do {
+            for (alert, notifications) in try await store.dueRenotifications(now: now, limit: 100) {
+                let rule = try await policies.policy(org: alert.orgId).rule(for: alert.kind)
+                let next =
+                    rule.renotifyMinutes > 0 ? now.adding(milliseconds: Int64(rule.renotifyMinutes) * 60_000) : nil
+                if rule.renotifyMinutes > 0 {
+                    try await webhooks.enqueueDeliveries(alert: alert, deliveryKey: "\(alert.id)#\(notifications + 1)")
+                    {
+                        WebhookSender.payload(alert, format: $0.format, renotification: notifications)
+                    }
+                }
+                try await store.markNotified(id: alert.id, next: next)
+            }
+        } catch {
+            logger.error("unacknowledged alerts could not be re-sent", metadata: ["error": "\(type(of: error))"])
         }
     }
 }

@@ -46,9 +46,14 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let pricer = configuration.pricer ?? engine
 
     let principals = PrincipalCache(accounts: store)
-    let alertService = AlertService(store: store, webhooks: store, logger: logger)
-    let budgetGuard = BudgetGuard(store: store, raise: { alertService.raise($0) })
+    let policies = PolicyCache(store: store)
+    let clock = configuration.clock
+    let alertService = AlertService(
+        store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger)
+    let budgetGuard = BudgetGuard(store: store, clock: clock, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
+    let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
+    try await anomalies.loadBlocks()
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
@@ -62,15 +67,20 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
     UsageRoutes(
-        writer: writer, ledger: store, pricer: pricer, budgets: budgetGuard, maxBodyBytes: configuration.maxBodyBytes
+        writer: writer, ledger: store, pricer: pricer, budgets: budgetGuard, anomalies: anomalies,
+        maxBodyBytes: configuration.maxBodyBytes
     )
     .register(on: api)
     PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
-    BudgetRoutes(store: store, guardian: budgetGuard, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: api)
     AlertRoutes(store: store).register(on: api)
+    AnomalyRoutes(
+        store: store, policies: policies, detector: anomalies, clock: clock, maxBodyBytes: configuration.maxBodyBytes
+    ).register(on: api)
     let upstreamPolicy = UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts))
     WebhookRoutes(store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
@@ -94,7 +104,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         firstByteTimeout: configuration.upstreamFirstByteTimeout, limiter: RateLimiter(), throttle: throttle,
-        budgets: budgetGuard, engine: engine,
+        budgets: budgetGuard, anomalies: anomalies, clock: clock, engine: engine,
         metrics: gatewayMetrics,
         logger: logger
     ).register(on: router)

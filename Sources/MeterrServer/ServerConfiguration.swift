@@ -40,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     public var secureCookies = false
     /// The first webhook retry's delay; each further one doubles it (up to an hour).
     public var webhookRetryBase: Duration = .seconds(5)
+    /// How often unacknowledged alerts are checked for re-sending.
+    public var alertTick: Duration = .seconds(30)
+    /// Where budgets, alerts and anomaly detection read the time (tests set their own).
+    public var clock: WallClock = .system
     /// Browser origins allowed to call meterr (`https://app.example.com`); none by default.
     public var corsOrigins: [String] = []
     /// Estimates tokens when a provider's count never arrives.

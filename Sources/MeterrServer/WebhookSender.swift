@@ -33,11 +33,13 @@ final class WebhookSender: Service, Sendable {
         return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
     }
 
-    static func payload(_ alert: Alert, format: String) -> String {
+    /// The body posted for an alert; `renotification` counts how often it was sent before.
+    static func payload(_ alert: Alert, format: String, renotification: Int = 0) -> String {
         var json = JSONWriter()
         json.beginObject()
         if format == "slack" {
-            json.string("text", "[meterr] \(alert.severity): \(alert.message)")
+            let reminder = renotification > 0 ? " (reminder \(renotification), unacknowledged)" : ""
+            json.string("text", "[meterr] \(alert.severity): \(alert.message)\(reminder)")
         } else {
             json.string("id", alert.id)
             json.string("kind", alert.kind)
@@ -46,6 +48,7 @@ final class WebhookSender: Service, Sendable {
             json.string("org", alert.orgId)
             json.string("subject", alert.subject)
             json.string("created_at", alert.createdAt.rfc3339)
+            if renotification > 0 { json.int("renotification", renotification) }
         }
         json.endObject()
         return String(decoding: json.bytes, as: UTF8.self)

@@ -4,9 +4,9 @@ import MeterrCore
 public struct Alert: Sendable, Hashable {
     public var id: String
     public var orgId: String
-    /// `budget.threshold`, …
+    /// `budget.threshold`, `budget.blocked`, `budget.forecast`, `anomaly.spike`, …
     public var kind: String
-    /// What it is about (a budget id).
+    /// What it is about (a budget id, an entity such as `team:ml`).
     public var subject: String?
     /// `info`, `warning` or `critical`.
     public var severity: String
@@ -16,12 +16,18 @@ public struct Alert: Sendable, Hashable {
     public var createdAt: Timestamp
     public var acknowledgedAt: Timestamp?
     public var acknowledgedBy: String?
+    /// When it is sent to the webhooks again unless acknowledged (`nil`: never).
+    public var renotifyAt: Timestamp?
+    /// Whether it goes to the webhooks at all (anomalies at the "log" rung only go to the log).
+    public var notify: Bool
 
     /// Creates an alert.
     public init(
         id: String, orgId: String, kind: String, subject: String?, severity: String, message: String,
-        dedupeKey: String, createdAt: Timestamp, acknowledgedAt: Timestamp? = nil, acknowledgedBy: String? = nil
+        dedupeKey: String, createdAt: Timestamp, acknowledgedAt: Timestamp? = nil, acknowledgedBy: String? = nil,
+        notify: Bool = true
     ) {
+        self.notify = notify
         self.id = id
         self.orgId = orgId
         self.kind = kind
@@ -43,4 +49,10 @@ public protocol AlertStore: Sendable {
     func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [Alert]
     /// Acknowledges an alert of `org`; `false` if it has none with that id.
     func acknowledge(org: String, id: String, actor: String) async throws -> Bool
+    /// The newest alert of a kind about a subject, for cool-downs.
+    func latestAlert(org: String, kind: String, subject: String?) async throws -> Alert?
+    /// Unacknowledged alerts due to be sent again at `now`, with how often they were sent so far.
+    func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(Alert, Int)]
+    /// Notes that an alert was sent again, and when it is due next (`nil`: never).
+    func markNotified(id: String, next: Timestamp?) async throws
 }

@@ -62,12 +62,66 @@ public enum BudgetScope: Sendable, Hashable {
     }
 }
 
-/// A calendar period: day, week (from Monday) or month, in a time zone.
-public enum BudgetPeriod: String, Sendable, Hashable, CaseIterable {
+/// The period a budget's spend is counted over: a calendar day, week (from Monday) or month in a
+/// time zone, or a rolling window of whole hours.
+public enum BudgetPeriod: Sendable, Hashable {
     case day, week, month
+    /// The current hour and the `hours - 1` before it.
+    case rolling(hours: Int)
 
-    /// The period holding `time` in `zone`: its start and the next period's start.
+    /// The longest rolling window: a year of hours.
+    public static let maxRollingHours = 8_784
+
+    /// The period's name in the API (`day`, `week`, `month`, `rolling`).
+    public var name: String {
+        switch self {
+        case .day: "day"
+        case .week: "week"
+        case .month: "month"
+        case .rolling: "rolling"
+        }
+    }
+
+    /// A rolling window's length in hours; `nil` for calendar periods.
+    public var windowHours: Int? {
+        if case .rolling(let hours) = self { hours } else { nil }
+    }
+
+    /// Whether this is a rolling window.
+    public var isRolling: Bool { windowHours != nil }
+
+    /// How the period is written in the database: the name, and a window's hours after a colon.
+    public var storageName: String { windowHours.map { "rolling:\($0)" } ?? name }
+
+    /// Parses the API's form (`period`, and `window_hours` for `rolling`).
+    public init?(name: String, windowHours: Int?) {
+        switch name {
+        case "day": self = .day
+        case "week": self = .week
+        case "month": self = .month
+        case "rolling":
+            guard let windowHours, (1...Self.maxRollingHours).contains(windowHours) else { return nil }
+            self = .rolling(hours: windowHours)
+        default: return nil
+        }
+    }
+
+    /// Parses the database's form.
+    public init?(storageName: String) {
+        if storageName.hasPrefix("rolling:") {
+            self.init(name: "rolling", windowHours: Int(storageName.dropFirst("rolling:".count)))
+        } else {
+            self.init(name: storageName, windowHours: nil)
+        }
+    }
+
+    /// The period holding `time` in `zone`: its start and the next period's start. A rolling window
+    /// ends with the current hour.
     public func bounds(of time: Timestamp, in zone: TimeZone) -> (start: Timestamp, end: Timestamp) {
+        if case .rolling(let hours) = self {
+            let end = time.hourStart.adding(milliseconds: 3_600_000)
+            return (end.adding(milliseconds: -Int64(hours) * 3_600_000), end)
+        }
         var calendar = Calendar(identifier: .iso8601)
         calendar.timeZone = zone
         let date = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
@@ -95,11 +149,13 @@ public struct Budget: Sendable, Hashable {
     /// Percentages that alert (50, 80, 100 by default).
     public var thresholds: [Int]
     public var createdAt: Timestamp
+    /// When its period or time zone last changed (its creation if never): history starts here.
+    public var baselineAt: Timestamp
 
     /// Creates a budget.
     public init(
         id: String, orgId: String, name: String, scope: BudgetScope, period: BudgetPeriod, timeZone: String,
-        limit: Money, hard: Bool, thresholds: [Int], createdAt: Timestamp
+        limit: Money, hard: Bool, thresholds: [Int], createdAt: Timestamp, baselineAt: Timestamp? = nil
     ) {
         self.id = id
         self.orgId = orgId
@@ -111,10 +167,38 @@ public struct Budget: Sendable, Hashable {
         self.hard = hard
         self.thresholds = thresholds
         self.createdAt = createdAt
+        self.baselineAt = baselineAt ?? createdAt
     }
 
     /// The budget's zone (UTC if the name is unknown).
     public var zone: TimeZone { TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")! }
+}
+
+/// One finished period of a budget, kept as history.
+public struct ClosedPeriod: Sendable, Hashable {
+    public var budgetId: String
+    public var start: Timestamp
+    /// The period's end; earlier than the calendar's when the budget's period was changed within it.
+    public var end: Timestamp
+    /// The period's name then (`day`, `week`, `month`).
+    public var period: String
+    public var limit: Money
+    public var spent: Money
+    /// `ended` (the period ran out) or `changed` (the budget's period or time zone changed).
+    public var reason: String
+
+    /// Creates a history entry.
+    public init(
+        budgetId: String, start: Timestamp, end: Timestamp, period: String, limit: Money, spent: Money, reason: String
+    ) {
+        self.budgetId = budgetId
+        self.start = start
+        self.end = end
+        self.period = period
+        self.limit = limit
+        self.spent = spent
+        self.reason = reason
+    }
 }
 
 /// Budgets and the spend they are measured against.
@@ -122,7 +206,15 @@ public protocol BudgetStore: Sendable {
     func createBudget(_ budget: Budget, actor: String) async throws -> Budget
     func budgets(org: String) async throws -> [Budget]
     func allBudgets() async throws -> [Budget]
+    /// Replaces a budget of `org` (same id); `false` if it has none with that id.
+    func updateBudget(_ budget: Budget, actor: String) async throws -> Bool
     func deleteBudget(org: String, id: String, actor: String) async throws -> Bool
     /// The priced spend in `[from, to)` of the calls a scope covers.
     func spend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money
+    /// The same spend per hour (hour start → nano-dollars), for rolling windows.
+    func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> [Int64: Int64]
+    /// Keeps closed periods (each budget, start and end once).
+    func recordClosedPeriods(_ periods: [ClosedPeriod]) async throws
+    /// A budget's closed periods, newest first.
+    func closedPeriods(budgetId: String, limit: Int) async throws -> [ClosedPeriod]
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MeterrCore
 import MeterrStore
 import Synchronization
@@ -9,17 +10,29 @@ import Synchronization
 ///
 /// Spend is held in memory per budget and period, from the ledger when a period is first seen, then
 /// kept current by the calls that settle and the events reported through the API. (One node.)
+/// Rolling windows keep their spend per hour and slide as the hours pass.
 final class BudgetGuard: Sendable {
     struct PeriodState {
         var periodStart: Timestamp
         var periodEnd: Timestamp
         var spent: Int64
         var reserved: Int64
+        /// Rolling windows: the spend of each hour in the window, by hour start.
+        var hours: [Int64: Int64] = [:]
+    }
+
+    /// Money held for one call against one budget.
+    struct Hold: Sendable {
+        var budget: Budget
+        var periodStart: Timestamp
+        /// The hour the call started in (where a rolling window counts its cost).
+        var hour: Int64
+        var nanos: Int64
     }
 
     /// Money held for one call against its budgets.
     struct Reservation: Sendable {
-        var holds: [(budgetId: String, periodStart: Timestamp, nanos: Int64)]
+        var holds: [Hold]
         static let none = Reservation(holds: [])
     }
 
@@ -32,20 +45,27 @@ final class BudgetGuard: Sendable {
 
         var message: String {
             "budget \"\(budget.name)\" (\(budget.scope.kind)\(budget.scope.value.isEmpty ? "" : " \(budget.scope.value)"), "
-                + "per \(budget.period.rawValue)) would be exceeded: spent \(spent.decimalString) of "
+                + "\(BudgetGuard.per(budget.period))) would be exceeded: spent \(spent.decimalString) of "
                 + "\(limit.decimalString) USD; resets at \(resetsAt.rfc3339)"
         }
     }
 
     let store: any BudgetStore
-    /// Where threshold and block alerts go.
+    let clock: WallClock
+    /// Where threshold, forecast and block alerts go.
     let raise: @Sendable (Alert) -> Void
     private let budgetsByOrg = Mutex([String: [Budget]]())
     private let states = Mutex([String: PeriodState]())
 
-    init(store: any BudgetStore, raise: @escaping @Sendable (Alert) -> Void = { _ in }) {
+    init(store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (Alert) -> Void = { _ in }) {
         self.store = store
+        self.clock = clock
         self.raise = raise
+    }
+
+    /// `per month`, `per rolling 24 h`.
+    static func per(_ period: BudgetPeriod) -> String {
+        period.windowHours.map { "per rolling \($0) h" } ?? "per \(period.name)"
     }
 
     /// The alerts for thresholds crossed between two spends of a budget's period.
@@ -59,21 +79,64 @@ final class BudgetGuard: Sendable {
                 subject: budget.id,
                 severity: threshold >= 100 ? "critical" : threshold >= 80 ? "warning" : "info",
                 message: "budget \"\(budget.name)\" reached \(threshold)%: \(Money(nanos: after).decimalString) of "
-                    + "\(budget.limit.decimalString) USD this \(budget.period.rawValue)",
-                dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: .now())
+                    + "\(budget.limit.decimalString) USD \(Self.per(budget.period))",
+                dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: clock.now())
         }
     }
 
+    /// The forecast alert of a calendar budget whose pace would cross its limit before the period
+    /// ends ("projected to exceed on the 23rd"), once per period.
+    func forecastAlert(_ budget: Budget, state: PeriodState, now: Timestamp) -> Alert? {
+        guard !budget.period.isRolling, state.spent < budget.limit.nanos,
+            let forecast = Self.forecast(
+                spent: state.spent, limit: budget.limit.nanos, periodStart: state.periodStart,
+                periodEnd: state.periodEnd, now: now),
+            let exceedsAt = forecast.exceedsAt, exceedsAt < state.periodEnd
+        else { return nil }
+        return Alert(
+            id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.forecast", subject: budget.id,
+            severity: "warning",
+            message:
+                "budget \"\(budget.name)\" is projected to exceed its limit on \(Self.day(exceedsAt, budget.zone)): "
+                + "\(forecast.projected.decimalString) of \(budget.limit.decimalString) USD this \(budget.period.name) "
+                + "at the current pace",
+            dedupeKey: "budget-forecast:\(budget.id):\(state.periodStart.milliseconds)", createdAt: now)
+    }
+
+    /// `the 23rd (2026-11-23)`, in the budget's zone.
+    static func day(_ time: Timestamp, _ zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents(
+            [.year, .month, .day], from: Date(timeIntervalSince1970: Double(time.milliseconds) / 1000))
+        let day = parts.day ?? 1
+        let suffix =
+            switch (day % 100, day % 10) {
+            case (11...13, _): "th"
+            case (_, 1): "st"
+            case (_, 2): "nd"
+            case (_, 3): "rd"
+            default: "th"
+            }
+        let date = String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, day)
+        return "the \(day)\(suffix) (\(date))"
+    }
+
     /// Adds spend to a budget's state, raising the alerts of the thresholds it crosses.
-    private func addSpend(_ nanos: Int64, to budgetId: String, in states: inout [String: PeriodState]) -> [Alert] {
-        guard var state = states[budgetId], nanos != 0 else { return [] }
+    private func addSpend(
+        _ nanos: Int64, hour: Int64, to budget: Budget, in states: inout [String: PeriodState], now: Timestamp
+    ) -> [Alert] {
+        guard var state = states[budget.id], nanos != 0 else { return [] }
+        if budget.period.isRolling {
+            guard hour >= state.periodStart.milliseconds && hour < state.periodEnd.milliseconds else { return [] }
+            state.hours[hour, default: 0] += nanos
+        }
         let before = state.spent
         state.spent += nanos
-        states[budgetId] = state
-        guard let budget = budgetsByOrg.withLock({ $0.values.lazy.flatMap { $0 }.first { $0.id == budgetId } }) else {
-            return []
-        }
-        return crossings(budget, state: state, from: before, to: state.spent)
+        states[budget.id] = state
+        var alerts = crossings(budget, state: state, from: before, to: state.spent)
+        if let forecast = forecastAlert(budget, state: state, now: now) { alerts.append(forecast) }
+        return alerts
     }
 
     /// Loads every budget (at start, and after a change).
@@ -85,6 +148,9 @@ final class BudgetGuard: Sendable {
         states.withLock { states in states = states.filter { ids.contains($0.key) } }
     }
 
+    /// Forgets a budget's spend, so its next use counts it afresh from the ledger.
+    func forget(_ budgetId: String) { _ = states.withLock { $0.removeValue(forKey: budgetId) } }
+
     /// The budgets that cover a call.
     func budgets(for event: UsageEvent) -> [Budget] {
         budgetsByOrg.withLock { $0[event.org] ?? [] }.filter {
@@ -93,17 +159,36 @@ final class BudgetGuard: Sendable {
         }
     }
 
-    /// Makes sure each budget's current period is loaded from the ledger.
+    /// Makes sure each budget's current period is loaded from the ledger (or its window slid on).
     func prepare(_ budgets: [Budget], now: Timestamp) async throws {
         for budget in budgets {
             let (start, end) = budget.period.bounds(of: now, in: budget.zone)
-            let current = states.withLock { $0[budget.id].map { $0.periodStart == start } ?? false }
-            if current { continue }
-            let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+            let known = states.withLock { $0[budget.id]?.periodStart }
+            if known == start { continue }
+            if budget.period.isRolling, let known, known < start {
+                states.withLock { states in
+                    guard var state = states[budget.id], state.periodStart < start else { return }
+                    state.hours = state.hours.filter { $0.key >= start.milliseconds }
+                    state.spent = state.hours.values.reduce(0, +)
+                    state.periodStart = start
+                    state.periodEnd = end
+                    states[budget.id] = state
+                }
+                continue
+            }
+            if known != nil { try await closeFinishedPeriods(of: budget, now: now) }
+            var hours: [Int64: Int64] = [:]
+            let spent: Int64
+            if budget.period.isRolling {
+                hours = try await store.hourlySpend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+                spent = hours.values.reduce(0, +)
+            } else {
+                spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end).nanos
+            }
             let loaded = states.withLock { states -> PeriodState? in
                 // Another call may have loaded it meanwhile; the first load stands (it has their holds).
                 guard states[budget.id]?.periodStart != start else { return nil }
-                let state = PeriodState(periodStart: start, periodEnd: end, spent: spent.nanos, reserved: 0)
+                let state = PeriodState(periodStart: start, periodEnd: end, spent: spent, reserved: 0, hours: hours)
                 states[budget.id] = state
                 return state
             }
@@ -111,6 +196,15 @@ final class BudgetGuard: Sendable {
             // keep each to one alert per period.
             if let loaded { crossings(budget, state: loaded, from: 0, to: loaded.spent).forEach(raise) }
         }
+    }
+
+    /// When a refused call could next fit: the period's end, or for a rolling window the hour its
+    /// oldest spend leaves it.
+    static func resetsAt(_ budget: Budget, _ state: PeriodState) -> Timestamp {
+        guard let hours = budget.period.windowHours,
+            let oldest = state.hours.filter({ $0.value > 0 }).keys.min()
+        else { return state.periodEnd }
+        return Timestamp(milliseconds: oldest + Int64(hours) * 3_600_000)
     }
 
     /// Reserves `worstCase` against every budget, or refuses if a hard one would be crossed (nothing held then).
@@ -121,23 +215,26 @@ final class BudgetGuard: Sendable {
                 guard let state = states[budget.id] else { continue }
                 if state.spent + state.reserved + worstCase.nanos > budget.limit.nanos {
                     let refusal = Refusal(
-                        budget: budget, spent: Money(nanos: state.spent), limit: budget.limit, resetsAt: state.periodEnd
-                    )
+                        budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
+                        resetsAt: Self.resetsAt(budget, state))
                     raise(
                         Alert(
                             id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
                             subject: budget.id, severity: "critical", message: refusal.message,
                             dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
-                            createdAt: .now()))
+                            createdAt: now))
                     return .failure(refusal)
                 }
             }
-            var holds: [(String, Timestamp, Int64)] = []
+            var holds: [Hold] = []
             for budget in budgets {
                 guard var state = states[budget.id] else { continue }
                 state.reserved += worstCase.nanos
                 states[budget.id] = state
-                holds.append((budget.id, state.periodStart, worstCase.nanos))
+                holds.append(
+                    Hold(
+                        budget: budget, periodStart: state.periodStart, hour: now.hourStart.milliseconds,
+                        nanos: worstCase.nanos))
             }
             return .success(Reservation(holds: holds))
         }
@@ -146,13 +243,17 @@ final class BudgetGuard: Sendable {
     /// Settles a reservation: the hold is released and the real cost (if any) is spent.
     func settle(_ reservation: Reservation, cost: Money?) {
         guard !reservation.holds.isEmpty else { return }
+        let now = clock.now()
         let alerts = states.withLock { states in
             var alerts: [Alert] = []
             for hold in reservation.holds {
-                guard var state = states[hold.budgetId], state.periodStart == hold.periodStart else { continue }
-                state.reserved -= hold.nanos
-                states[hold.budgetId] = state
-                alerts += addSpend(cost?.nanos ?? 0, to: hold.budgetId, in: &states)
+                guard var state = states[hold.budget.id] else { continue }
+                // A calendar period that ended during the call was loaded afresh without this hold;
+                // a rolling window keeps its holds as it slides.
+                guard hold.budget.period.isRolling || state.periodStart == hold.periodStart else { continue }
+                state.reserved = max(0, state.reserved - hold.nanos)
+                states[hold.budget.id] = state
+                alerts += addSpend(cost?.nanos ?? 0, hour: hold.hour, to: hold.budget, in: &states, now: now)
             }
             return alerts
         }
@@ -161,6 +262,7 @@ final class BudgetGuard: Sendable {
 
     /// Counts usage reported through the API (not the gateway's own calls, which settle).
     func record(_ events: [UsageEvent]) {
+        let now = clock.now()
         for event in events {
             guard let cost = event.cost else { continue }
             let covering = budgets(for: event)
@@ -169,7 +271,8 @@ final class BudgetGuard: Sendable {
                 for budget in covering {
                     guard let state = states[budget.id], event.ts >= state.periodStart, event.ts < state.periodEnd
                     else { continue }
-                    alerts += addSpend(cost.nanos, to: budget.id, in: &states)
+                    alerts += addSpend(
+                        cost.nanos, hour: event.ts.hourStart.milliseconds, to: budget, in: &states, now: now)
                 }
                 return alerts
             }
@@ -198,5 +301,43 @@ final class BudgetGuard: Sendable {
     func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
         try await prepare([budget], now: now)
         return states.withLock { $0[budget.id]! }
+    }
+
+    /// Keeps each finished calendar period's spend as history, counted from the ledger: every period
+    /// since the budget's creation (or its last re-baselining) up to the current one, at most 400
+    /// at a time. Rolling windows never close, so they keep none.
+    func closeFinishedPeriods(of budget: Budget, now: Timestamp) async throws {
+        guard !budget.period.isRolling else { return }
+        let zone = budget.zone
+        let current = budget.period.bounds(of: now, in: zone).start
+        let first = budget.period.bounds(of: budget.baselineAt, in: zone).start
+        let recorded = try await store.closedPeriods(budgetId: budget.id, limit: 5)
+            .first { $0.reason == "ended" && $0.start >= first }
+        var cursor = recorded?.end ?? first
+        var closed: [ClosedPeriod] = []
+        while cursor < current && closed.count < 400 {
+            let (start, end) = budget.period.bounds(of: cursor, in: zone)
+            let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+            closed.append(
+                ClosedPeriod(
+                    budgetId: budget.id, start: start, end: end, period: budget.period.name, limit: budget.limit,
+                    spent: spent, reason: "ended"))
+            cursor = end
+        }
+        try await store.recordClosedPeriods(closed)
+    }
+
+    /// Before a budget's period or time zone changes: its finished periods and the current one up to
+    /// `now` go into history, so the new definition starts counting from a clean baseline.
+    func rebaseline(_ budget: Budget, now: Timestamp) async throws {
+        try await closeFinishedPeriods(of: budget, now: now)
+        let start = max(budget.period.bounds(of: now, in: budget.zone).start, budget.baselineAt)
+        guard start < now else { return }
+        let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: now)
+        try await store.recordClosedPeriods([
+            ClosedPeriod(
+                budgetId: budget.id, start: start, end: now, period: budget.period.storageName, limit: budget.limit,
+                spent: spent, reason: "changed")
+        ])
     }
 }

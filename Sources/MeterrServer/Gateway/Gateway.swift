@@ -25,6 +25,8 @@ struct Gateway: Sendable {
     let limiter: RateLimiter
     let throttle: AuthenticationThrottle
     let budgets: BudgetGuard
+    let anomalies: AnomalyDetector
+    let clock: WallClock
     let engine: CostEngine
     let metrics: GatewayMetrics
     let logger: Logger
@@ -62,7 +64,7 @@ struct Gateway: Sendable {
         -> Response
     {
         let started = ContinuousClock.now
-        let startedAt = Timestamp.now()
+        let startedAt = clock.now()
         let adapter = ProviderAdapter.of(provider)
         func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Response {
             var headers = extra
@@ -184,10 +186,20 @@ struct Gateway: Sendable {
         // The response speaks the caller's wire format: read it with that provider's readers.
         let wire = compatible ? Provider.openai : target
 
-        // Budgets: hold the call's worst case against every budget that covers it, or refuse.
+        // Anomaly blocks and rate caps, then budgets: hold the call's worst case against every
+        // budget that covers it, or refuse.
         let attribution = Attribution(request.headers, facts: facts, principal: principal)
         var reservation = BudgetGuard.Reservation.none
         if let endpoint, endpoint != .countTokens {
+            try await anomalies.prepare(org: principal.orgId)
+            if let refusal = anomalies.admit(
+                org: principal.orgId, team: attribution.team, user: attribution.user, keyId: principal.keyId,
+                now: startedAt)
+            {
+                metrics.record(provider: provider, status: 429, source: nil)
+                let wait = refusal.retryAt.map { max(1, ($0.milliseconds - startedAt.milliseconds + 999) / 1000) }
+                return failure(429, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
+            }
             let probe = UsageEvent(
                 id: context.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
                 user: attribution.user, project: attribution.project, keyId: principal.keyId, tags: attribution.tags,
@@ -199,7 +211,7 @@ struct Gateway: Sendable {
                 switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
                 case .failure(let refusal):
                     metrics.record(provider: provider, status: 429, source: nil)
-                    let wait = max(1, (refusal.resetsAt.milliseconds - Timestamp.now().milliseconds + 999) / 1000)
+                    let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
                     return failure(429, refusal.message, headers: [.retryAfter: String(wait)])
                 case .success(let held):
                     reservation = held
@@ -468,6 +480,7 @@ struct Call: Sendable {
         gateway.writer.enqueue(event)
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.budgets.settle(reservation, cost: event.cost)
+        gateway.anomalies.observe(event)
         gateway.metrics.record(provider: provider, status: status, source: source)
         return event
     }

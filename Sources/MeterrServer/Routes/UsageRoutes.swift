@@ -10,6 +10,7 @@ struct UsageRoutes: Sendable {
     let ledger: any UsageLedger
     let pricer: (any UsagePricer)?
     let budgets: BudgetGuard
+    let anomalies: AnomalyDetector
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
@@ -60,10 +61,14 @@ struct UsageRoutes: Sendable {
             events[index].project = principal.project ?? events[index].project
             events[index].applyPrice(from: pricer)
         }
+        // Baselines are learnt before these events reach the rollups, so they are counted once.
+        try await anomalies.prepare(org: org)
         let flags = try await writer.submit(events)
         let inserted = flags.count { $0 }
-        // New reported spend counts toward budgets at once (duplicates do not).
-        budgets.record(zip(events, flags).filter { $0.1 }.map { $0.0 })
+        // New reported spend counts toward budgets and baselines at once (duplicates do not).
+        let new = zip(events, flags).filter { $0.1 }.map { $0.0 }
+        budgets.record(new)
+        new.forEach(anomalies.observe)
         return try jsonResponse(
             IngestResult(received: events.count, inserted: inserted, duplicates: events.count - inserted))
     }

@@ -18,12 +18,11 @@ extension SQLiteStore: AlertStore {
             var recorded: [Alert] = []
             for alert in alerts {
                 try db.execute(
-                    sql: "INSERT INTO alerts (\(Self.alertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL) "
-                        + "ON CONFLICT (dedupe_key) DO NOTHING",
+                    sql: "INSERT INTO alerts (\(Self.alertColumns), renotify_at) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT (dedupe_key) DO NOTHING",
                     arguments: [
                         alert.id, alert.orgId, alert.kind, alert.subject, alert.severity, alert.message,
-                        alert.dedupeKey,
-                        alert.createdAt.milliseconds,
+                        alert.dedupeKey, alert.createdAt.milliseconds, alert.renotifyAt?.milliseconds,
                     ])
                 if db.changesCount > 0 { recorded.append(alert) }
             }
@@ -51,6 +50,36 @@ extension SQLiteStore: AlertStore {
                     + "WHERE org_id = ? AND id = ?",
                 arguments: [Timestamp.now().milliseconds, actor, org, id])
             return db.changesCount > 0
+        }
+    }
+
+    public func latestAlert(org: String, kind: String, subject: String?) async throws -> Alert? {
+        try await read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ? AND kind = ? AND subject IS ? "
+                    + "ORDER BY created_at DESC LIMIT 1",
+                arguments: [org, kind, subject]
+            ).map(Self.alert)
+        }
+    }
+
+    public func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(Alert, Int)] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.alertColumns), notifications FROM alerts "
+                    + "WHERE renotify_at <= ? AND acknowledged_at IS NULL ORDER BY renotify_at LIMIT ?",
+                arguments: [now.milliseconds, limit]
+            ).map { (Self.alert($0), $0[10]) }
+        }
+    }
+
+    public func markNotified(id: String, next: Timestamp?) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE alerts SET renotify_at = ?, notifications = notifications + 1 WHERE id = ?",
+                arguments: [next?.milliseconds, id])
         }
     }
 }

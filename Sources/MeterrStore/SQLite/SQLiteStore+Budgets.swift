@@ -4,36 +4,63 @@ import MeterrCore
 
 extension SQLiteStore: BudgetStore {
     static func budget(_ row: Row) -> Budget? {
-        guard let scope = BudgetScope(kind: row[3], value: row[4]), let period = BudgetPeriod(rawValue: row[5]) else {
-            return nil
-        }
+        guard let scope = BudgetScope(kind: row[3], value: row[4]), let period = BudgetPeriod(storageName: row[5])
+        else { return nil }
         let thresholds = (row[9] as String).split(separator: ",").compactMap { Int($0) }
         return Budget(
             id: row[0], orgId: row[1], name: row[2], scope: scope, period: period, timeZone: row[6],
             limit: Money(nanos: row[7]), hard: row[8], thresholds: thresholds,
-            createdAt: Timestamp(milliseconds: row[10]))
+            createdAt: Timestamp(milliseconds: row[10]), baselineAt: (row[11] as Int64?).map(Timestamp.init))
     }
 
     static let budgetColumns =
-        "id, org_id, name, scope, scope_value, period, time_zone, limit_nanos, hard, thresholds, created_at"
+        "id, org_id, name, scope, scope_value, period, time_zone, limit_nanos, hard, thresholds, created_at, baseline_at"
+
+    static func arguments(_ budget: Budget) -> StatementArguments {
+        [
+            budget.id, budget.orgId, budget.name, budget.scope.kind, budget.scope.value, budget.period.storageName,
+            budget.timeZone, budget.limit.nanos, budget.hard, budget.thresholds.map(String.init).joined(separator: ","),
+            budget.createdAt.milliseconds, budget.baselineAt.milliseconds,
+        ]
+    }
+
+    static func describe(_ budget: Budget) -> String {
+        let per = budget.period.windowHours.map { "rolling \($0) h" } ?? budget.period.name
+        return "\(budget.name): \(budget.limit.decimalString) per \(per)\(budget.hard ? " (hard)" : "")"
+    }
 
     public func createBudget(_ budget: Budget, actor: String) async throws -> Budget {
         _ = try Self.checkedName(budget.name, field: "name")
         return try await write { db in
             try Self.requireOrganisation(db, budget.orgId)
             try db.execute(
-                sql: "INSERT INTO budgets (\(Self.budgetColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: [
-                    budget.id, budget.orgId, budget.name, budget.scope.kind, budget.scope.value, budget.period.rawValue,
-                    budget.timeZone, budget.limit.nanos, budget.hard,
-                    budget.thresholds.map(String.init).joined(separator: ","), budget.createdAt.milliseconds,
-                ])
+                sql: "INSERT INTO budgets (\(Self.budgetColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: Self.arguments(budget))
             try Self.log(
                 db, org: budget.orgId, actor: actor, action: "budget.create", target: budget.id,
-                detail:
-                    "\(budget.name): \(budget.limit.decimalString) per \(budget.period.rawValue)\(budget.hard ? " (hard)" : "")"
-            )
+                detail: Self.describe(budget))
             return budget
+        }
+    }
+
+    public func updateBudget(_ budget: Budget, actor: String) async throws -> Bool {
+        _ = try Self.checkedName(budget.name, field: "name")
+        return try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE budgets SET name = ?, scope = ?, scope_value = ?, period = ?, time_zone = ?, limit_nanos = ?,
+                    hard = ?, thresholds = ?, baseline_at = ? WHERE org_id = ? AND id = ?
+                    """,
+                arguments: [
+                    budget.name, budget.scope.kind, budget.scope.value, budget.period.storageName, budget.timeZone,
+                    budget.limit.nanos, budget.hard, budget.thresholds.map(String.init).joined(separator: ","),
+                    budget.baselineAt.milliseconds, budget.orgId, budget.id,
+                ])
+            guard db.changesCount > 0 else { return false }
+            try Self.log(
+                db, org: budget.orgId, actor: actor, action: "budget.update", target: budget.id,
+                detail: Self.describe(budget))
+            return true
         }
     }
 
@@ -63,7 +90,33 @@ extension SQLiteStore: BudgetStore {
 
     public func spend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money {
         // Exact to the millisecond: the events themselves (their (org, ts) index bounds the scan).
-        var sql = "SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_events WHERE org = ? AND ts >= ? AND ts < ?"
+        let (query, arguments) = Self.spendQuery(
+            "SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_events", org: org, scope: scope, from: from, to: to)
+        return try await read { db in
+            Money(nanos: try Int64.fetchOne(db, sql: query, arguments: arguments) ?? 0)
+        }
+    }
+
+    public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
+        -> [Int64: Int64]
+    {
+        let (query, arguments) = Self.spendQuery(
+            "SELECT ts - ts % 3600000 AS hour, SUM(cost_nanos) FROM usage_events", org: org, scope: scope, from: from,
+            to: to)
+        return try await read { db in
+            var hours: [Int64: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: query + " GROUP BY hour", arguments: arguments) {
+                hours[row[0]] = row[1] ?? 0
+            }
+            return hours
+        }
+    }
+
+    /// `select` over the events in `[from, to)` that a scope covers.
+    static func spendQuery(_ select: String, org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) -> (
+        String, StatementArguments
+    ) {
+        var sql = select + " WHERE org = ? AND ts >= ? AND ts < ?"
         var arguments: [(any DatabaseValueConvertible)?] = [org, from.milliseconds, to.milliseconds]
         switch scope {
         case .organisation: break
@@ -76,10 +129,41 @@ extension SQLiteStore: BudgetStore {
             arguments.append(JSONText.path(forKey: key))
             arguments.append(value)
         }
-        let query = sql
-        let statementArguments = StatementArguments(arguments)
-        return try await read { db in
-            Money(nanos: try Int64.fetchOne(db, sql: query, arguments: statementArguments) ?? 0)
+        return (sql, StatementArguments(arguments))
+    }
+
+    public func recordClosedPeriods(_ periods: [ClosedPeriod]) async throws {
+        if periods.isEmpty { return }
+        try await write { db in
+            for period in periods {
+                try db.execute(
+                    sql: """
+                        INSERT INTO budget_history (budget_id, period_start, period_end, period, limit_nanos, spent_nanos, reason)
+                        SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM budgets WHERE id = ?)
+                        ON CONFLICT (budget_id, period_start, period_end) DO NOTHING
+                        """,
+                    arguments: [
+                        period.budgetId, period.start.milliseconds, period.end.milliseconds, period.period,
+                        period.limit.nanos, period.spent.nanos, period.reason, period.budgetId,
+                    ])
+            }
+        }
+    }
+
+    public func closedPeriods(budgetId: String, limit: Int) async throws -> [ClosedPeriod] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT budget_id, period_start, period_end, period, limit_nanos, spent_nanos, reason FROM budget_history
+                    WHERE budget_id = ? ORDER BY period_start DESC LIMIT ?
+                    """,
+                arguments: [budgetId, limit]
+            ).map { row in
+                ClosedPeriod(
+                    budgetId: row[0], start: Timestamp(milliseconds: row[1]), end: Timestamp(milliseconds: row[2]),
+                    period: row[3], limit: Money(nanos: row[4]), spent: Money(nanos: row[5]), reason: row[6])
+            }
         }
     }
 }

@@ -43,7 +43,7 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func enqueueDeliveries(alert: Alert, payload: (Webhook) -> String) async throws {
+    public func enqueueDeliveries(alert: Alert, deliveryKey: String, payload: (Webhook) -> String) async throws {
         let hooks = try await webhooks(org: alert.orgId)
         if hooks.isEmpty { return }
         let bodies = hooks.map { ($0.id, payload($0)) }
@@ -54,7 +54,7 @@ extension SQLiteStore: WebhookStore {
                         INSERT INTO webhook_deliveries (webhook_id, alert_id, payload, next_attempt_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT (webhook_id, alert_id) DO NOTHING
                         """,
-                    arguments: [id, alert.id, body, Timestamp.now().milliseconds])
+                    arguments: [id, deliveryKey, body, Timestamp.now().milliseconds])
             }
         }
     }

@@ -311,6 +311,52 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(delivered_at, next_attempt_at);
                     """)
         }
+        migrator.registerMigration("v10-budget-history-policies-anomalies") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE budgets ADD COLUMN baseline_at INTEGER;
+                    CREATE TABLE budget_history (
+                        budget_id TEXT NOT NULL REFERENCES budgets(id) ON DELETE CASCADE,
+                        period_start INTEGER NOT NULL,
+                        period_end INTEGER NOT NULL,
+                        period TEXT NOT NULL,
+                        limit_nanos INTEGER NOT NULL,
+                        spent_nanos INTEGER NOT NULL,
+                        reason TEXT NOT NULL,
+                        PRIMARY KEY (budget_id, period_start, period_end)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE org_policies (
+                        org_id TEXT PRIMARY KEY REFERENCES organisations(id),
+                        policy TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE anomaly_blocks (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL,
+                        entity TEXT NOT NULL,
+                        level TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        until INTEGER,
+                        lifted_at INTEGER,
+                        lifted_by TEXT
+                    );
+                    CREATE INDEX anomaly_blocks_org ON anomaly_blocks(org_id, created_at);
+                    CREATE TABLE key_models (
+                        org_id TEXT NOT NULL,
+                        key_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        first_seen INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, key_id, model)
+                    ) WITHOUT ROWID;
+                    INSERT OR IGNORE INTO key_models (org_id, key_id, model, first_seen)
+                        SELECT org, key_id, provider || '/' || model, MIN(ts) FROM usage_events
+                        WHERE key_id IS NOT NULL GROUP BY org, key_id, provider, model;
+                    ALTER TABLE alerts ADD COLUMN renotify_at INTEGER;
+                    ALTER TABLE alerts ADD COLUMN notifications INTEGER NOT NULL DEFAULT 1;
+                    CREATE INDEX alerts_renotify ON alerts(renotify_at) WHERE renotify_at IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

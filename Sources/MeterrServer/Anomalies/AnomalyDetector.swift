@@ -1,0 +1,260 @@
+import MeterrCore
+import MeterrStore
+import Synchronization
+
+/// Anomaly detection per organisation, team, user and key: exponentially weighted baselines of
+/// hourly cost, tokens and requests, learnt from the hourly rollups and kept current by every call.
+///
+/// A cost or token hour beyond `sigma` standard deviations above its baseline climbs a ladder by
+/// its multiple of the baseline: log, alert, block for a while (an open investigation), block until
+/// lifted (escalated). A request rate above `rate_multiple` × normal is capped for the rest of the
+/// hour. A key's first call to a model it never used raises a review alert. Until an entity has
+/// `warmup_hours` of baseline, nothing blocks or caps it.
+final class AnomalyDetector: Sendable {
+    /// Why a call was refused.
+    struct Refusal: Sendable, Error {
+        var message: String
+        /// When the call may be tried again (`nil`: not before the block is lifted).
+        var retryAt: Timestamp?
+    }
+
+    struct State {
+        var loadedOrgs: Set<String> = []
+        /// By organisation, then entity (`org`, `team:…`, `user:…`, `key:…`).
+        var activity: [String: [String: EntityActivity]] = [:]
+        var blocks: [String: [AnomalyBlock]] = [:]
+        /// By organisation, then key id: the models (`provider/model`) each key has called.
+        var keyModels: [String: [String: Set<String>]] = [:]
+    }
+
+    /// How far back baselines are learnt from the rollups when an organisation is first seen.
+    static let lookbackHours: Int64 = 24 * 28
+
+    let store: any PolicyStore
+    let policies: PolicyCache
+    let clock: WallClock
+    let report: @Sendable (Finding) -> Void
+    private let state = Mutex(State())
+
+    init(
+        store: any PolicyStore, policies: PolicyCache, clock: WallClock, report: @escaping @Sendable (Finding) -> Void
+    ) {
+        self.store = store
+        self.policies = policies
+        self.clock = clock
+        self.report = report
+    }
+
+    /// The entities a call counts for.
+    static func entities(team: String?, user: String?, keyId: String?) -> [String] {
+        var entities = ["org"]
+        if let team { entities.append("team:" + team) }
+        if let user { entities.append("user:" + user) }
+        if let keyId { entities.append("key:" + keyId) }
+        return entities
+    }
+
+    /// Loads the blocks still in force (at start).
+    func loadBlocks() async throws {
+        let blocks = try await store.unliftedBlocks()
+        state.withLock { $0.blocks = Dictionary(grouping: blocks, by: \.orgId) }
+    }
+
+    /// Learns an organisation's baselines from its hourly rollups, once.
+    func prepare(org: String) async throws {
+        if state.withLock({ $0.loadedOrgs.contains(org) }) { return }
+        let alpha = try await policies.policy(org: org).anomalies.alpha
+        let currentHour = clock.now().hourStart.milliseconds
+        let totals = try await store.hourlyTotals(
+            org: org, from: Timestamp(milliseconds: currentHour - Self.lookbackHours * 3_600_000))
+        let models = try await store.keyModels(org: org)
+        var built: [String: EntityActivity] = [:]
+        for hour in totals where hour.hour.milliseconds <= currentHour {
+            var activity = built[hour.entity] ?? EntityActivity(hour: hour.hour.milliseconds)
+            activity.advance(to: hour.hour.milliseconds, alpha: alpha)
+            activity.costNanos = hour.costNanos
+            activity.tokens = hour.tokens
+            activity.requests = hour.requests
+            built[hour.entity] = activity
+        }
+        for entity in built.keys { built[entity]!.advance(to: currentHour, alpha: alpha) }
+        state.withLock { state in
+            guard !state.loadedOrgs.contains(org) else { return }
+            state.loadedOrgs.insert(org)
+            state.activity[org] = built
+            state.keyModels[org] = models
+        }
+    }
+
+    /// Refuses a call from a blocked or rate-capped entity.
+    func admit(org: String, team: String?, user: String?, keyId: String?, now: Timestamp) -> Refusal? {
+        let entities = Self.entities(team: team, user: user, keyId: keyId)
+        return state.withLock { state in
+            if let block = state.blocks[org]?.first(where: { $0.isActive(at: now) && entities.contains($0.entity) }) {
+                let until = block.until.map { "until \($0.rfc3339)" } ?? "until an admin lifts it"
+                return Refusal(
+                    message: "\(block.entity) is blocked by anomaly detection \(until) (\(block.reason)); "
+                        + "lift it with POST /api/anomalies/blocks/\(block.id)/lift",
+                    retryAt: block.until)
+            }
+            let hour = now.hourStart.milliseconds
+            for entity in entities {
+                if let activity = state.activity[org]?[entity], activity.rateLimited, activity.hour == hour {
+                    let retry = Timestamp(milliseconds: hour + 3_600_000)
+                    return Refusal(
+                        message: "\(entity) is rate-limited by anomaly detection until \(retry.rfc3339): its request "
+                            + "rate this hour is far above its normal rate",
+                        retryAt: retry)
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Counts a finished call (or a reported one) and acts on what it reveals.
+    func observe(_ event: UsageEvent) {
+        let settings = policies.cached(org: event.org).anomalies
+        guard settings.enabled else { return }
+        let now = clock.now()
+        let hour = event.ts.hourStart.milliseconds
+        let findings = state.withLock { state -> [Finding] in
+            guard state.loadedOrgs.contains(event.org) else { return [] }
+            var findings: [Finding] = []
+            for entity in Self.entities(team: event.team, user: event.user, keyId: event.keyId) {
+                var activity = state.activity[event.org]?[entity] ?? EntityActivity(hour: hour)
+                // Hours already folded into the baselines are not reopened.
+                guard hour >= activity.hour else { continue }
+                activity.advance(to: hour, alpha: settings.alpha)
+                activity.costNanos += event.cost?.nanos ?? 0
+                activity.tokens += Int64(event.usage.inputTokens + event.usage.outputTokens)
+                activity.requests += 1
+                findings += evaluate(
+                    &activity, entity: entity, org: event.org, settings: settings, now: now, in: &state)
+                state.activity[event.org, default: [:]][entity] = activity
+            }
+            if let keyId = event.keyId {
+                let model = event.provider.rawValue + "/" + event.model
+                let known = state.keyModels[event.org]?[keyId]
+                if known?.contains(model) != true {
+                    state.keyModels[event.org, default: [:]][keyId, default: []].insert(model)
+                    findings.append(.keyModel(org: event.org, keyId: keyId, model: model, at: event.ts))
+                    // A key's first model is how it starts, not a change.
+                    if known != nil && settings.newModelAlerts {
+                        findings.append(
+                            .alert(
+                                Alert(
+                                    id: Identifier.make("alr", length: 16), orgId: event.org, kind: "anomaly.new_model",
+                                    subject: "key:" + keyId, severity: "warning",
+                                    message: "key \(keyId) called \(model) for the first time; review that it should",
+                                    dedupeKey: "anomaly-model:\(event.org):\(keyId):\(model)", createdAt: now)))
+                    }
+                }
+            }
+            return findings
+        }
+        findings.forEach(report)
+    }
+
+    /// The ladder for one entity after a call: spikes of cost and tokens, and the request rate.
+    private func evaluate(
+        _ activity: inout EntityActivity, entity: String, org: String, settings: AnomalySettings, now: Timestamp,
+        in state: inout State
+    ) -> [Finding] {
+        guard activity.hoursObserved >= settings.minBaselineHours else { return [] }
+        let warmedUp = activity.hoursObserved >= settings.warmupHours
+        var findings: [Finding] = []
+        let metrics: [(name: String, value: Double, baseline: Baseline, minimum: Double)] = [
+            ("cost", Double(activity.costNanos), activity.costBaseline, Double(settings.minHourlyCost.nanos)),
+            ("tokens", Double(activity.tokens), activity.tokensBaseline, Double(settings.minHourlyTokens)),
+        ]
+        for metric in metrics {
+            let baseline = metric.baseline
+            guard metric.value >= metric.minimum, metric.value > baseline.mean + settings.sigma * baseline.deviation
+            else { continue }
+            let multiple = baseline.mean > 0 ? metric.value / baseline.mean : .infinity
+            var rung =
+                multiple >= settings.escalateMultiple
+                ? 4
+                : multiple >= settings.blockMultiple
+                    ? 3 : multiple >= settings.alertMultiple ? 2 : multiple >= settings.logMultiple ? 1 : 0
+            if !warmedUp { rung = min(rung, 2) }
+            let raised = metric.name == "cost" ? activity.costRung : activity.tokenRung
+            guard rung > raised else { continue }
+            if metric.name == "cost" { activity.costRung = rung } else { activity.tokenRung = rung }
+            let times = multiple.isFinite ? "\(Int(multiple.rounded()))×" : "far above"
+            let amount =
+                metric.name == "cost"
+                ? "\(Money(nanos: activity.costNanos).decimalString) USD this hour against a baseline of "
+                    + "\(Money(nanos: Int64(baseline.mean.rounded())).decimalString) USD"
+                : "\(activity.tokens) tokens this hour against a baseline of \(Int64(baseline.mean.rounded()))"
+            let what = "\(entity) \(metric.name) is \(times) its hourly baseline: \(amount)"
+            let dedupe = "anomaly:\(org):\(entity):\(metric.name):\(activity.hour)"
+            switch rung {
+            case 1, 2:
+                findings.append(
+                    .alert(
+                        Alert(
+                            id: Identifier.make("alr", length: 16), orgId: org, kind: "anomaly.spike", subject: entity,
+                            severity: rung == 1 ? "info" : "warning", message: what, dedupeKey: "\(dedupe):\(rung)",
+                            createdAt: now, notify: rung >= 2)))
+            default:
+                let escalate = rung == 4
+                // An escalation turns a block for a while into one until lifted.
+                let active = state.blocks[org]?.first { $0.entity == entity && $0.isActive(at: now) }
+                var block: AnomalyBlock?
+                if active == nil || (escalate && active?.level != "escalation") {
+                    let made = AnomalyBlock(
+                        id: Identifier.make("blk", length: 16), orgId: org, entity: entity,
+                        level: escalate ? "escalation" : "block", reason: what, createdAt: now,
+                        until: escalate ? nil : now.adding(milliseconds: Int64(settings.blockMinutes) * 60_000))
+                    state.blocks[org, default: []].append(made)
+                    findings.append(.block(made))
+                    block = made
+                }
+                let until = block.map { $0.until.map { "until \($0.rfc3339)" } ?? "until lifted" } ?? "already"
+                let lift = block.map { "; lift with POST /api/anomalies/blocks/\($0.id)/lift" } ?? ""
+                findings.append(
+                    .alert(
+                        Alert(
+                            id: Identifier.make("alr", length: 16), orgId: org,
+                            kind: escalate ? "anomaly.escalation" : "anomaly.block", subject: entity,
+                            severity: "critical",
+                            message:
+                                "\(what); blocked \(until)\(escalate ? ", escalated" : ", investigation opened")\(lift)",
+                            dedupeKey: "\(dedupe):\(rung)", createdAt: now)))
+            }
+        }
+        let requests = activity.requestsBaseline
+        if warmedUp && !activity.rateLimited
+            && Double(activity.requests)
+                >= max(Double(settings.minHourlyRequests), settings.rateMultiple * requests.mean)
+        {
+            activity.rateLimited = true
+            findings.append(
+                .alert(
+                    Alert(
+                        id: Identifier.make("alr", length: 16), orgId: org, kind: "anomaly.rate", subject: entity,
+                        severity: "warning",
+                        message: "\(entity) made \(activity.requests) requests this hour against a baseline of "
+                            + "\(Int64(requests.mean.rounded())); rate-limited until the hour ends",
+                        dedupeKey: "anomaly-rate:\(org):\(entity):\(activity.hour)", createdAt: now)))
+        }
+        return findings
+    }
+
+    /// Lifts a block (the store has already recorded it).
+    func lifted(_ block: AnomalyBlock) {
+        state.withLock { state in
+            state.blocks[block.orgId]?.removeAll { $0.id == block.id }
+            // What tripped it this hour does not trip it again.
+            if var activity = state.activity[block.orgId]?[block.entity] {
+                activity.costRung = max(activity.costRung, 4)
+                activity.tokenRung = max(activity.tokenRung, 4)
+                state.activity[block.orgId]?[block.entity] = activity
+            }
+        }
+    }
+
+    /// A snapshot of an organisation's baselines, for the API.
+    func activity(org: String) -> [String: EntityActivity] { state.withLock { $0.activity[org] ?? [:] } }
+}

@@ -1,0 +1,285 @@
+import MeterrCore
+
+/// How often an alert kind may speak: a cool-down after an alert of a kind for a subject, during
+/// which more of the same are not recorded (unless more severe), and an interval at which an alert
+/// nobody has acknowledged is sent to the webhooks again.
+public struct AlertRule: Sendable, Hashable {
+    /// Minutes after an alert during which the same kind and subject stay quiet; 0: no cool-down.
+    public var cooldownMinutes: Int
+    /// Minutes after which an unacknowledged alert is sent again; 0: never.
+    public var renotifyMinutes: Int
+
+    /// Creates a rule.
+    public init(cooldownMinutes: Int, renotifyMinutes: Int) {
+        self.cooldownMinutes = cooldownMinutes
+        self.renotifyMinutes = renotifyMinutes
+    }
+}
+
+/// The thresholds of anomaly detection for one organisation.
+public struct AnomalySettings: Sendable, Hashable {
+    /// Whether anomalies are looked for at all.
+    public var enabled = true
+    /// The weight of the newest hour in the exponentially weighted baselines (0–1).
+    public var alpha = 0.1
+    /// How many standard deviations above the baseline an hour must be to count as a spike.
+    public var sigma = 3.0
+    /// Hours of baseline an entity needs before any spike is reported.
+    public var minBaselineHours = 24
+    /// Hours of baseline an entity needs before anomaly detection may block or rate-limit it.
+    public var warmupHours = 72
+    /// Multiples of the baseline: log, alert, block for a while (and open an investigation), block
+    /// until lifted (and escalate).
+    public var logMultiple = 2.0
+    public var alertMultiple = 3.0
+    public var blockMultiple = 5.0
+    public var escalateMultiple = 10.0
+    /// A request rate this many times the hourly baseline is rate-limited for the rest of the hour.
+    public var rateMultiple = 5.0
+    /// How long a block at `blockMultiple` lasts.
+    public var blockMinutes = 60
+    /// Hours smaller than these never count as spikes, whatever the baseline (quiet entities).
+    public var minHourlyCost = Money(nanos: 100_000_000)
+    public var minHourlyTokens = 10_000
+    public var minHourlyRequests = 20
+    /// Whether a key's first call to a model raises a review alert.
+    public var newModelAlerts = true
+
+    /// The defaults.
+    public init() {}
+}
+
+/// An organisation's alerting and anomaly policy (`GET`/`PUT /api/policy`).
+public struct OrgPolicy: Sendable, Hashable {
+    /// Rules per alert kind; kinds without one are neither cooled down nor re-sent.
+    public var alertRules: [String: AlertRule]
+    public var anomalies: AnomalySettings
+
+    /// The defaults: blocks are re-sent until acknowledged, anomaly spikes cool down for an hour.
+    public static let defaults = OrgPolicy(
+        alertRules: [
+            "budget.threshold": AlertRule(cooldownMinutes: 0, renotifyMinutes: 0),
+            "budget.forecast": AlertRule(cooldownMinutes: 0, renotifyMinutes: 0),
+            "budget.blocked": AlertRule(cooldownMinutes: 0, renotifyMinutes: 240),
+            "anomaly.spike": AlertRule(cooldownMinutes: 60, renotifyMinutes: 0),
+            "anomaly.rate": AlertRule(cooldownMinutes: 60, renotifyMinutes: 0),
+            "anomaly.block": AlertRule(cooldownMinutes: 0, renotifyMinutes: 60),
+            "anomaly.escalation": AlertRule(cooldownMinutes: 0, renotifyMinutes: 60),
+            "anomaly.new_model": AlertRule(cooldownMinutes: 0, renotifyMinutes: 0),
+        ], anomalies: AnomalySettings())
+
+    /// Creates a policy.
+    public init(alertRules: [String: AlertRule], anomalies: AnomalySettings) {
+        self.alertRules = alertRules
+        self.anomalies = anomalies
+    }
+
+    /// The rule for an alert kind (no cool-down, no re-sending when it has none).
+    public func rule(for kind: String) -> AlertRule {
+        alertRules[kind] ?? AlertRule(cooldownMinutes: 0, renotifyMinutes: 0)
+    }
+
+    /// The policy as JSON: `{"alerts": {kind: {cooldown_minutes, renotify_minutes}}, "anomalies": {…}}`.
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.beginObject("alerts")
+        for (kind, rule) in alertRules.sorted(by: { $0.key < $1.key }) {
+            json.beginObject(kind)
+            json.int("cooldown_minutes", rule.cooldownMinutes)
+            json.int("renotify_minutes", rule.renotifyMinutes)
+            json.endObject()
+        }
+        json.endObject()
+        let settings = anomalies
+        json.beginObject("anomalies")
+        json.bool("enabled", settings.enabled)
+        json.raw("alpha", Array("\(settings.alpha)".utf8))
+        json.raw("sigma", Array("\(settings.sigma)".utf8))
+        json.int("min_baseline_hours", settings.minBaselineHours)
+        json.int("warmup_hours", settings.warmupHours)
+        json.raw("log_multiple", Array("\(settings.logMultiple)".utf8))
+        json.raw("alert_multiple", Array("\(settings.alertMultiple)".utf8))
+        json.raw("block_multiple", Array("\(settings.blockMultiple)".utf8))
+        json.raw("escalate_multiple", Array("\(settings.escalateMultiple)".utf8))
+        json.raw("rate_multiple", Array("\(settings.rateMultiple)".utf8))
+        json.int("block_minutes", settings.blockMinutes)
+        json.string("min_hourly_cost_usd", settings.minHourlyCost.decimalString)
+        json.int("min_hourly_tokens", settings.minHourlyTokens)
+        json.int("min_hourly_requests", settings.minHourlyRequests)
+        json.bool("new_model_alerts", settings.newModelAlerts)
+        json.endObject()
+        json.endObject()
+    }
+
+    /// This policy with the members of `update` laid over it (a partial policy in the JSON form);
+    /// a bad member throws, naming it.
+    public func merging(_ update: JSONValue) throws(MeterrError) -> OrgPolicy {
+        guard case .object(let members) = update else { throw MeterrError.invalid("body", "must be a JSON object") }
+        var policy = self
+        for key in members.keys where key != "alerts" && key != "anomalies" {
+            throw MeterrError.invalid(key, "is not a policy section (alerts, anomalies)")
+        }
+        if let alerts = members["alerts"] {
+            guard case .object(let kinds) = alerts else { throw MeterrError.invalid("alerts", "must be an object") }
+            for (kind, value) in kinds {
+                var rule = policy.rule(for: kind)
+                guard case .object(let fields) = value else {
+                    throw MeterrError.invalid("alerts.\(kind)", "must be an object")
+                }
+                for (field, number) in fields {
+                    guard let minutes = number.int, (0...525_600).contains(minutes) else {
+                        throw MeterrError.invalid("alerts.\(kind).\(field)", "must be whole minutes (0–525600)")
+                    }
+                    switch field {
+                    case "cooldown_minutes": rule.cooldownMinutes = minutes
+                    case "renotify_minutes": rule.renotifyMinutes = minutes
+                    default:
+                        throw MeterrError.invalid(
+                            "alerts.\(kind).\(field)", "is not a rule field (cooldown_minutes, renotify_minutes)")
+                    }
+                }
+                policy.alertRules[kind] = rule
+            }
+        }
+        if let anomalies = members["anomalies"] {
+            guard case .object(let fields) = anomalies else {
+                throw MeterrError.invalid("anomalies", "must be an object")
+            }
+            for (field, value) in fields { try policy.anomalies.set(field, value) }
+            let settings = policy.anomalies
+            guard
+                settings.logMultiple <= settings.alertMultiple && settings.alertMultiple <= settings.blockMultiple
+                    && settings.blockMultiple <= settings.escalateMultiple
+            else {
+                throw MeterrError.invalid(
+                    "anomalies", "multiples must rise: log ≤ alert ≤ block ≤ escalate")
+            }
+        }
+        return policy
+    }
+}
+
+extension AnomalySettings {
+    mutating func set(_ field: String, _ value: JSONValue) throws(MeterrError) {
+        let name = "anomalies.\(field)"
+        func number(_ range: ClosedRange<Double>) throws(MeterrError) -> Double {
+            guard case .number(let text) = value, let number = Double(text), range.contains(number) else {
+                throw MeterrError.invalid(name, "must be a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+        func whole(_ range: ClosedRange<Int>) throws(MeterrError) -> Int {
+            guard let number = value.int, range.contains(number) else {
+                throw MeterrError.invalid(
+                    name, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+        func flag() throws(MeterrError) -> Bool {
+            guard case .bool(let flag) = value else { throw MeterrError.invalid(name, "must be true or false") }
+            return flag
+        }
+        switch field {
+        case "enabled": enabled = try flag()
+        case "alpha": alpha = try number(0.001...1)
+        case "sigma": sigma = try number(0...100)
+        case "min_baseline_hours": minBaselineHours = try whole(0...8_784)
+        case "warmup_hours": warmupHours = try whole(0...8_784)
+        case "log_multiple": logMultiple = try number(1...1000)
+        case "alert_multiple": alertMultiple = try number(1...1000)
+        case "block_multiple": blockMultiple = try number(1...1000)
+        case "escalate_multiple": escalateMultiple = try number(1...1000)
+        case "rate_multiple": rateMultiple = try number(1...1000)
+        case "block_minutes": blockMinutes = try whole(1...525_600)
+        case "min_hourly_cost_usd":
+            let text: String? =
+                switch value {
+                case .string(let text), .number(let text): text
+                default: nil
+                }
+            guard let text, let money = Money(decimalString: text), money.nanos >= 0 else {
+                throw MeterrError.invalid(name, "must be an amount such as \"0.10\"")
+            }
+            minHourlyCost = money
+        case "min_hourly_tokens": minHourlyTokens = try whole(0...Int(Int32.max))
+        case "min_hourly_requests": minHourlyRequests = try whole(0...Int(Int32.max))
+        case "new_model_alerts": newModelAlerts = try flag()
+        default: throw MeterrError.invalid(name, "is not an anomaly setting")
+        }
+    }
+}
+
+/// A block placed by anomaly detection on an organisation, team, user or key: calls from it are
+/// refused until `until` (or until lifted, when `until` is `nil`). Each block is an open
+/// investigation until it is lifted or runs out.
+public struct AnomalyBlock: Sendable, Hashable {
+    public var id: String
+    public var orgId: String
+    /// `org`, `team:<name>`, `user:<name>` or `key:<id>`.
+    public var entity: String
+    /// `block` (for a while) or `escalation` (until lifted).
+    public var level: String
+    public var reason: String
+    public var createdAt: Timestamp
+    public var until: Timestamp?
+    public var liftedAt: Timestamp?
+    public var liftedBy: String?
+
+    /// Creates a block.
+    public init(
+        id: String, orgId: String, entity: String, level: String, reason: String, createdAt: Timestamp,
+        until: Timestamp?, liftedAt: Timestamp? = nil, liftedBy: String? = nil
+    ) {
+        self.id = id
+        self.orgId = orgId
+        self.entity = entity
+        self.level = level
+        self.reason = reason
+        self.createdAt = createdAt
+        self.until = until
+        self.liftedAt = liftedAt
+        self.liftedBy = liftedBy
+    }
+
+    /// Whether the block holds at `time`.
+    public func isActive(at time: Timestamp) -> Bool { liftedAt == nil && (until.map { time < $0 } ?? true) }
+}
+
+/// One hour of an entity's usage, from the hourly rollups.
+public struct HourlyTotals: Sendable, Hashable {
+    /// `org`, `team:<name>`, `user:<name>` or `key:<id>`.
+    public var entity: String
+    public var hour: Timestamp
+    public var requests: Int64
+    public var tokens: Int64
+    public var costNanos: Int64
+
+    /// Creates one hour's totals.
+    public init(entity: String, hour: Timestamp, requests: Int64, tokens: Int64, costNanos: Int64) {
+        self.entity = entity
+        self.hour = hour
+        self.requests = requests
+        self.tokens = tokens
+        self.costNanos = costNanos
+    }
+}
+
+/// Policies, anomaly blocks and what anomaly detection learns from the ledger.
+public protocol PolicyStore: Sendable {
+    /// An organisation's policy (the defaults until one is saved).
+    func policy(org: String) async throws -> OrgPolicy
+    func setPolicy(org: String, _ policy: OrgPolicy, actor: String) async throws
+    func recordBlock(_ block: AnomalyBlock) async throws
+    /// Lifts a block of `org`; `nil` if it has none with that id.
+    func liftBlock(org: String, id: String, at: Timestamp, actor: String) async throws -> AnomalyBlock?
+    /// An organisation's blocks, newest first.
+    func blocks(org: String, limit: Int) async throws -> [AnomalyBlock]
+    /// Every block not lifted (expired ones included; callers check the time).
+    func unliftedBlocks() async throws -> [AnomalyBlock]
+    /// Hourly totals of the organisation, its teams, users and keys since `from`, oldest first.
+    func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals]
+    /// The models (`provider/model`) each key of `org` has called.
+    func keyModels(org: String) async throws -> [String: Set<String>]
+    /// Remembers that a key called a model.
+    func recordKeyModel(org: String, keyId: String, model: String, at: Timestamp) async throws
+}
