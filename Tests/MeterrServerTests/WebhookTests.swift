@@ -4,9 +4,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeterrCore
-import MeterrServer
 import Synchronization
 import Testing
+
+@testable import MeterrServer
 
 /// A webhook receiver on a real port that fails its first `failures` deliveries.
 final class Receiver: Sendable {
@@ -83,6 +84,45 @@ struct WebhookTests {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("\(parts["t"]!).\(last.body)".utf8), using: key)
         #expect(mac.map { String(format: "%02x", $0) }.joined() == parts["v1"])
         #expect(last.body.contains(#""kind":"budget.threshold""#))
+    }
+
+    @Test("An unacknowledged alert is sent again on its kind's re-notify interval, until acknowledged")
+    func renotify() async throws {
+        let receiver = Receiver(failures: 0)
+        let (receiverTask, port) = try await receiver.start()
+        defer { receiverTask.cancel() }
+        let clock = ManualClock("2026-08-03T09:00:00Z")
+        let configure: (inout ServerConfiguration, Int) -> Void = { configuration, _ in
+            configuration.upstreamAllowHosts = ["127.0.0.1"]
+            configuration.alertTick = .milliseconds(20)
+            configuration.clock = clock.clock
+        }
+        try await withGateway(configure: configure) { client, _ in
+            _ = try await client.post("/api/webhooks", #"{"url":"http://127.0.0.1:\#(port)/hook"}"#)
+            _ = try await client.put("/api/policy", #"{"alerts":{"budget.threshold":{"renotify_minutes":30}}}"#)
+            _ = try await client.post("/api/budgets", #"{"name":"b","limit_usd":"1","thresholds":[50]}"#)
+            _ = try await client.post("/api/usage/events", dollarEvent("d", ts: "2026-08-03T09:00:00Z"))
+            func deliveries(atLeast count: Int) async throws -> [String] {
+                for _ in 0..<500 where receiver.received.withLock({ $0.count }) < count {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                return receiver.received.withLock { $0.map(\.delivery) }
+            }
+            let first = try await deliveries(atLeast: 1)
+            #expect(first.count == 1)
+            clock.advance(minutes: 20)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await deliveries(atLeast: 1).count == 1, "not due before 30 minutes")
+            clock.advance(minutes: 11)
+            let second = try await deliveries(atLeast: 2)
+            #expect(second == [first[0], first[0] + "#2"], "its own dedupe key per reminder")
+            #expect(receiver.received.withLock { $0.last?.body.contains(#""renotification":1"#) } == true)
+            let alert = try #require(try await client.alerts().first { $0["kind"] as? String == "budget.threshold" })
+            _ = try await client.post("/api/alerts/\(alert["id"] as! String)/acknowledge", "{}")
+            clock.advance(minutes: 31)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(receiver.received.withLock { $0.count } == 2, "acknowledged: no more reminders")
+        }
     }
 
     @Test("Webhook URLs follow the upstream rules: https and public unless allow-listed")

@@ -181,7 +181,7 @@ final class AnomalyDetector: Sendable {
             let raised = metric.name == "cost" ? activity.costRung : activity.tokenRung
             guard rung > raised else { continue }
             if metric.name == "cost" { activity.costRung = rung } else { activity.tokenRung = rung }
-            let times = multiple.isFinite ? "\(Int(multiple.rounded()))×" : "far above"
+            let times = multiple < 1_000_000 ? "\(Int(multiple.rounded()))×" : "far above"
             let amount =
                 metric.name == "cost"
                 ? "\(Money(nanos: activity.costNanos).decimalString) USD this hour against a baseline of "
