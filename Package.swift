@@ -100,6 +100,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `swift run -c release meterr-budget-bench`: what budgets and anomaly detection add to a call.
+        .executableTarget(
+            name: "meterr-budget-bench",
+            dependencies: ["MeterrCore", "MeterrPricing", "MeterrServer", "MeterrStore"],
+            path: "Benchmarks/BudgetBenchmark"
+        ),
         // `swift run -c release meterr-ledger-bench`: ledger ingest and summary speed.
         .executableTarget(
             name: "meterr-ledger-bench",

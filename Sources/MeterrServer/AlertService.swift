@@ -4,7 +4,7 @@ import MeterrStore
 import ServiceLifecycle
 
 /// What budgets and anomaly detection find on the request path, written off it.
-enum Finding: Sendable {
+package enum Finding: Sendable {
     case alert(Alert)
     case block(AnomalyBlock)
     /// A key called a model for the first time.

@@ -4,11 +4,11 @@ import Synchronization
 
 /// Each organisation's alerting and anomaly policy, read from the store once and kept in memory, so
 /// the request path can consult it without waiting.
-final class PolicyCache: Sendable {
+package final class PolicyCache: Sendable {
     let store: any PolicyStore
     private let policies = Mutex([String: OrgPolicy]())
 
-    init(store: any PolicyStore) { self.store = store }
+    package init(store: any PolicyStore) { self.store = store }
 
     /// The organisation's policy, loading it on first use.
     func policy(org: String) async throws -> OrgPolicy {

@@ -10,9 +10,9 @@ import Synchronization
 /// lifted (escalated). A request rate above `rate_multiple` × normal is capped for the rest of the
 /// hour. A key's first call to a model it never used raises a review alert. Until an entity has
 /// `warmup_hours` of baseline, nothing blocks or caps it.
-final class AnomalyDetector: Sendable {
+package final class AnomalyDetector: Sendable {
     /// Why a call was refused.
-    struct Refusal: Sendable, Error {
+    package struct Refusal: Sendable, Error {
         var message: String
         /// When the call may be tried again (`nil`: not before the block is lifted).
         var retryAt: Timestamp?
@@ -36,7 +36,7 @@ final class AnomalyDetector: Sendable {
     let report: @Sendable (Finding) -> Void
     private let state = Mutex(State())
 
-    init(
+    package init(
         store: any PolicyStore, policies: PolicyCache, clock: WallClock, report: @escaping @Sendable (Finding) -> Void
     ) {
         self.store = store
@@ -61,7 +61,7 @@ final class AnomalyDetector: Sendable {
     }
 
     /// Learns an organisation's baselines from its hourly rollups, once.
-    func prepare(org: String) async throws {
+    package func prepare(org: String) async throws {
         if state.withLock({ $0.loadedOrgs.contains(org) }) { return }
         let alpha = try await policies.policy(org: org).anomalies.alpha
         let currentHour = clock.now().hourStart.milliseconds
@@ -87,7 +87,7 @@ final class AnomalyDetector: Sendable {
     }
 
     /// Refuses a call from a blocked or rate-capped entity.
-    func admit(org: String, team: String?, user: String?, keyId: String?, now: Timestamp) -> Refusal? {
+    package func admit(org: String, team: String?, user: String?, keyId: String?, now: Timestamp) -> Refusal? {
         let entities = Self.entities(team: team, user: user, keyId: keyId)
         return state.withLock { state in
             if let block = state.blocks[org]?.first(where: { $0.isActive(at: now) && entities.contains($0.entity) }) {
@@ -112,7 +112,7 @@ final class AnomalyDetector: Sendable {
     }
 
     /// Counts a finished call (or a reported one) and acts on what it reveals.
-    func observe(_ event: UsageEvent) {
+    package func observe(_ event: UsageEvent) {
         let settings = policies.cached(org: event.org).anomalies
         guard settings.enabled else { return }
         let now = clock.now()

@@ -1,5 +1,6 @@
 import Foundation
 import MeterrCore
+import MeterrPricing
 import MeterrStore
 import Synchronization
 
@@ -11,8 +12,8 @@ import Synchronization
 /// Spend is held in memory per budget and period, from the ledger when a period is first seen, then
 /// kept current by the calls that settle and the events reported through the API. (One node.)
 /// Rolling windows keep their spend per hour and slide as the hours pass.
-final class BudgetGuard: Sendable {
-    struct PeriodState {
+package final class BudgetGuard: Sendable {
+    package struct PeriodState {
         var periodStart: Timestamp
         var periodEnd: Timestamp
         var spent: Int64
@@ -22,7 +23,7 @@ final class BudgetGuard: Sendable {
     }
 
     /// Money held for one call against one budget.
-    struct Hold: Sendable {
+    package struct Hold: Sendable {
         var budget: Budget
         var periodStart: Timestamp
         /// The hour the call started in (where a rolling window counts its cost).
@@ -31,13 +32,13 @@ final class BudgetGuard: Sendable {
     }
 
     /// Money held for one call against its budgets.
-    struct Reservation: Sendable {
-        var holds: [Hold]
-        static let none = Reservation(holds: [])
+    package struct Reservation: Sendable {
+        package var holds: [Hold]
+        package static let none = Reservation(holds: [])
     }
 
     /// Why a call was refused.
-    struct Refusal: Sendable, Error {
+    package struct Refusal: Sendable, Error {
         var budget: Budget
         var spent: Money
         var limit: Money
@@ -57,7 +58,9 @@ final class BudgetGuard: Sendable {
     private let budgetsByOrg = Mutex([String: [Budget]]())
     private let states = Mutex([String: PeriodState]())
 
-    init(store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (Alert) -> Void = { _ in }) {
+    package init(
+        store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (Alert) -> Void = { _ in }
+    ) {
         self.store = store
         self.clock = clock
         self.raise = raise
@@ -140,7 +143,7 @@ final class BudgetGuard: Sendable {
     }
 
     /// Loads every budget (at start, and after a change).
-    func reload() async throws {
+    package func reload() async throws {
         let all = try await store.allBudgets()
         let grouped = Dictionary(grouping: all, by: \.orgId)
         budgetsByOrg.withLock { $0 = grouped }
@@ -152,7 +155,7 @@ final class BudgetGuard: Sendable {
     func forget(_ budgetId: String) { _ = states.withLock { $0.removeValue(forKey: budgetId) } }
 
     /// The budgets that cover a call.
-    func budgets(for event: UsageEvent) -> [Budget] {
+    package func budgets(for event: UsageEvent) -> [Budget] {
         budgetsByOrg.withLock { $0[event.org] ?? [] }.filter {
             $0.scope.covers(
                 team: event.team, user: event.user, project: event.project, keyId: event.keyId, tags: event.tags)
@@ -160,8 +163,16 @@ final class BudgetGuard: Sendable {
     }
 
     /// Makes sure each budget's current period is loaded from the ledger (or its window slid on).
-    func prepare(_ budgets: [Budget], now: Timestamp) async throws {
+    package func prepare(_ budgets: [Budget], now: Timestamp) async throws {
         for budget in budgets {
+            // The common case, without calendar arithmetic: the loaded period still holds `now`.
+            let current = states.withLock { states in
+                guard let state = states[budget.id] else { return false }
+                return budget.period.isRolling
+                    ? state.periodEnd.milliseconds == now.hourStart.milliseconds + 3_600_000
+                    : state.periodStart <= now && now < state.periodEnd
+            }
+            if current { continue }
             let (start, end) = budget.period.bounds(of: now, in: budget.zone)
             let known = states.withLock { $0[budget.id]?.periodStart }
             if known == start { continue }
@@ -207,8 +218,21 @@ final class BudgetGuard: Sendable {
         return Timestamp(milliseconds: oldest + Int64(hours) * 3_600_000)
     }
 
+    /// The most a call can cost: its prompt (counted) plus its output limit (`max_tokens`, else the
+    /// model's output limit, else 4,096 tokens), at the model's price; zero for an unpriced model.
+    package static func worstCase(
+        estimator: any TokenEstimator, engine: CostEngine, provider: Provider, model: String?, maxTokens: Int?,
+        body: [UInt8], at time: Timestamp
+    ) -> Money {
+        guard let model else { return .zero }
+        let input = estimator.inputTokens(provider: provider, model: model, requestBody: body)
+        let output = maxTokens ?? engine.resolve(model: model, provider: provider)?.maxOutputTokens ?? 4_096
+        let usage = Usage(inputTokens: input, outputTokens: output)
+        return (try? engine.cost(model: model, provider: provider, usage: usage, at: time))??.cost ?? .zero
+    }
+
     /// Reserves `worstCase` against every budget, or refuses if a hard one would be crossed (nothing held then).
-    func reserve(_ budgets: [Budget], worstCase: Money, now: Timestamp) -> Result<Reservation, Refusal> {
+    package func reserve(_ budgets: [Budget], worstCase: Money, now: Timestamp) -> Result<Reservation, Refusal> {
         if budgets.isEmpty { return .success(.none) }
         return states.withLock { states in
             for budget in budgets where budget.hard {
@@ -241,7 +265,7 @@ final class BudgetGuard: Sendable {
     }
 
     /// Settles a reservation: the hold is released and the real cost (if any) is spent.
-    func settle(_ reservation: Reservation, cost: Money?) {
+    package func settle(_ reservation: Reservation, cost: Money?) {
         guard !reservation.holds.isEmpty else { return }
         let now = clock.now()
         let alerts = states.withLock { states in

@@ -207,7 +207,9 @@ struct Gateway: Sendable {
             let covering = budgets.budgets(for: probe)
             if !covering.isEmpty {
                 try await budgets.prepare(covering, now: startedAt)
-                let worst = worstCase(provider: target, model: facts.model, maxTokens: facts.maxTokens, body: bytes)
+                let worst = BudgetGuard.worstCase(
+                    estimator: estimator, engine: engine, provider: target, model: facts.model,
+                    maxTokens: facts.maxTokens, body: bytes, at: startedAt)
                 switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
                 case .failure(let refusal):
                     metrics.record(provider: provider, status: 429, source: nil)
@@ -317,16 +319,6 @@ struct Gateway: Sendable {
             if !clientGone { try await writer.finish(nil) }
         }
         return Response(status: .init(code: status), headers: headers, body: streamBody)
-    }
-
-    /// The most a call can cost: its prompt (counted) plus its output limit (`max_tokens`, else the
-    /// model's output limit, else 4,096 tokens), at the model's price; zero for an unpriced model.
-    func worstCase(provider: Provider, model: String?, maxTokens: Int?, body: [UInt8]) -> Money {
-        guard let model else { return .zero }
-        let input = estimator.inputTokens(provider: provider, model: model, requestBody: body)
-        let output = maxTokens ?? engine.resolve(model: model, provider: provider)?.maxOutputTokens ?? 4_096
-        let usage = Usage(inputTokens: input, outputTokens: output)
-        return (try? engine.cost(model: model, provider: provider, usage: usage, at: .now()))??.cost ?? .zero
     }
 
     /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).

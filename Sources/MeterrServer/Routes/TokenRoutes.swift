@@ -89,17 +89,19 @@ func collectBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
 
 /// The gateway's estimates from the tokenizer: exact counts for OpenAI and Mistral models, calibrated
 /// estimates for the others; the byte-length estimate if the body is not JSON it can read.
-struct TokenizerEstimator: TokenEstimator {
+package struct TokenizerEstimator: TokenEstimator {
     let fallback = ByteLengthEstimator()
 
-    func inputTokens(provider: Provider, model: String?, requestBody: [UInt8]) -> Int {
+    package init() {}
+
+    package func inputTokens(provider: Provider, model: String?, requestBody: [UInt8]) -> Int {
         guard let model, let count = try? TokenCounter.promptTokens(model: model, requestBody: requestBody) else {
             return fallback.inputTokens(provider: provider, model: model, requestBody: requestBody)
         }
         return count.count
     }
 
-    func outputTokens(provider: Provider, model: String?, text: String) -> Int {
+    package func outputTokens(provider: Provider, model: String?, text: String) -> Int {
         guard let model, let count = try? TokenCounter.count(model: model, text: text) else {
             return fallback.outputTokens(provider: provider, model: model, text: text)
         }
