@@ -66,17 +66,17 @@ public enum UsageEventParser {
 }
 
 /// A strict JSON reader over bytes, with the typed reads usage events need.
-struct JSONParser {
+package struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
-    var index = 0
+    package var index = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    var atEnd: Bool { index >= bytes.count }
+    package var atEnd: Bool { index >= bytes.count }
 
-    func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+    package func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -85,7 +85,7 @@ struct JSONParser {
         }
     }
 
-    func malformed(_ what: String = "is not valid JSON") -> MeterrError {
+    package func malformed(_ what: String = "is not valid JSON") -> MeterrError {
         MeterrError.invalid("body", "\(what) (at byte \(index))")
     }
 
@@ -106,13 +106,13 @@ struct JSONParser {
     }
 
     /// Whether a `null` comes next (and consumes it).
-    mutating func consumeNull() -> Bool {
+    package mutating func consumeNull() -> Bool {
         skipWhitespace()
         return consume("null")
     }
 
     /// Walks the members of an object, calling `body` with each key; `body` must read the value.
-    mutating func forEachMember(_ field: String, _ body: (inout JSONParser, String) throws(MeterrError) -> Void)
+    package mutating func forEachMember(_ field: String, _ body: (inout JSONParser, String) throws(MeterrError) -> Void)
         throws(MeterrError)
     {
         skipWhitespace()
@@ -143,7 +143,7 @@ struct JSONParser {
     }
 
     /// Walks the elements of an array.
-    mutating func forEachElement(_ field: String, _ body: (inout JSONParser, Int) throws(MeterrError) -> Void)
+    package mutating func forEachElement(_ field: String, _ body: (inout JSONParser, Int) throws(MeterrError) -> Void)
         throws(MeterrError)
     {
         skipWhitespace()
@@ -170,7 +170,7 @@ struct JSONParser {
     }
 
     /// Reads a string value at the current position.
-    mutating func readString(_ field: String) throws(MeterrError) -> String {
+    package mutating func readString(_ field: String) throws(MeterrError) -> String {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else {
             throw MeterrError.invalid(field, consumeNull() ? "must be a string, not null" : "must be a string")
@@ -247,7 +247,7 @@ struct JSONParser {
     }
 
     /// The text of a JSON number at the current position, checked for JSON's number grammar.
-    mutating func readNumberText() -> Substring? {
+    package mutating func readNumberText() -> Substring? {
         skipWhitespace()
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
@@ -295,7 +295,7 @@ struct JSONParser {
         return try readString(field)
     }
 
-    mutating func readBool(_ field: String) throws(MeterrError) -> Bool {
+    package mutating func readBool(_ field: String) throws(MeterrError) -> Bool {
         skipWhitespace()
         if consume("true") { return true }
         if consume("false") { return false }

@@ -24,7 +24,7 @@ extension PriceCatalog {
         do {
             root = try OrderedJSONParser.parse(bytes)
         } catch {
-            throw MeterrError(.configuration, error.description)
+            throw MeterrError(.configuration, "the file " + error.message)
         }
         guard case .object = root, case .array(let models)? = root["models"] else {
             throw MeterrError(.configuration, "a catalog is an object with a \"models\" array", field: "models")

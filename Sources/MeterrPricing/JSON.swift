@@ -1,3 +1,5 @@
+import MeterrCore
+
 /// A parsed JSON value that keeps numbers as their source text, so prices never pass through `Double`.
 ///
 /// Objects keep their members in file order (LiteLLM files are diffed by humans; exports stay stable).
@@ -64,239 +66,50 @@ public indirect enum OrderedJSON: Sendable, Hashable {
     }
 }
 
-/// A JSON syntax error with the byte offset where it was found.
-public struct OrderedJSONSyntaxError: Error, Sendable, CustomStringConvertible {
-    /// Byte offset into the input.
-    public var offset: Int
-    /// What was wrong.
-    public var reason: String
-
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
-}
-
-/// A small strict JSON (RFC 8259) parser over bytes.
+/// Reads JSON documents into `OrderedJSON`, with MeterrCore's one JSON parser (RFC 8259, strict).
 public enum OrderedJSONParser {
-    /// Parses one JSON document; trailing non-space bytes are an error.
-    public static func parse(_ bytes: [UInt8]) throws(OrderedJSONSyntaxError) -> OrderedJSON {
-        try bytes.withUnsafeBufferPointer { buffer throws(OrderedJSONSyntaxError) in
-            var parser = Cursor(bytes: buffer)
-            parser.skipSpace()
-            let value = try parser.value(depth: 0)
-            parser.skipSpace()
-            guard parser.index == buffer.count else { throw parser.error("unexpected bytes after the document") }
+    /// Parses one JSON document; trailing non-space bytes are an error. The error names the byte.
+    public static func parse(_ bytes: [UInt8]) throws(MeterrError) -> OrderedJSON {
+        try bytes.withUnsafeBufferPointer { buffer throws(MeterrError) in
+            var parser = JSONParser(buffer)
+            let value = try parser.readOrdered(depth: 0)
+            parser.skipWhitespace()
+            guard parser.atEnd else { throw parser.malformed("has unexpected bytes after the document") }
             return value
         }
     }
 
     /// Parses a JSON document held in a string.
-    public static func parse(_ text: String) throws(OrderedJSONSyntaxError) -> OrderedJSON {
+    public static func parse(_ text: String) throws(MeterrError) -> OrderedJSON {
         try parse(Array(text.utf8))
     }
+}
 
-    private struct Cursor {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var index = 0
-
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-        func error(_ reason: String) -> OrderedJSONSyntaxError { OrderedJSONSyntaxError(offset: index, reason: reason) }
-
-        mutating func skipSpace() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case 0x20, 0x09, 0x0A, 0x0D: index += 1
-                default: return
-                }
-            }
-        }
-
-        mutating func expect(_ literal: StaticString, _ value: OrderedJSON) throws(OrderedJSONSyntaxError)
-            -> OrderedJSON
-        {
-            let count = literal.utf8CodeUnitCount
-            guard index + count <= bytes.count else { throw error("unexpected end of input") }
-            for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] {
-                throw error("unknown literal")
-            }
-            index += count
-            return value
-        }
-
-        mutating func value(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
-            guard depth < 128 else { throw error("nested too deeply") }
-            guard index < bytes.count else { throw error("unexpected end of input") }
-            switch bytes[index] {
-            case UInt8(ascii: "{"): return try object(depth: depth)
-            case UInt8(ascii: "["): return try array(depth: depth)
-            case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): return try expect("true", .bool(true))
-            case UInt8(ascii: "f"): return try expect("false", .bool(false))
-            case UInt8(ascii: "n"): return try expect("null", .null)
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-            default: throw error("unexpected character")
-            }
-        }
-
-        mutating func object(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
-            index += 1
+extension JSONParser {
+    mutating func readOrdered(depth: Int) throws(MeterrError) -> OrderedJSON {
+        guard depth < 128 else { throw malformed("is nested too deeply") }
+        skipWhitespace()
+        switch peek() {
+        case UInt8(ascii: "\""): return .string(try readString("body"))
+        case UInt8(ascii: "{"):
             var members: [(key: String, value: OrderedJSON)] = []
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
+            try forEachMember("body") { (parser, key) throws(MeterrError) in
+                members.append((key, try parser.readOrdered(depth: depth + 1)))
             }
-            while true {
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-                let key = try string()
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                skipSpace()
-                members.append((key, try value(depth: depth + 1)))
-                skipSpace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(members)
-                } else {
-                    throw error("expected ',' or '}'")
-                }
-            }
-        }
-
-        mutating func array(depth: Int) throws(OrderedJSONSyntaxError) -> OrderedJSON {
-            index += 1
+            return .object(members)
+        case UInt8(ascii: "["):
             var items: [OrderedJSON] = []
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
+            try forEachElement("body") { (parser, _) throws(MeterrError) in
+                items.append(try parser.readOrdered(depth: depth + 1))
             }
-            while true {
-                skipSpace()
-                items.append(try value(depth: depth + 1))
-                skipSpace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(items)
-                } else {
-                    throw error("expected ',' or ']'")
-                }
-            }
-        }
-
-        mutating func hex4() throws(OrderedJSONSyntaxError) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-                default: throw error("bad \\u escape")
-                }
-                value = value * 16 + digit
-                index += 1
-            }
-            return value
-        }
-
-        mutating func string() throws(OrderedJSONSyntaxError) -> String {
-            index += 1
-            let start = index
-            // Fast path: no escapes.
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                    index += 1
-                    return text
-                }
-                if byte == UInt8(ascii: "\\") { break }
-                if byte < 0x20 { throw error("control character in string") }
-                index += 1
-            }
-            var out = Array(bytes[start..<index])
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return String(decoding: out, as: UTF8.self)
-                }
-                if byte < 0x20 { throw error("control character in string") }
-                if byte != UInt8(ascii: "\\") {
-                    out.append(byte)
-                    index += 1
-                    continue
-                }
-                index += 1
-                guard index < bytes.count else { break }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw error("unpaired surrogate") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw error("unpaired surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
-                default: throw error("invalid escape")
-                }
-            }
-            throw error("unterminated string")
-        }
-
-        mutating func number() throws(OrderedJSONSyntaxError) -> String {
-            let start = index
-            func digits(_ cursor: inout Cursor) -> Int {
-                let begin = cursor.index
-                while cursor.index < cursor.bytes.count, (48...57).contains(cursor.bytes[cursor.index]) {
-                    cursor.index += 1
-                }
-                return cursor.index - begin
-            }
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count else { throw error("truncated number") }
-            if bytes[index] == UInt8(ascii: "0") {
-                index += 1
-            } else if digits(&self) == 0 {
-                throw error("expected digits")
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                guard digits(&self) > 0 else { throw error("expected digits after '.'") }
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                    index += 1
-                }
-                guard digits(&self) > 0 else { throw error("expected exponent digits") }
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            return .array(items)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool("body"))
+        case UInt8(ascii: "n"):
+            guard consumeNull() else { throw malformed() }
+            return .null
+        default:
+            guard let text = readNumberText() else { throw malformed() }
+            return .number(String(text))
         }
     }
 }
@@ -349,23 +162,8 @@ public enum OrderedJSONWriter {
 
     /// The string as a JSON string literal.
     public static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        JSONWriter.appendQuoted(text, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

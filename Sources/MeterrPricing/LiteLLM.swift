@@ -69,7 +69,7 @@ public enum LiteLLM {
         do {
             root = try OrderedJSONParser.parse(bytes)
         } catch {
-            throw MeterrError(.invalidRequest, error.description)
+            throw MeterrError(.invalidRequest, "the file " + error.message)
         }
         guard case .object(let members) = root else {
             throw MeterrError(.invalidRequest, "a LiteLLM price file is one JSON object keyed by model")
