@@ -114,13 +114,20 @@ let package = Package(
             name: "MeterrServerTests",
             dependencies: [
                 "MeterrServer",
+                "MeterrTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
-        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore"]),
+        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore", "MeterrTestSupport"]),
+        // Test helpers shared by the suites: the `meterr serve` process, loopback servers, the fake provider.
+        .target(
+            name: "MeterrTestSupport",
+            dependencies: ["MeterrCore", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/MeterrTestSupport"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrServer
+import MeterrTestSupport
 import Synchronization
 import Testing
 
