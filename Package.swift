@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
         .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
         .library(name: "MeterrTokenizer", targets: ["MeterrTokenizer"]),
+        .library(name: "MeterrSDK", targets: ["MeterrSDK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,6 +88,24 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]
         ),
+        // The Swift SDK: batched usage reporting, metered provider calls, gateway helpers, management
+        // client. Free of the server and the database, so apps stay light.
+        .target(
+            name: "MeterrSDK",
+            dependencies: [
+                "MeterrCore",
+                "MeterrProviders",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // `swift run meterr-sdk-example`: a metered call against a local fake provider, reported to meterr.
+        .executableTarget(
+            name: "meterr-sdk-example",
+            dependencies: ["MeterrSDK", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Examples/SDKExample"
+        ),
         // The CLI: thin, parses arguments and calls the libraries.
         .executableTarget(
             name: "meterr",
@@ -127,6 +146,14 @@ let package = Package(
             name: "MeterrTestSupport",
             dependencies: ["MeterrCore", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Tests/MeterrTestSupport"
+        ),
+        .testTarget(
+            name: "MeterrSDKTests",
+            dependencies: [
+                "MeterrSDK",
+                "MeterrTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
