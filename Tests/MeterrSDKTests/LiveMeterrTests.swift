@@ -13,9 +13,9 @@ struct LiveMeterr {
     }
     var management: ManagementClient { ManagementClient(connection: connection) }
 
-    init(directory: String = temporaryDirectory(), port: Int = 0) throws {
+    init(directory: String = temporaryDirectory(), port: Int = 0, environment: [String: String] = [:]) throws {
         self.directory = directory
-        server = try ServerProcess(dataDirectory: directory, port: port)
+        server = try ServerProcess(dataDirectory: directory, port: port, environment: environment)
     }
 
     /// The ids of the ledger's events that carry a tag, oldest first.
@@ -161,6 +161,43 @@ struct LiveMeterrTests {
         } catch {
             #expect(error.code == .unauthenticated)
         }
+    }
+
+    @Test("The gateway helpers' base URLs, key headers and attribution headers reach every provider through meterr")
+    func gatewayHelpers() async throws {
+        let (provider, providerURL) = try await startFakeProvider()
+        defer { provider.cancel() }
+        var environment: [String: String] = [:]
+        for name in ["OPENAI", "ANTHROPIC", "GEMINI", "MISTRAL", "COHERE"] {
+            environment["METERR_\(name)_BASE_URL"] = providerURL
+            environment["\(name)_API_KEY"] = "real-key"
+        }
+        let live = try LiveMeterr(environment: environment)
+        defer { try? FileManager.default.removeItem(atPath: live.directory) }
+        let gateway = MeterrGateway(baseURL: live.connection.baseURL + "/")
+        let calls: [(Provider, String, String)] = [
+            (.openai, "/chat/completions", #"{"model":"gpt-4.1","messages":[]}"#),
+            (.anthropic, "/v1/messages", #"{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[]}"#),
+            (.gemini, "/v1beta/models/gemini-2.5-pro:generateContent", #"{"contents":[]}"#),
+            (.mistral, "/v1/chat/completions", #"{"model":"mistral-medium-2508","messages":[]}"#),
+            (.cohere, "/v2/chat", #"{"model":"command-a-03-2025","messages":[]}"#),
+        ]
+        let attribution = Attribution(team: "search", user: "ana", project: "beta", tags: ["run": "gateway"])
+        for (target, path, body) in calls {
+            var headers = [MeterrGateway.keyHeader(for: target, key: live.server.adminKey)]
+            headers += MeterrGateway.attributionHeaders(attribution)
+            headers.append(("content-type", "application/json"))
+            let response = try await AsyncHTTPClientTransport().send(
+                TransportRequest(
+                    method: "POST", url: gateway.baseURL(for: target) + path, headers: headers, body: Array(body.utf8)),
+                timeout: .seconds(30))
+            #expect(response.status == 200, "\(target)")
+            #expect(response.header(MeterrHeader.requestId) != nil, "\(target)")
+        }
+        let events = try await live.management.events(EventQuery(tags: ["run": "gateway"])).events
+        #expect(Set(events.map(\.provider)) == [.openai, .anthropic, .gemini, .mistral, .cohere])
+        #expect(events.allSatisfy { $0.team == "search" && $0.user == "ana" && $0.project == "beta" })
+        #expect(gateway.unifiedBaseURL == live.connection.baseURL + "/v1")
     }
 
     @Test("An unreachable meterr is an unavailable error, not a hang or a crash")

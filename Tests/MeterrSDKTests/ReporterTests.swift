@@ -1,6 +1,7 @@
 import MeterrCore
-import MeterrSDK
 import Testing
+
+@testable import MeterrSDK
 
 @Suite("The reporter batches, retries and buffers usage events")
 struct ReporterTests {
@@ -95,6 +96,16 @@ struct ReporterTests {
         #expect(reporter.counters.pending == 0)
         reporter.report(sampleEvent("after"))
         #expect(reporter.counters.dropped == 5, "a report after shutdown is dropped, not sent")
+    }
+
+    @Test("The wait between attempts doubles with each failure up to the cap, and is jittered within its upper half")
+    func backoffGrows() {
+        let configuration = Reporter.Configuration(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1))
+        for (failures, ceiling) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (40, 1000)] {
+            let waits = (0..<200).map { _ in Reporter.backoff(after: failures, configuration).wholeMilliseconds }
+            #expect(waits.allSatisfy { (Int64(ceiling) / 2...Int64(ceiling)).contains($0) }, "after \(failures)")
+            #expect(Set(waits).count > 1, "jittered, not one fixed wait")
+        }
     }
 
     @Test("An invalid event is refused at once and counted, and never sent")
