@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "meterr",
-    platforms: [.macOS(.v15)],
+    // iOS, tvOS, watchOS and visionOS: for apps that use MeterrSDK (Mutex needs these versions).
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
     products: [
         .executable(name: "meterr", targets: ["meterr"]),
         .library(name: "MeterrCore", targets: ["MeterrCore"]),

@@ -87,7 +87,16 @@ public struct EventPage: Sendable, Hashable, Decodable {
 
 /// How a usage summary groups its totals.
 public enum SummaryGrouping: String, Sendable, Hashable, CaseIterable {
-    case none, model, provider, team, user, key, project, day, hour
+    /// One group: the totals alone.
+    case none
+    /// One group per model the providers reported (with its provider).
+    case model
+    /// One group per provider.
+    case provider
+    /// One group per team, user, meterr key or project.
+    case team, user, key, project
+    /// One group per UTC day or hour.
+    case day, hour
 }
 
 /// Totals of requests, tokens and cost.
