@@ -44,15 +44,18 @@ public final class Reporter: Sendable {
         public var initialBackoff: Duration
         /// The longest wait between attempts.
         public var maxBackoff: Duration
-        /// How long one delivery may take.
+        /// How long one delivery may take. (AsyncHTTPClient keeps trying to connect to a stopped
+        /// meterr until then, so against one an attempt lasts this long.)
         public var requestTimeout: Duration
+        /// How long `run()`, as a ServiceLifecycle service, keeps delivering after a graceful shutdown began.
+        public var shutdownTimeout: Duration
 
         /// Creates a configuration; the defaults suit a busy service.
         public init(
             maxBatchSize: Int = 100, maxBatchBytes: Int = 512 << 10, flushInterval: Duration = .seconds(1),
             bufferLimit: Int = 10_000, initialBackoff: Duration = .milliseconds(200),
             maxBackoff: Duration = .seconds(30),
-            requestTimeout: Duration = .seconds(10)
+            requestTimeout: Duration = .seconds(10), shutdownTimeout: Duration = .seconds(10)
         ) {
             self.maxBatchSize = max(1, min(maxBatchSize, 1000))
             self.maxBatchBytes = max(1, maxBatchBytes)
@@ -61,6 +64,7 @@ public final class Reporter: Sendable {
             self.initialBackoff = initialBackoff
             self.maxBackoff = max(maxBackoff, initialBackoff)
             self.requestTimeout = requestTimeout
+            self.shutdownTimeout = shutdownTimeout
         }
     }
 
@@ -102,7 +106,7 @@ public final class Reporter: Sendable {
         self.configuration = configuration
         self.transport = transport
         self.state = Mutex(State())
-        let task = Task { [self] in await self.run() }
+        let task = Task { [self] in await self.deliverUntilStopped() }
         loop.withLock { $0 = task }
     }
 
@@ -160,7 +164,7 @@ public final class Reporter: Sendable {
 
     // MARK: the background task
 
-    private func run() async {
+    private func deliverUntilStopped() async {
         var failures = 0
         while true {
             let step = state.withLock { $0.next(.now, configuration) }

@@ -1,4 +1,6 @@
+import Logging
 import MeterrCore
+import ServiceLifecycle
 import Testing
 
 @testable import MeterrSDK
@@ -106,6 +108,23 @@ struct ReporterTests {
             #expect(waits.allSatisfy { (Int64(ceiling) / 2...Int64(ceiling)).contains($0) }, "after \(failures)")
             #expect(Set(waits).count > 1, "jittered, not one fixed wait")
         }
+    }
+
+    @Test("As a ServiceLifecycle service, the reporter delivers what is buffered when the group shuts down")
+    func serviceGroup() async throws {
+        let ingest = FakeIngest()
+        let (server, url) = try await ingest.start()
+        defer { server.cancel() }
+        let reporter = reporter(url, .init(maxBatchSize: 100, flushInterval: .seconds(3600)))
+        let group = ServiceGroup(
+            configuration: .init(services: [reporter], logger: Logger(label: "reporter-test")))
+        let running = Task { try await group.run() }
+        reporter.report((0..<3).map { sampleEvent("service-\($0)") })
+        #expect(reporter.counters.pending == 3, "the hour-long interval holds them")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(ingest.received == [["service-0", "service-1", "service-2"]])
+        #expect(reporter.counters.sent == 3)
     }
 
     @Test("An invalid event is refused at once and counted, and never sent")
