@@ -210,6 +210,28 @@ struct LiveMeterrTests {
         #expect(gateway.unifiedBaseURL == live.connection.baseURL + "/v1")
     }
 
+    @Test("The example target makes a metered call to its fake provider and prints the event meterr stored")
+    func example() async throws {
+        let live = try LiveMeterr()
+        defer { try? FileManager.default.removeItem(atPath: live.directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: meterrBinary).deletingLastPathComponent()
+            .appendingPathComponent("meterr-sdk-example")
+        process.arguments = [live.connection.baseURL, live.server.adminKey]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(printed)")
+        let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix("meterr stored: ") })
+        let event = try UsageEventParser.parseEvent(line.dropFirst("meterr stored: ".count).utf8)
+        #expect(event.usage == Usage(inputTokens: 42, outputTokens: 7))
+        #expect(event.team == "example")
+        #expect(event.cost != nil, "meterr priced it")
+    }
+
     @Test("An unreachable meterr is an unavailable error, not a hang or a crash")
     func unreachable() async throws {
         let live = try LiveMeterr()
