@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "meterr",
-    platforms: [.macOS(.v15)],
+    // iOS, tvOS, watchOS and visionOS: for apps that use MeterrSDK (Mutex needs these versions).
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
     products: [
         .executable(name: "meterr", targets: ["meterr"]),
         .library(name: "MeterrCore", targets: ["MeterrCore"]),
@@ -12,6 +13,7 @@ let package = Package(
         .library(name: "MeterrServer", targets: ["MeterrServer"]),
         .library(name: "MeterrPricing", targets: ["MeterrPricing"]),
         .library(name: "MeterrTokenizer", targets: ["MeterrTokenizer"]),
+        .library(name: "MeterrSDK", targets: ["MeterrSDK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,6 +89,25 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")]
         ),
+        // The Swift SDK: batched usage reporting, metered provider calls, gateway helpers, management
+        // client. Free of the server and the database, so apps stay light.
+        .target(
+            name: "MeterrSDK",
+            dependencies: [
+                "MeterrCore",
+                "MeterrProviders",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `swift run meterr-sdk-example`: a metered call against a local fake provider, reported to meterr.
+        .executableTarget(
+            name: "meterr-sdk-example",
+            dependencies: ["MeterrSDK", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Examples/SDKExample"
+        ),
         // The CLI: thin, parses arguments and calls the libraries.
         .executableTarget(
             name: "meterr",
@@ -120,13 +141,30 @@ let package = Package(
             name: "MeterrServerTests",
             dependencies: [
                 "MeterrServer",
+                "MeterrTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
-        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore"]),
+        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore", "MeterrTestSupport"]),
+        // Test helpers shared by the suites: the `meterr serve` process, loopback servers, the fake provider.
+        .target(
+            name: "MeterrTestSupport",
+            dependencies: ["MeterrCore", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/MeterrTestSupport"
+        ),
+        .testTarget(
+            name: "MeterrSDKTests",
+            dependencies: [
+                "MeterrSDK",
+                "MeterrTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -41,6 +41,25 @@ public struct UsageReading: Sendable, Hashable {
     }
 }
 
+extension UsageReading {
+    /// The counts to bill for a call that got this response, and where they came from: the provider's
+    /// own when the response ended cleanly (or was an error), else, for a success whose count never
+    /// arrived, an estimate from the request and the text that streamed.
+    public func billedUsage(
+        status: Int, provider: Provider, model: String, requestBody: [UInt8], estimator: any TokenEstimator
+    ) -> (usage: Usage, source: UsageSource) {
+        if let usage, finished || status >= 400 { return (usage, .reported) }
+        guard (200..<300).contains(status) else { return (usage ?? Usage(), .reported) }
+        let input =
+            usage?.inputTokens ?? estimator.inputTokens(provider: provider, model: model, requestBody: requestBody)
+        let streamed = estimator.outputTokens(provider: provider, model: model, text: outputText)
+        var estimate = usage ?? Usage(inputTokens: input)
+        estimate.inputTokens = max(estimate.inputTokens, input)
+        estimate.outputTokens = max(estimate.outputTokens, streamed)
+        return (estimate, .estimated)
+    }
+}
+
 /// Reads usage out of a streamed response, event by event.
 public protocol StreamUsageTap: Sendable {
     /// Takes one event of the stream.

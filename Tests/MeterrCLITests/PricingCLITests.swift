@@ -1,4 +1,5 @@
 import Foundation
+import MeterrTestSupport
 import Testing
 
 @Suite("meterr cost and meterr prices")

@@ -1,6 +1,7 @@
 import Foundation
 import MeterrCore
 import MeterrStore
+import MeterrTestSupport
 import Synchronization
 import Testing
 

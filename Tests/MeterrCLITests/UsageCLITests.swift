@@ -1,5 +1,6 @@
 import Foundation
 import MeterrCore
+import MeterrTestSupport
 import Testing
 
 @Suite("meterr usage export and import", .serialized)

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeterrCore
+import MeterrTestSupport
 import Synchronization
 import Testing
 

@@ -248,9 +248,8 @@ struct Gateway: Sendable {
             if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
         }
         let contentType = response.headers.first(name: "content-type")
-        let streaming =
-            contentType?.contains("event-stream") == true
-            || (status == 200 && (facts.stream || endpoint == .streamGenerateContent))
+        let streaming = ResponseUsageMeter.isStreamed(
+            status: status, contentType: contentType, requested: facts.stream, endpoint: endpoint)
 
         if !streaming {
             let responseBody: ByteBuffer
@@ -276,19 +275,18 @@ struct Gateway: Sendable {
 
         headers[.serverTiming] = Self.serverTiming(
             started: started, upstreamStarted: upstreamStarted, upstreamEnded: afterHead)
-        let framing = StreamScanner.framing(forContentType: contentType)
         let upstreamId = Self.upstreamRequestId(response.headers)
         let stripsUsage = injectedUsage
         let streamBody = ResponseBody { writer in
-            var scanner = StreamScanner(framing: framing)
-            var tap = endpoint.map { UsageReader.tap(provider: wire, endpoint: $0) }
+            var meter = ResponseUsageMeter(
+                provider: wire, endpoint: endpoint, contentType: contentType, streaming: true)
             var stripper = stripsUsage ? UsageChunkStripper() : nil
             var firstByte: ContinuousClock.Instant?
             var clientGone = false
             do {
                 for try await chunk in response.body {
                     if firstByte == nil { firstByte = ContinuousClock.now }
-                    scanner.feed(chunk.readableBytesView) { tap?.consume($0) }
+                    meter.feed(chunk.readableBytesView)
                     var out = chunk
                     if var active = stripper {
                         out = active.pass(chunk)
@@ -306,12 +304,11 @@ struct Gateway: Sendable {
             } catch {
                 // The upstream cut the stream (or the client left and the task was cancelled).
             }
-            scanner.finish { tap?.consume($0) }
             if var remaining = stripper?.flush(), remaining.readableBytes > 0, !clientGone {
                 try? await writer.write(remaining)
                 remaining.clear()
             }
-            var reading = tap?.reading ?? UsageReading(finished: true)
+            var reading = meter.finish()
             if clientGone { reading.finished = false }
             call.record(
                 status: status, reading: reading, stream: true, firstByte: firstByte,
@@ -355,8 +352,7 @@ struct Gateway: Sendable {
     }
 
     static func upstreamRequestId(_ headers: HTTPHeaders) -> String? {
-        headers.first(name: "x-request-id") ?? headers.first(name: "request-id")
-            ?? headers.first(name: "apim-request-id")
+        ResponseUsageMeter.requestIdHeaders.lazy.compactMap { headers.first(name: $0) }.first
     }
 
     static func isTimeout(_ error: any Error) -> Bool {
@@ -441,25 +437,11 @@ struct Call: Sendable {
             return nil
         }
         let model = reading?.model ?? facts.model ?? "unknown"
-        var usage: Usage
-        var source = UsageSource.reported
-        if let reported = reading?.usage, reading?.finished == true || status >= 400 {
-            usage = reported
-        } else if (200..<300).contains(status) || status >= 502 && reading == nil {
-            // The provider's count never arrived: count what was sent and what streamed.
-            source = .estimated
-            let estimator = gateway.estimator
-            let input =
-                reading?.usage?.inputTokens
-                ?? estimator.inputTokens(provider: provider, model: model, requestBody: requestBody)
-            let streamed = estimator.outputTokens(provider: provider, model: model, text: reading?.outputText ?? "")
-            usage = reading?.usage ?? Usage(inputTokens: input)
-            usage.inputTokens = max(usage.inputTokens, input)
-            usage.outputTokens = max(usage.outputTokens, streamed)
-            if status >= 502 { usage = Usage(inputTokens: 0) }
-        } else {
-            usage = reading?.usage ?? Usage()
-        }
+        // No reading: the provider was never reached, so nothing was used.
+        let (usage, source) =
+            reading?.billedUsage(
+                status: status, provider: provider, model: model, requestBody: requestBody,
+                estimator: gateway.estimator) ?? (Usage(), .estimated)
         let now = ContinuousClock.now
         var event = UsageEvent(
             id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,
@@ -529,12 +511,12 @@ struct UsageChunkStripper: Sendable {
 }
 
 extension HTTPField.Name {
-    static let meterrKey = HTTPField.Name("x-meterr-key")!
-    static let meterrTeam = HTTPField.Name("x-meterr-team")!
-    static let meterrUser = HTTPField.Name("x-meterr-user")!
-    static let meterrProject = HTTPField.Name("x-meterr-project")!
-    static let meterrTags = HTTPField.Name("x-meterr-tags")!
-    static let meterrCost = HTTPField.Name("x-meterr-cost-usd")!
+    static let meterrKey = HTTPField.Name(MeterrHeader.key)!
+    static let meterrTeam = HTTPField.Name(MeterrHeader.team)!
+    static let meterrUser = HTTPField.Name(MeterrHeader.user)!
+    static let meterrProject = HTTPField.Name(MeterrHeader.project)!
+    static let meterrTags = HTTPField.Name(MeterrHeader.tags)!
+    static let meterrCost = HTTPField.Name(MeterrHeader.cost)!
     static let serverTiming = HTTPField.Name("Server-Timing")!
     static let rateLimitLimit = HTTPField.Name("x-ratelimit-limit-requests")!
     static let rateLimitRemaining = HTTPField.Name("x-ratelimit-remaining-requests")!

@@ -35,7 +35,7 @@ struct ResponseHeadersMiddleware: RouterMiddleware {
 
 extension HTTPField.Name {
     /// meterr's id of a request, on every response.
-    static let meterrRequestId = HTTPField.Name("x-meterr-request-id")!
+    static let meterrRequestId = HTTPField.Name(MeterrHeader.requestId)!
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 }

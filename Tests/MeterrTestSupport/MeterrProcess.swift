@@ -1,13 +1,12 @@
 import Foundation
 import MeterrCore
-import Testing
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
 
 /// The `meterr` binary that `swift build` put beside the test bundle.
-let meterrBinary: String = {
+public let meterrBinary: String = {
     let executable =
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         ?? CommandLine.arguments[0]
@@ -22,19 +21,22 @@ let meterrBinary: String = {
 }()
 
 /// A fresh data directory.
-func temporaryDirectory() -> String {
+public func temporaryDirectory() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("meterr-cli-\(UUID().uuidString)").path
 }
 
 /// The result of one CLI run.
-struct CommandResult {
-    var status: Int32
-    var output: String
-    var errorOutput: String
+public struct CommandResult {
+    /// The exit status.
+    public var status: Int32
+    /// What it printed on standard output.
+    public var output: String
+    /// What it printed on standard error.
+    public var errorOutput: String
 }
 
 /// Runs `meterr` with arguments to completion.
-func runMeterr(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+public func runMeterr(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: meterrBinary)
     process.arguments = arguments
@@ -54,20 +56,24 @@ func runMeterr(_ arguments: [String], environment: [String: String] = [:]) throw
 }
 
 /// A running `meterr serve` on a free port.
-final class ServerProcess: @unchecked Sendable {
+public final class ServerProcess: @unchecked Sendable {
     // Only the test task touches these, one step at a time.
     let process = Process()
     let output = Pipe()
-    let port: Int
-    let adminKey: String
-    let firstLines: [String]
+    /// The port it listens on.
+    public let port: Int
+    /// The admin key it was started with (or printed).
+    public let adminKey: String
+    /// What it printed up to the "listening" line.
+    public let firstLines: [String]
 
-    init(
+    /// Starts `meterr serve` on `port` (0: a free one) and waits until it listens.
+    public init(
         dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
-        environment extra: [String: String] = [:]
+        port requested: Int = 0, environment extra: [String: String] = [:]
     ) throws {
         process.executableURL = URL(fileURLWithPath: meterrBinary)
-        process.arguments = ["serve", "--port", "0", "--data", dataDirectory]
+        process.arguments = ["serve", "--port", String(requested), "--data", dataDirectory]
         var environment = ProcessInfo.processInfo.environment
         environment["METERR_ADMIN_KEY"] = adminKey
         if adminKey == nil { environment.removeValue(forKey: "METERR_ADMIN_KEY") }
@@ -109,14 +115,14 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Sends a signal and waits for the process to end; returns its exit status.
     @discardableResult
-    func stop(signal: Int32 = SIGTERM) -> Int32 {
+    public func stop(signal: Int32 = SIGTERM) -> Int32 {
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
         return process.terminationStatus
     }
 
     /// Posts a JSON body to the API; returns the status and body.
-    func post(_ path: String, _ body: Data, method: String = "POST") async throws -> (Int, Data) {
+    public func post(_ path: String, _ body: Data, method: String = "POST") async throws -> (Int, Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.httpBody = body
@@ -126,7 +132,8 @@ final class ServerProcess: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
-    func get(_ path: String) async throws -> (Int, Data) {
+    /// Gets a path of the API; returns the status and body.
+    public func get(_ path: String) async throws -> (Int, Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -142,7 +149,7 @@ final class ServerProcess: @unchecked Sendable {
 }
 
 /// A batch of `count` distinct events as JSON.
-func eventBatch(prefix: String, count: Int, ts: String = "2026-11-10T12:00:00.000Z") -> Data {
+public func eventBatch(prefix: String, count: Int, ts: String = "2026-11-10T12:00:00.000Z") -> Data {
     let events = (0..<count).map { index in
         """
         {"id":"\(prefix)-\(index)","ts":"\(ts)","provider":"anthropic","model":"claude-sonnet-4-5",\

@@ -1,0 +1,171 @@
+import Foundation
+import MeterrCore
+
+/// Typed calls to meterr's management API (`/api/…`): usage events and summaries, budgets' status,
+/// alerts, keys, and direct event submission for tools.
+///
+/// Every failure is a `MeterrError`: meterr's own code and message for an answered error
+/// (`unauthenticated`, `forbidden`, `invalid_request`, …), `unavailable` when meterr could not be
+/// reached.
+public struct ManagementClient: Sendable {
+    /// The meterr called, and the key presented (`read` for reads, `admin` for keys).
+    public let connection: MeterrConnection
+    /// How long one call may take.
+    public var timeout: Duration
+    private let transport: any HTTPTransport
+
+    /// Creates a client.
+    public init(
+        connection: MeterrConnection, transport: any HTTPTransport = AsyncHTTPClientTransport(),
+        timeout: Duration = .seconds(30)
+    ) {
+        self.connection = connection
+        self.transport = transport
+        self.timeout = timeout
+    }
+
+    // MARK: usage
+
+    /// Stores events at once (`POST /api/usage/events`, up to 1,000), answering only when they are
+    /// committed. Apps report through a `Reporter` instead, which batches and retries.
+    public func submit(_ events: [UsageEvent]) async throws(MeterrError) -> IngestResult {
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        for (index, event) in events.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: event.jsonLine)
+        }
+        body.append(UInt8(ascii: "]"))
+        return try await call("POST", "/api/usage/events", body: body)
+    }
+
+    /// One page of usage events, newest first (`GET /api/usage/events`).
+    public func events(_ query: EventQuery = EventQuery()) async throws(MeterrError) -> EventPage {
+        try await call("GET", "/api/usage/events" + query.queryString)
+    }
+
+    /// Totals of requests, tokens and cost, per group and overall (`GET /api/usage/summary`).
+    /// - Parameters:
+    ///   - from: default: the start of this month (UTC).
+    ///   - to: default: now.
+    public func summary(groupBy: SummaryGrouping = .none, from: Timestamp? = nil, to: Timestamp? = nil)
+        async throws(MeterrError) -> UsageSummary
+    {
+        var items = [("group_by", groupBy.rawValue)]
+        if let from { items.append(("from", from.rfc3339)) }
+        if let to { items.append(("to", to.rfc3339)) }
+        return try await call("GET", "/api/usage/summary" + QueryString.encode(items))
+    }
+
+    // MARK: budgets and alerts
+
+    /// Every budget of the organisation with its spend this period and the forecast (`GET /api/budgets`).
+    public func budgets() async throws(MeterrError) -> [BudgetStatus] {
+        let list: BudgetList = try await call("GET", "/api/budgets")
+        return list.budgets
+    }
+
+    /// The alert log, newest first (`GET /api/alerts`).
+    public func alerts(unacknowledgedOnly: Bool = false, limit: Int = 100) async throws(MeterrError) -> [Alert] {
+        var items = [("limit", String(limit))]
+        if unacknowledgedOnly { items.append(("unacknowledged", "true")) }
+        let list: AlertList = try await call("GET", "/api/alerts" + QueryString.encode(items))
+        return list.alerts
+    }
+
+    /// Marks an alert as seen (`POST /api/alerts/{id}/acknowledge`).
+    public func acknowledgeAlert(id: String) async throws(MeterrError) {
+        try await send("POST", "/api/alerts/\(QueryString.escape(id))/acknowledge")
+    }
+
+    // MARK: keys
+
+    /// The organisation's keys, without their secrets (`GET /api/keys`, admin scope).
+    public func keys() async throws(MeterrError) -> [KeyInfo] {
+        let list: KeyList = try await call("GET", "/api/keys")
+        return list.keys
+    }
+
+    /// Creates a key; its secret is in the answer, and only there (`POST /api/keys`, admin scope).
+    public func createKey(_ request: NewKey) async throws(MeterrError) -> KeyInfo {
+        let body: [UInt8]
+        do {
+            body = Array(try JSONEncoder().encode(request))
+        } catch {
+            throw MeterrError(.internal, "the key request could not be encoded")
+        }
+        return try await call("POST", "/api/keys", body: body)
+    }
+
+    /// Replaces a key's secret; the old one keeps working for `graceSeconds` (`POST /api/keys/{id}/rotate`).
+    public func rotateKey(id: String, graceSeconds: Int = 86_400) async throws(MeterrError) -> KeyInfo {
+        try await call(
+            "POST", "/api/keys/\(QueryString.escape(id))/rotate",
+            body: Array(#"{"grace_seconds":\#(graceSeconds)}"#.utf8))
+    }
+
+    /// Revokes a key at once (`DELETE /api/keys/{id}`).
+    public func revokeKey(id: String) async throws(MeterrError) {
+        try await send("DELETE", "/api/keys/\(QueryString.escape(id))")
+    }
+
+    // MARK: plumbing
+
+    private func call<Answer: Decodable>(_ method: String, _ path: String, body: [UInt8] = [])
+        async throws(MeterrError) -> Answer
+    {
+        let response = try await send(method, path, body: body)
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(response.body))
+        } catch {
+            throw MeterrError(.internal, "meterr's answer to \(method) \(path) could not be read", underlying: error)
+        }
+    }
+
+    @discardableResult
+    private func send(_ method: String, _ path: String, body: [UInt8] = []) async throws(MeterrError)
+        -> TransportResponse
+    {
+        let request = TransportRequest(
+            method: method, url: connection.baseURL + path, headers: connection.headers, body: body)
+        let response: TransportResponse
+        do {
+            response = try await transport.send(request, timeout: timeout)
+        } catch {
+            throw MeterrError(.unavailable, "meterr could not be reached at \(connection.baseURL)", underlying: error)
+        }
+        guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
+        return response
+    }
+
+    /// meterr's JSON error (`{"error":{"code","message","field"}}`) as a `MeterrError`.
+    static func error(from response: TransportResponse) -> MeterrError {
+        let body = JSONValue(parsing: response.body)
+        let code = body?[path: "error", "code"]?.string ?? (response.status >= 500 ? "unavailable" : "invalid_request")
+        let message = body?[path: "error", "message"]?.string ?? "meterr answered \(response.status)"
+        return MeterrError(.init(rawValue: code), message, field: body?[path: "error", "field"]?.string)
+    }
+}
+
+/// Query-string encoding for the management calls.
+enum QueryString {
+    /// `?a=1&b=2`, values escaped; empty for no items.
+    static func encode(_ items: [(String, String)]) -> String {
+        items.isEmpty ? "" : "?" + items.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    /// Percent-encodes everything but RFC 3986's unreserved characters.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+}

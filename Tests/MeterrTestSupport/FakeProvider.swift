@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// What the fake provider saw of the last request, and where it listens.
+public final class SeenRequests: Sendable {
+    /// The path, headers and body of the last request.
+    public let last = Mutex<(path: String, headers: [String: String], body: String)?>(nil)
+    /// The port the fake provider listens on.
+    public let listening = Mutex<Int?>(nil)
+    /// The port, once it listens.
+    public var port: Int? { listening.withLock { $0 } }
+
+    /// Creates an empty record.
+    public init() {}
+}
+
+/// A fake provider on a real port: it answers each surface with a recorded response, and fails on
+/// demand (a model named `fault-…`).
+public struct FakeProvider {
+    /// Starts the fake provider on a free loopback port; returns its task and port.
+    public static func start(seen: SeenRequests) async throws -> (Task<Void, any Error>, Int) {
+        let router = Router()
+        router.on("**", method: .post) { request, context -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            seen.last.withLock { $0 = (request.uri.path, headers, body) }
+            let path = request.uri.path
+            let stream = body.contains(#""stream":true"#) || path.contains("streamGenerateContent")
+            if body.contains("fault-500") {
+                return Response(
+                    status: .internalServerError, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"boom","type":"server_error"}}"#)))
+            }
+            if body.contains("fault-slow") {
+                try await Task.sleep(for: .seconds(3))
+            }
+            if body.contains("budget-probe") {
+                // A call that uses its whole output allowance: usage 1 prompt token + max_tokens.
+                let maxTokens =
+                    body.split(separator: ",").first { $0.contains("\"max_tokens\"") }
+                    .flatMap { Int($0.split(separator: ":").last!.filter(\.isNumber)) } ?? 0
+                let answer =
+                    #"{"id":"b","object":"chat.completion","model":"gpt-4.1-2025-04-14","choices":[],"#
+                    + #""usage":{"prompt_tokens":1,"completion_tokens":\#(maxTokens),"total_tokens":\#(maxTokens + 1)}}"#
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: answer)))
+            }
+            if body.contains("fault-garbage") {
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: "<html>not json")))
+            }
+            let name: String
+            switch path {
+            case "/v1/chat/completions", "/v1beta/openai/chat/completions", "/compatibility/v1/chat/completions",
+                "/openai/v1/chat/completions":
+                name = body.contains("mistral") ? "mistral-chat" : "openai-chat"
+            case "/v1/responses": name = "openai-responses"
+            case "/v1/embeddings": name = "openai-embeddings"
+            case "/v1/messages": name = "anthropic-messages"
+            case "/v2/chat": name = "cohere-chat"
+            default: name = path.contains("/models/") ? "gemini-generate" : "unknown"
+            }
+            if !stream {
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json", .init("x-request-id")!: "up-123"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: providerFixture(name + ".json"))))
+            }
+            let recorded = providerFixture(name + ".sse")
+            let bytes = body.contains("fault-cut") ? Array(recorded.prefix(recorded.count / 2)) : recorded
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: .init { writer in
+                    // Small chunks, as a real stream arrives.
+                    var offset = 0
+                    let trickle = body.contains("fault-trickle")
+                    while offset < bytes.count {
+                        try await writer.write(ByteBuffer(bytes: bytes[offset..<min(offset + 40, bytes.count)]))
+                        offset += 40
+                        if trickle { try await Task.sleep(for: .milliseconds(100)) }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        return try await startTestServer(router)
+    }
+}
