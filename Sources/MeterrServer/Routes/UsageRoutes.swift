@@ -59,6 +59,8 @@ struct UsageRoutes: Sendable {
             events[index].team = principal.team ?? events[index].team
             events[index].user = principal.user ?? events[index].user
             events[index].project = principal.project ?? events[index].project
+            // An event that names no key is the reporting key's.
+            events[index].keyId = events[index].keyId ?? principal.keyId
             events[index].applyPrice(from: pricer)
         }
         // Baselines are learnt before these events reach the rollups, so they are counted once.
