@@ -217,8 +217,10 @@ public struct BudgetStatus: Sendable, Hashable, Decodable {
     public var scope: String
     /// The team, user, project, key or `key=value` tag it covers (`nil` for the organisation).
     public var value: String?
-    /// `day`, `week` or `month`.
+    /// `day`, `week`, `month` or `rolling`.
     public var period: String
+    /// A rolling budget's window in hours (`nil` for calendar periods).
+    public var windowHours: Int?
     /// The time zone its periods follow.
     public var timeZone: String
     /// The limit per period.
@@ -245,6 +247,7 @@ public struct BudgetStatus: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey {
         case id, name, scope, value, period, hard, thresholds
         case timeZone = "time_zone"
+        case windowHours = "window_hours"
         case limit = "limit_usd"
         case spent = "spent_usd"
         case reserved = "reserved_usd"
@@ -260,11 +263,11 @@ struct BudgetList: Decodable {
     var budgets: [BudgetStatus]
 }
 
-/// An alert meterr raised (a budget threshold crossed, say).
+/// An alert meterr raised (a budget threshold crossed, an anomaly, say).
 public struct Alert: Sendable, Hashable, Decodable {
     /// The alert's id.
     public var id: String
-    /// What kind of alert, e.g. `budget_threshold`.
+    /// What kind of alert: `budget.threshold`, `budget.forecast`, `budget.blocked`, `anomaly.spike`, ….
     public var kind: String
     /// What it is about (a budget id, say).
     public var subject: String
