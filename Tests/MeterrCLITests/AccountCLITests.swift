@@ -12,9 +12,9 @@ struct AccountCLITests {
     func keyLifecycle() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try ServerProcess(dataDirectory: directory)
-        #expect(try runMeterr(["teams", "create", "search", "--data", directory]).status == 0)
-        let created = try runMeterr([
+        let server = try await ServerProcess.start(dataDirectory: directory)
+        #expect(try await runMeterr(["teams", "create", "search", "--data", directory]).status == 0)
+        let created = try await runMeterr([
             "keys", "create", "--name", "reader", "--scope", "read", "--team", "search", "--data", directory,
         ])
         #expect(created.status == 0, "\(created.errorOutput)")
@@ -26,19 +26,20 @@ struct AccountCLITests {
         let (_, response) = try await URLSession.shared.data(for: request)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
 
-        let listed = try runMeterr(["keys", "list", "--data", directory])
+        let listed = try await runMeterr(["keys", "list", "--data", directory])
         #expect(listed.output.contains("reader\tread\tsearch\tactive"))
         #expect(!listed.output.contains(String(key)), "a list never shows a secret")
-        #expect(try runMeterr(["keys", "revoke", String(id), "--data", directory]).status == 0)
-        #expect(try runMeterr(["keys", "list", "--data", directory]).output.contains("reader\tread\tsearch\trevoked"))
-        server.stop()
+        #expect(try await runMeterr(["keys", "revoke", String(id), "--data", directory]).status == 0)
+        #expect(
+            try await runMeterr(["keys", "list", "--data", directory]).output.contains("reader\tread\tsearch\trevoked"))
+        await server.stop()
     }
 
     @Test("Bad scopes, unknown teams and unknown keys print one line and exit non-zero")
-    func errors() throws {
+    func errors() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = try runMeterr(["orgs", "create", "Acme", "--data", directory])
+        _ = try await runMeterr(["orgs", "create", "Acme", "--data", directory])
         for arguments in [
             ["keys", "create", "--name", "x", "--scope", "root", "--data", directory],
             ["keys", "create", "--name", "x", "--team", "ghosts", "--data", directory],
@@ -46,11 +47,11 @@ struct AccountCLITests {
             ["teams", "create", "", "--data", directory],
             ["keys", "list", "--org", "org_nothing", "--data", directory],
         ] {
-            let result = try runMeterr(arguments)
+            let result = try await runMeterr(arguments)
             #expect(result.status != 0, "\(arguments)")
             #expect(result.errorOutput.split(separator: "\n").count == 1, "\(arguments): \(result.errorOutput)")
         }
-        let orgs = try runMeterr(["orgs", "list", "--data", directory])
+        let orgs = try await runMeterr(["orgs", "list", "--data", directory])
         #expect(orgs.output.contains("\tAcme"))
     }
 }

@@ -21,26 +21,27 @@ struct SecretsCLITests {
             "METERR_OPENAI_BASE_URL": "http://127.0.0.1:9", "METERR_MASTER_KEY": "",
             "METERR_UPSTREAM_CONNECT_TIMEOUT": "1",
         ]
-        let first = try ServerProcess(dataDirectory: directory, logFile: log, environment: environment)
+        let first = try await ServerProcess.start(dataDirectory: directory, logFile: log, environment: environment)
         let stored = try await first.post(
             "/api/credentials/openai", Data(#"{"key":"\#(Self.secret)"}"#.utf8), method: "PUT")
         #expect(stored.0 == 200)
         let before = try await first.post("/openai/v1/chat/completions", Data(#"{"model":"gpt-4o"}"#.utf8))
         #expect(before.0 == 502)
         #expect(String(decoding: before.1, as: UTF8.self).contains("could not be reached"))
-        first.stop()
+        await first.stop()
 
         let keyBefore = try String(contentsOfFile: directory + "/master.key", encoding: .utf8)
-        let rotation = try runMeterr(["secrets", "rotate-master", "--data", directory], environment: environment)
+        let rotation = try await runMeterr(["secrets", "rotate-master", "--data", directory], environment: environment)
         #expect(rotation.status == 0, "\(rotation.errorOutput)")
         #expect(rotation.output.contains("re-sealed 1 credentials"))
         #expect(try String(contentsOfFile: directory + "/master.key", encoding: .utf8) != keyBefore)
 
-        let second = try ServerProcess(dataDirectory: directory, logFile: log + ".2", environment: environment)
+        let second = try await ServerProcess.start(
+            dataDirectory: directory, logFile: log + ".2", environment: environment)
         defer { try? FileManager.default.removeItem(atPath: log + ".2") }
         let after = try await second.post("/openai/v1/chat/completions", Data(#"{"model":"gpt-4o"}"#.utf8))
         #expect(String(decoding: after.1, as: UTF8.self).contains("could not be reached"), "the credential opens")
-        second.stop()
+        await second.stop()
 
         for path in [log, log + ".2"]
             + (try FileManager.default.contentsOfDirectory(atPath: directory)).map({

@@ -21,7 +21,7 @@ struct ServeProcessTests {
     func killNineKeepsAcknowledgedEvents() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try ServerProcess(dataDirectory: directory)
+        let server = try await ServerProcess.start(dataDirectory: directory)
         let shared = SharedState()
 
         // Four clients post batches as fast as they can until the server dies under them.
@@ -47,7 +47,7 @@ struct ServeProcessTests {
                 for _ in 0..<400 where shared.acknowledged.withLock({ $0.count }) < 20_000 {
                     try? await Task.sleep(for: .milliseconds(10))
                 }
-                server.stop(signal: SIGKILL)
+                await server.stop(signal: SIGKILL)
                 shared.stop.withLock { $0 = true }
             }
         }
@@ -66,10 +66,10 @@ struct ServeProcessTests {
     func gracefulShutdown() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try ServerProcess(dataDirectory: directory)
+        let server = try await ServerProcess.start(dataDirectory: directory)
         let (status, _) = try await server.post("/api/usage/events", eventBatch(prefix: "t", count: 20))
         #expect(status == 200)
-        #expect(server.stop(signal: SIGTERM) == 0)
+        #expect(await server.stop(signal: SIGTERM) == 0)
         let store = try SQLiteStore(directory: directory)
         var count = 0
         try await store.forEachEvent(org: nil, from: nil, to: nil) { _ in count += 1 }
@@ -80,16 +80,16 @@ struct ServeProcessTests {
     func adminKeyShownOnce() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = try ServerProcess(dataDirectory: directory, adminKey: nil)
+        let first = try await ServerProcess.start(dataDirectory: directory, adminKey: nil)
         #expect(first.adminKey.hasPrefix("mk_"))
         #expect(try await first.get("/api/usage/events").0 == 200)
-        first.stop()
-        let second = try ServerProcess(dataDirectory: directory, adminKey: nil)
+        await first.stop()
+        let second = try await ServerProcess.start(dataDirectory: directory, adminKey: nil)
         #expect(!second.firstLines.contains { $0.contains("admin key") })
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(second.port)/api/usage/events")!)
         request.setValue("Bearer \(first.adminKey)", forHTTPHeaderField: "Authorization")
         let (_, response) = try await URLSession.shared.data(for: request)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
-        second.stop()
+        await second.stop()
     }
 }

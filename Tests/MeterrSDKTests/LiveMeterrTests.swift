@@ -13,9 +13,9 @@ struct LiveMeterr {
     }
     var management: ManagementClient { ManagementClient(connection: connection) }
 
-    init(directory: String = temporaryDirectory(), port: Int = 0, environment: [String: String] = [:]) throws {
+    init(directory: String = temporaryDirectory(), port: Int = 0, environment: [String: String] = [:]) async throws {
         self.directory = directory
-        server = try ServerProcess(dataDirectory: directory, port: port, environment: environment)
+        server = try await ServerProcess.start(dataDirectory: directory, port: port, environment: environment)
     }
 
     /// The ids of the ledger's events that carry a tag, oldest first.
@@ -36,7 +36,7 @@ struct LiveMeterrTests {
     @Test(
         "meterr stopped and restarted: buffered events all arrive, past the buffer the oldest are dropped and counted")
     func stopAndRestart() async throws {
-        let first = try LiveMeterr()
+        let first = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: first.directory) }
         let reporter = Reporter(
             connection: first.connection,
@@ -48,7 +48,7 @@ struct LiveMeterrTests {
         // Long bounds: a full parallel test run can keep the cooperative thread pool busy a while.
         try #require(await eventually(within: .seconds(120)) { reporter.counters.sent == 5 }, "\(reporter.counters)")
 
-        first.server.stop()
+        await first.server.stop()
         reporter.report((0..<25).map { sampleEvent("down-\($0)", tags: run) })
         #expect(await eventually(within: .seconds(120)) { reporter.counters.failedAttempts >= 1 })
         #expect(
@@ -56,7 +56,7 @@ struct LiveMeterrTests {
                 reporter.counters.dropped == 15 && reporter.counters.pending == 10
             }, "\(reporter.counters)")
 
-        let second = try LiveMeterr(directory: first.directory, port: first.server.port)
+        let second = try await LiveMeterr(directory: first.directory, port: first.server.port)
         #expect(await eventually(within: .seconds(120)) { reporter.counters.sent == 15 }, "\(reporter.counters)")
         await reporter.shutdown()
         let counters = reporter.counters
@@ -72,7 +72,7 @@ struct LiveMeterrTests {
 
     @Test("The same event ids reported twice are stored once")
     func idempotentRetries() async throws {
-        let live = try LiveMeterr()
+        let live = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
         let events = (0..<3).map { sampleEvent("same-\($0)", tags: ["run": "twice"]) }
         let firstAnswer = try await live.management.submit(events)
@@ -93,7 +93,7 @@ struct LiveMeterrTests {
 
     @Test("A metered call reported to meterr is priced there and read back with the management client")
     func meteredCallPriced() async throws {
-        let live = try LiveMeterr()
+        let live = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
         let (provider, baseURL) = try await startFakeProvider()
         defer { provider.cancel() }
@@ -122,7 +122,7 @@ struct LiveMeterrTests {
 
     @Test("Keys, budgets and alerts through the management client")
     func management() async throws {
-        let live = try LiveMeterr()
+        let live = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
         let client = live.management
         let (teamStatus, _) = try await live.server.post("/api/teams", Data(#"{"name":"search"}"#.utf8))
@@ -176,7 +176,7 @@ struct LiveMeterrTests {
             environment["METERR_\(name)_BASE_URL"] = providerURL
             environment["\(name)_API_KEY"] = "real-key"
         }
-        let live = try LiveMeterr(environment: environment)
+        let live = try await LiveMeterr(environment: environment)
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
         let gateway = MeterrGateway(baseURL: live.connection.baseURL + "/")
         let calls: [(Provider, String, String)] = [
@@ -212,7 +212,7 @@ struct LiveMeterrTests {
 
     @Test("The example target makes a metered call to its fake provider and prints the event meterr stored")
     func example() async throws {
-        let live = try LiveMeterr()
+        let live = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: meterrBinary).deletingLastPathComponent()
@@ -234,9 +234,9 @@ struct LiveMeterrTests {
 
     @Test("An unreachable meterr is an unavailable error, not a hang or a crash")
     func unreachable() async throws {
-        let live = try LiveMeterr()
+        let live = try await LiveMeterr()
         let connection = live.connection
-        live.server.stop()
+        await live.server.stop()
         try? FileManager.default.removeItem(atPath: live.directory)
         do {
             _ = try await ManagementClient(connection: connection, timeout: .seconds(2)).budgets()

@@ -26,7 +26,7 @@ public func temporaryDirectory() -> String {
 }
 
 /// The result of one CLI run.
-public struct CommandResult {
+public struct CommandResult: Sendable {
     /// The exit status.
     public var status: Int32
     /// What it printed on standard output.
@@ -35,8 +35,20 @@ public struct CommandResult {
     public var errorOutput: String
 }
 
+/// Runs blocking work (a child process, its pipes) on a thread of its own, so the tests' small
+/// concurrency pool stays free for the servers and clients under test.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 /// Runs `meterr` with arguments to completion.
-public func runMeterr(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+public func runMeterr(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
+    try await onOwnThread { try runMeterrBlocking(arguments, environment: environment) }
+}
+
+private func runMeterrBlocking(_ arguments: [String], environment: [String: String]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: meterrBinary)
     process.arguments = arguments
@@ -68,7 +80,18 @@ public final class ServerProcess: @unchecked Sendable {
     public let firstLines: [String]
 
     /// Starts `meterr serve` on `port` (0: a free one) and waits until it listens.
-    public init(
+    public static func start(
+        dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
+        port: Int = 0, environment: [String: String] = [:]
+    ) async throws -> ServerProcess {
+        try await onOwnThread {
+            try ServerProcess(
+                dataDirectory: dataDirectory, adminKey: adminKey, logFile: logFile, port: port,
+                environment: environment)
+        }
+    }
+
+    init(
         dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
         port requested: Int = 0, environment extra: [String: String] = [:]
     ) throws {
@@ -115,10 +138,14 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Sends a signal and waits for the process to end; returns its exit status.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM) -> Int32 {
+    public func stop(signal: Int32 = SIGTERM) async -> Int32 {
         kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        return process.terminationStatus
+        let process = self.process
+        return
+            (try? await onOwnThread {
+                process.waitUntilExit()
+                return process.terminationStatus
+            }) ?? -1
     }
 
     /// Posts a JSON body to the API; returns the status and body.
