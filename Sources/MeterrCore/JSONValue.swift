@@ -147,6 +147,11 @@ extension JSONMemberScanner {
         }
         return .object(members)
     }
+
+    /// The same, from an array of bytes.
+    public static func topLevel(keys: Set<String>, in bytes: [UInt8]) -> JSONValue? {
+        bytes.withUnsafeBufferPointer { topLevel(keys: keys, in: $0) }
+    }
 }
 
 extension JSONMemberScanner {

@@ -97,6 +97,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     clientConfiguration.decompression = .disabled
     clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
     clientConfiguration.httpVersion = .automatic
+    // No spans per upstream call (meterr exports no traces): their attributes cost time on every call.
+    clientConfiguration.tracing.tracer = nil
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     let gatewayMetrics = GatewayMetrics()
     Gateway(

@@ -42,8 +42,11 @@ enum AnthropicUsage {
         }
     }
 
+    /// The members a response's usage is read from; the content is skipped unbuilt.
+    static let responseMembers: Set<String> = ["id", "model", "usage", "type", "error"]
+
     static func read(body: [UInt8]) -> UsageReading {
-        guard let root = JSONValue(parsing: body), case .object = root else { return UsageReading() }
+        guard let root = JSONMemberScanner.topLevel(keys: responseMembers, in: body) else { return UsageReading() }
         var reading = UsageReading(responseId: root["id"]?.string, finished: true)
         reading.noteModel(root["model"])
         if let usage = root["usage"], !usage.isNull { reading.usage = AnthropicUsage.usage(usage) }

@@ -7,8 +7,11 @@ enum CohereUsage {
         Usage(inputTokens: units["input_tokens"]?.int ?? 0, outputTokens: units["output_tokens"]?.int ?? 0)
     }
 
+    /// The members a response's usage is read from; texts and embeddings are skipped unbuilt.
+    static let responseMembers: Set<String> = ["id", "response_id", "usage", "meta", "message"]
+
     static func read(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        guard let root = JSONValue(parsing: body), case .object = root else { return UsageReading() }
+        guard let root = JSONMemberScanner.topLevel(keys: responseMembers, in: body) else { return UsageReading() }
         var reading = UsageReading(
             responseId: root["id"]?.string ?? root["response_id"]?.string, finished: true)
         let units = root[path: "usage", "billed_units"] ?? root[path: "meta", "billed_units"]

@@ -17,8 +17,16 @@ enum GeminiUsage {
             || metadata["totalTokenCount"] != nil
     }
 
+    /// The members a response's usage is read from; the candidates are skipped unbuilt.
+    static let responseMembers: Set<String> = ["responseId", "modelVersion", "usageMetadata", "error"]
+
     static func read(body: [UInt8]) -> UsageReading {
-        guard let root = JSONValue(parsing: body) else { return UsageReading() }
+        // A JSON array is a stream's responses (read whole); an object is read for its usage only.
+        let array = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 } == UInt8(ascii: "[")
+        guard
+            let root = array
+                ? JSONValue(parsing: body) : JSONMemberScanner.topLevel(keys: responseMembers, in: body)
+        else { return UsageReading() }
         // Without alt=sse a stream's body is one JSON array of responses: read it as a stream.
         if case .array(let chunks) = root {
             var tap = GeminiTap()

@@ -21,10 +21,11 @@ enum OpenAIUsage {
             reasoningTokens: usage[path: "output_tokens_details", "reasoning_tokens"]?.int ?? 0)
     }
 
+    /// The members a response's usage is read from; the rest (choices, embeddings) is skipped unbuilt.
+    static let responseMembers: Set<String> = ["id", "model", "usage", "error"]
+
     static func read(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        guard case .object = JSONValue(parsing: body) ?? .null, let root = JSONValue(parsing: body) else {
-            return UsageReading()
-        }
+        guard let root = JSONMemberScanner.topLevel(keys: responseMembers, in: body) else { return UsageReading() }
         var reading = UsageReading(responseId: root["id"]?.string, finished: true)
         reading.noteModel(root["model"])
         if let usage = root["usage"], !usage.isNull {

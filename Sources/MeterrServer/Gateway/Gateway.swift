@@ -334,13 +334,24 @@ struct Gateway: Sendable {
         for name in adapter.keyHeaders {
             guard let fieldName = HTTPField.Name(name), let value = request.headers[fieldName] else { continue }
             if name == "authorization" {
-                guard value.lowercased().hasPrefix("bearer ") else { continue }
-                return String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+                let utf8 = value.utf8
+                guard utf8.count > 7, utf8.prefix(7).elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) else {
+                    continue
+                }
+                return trimmed(value.utf8.dropFirst(7))
             }
-            return value.trimmingCharacters(in: .whitespaces)
+            return trimmed(value.utf8[...])
         }
         if adapter.keyInQuery, let key = request.uri.queryParameters.get("key") { return key }
         return nil
+    }
+
+    /// The text without spaces or tabs around it.
+    static func trimmed(_ bytes: Substring.UTF8View) -> String {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard let first = bytes.firstIndex(where: { !blank($0) }), let last = bytes.lastIndex(where: { !blank($0) })
+        else { return "" }
+        return String(Substring(bytes[first...last]))
     }
 
     /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.
@@ -370,10 +381,19 @@ struct Gateway: Sendable {
         started: ContinuousClock.Instant, upstreamStarted: ContinuousClock.Instant,
         upstreamEnded: ContinuousClock.Instant
     ) -> String {
-        let total = milliseconds(ContinuousClock.now - started)
-        let upstream = milliseconds(upstreamEnded - upstreamStarted)
-        return
-            "meterr;dur=\(String(format: "%.3f", max(0, total - upstream))), upstream;dur=\(String(format: "%.3f", upstream))"
+        let total = microseconds(ContinuousClock.now - started)
+        let upstream = microseconds(upstreamEnded - upstreamStarted)
+        return "meterr;dur=\(decimal(max(0, total - upstream))), upstream;dur=\(decimal(upstream))"
+    }
+
+    static func microseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+    }
+
+    /// Microseconds as milliseconds with three decimals (`1.234`), without a formatter.
+    static func decimal(_ microseconds: Int64) -> String {
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 }
 
