@@ -148,6 +148,21 @@ struct AnomalyTests {
         #expect(harness.alerts.count == 1)
     }
 
+    @Test("A call reported a year ahead counts in the current hour and does not fold a year of hours")
+    func futureTimestamp() async throws {
+        let harness = try await DetectorHarness(start: "2026-06-01T00:00:00Z")
+        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        harness.call(cost: "0.01")
+        var event = UsageEvent(
+            id: "future", ts: Timestamp(rfc3339: "2027-06-01T00:00:00Z")!, org: harness.org, team: "ml", user: nil,
+            project: nil, keyId: "key_a", tags: [:], provider: .openai, model: "gpt-4o", usage: Usage(inputTokens: 10))
+        event.cost = Money(decimalString: "0.01")
+        harness.detector.observe(event)
+        let team = try #require(harness.detector.activity(org: harness.org)["team:ml"])
+        #expect(team.hoursObserved == 0)
+        #expect(team.requests == 2)
+    }
+
     @Test("Baselines are learnt again from the ledger's rollups after a restart")
     func baselinesFromRollups() async throws {
         let harness = try await DetectorHarness(start: "2026-06-01T00:00:00Z")
@@ -190,9 +205,8 @@ struct AnomalyTests {
                     ts: Timestamp(rfc3339: "2026-07-01T00:30:00Z")!
                         .adding(milliseconds: Int64(hour) * 3_600_000).rfc3339, input: 4_000, output: 0, cost: nil)
             }
-            clock.set("2026-07-01T00:00:00Z")
-            #expect(try await client.post("/api/usage/events", "[" + batch.joined(separator: ",") + "]").status == .ok)
             clock.set("2026-07-03T00:05:00Z")
+            #expect(try await client.post("/api/usage/events", "[" + batch.joined(separator: ",") + "]").status == .ok)
             let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
             let headers: HTTPFields = [.authorization: "Bearer \(adminKey)", .init("x-meterr-team")!: "ml"]
             // One call costs $0.08: eight times the hourly baseline, past the block rung (5×).

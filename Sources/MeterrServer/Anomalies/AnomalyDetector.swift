@@ -116,7 +116,9 @@ package final class AnomalyDetector: Sendable {
         let settings = policies.cached(org: event.org).anomalies
         guard settings.enabled else { return }
         let now = clock.now()
-        let hour = event.ts.hourStart.milliseconds
+        // A call reported with a time ahead of the clock counts in the current hour: a future hour
+        // would fold the hours between into the baselines before they happened.
+        let hour = min(event.ts.hourStart.milliseconds, now.hourStart.milliseconds)
         let findings = state.withLock { state -> [Finding] in
             guard state.loadedOrgs.contains(event.org) else { return [] }
             var findings: [Finding] = []
