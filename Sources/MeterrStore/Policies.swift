@@ -122,6 +122,11 @@ public struct OrgPolicy: Sendable, Hashable {
         if let alerts = members["alerts"] {
             guard case .object(let kinds) = alerts else { throw MeterrError.invalid("alerts", "must be an object") }
             for (kind, value) in kinds {
+                guard Self.defaults.alertRules[kind] != nil else {
+                    throw MeterrError.invalid(
+                        "alerts.\(kind)",
+                        "is not an alert kind (\(Self.defaults.alertRules.keys.sorted().joined(separator: ", ")))")
+                }
                 var rule = policy.rule(for: kind)
                 guard case .object(let fields) = value else {
                     throw MeterrError.invalid("alerts.\(kind)", "must be an object")

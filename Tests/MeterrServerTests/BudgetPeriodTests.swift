@@ -164,6 +164,10 @@ struct BudgetPeriodTests {
             #expect(messages.contains { $0.contains("reached 90%") })
             let bad = try await client.put("/api/policy", #"{"alerts":{"budget.threshold":{"cooldown":5}}}"#)
             #expect(bad.error["field"] == "alerts.budget.threshold.cooldown")
+            let unknown = try await client.put("/api/policy", #"{"alerts":{"budget.treshold":{"cooldown_minutes":5}}}"#)
+            #expect(unknown.error["field"] == "alerts.budget.treshold")
+            let falling = try await client.put("/api/policy", #"{"anomalies":{"block_multiple":2}}"#)
+            #expect(falling.error["field"] == "anomalies", "block below alert: \(falling.json)")
         }
     }
 }
