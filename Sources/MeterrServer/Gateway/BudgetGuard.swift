@@ -55,7 +55,37 @@ package final class BudgetGuard: Sendable {
     let clock: WallClock
     /// Where threshold, forecast and block alerts go.
     let raise: @Sendable (Alert) -> Void
-    private let budgetsByOrg = Mutex([String: [Budget]]())
+    /// An organisation's budgets by what they cover, so finding a call's budgets takes a few lookups
+    /// however many budgets there are.
+    struct OrgBudgets {
+        var byScope: [BudgetScope: [Budget]] = [:]
+        var byTag: [Budget] = []
+
+        init(_ budgets: [Budget]) {
+            for budget in budgets {
+                if case .tag = budget.scope {
+                    byTag.append(budget)
+                } else {
+                    byScope[budget.scope, default: []].append(budget)
+                }
+            }
+        }
+
+        func covering(_ event: UsageEvent) -> [Budget] {
+            var found = byScope[.organisation] ?? []
+            if let team = event.team, let budgets = byScope[.team(team)] { found += budgets }
+            if let user = event.user, let budgets = byScope[.user(user)] { found += budgets }
+            if let project = event.project, let budgets = byScope[.project(project)] { found += budgets }
+            if let key = event.keyId, let budgets = byScope[.key(key)] { found += budgets }
+            for budget in byTag
+            where budget.scope.covers(team: nil, user: nil, project: nil, keyId: nil, tags: event.tags) {
+                found.append(budget)
+            }
+            return found
+        }
+    }
+
+    private let budgetsByOrg = Mutex([String: OrgBudgets]())
     private let states = Mutex([String: PeriodState]())
 
     package init(
@@ -145,7 +175,7 @@ package final class BudgetGuard: Sendable {
     /// Loads every budget (at start, and after a change).
     package func reload() async throws {
         let all = try await store.allBudgets()
-        let grouped = Dictionary(grouping: all, by: \.orgId)
+        let grouped = Dictionary(grouping: all, by: \.orgId).mapValues(OrgBudgets.init)
         budgetsByOrg.withLock { $0 = grouped }
         let ids = Set(all.map(\.id))
         states.withLock { states in states = states.filter { ids.contains($0.key) } }
@@ -156,10 +186,7 @@ package final class BudgetGuard: Sendable {
 
     /// The budgets that cover a call.
     package func budgets(for event: UsageEvent) -> [Budget] {
-        budgetsByOrg.withLock { $0[event.org] ?? [] }.filter {
-            $0.scope.covers(
-                team: event.team, user: event.user, project: event.project, keyId: event.keyId, tags: event.tags)
-        }
+        budgetsByOrg.withLock { $0[event.org] }?.covering(event) ?? []
     }
 
     /// Makes sure each budget's current period is loaded from the ledger (or its window slid on).
