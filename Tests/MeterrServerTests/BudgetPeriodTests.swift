@@ -131,6 +131,26 @@ struct BudgetPeriodTests {
         }
     }
 
+    @Test("A hard rolling budget refuses through the gateway until its oldest spend leaves the window")
+    func rollingHardBudgetThroughTheGateway() async throws {
+        let clock = ManualClock("2026-05-10T12:30:00Z")
+        try await withGateway(configure: { configuration, _ in configuration.clock = clock.clock }) { client, _ in
+            _ = try await client.post(
+                "/api/budgets", #"{"name":"2h","period":"rolling","window_hours":2,"limit_usd":"0.10","hard":true}"#)
+            let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            let headers: HTTPFields = [.authorization: "Bearer \(adminKey)"]
+            #expect(try await client.call("/openai/v1/chat/completions", probe, headers: headers).status == .ok)
+            clock.set("2026-05-10T13:10:00Z")
+            let refused = try await client.call("/openai/v1/chat/completions", probe, headers: headers)
+            #expect(refused.status == .tooManyRequests)
+            // The 12:00 hour's spend leaves the window at 14:00: 50 minutes from now.
+            #expect(refused.headers[.retryAfter] == "3000")
+            #expect(String(buffer: refused.body).contains("per rolling 2 h"))
+            clock.set("2026-05-10T14:00:00Z")
+            #expect(try await client.call("/openai/v1/chat/completions", probe, headers: headers).status == .ok)
+        }
+    }
+
     @Test("A cool-down quiets repeats of an alert kind; a more severe alert still speaks")
     func coolDown() async throws {
         let clock = ManualClock("2026-06-01T09:00:00Z")
