@@ -8,7 +8,8 @@ root=$(cd "$here/../.." && pwd)
 binary=${1:-$root/.build/debug/meterr}
 venv=${SDK_VENV:-$root/.venv-sdk}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-"$venv/bin/pip" install -q openai anthropic google-genai mistralai cohere
+# The versions this check was last verified with; raise them deliberately.
+"$venv/bin/pip" install -q openai==3.57.0 anthropic==2.14.0 google-genai==3.6.1 mistralai==3.7.0 cohere==7.3.1
 
 fake_port=$((20000 + RANDOM % 20000))
 meterr_port=$((fake_port + 1))
