@@ -119,8 +119,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
-        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore"]),
+        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import, the dashboard in Chromium.
+        .testTarget(
+            name: "MeterrCLITests",
+            dependencies: [
+                "MeterrCore", "MeterrStore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
