@@ -52,11 +52,11 @@ extension DashboardRoutes {
         if let team {
             let now = EventFilter(from: current.0, to: current.1, team: team.isEmpty ? nil : team)
             let before = EventFilter(from: previous.0, to: previous.1, team: team.isEmpty ? nil : team)
-            async let users = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user], limit: 200)
-            async let keys = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user, .key], limit: 500)
-            async let usersBefore = breakdowns.breakdown(org: context.orgId, filter: before, by: [.user], limit: 200)
+            async let users = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user], limit: 100)
+            async let keys = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user, .key], limit: 100)
+            async let usersBefore = breakdowns.breakdown(org: context.orgId, filter: before, by: [.user], limit: 100)
             async let keysBefore = breakdowns.breakdown(
-                org: context.orgId, filter: before, by: [.user, .key], limit: 500)
+                org: context.orgId, filter: before, by: [.user, .key], limit: 100)
             let names = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
             body += """
                 <p><a href="/teams?period=\(period.rawValue)">← All teams</a></p>

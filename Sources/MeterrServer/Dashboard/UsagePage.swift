@@ -85,9 +85,9 @@ extension DashboardRoutes {
         }
         async let page = ledger.events(
             org: context.orgId, filter: query.filter, limit: query.limit, cursor: query.cursor)
-        async let totals = breakdowns.breakdown(org: context.orgId, filter: query.filter, by: [], limit: 1)
+        async let totals = totals(org: context.orgId, filter: query.filter)
         let events = try await page
-        let total = try await totals.first?.totals ?? UsageTotals()
+        let total = try await totals
         let rows = events.events.html { event in
             let tags = event.tags.sorted { $0.key < $1.key }.html { "<span class=\"tag\">\($0.key)=\($0.value)</span>" }
             return """
@@ -127,6 +127,28 @@ extension DashboardRoutes {
             <nav class="pager" aria-label="Pages">\(first)\(next)</nav></section>
             """
         return self.page("Usage", context, current: "/usage", body)
+    }
+
+    /// The totals of the calls a filter selects: from the rollups when they hold exactly that (whole
+    /// hours, at most one attribute, no tags), else from the raw events.
+    func totals(org: String, filter: EventFilter) async throws -> UsageTotals {
+        let attributes: [(SummaryGrouping, String?)] = [
+            (.team, filter.team), (.user, filter.user), (.project, filter.project), (.key, filter.keyId),
+            (.provider, filter.provider?.rawValue), (.model, filter.model),
+        ]
+        let set = attributes.filter { $0.1 != nil }
+        let from = filter.from ?? Timestamp(milliseconds: 0)
+        let to = filter.to ?? Timestamp.now().hourStart.adding(milliseconds: 3_600_000)
+        guard filter.tags.isEmpty, set.count <= 1, from.hourStart == from, to.hourStart == to, from <= to else {
+            return try await breakdowns.breakdown(org: org, filter: filter, by: [], limit: 1).first?.totals
+                ?? UsageTotals()
+        }
+        let (grouping, value) = set.first ?? (.none, nil)
+        let summary = try await ledger.summary(org: org, groupBy: grouping, from: from, to: to)
+        guard let value else { return summary.totals }
+        var totals = UsageTotals()
+        for group in summary.groups where group.value == value { totals += group.totals }
+        return totals
     }
 
     func problemsHTML(_ problems: [String]) -> HTML {
