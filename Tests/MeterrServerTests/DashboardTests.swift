@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeterrCore
+import MeterrStore
 import Testing
 
 @testable import MeterrServer
@@ -168,6 +169,24 @@ struct DashboardTests {
             #expect(drillDown.contains("No usage in either period"))
             #expect(!drillDown.contains("1.500000000"))
         }
+    }
+
+    @Test("One escaping function: every interpolated string becomes text; money and counts display exactly")
+    func escapingAndFormats() {
+        let name = #"<a href='x' onclick="y">&</a>"#
+        let markup: HTML = "<td title=\"\(name)\">\(name)</td>"
+        #expect(
+            markup.text
+                == "<td title=\"\(escapeHTML(name))\">&lt;a href=&#39;x&#39; onclick=&quot;y&quot;&gt;&amp;&lt;/a&gt;</td>"
+        )
+        #expect(Format.usd(Money(nanos: 1_234_567_890_123)) == "$1,234.57")
+        #expect(Format.usd(Money(nanos: 4_380_000)) == "$0.00438")
+        #expect(Format.usd(Money(nanos: 0)) == "$0.00")
+        #expect(Format.usd(Money(nanos: -25_000_000)) == "-$0.03")
+        #expect(Format.count(1_234_567) == "1,234,567")
+        #expect(Format.compact(1_603_469_512) == "1.6B")
+        #expect(Format.compact(42_000) == "42k")
+        #expect(Format.usd(UsageTotals(requests: 2, unpricedRequests: 2)) == "unpriced")
     }
 
     @Test("The live stream carries each organisation's committed calls to its own dashboards only")

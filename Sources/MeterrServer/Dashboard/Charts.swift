@@ -14,10 +14,11 @@ enum Chart {
     static let left = 64
     static let bottom = 22
 
-    /// A bar chart of non-negative values.
-    static func bars(id: String, title: String, description: String, points: [Point], alternate: Bool = false)
-        -> HTML
-    {
+    /// A bar chart of non-negative values; `axis` labels the top of the scale.
+    static func bars(
+        id: String, title: String, description: String, points: [Point], axis: (Int64) -> String,
+        alternate: Bool = false
+    ) -> HTML {
         let plotWidth = width - left - 8
         let plotHeight = height - bottom - 10
         let maximum = max(points.map(\.value).max() ?? 0, 1)
@@ -42,7 +43,7 @@ enum Chart {
             let anchor: HTML = last ? " text-anchor=\"end\"" : ""
             labels += "<text x=\"\(x)\" y=\"\(height - 6)\"\(anchor)>\(points[index].label)</text>"
         }
-        let top = points.max { $0.value < $1.value }?.display ?? "0"
+        let top = axis(points.map(\.value).max() ?? 0)
         return """
             <svg class="chart" id="\(id)" viewBox="0 0 \(width) \(height)" role="img" \
             aria-labelledby="\(id)-title \(id)-desc"><title id="\(id)-title">\(title)</title>\

@@ -47,6 +47,7 @@ enum DashboardAssets {
         thead th { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
         tbody th { font-weight: 500; }
         td.num, th.num { text-align: right; white-space: nowrap; }
+        .nowrap { white-space: nowrap; }
         caption { text-align: left; font-weight: 600; padding-bottom: 6px; }
         .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
         svg.chart { width: 100%; height: auto; display: block; }

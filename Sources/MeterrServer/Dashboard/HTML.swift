@@ -94,6 +94,15 @@ enum Format {
         return "\(sign)$\(count(dollars)).\(rest < 10 ? "0" : "")\(rest)"
     }
 
+    /// A short count for a chart's axis: `1,603,469,512` → `1.6B`.
+    static func compact(_ value: Int64) -> String {
+        for (unit, name) in [(1_000_000_000 as Int64, "B"), (1_000_000, "M"), (1_000, "k")] where value >= unit {
+            let tenths = (value * 10 + unit / 2) / unit
+            return tenths % 10 == 0 || tenths >= 1000 ? "\(tenths / 10)\(name)" : "\(tenths / 10).\(tenths % 10)\(name)"
+        }
+        return String(value)
+    }
+
     /// A cost that may be unknown: "unpriced" rather than a made-up zero.
     static func usd(_ totals: UsageTotals) -> String {
         totals.requests > 0 && totals.unpricedRequests == totals.requests ? "unpriced" : usd(totals.cost)

@@ -128,7 +128,7 @@ extension DashboardRoutes {
         let models = groupTable(
             id: "by-model", caption: "By model", column: "Model", groups: Array(data.byModel.prefix(12)),
             live: "model:", liveKey: { ($0.provider ?? "") + "/" + ($0.value ?? "") },
-            name: { $0.value ?? "—" })
+            name: { ($0.provider ?? "") + "/" + ($0.value ?? "") })
         let top: HTML = """
             <div class="grid2">
             \(groupTable(id: "top-teams", caption: "Top teams", column: "Team", groups: Array(data.teams.prefix(8)),
@@ -185,10 +185,11 @@ extension DashboardRoutes {
             <h2 id="series-heading">Cost and tokens over \(span)</h2><p>\(switcher)</p>
             \(data.series.allSatisfy { $0.totals.requests == 0 } ? "<p class=\"muted\">No usage in this period yet.</p>" as HTML : "")
             \(Chart.bars(id: "chart-cost", title: "Cost over \(span)",
-                description: "Bar chart of the cost of each period; the table below lists the numbers.", points: cost))
+                description: "Bar chart of the cost of each period; the table below lists the numbers.", points: cost,
+                axis: { Format.usd(Money(nanos: $0)) }))
             \(Chart.bars(id: "chart-tokens", title: "Tokens over \(span)",
                 description: "Bar chart of input plus output tokens of each period; the table below lists the numbers.",
-                points: tokens, alternate: true))
+                points: tokens, axis: Format.compact, alternate: true))
             <details><summary>The numbers of these charts</summary><table id="series-table">\
             <caption>Usage over \(span)</caption><thead><tr><th scope="col">Period start</th>\
             <th scope="col" class="num">Calls</th><th scope="col" class="num">Cost</th>\

@@ -91,7 +91,7 @@ extension DashboardRoutes {
         let rows = events.events.html { event in
             let tags = event.tags.sorted { $0.key < $1.key }.html { "<span class=\"tag\">\($0.key)=\($0.value)</span>" }
             return """
-                <tr><td>\(Format.time(event.ts))</td><td>\(event.team)</td><td>\(event.user)</td>\
+                <tr><td class="nowrap">\(Format.time(event.ts))</td><td>\(event.team)</td><td>\(event.user)</td>\
                 <td>\(event.project)</td><td><code>\(event.keyId)</code></td><td>\(event.provider.rawValue)</td>\
                 <td>\(event.model)</td><td class="num">\(Format.count(event.usage.inputTokens))</td>\
                 <td class="num">\(Format.count(event.usage.cacheReadTokens))</td>\
