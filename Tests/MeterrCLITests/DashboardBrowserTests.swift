@@ -53,7 +53,6 @@ struct DashboardBrowserTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try ServerProcess(dataDirectory: directory)
         defer { server.stop() }
-        let base = "http://127.0.0.1:\(server.port)"
         for (email, role) in [("ana@example.com", "admin"), ("vic@example.com", "viewer")] {
             let (status, _) = try await server.post(
                 "/api/users", Data(#"{"email":"\#(email)","role":"\#(role)","password":"\#(Self.password)"}"#.utf8))
@@ -73,8 +72,11 @@ struct DashboardBrowserTests {
             "/api/budgets", Data(#"{"name":"Search monthly","scope":"team","value":"search","limit_usd":"0.02"}"#.utf8))
         #expect(budgetStatus == 201)
 
-        let browser = try await Browser()
-        defer { Task { await browser.quit() } }
+        try await Browser.session { browser in try await drive(browser, server) }
+    }
+
+    func drive(_ browser: Browser, _ server: ServerProcess) async throws {
+        let base = "http://127.0.0.1:\(server.port)"
         try await signIn(browser, server, email: "ana@example.com")
 
         // Overview: the month's and today's totals and each provider's cost are the API's.

@@ -51,11 +51,24 @@ final class Browser: @unchecked Sendable {
                 ]
             ]
         ]
-        let created = try await command("POST", "/session", capabilities)
+        let created = try? await command("POST", "/session", capabilities)
         guard let id = (created as? [String: Any])?["sessionId"] as? String else {
+            stopDriver()
             throw MeterrError(.unavailable, "chromedriver made no session: \(String(describing: created))")
         }
         session = id
+    }
+
+    /// Runs `body` with a fresh browser, and closes the browser and its driver however `body` ends.
+    static func session(_ body: (Browser) async throws -> Void) async throws {
+        let browser = try await Browser()
+        do {
+            try await body(browser)
+        } catch {
+            await browser.quit()
+            throw error
+        }
+        await browser.quit()
     }
 
     /// Sends one command; returns its `value`.
@@ -146,11 +159,15 @@ final class Browser: @unchecked Sendable {
 
     func quit() async {
         _ = try? await command("DELETE", "/session/\(session)")
-        driver.terminate()
+        stopDriver()
+    }
+
+    func stopDriver() {
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
         driver.waitUntilExit()
     }
 
     deinit {
-        if driver.isRunning { driver.terminate() }
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
     }
 }

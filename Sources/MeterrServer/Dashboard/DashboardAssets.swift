@@ -127,7 +127,8 @@ enum DashboardAssets {
                 .then(function (response) {
                   if (response.ok) {
                     var next = new URLSearchParams(location.search).get("next") || "/";
-                    location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/");
+                    // Only a path of this site: "//host" and "/\host" would leave it.
+                    location.assign(/^\/(?![\/\\])/.test(next) ? next : "/");
                     return;
                   }
                   return response.json().then(function (json) {
