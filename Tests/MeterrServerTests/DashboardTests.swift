@@ -232,7 +232,10 @@ struct DashboardTests {
             #expect(
                 Set(lines.dropFirst().map { String($0.prefix { $0 != "," }) })
                     == Set(api.compactMap { $0["id"] as? String }))
-            let page = String(buffer: try await client.page("/usage?team=ml&tag=env%3Dprod&limit=2", session).body)
+            let uncounted = String(buffer: try await client.page("/usage?team=ml&tag=env%3Dprod", session).body)
+            #expect(uncounted.contains("href=\"/usage?team=ml&amp;tag=env%3Dprod&amp;totals=1\""))
+            let page = String(
+                buffer: try await client.page("/usage?team=ml&tag=env%3Dprod&limit=2&totals=1", session).body)
             #expect(page.contains("data-count=\"\(api.count)\""))
             #expect(page.contains("rel=\"next\""))
             #expect(page.contains("href=\"/usage.csv?team=ml&amp;tag=env%3Dprod\""))

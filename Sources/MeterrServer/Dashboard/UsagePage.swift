@@ -11,6 +11,8 @@ struct UsageQuery: Sendable {
     var fields: [(String, String)] = []
     var limit = 50
     var cursor: EventCursor?
+    /// Whether to count the matching calls even when only the raw events can tell.
+    var countAll = false
     var problems: [String] = []
 
     static let textFields = ["team", "user", "project", "key_id", "model"]
@@ -60,6 +62,7 @@ struct UsageQuery: Sendable {
         }
         if let text = query.nonEmpty("limit"), let value = Int(text), (1...1000).contains(value) { limit = value }
         cursor = query.nonEmpty("cursor").flatMap(EventCursor.init(token:))
+        countAll = query["totals"] == "1"
     }
 
     /// The filters as a query string, for links (next page, CSV).
@@ -85,7 +88,7 @@ extension DashboardRoutes {
         }
         async let page = ledger.events(
             org: context.orgId, filter: query.filter, limit: query.limit, cursor: query.cursor)
-        async let totals = totals(org: context.orgId, filter: query.filter)
+        async let totals = totals(org: context.orgId, filter: query.filter, scan: query.countAll)
         let events = try await page
         let total = try await totals
         let rows = events.events.html { event in
@@ -111,11 +114,7 @@ extension DashboardRoutes {
         let body: HTML = """
             <h1>Usage explorer</h1>
             \(usageForm(query))
-            <p id="usage-totals"><strong data-count="\(total.requests)">\(Format.count(total.requests))</strong> calls match, \
-            costing <strong data-usd="\(Format.exact(total))">\(Format.usd(total))</strong>\
-            \(total.unpricedRequests > 0 ? " (\(Format.count(total.unpricedRequests)) unpriced)" : ""). \
-            <a class="button quiet" href="/usage.csv?\(link)" download>Export these \(Format.count(total.requests)) \
-            calls as CSV</a></p>
+            \(totalsHTML(total, link: link))
             <section class="panel"><table id="events"><caption>Calls, newest first</caption><thead><tr>\
             <th scope="col">Time (UTC)</th><th scope="col">Team</th><th scope="col">User</th><th scope="col">Project</th>\
             <th scope="col">Key</th><th scope="col">Provider</th><th scope="col">Model</th>\
@@ -129,17 +128,38 @@ extension DashboardRoutes {
         return self.page("Usage", context, current: "/usage", body)
     }
 
+    /// The line above the table: how many calls match and their cost, and the export.
+    func totalsHTML(_ total: UsageTotals?, link: String) -> HTML {
+        let separator = link.isEmpty ? "" : "&"
+        guard let total else {
+            return """
+                <p id="usage-totals">The rollups do not hold this filter, so its totals read every matching call: \
+                <a href="/usage?\(link)\(separator)totals=1">count them</a>. \
+                <a class="button quiet" href="/usage.csv?\(link)" download>Export the matching calls as CSV</a></p>
+                """
+        }
+        return """
+            <p id="usage-totals"><strong data-count="\(total.requests)">\(Format.count(total.requests))</strong> calls match, \
+            costing <strong data-usd="\(Format.exact(total))">\(Format.usd(total))</strong>\
+            \(total.unpricedRequests > 0 ? " (\(Format.count(total.unpricedRequests)) unpriced)" : ""). \
+            <a class="button quiet" href="/usage.csv?\(link)" download>Export these \(Format.count(total.requests)) \
+            calls as CSV</a></p>
+            """
+    }
+
     /// The totals of the calls a filter selects: from the rollups when they hold exactly that (whole
-    /// hours, at most one attribute, no tags), else from the raw events.
-    func totals(org: String, filter: EventFilter) async throws -> UsageTotals {
+    /// hours, at most one attribute, no tags); else from the raw events if `scan`, else `nil`.
+    func totals(org: String, filter: EventFilter, scan: Bool) async throws -> UsageTotals? {
         let attributes: [(SummaryGrouping, String?)] = [
             (.team, filter.team), (.user, filter.user), (.project, filter.project), (.key, filter.keyId),
             (.provider, filter.provider?.rawValue), (.model, filter.model),
         ]
         let set = attributes.filter { $0.1 != nil }
         let from = filter.from ?? Timestamp(milliseconds: 0)
-        let to = filter.to ?? Timestamp.now().hourStart.adding(milliseconds: 3_600_000)
+        // No end: up to the year 10000, so calls reported with future times count as in the list.
+        let to = filter.to ?? Timestamp(milliseconds: 253_402_300_800_000)
         guard filter.tags.isEmpty, set.count <= 1, from.hourStart == from, to.hourStart == to, from <= to else {
+            guard scan else { return nil }
             return try await breakdowns.breakdown(org: org, filter: filter, by: [], limit: 1).first?.totals
                 ?? UsageTotals()
         }
