@@ -213,11 +213,27 @@ struct DashboardBrowserTests {
         let revoked = (json(revokedData)["keys"] as? [[String: Any]])?.first { $0["id"] as? String == keyId }
         #expect(revoked?["status"] as? String == "revoked")
 
-        // Prices: the catalog's rows, as many as the API lists.
+        // Prices: each model in effect, with the input price the API lists.
+        let (_, priceData) = try await server.get("/api/prices")
+        let date = String(Timestamp.now().rfc3339.prefix(10))
+        var expected: [String: String] = [:]
+        for model in json(priceData)["models"] as? [[String: Any]] ?? [] {
+            let versions = (model["versions"] as? [[String: Any]] ?? []).filter {
+                ($0["effective_from"] as? String ?? "9999") <= date
+            }
+            guard let input = versions.last?["input"] as? String else { continue }
+            expected["\(model["provider"] as? String ?? "")/\(model["model"] as? String ?? "")"] = "$" + input
+        }
         try await browser.open(base + "/prices")
         try await browser.wait("return !!document.getElementById('catalog')")
-        let rows = try await browser.run("return document.querySelectorAll('#catalog tbody tr').length") as? Int ?? 0
-        #expect(rows > 50)
+        let shown =
+            try await browser.run(
+                """
+                return Object.fromEntries(Array.from(document.querySelectorAll('#catalog tbody tr'))
+                  .map(r => [r.querySelector('th').textContent, r.querySelectorAll('td')[1].textContent]))
+                """) as? [String: String]
+        #expect(expected.count > 50)
+        #expect(shown == expected)
         try await browser.screenshot(to: artifactsDirectory + "/prices.png")
 
         // Token calculator: the count for gpt-4o is the API's.
