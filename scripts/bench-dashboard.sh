@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 events=10000000
 if [ "${1:-}" = "--quick" ]; then events=1000000; fi
-swift build -c release --product meterr >/dev/null
-swift build -c release --product meterr-ledger-bench >/dev/null
+swift build -c release --product meterr --quiet
+swift build -c release --product meterr-ledger-bench --quiet
 
 data=${DASHBOARD_DATA:-$(mktemp -d)}
 month=$(date -u +%Y-%m-01T00:00:00Z)
@@ -45,7 +45,7 @@ python3 - "$data/meterr.sqlite" "$email" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.execute("INSERT OR IGNORE INTO organisations (id, name, created_at) VALUES ('org_bench', 'Bench', 0)")
-db.execute("UPDATE users SET org_id = 'org_bench' WHERE email = ?", (sys.argv[2],))
+db.execute("UPDATE OR REPLACE users SET org_id = 'org_bench' WHERE email = ?", (sys.argv[2],))
 db.commit()
 PY
 start_server

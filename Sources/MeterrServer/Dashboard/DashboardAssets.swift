@@ -67,7 +67,7 @@ enum DashboardAssets {
         .secret { font-family: ui-monospace, monospace; background: #eef6ee; border: 1px dashed var(--good); padding: 6px 8px;
           word-break: break-all; display: block; margin-top: 6px; }
         .error { background: #ffebe9; border: 1px solid var(--bad); border-radius: 6px; padding: 10px 12px; margin: 8px 0; }
-        progress { width: 100%; height: 14px; }
+        progress { width: 100%; min-width: 140px; height: 14px; }
         .live { font-size: 13px; color: var(--muted); } .live .dot { color: var(--good); }
         .pager { display: flex; gap: 12px; align-items: center; margin-top: 10px; }
         .signin { max-width: 380px; margin: 70px auto; }

@@ -65,7 +65,7 @@ extension DashboardRoutes {
                 }
             let tone = alert.severity == "critical" ? "bad" : alert.severity == "warning" ? "warn" : ""
             return """
-                <tr id="alert-\(alert.id)"><td>\(Format.time(alert.createdAt))</td>\
+                <tr id="alert-\(alert.id)"><td class="nowrap">\(Format.time(alert.createdAt))</td>\
                 <td class="\(tone)">\(alert.severity)</td><td>\(alert.kind)</td><td>\(alert.subject)</td>\
                 <td>\(alert.message)</td><td>\(state)</td></tr>
                 """

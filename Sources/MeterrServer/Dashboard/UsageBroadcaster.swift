@@ -80,8 +80,12 @@ final class UsageBroadcaster: Service, Sendable {
         var continuation: AsyncStream<Message>.Continuation
     }
 
-    let subscribers = Mutex<[UUID: Subscriber]>([:])
-    let closed = Atomic<Bool>(false)
+    struct State {
+        var subscribers: [UUID: Subscriber] = [:]
+        var closed = false
+    }
+
+    let state = Mutex(State())
     let heartbeat: Duration
 
     init(heartbeat: Duration = .seconds(15)) {
@@ -91,24 +95,27 @@ final class UsageBroadcaster: Service, Sendable {
     /// A stream of what is committed for `org` from now on.
     func subscribe(org: String) -> AsyncStream<Message> {
         let (stream, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(64))
-        if closed.load(ordering: .acquiring) {
+        let id = UUID()
+        let open = state.withLock { state in
+            if !state.closed { state.subscribers[id] = Subscriber(org: org, continuation: continuation) }
+            return !state.closed
+        }
+        guard open else {
             continuation.finish()
             return stream
         }
-        let id = UUID()
-        subscribers.withLock { $0[id] = Subscriber(org: org, continuation: continuation) }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
         return stream
     }
 
     /// How many dashboards listen now.
-    var count: Int { subscribers.withLock { $0.count } }
+    var count: Int { state.withLock { $0.subscribers.count } }
 
     /// Publishes the new events of a commit, each to its own organisation's subscribers only.
     func publish(_ events: some Sequence<UsageEvent>) {
-        let listening = subscribers.withLock { $0.values.map { ($0.org, $0.continuation) } }
+        let listening = state.withLock { $0.subscribers.values.map { ($0.org, $0.continuation) } }
         if listening.isEmpty { return }
         var deltas: [String: UsageDelta] = [:]
         let now = Timestamp.now()
@@ -121,7 +128,7 @@ final class UsageBroadcaster: Service, Sendable {
     func run() async throws {
         while !Task.isCancelledOrShuttingDown {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.heartbeat) }
-            let listening = subscribers.withLock { $0.values.map(\.continuation) }
+            let listening = state.withLock { $0.subscribers.values.map(\.continuation) }
             for continuation in listening { continuation.yield(.heartbeat) }
         }
         closeAll()
@@ -129,10 +136,10 @@ final class UsageBroadcaster: Service, Sendable {
 
     /// Ends every stream and refuses new ones.
     func closeAll() {
-        closed.store(true, ordering: .releasing)
-        let all = subscribers.withLock { subscribers in
-            defer { subscribers.removeAll() }
-            return subscribers.values.map(\.continuation)
+        let all = state.withLock { state in
+            state.closed = true
+            defer { state.subscribers.removeAll() }
+            return state.subscribers.values.map(\.continuation)
         }
         for continuation in all { continuation.finish() }
     }
