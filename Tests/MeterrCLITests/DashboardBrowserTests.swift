@@ -100,6 +100,7 @@ struct DashboardBrowserTests {
         try await browser.screenshot(to: artifactsDirectory + "/overview.png")
 
         // Live: a committed call shows on the open overview without a reload; the time is measured.
+        try await browser.wait("return document.getElementById('live-status').textContent === 'Live: connected'")
         var latencies: [Double] = []
         for round in 1...5 {
             let sent = Date().timeIntervalSince1970 * 1000
