@@ -189,6 +189,49 @@ struct DashboardTests {
         #expect(Format.usd(UsageTotals(requests: 2, unpricedRequests: 2)) == "unpriced")
     }
 
+    @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
+    func periods() throws {
+        let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday
+        let week = DashboardRoutes.Period.week.ranges(now: now)
+        #expect(week.current.0.rfc3339 == "2026-11-23T00:00:00.000Z")
+        #expect(week.previous.0.rfc3339 == "2026-11-16T00:00:00.000Z")
+        #expect(week.previous.1.rfc3339 == "2026-11-22T15:30:00.000Z")
+        let month = DashboardRoutes.Period.month.ranges(now: now)
+        #expect(month.current.0.rfc3339 == "2026-11-01T00:00:00.000Z")
+        #expect(month.previous.0.rfc3339 == "2026-10-01T00:00:00.000Z")
+        #expect(month.previous.1.rfc3339 == "2026-10-29T15:30:00.000Z")
+        let day = DashboardRoutes.Period.day.ranges(now: now)
+        #expect(day.previous.0.rfc3339 == "2026-11-28T00:00:00.000Z")
+        #expect(day.previous.1.rfc3339 == "2026-11-28T15:30:00.000Z")
+    }
+
+    @Test("A team's page shows its users and keys now and in the previous period, as the API counts them")
+    func teamDrillDown() async throws {
+        try await withApp { client in
+            let now = Timestamp.now()
+            let lastMonth = now.monthStart.adding(milliseconds: -86_400_000).monthStart.adding(milliseconds: 3_600_000)
+            let body = """
+                [\(event("t1", ts: now.rfc3339, team: "ml")), \(event("t2", ts: now.rfc3339, team: "ml")),
+                \(event("t3", ts: lastMonth.rfc3339, team: "ml"))]
+                """
+            #expect(try await client.post("/api/usage/events", body).status == .ok)
+            let session = try await client.signIn(email: "ana@example.com", role: "viewer")
+            // The catalog prices gpt-4o, so each call costs the same, whatever was reported.
+            let groups = try await client.get("/api/usage/summary?group_by=team").json["groups"] as? [[String: Any]]
+            let cost = try #require(groups?.first { $0["team"] as? String == "ml" }?["cost_usd"] as? String)
+            let teams = String(buffer: try await client.page("/teams", session).body)
+            #expect(teams.contains("href=\"/teams?period=month&amp;team=ml\""))
+            #expect(teams.contains("data-usd=\"\(cost)\""))
+            let page = String(buffer: try await client.page("/teams?team=ml", session).body)
+            #expect(page.contains("<table id=\"team-users\">"))
+            #expect(page.contains("data-usd=\"\(cost)\""))
+            // Last month's call falls in the previous stretch only if it came this early in its month.
+            if now.milliseconds - now.monthStart.milliseconds > 3_600_000 {
+                #expect(page.contains("<span class=\"warn\">+100%</span>"))
+            }
+        }
+    }
+
     @Test("The live stream carries each organisation's committed calls to its own dashboards only")
     func broadcasterIsolation() async throws {
         let broadcaster = UsageBroadcaster()
