@@ -147,8 +147,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import.
-        .testTarget(name: "MeterrCLITests", dependencies: ["MeterrCore", "MeterrStore", "MeterrTestSupport"]),
+        // Runs the built `meterr` binary as a user would: serve, kill -9, export, import, the dashboard in Chromium.
+        .testTarget(
+            name: "MeterrCLITests",
+            dependencies: [
+                "MeterrCore", "MeterrStore", "MeterrTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         // Test helpers shared by the suites: the `meterr serve` process, loopback servers, the fake provider.
         .target(
             name: "MeterrTestSupport",

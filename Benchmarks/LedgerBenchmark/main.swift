@@ -5,7 +5,7 @@ import MeterrStore
 
 // Measures the usage ledger on this machine:
 //   meterr-ledger-bench ingest  [--events N]            events/s committed through the group-commit writer
-//   meterr-ledger-bench summary [--events N] [--data D] GET /api/usage/summary's query for a month
+//   meterr-ledger-bench summary [--events N] [--data D] [--start T] GET /api/usage/summary's query for a month
 // The HTTP ingest benchmark is scripts/bench-ledger.sh (wrk against `meterr serve`).
 
 func monotonicSeconds() -> Double {
@@ -114,7 +114,9 @@ func summary() async throws {
     let iterations = option("--iterations", default: 200)
     let directory = stringOption("--data") ?? temporaryDirectory()
     let store = try SQLiteStore(directory: directory)
-    let start = Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
+    // `--start`: where the 30 days begin (scripts/bench-dashboard.sh loads the current month).
+    let start =
+        stringOption("--start").flatMap { Timestamp(rfc3339: $0) } ?? Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
     let end = start.adding(milliseconds: 30 * 86_400_000)
     let existing = try await store.summary(org: "org_bench", groupBy: .none, from: start, to: end).totals.requests
     if existing < count {

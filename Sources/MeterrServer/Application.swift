@@ -31,7 +31,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let store = try SQLiteStore(directory: configuration.dataDirectory, durability: configuration.durability)
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
-    let writer = LedgerWriter(ledger: store, logger: logger)
+    let broadcaster = UsageBroadcaster()
+    let writer = LedgerWriter(ledger: PublishingLedger(ledger: store, broadcaster: broadcaster), logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
     let credentials = CredentialCache(store: store, vault: vault)
     // The shipped catalog with the data directory's imported prices laid over it.
@@ -111,9 +112,14 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         logger: logger
     ).register(on: router)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
+    DashboardRoutes(
+        ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
+        credentials: store, guardian: budgetGuard, engine: engine, overrides: overrides, principals: principals,
+        broadcaster: broadcaster
+    ).register(on: router)
 
     let services: [any Service] = [
-        writer, alertService,
+        writer, alertService, broadcaster,
         WebhookSender(
             store: store, vault: vault, client: client, retryBase: configuration.webhookRetryBase, logger: logger),
         KeyUsageService(principals: principals, accounts: store, logger: logger),

@@ -1,0 +1,270 @@
+import Foundation
+import Hummingbird
+import MeterrCore
+import MeterrPricing
+import MeterrStore
+
+extension DashboardRoutes {
+    // MARK: budgets
+
+    @Sendable func budgetsPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        let now = guardian.clock.now()
+        var rows = HTML.empty
+        for budget in try await budgets.budgets(org: context.orgId) {
+            let state = try await guardian.status(budget, now: now)
+            let percent = budget.limit.nanos > 0 ? Int(state.spent * 100 / budget.limit.nanos) : 0
+            // A rolling window has no period end to project to.
+            let forecast =
+                budget.period.isRolling
+                ? nil
+                : BudgetGuard.forecast(
+                    spent: state.spent, limit: budget.limit.nanos, periodStart: state.periodStart,
+                    periodEnd: state.periodEnd, now: now)
+            let scope = budget.scope.value.isEmpty ? budget.scope.kind : "\(budget.scope.kind) \(budget.scope.value)"
+            let outlook: HTML =
+                if let forecast {
+                    if let at = forecast.exceedsAt {
+                        "<span class=\"bad\">\(Format.usd(forecast.projected)): over the limit from \(Format.time(at))</span>"
+                    } else {
+                        "<span class=\"good\">\(Format.usd(forecast.projected))</span>"
+                    }
+                } else { "<span class=\"muted\">after the first hour</span>" }
+            let tone = percent >= 100 ? "bad" : percent >= 80 ? "warn" : ""
+            rows += """
+                <tr id="budget-\(budget.id)"><th scope="row">\(budget.name)</th><td>\(scope)</td>\
+                <td>\(BudgetGuard.per(budget.period).dropFirst(4))\(budget.hard ? ", hard" : "")</td>\
+                <td class="num" data-usd="\(Money(nanos: state.spent).decimalString)">\(Format.usd(Money(nanos: state.spent)))</td>\
+                <td class="num" data-usd="\(budget.limit.decimalString)">\(Format.usd(budget.limit))</td>\
+                <td><label class="sr-only" for="progress-\(budget.id)">\(budget.name): \(percent)% used</label>\
+                <progress id="progress-\(budget.id)" max="100" value="\(min(percent, 100))">\(percent)%</progress>\
+                <span class="\(tone)">\(percent)%</span></td><td>\(outlook)</td>\
+                <td>\(Format.time(BudgetGuard.resetsAt(budget, state)))</td></tr>
+                """
+        }
+        let body: HTML = """
+            <h1>Budgets</h1>
+            <section class="panel"><table id="budgets"><caption>Budgets this period</caption><thead><tr>\
+            <th scope="col">Budget</th><th scope="col">Covers</th><th scope="col">Period</th>\
+            <th scope="col" class="num">Spent</th><th scope="col" class="num">Limit</th><th scope="col">Used</th>\
+            <th scope="col">Projected at period end</th><th scope="col">Resets (UTC)</th></tr></thead>\
+            <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"8\" class=\"muted\">No budgets yet: create them with POST /api/budgets.</td></tr>" as HTML : rows)</tbody></table></section>
+            """
+        return page("Budgets", context, current: "/budgets", body)
+    }
+
+    // MARK: alerts
+
+    @Sendable func alertsPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        let list = try await alerts.alerts(org: context.orgId, limit: 200, unacknowledgedOnly: false)
+        let rows = list.html { alert in
+            let state: HTML =
+                if let at = alert.acknowledgedAt {
+                    "acknowledged \(Format.time(at))"
+                } else {
+                    """
+                    <form method="post" action="/alerts/\(alert.id)/acknowledge">\
+                    <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+                    <button type="submit" aria-label="Acknowledge: \(alert.message)">Acknowledge</button></form>
+                    """
+                }
+            let tone = alert.severity == "critical" ? "bad" : alert.severity == "warning" ? "warn" : ""
+            return """
+                <tr id="alert-\(alert.id)"><td class="nowrap">\(Format.time(alert.createdAt))</td>\
+                <td class="\(tone)">\(alert.severity)</td><td>\(alert.kind)</td><td>\(alert.subject)</td>\
+                <td>\(alert.message)</td><td>\(state)</td></tr>
+                """
+        }
+        let open = list.count { $0.acknowledgedAt == nil }
+        let body: HTML = """
+            <h1>Alerts</h1><p>\(Format.count(open)) not acknowledged.</p>
+            <section class="panel"><table id="alerts"><caption>Alerts, newest first</caption><thead><tr>\
+            <th scope="col">Raised (UTC)</th><th scope="col">Severity</th><th scope="col">Kind</th>\
+            <th scope="col">Subject</th><th scope="col">Message</th><th scope="col">State</th></tr></thead>\
+            <tbody>\(rows)\(list.isEmpty ? "<tr><td colspan=\"6\" class=\"muted\">No alerts.</td></tr>" as HTML : "")\
+            </tbody></table></section>
+            """
+        return page("Alerts", context, current: "/alerts", body)
+    }
+
+    @Sendable func acknowledgeAlert(_ request: Request, context: DashboardContext) async throws -> Response {
+        try context.checkCSRF(try await FormData.read(request))
+        try context.require(.read)
+        let id = try context.parameters.require("id")
+        guard try await alerts.acknowledge(org: context.orgId, id: id, actor: context.session.principal.keyId) else {
+            throw MeterrError(.notFound, "no such alert")
+        }
+        return redirect("/alerts")
+    }
+
+    // MARK: keys
+
+    @Sendable func keysPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        try await keysResponse(context)
+    }
+
+    func keysResponse(_ context: DashboardContext, created: (KeyRecord, String)? = nil, problem: String? = nil)
+        async throws -> Response
+    {
+        guard context.session.canManage else {
+            return page(
+                "Keys", context, current: "/keys",
+                "<h1>Keys</h1><p>Keys and provider credentials are managed by the organisation's owners and admins.</p>",
+                status: .forbidden)
+        }
+        let csrf = context.session.csrf
+        let now = Timestamp.now()
+        let rows = try await accounts.keys(org: context.orgId).html { key in
+            let status =
+                key.revokedAt != nil ? "revoked" : key.expiresAt.map { $0 <= now } == true ? "expired" : "active"
+            let bound = [
+                key.team.map { "team \($0)" }, key.user.map { "user \($0)" }, key.project.map { "project \($0)" },
+            ]
+            .compactMap { $0 }.joined(separator: ", ")
+            let action: HTML =
+                status == "active"
+                ? """
+                <form method="post" action="/keys/\(key.id)/revoke"><input type="hidden" name="csrf" value="\(csrf)">\
+                <button class="danger" type="submit" aria-label="Revoke key \(key.name)">Revoke</button></form>
+                """ : ""
+            return """
+                <tr id="key-\(key.id)"><th scope="row">\(key.name)</th><td><code>\(key.displayPrefix)…</code></td>\
+                <td>\(key.scopes.nameList.joined(separator: ", "))</td><td>\(bound)</td><td>\(status)</td>\
+                <td>\(Format.time(key.createdAt))</td><td>\(key.lastUsedAt.map(Format.time) ?? "never")</td>\
+                <td>\(key.expiresAt.map(Format.time) ?? "—")</td><td>\(action)</td></tr>
+                """
+        }
+        let secrets = try await credentials.credentials(org: context.orgId).html { credential in
+            """
+            <tr><td>\(credential.provider.rawValue)</td><td>\(credential.team ?? "whole organisation")</td>\
+            <td><code>\(credential.masked)</code></td><td>\(credential.baseURL ?? "provider default")</td>\
+            <td>\(Format.time(credential.updatedAt))</td></tr>
+            """
+        }
+        let shown: HTML =
+            created.map { record, secret in
+                """
+                <div class="notice" role="status"><strong>Key "\(record.name)" created.</strong> Copy it now: \
+                it is shown only this once.<code class="secret" id="new-key">\(secret)</code></div>
+                """
+            } ?? ""
+        let scopeBoxes = KeyScopes.names.filter { $0.1 != .operator }.html { name, _ in
+            let checked: HTML = name == "gateway" ? " checked" : ""
+            return
+                "<label><span><input type=\"checkbox\" name=\"scope\" value=\"\(name)\"\(checked)> \(name)</span></label>"
+        }
+        let body: HTML = """
+            <h1>Keys</h1>\(shown)\(problem.map { problemsHTML([$0]) } ?? .empty)
+            <section class="panel"><table id="keys"><caption>meterr keys (the secrets are never stored)</caption>\
+            <thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Scopes</th>\
+            <th scope="col">Bound to</th><th scope="col">Status</th><th scope="col">Created</th>\
+            <th scope="col">Last used</th><th scope="col">Expires</th><th scope="col"><span class="sr-only">Actions</span>\
+            </th></tr></thead><tbody>\(rows)</tbody></table></section>
+            <section class="panel"><h2 id="new-key-heading">New key</h2>
+            <form class="filters" method="post" action="/keys" aria-labelledby="new-key-heading">\
+            <input type="hidden" name="csrf" value="\(csrf)">\
+            <label for="k-name">Name<input id="k-name" name="name" required></label>\
+            <fieldset><legend>Scopes</legend>\(scopeBoxes)</fieldset>\
+            <label for="k-team">Team (optional)<input id="k-team" name="team"></label>\
+            <label for="k-user">User (optional)<input id="k-user" name="user"></label>\
+            <label for="k-project">Project (optional)<input id="k-project" name="project"></label>\
+            <label for="k-expires">Expires (optional)<input id="k-expires" name="expires" type="date"></label>\
+            <button type="submit">Create key</button></form></section>
+            <section class="panel"><table id="credentials"><caption>Provider credentials (shown masked)</caption>\
+            <thead><tr><th scope="col">Provider</th><th scope="col">For</th><th scope="col">Key</th>\
+            <th scope="col">Upstream</th><th scope="col">Updated</th></tr></thead><tbody>\(secrets)</tbody></table>\
+            <p class="muted">Set them with PUT /api/credentials/{provider}; they are sealed at rest and never shown whole.</p>\
+            </section>
+            """
+        return page("Keys", context, current: "/keys", body)
+    }
+
+    @Sendable func createKey(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        guard let name = form.nonEmpty("name") else { return try await keysResponse(context, problem: "Name a key.") }
+        guard let scopes = KeyScopes(names: form.all("scope")), !scopes.isEmpty,
+            context.session.principal.scopes.isSuperset(of: scopes)
+        else { return try await keysResponse(context, problem: "Choose the key's scopes.") }
+        var expiresAt: Timestamp?
+        if let day = form.nonEmpty("expires") {
+            guard let time = Timestamp(rfc3339: day + "T00:00:00Z") else {
+                return try await keysResponse(context, problem: "The expiry must be a date.")
+            }
+            expiresAt = time
+        }
+        do {
+            let created = try await accounts.createKey(
+                org: context.orgId,
+                KeyRequest(
+                    name: name, scopes: scopes, team: form.nonEmpty("team"), user: form.nonEmpty("user"),
+                    project: form.nonEmpty("project"), expiresAt: expiresAt),
+                actor: context.session.principal.keyId)
+            return try await keysResponse(context, created: created)
+        } catch let error as MeterrError where error.code == .invalidRequest || error.code == .notFound {
+            return try await keysResponse(context, problem: error.message)
+        }
+    }
+
+    @Sendable func revokeKey(_ request: Request, context: DashboardContext) async throws -> Response {
+        try context.checkCSRF(try await FormData.read(request))
+        try context.require(.admin)
+        let id = try context.parameters.require("id")
+        guard
+            let hash = try await accounts.revokeKey(org: context.orgId, id: id, actor: context.session.principal.keyId)
+        else { throw MeterrError(.notFound, "no such key") }
+        principals.evict(hash: hash)
+        return redirect("/keys")
+    }
+
+    // MARK: prices
+
+    @Sendable func pricesPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        let search = request.uri.queryParameters.get("q")?.lowercased() ?? ""
+        let now = Timestamp.now()
+        let entries = engine.catalog.entries.filter { search.isEmpty || $0.id.lowercased().contains(search) }
+        func price(_ value: TokenPrice?) -> HTML {
+            value.map { "<td class=\"num\">$\($0.perMillionText)</td>" } ?? "<td class=\"num muted\">—</td>"
+        }
+        let rows = entries.html { entry in
+            guard let version = entry.version(at: now) else { return .empty }
+            return """
+                <tr><th scope="row">\(entry.id)</th><td>\(entry.mode)</td>\(price(version.prices.input))\
+                \(price(version.prices.cacheRead))\(price(version.prices.cacheWrite5m))\(price(version.prices.output))\
+                <td>\(version.effectiveFrom)</td></tr>
+                """
+        }
+        let mine = overrides.filter { $0.org == context.orgId }
+        let overrideRows = mine.html { override in
+            let scope: String =
+                switch override.scope {
+                case .all: "every model"
+                case .provider(let provider): "provider \(provider.rawValue)"
+                case .model(let id): id
+                }
+            let change: String =
+                switch override.adjustment {
+                case .discount(let percent, _): "\(percent)% off"
+                case .prices(let prices):
+                    "input $\(prices.input.perMillionText)/M, output $\(prices.output.perMillionText)/M"
+                }
+            return "<tr><td>\(scope)</td><td>\(change)</td><td>\(override.effectiveFrom ?? "always")</td></tr>"
+        }
+        let body: HTML = """
+            <h1>Prices</h1>
+            <section class="panel"><table id="overrides"><caption>This organisation's negotiated prices \
+            (applied before the catalog)</caption><thead><tr><th scope="col">Covers</th><th scope="col">Price</th>\
+            <th scope="col">From</th></tr></thead><tbody>\(overrideRows)\
+            \(mine.isEmpty ? "<tr><td colspan=\"3\" class=\"muted\">None: the catalog's list prices apply. Set them under price_overrides in meterr.yaml.</td></tr>" as HTML : "")\
+            </tbody></table></section>
+            <form class="filters" method="get" action="/prices" role="search"><label for="q">Find a model\
+            <input id="q" name="q" value="\(search)"></label><button type="submit">Find</button></form>
+            <section class="panel"><table id="catalog"><caption>The catalog: USD per million tokens, in effect now \
+            (\(Format.count(entries.count)) models)</caption><thead><tr><th scope="col">Model</th><th scope="col">Mode</th>\
+            <th scope="col" class="num">Input</th><th scope="col" class="num">Cache read</th>\
+            <th scope="col" class="num">Cache write</th><th scope="col" class="num">Output</th>\
+            <th scope="col">Since</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            """
+        return page("Prices", context, current: "/prices", body)
+    }
+}

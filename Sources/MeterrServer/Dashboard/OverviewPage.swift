@@ -1,0 +1,227 @@
+import Foundation
+import Hummingbird
+import MeterrCore
+import MeterrPricing
+import MeterrStore
+
+/// The overview's numbers, all read from the rollups: a fixed number of small queries whatever
+/// the size of the ledger.
+struct Overview: Sendable {
+    enum Grain: String, Sendable {
+        case hour, day
+    }
+
+    var now: Timestamp
+    var today: UsageTotals
+    var month: UsageSummary
+    var projected: Money?
+    var byModel: [SummaryGroup]
+    var teams: [SummaryGroup]
+    var users: [SummaryGroup]
+    var projects: [SummaryGroup]
+    var keys: [SummaryGroup]
+    var grain: Grain
+    var series: [SummaryGroup]
+    /// What cache reads saved against the full input price, and over how many cached tokens.
+    var cacheSavings: Money
+    var cachedTokens: Int
+
+    static func load(
+        ledger: any UsageLedger, engine: CostEngine, org: String, now: Timestamp, grain: Grain
+    ) async throws -> Overview {
+        let monthStart = now.monthStart
+        async let today = ledger.summary(org: org, groupBy: .none, from: now.dayStart, to: now)
+        async let month = ledger.summary(org: org, groupBy: .provider, from: monthStart, to: now)
+        async let models = ledger.summary(org: org, groupBy: .model, from: monthStart, to: now)
+        async let teams = ledger.summary(org: org, groupBy: .team, from: monthStart, to: now)
+        async let users = ledger.summary(org: org, groupBy: .user, from: monthStart, to: now)
+        async let projects = ledger.summary(org: org, groupBy: .project, from: monthStart, to: now)
+        async let keys = ledger.summary(org: org, groupBy: .key, from: monthStart, to: now)
+        let seriesFrom = grain == .hour ? now.hourStart.adding(milliseconds: -47 * 3_600_000) : monthStart
+        async let series = ledger.summary(
+            org: org, groupBy: grain == .hour ? .hour : .day, from: seriesFrom, to: now)
+        let monthSummary = try await month
+        let nextMonth = Timestamp(milliseconds: monthStart.milliseconds + 32 * 86_400_000).monthStart
+        let projected = BudgetGuard.forecast(
+            spent: monthSummary.totals.cost.nanos, limit: .max, periodStart: monthStart, periodEnd: nextMonth,
+            now: now)?.projected
+        let modelGroups = try await models.groups
+        var savings = Money.zero
+        var cached = 0
+        for group in modelGroups where group.totals.usage.cacheReadTokens > 0 {
+            let tokens = group.totals.usage.cacheReadTokens
+            let provider = group.provider.flatMap(Provider.init(rawValue:))
+            // Only models the catalog knows: asking about others would count as unpriced calls.
+            guard let model = group.value, engine.resolve(model: model, provider: provider) != nil,
+                let full = try? engine.cost(
+                    model: model, provider: provider, usage: Usage(inputTokens: tokens), at: now, org: org),
+                let read = try? engine.cost(
+                    model: model, provider: provider, usage: Usage(inputTokens: tokens, cacheReadTokens: tokens),
+                    at: now, org: org)
+            else { continue }
+            savings += Money(nanos: full.cost.nanos - read.cost.nanos)
+            cached += tokens
+        }
+        // Every bucket of the range, empty ones included, so the chart's time axis is even.
+        let step: Int64 = grain == .hour ? 3_600_000 : 86_400_000
+        let found = Dictionary(
+            try await series.groups.map { ($0.value ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        let buckets = stride(
+            from: (grain == .hour ? seriesFrom : monthStart).milliseconds, through: now.milliseconds, by: Int(step)
+        ).map { start in
+            let value = Timestamp(milliseconds: start).rfc3339
+            return found[value] ?? SummaryGroup(value: value, totals: UsageTotals())
+        }
+        return Overview(
+            now: now, today: try await today.totals, month: monthSummary, projected: projected, byModel: modelGroups,
+            teams: try await teams.groups, users: try await users.groups, projects: try await projects.groups,
+            keys: try await keys.groups, grain: grain, series: buckets, cacheSavings: savings, cachedTokens: cached)
+    }
+}
+
+extension DashboardRoutes {
+    @Sendable func overview(_ request: Request, context: DashboardContext) async throws -> Response {
+        let grain = Overview.Grain(rawValue: request.uri.queryParameters.get("chart") ?? "day") ?? .day
+        let data = try await Overview.load(
+            ledger: ledger, engine: engine, org: context.orgId, now: .now(), grain: grain)
+        // Key names only for those who may list keys, as with the API.
+        let keyNames = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
+        return page("Overview", context, current: "/", live: true, overviewBody(data, keyNames: keyNames))
+    }
+
+    func keyNames(org: String) async throws -> [String: String] {
+        Dictionary(try await accounts.keys(org: org).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func overviewBody(_ data: Overview, keyNames: [String: String]) -> HTML {
+        let month = data.month.totals
+        let tokens = month.usage.inputTokens + month.usage.outputTokens
+        let unpriced: HTML =
+            month.unpricedRequests > 0
+            ? "<div class=\"sub bad\">\(Format.count(month.unpricedRequests)) unpriced calls not counted</div>" : ""
+        let projected: HTML =
+            data.projected.map {
+                "<div class=\"value\" id=\"projected\" data-usd=\"\($0.decimalString)\">\(Format.usd($0))</div>"
+            } ?? "<div class=\"value\" id=\"projected\">—</div><div class=\"sub\">after the first hour</div>"
+        let cards: HTML = """
+            <div class="cards">
+            <div class="card"><div class="label">Spend today (UTC)</div>\
+            <div class="value" id="spend-today" data-live-usd="today" data-usd="\(data.today.cost.decimalString)">\
+            \(Format.usd(data.today.cost))</div><div class="sub"><span id="requests-today" data-live-count="today_requests" \
+            data-count="\(data.today.requests)">\(Format.count(data.today.requests))</span> calls</div></div>
+            <div class="card"><div class="label">Spend this month</div>\
+            <div class="value" id="spend-month" data-live-usd="total" data-usd="\(month.cost.decimalString)">\
+            \(Format.usd(month.cost))</div><div class="sub"><span id="requests-month" data-live-count="requests" \
+            data-count="\(month.requests)">\(Format.count(month.requests))</span> calls, \
+            <span id="tokens-month" data-live-count="tokens" data-count="\(tokens)">\(Format.count(tokens))</span> tokens\
+            </div>\(unpriced)</div>
+            <div class="card"><div class="label">Projected month-end</div>\(projected)\
+            <div class="sub">at this month's pace so far</div></div>
+            <div class="card"><div class="label">Saved by cached input</div>\
+            <div class="value" id="cache-savings" data-usd="\(data.cacheSavings.decimalString)">\
+            \(Format.usd(data.cacheSavings))</div><div class="sub">\(Format.count(data.cachedTokens)) cache-read tokens \
+            against the full input price</div></div>
+            </div>
+            """
+        let providers = groupTable(
+            id: "by-provider", caption: "By provider", column: "Provider", groups: data.month.groups, live: "provider:",
+            name: { $0.value ?? "—" })
+        let models = groupTable(
+            id: "by-model", caption: "By model", column: "Model", groups: Array(data.byModel.prefix(12)),
+            live: "model:", liveKey: { ($0.provider ?? "") + "/" + ($0.value ?? "") },
+            name: { ($0.provider ?? "") + "/" + ($0.value ?? "") })
+        let top: HTML = """
+            <div class="grid2">
+            \(groupTable(id: "top-teams", caption: "Top teams", column: "Team", groups: Array(data.teams.prefix(8)),
+                name: { $0.value ?? "(no team)" }))
+            \(groupTable(id: "top-users", caption: "Top users", column: "User", groups: Array(data.users.prefix(8)),
+                name: { $0.value ?? "(no user)" }))
+            \(groupTable(id: "top-projects", caption: "Top projects", column: "Project",
+                groups: Array(data.projects.prefix(8)), name: { $0.value ?? "(no project)" }))
+            \(groupTable(id: "top-keys", caption: "Top keys", column: "Key", groups: Array(data.keys.prefix(8)),
+                name: { group in group.value.map { keyNames[$0].map { "\($0) (\(group.value!))" } ?? $0 } ?? "(no key)" }))
+            </div>
+            """
+        return """
+            <h1>Overview</h1>
+            <p class="live" aria-live="polite"><span class="dot" aria-hidden="true">●</span> \
+            <span id="live-status">Live: connecting…</span></p>
+            \(cards)
+            \(timeSeries(data))
+            <div class="grid2">\(providers)\(models)</div>
+            \(top)
+            """
+    }
+
+    func timeSeries(_ data: Overview) -> HTML {
+        let hourly = data.grain == .hour
+        func label(_ group: SummaryGroup) -> String {
+            let text = group.value ?? ""
+            return hourly
+                ? String(text.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ")
+                : String(text.prefix(10))
+        }
+        let cost = data.series.map {
+            Chart.Point(label: label($0), value: $0.totals.cost.nanos, display: Format.usd($0.totals))
+        }
+        let tokens = data.series.map {
+            let count = $0.totals.usage.inputTokens + $0.totals.usage.outputTokens
+            return Chart.Point(label: label($0), value: Int64(count), display: Format.count(count))
+        }
+        let span = hourly ? "the last 48 hours, by hour (UTC)" : "this month, by day (UTC)"
+        let switcher: HTML =
+            hourly
+            ? "<a href=\"/?chart=day\">By day</a> · <strong>By hour</strong>"
+            : "<strong>By day</strong> · <a href=\"/?chart=hour\">By hour</a>"
+        let rows = data.series.html { group in
+            """
+            <tr><th scope="row">\(group.value ?? "")</th><td class="num">\(Format.count(group.totals.requests))</td>\
+            <td class="num">\(Format.usd(group.totals))</td>\
+            <td class="num">\(Format.count(group.totals.usage.inputTokens))</td>\
+            <td class="num">\(Format.count(group.totals.usage.outputTokens))</td></tr>
+            """
+        }
+        return """
+            <section class="panel" aria-labelledby="series-heading">
+            <h2 id="series-heading">Cost and tokens over \(span)</h2><p>\(switcher)</p>
+            \(data.series.allSatisfy { $0.totals.requests == 0 } ? "<p class=\"muted\">No usage in this period yet.</p>" as HTML : "")
+            \(Chart.bars(id: "chart-cost", title: "Cost over \(span)",
+                description: "Bar chart of the cost of each period; the table below lists the numbers.", points: cost,
+                axis: { Format.usd(Money(nanos: $0)) }))
+            \(Chart.bars(id: "chart-tokens", title: "Tokens over \(span)",
+                description: "Bar chart of input plus output tokens of each period; the table below lists the numbers.",
+                points: tokens, axis: Format.compact, alternate: true))
+            <details><summary>The numbers of these charts</summary><table id="series-table">\
+            <caption>Usage over \(span)</caption><thead><tr><th scope="col">Period start</th>\
+            <th scope="col" class="num">Calls</th><th scope="col" class="num">Cost</th>\
+            <th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th></tr></thead>\
+            <tbody>\(rows)</tbody></table></details>
+            </section>
+            """
+    }
+
+    /// A table of summary groups: name, calls, tokens, cost (with the exact cost in `data-usd`).
+    func groupTable(
+        id: String, caption: String, column: String, groups: [SummaryGroup], live: String? = nil,
+        liveKey: ((SummaryGroup) -> String)? = nil, name: (SummaryGroup) -> String
+    ) -> HTML {
+        let rows = groups.html { group in
+            let liveAttribute: HTML =
+                live.map { prefix in
+                    "data-live-usd=\"\(prefix + (liveKey?(group) ?? group.value ?? ""))\" "
+                } ?? ""
+            return """
+                <tr><th scope="row">\(name(group))</th><td class="num">\(Format.count(group.totals.requests))</td>\
+                <td class="num">\(Format.count(group.totals.usage.inputTokens + group.totals.usage.outputTokens))</td>\
+                <td class="num" \(liveAttribute)data-usd="\(Format.exact(group.totals))">\(Format.usd(group.totals))\
+                </td></tr>
+                """
+        }
+        let empty: HTML = groups.isEmpty ? "<tr><td colspan=\"4\" class=\"muted\">No usage yet.</td></tr>" : ""
+        return """
+            <section class="panel"><table id="\(id)"><caption>\(caption)</caption><thead><tr>\
+            <th scope="col">\(column)</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Tokens</th>\
+            <th scope="col" class="num">Cost</th></tr></thead><tbody>\(rows)\(empty)</tbody></table></section>
+            """
+    }
+}

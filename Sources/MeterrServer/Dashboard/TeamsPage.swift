@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import MeterrCore
+import MeterrStore
+
+/// Team analytics: each department's spend this period beside the same stretch of the previous
+/// one, then one team's users and keys.
+extension DashboardRoutes {
+    enum Period: String, CaseIterable, Sendable {
+        case day, week, month
+
+        /// This period so far, and the same length from the start of the previous one.
+        func ranges(now: Timestamp) -> (current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)) {
+            let start: Timestamp
+            let previousStart: Timestamp
+            switch self {
+            case .day:
+                start = now.dayStart
+                previousStart = start.adding(milliseconds: -86_400_000)
+            case .week:
+                // Weeks start on Monday; 1970-01-01 was a Thursday.
+                let days = now.dayStart.milliseconds / 86_400_000
+                start = Timestamp(milliseconds: (days - (days + 3) % 7) * 86_400_000)
+                previousStart = start.adding(milliseconds: -7 * 86_400_000)
+            case .month:
+                start = now.monthStart
+                previousStart = start.adding(milliseconds: -86_400_000).monthStart
+            }
+            let elapsed = now.milliseconds - start.milliseconds
+            return ((start, now), (previousStart, previousStart.adding(milliseconds: elapsed)))
+        }
+    }
+
+    @Sendable func teamsPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let period = Period(rawValue: query.get("period") ?? "month") ?? .month
+        let team = query.get("team")
+        let (current, previous) = period.ranges(now: .now())
+        let periodLinks = Period.allCases.html { option in
+            let teamPart =
+                team.map {
+                    "&team="
+                        + ($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryValueAllowed) ?? "")
+                } ?? ""
+            return option == period
+                ? "<strong>This \(option.rawValue)</strong> "
+                : "<a href=\"/teams?period=\(option.rawValue)\(teamPart)\">This \(option.rawValue)</a> "
+        }
+        let comparison =
+            "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
+        var body: HTML = "<h1>Team analytics</h1><p>\(periodLinks)</p><p class=\"muted\">\(comparison).</p>"
+        if let team {
+            let now = EventFilter(from: current.0, to: current.1, team: team.isEmpty ? nil : team)
+            let before = EventFilter(from: previous.0, to: previous.1, team: team.isEmpty ? nil : team)
+            async let users = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user], limit: 100)
+            async let keys = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user, .key], limit: 100)
+            async let usersBefore = breakdowns.breakdown(org: context.orgId, filter: before, by: [.user], limit: 100)
+            async let keysBefore = breakdowns.breakdown(
+                org: context.orgId, filter: before, by: [.user, .key], limit: 100)
+            let names = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
+            body += """
+                <p><a href="/teams?period=\(period.rawValue)">← All teams</a></p>
+                <h2>Team \(team)</h2>
+                \(comparisonTable(
+                    id: "team-users", caption: "Users of team \(team)", columns: ["User"], rows: try await users,
+                    before: try await usersBefore, name: { [$0[0] ?? "(no user)"] }))
+                \(comparisonTable(
+                    id: "team-keys", caption: "Keys of team \(team), by user", columns: ["User", "Key"],
+                    rows: try await keys, before: try await keysBefore,
+                    name: { values in
+                        let key = values[1].map { id in names[id].map { "\($0) (\(id))" } ?? id }
+                        return [values[0] ?? "(no user)", key ?? "(no key)"]
+                    }))
+                """
+        } else {
+            async let teams = ledger.summary(
+                org: context.orgId, groupBy: .team, from: current.0, to: current.1)
+            async let teamsBefore = ledger.summary(
+                org: context.orgId, groupBy: .team, from: previous.0, to: previous.1)
+            let rows = try await teams.groups.map { BreakdownRow(values: [$0.value], totals: $0.totals) }
+            let before = try await teamsBefore.groups.map { BreakdownRow(values: [$0.value], totals: $0.totals) }
+            body += comparisonTable(
+                id: "teams", caption: "Spend by team", columns: ["Team"], rows: rows, before: before,
+                name: { [$0[0] ?? "(no team)"] },
+                link: { values in
+                    let team = values[0] ?? ""
+                    return "/teams?period=\(period.rawValue)&team="
+                        + (team.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryValueAllowed) ?? "")
+                })
+        }
+        return page("Teams", context, current: "/teams", body)
+    }
+
+    /// Groups with their totals now and before, and the change in cost.
+    func comparisonTable(
+        id: String, caption: String, columns: [String], rows: [BreakdownRow], before: [BreakdownRow],
+        name: ([String?]) -> [String], link: (([String?]) -> String)? = nil
+    ) -> HTML {
+        let previous = Dictionary(before.map { ($0.values, $0.totals) }, uniquingKeysWith: { first, _ in first })
+        let shown = rows.map(\.values)
+        let gone = before.filter { !shown.contains($0.values) }.map {
+            BreakdownRow(values: $0.values, totals: UsageTotals())
+        }
+        let body = (rows + gone).html { row in
+            let then = previous[row.values] ?? UsageTotals()
+            let cells = name(row.values)
+            let first: HTML = link.map { "<a href=\"\($0(row.values))\">\(cells[0])</a>" } ?? "\(cells[0])"
+            let rest = cells.dropFirst().html { "<td>\($0)</td>" }
+            let change: HTML
+            if then.cost.nanos > 0 {
+                let percent = Int(
+                    (Int128(row.totals.cost.nanos) - Int128(then.cost.nanos)) * 100 / Int128(then.cost.nanos))
+                change = "<span class=\"\(percent > 0 ? "warn" : "good")\">\(percent > 0 ? "+" : "")\(percent)%</span>"
+            } else {
+                change = row.totals.cost.nanos > 0 ? "new" : "—"
+            }
+            return """
+                <tr><th scope="row">\(first)</th>\(rest)<td class="num">\(Format.count(row.totals.requests))</td>\
+                <td class="num">\(Format.count(row.totals.usage.inputTokens + row.totals.usage.outputTokens))</td>\
+                <td class="num" data-usd="\(Format.exact(row.totals))">\(Format.usd(row.totals))</td>\
+                <td class="num">\(Format.usd(then))</td><td class="num">\(change)</td></tr>
+                """
+        }
+        let headers = columns.html { "<th scope=\"col\">\($0)</th>" }
+        let empty: HTML =
+            rows.isEmpty && gone.isEmpty
+            ? "<tr><td colspan=\"\(columns.count + 5)\" class=\"muted\">No usage in either period.</td></tr>" : ""
+        return """
+            <section class="panel"><table id="\(id)"><caption>\(caption)</caption><thead><tr>\(headers)\
+            <th scope="col" class="num">Calls</th><th scope="col" class="num">Tokens</th>\
+            <th scope="col" class="num">Cost</th><th scope="col" class="num">Before</th>\
+            <th scope="col" class="num">Change</th></tr></thead><tbody>\(body)\(empty)</tbody></table></section>
+            """
+    }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterrCore
+import MeterrStore
+import Testing
+
+@testable import MeterrServer
+
+/// A signed-in browser: its session cookie and CSRF token.
+struct DashboardSignIn {
+    var cookie: String
+    var csrf: String
+}
+
+extension TestClientProtocol {
+    /// Adds a person with a password (using `key`) and signs them in.
+    func signIn(email: String, role: String, key: String = adminKey) async throws -> DashboardSignIn {
+        let password = "correct horse battery"
+        let created = try await post(
+            "/api/users", #"{"email":"\#(email)","role":"\#(role)","password":"\#(password)"}"#, key: key)
+        #expect(created.status == .created)
+        let login = try await post("/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#, key: nil)
+        let cookie = try #require(login.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+        return DashboardSignIn(cookie: cookie, csrf: try #require(login.json["csrf_token"] as? String))
+    }
+
+    func page(_ uri: String, _ session: DashboardSignIn?) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let session { headers[.cookie] = session.cookie }
+        return try await execute(uri: uri, method: .get, headers: headers)
+    }
+
+    func form(_ uri: String, _ session: DashboardSignIn?, _ fields: String) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let session { headers[.cookie] = session.cookie }
+        return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: fields))
+    }
+}
+
+/// The `data-usd` value of the element with `id` in a page.
+func exactUSD(_ html: String, id: String) -> String? {
+    guard let range = html.range(of: "id=\"\(id)\"") else { return nil }
+    let rest = html[range.upperBound...]
+    guard let start = rest.range(of: "data-usd=\"") else { return nil }
+    return String(rest[start.upperBound...].prefix { $0 != "\"" })
+}
+
+@Suite("Dashboard pages")
+struct DashboardTests {
+    static let now = Timestamp.now().rfc3339
+
+    @Test("Without a session a browser is sent to the sign-in page; the stream and form posts get a 401")
+    func needsSession() async throws {
+        try await withApp { client in
+            let overview = try await client.page("/", nil)
+            #expect(overview.status == .seeOther)
+            #expect(overview.headers[.location] == "/login")
+            #expect(try await client.page("/usage?team=x", nil).headers[.location] == "/login?next=%2Fusage")
+            #expect(try await client.page("/events", nil).status == .unauthorized)
+            #expect(try await client.form("/keys", nil, "name=x").status == .unauthorized)
+            // A bearer key is not a session.
+            #expect(try await client.get("/", key: adminKey).status == .seeOther)
+            let signIn = try await client.page("/login", nil)
+            #expect(signIn.status == .ok)
+            #expect(signIn.headers[.contentSecurityPolicy] == "default-src 'self'")
+            let html = String(buffer: signIn.body)
+            #expect(html.contains("<form id=\"signin\""))
+            // Scripts only from files of meterr's own: nothing inline for the policy to refuse.
+            #expect(html.components(separatedBy: "<script").count == 2)
+            #expect(html.contains("<script src=\"/assets/meterr.js\" defer></script>"))
+            #expect(try await client.page("/assets/meterr.js", nil).status == .ok)
+            #expect(try await client.page("/assets/meterr.css", nil).status == .ok)
+        }
+    }
+
+    @Test("The overview shows the API's totals, escapes every name, and stays under 100 KB")
+    func overview() async throws {
+        try await withApp { client in
+            let hostile = #"<img src=x onerror=alert(1)>"#
+            let body = """
+                [\(event("o1", ts: Self.now, model: "gpt-4o", input: 5000, cacheRead: 4000, cost: "0.012000000", team: hostile)),
+                \(event("o2", ts: Self.now, model: "gpt-4o-mini", cost: "0.000900000", team: "ml")),
+                \(event("o3", ts: Self.now, model: "in-house-llm", cost: nil, team: "ml"))]
+                """
+            #expect(try await client.post("/api/usage/events", body).status == .ok)
+            let session = try await client.signIn(email: "ana@example.com", role: "viewer")
+            let page = try await client.page("/", session)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            let html = String(buffer: page.body)
+            let summary = try await client.get("/api/usage/summary").json["totals"] as? [String: Any]
+            #expect(exactUSD(html, id: "spend-month") == summary?["cost_usd"] as? String)
+            #expect(exactUSD(html, id: "spend-today") == summary?["cost_usd"] as? String)
+            #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
+            #expect(!html.contains(hostile))
+            #expect(html.contains("1 unpriced calls not counted"))
+            // Cache reads of gpt-4o saved the difference between its input and cache-read prices.
+            #expect(exactUSD(html, id: "cache-savings") != "0.000000000")
+            #expect(page.body.readableBytes < 100_000)
+            #expect(html.contains("<title id=\"chart-cost-title\">"))
+            #expect(html.contains("<table id=\"series-table\">"))
+            let hourly = try await client.page("/?chart=hour", session)
+            #expect(String(buffer: hourly.body).contains("the last 48 hours"))
+        }
+    }
+
+    @Test("Forms need the session's CSRF token; a viewer cannot create or revoke keys, an admin can")
+    func formsAndRoles() async throws {
+        try await withApp { client in
+            let viewer = try await client.signIn(email: "vic@example.com", role: "viewer")
+            let admin = try await client.signIn(email: "ana@example.com", role: "admin")
+            #expect(try await client.form("/keys", admin, "name=app&scope=gateway").status == .forbidden)
+            #expect(
+                try await client.form("/keys", admin, "name=app&scope=gateway&csrf=\(viewer.csrf)").status == .forbidden
+            )
+            #expect(
+                try await client.form("/keys", viewer, "name=app&scope=gateway&csrf=\(viewer.csrf)").status
+                    == .forbidden)
+            let keysPage = try await client.page("/keys", viewer)
+            #expect(keysPage.status == .forbidden)
+            #expect(!String(buffer: keysPage.body).contains("action=\"/keys\""))
+
+            let unknownTeam = try await client.form(
+                "/keys", admin, "name=search+app&scope=gateway&team=nowhere&csrf=\(admin.csrf)")
+            #expect(String(buffer: unknownTeam.body).contains("class=\"error\""))
+            let created = try await client.form(
+                "/keys", admin, "name=search+app&scope=gateway&scope=read&csrf=\(admin.csrf)")
+            #expect(created.status == .ok)
+            let html = String(buffer: created.body)
+            let secret = try #require(
+                html.range(of: "id=\"new-key\">").map { String(html[$0.upperBound...].prefix { $0 != "<" }) })
+            #expect(secret.hasPrefix("mk_"))
+            #expect(try await client.get("/api/usage/summary", key: secret).status == .ok)
+            let keys = try await client.get("/api/keys").json["keys"] as? [[String: Any]] ?? []
+            let id = try #require(keys.first { $0["name"] as? String == "search app" }?["id"] as? String)
+            #expect(!String(buffer: try await client.page("/keys", admin).body).contains(secret))
+            #expect(try await client.form("/keys/\(id)/revoke", viewer, "csrf=\(viewer.csrf)").status == .forbidden)
+            let revoked = try await client.form("/keys/\(id)/revoke", admin, "csrf=\(admin.csrf)")
+            #expect(revoked.status == .seeOther)
+            #expect(try await client.get("/api/usage/summary", key: secret).status == .unauthorized)
+
+            let out = try await client.form("/logout", admin, "csrf=\(admin.csrf)")
+            #expect(out.status == .seeOther)
+            #expect(try await client.page("/", admin).status == .seeOther)
+        }
+    }
+
+    @Test("One organisation's people never see another's numbers, calls or export")
+    func isolation() async throws {
+        try await withApp { client in
+            #expect(
+                try await client.post(
+                    "/api/usage/events", "[\(event("i1", ts: Self.now, cost: "1.500000000", team: "secret-team"))]"
+                ).status == .ok)
+            let other = try await client.post("/api/orgs", #"{"name":"Other Corp"}"#)
+            let otherKey = try #require(other.json["admin_key"] as? String)
+            let session = try await client.signIn(email: "bo@other.example", role: "owner", key: otherKey)
+            let overview = String(buffer: try await client.page("/", session).body)
+            #expect(exactUSD(overview, id: "spend-month") == "0.000000000")
+            #expect(!overview.contains("secret-team"))
+            for uri in ["/usage", "/teams", "/usage.csv"] {
+                let page = String(buffer: try await client.page(uri, session).body)
+                #expect(!page.contains("secret-team"), "\(uri)")
+                #expect(!page.contains("1.500000000"), "\(uri)")
+            }
+            let drillDown = String(buffer: try await client.page("/teams?team=secret-team", session).body)
+            #expect(drillDown.contains("No usage in either period"))
+            #expect(!drillDown.contains("1.500000000"))
+        }
+    }
+
+    @Test("One escaping function: every interpolated string becomes text; money and counts display exactly")
+    func escapingAndFormats() {
+        let name = #"<a href='x' onclick="y">&</a>"#
+        let markup: HTML = "<td title=\"\(name)\">\(name)</td>"
+        #expect(
+            markup.text
+                == "<td title=\"\(escapeHTML(name))\">&lt;a href=&#39;x&#39; onclick=&quot;y&quot;&gt;&amp;&lt;/a&gt;</td>"
+        )
+        #expect(Format.usd(Money(nanos: 1_234_567_890_123)) == "$1,234.57")
+        #expect(Format.usd(Money(nanos: 4_380_000)) == "$0.00438")
+        #expect(Format.usd(Money(nanos: 0)) == "$0.00")
+        #expect(Format.usd(Money(nanos: -25_000_000)) == "-$0.03")
+        #expect(Format.count(1_234_567) == "1,234,567")
+        #expect(Format.compact(1_603_469_512) == "1.6B")
+        #expect(Format.compact(42_000) == "42k")
+        #expect(Format.usd(UsageTotals(requests: 2, unpricedRequests: 2)) == "unpriced")
+    }
+
+    @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
+    func periods() throws {
+        let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday
+        let week = DashboardRoutes.Period.week.ranges(now: now)
+        #expect(week.current.0.rfc3339 == "2026-11-23T00:00:00.000Z")
+        #expect(week.previous.0.rfc3339 == "2026-11-16T00:00:00.000Z")
+        #expect(week.previous.1.rfc3339 == "2026-11-22T15:30:00.000Z")
+        let month = DashboardRoutes.Period.month.ranges(now: now)
+        #expect(month.current.0.rfc3339 == "2026-11-01T00:00:00.000Z")
+        #expect(month.previous.0.rfc3339 == "2026-10-01T00:00:00.000Z")
+        #expect(month.previous.1.rfc3339 == "2026-10-29T15:30:00.000Z")
+        let day = DashboardRoutes.Period.day.ranges(now: now)
+        #expect(day.previous.0.rfc3339 == "2026-11-28T00:00:00.000Z")
+        #expect(day.previous.1.rfc3339 == "2026-11-28T15:30:00.000Z")
+    }
+
+    @Test("A team's page shows its users and keys now and in the previous period, as the API counts them")
+    func teamDrillDown() async throws {
+        try await withApp { client in
+            let now = Timestamp.now()
+            let lastMonth = now.monthStart.adding(milliseconds: -86_400_000).monthStart.adding(milliseconds: 3_600_000)
+            let body = """
+                [\(event("t1", ts: now.rfc3339, team: "ml")), \(event("t2", ts: now.rfc3339, team: "ml")),
+                \(event("t3", ts: lastMonth.rfc3339, team: "ml"))]
+                """
+            #expect(try await client.post("/api/usage/events", body).status == .ok)
+            let session = try await client.signIn(email: "ana@example.com", role: "viewer")
+            // The catalog prices gpt-4o, so each call costs the same, whatever was reported.
+            let groups = try await client.get("/api/usage/summary?group_by=team").json["groups"] as? [[String: Any]]
+            let cost = try #require(groups?.first { $0["team"] as? String == "ml" }?["cost_usd"] as? String)
+            let teams = String(buffer: try await client.page("/teams", session).body)
+            #expect(teams.contains("href=\"/teams?period=month&amp;team=ml\""))
+            #expect(teams.contains("data-usd=\"\(cost)\""))
+            let page = String(buffer: try await client.page("/teams?team=ml", session).body)
+            #expect(page.contains("<table id=\"team-users\">"))
+            #expect(page.contains("data-usd=\"\(cost)\""))
+            // Last month's call falls in the previous stretch only if it came this early in its month.
+            if now.milliseconds - now.monthStart.milliseconds > 3_600_000 {
+                #expect(page.contains("<span class=\"warn\">+100%</span>"))
+            }
+        }
+    }
+
+    @Test("The live stream carries each organisation's committed calls to its own dashboards only")
+    func broadcasterIsolation() async throws {
+        let broadcaster = UsageBroadcaster()
+        let mine = broadcaster.subscribe(org: "org_a")
+        let theirs = broadcaster.subscribe(org: "org_b")
+        func event(_ id: String, org: String, nanos: Int64) -> UsageEvent {
+            UsageEvent(
+                id: id, ts: .now(), org: org, provider: .openai, model: "gpt-4o", usage: Usage(inputTokens: 10),
+                cost: Money(nanos: nanos))
+        }
+        broadcaster.publish([event("a1", org: "org_a", nanos: 7), event("a2", org: "org_a", nanos: 5)])
+        broadcaster.publish([event("b1", org: "org_b", nanos: 100)])
+        var mineIterator = mine.makeAsyncIterator()
+        var theirsIterator = theirs.makeAsyncIterator()
+        guard case .usage(let first) = await mineIterator.next() else { Issue.record("no delta"); return }
+        #expect(first.requests == 2 && first.cost == Money(nanos: 12))
+        guard case .usage(let second) = await theirsIterator.next() else { Issue.record("no delta"); return }
+        #expect(second.requests == 1 && second.cost == Money(nanos: 100))
+        #expect(broadcaster.count == 2)
+        broadcaster.closeAll()
+        #expect(await mineIterator.next() == nil)
+        var late = broadcaster.subscribe(org: "org_a").makeAsyncIterator()
+        #expect(await late.next() == nil)
+    }
+
+    @Test("The usage explorer and its CSV export hold exactly the filtered calls")
+    func explorerAndExport() async throws {
+        try await withApp { client in
+            let events = (0..<7).map { index in
+                event("e\(index)", ts: Self.now, cost: "0.00\(index)000000", team: index % 2 == 0 ? "ml" : "search")
+            }
+            #expect(try await client.post("/api/usage/events", "[\(events.joined(separator: ","))]").status == .ok)
+            let session = try await client.signIn(email: "ana@example.com", role: "member")
+            let api =
+                try await client.get("/api/usage/events?team=ml&tag=env=prod").json["events"] as? [[String: Any]] ?? []
+            let csv = try await client.page("/usage.csv?team=ml&tag=env%3Dprod", session)
+            #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
+            let lines = String(buffer: csv.body).split(separator: "\n")
+            #expect(lines.first == Substring(UsageEventCSV.header))
+            #expect(lines.count == api.count + 1)
+            #expect(
+                Set(lines.dropFirst().map { String($0.prefix { $0 != "," }) })
+                    == Set(api.compactMap { $0["id"] as? String }))
+            let uncounted = String(buffer: try await client.page("/usage?team=ml&tag=env%3Dprod", session).body)
+            #expect(uncounted.contains("href=\"/usage?team=ml&amp;tag=env%3Dprod&amp;totals=1\""))
+            let page = String(
+                buffer: try await client.page("/usage?team=ml&tag=env%3Dprod&limit=2&totals=1", session).body)
+            #expect(page.contains("data-count=\"\(api.count)\""))
+            #expect(page.contains("rel=\"next\""))
+            #expect(page.contains("href=\"/usage.csv?team=ml&amp;tag=env%3Dprod\""))
+            let bad = try await client.page("/usage?provider=nope", session)
+            #expect(String(buffer: bad.body).contains("unknown provider nope"))
+        }
+    }
+}
