@@ -119,6 +119,7 @@ let package = Package(
                 "MeterrTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // `swift run -c release meterr-budget-bench`: what budgets and anomaly detection add to a call.

@@ -112,11 +112,17 @@ public final class LedgerWriter: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while let group = await nextGroup() {
-                await commit(group)
+        // A graceful shutdown, or the group cancelling after another service failed (a port in use,
+        // say): either way stop taking events and commit what is queued.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while let group = await nextGroup() {
+                    await commit(group)
+                }
+            } onGracefulShutdown: {
+                self.close()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.close()
         }
         logger.info("ledger writer drained", metadata: ["committed": "\(stats.committed)"])

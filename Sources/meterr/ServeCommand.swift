@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import MeterrServer
+import NIOCore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,11 @@ struct Serve: AsyncParsableCommand {
             say("meterr listening on http://\(host):\(port)")
         }
         let app = try await buildApplication(configuration)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ValidationError("cannot listen on \(host):\(configuration.port): the address is already in use")
+        }
     }
 }
 

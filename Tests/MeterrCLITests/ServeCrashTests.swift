@@ -76,6 +76,24 @@ struct ServeProcessTests {
         #expect(count == 20)
     }
 
+    @Test(
+        "A port already in use is one clear line and a non-zero exit, not a hang",
+        .timeLimit(.minutes(1)))
+    func portInUse() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await ServerProcess.start(dataDirectory: directory)
+        let second = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: second) }
+        let result = try await runMeterr(
+            ["serve", "--port", String(server.port), "--data", second], environment: ["METERR_LOG_LEVEL": "error"])
+        #expect(result.status != 0)
+        #expect(
+            result.errorOutput.contains(
+                "meterr: cannot listen on 127.0.0.1:\(server.port): the address is already in use"))
+        await server.stop()
+    }
+
     @Test("The first start prints a new admin key once; the next start prints none and the key still works")
     func adminKeyShownOnce() async throws {
         let directory = temporaryDirectory()
