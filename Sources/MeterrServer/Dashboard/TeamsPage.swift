@@ -9,8 +9,10 @@ extension DashboardRoutes {
     enum Period: String, CaseIterable, Sendable {
         case day, week, month
 
-        /// This period so far, and the same length from the start of the previous one.
+        /// This period so far, and the same length from the start of the previous one, in whole
+        /// hours (the current hour counts whole, as in the rollups the totals come from).
         func ranges(now: Timestamp) -> (current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)) {
+            let now = now.hourStart == now ? now : now.hourStart.adding(milliseconds: 3_600_000)
             let start: Timestamp
             let previousStart: Timestamp
             switch self {
