@@ -3,11 +3,6 @@ import MeterrCore
 /// The dimensions the rollups keep totals for, each at hour and day grain.
 enum RollupDimension: Int, CaseIterable, Sendable {
     case all = 0, provider, model, team, user, project, key
-    /// Team, user and key together (`team␟user␟key`), for a team's drill-down to its people and keys.
-    case teamUserKey
-
-    /// The separator of `teamUserKey`'s parts (unit separator: not in names people type).
-    static let separator = "\u{1F}"
 
     init(_ grouping: SummaryGrouping) {
         switch grouping {
@@ -32,8 +27,6 @@ enum RollupDimension: Int, CaseIterable, Sendable {
         case .user: event.user ?? ""
         case .project: event.project ?? ""
         case .key: event.keyId ?? ""
-        case .teamUserKey:
-            (event.team ?? "") + Self.separator + (event.user ?? "") + Self.separator + (event.keyId ?? "")
         }
     }
 }

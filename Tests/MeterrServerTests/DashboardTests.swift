@@ -189,24 +189,20 @@ struct DashboardTests {
         #expect(Format.usd(UsageTotals(requests: 2, unpricedRequests: 2)) == "unpriced")
     }
 
-    @Test(
-        "Team analytics compares this day, week (from Monday) or month so far with the same stretch before, in whole hours"
-    )
+    @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
-        // A Sunday; the current hour counts whole, as the rollups keep it.
-        let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))
+        let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday
         let week = DashboardRoutes.Period.week.ranges(now: now)
         #expect(week.current.0.rfc3339 == "2026-11-23T00:00:00.000Z")
         #expect(week.previous.0.rfc3339 == "2026-11-16T00:00:00.000Z")
-        #expect(week.current.1.rfc3339 == "2026-11-29T16:00:00.000Z")
-        #expect(week.previous.1.rfc3339 == "2026-11-22T16:00:00.000Z")
+        #expect(week.previous.1.rfc3339 == "2026-11-22T15:30:00.000Z")
         let month = DashboardRoutes.Period.month.ranges(now: now)
         #expect(month.current.0.rfc3339 == "2026-11-01T00:00:00.000Z")
         #expect(month.previous.0.rfc3339 == "2026-10-01T00:00:00.000Z")
-        #expect(month.previous.1.rfc3339 == "2026-10-29T16:00:00.000Z")
+        #expect(month.previous.1.rfc3339 == "2026-10-29T15:30:00.000Z")
         let day = DashboardRoutes.Period.day.ranges(now: now)
         #expect(day.previous.0.rfc3339 == "2026-11-28T00:00:00.000Z")
-        #expect(day.previous.1.rfc3339 == "2026-11-28T16:00:00.000Z")
+        #expect(day.previous.1.rfc3339 == "2026-11-28T15:30:00.000Z")
     }
 
     @Test("A team's page shows its users and keys now and in the previous period, as the API counts them")

@@ -9,10 +9,8 @@ extension DashboardRoutes {
     enum Period: String, CaseIterable, Sendable {
         case day, week, month
 
-        /// This period so far, and the same length from the start of the previous one, in whole
-        /// hours (the current hour counts whole, as in the rollups the totals come from).
+        /// This period so far, and the same length from the start of the previous one.
         func ranges(now: Timestamp) -> (current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)) {
-            let now = now.hourStart == now ? now : now.hourStart.adding(milliseconds: 3_600_000)
             let start: Timestamp
             let previousStart: Timestamp
             switch self {

@@ -357,30 +357,6 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX alerts_renotify ON alerts(renotify_at) WHERE renotify_at IS NOT NULL;
                     """)
         }
-        migrator.registerMigration("v11-team-user-key-rollups") { db in
-            // The new rollup dimension, filled in from the events already in the ledger.
-            try db.execute(
-                sql: """
-                    INSERT INTO usage_rollups
-                    SELECT org, grain, 7, bucket, value, COUNT(*), SUM(input_tokens), SUM(cache_read_tokens),
-                        SUM(cache_write_tokens), SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens),
-                        COALESCE(SUM(cost_nanos), 0), SUM(cost_nanos IS NULL)
-                    FROM (
-                        SELECT org, 0 AS grain, ts - ts % 3600000 AS bucket,
-                            COALESCE(team, '') || char(31) || COALESCE(user, '') || char(31) || COALESCE(key_id, '') AS value,
-                            input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens,
-                            reasoning_tokens, cost_nanos
-                        FROM usage_events
-                        UNION ALL
-                        SELECT org, 1, ts - ts % 86400000,
-                            COALESCE(team, '') || char(31) || COALESCE(user, '') || char(31) || COALESCE(key_id, ''),
-                            input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens,
-                            reasoning_tokens, cost_nanos
-                        FROM usage_events
-                    )
-                    GROUP BY org, grain, bucket, value
-                    """)
-        }
         return migrator
     }
 }
