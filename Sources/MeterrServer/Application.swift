@@ -123,6 +123,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         WebhookSender(
             store: store, vault: vault, client: client, retryBase: configuration.webhookRetryBase, logger: logger),
         KeyUsageService(principals: principals, accounts: store, logger: logger),
+        AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
         HTTPClientService(client: client),
     ]
     return (router, services, logger)

@@ -1,5 +1,7 @@
+import Logging
 import MeterrCore
 import MeterrStore
+import ServiceLifecycle
 import Synchronization
 
 /// Anomaly detection per organisation, team, user and key: exponentially weighted baselines of
@@ -259,4 +261,24 @@ package final class AnomalyDetector: Sendable {
 
     /// A snapshot of an organisation's baselines, for the API.
     func activity(org: String) -> [String: EntityActivity] { state.withLock { $0.activity[org] ?? [:] } }
+}
+
+/// Learns every organisation's baselines when meterr starts, so no first call waits for its
+/// organisation's four weeks of rollups to be read.
+struct AnomalyWarmUp: Service {
+    let detector: AnomalyDetector
+    let accounts: any AccountStore
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            for organisation in try await accounts.organisations() {
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                try await detector.prepare(org: organisation.id)
+            }
+        } catch {
+            logger.warning("anomaly baselines will be learnt on first use", metadata: ["error": "\(type(of: error))"])
+        }
+        try? await gracefulShutdown()
+    }
 }
