@@ -51,6 +51,27 @@ func exactUSD(_ html: String, id: String) -> String? {
 struct DashboardTests {
     static let now = Timestamp.now().rfc3339
 
+    @Test("The sign-in form works without its script: a plain form post signs in, or comes back saying why")
+    func signInWithoutScript() async throws {
+        try await withApp { client in
+            _ = try await client.post(
+                "/api/users", #"{"email":"noscript@example.com","role":"viewer","password":"correct horse battery"}"#)
+            let wrong = try await client.form("/auth/login", nil, "email=noscript%40example.com&password=nope")
+            #expect(wrong.status == .seeOther)
+            #expect(wrong.headers[.location] == "/login?error=failed")
+            #expect(wrong.headers[.setCookie] == nil)
+            let page = String(buffer: try await client.page("/login?error=failed", nil).body)
+            #expect(page.contains("Wrong email or password."))
+            let right = try await client.form(
+                "/auth/login", nil, "email=noscript%40example.com&password=correct+horse+battery")
+            #expect(right.status == .seeOther)
+            #expect(right.headers[.location] == "/")
+            let cookie = try #require(right.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+            let overview = try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie])
+            #expect(overview.status == .ok)
+        }
+    }
+
     @Test("Without a session a browser is sent to the sign-in page; the stream and form posts get a 401")
     func needsSession() async throws {
         try await withApp { client in

@@ -99,7 +99,15 @@ struct DashboardRoutes: Sendable {
     // MARK: sign-in
 
     @Sendable func signInPage(_ request: Request, context: MeterrRequestContext) async throws -> Response {
-        Self.document(
+        // What a sign-in posted without the script came back with.
+        let problem: String =
+            switch request.uri.queryParameters.get("error") {
+            case "failed": "Wrong email or password."
+            case "org": "This email belongs to several organisations: give the organisation id."
+            case "wait": "Too many failed sign-ins from this address: wait a minute."
+            default: ""
+            }
+        return Self.document(
             title: "Sign in",
             """
             <main id="main" class="signin"><section class="panel"><h1>Sign in to meterr</h1>
@@ -109,7 +117,7 @@ struct DashboardRoutes: Sendable {
             autocomplete="current-password" required></label>
             <label for="org">Organisation id (only if your email is in several) <input id="org" name="org"></label>
             <button type="submit">Sign in</button>
-            <p id="signin-message" class="bad" role="alert"></p>
+            <p id="signin-message" class="bad" role="alert">\(problem)</p>
             </form></section></main>
             """)
     }

@@ -38,15 +38,41 @@ struct SignInRoutes: Sendable {
     }
 
     @Sendable func login(_ request: Request, context: MeterrRequestContext) async throws -> Response {
+        // The dashboard's sign-in form posted without its script: the same sign-in, answered with
+        // redirects (to the overview, or back to the form saying what went wrong).
+        if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            let form = FormData(String(buffer: try await collectBody(request, limit: 16 * 1024)))
+            var fields: [String: JSONValue] = [
+                "email": .string(form["email"] ?? ""), "password": .string(form["password"] ?? ""),
+            ]
+            if let org = form.nonEmpty("org") { fields["org"] = .string(org) }
+            do {
+                let signedIn = try await signIn(fields, context: context)
+                var response = Response(status: .seeOther, headers: [.location: "/"])
+                response.headers[.setCookie] = signedIn.headers[.setCookie]
+                return response
+            } catch let error as MeterrError {
+                let reason = error.code == .rateLimited ? "wait" : error.field == "org" ? "org" : "failed"
+                return Response(status: .seeOther, headers: [.location: "/login?error=\(reason)"])
+            }
+        }
+        let body = try await collectBody(request, limit: 16 * 1024)
+        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
+            throw MeterrError.invalid("body", "must be {\"email\", \"password\"}")
+        }
+        return try await signIn(members, context: context)
+    }
+
+    /// Signs a person in from `email`, `password` and (when the email is in several organisations) `org`.
+    func signIn(_ members: [String: JSONValue], context: MeterrRequestContext) async throws -> Response {
         if let wait = throttle.blocked(context.remoteAddress) {
             var response = MeterrError(.rateLimited, "too many failed sign-ins from this address").response()
             response.headers[.retryAfter] = String(wait)
             return response
         }
-        let body = try await collectBody(request, limit: 16 * 1024)
-        guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json,
-            let email = members["email"]?.string, let password = members["password"]?.string
-        else { throw MeterrError.invalid("body", "must be {\"email\", \"password\"}") }
+        guard let email = members["email"]?.string, let password = members["password"]?.string else {
+            throw MeterrError.invalid("body", "must be {\"email\", \"password\"}")
+        }
         let candidates = try await users.userForSignIn(email: email)
         let wanted = members["org"]?.string
         let matches = candidates.filter { wanted == nil || $0.0.orgId == wanted }
