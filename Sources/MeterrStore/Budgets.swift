@@ -90,6 +90,9 @@ public enum BudgetPeriod: Sendable, Hashable {
     /// Whether this is a rolling window.
     public var isRolling: Bool { windowHours != nil }
 
+    /// The period for people: `month`, `rolling 24 h`.
+    public var label: String { windowHours.map { "rolling \($0) h" } ?? name }
+
     /// How the period is written in the database: the name, and a window's hours after a colon.
     public var storageName: String { windowHours.map { "rolling:\($0)" } ?? name }
 
@@ -180,7 +183,7 @@ public struct ClosedPeriod: Sendable, Hashable {
     public var start: Timestamp
     /// The period's end; earlier than the calendar's when the budget's period was changed within it.
     public var end: Timestamp
-    /// The period's name then (`day`, `week`, `month`).
+    /// The budget's period then, as the database writes it (`month`, `rolling:24`).
     public var period: String
     public var limit: Money
     public var spent: Money

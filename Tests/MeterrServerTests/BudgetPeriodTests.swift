@@ -125,6 +125,13 @@ struct BudgetPeriodTests {
             clock.set("2026-05-10T14:05:00Z")
             budget = try #require(try await client.budgets().first)
             #expect(budget["spent_usd"] as? String == "0.000000000")
+            // Changing a rolling budget files its window as history, named as the API names periods.
+            let id = try #require(created.json["id"] as? String)
+            #expect(try await client.patch("/api/budgets/\(id)", #"{"period":"day"}"#).status == .ok)
+            let history = try #require(
+                try await client.get("/api/budgets/\(id)/history").json["periods"] as? [[String: Any]])
+            #expect(history.first?["period"] as? String == "rolling")
+            #expect(history.first?["window_hours"] as? Int == 3)
             let bad = try await client.post(
                 "/api/budgets", #"{"name":"x","period":"rolling","window_hours":0,"limit_usd":"1"}"#)
             #expect(bad.error["field"] == "period")

@@ -32,7 +32,7 @@ extension DashboardRoutes {
             let tone = percent >= 100 ? "bad" : percent >= 80 ? "warn" : ""
             rows += """
                 <tr id="budget-\(budget.id)"><th scope="row">\(budget.name)</th><td>\(scope)</td>\
-                <td>\(BudgetGuard.per(budget.period).dropFirst(4))\(budget.hard ? ", hard" : "")</td>\
+                <td>\(budget.period.label)\(budget.hard ? ", hard" : "")</td>\
                 <td class="num" data-usd="\(Money(nanos: state.spent).decimalString)">\(Format.usd(Money(nanos: state.spent)))</td>\
                 <td class="num" data-usd="\(budget.limit.decimalString)">\(Format.usd(budget.limit))</td>\
                 <td><label class="sr-only" for="progress-\(budget.id)">\(budget.name): \(percent)% used</label>\

@@ -46,7 +46,7 @@ package final class BudgetGuard: Sendable {
 
         var message: String {
             "budget \"\(budget.name)\" (\(budget.scope.kind)\(budget.scope.value.isEmpty ? "" : " \(budget.scope.value)"), "
-                + "\(BudgetGuard.per(budget.period))) would be exceeded: spent \(spent.decimalString) of "
+                + "per \(budget.period.label)) would be exceeded: spent \(spent.decimalString) of "
                 + "\(limit.decimalString) USD; resets at \(resetsAt.rfc3339)"
         }
     }
@@ -96,11 +96,6 @@ package final class BudgetGuard: Sendable {
         self.raise = raise
     }
 
-    /// `per month`, `per rolling 24 h`.
-    static func per(_ period: BudgetPeriod) -> String {
-        period.windowHours.map { "per rolling \($0) h" } ?? "per \(period.name)"
-    }
-
     /// The alerts for thresholds crossed between two spends of a budget's period.
     func crossings(_ budget: Budget, state: PeriodState, from before: Int64, to after: Int64) -> [Alert] {
         guard budget.limit.nanos > 0 else { return [] }
@@ -112,7 +107,7 @@ package final class BudgetGuard: Sendable {
                 subject: budget.id,
                 severity: threshold >= 100 ? "critical" : threshold >= 80 ? "warning" : "info",
                 message: "budget \"\(budget.name)\" reached \(threshold)%: \(Money(nanos: after).decimalString) of "
-                    + "\(budget.limit.decimalString) USD \(Self.per(budget.period))",
+                    + "\(budget.limit.decimalString) USD per \(budget.period.label)",
                 dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: clock.now())
         }
     }
@@ -371,7 +366,7 @@ package final class BudgetGuard: Sendable {
             let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
             closed.append(
                 ClosedPeriod(
-                    budgetId: budget.id, start: start, end: end, period: budget.period.name, limit: budget.limit,
+                    budgetId: budget.id, start: start, end: end, period: budget.period.storageName, limit: budget.limit,
                     spent: spent, reason: "ended"))
             cursor = end
         }

@@ -101,7 +101,9 @@ struct BudgetRoutes: Sendable {
         json.beginArray("periods")
         for period in try await store.closedPeriods(budgetId: budget.id, limit: 400) {
             json.beginObject()
-            json.string("period", period.period)
+            let kept = BudgetPeriod(storageName: period.period)
+            json.string("period", kept?.name ?? period.period)
+            json.int("window_hours", kept?.windowHours)
             json.string("start", period.start.rfc3339)
             json.string("end", period.end.rfc3339)
             json.string("limit_usd", period.limit.decimalString)

@@ -25,8 +25,7 @@ extension SQLiteStore: BudgetStore {
     }
 
     static func describe(_ budget: Budget) -> String {
-        let per = budget.period.windowHours.map { "rolling \($0) h" } ?? budget.period.name
-        return "\(budget.name): \(budget.limit.decimalString) per \(per)\(budget.hard ? " (hard)" : "")"
+        "\(budget.name): \(budget.limit.decimalString) per \(budget.period.label)\(budget.hard ? " (hard)" : "")"
     }
 
     public func createBudget(_ budget: Budget, actor: String) async throws -> Budget {
