@@ -112,16 +112,17 @@ final class AlertService: Service, Sendable {
     func renotify(now: Timestamp) async {
         do {
             for (alert, notifications) in try await store.dueRenotifications(now: now, limit: 100) {
-                let rule = try await policies.policy(org: alert.orgId).rule(for: alert.kind)
-                let next =
-                    rule.renotifyMinutes > 0 ? now.adding(milliseconds: Int64(rule.renotifyMinutes) * 60_000) : nil
-                if rule.renotifyMinutes > 0 {
+                // A rule set to 0 since the alert was raised stops its reminders.
+                let interval = Int64(try await policies.policy(org: alert.orgId).rule(for: alert.kind).renotifyMinutes)
+                if interval > 0 {
                     try await webhooks.enqueueDeliveries(alert: alert, deliveryKey: "\(alert.id)#\(notifications + 1)")
                     {
                         WebhookSender.payload(alert, format: $0.format, renotification: notifications)
                     }
                 }
-                try await store.markNotified(id: alert.id, next: next)
+                try await store.markNotified(
+                    id: alert.id, sent: interval > 0,
+                    next: interval > 0 ? now.adding(milliseconds: interval * 60_000) : nil)
             }
         } catch {
             logger.error("unacknowledged alerts could not be re-sent", metadata: ["error": "\(type(of: error))"])

@@ -53,6 +53,6 @@ public protocol AlertStore: Sendable {
     func latestAlert(org: String, kind: String, subject: String?) async throws -> Alert?
     /// Unacknowledged alerts due to be sent again at `now`, with how often they were sent so far.
     func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(Alert, Int)]
-    /// Notes that an alert was sent again, and when it is due next (`nil`: never).
-    func markNotified(id: String, next: Timestamp?) async throws
+    /// Notes whether an alert was sent again, and when it is due next (`nil`: never).
+    func markNotified(id: String, sent: Bool, next: Timestamp?) async throws
 }

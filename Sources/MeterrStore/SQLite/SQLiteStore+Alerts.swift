@@ -75,11 +75,11 @@ extension SQLiteStore: AlertStore {
         }
     }
 
-    public func markNotified(id: String, next: Timestamp?) async throws {
+    public func markNotified(id: String, sent: Bool, next: Timestamp?) async throws {
         try await write { db in
             try db.execute(
-                sql: "UPDATE alerts SET renotify_at = ?, notifications = notifications + 1 WHERE id = ?",
-                arguments: [next?.milliseconds, id])
+                sql: "UPDATE alerts SET renotify_at = ?, notifications = notifications + ? WHERE id = ?",
+                arguments: [next?.milliseconds, sent ? 1 : 0, id])
         }
     }
 }
