@@ -62,22 +62,51 @@ public enum JSONValue: Sendable, Hashable {
     public var isNull: Bool { self == .null }
 }
 
+/// A value a JSON document can be read into: meterr's `JSONValue`, and the price files' ordered
+/// form. The parser walks the bytes once and builds whichever is asked for.
+package protocol JSONTree {
+    /// How the members of an object are gathered while they are read.
+    associatedtype Members
+    /// How deep objects and arrays may nest.
+    static var nestingLimit: Int { get }
+    static var noMembers: Members { get }
+    static func adding(_ key: String, _ value: Self, to members: inout Members)
+    static func object(members: Members) -> Self
+    static func array(_ items: [Self]) -> Self
+    static func string(_ text: String) -> Self
+    static func number(_ text: String) -> Self
+    static func bool(_ flag: Bool) -> Self
+    static var null: Self { get }
+}
+
+extension JSONValue: JSONTree {
+    package static let nestingLimit = 64
+    package static var noMembers: [String: JSONValue] { [:] }
+
+    package static func adding(_ key: String, _ value: JSONValue, to members: inout [String: JSONValue]) {
+        members[key] = value
+    }
+
+    package static func object(members: [String: JSONValue]) -> JSONValue { .object(members) }
+}
+
 extension JSONParser {
-    mutating func readValue(depth: Int) throws(MeterrError) -> JSONValue {
-        guard depth < 64 else { throw malformed("is nested too deeply") }
+    /// Reads the value at the current position into a tree of the caller's kind.
+    package mutating func readTree<Tree: JSONTree>(depth: Int) throws(MeterrError) -> Tree {
+        guard depth < Tree.nestingLimit else { throw malformed("is nested too deeply") }
         skipWhitespace()
         switch peek() {
         case UInt8(ascii: "\""): return .string(try readString("body"))
         case UInt8(ascii: "{"):
-            var members: [String: JSONValue] = [:]
+            var members = Tree.noMembers
             try forEachMember("body") { (parser, key) throws(MeterrError) in
-                members[key] = try parser.readValue(depth: depth + 1)
+                Tree.adding(key, try parser.readTree(depth: depth + 1), to: &members)
             }
-            return .object(members)
+            return .object(members: members)
         case UInt8(ascii: "["):
-            var elements: [JSONValue] = []
+            var elements: [Tree] = []
             try forEachElement("body") { (parser, _) throws(MeterrError) in
-                elements.append(try parser.readValue(depth: depth + 1))
+                elements.append(try parser.readTree(depth: depth + 1))
             }
             return .array(elements)
         case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool("body"))
@@ -89,6 +118,9 @@ extension JSONParser {
             return .number(String(text))
         }
     }
+
+    /// Reads the value at the current position as a `JSONValue`.
+    mutating func readValue(depth: Int) throws(MeterrError) -> JSONValue { try readTree(depth: depth) }
 }
 
 /// Finds members of a JSON object without parsing the rest: the gateway reads `usage` out of a

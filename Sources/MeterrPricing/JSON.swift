@@ -72,7 +72,7 @@ public enum OrderedJSONParser {
     public static func parse(_ bytes: [UInt8]) throws(MeterrError) -> OrderedJSON {
         try bytes.withUnsafeBufferPointer { buffer throws(MeterrError) in
             var parser = JSONParser(buffer)
-            let value = try parser.readOrdered(depth: 0)
+            let value: OrderedJSON = try parser.readTree(depth: 0)
             parser.skipWhitespace()
             guard parser.atEnd else { throw parser.malformed("has unexpected bytes after the document") }
             return value
@@ -85,33 +85,17 @@ public enum OrderedJSONParser {
     }
 }
 
-extension JSONParser {
-    mutating func readOrdered(depth: Int) throws(MeterrError) -> OrderedJSON {
-        guard depth < 128 else { throw malformed("is nested too deeply") }
-        skipWhitespace()
-        switch peek() {
-        case UInt8(ascii: "\""): return .string(try readString("body"))
-        case UInt8(ascii: "{"):
-            var members: [(key: String, value: OrderedJSON)] = []
-            try forEachMember("body") { (parser, key) throws(MeterrError) in
-                members.append((key, try parser.readOrdered(depth: depth + 1)))
-            }
-            return .object(members)
-        case UInt8(ascii: "["):
-            var items: [OrderedJSON] = []
-            try forEachElement("body") { (parser, _) throws(MeterrError) in
-                items.append(try parser.readOrdered(depth: depth + 1))
-            }
-            return .array(items)
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool("body"))
-        case UInt8(ascii: "n"):
-            guard consumeNull() else { throw malformed() }
-            return .null
-        default:
-            guard let text = readNumberText() else { throw malformed() }
-            return .number(String(text))
-        }
+extension OrderedJSON: JSONTree {
+    package static let nestingLimit = 128
+    package static var noMembers: [(key: String, value: OrderedJSON)] { [] }
+
+    package static func adding(
+        _ key: String, _ value: OrderedJSON, to members: inout [(key: String, value: OrderedJSON)]
+    ) {
+        members.append((key, value))
     }
+
+    package static func object(members: [(key: String, value: OrderedJSON)]) -> OrderedJSON { .object(members) }
 }
 
 /// Writes JSON text with four-space indentation, members in the given order.
