@@ -250,6 +250,27 @@ public struct AnomalyBlock: Sendable, Hashable {
     public func isActive(at time: Timestamp) -> Bool { liftedAt == nil && (until.map { time < $0 } ?? true) }
 }
 
+/// What anomaly detection watches: the organisation, a team, a user or a key, named as blocks,
+/// baselines and alert subjects name them (`org`, `team:ml`, `user:ana`, `key:key_…`).
+public enum AnomalyEntity {
+    public static let organisation = "org"
+
+    public static func team(_ name: String) -> String { "team:" + name }
+
+    public static func user(_ name: String) -> String { "user:" + name }
+
+    public static func key(_ id: String) -> String { "key:" + id }
+
+    /// The entities a call counts for.
+    public static func of(team: String?, user: String?, keyId: String?) -> [String] {
+        var entities = [organisation]
+        if let team { entities.append(self.team(team)) }
+        if let user { entities.append(self.user(user)) }
+        if let keyId { entities.append(key(keyId)) }
+        return entities
+    }
+}
+
 /// One hour of an entity's usage, from the hourly rollups.
 public struct HourlyTotals: Sendable, Hashable {
     /// `org`, `team:<name>`, `user:<name>` or `key:<id>`.

@@ -47,15 +47,6 @@ package final class AnomalyDetector: Sendable {
         self.report = report
     }
 
-    /// The entities a call counts for.
-    static func entities(team: String?, user: String?, keyId: String?) -> [String] {
-        var entities = ["org"]
-        if let team { entities.append("team:" + team) }
-        if let user { entities.append("user:" + user) }
-        if let keyId { entities.append("key:" + keyId) }
-        return entities
-    }
-
     /// Loads the blocks still in force (at start).
     func loadBlocks() async throws {
         let blocks = try await store.unliftedBlocks()
@@ -90,7 +81,7 @@ package final class AnomalyDetector: Sendable {
 
     /// Refuses a call from a blocked or rate-capped entity.
     package func admit(org: String, team: String?, user: String?, keyId: String?, now: Timestamp) -> Refusal? {
-        let entities = Self.entities(team: team, user: user, keyId: keyId)
+        let entities = AnomalyEntity.of(team: team, user: user, keyId: keyId)
         return state.withLock { state in
             if let block = state.blocks[org]?.first(where: { $0.isActive(at: now) && entities.contains($0.entity) }) {
                 let until = block.until.map { "until \($0.rfc3339)" } ?? "until an admin lifts it"
@@ -124,7 +115,7 @@ package final class AnomalyDetector: Sendable {
         let findings = state.withLock { state -> [Finding] in
             guard state.loadedOrgs.contains(event.org) else { return [] }
             var findings: [Finding] = []
-            for entity in Self.entities(team: event.team, user: event.user, keyId: event.keyId) {
+            for entity in AnomalyEntity.of(team: event.team, user: event.user, keyId: event.keyId) {
                 var activity = state.activity[event.org]?[entity] ?? EntityActivity(hour: hour)
                 // Hours already folded into the baselines are not reopened.
                 guard hour >= activity.hour else { continue }
@@ -148,7 +139,7 @@ package final class AnomalyDetector: Sendable {
                             .alert(
                                 Alert(
                                     id: Identifier.make("alr", length: 16), orgId: event.org, kind: "anomaly.new_model",
-                                    subject: "key:" + keyId, severity: "warning",
+                                    subject: AnomalyEntity.key(keyId), severity: "warning",
                                     message: "key \(keyId) called \(model) for the first time; review that it should",
                                     dedupeKey: "anomaly-model:\(event.org):\(keyId):\(model)", createdAt: now)))
                     }

@@ -84,12 +84,13 @@ extension SQLiteStore: PolicyStore {
     }
 
     public func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
-        let dimensions: [(RollupDimension, String)] = [
-            (.all, "org"), (.team, "team:"), (.user, "user:"), (.key, "key:"),
+        let dimensions: [(RollupDimension, @Sendable (String) -> String)] = [
+            (.all, { _ in AnomalyEntity.organisation }), (.team, AnomalyEntity.team), (.user, AnomalyEntity.user),
+            (.key, AnomalyEntity.key),
         ]
         return try await read { db in
             var totals: [HourlyTotals] = []
-            for (dimension, prefix) in dimensions {
+            for (dimension, entity) in dimensions {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
@@ -102,7 +103,7 @@ extension SQLiteStore: PolicyStore {
                     if dimension != .all && value.isEmpty { continue }
                     totals.append(
                         HourlyTotals(
-                            entity: dimension == .all ? prefix : prefix + value, hour: Timestamp(milliseconds: row[0]),
+                            entity: entity(value), hour: Timestamp(milliseconds: row[0]),
                             requests: row[2], tokens: row[3], costNanos: row[4]))
                 }
             }
