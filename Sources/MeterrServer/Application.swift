@@ -11,8 +11,11 @@ import ServiceLifecycle
 public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
     let parts = try await buildRouter(configuration)
     let onListening = configuration.onListening
+    let gateway = parts.gateway
     return Application(
         router: parts.router,
+        // Gateway calls are served on the connection's event loop, before Hummingbird's router.
+        server: .http1(configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(gateway: gateway)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.
@@ -24,7 +27,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
 
 /// The router with every route, and the services the application runs beside it.
 func buildRouter(_ configuration: ServerConfiguration) async throws -> (
-    router: Router<MeterrRequestContext>, services: [any Service], logger: Logger
+    router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger
 ) {
     var logger = Logger(label: "meterr")
     logger.logLevel = configuration.logLevel
@@ -101,16 +104,18 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     // No spans per upstream call (meterr exports no traces): their attributes cost time on every call.
     clientConfiguration.tracing.tracer = nil
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let upstreamClient = UpstreamClient(
+        timeouts: .init(
+            connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
+            firstByte: .seconds(Int64(configuration.upstreamFirstByteTimeout)),
+            read: .seconds(Int64(configuration.upstreamReadTimeout)), idle: .seconds(60)))
     let gatewayMetrics = GatewayMetrics()
-    Gateway(
-        client: client, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
+    let gateway = Gateway(
+        client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
-        firstByteTimeout: configuration.upstreamFirstByteTimeout, limiter: RateLimiter(), throttle: throttle,
-        budgets: budgetGuard, anomalies: anomalies, clock: clock, engine: engine,
-        metrics: gatewayMetrics,
-        logger: logger
-    ).register(on: router)
+        limiter: RateLimiter(), throttle: throttle, budgets: budgetGuard, anomalies: anomalies, clock: clock,
+        engine: engine, metrics: gatewayMetrics, corsOrigins: Set(configuration.corsOrigins), logger: logger)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
@@ -124,17 +129,19 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
             store: store, vault: vault, client: client, retryBase: configuration.webhookRetryBase, logger: logger),
         KeyUsageService(principals: principals, accounts: store, logger: logger),
         AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
-        HTTPClientService(client: client),
+        HTTPClientService(client: client, upstream: upstreamClient),
     ]
-    return (router, services, logger)
+    return (router, gateway, services, logger)
 }
 
-/// Shuts the upstream client down when the application stops.
+/// Shuts the HTTP clients down when the application stops.
 struct HTTPClientService: Service {
     let client: HTTPClient
+    let upstream: UpstreamClient
 
     func run() async throws {
         try? await gracefulShutdown()
+        upstream.shutdown()
         try await client.shutdown()
     }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeterrCore
+import NIOCore
+import NIOPosix
 
 @main
 struct Meterr: AsyncParsableCommand {
@@ -14,6 +16,10 @@ struct Meterr: AsyncParsableCommand {
     )
 
     static func main() async {
+        if CommandLine.arguments.dropFirst().first == "serve" {
+            // Tasks run on the event loops, so a gateway call's admission stays on its connection's thread.
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

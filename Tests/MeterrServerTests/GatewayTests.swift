@@ -11,7 +11,7 @@ import Testing
 
 /// meterr in front of a fake provider for every upstream.
 func withGateway(
-    readTimeout: Int = 300, firstByteTimeout: Int = 600, live: Bool = false, directory given: String? = nil,
+    readTimeout: Int = 300, firstByteTimeout: Int = 600, directory given: String? = nil,
     masterKey: String? = nil, configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
     _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
@@ -35,7 +35,8 @@ func withGateway(
     }
     configure(&configuration, port)
     let app = try await buildApplication(configuration)
-    try await app.test(live ? .live : .router) { client in try await body(client, seen) }
+    // Live: gateway calls are served by a channel handler in the server's pipeline, not by the router.
+    try await app.test(.live) { client in try await body(client, seen) }
 }
 
 extension TestClientProtocol {
@@ -325,7 +326,7 @@ struct GatewayTests {
 
     @Test("A client that leaves mid-stream still leaves an estimated event")
     func clientDisconnect() async throws {
-        try await withGateway(live: true) { client, _ in
+        try await withGateway { client, _ in
             let port = try #require(client.port)
             let body =
                 #"{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[{"content":"fault-trickle"}]}"#
@@ -335,7 +336,7 @@ struct GatewayTests {
             // A raw socket: read the first bytes of the stream, then hang up.
             let socket = try RawSocket(port: port)
             try socket.send(request)
-            let head = try socket.receive(atLeast: 200)
+            let head = try await socket.receive(atLeast: 200)
             socket.close()
             let requestId = try #require(
                 head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-meterr-request-id:") }?
@@ -347,7 +348,56 @@ struct GatewayTests {
     }
 }
 
-/// A blocking TCP client for the one test that must hang up mid-response.
+@Suite("The gateway on one connection")
+struct GatewayConnectionTests {
+    @Test("Pipelined requests are answered in order, gateway calls and Hummingbird's routes alike")
+    func pipelining() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let body = #"{"model":"gpt-4.1","messages":[{"content":"Say hello"}]}"#
+            func call(closing: Bool) -> String {
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
+                    + "Content-Type: application/json\r\n\(closing ? "Connection: close\r\n" : "")"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            // Three requests in one write: a gateway call, an ordinary route, a gateway call that closes.
+            try socket.send(
+                call(closing: false) + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + call(closing: true))
+            let answers = try await socket.receive(atLeast: .max).components(separatedBy: "HTTP/1.1 ").dropFirst().map {
+                $0.lowercased()
+            }
+            #expect(answers.count == 3)
+            #expect(answers.allSatisfy { $0.hasPrefix("200") })
+            #expect(answers.first?.contains("x-meterr-cost-usd") == true)
+            #expect(answers.dropFirst().first?.contains(#"{"status":"ok"}"#) == true)
+            #expect(answers.last?.contains("x-meterr-cost-usd") == true)
+        }
+    }
+
+    @Test("A gateway body over the limit gets a 413 in the provider's shape and the connection closes")
+    func bodyLimit() async throws {
+        try await withGateway(configure: { configuration, _ in configuration.maxGatewayBodyBytes = 1024 }) {
+            client, _ in
+            let port = try #require(client.port)
+            let body =
+                #"{"model":"claude-sonnet-4-5","messages":[{"content":""# + String(repeating: "x", count: 4096)
+                + #""}]}"#
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send(
+                "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: \(adminKey)\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let answer = try await socket.receive(atLeast: .max)
+            #expect(answer.hasPrefix("HTTP/1.1 413"))
+            #expect(answer.contains(#""type":"error""#))
+            #expect(answer.lowercased().contains("x-meterr-request-id"))
+        }
+    }
+}
+
+/// A blocking TCP client for the tests that must speak HTTP by hand.
 struct RawSocket {
     let descriptor: Int32
 
@@ -363,6 +413,9 @@ struct RawSocket {
             }
         }
         guard result == 0 else { throw MeterrError(.unavailable, "cannot connect to 127.0.0.1:\(port)") }
+        // A server that never answers fails the test instead of hanging it.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func send(_ text: String) throws {
@@ -375,7 +428,14 @@ struct RawSocket {
         }
     }
 
-    func receive(atLeast count: Int) throws -> String {
+    /// Reads on a thread of its own: a blocking read must not hold the concurrency pool the server needs.
+    func receive(atLeast count: Int) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try self.receiveBlocking(atLeast: count) }) }.start()
+        }
+    }
+
+    private func receiveBlocking(atLeast count: Int) throws -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while received.count < count {

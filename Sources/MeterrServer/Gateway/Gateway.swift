@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,8 +11,12 @@ import NIOHTTP1
 
 /// The gateway: forwards each provider call unchanged (but for the credential), reads its usage from
 /// the response as it passes, prices it and hands the event to the ledger.
+///
+/// `GatewayChannelHandler` takes gateway calls off Hummingbird's pipeline; `admit` decides each one
+/// (a reply, or the request to send upstream) and `GatewayExchange` carries it through
+/// `UpstreamClient` on the connection's own event loop.
 struct Gateway: Sendable {
-    let client: HTTPClient
+    let client: UpstreamClient
     let principals: PrincipalCache
     let credentials: CredentialCache
     let writer: LedgerWriter
@@ -21,7 +24,6 @@ struct Gateway: Sendable {
     let estimator: any TokenEstimator
     let upstreams: [Provider: ServerConfiguration.Upstream]
     let maxRequestBytes: Int
-    let firstByteTimeout: Int
     let limiter: RateLimiter
     let throttle: AuthenticationThrottle
     let budgets: BudgetGuard
@@ -29,72 +31,118 @@ struct Gateway: Sendable {
     let clock: WallClock
     let engine: CostEngine
     let metrics: GatewayMetrics
+    /// Origins allowed to call from a browser (`cors_origins`).
+    let corsOrigins: Set<String>
     let logger: Logger
 
-    /// Path prefixes of the gateway, the provider each serves, and how much of the prefix is meterr's own.
-    static let mounts: [(prefix: String, provider: Provider, strip: String)] = [
-        ("openai/v1", .openai, "/openai"),
-        ("v1", .openai, ""),
-        ("azure/openai", .azure, "/azure"),
-        ("anthropic/v1", .anthropic, "/anthropic"),
-        ("gemini/v1beta", .gemini, "/gemini"),
-        ("gemini/v1", .gemini, "/gemini"),
-        ("mistral/v1", .mistral, "/mistral"),
-        ("cohere/v2", .cohere, "/cohere"),
-        ("cohere/v1", .cohere, "/cohere"),
+    /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.
+    struct Mount: Sendable {
+        var prefix: String
+        var provider: Provider
+        var strip: String
+    }
+
+    static let mounts: [Mount] = [
+        Mount(prefix: "/openai/v1/", provider: .openai, strip: "/openai"),
+        Mount(prefix: "/v1/", provider: .openai, strip: ""),
+        Mount(prefix: "/azure/openai/", provider: .azure, strip: "/azure"),
+        Mount(prefix: "/anthropic/v1/", provider: .anthropic, strip: "/anthropic"),
+        Mount(prefix: "/gemini/v1beta/", provider: .gemini, strip: "/gemini"),
+        Mount(prefix: "/gemini/v1/", provider: .gemini, strip: "/gemini"),
+        Mount(prefix: "/mistral/v1/", provider: .mistral, strip: "/mistral"),
+        Mount(prefix: "/cohere/v2/", provider: .cohere, strip: "/cohere"),
+        Mount(prefix: "/cohere/v1/", provider: .cohere, strip: "/cohere"),
     ]
 
-    func register(on router: Router<MeterrRequestContext>) {
-        for mount in Self.mounts {
-            for method in [HTTPRequest.Method.get, .post, .delete] {
-                router.on(RouterPath(stringLiteral: "\(mount.prefix)/**"), method: method) { request, context in
-                    try await self.forward(request, context: context, provider: mount.provider, strip: mount.strip)
-                }
-            }
-        }
+    /// The mount serving a call, if the gateway serves it (GET, POST and DELETE under a mount).
+    static func mount(method: HTTPRequest.Method, path: String) -> Mount? {
+        guard method == .post || method == .get || method == .delete else { return nil }
+        return mounts.first { path.hasPrefix($0.prefix) && path.utf8.count > $0.prefix.utf8.count }
     }
 
     /// Headers never forwarded in either direction (hop-by-hop, or recomputed).
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host",
-        "content-length",
+        "content-length", "expect",
     ]
 
-    func forward(_ request: Request, context: MeterrRequestContext, provider: Provider, strip: String) async throws
-        -> Response
-    {
+    /// What the gateway does with a call: answer it itself, or send it upstream.
+    enum Admission: Sendable {
+        case reply(GatewayReply)
+        case forward(UpstreamPlan)
+    }
+
+    /// A call through the gateway as it arrived.
+    struct Inbound: Sendable {
+        var head: HTTPRequest
+        var path: String
+        var query: String?
+        var body: ByteBuffer
+        var mount: Mount
+        var remoteAddress: String?
+        var requestId: String
+    }
+
+    /// Where and how a call goes upstream, and what its answer is read with.
+    struct UpstreamPlan: Sendable {
+        var request: UpstreamRequest
+        var call: Call
+        var target: Provider
+        /// The provider format the answer speaks (OpenAI's for compatible surfaces).
+        var wire: Provider
+        var injectedUsage: Bool
+        var limitHeaders: HTTPFields
+    }
+
+    /// A provider-shaped error answer.
+    static func failure(
+        _ adapter: ProviderAdapter, _ status: Int, _ message: String, headers extra: HTTPFields = [:]
+    ) -> GatewayReply {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        return GatewayReply(
+            status: status, headers: headers,
+            body: ByteBuffer(bytes: adapter.errorBody(status: status, message: message)))
+    }
+
+    func admit(_ inbound: Inbound) async -> Admission {
+        do {
+            return try await decide(inbound)
+        } catch {
+            logger.error("a gateway call could not be admitted", metadata: ["error": "\(String(reflecting: error))"])
+            return .reply(
+                Self.failure(ProviderAdapter.of(inbound.mount.provider), 500, "meterr could not admit this call"))
+        }
+    }
+
+    private func decide(_ inbound: Inbound) async throws -> Admission {
         let started = ContinuousClock.now
         let startedAt = clock.now()
+        let provider = inbound.mount.provider
+        let strip = inbound.mount.strip
         let adapter = ProviderAdapter.of(provider)
-        func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Response {
-            var headers = extra
-            headers[.contentType] = "application/json"
-            return Response(
-                status: .init(code: status), headers: headers,
-                body: .init(byteBuffer: ByteBuffer(bytes: adapter.errorBody(status: status, message: message))))
+        let request = inbound.head
+        func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Admission {
+            .reply(Self.failure(adapter, status, message, headers: extra))
         }
-        let path = String(request.uri.path.dropFirst(strip.count))
-
-        // The body: bounded, and small enough to hold (requests are prompts, not streams).
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maxRequestBytes)
-        } catch is NIOTooManyBytesError {
-            return failure(413, "request body exceeds \(maxRequestBytes) bytes")
-        }
+        let path = String(inbound.path.dropFirst(strip.count))
+        let body = inbound.body
 
         // Who calls: the gateway key where the provider's SDK puts its key, or in x-meterr-key when the
         // caller brings its own provider key.
-        if let wait = throttle.blocked(context.remoteAddress) {
+        if let wait = throttle.blocked(inbound.remoteAddress) {
             return failure(
                 429, "too many failed authentications from this address; retry in \(wait) s",
                 headers: [.retryAfter: String(wait)])
         }
-        let ownKey = request.headers[.meterrKey]
-        guard let gatewayKey = ownKey ?? Self.presentedKey(request, adapter: adapter), APIKey.isWellFormed(gatewayKey),
+        let ownKey = request.headerFields[.meterrKey]
+        guard
+            let gatewayKey = ownKey
+                ?? Self.presentedKey(request.headerFields, query: inbound.query, adapter: adapter),
+            APIKey.isWellFormed(gatewayKey),
             let principal = try await principals.principal(forKey: gatewayKey)
         else {
-            throttle.failed(context.remoteAddress)
+            throttle.failed(inbound.remoteAddress)
             return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
         }
         guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
@@ -108,8 +156,8 @@ struct Gateway: Sendable {
         }
         let bytes = Array(body.readableBytesView)
         let endpoint = adapter.endpoint(forPath: path)
-        let facts = adapter.inspect(path: path, query: request.uri.query, body: bytes)
-        var upstreamBody = bytes
+        let facts = adapter.inspect(path: path, query: inbound.query, body: bytes)
+        var upstreamBody = body
 
         // `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: same wire
         // format, the model name without its prefix.
@@ -124,7 +172,7 @@ struct Gateway: Sendable {
             }
             target = routed
             upstreamPath = routedPath
-            upstreamBody = rewritten
+            upstreamBody = ByteBuffer(bytes: rewritten)
             compatible = routed != .openai
         }
 
@@ -146,6 +194,9 @@ struct Gateway: Sendable {
         guard !upstream.baseURL.isEmpty else {
             return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
         }
+        guard let upstreamEndpoint = UpstreamEndpoint(baseURL: upstream.baseURL) else {
+            return failure(502, "meterr's \(target.rawValue) base URL is not an http(s) URL")
+        }
         let providerKey = ownKey == nil ? (stored?.secret ?? upstream.apiKey) : nil
         if ownKey == nil && providerKey == nil {
             return failure(
@@ -155,40 +206,43 @@ struct Gateway: Sendable {
         var injectedUsage = false
         if facts.stream, !facts.includesUsage, target == .openai || target == .azure || compatible,
             endpoint == .chatCompletions || endpoint == .completions,
-            let rewritten = ProviderAdapter.requestingUsage(upstreamBody)
+            let rewritten = ProviderAdapter.requestingUsage(Array(upstreamBody.readableBytesView))
         {
-            upstreamBody = rewritten
+            upstreamBody = ByteBuffer(bytes: rewritten)
             injectedUsage = true
         }
 
-        var upstreamRequest = HTTPClientRequest(
-            url: upstream.baseURL + upstreamPath + Self.query(request, adapter: adapter))
-        upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headerFields.count + 3)
+        headers.add(name: "host", value: upstreamEndpoint.hostHeader)
+        for field in request.headerFields {
             let name = field.name.canonicalName
             if Self.hopByHop.contains(name) || name.hasPrefix("x-meterr-") || name == "accept-encoding" { continue }
             if ownKey == nil && adapter.keyHeaders.contains(name) { continue }
-            upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
+            headers.add(name: field.name.rawName, value: field.value)
         }
         if let key = providerKey {
             switch target {
-            case .azure: upstreamRequest.headers.replaceOrAdd(name: "api-key", value: key)
-            case _ where compatible: upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
-            case .openai, .mistral, .cohere:
-                upstreamRequest.headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
-            case .anthropic: upstreamRequest.headers.replaceOrAdd(name: "x-api-key", value: key)
-            case .gemini: upstreamRequest.headers.replaceOrAdd(name: "x-goog-api-key", value: key)
+            case .azure: headers.replaceOrAdd(name: "api-key", value: key)
+            case _ where compatible: headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
+            case .openai, .mistral, .cohere: headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
+            case .anthropic: headers.replaceOrAdd(name: "x-api-key", value: key)
+            case .gemini: headers.replaceOrAdd(name: "x-goog-api-key", value: key)
             }
         }
         // Usage is read from the bytes as they pass: they must not be compressed.
-        upstreamRequest.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
-        upstreamRequest.body = .bytes(upstreamBody)
-        // The response speaks the caller's wire format: read it with that provider's readers.
-        let wire = compatible ? Provider.openai : target
+        headers.add(name: "accept-encoding", value: "identity")
+        if upstreamBody.readableBytes > 0 || request.method == .post {
+            headers.add(name: "content-length", value: String(upstreamBody.readableBytes))
+        }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
+            uri: upstreamEndpoint.basePath + upstreamPath + Self.query(inbound.query, adapter: adapter),
+            headers: headers)
 
         // Anomaly blocks and rate caps, then budgets: hold the call's worst case against every
         // budget that covers it, or refuse.
-        let attribution = Attribution(request.headers, facts: facts, principal: principal)
+        let attribution = Attribution(request.headerFields, facts: facts, principal: principal)
         var reservation = BudgetGuard.Reservation.none
         if let endpoint, endpoint != .countTokens {
             try await anomalies.prepare(org: principal.orgId)
@@ -201,7 +255,7 @@ struct Gateway: Sendable {
                 return failure(429, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
             }
             let probe = UsageEvent(
-                id: context.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
+                id: inbound.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
                 user: attribution.user, project: attribution.project, keyId: principal.keyId, tags: attribution.tags,
                 provider: target, model: facts.model ?? "", usage: Usage())
             let covering = budgets.budgets(for: probe)
@@ -224,98 +278,23 @@ struct Gateway: Sendable {
         let call = Call(
             gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
             principal: principal, attribution: attribution, reservation: reservation,
-            requestId: context.requestId,
-            started: started, startedAt: startedAt)
+            requestId: inbound.requestId, started: started, startedAt: startedAt)
+        return .forward(
+            UpstreamPlan(
+                request: UpstreamRequest(endpoint: upstreamEndpoint, head: head, body: upstreamBody), call: call,
+                target: target, wire: compatible ? .openai : target, injectedUsage: injectedUsage,
+                limitHeaders: limitHeaders))
+    }
 
-        let response: HTTPClientResponse
-        let upstreamStarted = ContinuousClock.now
-        do {
-            // The deadline covers the wait for the response head; the read time-out then covers silences.
-            response = try await client.execute(
-                upstreamRequest, timeout: .seconds(Int64(firstByteTimeout)), logger: logger)
-        } catch {
-            let timedOut = Self.isTimeout(error)
-            let status = timedOut ? 504 : 502
-            call.record(status: status, reading: nil, stream: facts.stream, firstByte: nil)
-            return failure(
-                status,
-                timedOut ? "\(target.rawValue) did not answer in time" : "\(target.rawValue) could not be reached")
+    /// The headers meterr adds to every gateway answer: its request id, the security headers of
+    /// DESIGN.md, and cross-origin access for an allowed origin.
+    func finish(_ headers: inout HTTPFields, requestId: String, origin: String?) {
+        headers.setCommonHeaders(requestId: requestId)
+        if let origin, corsOrigins.contains(origin) {
+            headers[AllowedOriginsMiddleware.allowOrigin] = origin
+            headers[AllowedOriginsMiddleware.exposeHeaders] = AllowedOriginsMiddleware.exposed
+            headers[AllowedOriginsMiddleware.vary] = "Origin"
         }
-        let status = Int(response.status.code)
-        let afterHead = ContinuousClock.now
-        var headers = limitHeaders
-        for header in response.headers where !Self.hopByHop.contains(header.name.lowercased()) {
-            if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
-        }
-        let contentType = response.headers.first(name: "content-type")
-        let streaming = ResponseUsageMeter.isStreamed(
-            status: status, contentType: contentType, requested: facts.stream, endpoint: endpoint)
-
-        if !streaming {
-            let responseBody: ByteBuffer
-            do {
-                responseBody = try await response.body.collect(upTo: 256 << 20)
-            } catch {
-                call.record(status: 502, reading: nil, stream: false, firstByte: afterHead)
-                return failure(502, "\(target.rawValue) sent an unreadable response")
-            }
-            let reading =
-                endpoint.map {
-                    UsageReader.read(provider: provider, endpoint: $0, body: Array(responseBody.readableBytesView))
-                }
-                ?? UsageReading(finished: true)
-            let upstreamId = Self.upstreamRequestId(response.headers) ?? reading.responseId
-            let event = call.record(
-                status: status, reading: reading, stream: false, firstByte: afterHead, upstreamRequestId: upstreamId)
-            if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
-            headers[.serverTiming] = Self.serverTiming(
-                started: started, upstreamStarted: upstreamStarted, upstreamEnded: ContinuousClock.now)
-            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: responseBody))
-        }
-
-        headers[.serverTiming] = Self.serverTiming(
-            started: started, upstreamStarted: upstreamStarted, upstreamEnded: afterHead)
-        let upstreamId = Self.upstreamRequestId(response.headers)
-        let stripsUsage = injectedUsage
-        let streamBody = ResponseBody { writer in
-            var meter = ResponseUsageMeter(
-                provider: wire, endpoint: endpoint, contentType: contentType, streaming: true)
-            var stripper = stripsUsage ? UsageChunkStripper() : nil
-            var firstByte: ContinuousClock.Instant?
-            var clientGone = false
-            do {
-                for try await chunk in response.body {
-                    if firstByte == nil { firstByte = ContinuousClock.now }
-                    meter.feed(chunk.readableBytesView)
-                    var out = chunk
-                    if var active = stripper {
-                        out = active.pass(chunk)
-                        stripper = active
-                    }
-                    if out.readableBytes > 0 {
-                        do {
-                            try await writer.write(out)
-                        } catch {
-                            clientGone = true
-                            break
-                        }
-                    }
-                }
-            } catch {
-                // The upstream cut the stream (or the client left and the task was cancelled).
-            }
-            if var remaining = stripper?.flush(), remaining.readableBytes > 0, !clientGone {
-                try? await writer.write(remaining)
-                remaining.clear()
-            }
-            var reading = meter.finish()
-            if clientGone { reading.finished = false }
-            call.record(
-                status: status, reading: reading, stream: true, firstByte: firstByte,
-                upstreamRequestId: upstreamId ?? reading.responseId)
-            if !clientGone { try await writer.finish(nil) }
-        }
-        return Response(status: .init(code: status), headers: headers, body: streamBody)
     }
 
     /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).
@@ -330,9 +309,9 @@ struct Gateway: Sendable {
     }
 
     /// The gateway key as the provider's SDK sends it.
-    static func presentedKey(_ request: Request, adapter: ProviderAdapter) -> String? {
+    static func presentedKey(_ headers: HTTPFields, query: String?, adapter: ProviderAdapter) -> String? {
         for name in adapter.keyHeaders {
-            guard let fieldName = HTTPField.Name(name), let value = request.headers[fieldName] else { continue }
+            guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { continue }
             if name == "authorization" {
                 let utf8 = value.utf8
                 guard utf8.count > 7, utf8.prefix(7).elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) else {
@@ -342,7 +321,11 @@ struct Gateway: Sendable {
             }
             return trimmed(value.utf8[...])
         }
-        if adapter.keyInQuery, let key = request.uri.queryParameters.get("key") { return key }
+        if adapter.keyInQuery, let query {
+            for pair in query.split(separator: "&") where pair.hasPrefix("key=") {
+                return String(pair.dropFirst(4)).removingPercentEncoding ?? String(pair.dropFirst(4))
+            }
+        }
         return nil
     }
 
@@ -355,8 +338,8 @@ struct Gateway: Sendable {
     }
 
     /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.
-    static func query(_ request: Request, adapter: ProviderAdapter) -> String {
-        guard let query = request.uri.query, !query.isEmpty else { return "" }
+    static func query(_ query: String?, adapter: ProviderAdapter) -> String {
+        guard let query, !query.isEmpty else { return "" }
         guard adapter.keyInQuery else { return "?" + query }
         let kept = query.split(separator: "&").filter { !$0.hasPrefix("key=") }
         return kept.isEmpty ? "" : "?" + kept.joined(separator: "&")
@@ -364,13 +347,6 @@ struct Gateway: Sendable {
 
     static func upstreamRequestId(_ headers: HTTPHeaders) -> String? {
         ResponseUsageMeter.requestIdHeaders.lazy.compactMap { headers.first(name: $0) }.first
-    }
-
-    static func isTimeout(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError {
-            return error == .connectTimeout || error == .readTimeout || error == .deadlineExceeded
-        }
-        return false
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
@@ -443,6 +419,11 @@ struct Call: Sendable {
     let requestId: String
     let started: ContinuousClock.Instant
     let startedAt: Timestamp
+
+    /// Releases what the call held: it never went upstream.
+    func abandon() {
+        gateway.budgets.settle(reservation, cost: nil)
+    }
 
     /// Builds, prices and hands over the call's usage event; never throws, never waits.
     @discardableResult

@@ -14,6 +14,8 @@ struct AllowedOriginsMiddleware: RouterMiddleware {
     static let exposeHeaders = HTTPField.Name("Access-Control-Expose-Headers")!
     static let maxAge = HTTPField.Name("Access-Control-Max-Age")!
     static let vary = HTTPField.Name("Vary")!
+    /// The response headers a browser app may read.
+    static let exposed = "x-meterr-request-id, x-meterr-cost-usd, server-timing, retry-after"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -34,7 +36,7 @@ struct AllowedOriginsMiddleware: RouterMiddleware {
         }
         var response = try await next(request, context)
         response.headers[Self.allowOrigin] = origin
-        response.headers[Self.exposeHeaders] = "x-meterr-request-id, x-meterr-cost-usd, server-timing, retry-after"
+        response.headers[Self.exposeHeaders] = Self.exposed
         response.headers[Self.vary] = "Origin"
         return response
     }

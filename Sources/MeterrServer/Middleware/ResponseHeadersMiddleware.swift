@@ -23,13 +23,21 @@ struct ResponseHeadersMiddleware: RouterMiddleware {
             }
             response = failure.response()
         }
-        response.headers[.meterrRequestId] = requestId
-        response.headers[.xFrameOptions] = "DENY"
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.contentSecurityPolicy] = "default-src 'self'"
-        response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
-        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers.setCommonHeaders(requestId: requestId)
         return response
+    }
+}
+
+extension HTTPFields {
+    /// What every response of meterr's carries (the gateway's too): its request id and the security
+    /// headers of DESIGN.md.
+    mutating func setCommonHeaders(requestId: String) {
+        self[.meterrRequestId] = requestId
+        self[.xFrameOptions] = "DENY"
+        self[.xContentTypeOptions] = "nosniff"
+        self[.contentSecurityPolicy] = "default-src 'self'"
+        self[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
+        self[.referrerPolicy] = "no-referrer"
     }
 }
 

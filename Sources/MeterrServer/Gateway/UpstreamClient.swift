@@ -1,0 +1,464 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// Where a provider's calls go, read once from a base URL (`https://host[:port][/base/path]`).
+struct UpstreamEndpoint: Sendable, Hashable {
+    var tls: Bool
+    var host: String
+    var port: Int
+    /// The base URL's path without a trailing slash (`""` for none).
+    var basePath: String
+
+    init?(baseURL: String) {
+        var rest: Substring
+        if baseURL.hasPrefix("https://") {
+            tls = true
+            rest = baseURL.dropFirst(8)
+        } else if baseURL.hasPrefix("http://") {
+            tls = false
+            rest = baseURL.dropFirst(7)
+        } else {
+            return nil
+        }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        rest = rest[authorityEnd...]
+        guard !authority.contains("@"), !rest.contains("?"), !rest.contains("#") else { return nil }
+        var path = String(rest)
+        while path.hasSuffix("/") { path.removeLast() }
+        basePath = path
+        let defaultPort = tls ? 443 : 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { return nil }
+            guard let port = after.isEmpty ? defaultPort : Int(after.dropFirst()) else { return nil }
+            self.port = port
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            guard let port = Int(authority[authority.index(after: colon)...]) else { return nil }
+            self.port = port
+        } else {
+            host = String(authority)
+            port = defaultPort
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+    }
+
+    /// The `Host` header: the port only when it is not the scheme's own.
+    var hostHeader: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        return port == (tls ? 443 : 80) ? name : "\(name):\(port)"
+    }
+
+    /// Whether the host is an address literal (no server name to send in TLS).
+    var hostIsAddress: Bool {
+        host.contains(":") || host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) }
+    }
+}
+
+/// One request to an upstream: the head as it goes on the wire, and the whole body.
+struct UpstreamRequest: Sendable {
+    var endpoint: UpstreamEndpoint
+    var head: HTTPRequestHead
+    var body: ByteBuffer
+}
+
+/// Why an upstream call ended without a whole response.
+enum UpstreamFailure: Error, Sendable {
+    /// No connection could be made.
+    case unreachable
+    /// No response head within the first-byte time-out, or a silence longer than the read time-out.
+    case timedOut
+    /// The connection closed, or the upstream sent bytes that are not HTTP.
+    case broken
+}
+
+/// Receives one upstream response, on the event loop of the call.
+protocol UpstreamResponseHandler: AnyObject {
+    func upstreamReceived(head: HTTPResponseHead)
+    func upstreamReceived(body: ByteBuffer)
+    func upstreamFinished()
+    func upstreamFailed(_ failure: UpstreamFailure)
+}
+
+/// The gateway's HTTP/1.1 client: keep-alive connections pooled per event loop, so a call is made
+/// and answered on the event loop of the connection it serves, with no thread switch and no task.
+/// Plain TCP or TLS (system trust roots); time-outs for connecting, the first byte and silences.
+final class UpstreamClient: Sendable {
+    struct Timeouts: Sendable {
+        var connect: TimeAmount
+        var firstByte: TimeAmount
+        var read: TimeAmount
+        /// How long an unused connection stays open.
+        var idle: TimeAmount
+    }
+
+    let timeouts: Timeouts
+    private let tls: NIOSSLContext?
+    private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
+
+    init(timeouts: Timeouts) {
+        self.timeouts = timeouts
+        // Without system trust roots TLS upstreams fail at call time with a clear 502; plain ones work.
+        tls = try? NIOSSLContext(configuration: .makeClientConfiguration())
+    }
+
+    /// Starts a call; `handler` hears the response on `loop`, where this must be called.
+    func execute(_ request: UpstreamRequest, on loop: any EventLoop, handler: any UpstreamResponseHandler)
+        -> UpstreamCall
+    {
+        loop.preconditionInEventLoop()
+        let call = UpstreamCall(request: request, client: self, pool: pool(for: loop), loop: loop, handler: handler)
+        call.start()
+        return call
+    }
+
+    /// Closes every pooled connection; calls in flight finish on their own.
+    func shutdown() {
+        for pool in pools.withLock({ Array($0.values) }) {
+            pool.loop.execute { pool.closeAll() }
+        }
+    }
+
+    private func pool(for loop: any EventLoop) -> UpstreamPool {
+        pools.withLock { pools in
+            let id = ObjectIdentifier(loop)
+            if let pool = pools[id] { return pool }
+            let pool = UpstreamPool(loop: loop, idleTimeout: timeouts.idle)
+            pools[id] = pool
+            return pool
+        }
+    }
+
+    /// Opens a connection to `endpoint` on `loop`.
+    func connect(_ endpoint: UpstreamEndpoint, on loop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+        if endpoint.tls && tls == nil { return loop.makeFailedFuture(UpstreamFailure.unreachable) }
+        let tls = endpoint.tls ? self.tls : nil
+        return ClientBootstrap(group: loop)
+            .connectTimeout(timeouts.connect)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(
+                            NIOSSLClientHandler(
+                                context: tls, serverHostname: endpoint.hostIsAddress ? nil : endpoint.host))
+                    }
+                    try sync.addHTTPClientHandlers()
+                    try sync.addHandler(UpstreamConnectionHandler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMapThrowing { channel in
+                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+                let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler)
+                handler.connection = connection
+                return connection
+            }
+    }
+}
+
+/// The idle connections of one event loop, by endpoint. Used on that event loop only.
+final class UpstreamPool: @unchecked Sendable {
+    let loop: any EventLoop
+    let idleTimeout: TimeAmount
+    private var idle: [UpstreamEndpoint: [UpstreamConnection]] = [:]
+    private var closed = false
+
+    init(loop: any EventLoop, idleTimeout: TimeAmount) {
+        self.loop = loop
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The most recently used open connection to `endpoint`, if any.
+    func checkout(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
+        while let connection = idle[endpoint]?.popLast() {
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.channel.isActive { return connection }
+        }
+        return nil
+    }
+
+    func checkin(_ connection: UpstreamConnection) {
+        guard !closed, connection.channel.isActive else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        idle[connection.endpoint, default: []].append(connection)
+        connection.idleTimer = loop.scheduleTask(in: idleTimeout) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.remove(connection)
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    /// Forgets a connection that closed while idle.
+    func remove(_ connection: UpstreamConnection) {
+        connection.idleTimer?.cancel()
+        connection.idleTimer = nil
+        idle[connection.endpoint]?.removeAll { $0 === connection }
+    }
+
+    func closeAll() {
+        closed = true
+        for connection in idle.values.joined() { connection.channel.close(promise: nil) }
+        idle.removeAll()
+    }
+}
+
+/// One keep-alive connection to an upstream. Used on its channel's event loop only.
+final class UpstreamConnection: @unchecked Sendable {
+    let channel: any Channel
+    let endpoint: UpstreamEndpoint
+    let handler: UpstreamConnectionHandler
+    var idleTimer: Scheduled<Void>?
+    weak var pool: UpstreamPool?
+
+    init(channel: any Channel, endpoint: UpstreamEndpoint, handler: UpstreamConnectionHandler) {
+        self.channel = channel
+        self.endpoint = endpoint
+        self.handler = handler
+    }
+}
+
+/// Hands a connection's response parts to the call that owns the connection.
+final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    weak var connection: UpstreamConnection?
+    var call: UpstreamCall?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let call else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head): call.received(head: head)
+        case .body(let body): call.received(body: body)
+        case .end: call.received(end: ())
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let call {
+            call.connectionClosed()
+        } else if let connection {
+            connection.pool?.remove(connection)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        call?.connectionClosed()
+        context.close(promise: nil)
+    }
+}
+
+/// One call in flight: writes the request, times the answer, pauses reading while the caller
+/// cannot keep up, and returns the connection to the pool when the response has ended.
+/// Used on its event loop only.
+final class UpstreamCall: @unchecked Sendable {
+    private enum State {
+        case connecting
+        case awaitingHead
+        case receiving
+        case done
+    }
+
+    private let request: UpstreamRequest
+    private let client: UpstreamClient
+    private let pool: UpstreamPool
+    private let loop: any EventLoop
+    private var handler: (any UpstreamResponseHandler)?
+    private var connection: UpstreamConnection?
+    private var state = State.connecting
+    private var reused = false
+    private var retried = false
+    private var keepAlive = true
+    private var paused = false
+    private var lastRead = NIODeadline.now()
+    private var firstByteDeadline = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+
+    fileprivate init(
+        request: UpstreamRequest, client: UpstreamClient, pool: UpstreamPool, loop: any EventLoop,
+        handler: any UpstreamResponseHandler
+    ) {
+        self.request = request
+        self.client = client
+        self.pool = pool
+        self.loop = loop
+        self.handler = handler
+    }
+
+    fileprivate func start() {
+        firstByteDeadline = .now() + client.timeouts.firstByte
+        arm(at: firstByteDeadline)
+        if let connection = pool.checkout(request.endpoint) {
+            reused = true
+            send(on: connection)
+        } else {
+            open()
+        }
+    }
+
+    private func open() {
+        state = .connecting
+        client.connect(request.endpoint, on: loop).whenComplete { result in
+            switch result {
+            case .success(let connection):
+                connection.pool = self.pool
+                guard self.state != .done else {
+                    self.pool.checkin(connection)
+                    return
+                }
+                self.reused = false
+                self.send(on: connection)
+            case .failure:
+                self.fail(.unreachable)
+            }
+        }
+    }
+
+    private func send(on connection: UpstreamConnection) {
+        self.connection = connection
+        connection.handler.call = self
+        state = .awaitingHead
+        lastRead = .now()
+        arm(at: min(firstByteDeadline, lastRead + client.timeouts.read))
+        let channel = connection.channel
+        channel.write(HTTPClientRequestPart.head(request.head), promise: nil)
+        if request.body.readableBytes > 0 {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
+        }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenFailure { _ in self.connectionClosed() }
+    }
+
+    fileprivate func received(head: HTTPResponseHead) {
+        guard state == .awaitingHead else { return }
+        // 1xx answers precede the real one.
+        if head.status.code < 200 { return }
+        state = .receiving
+        keepAlive = head.isKeepAlive
+        lastRead = .now()
+        arm(at: lastRead + client.timeouts.read)
+        handler?.upstreamReceived(head: head)
+    }
+
+    fileprivate func received(body: ByteBuffer) {
+        guard state == .receiving else { return }
+        lastRead = .now()
+        handler?.upstreamReceived(body: body)
+    }
+
+    fileprivate func received(end: Void) {
+        guard state == .receiving else { return }
+        state = .done
+        disarm()
+        let handler = self.handler
+        self.handler = nil
+        release(reuse: keepAlive)
+        handler?.upstreamFinished()
+    }
+
+    /// The connection closed (or broke) while this call owned it. A reused connection that closes
+    /// before any answer was one the upstream had just given up on: the call goes once more on a new one.
+    fileprivate func connectionClosed() {
+        guard state == .awaitingHead || state == .receiving else { return }
+        if state == .awaitingHead, reused, !retried {
+            retried = true
+            release(reuse: false)
+            open()
+            return
+        }
+        fail(.broken)
+    }
+
+    private func fail(_ failure: UpstreamFailure) {
+        guard state != .done else { return }
+        state = .done
+        disarm()
+        let handler = self.handler
+        self.handler = nil
+        release(reuse: false)
+        handler?.upstreamFailed(failure)
+    }
+
+    /// Stops reading from the upstream (the caller's socket is full).
+    func pause() {
+        guard !paused, let connection else { return }
+        paused = true
+        try? connection.channel.syncOptions?.setOption(.autoRead, value: false)
+    }
+
+    /// Reads from the upstream again.
+    func resume() {
+        guard paused, let connection else { return }
+        paused = false
+        lastRead = .now()
+        try? connection.channel.syncOptions?.setOption(.autoRead, value: true)
+        connection.channel.read()
+    }
+
+    /// Abandons the call (the caller left): the connection is closed, the handler hears nothing more.
+    func cancel() {
+        guard state != .done else { return }
+        state = .done
+        disarm()
+        handler = nil
+        release(reuse: false)
+    }
+
+    private func release(reuse: Bool) {
+        guard let connection else { return }
+        self.connection = nil
+        connection.handler.call = nil
+        if paused {
+            paused = false
+            try? connection.channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+        if reuse {
+            pool.checkin(connection)
+        } else {
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    /// Checks the time-outs at `deadline`: the first-byte deadline until the head, and the read
+    /// time-out (a silence) once the request is sent.
+    private func arm(at deadline: NIODeadline) {
+        timer?.cancel()
+        timer = loop.scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func timerFired() {
+        timer = nil
+        let now = NIODeadline.now()
+        // A paused read is the caller's slowness, not the upstream's silence.
+        if paused { lastRead = now }
+        let silenceEnds = lastRead + client.timeouts.read
+        switch state {
+        case .connecting:
+            if now >= firstByteDeadline { fail(.timedOut) } else { arm(at: firstByteDeadline) }
+        case .awaitingHead:
+            if now >= firstByteDeadline || now >= silenceEnds {
+                fail(.timedOut)
+            } else {
+                arm(at: min(firstByteDeadline, silenceEnds))
+            }
+        case .receiving:
+            if now >= silenceEnds { fail(.timedOut) } else { arm(at: silenceEnds) }
+        case .done:
+            break
+        }
+    }
+}
