@@ -94,6 +94,13 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         maxBodyBytes: configuration.maxBodyBytes
     ).register(on: api)
 
+    // The gateway's client; made before the webhooks' client, which must be shut down once made.
+    let upstreamClient = try UpstreamClient(
+        timeouts: .init(
+            connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
+            firstByte: .seconds(Int64(configuration.upstreamFirstByteTimeout)),
+            read: .seconds(Int64(configuration.upstreamReadTimeout)), idle: .seconds(60)),
+        caFile: configuration.upstreamCAFile)
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
@@ -104,11 +111,6 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     // No spans per upstream call (meterr exports no traces): their attributes cost time on every call.
     clientConfiguration.tracing.tracer = nil
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-    let upstreamClient = UpstreamClient(
-        timeouts: .init(
-            connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
-            firstByte: .seconds(Int64(configuration.upstreamFirstByteTimeout)),
-            read: .seconds(Int64(configuration.upstreamReadTimeout)), idle: .seconds(60)))
     let gatewayMetrics = GatewayMetrics()
     let gateway = Gateway(
         client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,

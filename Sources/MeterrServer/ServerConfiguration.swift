@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     public var upstreamFirstByteTimeout = 600
     /// Seconds a provider may stay silent between two reads before the call fails.
     public var upstreamReadTimeout = 300
+    /// A PEM file of certificate authorities trusted for https upstreams besides the system's (a
+    /// company proxy's, a self-hosted model's).
+    public var upstreamCAFile: String?
     /// Failed authentications per minute from one address before it is refused for a minute; 0 turns
     /// the back-off off (behind a proxy every caller shares the proxy's address).
     public var authFailuresPerMinute = 20
@@ -159,6 +162,7 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
             ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
+            ("METERR_UPSTREAM_CA_FILE", "upstream_ca_file"),
             ("METERR_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
             ("METERR_SECURE_COOKIES", "secure_cookies"),
         ]
@@ -274,6 +278,9 @@ public struct ServerConfiguration: Sendable {
         case "upstream_read_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamReadTimeout = seconds
+        case "upstream_ca_file":
+            guard FileManager.default.isReadableFile(atPath: value) else { throw invalid("a readable PEM file") }
+            upstreamCAFile = value
         case "durability":
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability

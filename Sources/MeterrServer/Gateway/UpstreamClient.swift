@@ -1,3 +1,4 @@
+import MeterrCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -102,10 +103,21 @@ final class UpstreamClient: Sendable {
     private let tls: NIOSSLContext?
     private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
 
-    init(timeouts: Timeouts) {
+    /// - Parameter caFile: a PEM file of authorities trusted besides the system's.
+    init(timeouts: Timeouts, caFile: String? = nil) throws {
         self.timeouts = timeouts
-        // Without system trust roots TLS upstreams fail at call time with a clear 502; plain ones work.
-        tls = try? NIOSSLContext(configuration: .makeClientConfiguration())
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile {
+            configuration.additionalTrustRoots = [.file(caFile)]
+            do {
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw MeterrError(.configuration, "upstream_ca_file: \(caFile) holds no usable PEM certificate")
+            }
+        } else {
+            // Without system trust roots https upstreams get a 502 at call time; plain ones still work.
+            tls = try? NIOSSLContext(configuration: configuration)
+        }
     }
 
     /// Starts a call; `handler` hears the response on `loop`, where this must be called.
