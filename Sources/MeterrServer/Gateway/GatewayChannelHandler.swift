@@ -132,7 +132,8 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
-        if case .end = unwrapOutboundIn(data) {
+        // (Hummingbird also answers what it could not parse, which it was never handed as a request.)
+        if case .end = unwrapOutboundIn(data), hummingbirdOpen > 0 {
             hummingbirdOpen -= 1
             if hummingbirdOpen == 0 { drain(context: context) }
         }
@@ -280,6 +281,15 @@ final class GatewayExchange: UpstreamResponseHandler {
             status: Int(head.status.code), contentType: contentType, requested: plan.call.facts.stream,
             endpoint: plan.call.endpoint)
         guard streaming else { return }
+        if callerGone {
+            // Nobody reads this stream: stop the provider's generation now and meter what it is.
+            upstream?.cancel()
+            upstream = nil
+            meter = ResponseUsageMeter(
+                provider: plan.wire, endpoint: plan.call.endpoint, contentType: contentType, streaming: true)
+            finishStream(plan: plan, status: Int(head.status.code))
+            return
+        }
         meter = ResponseUsageMeter(
             provider: plan.wire, endpoint: plan.call.endpoint, contentType: contentType, streaming: true)
         stripper = plan.injectedUsage ? UsageChunkStripper() : nil
