@@ -376,6 +376,25 @@ struct GatewayConnectionTests {
         }
     }
 
+    @Test("A pooled connection the provider closes on the next request is replaced: the call goes again on a new one")
+    func staleConnection() async throws {
+        let provider = try OneAnswerPerConnectionProvider()
+        defer { provider.stop() }
+        try await withGateway(configure: { configuration, _ in
+            configuration.upstreams[.openai] = .init(baseURL: "http://127.0.0.1:\(provider.port)", apiKey: "sk-x")
+        }) { client, _ in
+            for _ in 0..<3 {
+                let response = try await client.call(
+                    "/openai/v1/chat/completions", #"{"model":"gpt-4.1","messages":[]}"#,
+                    headers: [.authorization: "Bearer \(adminKey)"])
+                #expect(response.status == .ok)
+                #expect(response.headers[.init("x-meterr-cost-usd")!] == "0.000060000")
+            }
+            // The first call opened a connection; the next two each found theirs closed and opened another.
+            #expect(provider.connections == 3)
+        }
+    }
+
     @Test("A gateway body over the limit gets a 413 in the provider's shape and the connection closes")
     func bodyLimit() async throws {
         try await withGateway(configure: { configuration, _ in configuration.maxGatewayBodyBytes = 1024 }) {
@@ -394,6 +413,82 @@ struct GatewayConnectionTests {
             #expect(answer.contains(#""type":"error""#))
             #expect(answer.lowercased().contains("x-meterr-request-id"))
         }
+    }
+}
+
+/// A provider that answers the first request on each connection (keep-alive promised) and closes
+/// the connection, unanswered, when a second one arrives on it: an idle connection that died.
+final class OneAnswerPerConnectionProvider: Sendable {
+    final class Counter: Sendable {
+        let value = Mutex(0)
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let accepted = Counter()
+
+    var connections: Int { accepted.value.withLock { $0 } }
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0
+                    && getsockname(listener, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw MeterrError(.unavailable, "cannot listen") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let accepted = self.accepted
+        Thread {
+            while true {
+                let connection = accept(listener, nil, nil)
+                guard connection >= 0 else { return }
+                accepted.value.withLock { $0 += 1 }
+                Thread { Self.serve(connection) }.start()
+            }
+        }.start()
+    }
+
+    private static func serve(_ connection: Int32) {
+        defer { _ = Glibc.close(connection) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var answered = false
+        while true {
+            let read = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            guard read > 0 else { return }
+            received += buffer[..<read]
+            let text = String(decoding: received, as: UTF8.self)
+            guard let headEnd = text.range(of: "\r\n\r\n") else { continue }
+            let length =
+                text[..<headEnd.lowerBound].split(separator: "\r\n")
+                .first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+            guard text.utf8.count >= text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) + length
+            else { continue }
+            // A second request on this connection: hang up without a word.
+            if answered { return }
+            answered = true
+            received.removeAll()
+            let body =
+                #"{"id":"c","object":"chat.completion","model":"gpt-4.1-2025-04-14","choices":[],"#
+                + #""usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#
+            let answer = Array(
+                ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)").utf8)
+            _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+        }
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        _ = Glibc.close(listener)
     }
 }
 
