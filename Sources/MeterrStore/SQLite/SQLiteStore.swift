@@ -37,6 +37,9 @@ public final class SQLiteStore: Sendable {
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
         configuration.label = "meterr"
+        // SQLite's threads yield to the event loops (on Linux a lower QoS is a higher nice value):
+        // commits and dashboard queries wait a little rather than a gateway call.
+        configuration.qos = .utility
         configuration.prepareDatabase { db in
             if !readOnly {
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
