@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeterrCore
-import NIOCore
-import NIOPosix
 
 @main
 struct Meterr: AsyncParsableCommand {
@@ -16,10 +14,6 @@ struct Meterr: AsyncParsableCommand {
     )
 
     static func main() async {
-        if CommandLine.arguments.dropFirst().first == "serve" {
-            // Tasks run on the event loops, so a gateway call's admission stays on its connection's thread.
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
