@@ -281,17 +281,13 @@ final class GatewayExchange: UpstreamResponseHandler {
             status: Int(head.status.code), contentType: contentType, requested: plan.call.facts.stream,
             endpoint: plan.call.endpoint)
         guard streaming else { return }
-        if callerGone {
-            // Nobody reads this stream: stop the provider's generation now and meter what it is.
-            upstream?.cancel()
-            upstream = nil
-            meter = ResponseUsageMeter(
-                provider: plan.wire, endpoint: plan.call.endpoint, contentType: contentType, streaming: true)
-            finishStream(plan: plan, status: Int(head.status.code))
-            return
-        }
         meter = ResponseUsageMeter(
             provider: plan.wire, endpoint: plan.call.endpoint, contentType: contentType, streaming: true)
+        if callerGone {
+            // Nobody reads this stream: stop the provider's generation now and meter what it is.
+            stopStream(plan: plan, status: Int(head.status.code))
+            return
+        }
         stripper = plan.injectedUsage ? UsageChunkStripper() : nil
         var headers = responseHeaders(head, plan: plan)
         headers[.serverTiming] = Gateway.serverTiming(
@@ -373,6 +369,13 @@ final class GatewayExchange: UpstreamResponseHandler {
                 failure == .timedOut ? "\(target) did not answer in time" : "\(target) could not be reached"))
     }
 
+    /// Abandons the provider's stream (nobody reads it) and meters what arrived.
+    private func stopStream(plan: Gateway.UpstreamPlan, status: Int) {
+        upstream?.cancel()
+        upstream = nil
+        finishStream(plan: plan, status: status)
+    }
+
     private func finishStream(plan: Gateway.UpstreamPlan, status: Int) {
         if var remaining = stripper?.flush(), remaining.readableBytes > 0, !callerGone {
             context.write(NIOAny(HTTPResponsePart.body(remaining)), promise: nil)
@@ -399,9 +402,7 @@ final class GatewayExchange: UpstreamResponseHandler {
         guard phase != .done else { return }
         callerGone = true
         if streaming, let plan, let head = responseHead {
-            upstream?.cancel()
-            upstream = nil
-            finishStream(plan: plan, status: Int(head.status.code))
+            stopStream(plan: plan, status: Int(head.status.code))
         } else if phase == .reading {
             end()
         }
