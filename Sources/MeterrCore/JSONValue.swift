@@ -162,8 +162,11 @@ extension JSONParser {
 
 extension JSONMemberScanner {
     /// The members of the top-level object named in `keys`, parsed; other members are skipped
-    /// unbuilt. `nil` if the bytes are not a JSON object.
-    public static func topLevel(keys: Set<String>, in bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+    /// unbuilt (their grammar checked). `nil` if the bytes do not start with a JSON object, or, with
+    /// `wholeBody`, if anything but whitespace follows it.
+    public static func topLevel(
+        keys: Set<String>, in bytes: UnsafeBufferPointer<UInt8>, wholeBody: Bool = false
+    ) -> JSONValue? {
         var parser = JSONParser(bytes)
         var members: [String: JSONValue] = [:]
         do {
@@ -176,6 +179,10 @@ extension JSONMemberScanner {
             }
         } catch {
             return nil
+        }
+        if wholeBody {
+            parser.skipWhitespace()
+            guard parser.index == bytes.count else { return nil }
         }
         return .object(members)
     }

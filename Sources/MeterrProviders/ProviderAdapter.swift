@@ -12,17 +12,20 @@ public struct RequestFacts: Sendable, Hashable {
     public var includesUsage: Bool
     /// OpenAI's `user` field, used for attribution.
     public var user: String?
+    /// Whether the body is one well-formed JSON object (and nothing after it but whitespace).
+    public var bodyIsObject: Bool
 
     /// Creates facts.
     public init(
         model: String? = nil, stream: Bool = false, maxTokens: Int? = nil, includesUsage: Bool = false,
-        user: String? = nil
+        user: String? = nil, bodyIsObject: Bool = true
     ) {
         self.model = model
         self.stream = stream
         self.maxTokens = maxTokens
         self.includesUsage = includesUsage
         self.user = user
+        self.bodyIsObject = bodyIsObject
     }
 }
 
@@ -104,6 +107,7 @@ public struct ProviderAdapter: Sendable {
         facts.maxTokens = top.maxTokens
         facts.includesUsage = top.includeUsage
         facts.user = top.user
+        facts.bodyIsObject = top.isObject
         switch provider {
         case .gemini:
             // /v1beta/models/{model}:generateContent
@@ -121,6 +125,62 @@ public struct ProviderAdapter: Sendable {
             break
         }
         return facts
+    }
+
+    /// Why the gateway answers a call itself instead of forwarding it, or `nil` when it may go: a
+    /// POST to a path meterr cannot meter (it would spend unseen: 404), a body that is not a JSON
+    /// object, or a call that names no model (400). Reads (GET, DELETE) cost nothing and always go.
+    public func refusal(method: String, path: String, facts: RequestFacts) -> RequestRefusal? {
+        guard method == "POST" else { return nil }
+        let trimmed = path.firstIndex(of: "?").map { String(path[..<$0]) } ?? path
+        guard let endpoint = endpoint(forPath: trimmed) else {
+            if freeCalls.contains(where: { trimmed.hasSuffix($0) }) { return nil }
+            return RequestRefusal(
+                status: 404,
+                message: "meterr does not forward POST \(trimmed): it forwards the calls it can meter "
+                    + "(\(meteredCalls)), so that nothing is spent unseen")
+        }
+        guard facts.bodyIsObject else {
+            return RequestRefusal(status: 400, message: "the request body is not a JSON object")
+        }
+        if facts.model?.isEmpty ?? true, requiresModel(endpoint, path: trimmed) {
+            return RequestRefusal(
+                status: 400,
+                message: provider == .gemini
+                    ? "the path names no model: call …/models/MODEL:\(trimmed.split(separator: ":").last ?? "")"
+                    : "the request names no model: set \"model\" to a model name")
+        }
+        return nil
+    }
+
+    /// The metered calls of this provider, as a refusal lists them.
+    var meteredCalls: String {
+        switch provider {
+        case .openai, .azure: "chat/completions, completions, responses, embeddings; also moderations"
+        case .mistral: "chat/completions, fim/completions, agents/completions, embeddings"
+        case .anthropic: "messages, messages/count_tokens"
+        case .gemini: "generateContent, streamGenerateContent, countTokens, embedContent, batchEmbedContents"
+        case .cohere: "v2/chat, v1/chat, embed; also tokenize, detokenize"
+        }
+    }
+
+    /// POST paths (as suffixes) that cost nothing and are forwarded unmetered.
+    var freeCalls: [String] {
+        switch provider {
+        case .openai, .azure: ["/moderations", "/responses/input_tokens", "/cancel"]
+        case .cohere: ["/tokenize", "/detokenize"]
+        case .mistral, .anthropic, .gemini: []
+        }
+    }
+
+    /// Whether the provider refuses this call without a model (Cohere's v1 surface and the
+    /// Responses API, which may take its model from a stored prompt, have a default).
+    func requiresModel(_ endpoint: ProviderEndpoint, path: String) -> Bool {
+        switch endpoint {
+        case .responses, .chatV1: false
+        case .embed: path.hasPrefix("/v2/")
+        default: true
+        }
     }
 
     /// The body with `"stream_options":{"include_usage":true}` added, for OpenAI-style streams that
@@ -265,8 +325,17 @@ public struct ProviderAdapter: Sendable {
     }
 }
 
+/// A call the gateway answers itself, with its status and message (in the provider's error shape).
+public struct RequestRefusal: Sendable, Hashable {
+    /// The HTTP status.
+    public var status: Int
+    /// What is wrong and what to do.
+    public var message: String
+}
+
 /// The few top-level request fields the gateway reads, found in one pass that skips everything else.
 struct TopLevelFields {
+    var isObject = false
     var model: String?
     var stream = false
     var maxTokens: Int?
@@ -282,8 +351,9 @@ struct TopLevelFields {
                     "model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "stream_options",
                     "user",
                 ],
-                in: bytes)
+                in: bytes, wholeBody: true)
         else { return fields }
+        fields.isObject = true
         fields.model = members["model"]?.string
         fields.stream = members["stream"] == .bool(true)
         fields.maxTokens =

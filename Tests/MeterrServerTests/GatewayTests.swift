@@ -226,6 +226,63 @@ struct GatewayTests {
         }
     }
 
+    @Test(
+        "Bad JSON, no model or a POST meterr cannot meter: meterr answers in the provider's shape, nothing goes upstream",
+        arguments: [
+            ("/openai/v1/chat/completions", "authorization", "not json", 400, "not a JSON object"),
+            ("/openai/v1/chat/completions", "authorization", #"{"model":"gpt-4.1"} {}"#, 400, "not a JSON object"),
+            ("/v1/embeddings", "authorization", #"{"input":"hi"}"#, 400, "names no model"),
+            ("/openai/v1/audio/speech", "authorization", #"{"model":"tts-1","input":"hi"}"#, 404, "does not forward"),
+            ("/azure/openai/v1/chat/completions", "api-key", #"{"messages":[]}"#, 400, "names no model"),
+            ("/anthropic/v1/messages", "x-api-key", #"{"model":"claude-sonnet-4-5","max_tokens":1"#, 400, "JSON"),
+            ("/anthropic/v1/messages", "x-api-key", #"{"max_tokens":1,"messages":[]}"#, 400, "names no model"),
+            ("/anthropic/v1/messages/batches", "x-api-key", #"{"requests":[]}"#, 404, "does not forward"),
+            ("/gemini/v1beta/models/:generateContent", "x-goog-api-key", #"{"contents":[]}"#, 400, "names no model"),
+            ("/gemini/v1beta/models/imagen-4:predict", "x-goog-api-key", #"{"instances":[]}"#, 404, "does not forward"),
+            ("/mistral/v1/chat/completions", "authorization", "", 400, "not a JSON object"),
+            ("/cohere/v2/chat", "authorization", #"{"messages":[]}"#, 400, "names no model"),
+            ("/cohere/v2/rerank", "authorization", #"{"model":"rerank-v3.5"}"#, 404, "does not forward"),
+        ])
+    func refusedBeforeUpstream(path: String, keyHeader: String, body: String, status: Int, message: String)
+        async throws
+    {
+        try await withGateway { client, seen in
+            let key = keyHeader == "authorization" ? "Bearer \(adminKey)" : adminKey
+            let response = try await client.call(path, body, headers: [HTTPField.Name(keyHeader)!: key])
+            #expect(response.status.code == status)
+            #expect(response.headers[.init("x-meterr-request-id")!] != nil)
+            let json = response.json
+            let error = json["error"] as? [String: Any]
+            let text = (error?["message"] ?? json["message"]) as? String ?? ""
+            #expect(text.contains(message), "\(text)")
+            switch path.split(separator: "/").first {
+            case "anthropic":
+                #expect(json["type"] as? String == "error")
+                #expect(error?["type"] as? String == (status == 404 ? "not_found_error" : "invalid_request_error"))
+            case "gemini": #expect(error?["status"] as? String == (status == 404 ? "NOT_FOUND" : "INVALID_ARGUMENT"))
+            case "cohere": #expect(json["message"] is String)
+            default: #expect(error?["type"] as? String == "invalid_request_error")
+            }
+            #expect(seen.last.withLock { $0 } == nil, "nothing reached the provider")
+        }
+    }
+
+    @Test("Calls that cost nothing pass unmetered: reads, moderations, a Responses call taking its model from a prompt")
+    func freeCallsPass() async throws {
+        try await withGateway { client, seen in
+            let bearer: HTTPFields = [.authorization: "Bearer \(adminKey)"]
+            let models = try await client.execute(uri: "/openai/v1/models", method: .get, headers: bearer)
+            #expect(models.status == .ok)
+            #expect(seen.last.withLock { $0 }?.path == "/v1/models")
+            _ = try await client.call("/openai/v1/moderations", #"{"input":"hi"}"#, headers: bearer)
+            #expect(seen.last.withLock { $0 }?.path == "/v1/moderations")
+            let responses = try await client.call(
+                "/openai/v1/responses", #"{"prompt":{"id":"pmpt_1"},"input":"hi"}"#, headers: bearer)
+            #expect(responses.status == .ok)
+            #expect(seen.last.withLock { $0 }?.path == "/v1/responses")
+        }
+    }
+
     @Test("Bring your own key: the caller's provider key goes upstream, the gateway key travels in x-meterr-key")
     func bringYourOwnKey() async throws {
         try await withGateway { client, seen in

@@ -22,6 +22,12 @@ public struct FakeProvider {
     /// Starts the fake provider on a free loopback port; returns its task and port.
     public static func start(seen: SeenRequests) async throws -> (Task<Void, any Error>, Int) {
         let router = Router()
+        router.on("**", method: .get) { request, _ -> Response in
+            seen.last.withLock { $0 = (request.uri.path, [:], "") }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
+        }
         router.on("**", method: .post) { request, context -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
             var headers: [String: String] = [:]

@@ -90,8 +90,32 @@ def cohere_calls():
     assert text == "Coca-Cola.", text
 
 
+def refusals():
+    """Calls meterr answers itself raise each SDK's own error class, with meterr's message."""
+    import anthropic
+    import openai
+    client = openai.OpenAI(base_url=f"{BASE}/openai/v1", api_key=KEY, max_retries=0)
+    try:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi")
+        raise AssertionError("an unmetered call was forwarded")
+    except openai.NotFoundError as error:
+        assert "does not forward" in str(error), error
+    try:
+        client.chat.completions.create(model="", messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("a call without a model was forwarded")
+    except openai.BadRequestError as error:
+        assert "names no model" in str(error), error
+    claude = anthropic.Anthropic(base_url=f"{BASE}/anthropic", api_key=KEY, max_retries=0)
+    try:
+        claude.messages.batches.create(requests=[])
+        raise AssertionError("an unmetered batch was forwarded")
+    except anthropic.NotFoundError as error:
+        assert "does not forward" in str(error), error
+
+
 for name, fn in [("openai", openai_calls), ("azure", azure_calls), ("openai unified /v1", openai_unified), ("anthropic", anthropic_calls),
-                 ("google-genai", gemini_calls), ("mistralai", mistral_calls), ("cohere", cohere_calls)]:
+                 ("google-genai", gemini_calls), ("mistralai", mistral_calls), ("cohere", cohere_calls),
+                 ("refusals in each SDK's error class", refusals)]:
     check(name, fn)
 
 # The ledger must hold every call with the provider's numbers.

@@ -146,6 +146,12 @@ struct Gateway: Sendable {
             return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
         }
         guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
+        let bytes = Array(body.readableBytesView)
+        let facts = adapter.inspect(path: path, query: inbound.query, body: bytes)
+        if let refusal = adapter.refusal(method: request.method.rawValue, path: path, facts: facts) {
+            metrics.record(provider: provider, status: refusal.status, source: nil)
+            return failure(refusal.status, refusal.message)
+        }
         let admission = limiter.admit(principal)
         let limitHeaders = Self.rateLimitHeaders(admission)
         if let refusal = admission.refusal {
@@ -154,9 +160,8 @@ struct Gateway: Sendable {
             headers[.retryAfter] = String(admission.retryAfter)
             return failure(429, refusal, headers: headers)
         }
-        let bytes = Array(body.readableBytesView)
-        let endpoint = adapter.endpoint(forPath: path)
-        let facts = adapter.inspect(path: path, query: inbound.query, body: bytes)
+        // Reads (model lists, stored responses) cost nothing: only POSTs are metered.
+        let endpoint = request.method == .post ? adapter.endpoint(forPath: path) : nil
         var upstreamBody = body
 
         // `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: same wire
