@@ -15,7 +15,7 @@ public struct MeterrRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.principal = nil
-        self.requestId = Identifier.make("req", length: 20)
+        self.requestId = Identifier.ordered("req")
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }

@@ -176,7 +176,7 @@ final class GatewayExchange: UpstreamResponseHandler {
     private let path: String
     private let query: String?
     private let mount: Gateway.Mount
-    private let requestId = Identifier.make("req", length: 20)
+    private let requestId = Identifier.ordered("req")
     private var phase = Phase.reading
     private var body = ByteBuffer()
     private var callerGone = false
