@@ -240,7 +240,7 @@ final class GatewayExchange: UpstreamResponseHandler {
         let gateway = self.gateway
         let loop = context.eventLoop
         let exchange = NIOLoopBound(self, eventLoop: loop)
-        Task {
+        Task(executorPreference: EventLoopTaskExecutor(loop)) {
             let admission = await gateway.admit(inbound)
             if loop.inEventLoop {
                 exchange.value.admitted(admission)

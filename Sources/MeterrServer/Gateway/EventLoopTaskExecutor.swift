@@ -1,0 +1,19 @@
+import NIOCore
+
+/// Runs a task's code on one NIO event loop: a gateway call's admission runs on its connection's
+/// loop, with no hop to Swift's thread pool and back (two thread wake-ups a call). The code awaits
+/// actors and the database as usual; each resumption comes back to the loop.
+///
+/// Used as a task executor preference for single tasks, not installed process-wide.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
