@@ -100,7 +100,11 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
             connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
             firstByte: .seconds(Int64(configuration.upstreamFirstByteTimeout)),
             read: .seconds(Int64(configuration.upstreamReadTimeout)), idle: .seconds(60)),
-        caFile: configuration.upstreamCAFile)
+        caFile: configuration.upstreamCAFile,
+        proxies: UpstreamProxies(
+            https: configuration.upstreamHTTPSProxy.flatMap(UpstreamProxy.init(url:)),
+            http: configuration.upstreamHTTPProxy.flatMap(UpstreamProxy.init(url:)),
+            noProxy: configuration.upstreamNoProxy))
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .seconds(Int64(configuration.upstreamConnectTimeout)),

@@ -33,6 +33,13 @@ public struct ServerConfiguration: Sendable {
     /// A PEM file of certificate authorities trusted for https upstreams besides the system's (a
     /// company proxy's, a self-hosted model's).
     public var upstreamCAFile: String?
+    /// The HTTP proxy https provider calls go through (`http://[user:password@]host:port`, a
+    /// `CONNECT` tunnel), from `upstream_proxy` or else `HTTPS_PROXY`.
+    public var upstreamHTTPSProxy: String?
+    /// The HTTP proxy plain http provider calls go through, from `upstream_proxy` or else `HTTP_PROXY`.
+    public var upstreamHTTPProxy: String?
+    /// Upstream hosts reached directly, not through the proxy (`upstream_no_proxy`, else `NO_PROXY`).
+    public var upstreamNoProxy: [String] = []
     /// Failed authentications per minute from one address before it is refused for a minute; 0 turns
     /// the back-off off (behind a proxy every caller shares the proxy's address).
     public var authFailuresPerMinute = 20
@@ -136,6 +143,8 @@ public struct ServerConfiguration: Sendable {
                     throw MeterrError(.configuration, "\(path): upstream_allow_hosts must be a list of hosts")
                 }
                 upstreamAllowHosts = list.map { "\($0)".lowercased() }
+            case "upstream_no_proxy" where value is [Any]:
+                upstreamNoProxy = (value as? [Any] ?? []).map { "\($0)" }
             case "cors_origins":
                 guard let list = value as? [Any] else {
                     throw MeterrError(.configuration, "\(path): cors_origins must be a list of origins")
@@ -163,11 +172,25 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
             ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
             ("METERR_UPSTREAM_CA_FILE", "upstream_ca_file"),
+            ("METERR_UPSTREAM_PROXY", "upstream_proxy"), ("METERR_UPSTREAM_NO_PROXY", "upstream_no_proxy"),
             ("METERR_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
             ("METERR_SECURE_COOKIES", "secure_cookies"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
+        }
+        // The proxy variables curl and most HTTP clients follow, unless meterr's own settings are given.
+        func conventional(_ names: String...) -> (String, String)? {
+            names.lazy.compactMap { name in environment[name].flatMap { $0.isEmpty ? nil : (name, $0) } }.first
+        }
+        if upstreamHTTPSProxy == nil, let (variable, value) = conventional("HTTPS_PROXY", "https_proxy") {
+            upstreamHTTPSProxy = try Self.proxyURL(value, source: variable)
+        }
+        if upstreamHTTPProxy == nil, let (variable, value) = conventional("HTTP_PROXY", "http_proxy") {
+            upstreamHTTPProxy = try Self.proxyURL(value, source: variable)
+        }
+        if upstreamNoProxy.isEmpty, let (_, value) = conventional("NO_PROXY", "no_proxy") {
+            upstreamNoProxy = Self.hostList(value)
         }
         if let key = environment["METERR_ADMIN_KEY"], !key.isEmpty { adminKey = key }
         if let key = environment["METERR_MASTER_KEY"], !key.isEmpty { masterKey = key }
@@ -183,6 +206,18 @@ public struct ServerConfiguration: Sendable {
                 upstreams[provider]?.baseURL = try Self.baseURL(url, source: urlVariable)
             }
         }
+    }
+
+    static func proxyURL(_ value: String, source: String) throws -> String {
+        guard UpstreamProxy(url: value) != nil else {
+            // The value is not repeated: it may hold a password.
+            throw MeterrError(.configuration, "\(source) must be an http://[user:password@]host:port proxy URL")
+        }
+        return value
+    }
+
+    static func hostList(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// One `price_overrides` item: `org`, optional `provider` or `model` (catalog id, `openai/gpt-4o`),
@@ -278,6 +313,12 @@ public struct ServerConfiguration: Sendable {
         case "upstream_read_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a number of seconds") }
             upstreamReadTimeout = seconds
+        case "upstream_proxy":
+            let proxy = try Self.proxyURL(value, source: source)
+            upstreamHTTPSProxy = proxy
+            upstreamHTTPProxy = proxy
+        case "upstream_no_proxy":
+            upstreamNoProxy = Self.hostList(value)
         case "upstream_ca_file":
             guard FileManager.default.isReadableFile(atPath: value) else { throw invalid("a readable PEM file") }
             upstreamCAFile = value

@@ -473,6 +473,26 @@ struct GatewayConnectionTests {
     }
 }
 
+/// A listening TCP socket on a free loopback port, and the port.
+func listenOnLoopback() throws -> (Int32, Int) {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(listener, pointer, length) == 0 && listen(listener, 16) == 0
+                && getsockname(listener, pointer, &length) == 0
+        }
+    }
+    guard bound else {
+        _ = Glibc.close(listener)
+        throw MeterrError(.unavailable, "cannot listen")
+    }
+    return (listener, Int(UInt16(bigEndian: address.sin_port)))
+}
+
 /// A provider that answers the first request on each connection (keep-alive promised) and closes
 /// the connection, unanswered, when a second one arrives on it: an idle connection that died.
 final class OneAnswerPerConnectionProvider: Sendable {
@@ -487,20 +507,9 @@ final class OneAnswerPerConnectionProvider: Sendable {
     var connections: Int { accepted.value.withLock { $0 } }
 
     init() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try listenOnLoopback()
         self.listener = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0
-                    && getsockname(listener, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw MeterrError(.unavailable, "cannot listen") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let accepted = self.accepted
         Thread {
             while true {

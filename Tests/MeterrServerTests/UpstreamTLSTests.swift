@@ -14,18 +14,20 @@ import X509
 /// The gateway's client over TLS, against a real TLS server on loopback with its own authority.
 @Suite("The gateway over https")
 struct UpstreamTLSTests {
-    /// A self-signed authority for `localhost`, its PEM file, and a TLS provider that answers every
-    /// post with a chat completion.
-    static func tlsProvider() async throws -> (Task<Void, any Error>, port: Int, caFile: String) {
+    /// A self-signed authority for `host`, its PEM file, and a TLS provider on loopback that
+    /// answers every post with a chat completion.
+    static func tlsProvider(host: String = "localhost") async throws -> (
+        Task<Void, any Error>, port: Int, caFile: String
+    ) {
         let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("localhost") }
+        let name = try DistinguishedName { CommonName(host) }
         let certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
             notValidBefore: Date() - 3600, notValidAfter: Date() + 3600, issuer: name, subject: name,
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
-                SubjectAlternativeNames([.dnsName("localhost")])
+                SubjectAlternativeNames([.dnsName(host)])
             },
             issuerPrivateKey: .init(key))
         let pem = try certificate.serializeAsPEM().pemString

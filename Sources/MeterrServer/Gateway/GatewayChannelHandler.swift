@@ -363,10 +363,13 @@ final class GatewayExchange: UpstreamResponseHandler {
         }
         let status = failure == .timedOut ? 504 : 502
         plan.call.record(status: status, reading: nil, stream: plan.call.facts.stream, firstByte: nil)
-        reply(
-            Gateway.failure(
-                adapter, status,
-                failure == .timedOut ? "\(target) did not answer in time" : "\(target) could not be reached"))
+        let message =
+            switch failure {
+            case .timedOut: "\(target) did not answer in time"
+            case .proxyRefused: "\(target) could not be reached: the proxy did not open a tunnel (see upstream_proxy)"
+            case .unreachable, .broken: "\(target) could not be reached"
+            }
+        reply(Gateway.failure(adapter, status, message))
     }
 
     /// Abandons the provider's stream (nobody reads it) and meters what arrived.

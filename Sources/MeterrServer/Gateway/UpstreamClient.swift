@@ -1,5 +1,6 @@
 import MeterrCore
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
@@ -77,6 +78,8 @@ enum UpstreamFailure: Error, Sendable {
     case timedOut
     /// The connection closed, or the upstream sent bytes that are not HTTP.
     case broken
+    /// The proxy did not open a tunnel (a 407 or another refusal of `CONNECT`, or no answer to it).
+    case proxyRefused
 }
 
 /// Receives one upstream response, on the event loop of the call.
@@ -100,12 +103,16 @@ final class UpstreamClient: Sendable {
     }
 
     let timeouts: Timeouts
+    let proxies: UpstreamProxies
     private let tls: NIOSSLContext?
     private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
 
-    /// - Parameter caFile: a PEM file of authorities trusted besides the system's.
-    init(timeouts: Timeouts, caFile: String? = nil) throws {
+    /// - Parameters:
+    ///   - caFile: a PEM file of authorities trusted besides the system's.
+    ///   - proxies: the proxies calls go through, if any.
+    init(timeouts: Timeouts, caFile: String? = nil, proxies: UpstreamProxies = UpstreamProxies()) throws {
         self.timeouts = timeouts
+        self.proxies = proxies
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile {
             configuration.additionalTrustRoots = [.file(caFile)]
@@ -147,31 +154,81 @@ final class UpstreamClient: Sendable {
         }
     }
 
-    /// Opens a connection to `endpoint` on `loop`.
+    /// Opens a connection to `endpoint` on `loop`: directly, through a proxy's `CONNECT` tunnel
+    /// (https), or to a proxy that forwards each request (plain http).
     func connect(_ endpoint: UpstreamEndpoint, on loop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
         if endpoint.tls && tls == nil { return loop.makeFailedFuture(UpstreamFailure.unreachable) }
         let tls = endpoint.tls ? self.tls : nil
-        return ClientBootstrap(group: loop)
+        let proxy = proxies.proxy(for: endpoint)
+        let tunnel = endpoint.tls ? proxy : nil
+        let tunnelled = tunnel.map { _ in loop.makePromise(of: Void.self) }
+        let connected = ClientBootstrap(group: loop)
             .connectTimeout(timeouts.connect)
-            .channelInitializer { channel in
+            .channelInitializer { [timeouts] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    if let tls {
+                    if let tunnel, let tunnelled {
+                        // The tunnel first; TLS and HTTP to the provider go on once it stands.
+                        var headers = HTTPHeaders([("host", endpoint.hostHeader)])
+                        if let authorization = tunnel.authorization {
+                            headers.add(name: "proxy-authorization", value: authorization)
+                        }
+                        try sync.addHandler(HTTPRequestEncoder(), name: Self.tunnelEncoder)
                         try sync.addHandler(
-                            NIOSSLClientHandler(
-                                context: tls, serverHostname: endpoint.hostIsAddress ? nil : endpoint.host))
+                            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)),
+                            name: Self.tunnelDecoder)
+                        try sync.addHandler(
+                            NIOHTTP1ProxyConnectHandler(
+                                targetHost: endpoint.host, targetPort: endpoint.port, headers: headers,
+                                deadline: .now() + timeouts.connect, promise: tunnelled),
+                            name: Self.tunnelHandler)
+                    } else {
+                        try Self.addHTTPHandlers(sync, tls: tls, endpoint: endpoint)
                     }
-                    try sync.addHTTPClientHandlers()
-                    try sync.addHandler(UpstreamConnectionHandler())
                 }
             }
-            .connect(host: endpoint.host, port: endpoint.port)
-            .flatMapThrowing { channel in
-                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
-                let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler)
-                handler.connection = connection
-                return connection
+            .connect(host: proxy?.host ?? endpoint.host, port: proxy?.port ?? endpoint.port)
+        guard let tunnelled else {
+            return connected.flatMapThrowing { channel in
+                try Self.connection(channel, endpoint: endpoint, forwardingProxy: proxy)
             }
+        }
+        connected.whenFailure { tunnelled.fail($0) }
+        return connected.and(tunnelled.futureResult).flatMap { channel, _ in
+            // The CONNECT handler has left; its codec leaves once its read is over (the answer to
+            // CONNECT is being decoded right now), and TLS goes on after that.
+            let sync = channel.pipeline.syncOperations
+            let removed = [Self.tunnelDecoder, Self.tunnelEncoder].map { sync.removeHandler(name: $0) }
+            return EventLoopFuture.andAllSucceed(removed, on: loop).flatMapThrowing {
+                try Self.addHTTPHandlers(sync, tls: tls, endpoint: endpoint)
+                return try Self.connection(channel, endpoint: endpoint, forwardingProxy: nil)
+            }
+        }
+    }
+
+    private static let tunnelEncoder = "meterr.tunnel.encoder"
+    private static let tunnelDecoder = "meterr.tunnel.decoder"
+    private static let tunnelHandler = "meterr.tunnel.connect"
+
+    private static func addHTTPHandlers(
+        _ sync: ChannelPipeline.SynchronousOperations, tls: NIOSSLContext?, endpoint: UpstreamEndpoint
+    ) throws {
+        if let tls {
+            try sync.addHandler(
+                NIOSSLClientHandler(context: tls, serverHostname: endpoint.hostIsAddress ? nil : endpoint.host))
+        }
+        try sync.addHTTPClientHandlers()
+        try sync.addHandler(UpstreamConnectionHandler())
+    }
+
+    private static func connection(
+        _ channel: any Channel, endpoint: UpstreamEndpoint, forwardingProxy: UpstreamProxy?
+    ) throws -> UpstreamConnection {
+        let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+        let connection = UpstreamConnection(
+            channel: channel, endpoint: endpoint, handler: handler, forwardingProxy: forwardingProxy)
+        handler.connection = connection
+        return connection
     }
 }
 
@@ -229,13 +286,19 @@ final class UpstreamConnection: @unchecked Sendable {
     let channel: any Channel
     let endpoint: UpstreamEndpoint
     let handler: UpstreamConnectionHandler
+    /// The proxy this connection goes to when it forwards plain http requests (absolute-form).
+    let forwardingProxy: UpstreamProxy?
     var idleTimer: Scheduled<Void>?
     weak var pool: UpstreamPool?
 
-    init(channel: any Channel, endpoint: UpstreamEndpoint, handler: UpstreamConnectionHandler) {
+    init(
+        channel: any Channel, endpoint: UpstreamEndpoint, handler: UpstreamConnectionHandler,
+        forwardingProxy: UpstreamProxy? = nil
+    ) {
         self.channel = channel
         self.endpoint = endpoint
         self.handler = handler
+        self.forwardingProxy = forwardingProxy
     }
 }
 
@@ -330,8 +393,8 @@ final class UpstreamCall: @unchecked Sendable {
                 }
                 self.reused = false
                 self.send(on: connection)
-            case .failure:
-                self.fail(.unreachable)
+            case .failure(let error):
+                self.fail(error is NIOHTTP1ProxyConnectHandler.Error ? .proxyRefused : .unreachable)
             }
         }
     }
@@ -343,7 +406,14 @@ final class UpstreamCall: @unchecked Sendable {
         lastRead = .now()
         arm(at: min(firstByteDeadline, lastRead + client.timeouts.read))
         let channel = connection.channel
-        channel.write(HTTPClientRequestPart.head(request.head), promise: nil)
+        var head = request.head
+        if let proxy = connection.forwardingProxy {
+            head.uri = "http://" + request.endpoint.hostHeader + head.uri
+            if let authorization = proxy.authorization {
+                head.headers.replaceOrAdd(name: "proxy-authorization", value: authorization)
+            }
+        }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if request.body.readableBytes > 0 {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
         }

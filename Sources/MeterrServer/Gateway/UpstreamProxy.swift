@@ -1,0 +1,63 @@
+import Foundation
+
+/// An HTTP proxy between meterr and the providers (a company's egress proxy): https upstreams are
+/// reached through a `CONNECT` tunnel (TLS stays end to end), plain http ones by absolute-form
+/// requests to the proxy.
+struct UpstreamProxy: Sendable, Hashable {
+    var host: String
+    var port: Int
+    /// The `Proxy-Authorization` value, from the URL's user and password.
+    var authorization: String?
+
+    /// Reads `http://[user:password@]host[:port]` (a URL without a scheme is taken as http, as curl
+    /// does); `nil` for anything else, https proxies included.
+    init?(url: String) {
+        var rest = Substring(url.trimmingCharacters(in: .whitespaces))
+        if rest.lowercased().hasPrefix("http://") {
+            rest = rest.dropFirst(7)
+        } else if rest.contains("://") {
+            return nil
+        }
+        while rest.hasSuffix("/") { rest.removeLast() }
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let user = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let password = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        }
+        guard !rest.contains("/"), let endpoint = UpstreamEndpoint(baseURL: "http://" + rest) else { return nil }
+        host = endpoint.host
+        port = endpoint.port
+    }
+}
+
+/// Which provider calls go through a proxy: https ones through `https`, plain ones through `http`,
+/// except hosts named in `noProxy` and the machine's own (loopback is never proxied).
+struct UpstreamProxies: Sendable {
+    var https: UpstreamProxy?
+    var http: UpstreamProxy?
+    /// Host names (each also covering its subdomains; a leading dot is the same) and addresses;
+    /// `*` for every host.
+    var noProxy: [String] = []
+
+    func proxy(for endpoint: UpstreamEndpoint) -> UpstreamProxy? {
+        guard let proxy = endpoint.tls ? https : http else { return nil }
+        let host = endpoint.host.lowercased()
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" || host.hasPrefix("127.") {
+            return nil
+        }
+        for entry in noProxy {
+            var name = Substring(entry.lowercased())
+            if name == "*" { return nil }
+            if name.hasPrefix(".") { name = name.dropFirst() }
+            if !name.hasPrefix("["), let colon = name.lastIndex(of: ":"), name.firstIndex(of: ":") == colon {
+                name = name[..<colon]
+            }
+            if name.hasPrefix("["), name.hasSuffix("]") { name = name.dropFirst().dropLast() }
+            if !name.isEmpty, host == name || host.hasSuffix("." + name) { return nil }
+        }
+        return proxy
+    }
+}
