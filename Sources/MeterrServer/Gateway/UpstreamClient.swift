@@ -202,6 +202,9 @@ final class UpstreamClient: Sendable {
             return EventLoopFuture.andAllSucceed(removed, on: loop).flatMapThrowing {
                 try Self.addHTTPHandlers(sync, tls: tls, endpoint: endpoint)
                 return try Self.connection(channel, endpoint: endpoint, forwardingProxy: nil)
+            }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
             }
         }
     }
