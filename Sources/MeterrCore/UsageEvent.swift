@@ -116,7 +116,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decodeIfPresent(String.self, forKey: .id) ?? Identifier.make("evt")
+        id = try c.decodeIfPresent(String.self, forKey: .id) ?? Identifier.ordered("evt", length: 22)
         ts = try c.decodeIfPresent(Timestamp.self, forKey: .ts) ?? Timestamp.now()
         org = try c.decodeIfPresent(String.self, forKey: .org) ?? ""
         team = try c.decodeIfPresent(String.self, forKey: .team)
