@@ -472,7 +472,8 @@ package struct JSONParser {
         usage.inputTokens = input
         usage.outputTokens = output
         return UsageEvent(
-            id: id ?? Identifier.ordered("evt", length: 22), ts: ts ?? Timestamp.now(), org: org, team: team, user: user,
+            id: id ?? Identifier.ordered("evt", length: 22), ts: ts ?? Timestamp.now(), org: org, team: team,
+            user: user,
             project: project, keyId: keyId, tags: tags, provider: provider, model: model,
             modelRequested: modelRequested, endpoint: endpoint, usage: usage, cost: cost, priceId: priceId,
             usageSource: source, stream: stream, status: status, latencyMs: latency, ttftMs: ttft,

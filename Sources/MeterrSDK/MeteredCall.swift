@@ -74,7 +74,9 @@ public final class MeteredCall: Sendable {
     private let state = Mutex(State())
 
     /// Starts metering a request to `url` (the provider's, or meterr's gateway) with this body.
-    public init(metering: Metering, url: String, requestBody: [UInt8], eventId: String = Identifier.ordered("evt", length: 22)) {
+    public init(
+        metering: Metering, url: String, requestBody: [UInt8], eventId: String = Identifier.ordered("evt", length: 22)
+    ) {
         self.metering = metering
         self.eventId = eventId
         self.requestBody = requestBody

@@ -94,17 +94,17 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         maxBodyBytes: configuration.maxBodyBytes
     ).register(on: api)
 
+    let proxies = UpstreamProxies(
+        https: configuration.upstreamHTTPSProxy.flatMap(UpstreamProxy.init(url:)),
+        http: configuration.upstreamHTTPProxy.flatMap(UpstreamProxy.init(url:)),
+        noProxy: configuration.upstreamNoProxy)
     // The gateway's client; made before the webhooks' client, which must be shut down once made.
     let upstreamClient = try UpstreamClient(
         timeouts: .init(
             connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
             firstByte: .seconds(Int64(configuration.upstreamFirstByteTimeout)),
             read: .seconds(Int64(configuration.upstreamReadTimeout)), idle: .seconds(60)),
-        caFile: configuration.upstreamCAFile,
-        proxies: UpstreamProxies(
-            https: configuration.upstreamHTTPSProxy.flatMap(UpstreamProxy.init(url:)),
-            http: configuration.upstreamHTTPProxy.flatMap(UpstreamProxy.init(url:)),
-            noProxy: configuration.upstreamNoProxy))
+        caFile: configuration.upstreamCAFile, proxies: proxies)
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
@@ -114,7 +114,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     clientConfiguration.httpVersion = .automatic
     // No spans per upstream call (meterr exports no traces): their attributes cost time on every call.
     clientConfiguration.tracing.tracer = nil
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let webhookClients = WebhookClients(configuration: clientConfiguration, proxies: proxies)
     let gatewayMetrics = GatewayMetrics()
     let gateway = Gateway(
         client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
@@ -132,22 +132,23 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let services: [any Service] = [
         writer, alertService, broadcaster,
         WebhookSender(
-            store: store, vault: vault, client: client, retryBase: configuration.webhookRetryBase, logger: logger),
+            store: store, vault: vault, clients: webhookClients, retryBase: configuration.webhookRetryBase,
+            logger: logger),
         KeyUsageService(principals: principals, accounts: store, logger: logger),
         AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
-        HTTPClientService(client: client, upstream: upstreamClient),
+        HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
     ]
     return (router, gateway, services, logger)
 }
 
 /// Shuts the HTTP clients down when the application stops.
 struct HTTPClientService: Service {
-    let client: HTTPClient
+    let webhooks: WebhookClients
     let upstream: UpstreamClient
 
     func run() async throws {
         try? await gracefulShutdown()
         upstream.shutdown()
-        try await client.shutdown()
+        try await webhooks.shutdown()
     }
 }

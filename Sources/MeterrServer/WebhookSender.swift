@@ -13,15 +13,17 @@ import ServiceLifecycle
 final class WebhookSender: Service, Sendable {
     let store: any WebhookStore
     let vault: CredentialVault
-    let client: HTTPClient
+    let clients: WebhookClients
     let retryBase: Duration
     let maxAttempts = 12
     let logger: Logger
 
-    init(store: any WebhookStore, vault: CredentialVault, client: HTTPClient, retryBase: Duration, logger: Logger) {
+    init(
+        store: any WebhookStore, vault: CredentialVault, clients: WebhookClients, retryBase: Duration, logger: Logger
+    ) {
         self.store = store
         self.vault = vault
-        self.client = client
+        self.clients = clients
         self.retryBase = retryBase
         self.logger = logger
     }
@@ -86,7 +88,8 @@ final class WebhookSender: Service, Sendable {
         request.body = .bytes(ByteBuffer(string: delivery.payload))
         var failure: String?
         do {
-            let response = try await client.execute(request, timeout: .seconds(10), logger: logger)
+            let response = try await clients.client(for: delivery.webhook.url).execute(
+                request, timeout: .seconds(10), logger: logger)
             if (200..<300).contains(response.status.code) {
                 try await store.markDelivered(seq: delivery.seq, at: .now())
                 return
@@ -106,5 +109,37 @@ final class WebhookSender: Service, Sendable {
         logger.warning(
             "webhook delivery failed",
             metadata: ["webhook": "\(delivery.webhook.id)", "attempt": "\(attempts)", "error": "\(failure ?? "")"])
+    }
+}
+
+/// The webhooks' HTTP clients: a direct one, and one through each proxy provider calls use
+/// (`upstream_proxy`), chosen per URL by the same rules (`upstream_no_proxy`, loopback direct).
+struct WebhookClients: Sendable {
+    let direct: HTTPClient
+    private let viaHTTPS: HTTPClient?
+    private let viaHTTP: HTTPClient?
+    private let proxies: UpstreamProxies
+
+    init(configuration: HTTPClient.Configuration, proxies: UpstreamProxies) {
+        func client(through proxy: UpstreamProxy?) -> HTTPClient? {
+            guard let proxy else { return nil }
+            var proxied = configuration
+            proxied.proxy = .server(
+                host: proxy.host, port: proxy.port, authorization: proxy.credentials.map { .basic(credentials: $0) })
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: proxied)
+        }
+        direct = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        viaHTTPS = client(through: proxies.https)
+        viaHTTP = client(through: proxies.http)
+        self.proxies = proxies
+    }
+
+    func client(for url: String) -> HTTPClient {
+        guard proxies.proxy(forURL: url) != nil else { return direct }
+        return (url.lowercased().hasPrefix("https:") ? viaHTTPS : viaHTTP) ?? direct
+    }
+
+    func shutdown() async throws {
+        for client in [direct, viaHTTPS, viaHTTP].compactMap({ $0 }) { try await client.shutdown() }
     }
 }

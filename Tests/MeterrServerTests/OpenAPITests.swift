@@ -35,7 +35,7 @@ struct OpenAPITests {
         let parts = try await buildRouter(configuration)
         let router = parts.router
         // Nothing runs the services here: close the upstream client they would have closed.
-        for case let service as HTTPClientService in parts.services { try await service.client.shutdown() }
+        for case let service as HTTPClientService in parts.services { try await service.webhooks.shutdown() }
         var served = Set<String>()
         for route in router.routes {
             let path =

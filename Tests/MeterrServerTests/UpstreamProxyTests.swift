@@ -86,6 +86,35 @@ struct UpstreamProxyTests {
         }
     }
 
+    @Test("Webhooks go through the same proxy, by the same rules")
+    func webhooks() async throws {
+        let receiver = Receiver(failures: 0)
+        let (receiverTask, receiverPort) = try await receiver.start()
+        defer { receiverTask.cancel() }
+        let proxy = try LoopbackProxy(authorization: Self.credentials)
+        defer { proxy.stop() }
+        try await withGateway(configure: { configuration, _ in
+            configuration.upstreamAllowHosts = ["hooks.corp.test"]
+            configuration.upstreamHTTPProxy = "http://meterr:s3cret@127.0.0.1:\(proxy.port)"
+        }) { client, _ in
+            let hook = try await client.post(
+                "/api/webhooks", #"{"url":"http://hooks.corp.test:\#(receiverPort)/hook"}"#)
+            #expect(hook.status == .created)
+            _ = try await client.post("/api/budgets", #"{"name":"tiny","limit_usd":"0.10","thresholds":[50]}"#)
+            let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
+            _ = try await client.call(
+                "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])
+            for _ in 0..<500 where receiver.received.withLock({ $0.isEmpty }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(receiver.received.withLock { $0.first?.body.contains("budget.threshold") } == true)
+            #expect(
+                proxy.requests.contains {
+                    $0.contains("hooks.corp.test:\(receiverPort)") && $0.hasSuffix(Self.credentials)
+                })
+        }
+    }
+
     @Test("Proxy URLs: credentials, a missing scheme, and what is refused")
     func proxyURLs() {
         let proxy = UpstreamProxy(url: "http://user%40corp:p%3Ass@proxy.corp:3128/")

@@ -6,8 +6,11 @@ import Foundation
 struct UpstreamProxy: Sendable, Hashable {
     var host: String
     var port: Int
-    /// The `Proxy-Authorization` value, from the URL's user and password.
-    var authorization: String?
+    /// `user:password` from the URL, base64-encoded (Basic authentication).
+    var credentials: String?
+
+    /// The `Proxy-Authorization` value.
+    var authorization: String? { credentials.map { "Basic " + $0 } }
 
     /// Reads `http://[user:password@]host[:port]` (a URL without a scheme is taken as http, as curl
     /// does); `nil` for anything else, https proxies included.
@@ -20,12 +23,12 @@ struct UpstreamProxy: Sendable, Hashable {
         }
         while rest.hasSuffix("/") { rest.removeLast() }
         if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
+            let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
-            let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let parts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             let user = String(parts[0]).removingPercentEncoding ?? String(parts[0])
             let password = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
-            authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+            credentials = Data("\(user):\(password)".utf8).base64EncodedString()
         }
         guard !rest.contains("/"), let endpoint = UpstreamEndpoint(baseURL: "http://" + rest) else { return nil }
         host = endpoint.host
@@ -41,6 +44,16 @@ struct UpstreamProxies: Sendable {
     /// Host names (each also covering its subdomains; a leading dot is the same) and addresses;
     /// `*` for every host.
     var noProxy: [String] = []
+
+    /// The proxy a URL's calls go through (scheme, host and port are read; the rest is not).
+    func proxy(forURL url: String) -> UpstreamProxy? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            let host = components.host, !host.isEmpty
+        else { return nil }
+        let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return UpstreamEndpoint(baseURL: "\(scheme)://\(name)" + (components.port.map { ":\($0)" } ?? ""))
+            .flatMap(proxy(for:))
+    }
 
     func proxy(for endpoint: UpstreamEndpoint) -> UpstreamProxy? {
         guard let proxy = endpoint.tls ? https : http else { return nil }
