@@ -452,6 +452,21 @@ struct GatewayConnectionTests {
         }
     }
 
+    @Test("A large request (admitted off the event loop) is forwarded whole, metered and budgeted like any other")
+    func largeBody() async throws {
+        try await withGateway { client, seen in
+            _ = try await client.post("/api/budgets", #"{"name":"month","limit_usd":"100"}"#)
+            let text = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 6000)
+            let body = #"{"model":"gpt-4.1","messages":[{"role":"user","content":"\#(text)"}]}"#
+            #expect(body.utf8.count > 256 << 10)
+            let response = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(response.status == .ok)
+            #expect(response.headers[.init("x-meterr-cost-usd")!] == "0.000928000")
+            #expect(seen.last.withLock { $0 }?.body == body)
+        }
+    }
+
     @Test("A gateway body over the limit gets a 413 in the provider's shape and the connection closes")
     func bodyLimit() async throws {
         try await withGateway(configure: { configuration, _ in configuration.maxGatewayBodyBytes = 1024 }) {

@@ -195,6 +195,8 @@ final class GatewayExchange: UpstreamResponseHandler {
 
     /// The most a non-streamed answer may hold.
     static let maxResponseBytes = 256 << 20
+    /// The largest request body admitted on the event loop itself.
+    static let onLoopAdmissionBytes = 64 << 10
 
     fileprivate init(
         gateway: Gateway, owner: GatewayChannelHandler, context: ChannelHandlerContext, head: HTTPRequest,
@@ -240,7 +242,11 @@ final class GatewayExchange: UpstreamResponseHandler {
         let gateway = self.gateway
         let loop = context.eventLoop
         let exchange = NIOLoopBound(self, eventLoop: loop)
-        Task(executorPreference: EventLoopTaskExecutor(loop)) {
+        // A call is admitted on its connection's event loop; a large body is read (checked, and
+        // counted for budgets) on Swift's pool instead, so the loop's other connections do not wait.
+        let executor =
+            inbound.body.readableBytes <= Self.onLoopAdmissionBytes ? EventLoopTaskExecutor(loop) : nil
+        Task(executorPreference: executor) {
             let admission = await gateway.admit(inbound)
             if loop.inEventLoop {
                 exchange.value.admitted(admission)
