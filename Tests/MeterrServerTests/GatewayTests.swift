@@ -114,6 +114,31 @@ let gatewayCases: [GatewayCase] = [
         name: "Cohere chat", path: "/cohere/v2/chat", keyHeader: "authorization",
         body: #"{"model":"command-a-03-2025","messages":[]}"#, input: 21, output: 9, model: "command-a-03-2025",
         cost: "0.000142500"),
+    GatewayCase(
+        name: "Cohere chat, streamed", path: "/cohere/v2/chat", keyHeader: "authorization",
+        body: #"{"model":"command-a-03-2025","stream":true,"messages":[]}"#, input: 21, output: 4,
+        model: "command-a-03-2025", cost: "0.000092500", stream: true),
+    GatewayCase(
+        name: "Cohere v1 chat", path: "/cohere/v1/chat", keyHeader: "authorization",
+        body: #"{"model":"command-a-03-2025","message":"hi"}"#, input: 21, output: 9, model: "command-a-03-2025",
+        cost: "0.000142500"),
+    GatewayCase(
+        name: "Mistral chat", path: "/mistral/v1/chat/completions", keyHeader: "authorization",
+        body: #"{"model":"mistral-medium-2508","messages":[]}"#, input: 10, output: 4, model: "mistral-medium-2508",
+        cost: "0.000012000"),
+    GatewayCase(
+        name: "Gemini, streamed as a JSON array", path: "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        keyHeader: "x-goog-api-key", body: #"{"contents":[]}"#, input: 8, output: 54, reasoning: 45,
+        model: "gemini-2.5-flash", cost: "0.000137400", stream: true),
+    GatewayCase(
+        name: "Azure deployment", path: "/azure/openai/deployments/prod-gpt41/chat/completions?api-version=2024-10-21",
+        keyHeader: "api-key", body: #"{"messages":[{"role":"user","content":"hi"}]}"#, input: 1200, cacheRead: 1024,
+        output: 8, model: "gpt-4.1-2025-04-14", cost: "0.000928000"),
+    GatewayCase(
+        name: "Azure deployment, streamed (empty first chunk)",
+        path: "/azure/openai/deployments/prod-gpt5mini/chat/completions?api-version=2024-10-21", keyHeader: "api-key",
+        body: #"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#, input: 14, output: 75, reasoning: 64,
+        model: "gpt-5-mini-2025-08-07", cost: "0.000153500", stream: true),
 ]
 
 @Suite("The gateway meters calls to every provider")
@@ -185,6 +210,26 @@ struct GatewayTests {
             let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
             #expect(event["usage_source"] as? String == "estimated")
             #expect((event["input_tokens"] as? Int ?? 0) > 0)
+            #expect(event["cost_usd"] is String)
+        }
+    }
+
+    @Test("An error event after a 200 reaches the caller unchanged; the call counts what streamed, estimated")
+    func errorAfterSuccess() async throws {
+        try await withGateway { client, _ in
+            let response = try await client.call(
+                "/anthropic/v1/messages",
+                #"{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"fault-overloaded"}]}"#,
+                headers: [.init("x-api-key")!: adminKey])
+            #expect(response.status == .ok)
+            #expect(
+                String(buffer: response.body).hasSuffix(
+                    #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"# + "\n\n"))
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect((event["input_tokens"] as? Int ?? 0) >= 12, "the provider's input count is kept")
+            #expect(
+                (event["output_tokens"] as? Int ?? 0) > 1, "output from the text that streamed past the provider's 1")
             #expect(event["cost_usd"] is String)
         }
     }

@@ -60,26 +60,33 @@ public struct FakeProvider {
                     status: .ok, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: "<html>not json")))
             }
-            let name: String
+            var name: String
             switch path {
             case "/v1/chat/completions", "/v1beta/openai/chat/completions", "/compatibility/v1/chat/completions",
                 "/openai/v1/chat/completions":
                 name = body.contains("mistral") ? "mistral-chat" : "openai-chat"
+            case _ where path.hasPrefix("/openai/deployments/") && path.hasSuffix("/chat/completions"):
+                // Azure's stream opens with its empty content-filter chunk.
+                name = stream ? "azure-chat" : "openai-chat"
             case "/v1/responses": name = "openai-responses"
             case "/v1/embeddings": name = "openai-embeddings"
-            case "/v1/messages": name = "anthropic-messages"
+            case "/v1/messages":
+                name = body.contains("fault-overloaded") ? "anthropic-messages-error" : "anthropic-messages"
             case "/v2/chat": name = "cohere-chat"
+            case "/v1/chat": name = "cohere-chat-v1"
             default: name = path.contains("/models/") ? "gemini-generate" : "unknown"
             }
+            // Gemini streams a JSON array unless asked for server-sent events.
+            let jsonArray = path.contains(":streamGenerateContent") && request.uri.query?.contains("alt=sse") != true
             if !stream {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json", .init("x-request-id")!: "up-123"],
                     body: .init(byteBuffer: ByteBuffer(bytes: providerFixture(name + ".json"))))
             }
-            let recorded = providerFixture(name + ".sse")
+            let recorded = providerFixture(jsonArray ? "gemini-generate-array.json" : name + ".sse")
             let bytes = body.contains("fault-cut") ? Array(recorded.prefix(recorded.count / 2)) : recorded
             return Response(
-                status: .ok, headers: [.contentType: "text/event-stream"],
+                status: .ok, headers: [.contentType: jsonArray ? "application/json" : "text/event-stream"],
                 body: .init { writer in
                     // Small chunks, as a real stream arrives.
                     var offset = 0
