@@ -407,6 +407,14 @@ struct GatewayTests {
                 text.contains(#"meterr_gateway_calls_total{provider="openai",status="200",usage_source="reported"} 1"#))
             #expect(text.contains("meterr_ledger_events_committed_total 1"))
             #expect(text.contains("# TYPE meterr_ledger_queue_events gauge"))
+            // meterr's own time and the provider's, as histograms per provider.
+            for name in ["meterr_gateway_overhead_seconds", "meterr_gateway_upstream_seconds"] {
+                #expect(text.contains("# TYPE \(name) histogram"))
+                #expect(text.contains(#"\#(name)_bucket{provider="openai",le="+Inf"} 1"#))
+                #expect(text.contains(#"\#(name)_count{provider="openai"} 1"#))
+            }
+            #expect(text.contains(#"meterr_gateway_overhead_seconds_bucket{provider="openai",le="0.00005"}"#))
+            #expect(text.contains(#"meterr_gateway_upstream_seconds_bucket{provider="openai",le="120"}"#))
         }
     }
 

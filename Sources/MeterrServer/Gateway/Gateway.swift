@@ -358,13 +358,17 @@ struct Gateway: Sendable {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
-    static func serverTiming(
-        started: ContinuousClock.Instant, upstreamStarted: ContinuousClock.Instant,
+    /// The `Server-Timing` value of a call: meterr's own time and the provider's (for a stream, up
+    /// to its response head). Both are also observed in `/metrics`.
+    func serverTiming(
+        provider: Provider, started: ContinuousClock.Instant, upstreamStarted: ContinuousClock.Instant,
         upstreamEnded: ContinuousClock.Instant
     ) -> String {
-        let total = microseconds(ContinuousClock.now - started)
-        let upstream = microseconds(upstreamEnded - upstreamStarted)
-        return "meterr;dur=\(decimal(max(0, total - upstream))), upstream;dur=\(decimal(upstream))"
+        let total = Self.microseconds(ContinuousClock.now - started)
+        let upstream = Self.microseconds(upstreamEnded - upstreamStarted)
+        let own = max(0, total - upstream)
+        metrics.observe(provider: provider, meterr: own, upstream: upstream)
+        return "meterr;dur=\(Self.decimal(own)), upstream;dur=\(Self.decimal(upstream))"
     }
 
     static func microseconds(_ duration: Duration) -> Int64 {

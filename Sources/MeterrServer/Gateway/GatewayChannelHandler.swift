@@ -296,8 +296,8 @@ final class GatewayExchange: UpstreamResponseHandler {
         }
         stripper = plan.injectedUsage ? UsageChunkStripper() : nil
         var headers = responseHeaders(head, plan: plan)
-        headers[.serverTiming] = Gateway.serverTiming(
-            started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
+        headers[.serverTiming] = gateway.serverTiming(
+            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
         gateway.finish(&headers, requestId: requestId, origin: self.head.headerFields[.origin])
         guard !callerGone else { return }
         context.writeAndFlush(
@@ -347,8 +347,9 @@ final class GatewayExchange: UpstreamResponseHandler {
             upstreamRequestId: upstreamRequestId ?? reading.responseId)
         var headers = responseHeaders(head, plan: plan)
         if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
-        headers[.serverTiming] = Gateway.serverTiming(
-            started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: ContinuousClock.now)
+        headers[.serverTiming] = gateway.serverTiming(
+            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
+            upstreamEnded: ContinuousClock.now)
         send(status: status, headers: headers, body: collected)
     }
 
