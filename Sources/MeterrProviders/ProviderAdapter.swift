@@ -127,13 +127,13 @@ public struct ProviderAdapter: Sendable {
         return facts
     }
 
-    /// Why the gateway answers a call itself instead of forwarding it, or `nil` when it may go: a
-    /// POST to a path meterr cannot meter (it would spend unseen: 404), a body that is not a JSON
-    /// object, or a call that names no model (400). Reads (GET, DELETE) cost nothing and always go.
-    public func refusal(method: String, path: String, facts: RequestFacts) -> RequestRefusal? {
-        guard method == "POST" else { return nil }
+    /// Why the gateway answers a POST itself instead of forwarding it, or `nil` when it may go: a
+    /// path meterr cannot meter (it would spend unseen: 404), a body that is not a JSON object, or
+    /// a call that names no model (400). `endpoint` is `endpoint(forPath: path)`. (Reads, GET and
+    /// DELETE, cost nothing and always go.)
+    public func refusal(path: String, endpoint: ProviderEndpoint?, facts: RequestFacts) -> RequestRefusal? {
         let trimmed = path.firstIndex(of: "?").map { String(path[..<$0]) } ?? path
-        guard let endpoint = endpoint(forPath: trimmed) else {
+        guard let endpoint else {
             if freeCalls.contains(where: { trimmed.hasSuffix($0) }) { return nil }
             return RequestRefusal(
                 status: 404,

@@ -112,34 +112,32 @@ final class WebhookSender: Service, Sendable {
     }
 }
 
-/// The webhooks' HTTP clients: a direct one, and one through each proxy provider calls use
+/// The webhooks' HTTP clients: a direct one, and one per proxy that provider calls use
 /// (`upstream_proxy`), chosen per URL by the same rules (`upstream_no_proxy`, loopback direct).
 struct WebhookClients: Sendable {
     let direct: HTTPClient
-    private let viaHTTPS: HTTPClient?
-    private let viaHTTP: HTTPClient?
+    private let proxied: [UpstreamProxy: HTTPClient]
     private let proxies: UpstreamProxies
 
     init(configuration: HTTPClient.Configuration, proxies: UpstreamProxies) {
-        func client(through proxy: UpstreamProxy?) -> HTTPClient? {
-            guard let proxy else { return nil }
-            var proxied = configuration
-            proxied.proxy = .server(
-                host: proxy.host, port: proxy.port, authorization: proxy.credentials.map { .basic(credentials: $0) })
-            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: proxied)
-        }
         direct = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        viaHTTPS = client(through: proxies.https)
-        viaHTTP = client(through: proxies.http)
+        var proxied: [UpstreamProxy: HTTPClient] = [:]
+        for proxy in [proxies.https, proxies.http].compactMap({ $0 }) where proxied[proxy] == nil {
+            var through = configuration
+            through.proxy = .server(
+                host: proxy.host, port: proxy.port, authorization: proxy.credentials.map { .basic(credentials: $0) })
+            proxied[proxy] = HTTPClient(eventLoopGroupProvider: .singleton, configuration: through)
+        }
+        self.proxied = proxied
         self.proxies = proxies
     }
 
     func client(for url: String) -> HTTPClient {
-        guard proxies.proxy(forURL: url) != nil else { return direct }
-        return (url.lowercased().hasPrefix("https:") ? viaHTTPS : viaHTTP) ?? direct
+        proxies.proxy(forURL: url).flatMap { proxied[$0] } ?? direct
     }
 
     func shutdown() async throws {
-        for client in [direct, viaHTTPS, viaHTTP].compactMap({ $0 }) { try await client.shutdown() }
+        try await direct.shutdown()
+        for client in proxied.values { try await client.shutdown() }
     }
 }

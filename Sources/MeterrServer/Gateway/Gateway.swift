@@ -148,7 +148,9 @@ struct Gateway: Sendable {
         guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
         let bytes = Array(body.readableBytesView)
         let facts = adapter.inspect(path: path, query: inbound.query, body: bytes)
-        if let refusal = adapter.refusal(method: request.method.rawValue, path: path, facts: facts) {
+        // Reads (model lists, stored responses) cost nothing: only POSTs are metered.
+        let endpoint = request.method == .post ? adapter.endpoint(forPath: path) : nil
+        if request.method == .post, let refusal = adapter.refusal(path: path, endpoint: endpoint, facts: facts) {
             metrics.record(provider: provider, status: refusal.status, source: nil)
             return failure(refusal.status, refusal.message)
         }
@@ -160,8 +162,6 @@ struct Gateway: Sendable {
             headers[.retryAfter] = String(admission.retryAfter)
             return failure(429, refusal, headers: headers)
         }
-        // Reads (model lists, stored responses) cost nothing: only POSTs are metered.
-        let endpoint = request.method == .post ? adapter.endpoint(forPath: path) : nil
         var upstreamBody = body
 
         // `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: same wire
