@@ -39,6 +39,10 @@ func read(_ item: UsageCase, bytes: [UInt8], chunkSize: Int = 7) -> UsageReading
     return tap.reading
 }
 
+/// 10 uncached + 3,000 cache reads + 500 5-minute and 1,500 1-hour cache writes; USD 0.016305 on claude-sonnet-4-5.
+let anthropicCache1h = Usage(
+    inputTokens: 5010, cacheReadTokens: 3000, cacheWriteTokens: 500, cacheWrite1hTokens: 1500, outputTokens: 300)
+
 let usageCases: [UsageCase] = [
     UsageCase(
         fixture: "openai-chat.json", provider: .openai, endpoint: .chatCompletions, framing: nil,
@@ -70,6 +74,14 @@ let usageCases: [UsageCase] = [
         fixture: "anthropic-messages.sse", provider: .anthropic, endpoint: .messages, framing: .serverSentEvents,
         usage: Usage(inputTokens: 12, outputTokens: 9), model: "claude-sonnet-4-5-20250929",
         text: "Hello! How can I help?"),
+    UsageCase(
+        fixture: "anthropic-messages-cache-1h.json", provider: .anthropic, endpoint: .messages, framing: nil,
+        usage: anthropicCache1h, model: "claude-sonnet-4-5-20250929"),
+    // The final message_delta repeats only the cache-write total: the 5m/1h split of message_start must survive.
+    UsageCase(
+        fixture: "anthropic-messages-cache-1h.sse", provider: .anthropic, endpoint: .messages,
+        framing: .serverSentEvents, usage: anthropicCache1h, model: "claude-sonnet-4-5-20250929",
+        text: "The contract renews on 1 March."),
     UsageCase(
         fixture: "anthropic-messages-error.sse", provider: .anthropic, endpoint: .messages,
         framing: .serverSentEvents, usage: Usage(inputTokens: 12, outputTokens: 1),

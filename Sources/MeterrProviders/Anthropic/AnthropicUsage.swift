@@ -3,7 +3,8 @@ import MeterrCore
 /// Anthropic Messages usage: `input_tokens` EXCLUDES cache reads and writes, so the normalised
 /// input is their sum; cache writes split into 5-minute and 1-hour parts.
 enum AnthropicUsage {
-    /// Normalises a usage object, starting from `base` for fields it lacks (stream overlays).
+    /// Normalises a usage object, starting from `base` for fields it lacks (stream overlays): a field
+    /// left out keeps its earlier count, so a later partial update never erases what an earlier one said.
     static func usage(_ usage: JSONValue, over base: Usage? = nil) -> Usage {
         let previous = base.map(Parts.init) ?? Parts()
         let uncached = usage["input_tokens"]?.int ?? previous.uncached
@@ -11,11 +12,10 @@ enum AnthropicUsage {
         var write5m = previous.write5m
         var write1h = previous.write1h
         if let breakdown = usage["cache_creation"], case .object = breakdown {
-            write5m = breakdown["ephemeral_5m_input_tokens"]?.int ?? 0
-            write1h = breakdown["ephemeral_1h_input_tokens"]?.int ?? 0
+            write5m = breakdown["ephemeral_5m_input_tokens"]?.int ?? previous.write5m
+            write1h = breakdown["ephemeral_1h_input_tokens"]?.int ?? previous.write1h
         } else if let total = usage["cache_creation_input_tokens"]?.int {
-            write5m = total
-            write1h = 0
+            (write5m, write1h) = split(cacheWrites: total, known: previous)
         }
         let output = usage["output_tokens"]?.int ?? base?.outputTokens ?? 0
         let thinking = usage[path: "output_tokens_details", "thinking_tokens"]?.int ?? base?.reasoningTokens ?? 0
@@ -23,6 +23,12 @@ enum AnthropicUsage {
             inputTokens: uncached + cacheRead + write5m + write1h, cacheReadTokens: cacheRead,
             cacheWriteTokens: write5m, cacheWrite1hTokens: write1h, outputTokens: output,
             reasoningTokens: min(thinking, output))
+    }
+
+    /// A cache-write total without a breakdown keeps the known 1h writes where they fit; the rest are 5m.
+    static func split(cacheWrites total: Int, known: Parts) -> (write5m: Int, write1h: Int) {
+        let write1h = min(known.write1h, total)
+        return (total - write1h, write1h)
     }
 
     /// A normalised usage taken apart again, to overlay a partial update on it.
@@ -56,7 +62,7 @@ enum AnthropicUsage {
 }
 
 /// Anthropic streams: `message_start` carries the input side; each `message_delta` carries
-/// CUMULATIVE counts that replace (never add to) what came before.
+/// CUMULATIVE counts that replace (never add to) what came before, and keeps what it leaves out.
 struct AnthropicTap: StreamUsageTap {
     var reading = UsageReading()
 

@@ -47,6 +47,9 @@ enum GeminiUsage {
 /// and a chunk without counts changes nothing. The stream simply ends (no end marker).
 struct GeminiTap: StreamUsageTap {
     var reading = UsageReading()
+    /// The latest value of each usage field: Google's JSON leaves unset fields out, so a chunk that omits
+    /// one (cached or thought tokens) keeps its earlier running total instead of zeroing it.
+    private var metadata: [String: JSONValue] = [:]
 
     mutating func consume(_ event: StreamEvent) {
         guard let chunk = JSONValue(parsing: event.data) else { return }
@@ -56,8 +59,10 @@ struct GeminiTap: StreamUsageTap {
     mutating func consume(_ chunk: JSONValue) {
         reading.noteModel(chunk["modelVersion"])
         if reading.responseId == nil { reading.responseId = chunk["responseId"]?.string }
-        if let metadata = chunk["usageMetadata"], GeminiUsage.hasCounts(metadata) {
-            reading.usage = GeminiUsage.usage(metadata)
+        if case .object(let fields)? = chunk["usageMetadata"] {
+            metadata.merge(fields.filter { !$0.value.isNull }) { _, latest in latest }
+            let merged = JSONValue.object(metadata)
+            if GeminiUsage.hasCounts(merged) { reading.usage = GeminiUsage.usage(merged) }
         }
         for candidate in chunk["candidates"]?.array ?? [] {
             for part in candidate[path: "content", "parts"]?.array ?? [] where part["thought"] != .bool(true) {
