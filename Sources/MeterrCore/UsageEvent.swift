@@ -117,7 +117,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decodeIfPresent(String.self, forKey: .id) ?? Identifier.ordered("evt", length: 22)
-        ts = try c.decodeIfPresent(Timestamp.self, forKey: .ts) ?? Timestamp.now()
+        ts = try c.decode(Timestamp.self, forKey: .ts)
         org = try c.decodeIfPresent(String.self, forKey: .org) ?? ""
         team = try c.decodeIfPresent(String.self, forKey: .team)
         user = try c.decodeIfPresent(String.self, forKey: .user)

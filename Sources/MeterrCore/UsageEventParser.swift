@@ -23,23 +23,25 @@ public enum UsageEventParser {
         }
     }
 
-    /// Parses one event, an array of events, or `{"events": [...]}`.
-    public static func parseBatch(_ bytes: [UInt8]) throws(MeterrError) -> (events: [UsageEvent], shape: Shape) {
+    /// Parses one event, an array of events, or `{"events": [...]}`; an event without `ts` happened at `receivedAt`.
+    public static func parseBatch(_ bytes: [UInt8], receivedAt: Timestamp) throws(MeterrError) -> (
+        events: [UsageEvent], shape: Shape
+    ) {
         var result: (events: [UsageEvent], shape: Shape) = ([], .single)
         try bytes.withUnsafeBufferPointer { (buffer) throws(MeterrError) in
             var parser = JSONParser(buffer)
             parser.skipWhitespace()
             switch parser.peek() {
             case UInt8(ascii: "["):
-                result = (try parser.parseEventArray(prefix: ""), .array)
+                result = (try parser.parseEventArray(prefix: "", receivedAt: receivedAt), .array)
             case UInt8(ascii: "{"):
                 // Either an event or a wrapper: look for an "events" key at the top level.
                 let start = parser.index
-                if let events = try parser.parseWrapper() {
+                if let events = try parser.parseWrapper(receivedAt: receivedAt) {
                     result = (events, .wrapped)
                 } else {
                     parser.index = start
-                    result = ([try parser.parseEvent(prefix: "")], .single)
+                    result = ([try parser.parseEvent(prefix: "", receivedAt: receivedAt)], .single)
                 }
             default:
                 throw MeterrError.invalid("body", "expected a usage event, an array of events or {\"events\": [...]}")
@@ -50,14 +52,16 @@ public enum UsageEventParser {
         return result
     }
 
-    /// Parses exactly one event object (one JSONL line).
-    public static func parseEvent(_ bytes: some Collection<UInt8>) throws(MeterrError) -> UsageEvent {
+    /// Parses exactly one event object (one JSONL line); without `ts` it happened at `receivedAt`.
+    public static func parseEvent(_ bytes: some Collection<UInt8>, receivedAt: Timestamp) throws(MeterrError)
+        -> UsageEvent
+    {
         let array = Array(bytes)
         var event: UsageEvent?
         try array.withUnsafeBufferPointer { (buffer) throws(MeterrError) in
             var parser = JSONParser(buffer)
             parser.skipWhitespace()
-            event = try parser.parseEvent(prefix: "")
+            event = try parser.parseEvent(prefix: "", receivedAt: receivedAt)
             parser.skipWhitespace()
             guard parser.atEnd else { throw MeterrError.invalid("body", "is not valid JSON (text after the end)") }
         }
@@ -337,14 +341,14 @@ package struct JSONParser {
     }
 
     /// `{"events": [...]}` → the events; `nil` (position unspecified) if the object has no `events` key.
-    mutating func parseWrapper() throws(MeterrError) -> [UsageEvent]? {
+    mutating func parseWrapper(receivedAt: Timestamp) throws(MeterrError) -> [UsageEvent]? {
         var events: [UsageEvent]?
         var reachedEvents = false
         do {
             try forEachMember("body") { (parser, key) throws(MeterrError) in
                 if key == "events" {
                     reachedEvents = true
-                    events = try parser.parseEventArray(prefix: "events")
+                    events = try parser.parseEventArray(prefix: "events", receivedAt: receivedAt)
                 } else {
                     try parser.skipValue()
                 }
@@ -357,16 +361,16 @@ package struct JSONParser {
         return events
     }
 
-    mutating func parseEventArray(prefix: String) throws(MeterrError) -> [UsageEvent] {
+    mutating func parseEventArray(prefix: String, receivedAt: Timestamp) throws(MeterrError) -> [UsageEvent] {
         var events: [UsageEvent] = []
         try forEachElement(prefix.isEmpty ? "body" : prefix) { (parser, position) throws(MeterrError) in
-            events.append(try parser.parseEvent(prefix: "\(prefix)[\(position)]."))
+            events.append(try parser.parseEvent(prefix: "\(prefix)[\(position)].", receivedAt: receivedAt))
         }
         return events
     }
 
     /// Reads one usage event object; errors name fields as `prefix + key`.
-    mutating func parseEvent(prefix: String) throws(MeterrError) -> UsageEvent {
+    mutating func parseEvent(prefix: String, receivedAt: Timestamp) throws(MeterrError) -> UsageEvent {
         var id: String?
         var ts: Timestamp?
         var org = ""
@@ -472,7 +476,8 @@ package struct JSONParser {
         usage.inputTokens = input
         usage.outputTokens = output
         return UsageEvent(
-            id: id ?? Identifier.ordered("evt", length: 22), ts: ts ?? Timestamp.now(), org: org, team: team,
+            id: id ?? Identifier.ordered("evt", length: 22, now: receivedAt), ts: ts ?? receivedAt, org: org,
+            team: team,
             user: user,
             project: project, keyId: keyId, tags: tags, provider: provider, model: model,
             modelRequested: modelRequested, endpoint: endpoint, usage: usage, cost: cost, priceId: priceId,

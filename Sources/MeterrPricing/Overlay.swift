@@ -6,9 +6,11 @@ extension PriceCatalog {
     ///
     /// The file is read and checked completely before anything is written; the overlay is then replaced
     /// atomically, so a malformed file or a failed write leaves the previous overlay untouched.
-    /// - Parameter effectiveFrom: the first day changed prices apply (`YYYY-MM-DD`), by default today (UTC).
+    /// - Parameters:
+    ///   - effectiveFrom: the first day changed prices apply (`YYYY-MM-DD`), by default `today` (UTC).
+    ///   - today: the caller's current time.
     public static func importLiteLLM(
-        fileAt path: String, dataDirectory: String, effectiveFrom: String? = nil
+        fileAt path: String, dataDirectory: String, effectiveFrom: String? = nil, today: Timestamp
     ) throws(MeterrError) -> LiteLLMMergeResult {
         let bytes = try readFile(path)
         let overlayPath = overlayPath(dataDirectory: dataDirectory)
@@ -19,7 +21,7 @@ extension PriceCatalog {
             overlay = .empty
         }
         let current = try shipped().merging(overlay)
-        let date = effectiveFrom ?? String(Timestamp.now().rfc3339.prefix(10))
+        let date = effectiveFrom ?? String(today.rfc3339.prefix(10))
         let name = (path as NSString).lastPathComponent
         let result = try LiteLLM.merge(bytes, sourceName: name, current: current, overlay: overlay, effectiveFrom: date)
         do {

@@ -34,12 +34,15 @@ public struct Metering: Sendable {
     /// Counts tokens when a provider's own count never arrives (a cut stream): such events say
     /// `usage_source: "estimated"`. MeterrTokenizer's counter is exact for OpenAI models.
     public var estimator: any TokenEstimator
+    /// Where calls read their start time (`ts`); tests pin it.
+    public var clock: WallClock
 
     /// Creates metering for one provider.
     public init(
         reporter: Reporter, provider: Provider, attribution: Attribution = Attribution(),
-        estimator: any TokenEstimator = ByteLengthEstimator()
+        estimator: any TokenEstimator = ByteLengthEstimator(), clock: WallClock = .system
     ) {
+        self.clock = clock
         self.reporter = reporter
         self.provider = provider
         self.attribution = attribution
@@ -70,14 +73,16 @@ public final class MeteredCall: Sendable {
     private let facts: RequestFacts
     private let requestBody: [UInt8]
     private let started = ContinuousClock.now
-    private let startedAt = Timestamp.now()
+    private let startedAt: Timestamp
     private let state = Mutex(State())
 
     /// Starts metering a request to `url` (the provider's, or meterr's gateway) with this body.
     public init(
-        metering: Metering, url: String, requestBody: [UInt8], eventId: String = Identifier.ordered("evt", length: 22)
+        metering: Metering, url: String, requestBody: [UInt8], eventId: String? = nil
     ) {
         self.metering = metering
+        startedAt = metering.clock.now()
+        let eventId = eventId ?? Identifier.ordered("evt", length: 22, now: startedAt)
         self.eventId = eventId
         self.requestBody = requestBody
         let (path, query) = Self.pathAndQuery(url)

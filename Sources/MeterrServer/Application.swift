@@ -31,13 +31,15 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
 ) {
     var logger = Logger(label: "meterr")
     logger.logLevel = configuration.logLevel
-    let store = try SQLiteStore(directory: configuration.dataDirectory, durability: configuration.durability)
+    let clock = configuration.clock
+    let store = try SQLiteStore(
+        directory: configuration.dataDirectory, durability: configuration.durability, clock: clock)
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
-    let broadcaster = UsageBroadcaster()
+    let broadcaster = UsageBroadcaster(clock: clock)
     let writer = LedgerWriter(ledger: PublishingLedger(ledger: store, broadcaster: broadcaster), logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
-    let credentials = CredentialCache(store: store, vault: vault)
+    let credentials = CredentialCache(store: store, vault: vault, clock: clock)
     // The shipped catalog with the data directory's imported prices laid over it.
     let overrides = configuration.priceOverrides.map { override in
         var override = override
@@ -49,16 +51,15 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         azureDeployments: configuration.azureDeployments, overrides: overrides)
     let pricer = configuration.pricer ?? engine
 
-    let principals = PrincipalCache(accounts: store)
+    let principals = PrincipalCache(accounts: store, clock: clock)
     let policies = PolicyCache(store: store)
-    let clock = configuration.clock
     let alertService = AlertService(
         store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger)
     let budgetGuard = BudgetGuard(store: store, clock: clock, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
     try await anomalies.loadBlocks()
-    let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute)
+    let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
     if !configuration.corsOrigins.isEmpty {
@@ -66,18 +67,20 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
-    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies).register(on: router)
+    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies, clock: clock)
+        .register(on: router)
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
     UsageRoutes(
         writer: writer, ledger: store, pricer: pricer, budgets: budgetGuard, anomalies: anomalies,
-        maxBodyBytes: configuration.maxBodyBytes
+        maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
-    PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes, clock: clock).register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
-    AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
+        .register(on: api)
     UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
@@ -86,8 +89,10 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         store: store, policies: policies, detector: anomalies, clock: clock, maxBodyBytes: configuration.maxBodyBytes
     ).register(on: api)
     let upstreamPolicy = UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts))
-    WebhookRoutes(store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes)
-        .register(on: api)
+    WebhookRoutes(
+        store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes, clock: clock
+    )
+    .register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
@@ -120,21 +125,22 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
-        limiter: RateLimiter(), throttle: throttle, budgets: budgetGuard, anomalies: anomalies, clock: clock,
+        limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
+        clock: clock,
         engine: engine, metrics: gatewayMetrics, corsOrigins: Set(configuration.corsOrigins), logger: logger)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
         credentials: store, guardian: budgetGuard, engine: engine, overrides: overrides, principals: principals,
-        broadcaster: broadcaster
+        broadcaster: broadcaster, clock: clock
     ).register(on: router)
 
     let services: [any Service] = [
         writer, alertService, broadcaster,
         WebhookSender(
             store: store, vault: vault, clients: webhookClients, retryBase: configuration.webhookRetryBase,
-            logger: logger),
-        KeyUsageService(principals: principals, accounts: store, logger: logger),
+            clock: clock, logger: logger),
+        KeyUsageService(principals: principals, accounts: store, clock: clock, logger: logger),
         AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
         HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
     ]

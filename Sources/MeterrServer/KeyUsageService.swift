@@ -7,6 +7,7 @@ import ServiceLifecycle
 struct KeyUsageService: Service {
     let principals: PrincipalCache
     let accounts: any AccountStore
+    let clock: WallClock
     let logger: Logger
 
     func run() async throws {
@@ -21,7 +22,7 @@ struct KeyUsageService: Service {
     func flush() async {
         let used = principals.takeUsed()
         do {
-            try await accounts.markUsed(keyIds: used, at: .now())
+            try await accounts.markUsed(keyIds: used, at: clock.now())
         } catch {
             logger.warning("could not record key use", metadata: ["keys": "\(used.count)"])
         }

@@ -16,11 +16,14 @@ final class WebhookSender: Service, Sendable {
     let clients: WebhookClients
     let retryBase: Duration
     let maxAttempts = 12
+    let clock: WallClock
     let logger: Logger
 
     init(
-        store: any WebhookStore, vault: CredentialVault, clients: WebhookClients, retryBase: Duration, logger: Logger
+        store: any WebhookStore, vault: CredentialVault, clients: WebhookClients, retryBase: Duration,
+        clock: WallClock, logger: Logger
     ) {
+        self.clock = clock
         self.store = store
         self.vault = vault
         self.clients = clients
@@ -67,7 +70,7 @@ final class WebhookSender: Service, Sendable {
     func deliverDue() async {
         let due: [Delivery]
         do {
-            due = try await store.dueDeliveries(now: .now(), limit: 50, vault: vault)
+            due = try await store.dueDeliveries(now: clock.now(), limit: 50, vault: vault)
         } catch {
             logger.error("webhook queue could not be read")
             return
@@ -76,7 +79,7 @@ final class WebhookSender: Service, Sendable {
     }
 
     func deliver(_ delivery: Delivery) async {
-        let timestamp = Timestamp.now().milliseconds / 1000
+        let timestamp = clock.now().milliseconds / 1000
         var request = HTTPClientRequest(url: delivery.webhook.url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -91,7 +94,7 @@ final class WebhookSender: Service, Sendable {
             let response = try await clients.client(for: delivery.webhook.url).execute(
                 request, timeout: .seconds(10), logger: logger)
             if (200..<300).contains(response.status.code) {
-                try await store.markDelivered(seq: delivery.seq, at: .now())
+                try await store.markDelivered(seq: delivery.seq, at: clock.now())
                 return
             }
             failure = "HTTP \(response.status.code)"
@@ -103,7 +106,7 @@ final class WebhookSender: Service, Sendable {
         let factor = Int64(1) << min(attempts - 1, 16)
         let base = retryBase.components.seconds * 1000 + retryBase.components.attoseconds / 1_000_000_000_000_000
         let delay = min(base * factor, 3_600_000) + Int64.random(in: 0...max(1, base / 10))
-        let next = attempts >= maxAttempts ? Timestamp(milliseconds: .max) : Timestamp.now().adding(milliseconds: delay)
+        let next = attempts >= maxAttempts ? Timestamp(milliseconds: .max) : clock.now().adding(milliseconds: delay)
         try? await store.markFailed(
             seq: delivery.seq, attempts: attempts, nextAttempt: next, error: failure ?? "failed")
         logger.warning(

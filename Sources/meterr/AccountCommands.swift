@@ -10,7 +10,7 @@ struct OrganisationOptions: ParsableArguments {
 
     /// Opens the store and finds the organisation.
     func open() async throws -> (SQLiteStore, Organisation) {
-        let store = try SQLiteStore(directory: data.directory)
+        let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
         let organisations = try await store.organisations()
         guard let organisation = org.map({ id in organisations.first { $0.id == id } }) ?? organisations.first else {
             throw CLIError(
@@ -32,7 +32,7 @@ struct OrgsCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let store = try SQLiteStore(directory: data.directory)
+            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
             let (organisation, key) = try await store.createOrganisation(name: name, actor: "cli")
             print("organisation: \(organisation.name) (\(organisation.id))")
             print("admin key:    \(key)")
@@ -132,7 +132,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (store, organisation) = try await options.open()
-            let now = Timestamp.now()
+            let now = Meterr.clock.now()
             for key in try await store.keys(org: organisation.id) {
                 let state =
                     key.revokedAt.map { $0 <= now ? "revoked" : "rotating" }

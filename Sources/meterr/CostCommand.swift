@@ -20,7 +20,7 @@ enum PricingCLI {
 
     /// A time given as RFC 3339 or a bare date (`YYYY-MM-DD`, midnight UTC).
     static func timestamp(_ text: String?, option: String) throws(MeterrError) -> Timestamp {
-        guard let text else { return Timestamp.now() }
+        guard let text else { return Meterr.clock.now() }
         guard let time = Timestamp(rfc3339: text) else {
             throw invalid("--\(option) must be a date such as 2026-11-29 or 2026-11-29T10:00:00Z (got \(text))")
         }

@@ -13,6 +13,9 @@ struct Meterr: AsyncParsableCommand {
         ]
     )
 
+    /// The one clock the commands read the time from.
+    static let clock = WallClock.system
+
     static func main() async {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

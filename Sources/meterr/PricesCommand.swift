@@ -118,7 +118,8 @@ struct PricesCommand: AsyncParsableCommand {
             let result: LiteLLMMergeResult
             do {
                 result = try PriceCatalog.importLiteLLM(
-                    fileAt: file, dataDirectory: options.directory, effectiveFrom: effectiveFrom)
+                    fileAt: file, dataDirectory: options.directory, effectiveFrom: effectiveFrom,
+                    today: Meterr.clock.now())
             } catch {
                 throw PricingCLI.about(file, error)
             }

@@ -20,7 +20,7 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let store = try SQLiteStore(directory: data.directory)
+            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
             let old = try CredentialVault.load(masterKey: environment["METERR_MASTER_KEY"], directory: data.directory)
             if let text = environment["METERR_MASTER_KEY"], !text.isEmpty {
                 guard let newText = environment["METERR_NEW_MASTER_KEY"], !newText.isEmpty else {

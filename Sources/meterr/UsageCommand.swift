@@ -28,7 +28,7 @@ struct UsageCommand: AsyncParsableCommand {
         func run() async throws {
             let from = try from.map { try parseTime($0, option: "--from") }
             let to = try to.map { try parseTime($0, option: "--to") }
-            let store = try SQLiteStore(directory: data.directory, readOnly: true)
+            let store = try SQLiteStore(directory: data.directory, readOnly: true, clock: Meterr.clock)
             let output = OutputBuffer()
             let format = format
             if format == .csv { output.write(CSV.header + "\n") }
@@ -61,13 +61,13 @@ struct UsageCommand: AsyncParsableCommand {
             while let line = checker.next() {
                 if LineReader.isBlank(line) { continue }
                 do {
-                    try UsageEventParser.parseEvent(line).validate()
+                    try UsageEventParser.parseEvent(line, receivedAt: Meterr.clock.now()).validate()
                 } catch {
                     throw CLIError("\(file):\(checker.lineNumber): \(error.field ?? "event"): \(error.message)")
                 }
                 total += 1
             }
-            let store = try SQLiteStore(directory: data.directory)
+            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
             let pricer = CostEngine(catalog: try PriceCatalog.load(dataDirectory: data.directory))
             let bootstrap = try await store.bootstrap(adminKey: ProcessInfo.processInfo.environment["METERR_ADMIN_KEY"])
             if let key = bootstrap.createdAdminKey {
@@ -83,7 +83,7 @@ struct UsageCommand: AsyncParsableCommand {
             while true {
                 let line = reader.next()
                 if let line, !LineReader.isBlank(line) {
-                    var event = try UsageEventParser.parseEvent(line)
+                    var event = try UsageEventParser.parseEvent(line, receivedAt: Meterr.clock.now())
                     if event.org.isEmpty { event.org = bootstrap.organisation.id }
                     event.applyPrice(from: pricer)
                     batch.append(event)

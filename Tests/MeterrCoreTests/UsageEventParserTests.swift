@@ -5,10 +5,12 @@ import Testing
 @Suite("Reading usage events from JSON")
 struct UsageEventParserTests {
     static let minimal = #"{"provider":"openai","model":"gpt-4o","input_tokens":10,"output_tokens":2}"#
+    /// When the parsed bodies arrived: a leap day's last second.
+    static let received = Timestamp(rfc3339: "2028-02-29T23:59:59.500Z")!
 
     func field(of json: String) -> String? {
         do {
-            _ = try UsageEventParser.parseBatch(Array(json.utf8))
+            _ = try UsageEventParser.parseBatch(Array(json.utf8), receivedAt: Self.received)
             return nil
         } catch {
             return error.field
@@ -27,7 +29,7 @@ struct UsageEventParserTests {
                 outputTokens: 40, reasoningTokens: 30),
             cost: Money(nanos: 1_234_567_891), priceId: "p", usageSource: .estimated, stream: true, status: 529,
             latencyMs: 0, ttftMs: nil, requestId: "r", upstreamRequestId: nil, route: "fallback")
-        let parsed = try UsageEventParser.parseEvent(event.jsonLine)
+        let parsed = try UsageEventParser.parseEvent(event.jsonLine, receivedAt: Self.received)
         #expect(parsed == event)
         // Foundation's decoder agrees with the parser on the same bytes.
         #expect(try JSONDecoder().decode(UsageEvent.self, from: Data(event.jsonLine)) == event)
@@ -35,13 +37,28 @@ struct UsageEventParserTests {
 
     @Test("Batches come as one event, an array, or an events wrapper")
     func shapes() throws {
-        #expect(try UsageEventParser.parseBatch(Array(Self.minimal.utf8)).events.count == 1)
-        let array = try UsageEventParser.parseBatch(Array("[\(Self.minimal),\(Self.minimal)]".utf8))
+        #expect(try UsageEventParser.parseBatch(Array(Self.minimal.utf8), receivedAt: Self.received).events.count == 1)
+        let array = try UsageEventParser.parseBatch(
+            Array("[\(Self.minimal),\(Self.minimal)]".utf8), receivedAt: Self.received)
         #expect(array.events.count == 2)
         #expect(array.shape.prefix(1) == "[1].")
-        let wrapped = try UsageEventParser.parseBatch(Array(#"{"batch":1,"events":[\#(Self.minimal)]}"#.utf8))
+        let wrapped = try UsageEventParser.parseBatch(
+            Array(#"{"batch":1,"events":[\#(Self.minimal)]}"#.utf8), receivedAt: Self.received)
         #expect(wrapped.events.count == 1)
         #expect(wrapped.shape.prefix(0) == "events[0].")
+    }
+
+    @Test("An event without a time happened when it arrived; one with a time keeps it")
+    func receivedAt() throws {
+        let untimed = try UsageEventParser.parseEvent(Array(Self.minimal.utf8), receivedAt: Self.received)
+        #expect(untimed.ts == Self.received)
+        #expect(untimed.id.hasPrefix("evt_"))
+        let timed = try UsageEventParser.parseEvent(
+            Array(
+                #"{"ts":"2027-01-01T00:00:00Z","provider":"openai","model":"m","input_tokens":1,"output_tokens":1}"#
+                    .utf8),
+            receivedAt: Self.received)
+        #expect(timed.ts.rfc3339 == "2027-01-01T00:00:00.000Z")
     }
 
     @Test("Unknown keys are skipped, nulls mean absent, escapes and surrogate pairs are decoded")
@@ -51,7 +68,7 @@ struct UsageEventParserTests {
              "team":null,"tags":{"a\/b":"\ud83d\ude00"},"input_tokens":5,"output_tokens":0,"cost_usd":0.00001,
              "stream":null,"usage_source":"estimated","cache_read_tokens":null}
             """#
-        let event = try UsageEventParser.parseEvent(Array(json.utf8))
+        let event = try UsageEventParser.parseEvent(Array(json.utf8), receivedAt: Self.received)
         #expect(event.model == "cé")
         #expect(event.team == nil)
         #expect(event.tags == ["a/b": "😀"])
@@ -117,7 +134,7 @@ struct UsageEventParserTests {
                 }
                 if bytes.isEmpty { bytes = seed }
             }
-            _ = try? UsageEventParser.parseBatch(bytes)
+            _ = try? UsageEventParser.parseBatch(bytes, receivedAt: Self.received)
         }
     }
 }

@@ -25,7 +25,9 @@ struct OverlayTests {
         let good = write(
             #"{"mistral/mistral-small-2506": {"input_cost_per_token": 6e-08, "output_cost_per_token": 1.8e-07, "litellm_provider": "mistral", "mode": "chat"}}"#,
             in: directory, name: "good.json")
-        let result = try PriceCatalog.importLiteLLM(fileAt: good, dataDirectory: directory, effectiveFrom: "2026-12-01")
+        let result = try PriceCatalog.importLiteLLM(
+            fileAt: good, dataDirectory: directory, effectiveFrom: "2026-12-01",
+            today: Timestamp(rfc3339: "2026-11-20")!)
         #expect(result.added.map(\.entryId) == ["mistral/mistral-small-2506"])
         let overlayPath = PriceCatalog.overlayPath(dataDirectory: directory)
         let written = FileManager.default.contents(atPath: overlayPath)
@@ -42,7 +44,9 @@ struct OverlayTests {
             #"{"gpt-4o": {"input_cost_per_token": 3e-06, "output_cost_per_token": "lots", "litellm_provider": "openai"}}"#,
             in: directory, name: "bad.json")
         #expect(throws: MeterrError.self) {
-            try PriceCatalog.importLiteLLM(fileAt: bad, dataDirectory: directory, effectiveFrom: "2026-12-01")
+            try PriceCatalog.importLiteLLM(
+                fileAt: bad, dataDirectory: directory, effectiveFrom: "2026-12-01",
+                today: Timestamp(rfc3339: "2026-11-20")!)
         }
         #expect(FileManager.default.contents(atPath: overlayPath) == written)
     }

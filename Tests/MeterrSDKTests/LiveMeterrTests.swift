@@ -226,7 +226,8 @@ struct LiveMeterrTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(printed)")
         let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix("meterr stored: ") })
-        let event = try UsageEventParser.parseEvent(line.dropFirst("meterr stored: ".count).utf8)
+        let event = try UsageEventParser.parseEvent(
+            line.dropFirst("meterr stored: ".count).utf8, receivedAt: Timestamp(milliseconds: 0))
         #expect(event.usage == Usage(inputTokens: 42, outputTokens: 7))
         #expect(event.team == "example")
         #expect(event.cost != nil, "meterr priced it")

@@ -23,7 +23,7 @@ final class RecordingTransport: HTTPTransport {
     }
 
     func send(_ request: TransportRequest, timeout: Duration) async throws -> TransportResponse {
-        let (batch, _) = try UsageEventParser.parseBatch(request.body)
+        let (batch, _) = try UsageEventParser.parseBatch(request.body, receivedAt: Timestamp(milliseconds: 0))
         events.withLock { $0.append(contentsOf: batch) }
         return TransportResponse(status: 200, body: Array(#"{"received":0,"inserted":0,"duplicates":0}"#.utf8))
     }

@@ -27,7 +27,8 @@ final class FakeIngest: Sendable {
         let router = Router()
         router.post("/api/usage/events") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
-            let (events, _) = try UsageEventParser.parseBatch(Array(body.readableBytesView))
+            let (events, _) = try UsageEventParser.parseBatch(
+                Array(body.readableBytesView), receivedAt: Timestamp(milliseconds: 0))
             self.batches.withLock { $0.append(events.map(\.id)) }
             let fail =
                 self.down.withLock { $0 }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrStore
+import MeterrTestSupport
 import Synchronization
 import Testing
 

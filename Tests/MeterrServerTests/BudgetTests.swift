@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrStore
+import MeterrTestSupport
 import Testing
 
 @testable import MeterrServer
@@ -57,7 +58,8 @@ struct BudgetTests {
 
     @Test("Only the calls a budget covers count against it, and reported usage counts at once")
     func scopes() async throws {
-        try await withGateway { client, _ in
+        let clock = ManualClock(ordinaryMoment, ticking: true)
+        try await withGateway(clock: clock) { client, _ in
             _ = try await client.post("/api/teams", #"{"name":"ml"}"#)
             _ = try await client.post(
                 "/api/budgets",
@@ -78,7 +80,7 @@ struct BudgetTests {
                 headers: [.authorization: "Bearer \(adminKey)", .init("x-meterr-team")!: "search"])
             #expect(other.status == .ok)
             // Spend reported through the API counts too.
-            let reported = event("r1", ts: Timestamp.now().rfc3339, team: "ml")
+            let reported = event("r1", ts: clock.now.rfc3339, team: "ml")
             #expect(try await client.post("/api/usage/events", reported).status == .ok)
             let budgets = try #require(try await client.get("/api/budgets").json["budgets"] as? [[String: Any]])
             let spent = Money(decimalString: budgets.first?["spent_usd"] as? String ?? "") ?? .zero
@@ -116,31 +118,48 @@ struct BudgetTests {
         #expect(week.start.rfc3339 == "2026-11-30T00:00:00.000Z")  // a Monday
     }
 
-    @Test("Crossing a threshold raises one alert per threshold and period; a block raises one; alerts acknowledge")
-    func thresholdAlerts() async throws {
-        try await withGateway { client, _ in
+    @Test(
+        "Crossing a threshold raises one alert per threshold and period, a pace past the limit one forecast; alerts acknowledge",
+        arguments: HostileMoment.all)
+    func thresholdAlerts(moment: HostileMoment) async throws {
+        let clock = ManualClock(moment.time, ticking: true)
+        // The first call spends 80% of the limit: a forecast follows when an hour or more of the month
+        // has passed and that pace (80% in `elapsed`) reaches 100% before the month ends.
+        let month = BudgetPeriod.month.bounds(of: clock.now, in: TimeZone(identifier: moment.zone)!)
+        let elapsed = clock.now.milliseconds - month.start.milliseconds
+        let forecast = elapsed >= 3_600_000 && elapsed * 5 / 4 < month.end.milliseconds - month.start.milliseconds
+        try await withGateway(clock: clock) { client, _ in
             _ = try await client.post(
-                "/api/budgets", #"{"name":"soft","period":"month","limit_usd":"0.10","thresholds":[50,100]}"#)
+                "/api/budgets",
+                #"{"name":"soft","period":"month","limit_usd":"0.10","thresholds":[50,100],"time_zone":"\#(moment.zone)"}"#
+            )
             let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
             for _ in 0..<3 {
                 let call = try await client.call(
                     "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])
                 #expect(call.status == .ok, "a soft budget never refuses")
             }
+            let expected = forecast ? 3 : 2
             var alerts: [[String: Any]] = []
             for _ in 0..<200 {
                 alerts = try await client.get("/api/alerts").json["alerts"] as? [[String: Any]] ?? []
-                if alerts.count >= 2 { break }
+                if alerts.count >= expected { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(alerts.count == 2, "50% and 100%, once each: \(alerts)")
-            #expect(Set(alerts.compactMap { $0["severity"] as? String }) == ["info", "critical"])
-            let id = try #require(alerts.first?["id"] as? String)
+            try await Task.sleep(for: .milliseconds(50))  // long enough for a wrong extra alert to show
+            alerts = try await client.get("/api/alerts").json["alerts"] as? [[String: Any]] ?? []
+            let thresholds = alerts.filter { $0["kind"] as? String == "budget.threshold" }
+            #expect(thresholds.count == 2, "50% and 100%, once each: \(alerts)")
+            #expect(Set(thresholds.compactMap { $0["severity"] as? String }) == ["info", "critical"])
+            let forecasts = alerts.filter { $0["kind"] as? String == "budget.forecast" }
+            #expect(forecasts.count == (forecast ? 1 : 0), "\(moment.name): \(forecasts)")
+            #expect(alerts.count == expected)
+            let id = try #require(thresholds.first?["id"] as? String)
             let acknowledged = try await client.execute(
                 uri: "/api/alerts/\(id)/acknowledge", method: .post, headers: [.authorization: "Bearer \(adminKey)"])
             #expect(acknowledged.status == .noContent)
             let open = try await client.get("/api/alerts?unacknowledged=true").json["alerts"] as? [[String: Any]]
-            #expect(open?.count == 1)
+            #expect(open?.count == expected - 1)
         }
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrStore
+import MeterrTestSupport
 import Testing
 
 @testable import MeterrServer
@@ -49,7 +50,7 @@ func exactUSD(_ html: String, id: String) -> String? {
 
 @Suite("Dashboard pages")
 struct DashboardTests {
-    static let now = Timestamp.now().rfc3339
+    static let now = ordinaryMoment
 
     @Test("The sign-in form works without its script: a plain form post signs in, or comes back saying why")
     func signInWithoutScript() async throws {
@@ -226,10 +227,13 @@ struct DashboardTests {
         #expect(day.previous.1.rfc3339 == "2026-11-28T15:30:00.000Z")
     }
 
-    @Test("A team's page shows its users and keys now and in the previous period, as the API counts them")
-    func teamDrillDown() async throws {
-        try await withApp { client in
-            let now = Timestamp.now()
+    @Test(
+        "A team's page shows its users and keys now and in the previous period, as the API counts them",
+        arguments: HostileMoment.all)
+    func teamDrillDown(moment: HostileMoment) async throws {
+        let clock = ManualClock(moment.time, ticking: true)
+        try await withApp(clock: clock) { client in
+            let now = clock.now
             let lastMonth = now.monthStart.adding(milliseconds: -86_400_000).monthStart.adding(milliseconds: 3_600_000)
             let body = """
                 [\(event("t1", ts: now.rfc3339, team: "ml")), \(event("t2", ts: now.rfc3339, team: "ml")),
@@ -255,12 +259,13 @@ struct DashboardTests {
 
     @Test("The live stream carries each organisation's committed calls to its own dashboards only")
     func broadcasterIsolation() async throws {
-        let broadcaster = UsageBroadcaster()
+        let broadcaster = UsageBroadcaster(clock: ManualClock(ordinaryMoment).clock)
         let mine = broadcaster.subscribe(org: "org_a")
         let theirs = broadcaster.subscribe(org: "org_b")
         func event(_ id: String, org: String, nanos: Int64) -> UsageEvent {
             UsageEvent(
-                id: id, ts: .now(), org: org, provider: .openai, model: "gpt-4o", usage: Usage(inputTokens: 10),
+                id: id, ts: Timestamp(rfc3339: ordinaryMoment)!, org: org, provider: .openai, model: "gpt-4o",
+                usage: Usage(inputTokens: 10),
                 cost: Money(nanos: nanos))
         }
         broadcaster.publish([event("a1", org: "org_a", nanos: 7), event("a2", org: "org_a", nanos: 5)])

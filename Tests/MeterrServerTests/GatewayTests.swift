@@ -9,10 +9,12 @@ import NIOCore
 import Synchronization
 import Testing
 
-/// meterr in front of a fake provider for every upstream.
+/// meterr in front of a fake provider for every upstream, on a clock pinned at `clock` (by default an
+/// ordinary mid-month hour that ticks on), so nothing depends on when the suite runs.
 func withGateway(
     readTimeout: Int = 300, firstByteTimeout: Int = 600, directory given: String? = nil,
-    masterKey: String? = nil, configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
+    masterKey: String? = nil, clock: ManualClock = ManualClock(ordinaryMoment, ticking: true),
+    configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
     _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
     let seen = SeenRequests()
@@ -29,6 +31,7 @@ func withGateway(
     configuration.upstreamReadTimeout = readTimeout
     configuration.upstreamFirstByteTimeout = firstByteTimeout
     configuration.masterKey = masterKey
+    configuration.clock = clock.clock
     for provider in Provider.allCases {
         configuration.upstreams[provider] = .init(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrServer
+import MeterrTestSupport
 import Testing
 
 extension TestClientProtocol {
@@ -68,7 +69,8 @@ struct TenancyTests {
 
     @Test("A revoked key stops at once; a rotated key works until its grace ends; an expired key is refused")
     func lifecycle() async throws {
-        try await withApp { client in
+        let clock = ManualClock(ordinaryMoment)
+        try await withApp(clock: clock) { client in
             let first = try await client.createKey(#"{"name":"reader","scopes":["read"]}"#)
             let key = try #require(first["key"] as? String)
             let id = try #require(first["id"] as? String)
@@ -92,11 +94,13 @@ struct TenancyTests {
             _ = try await client.post("/api/keys/\(third["id"] as! String)/rotate", #"{"grace_seconds":0}"#)
             #expect(try await client.get("/api/usage/events", key: thirdKey).status == .unauthorized)
 
-            let soon = Timestamp.now().adding(milliseconds: 1500).rfc3339
+            let soon = clock.now.adding(milliseconds: 1500).rfc3339
             let expiring = try await client.createKey(#"{"name":"brief","scopes":["read"],"expires_at":"\#(soon)"}"#)
             let expiringKey = try #require(expiring["key"] as? String)
             #expect(try await client.get("/api/usage/events", key: expiringKey).status == .ok)
-            try await Task.sleep(for: .milliseconds(1700))
+            clock.advance(milliseconds: 1499)
+            #expect(try await client.get("/api/usage/events", key: expiringKey).status == .ok, "a millisecond left")
+            clock.advance(milliseconds: 1)
             #expect(try await client.get("/api/usage/events", key: expiringKey).status == .unauthorized)
 
             #expect(try await client.delete("/api/keys/key_doesnotexist", key: adminKey).status == .notFound)

@@ -100,7 +100,8 @@ struct UpstreamProxyTests {
             let hook = try await client.post(
                 "/api/webhooks", #"{"url":"http://hooks.corp.test:\#(receiverPort)/hook"}"#)
             #expect(hook.status == .created)
-            _ = try await client.post("/api/budgets", #"{"name":"tiny","limit_usd":"0.10","thresholds":[50]}"#)
+            // The call (USD 0.08) crosses 50% and the limit at once: one alert, no forecast, at any moment.
+            _ = try await client.post("/api/budgets", #"{"name":"tiny","limit_usd":"0.05","thresholds":[50]}"#)
             let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
             _ = try await client.call(
                 "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])

@@ -4,13 +4,19 @@ import Hummingbird
 import HummingbirdTesting
 import MeterrCore
 import MeterrServer
+import MeterrTestSupport
 import Testing
 
 let adminKey = "mk_testadminkeytestadminkey01"
 
-/// Builds the application exactly as `meterr serve` does, on a fresh data directory.
+/// The time the server tests run at unless they pin another: an ordinary hour in the middle of a month.
+let ordinaryMoment = "2026-12-15T12:00:00Z"
+
+/// Builds the application exactly as `meterr serve` does, on a fresh data directory, on a clock
+/// pinned at `clock` (by default `ordinaryMoment`, ticking on).
 func withApp(
-    maxBodyBytes: Int = 1_048_576, configure: (inout ServerConfiguration) throws -> Void = { _ in },
+    maxBodyBytes: Int = 1_048_576, clock: ManualClock = ManualClock(ordinaryMoment, ticking: true),
+    configure: (inout ServerConfiguration) throws -> Void = { _ in },
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)").path
@@ -20,6 +26,7 @@ func withApp(
     configuration.adminKey = adminKey
     configuration.maxBodyBytes = maxBodyBytes
     configuration.logLevel = .warning
+    configuration.clock = clock.clock
     try configure(&configuration)
     let app = try await buildApplication(configuration)
     try await app.test(.router) { client in try await body(client) }

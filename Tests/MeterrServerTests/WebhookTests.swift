@@ -38,8 +38,11 @@ final class Receiver: Sendable {
 
 @Suite("Alert webhooks")
 struct WebhookTests {
-    @Test("An alert reaches a receiver that fails twice exactly once, across a restart, with a valid signature")
-    func deliveredOnceAcrossRestart() async throws {
+    @Test(
+        "An alert reaches a receiver that fails twice exactly once, across a restart, with a valid signature",
+        arguments: HostileMoment.all)
+    func deliveredOnceAcrossRestart(moment: HostileMoment) async throws {
+        let clock = ManualClock(moment.time, ticking: true)
         let receiver = Receiver(failures: 2)
         let (receiverTask, port) = try await receiver.start()
         defer { receiverTask.cancel() }
@@ -51,11 +54,13 @@ struct WebhookTests {
             configuration.upstreamAllowHosts = ["127.0.0.1"]
             configuration.webhookRetryBase = .milliseconds(300)
         }
-        try await withGateway(directory: directory, configure: configure) { client, _ in
+        try await withGateway(directory: directory, clock: clock, configure: configure) { client, _ in
             let hook = try await client.post("/api/webhooks", #"{"url":"http://127.0.0.1:\#(port)/hook"}"#)
             #expect(hook.status == .created)
             secret.withLock { $0 = hook.json["secret"] as? String }
-            _ = try await client.post("/api/budgets", #"{"name":"tiny","limit_usd":"0.10","thresholds":[50]}"#)
+            // The call (USD 0.08) crosses 50% and the limit at once: one alert, and no forecast at any moment.
+            _ = try await client.post(
+                "/api/budgets", #"{"name":"tiny","limit_usd":"0.05","thresholds":[50],"time_zone":"\#(moment.zone)"}"#)
             let probe = #"{"model":"gpt-4.1","max_tokens":10000,"messages":[{"role":"user","content":"budget-probe"}]}"#
             _ = try await client.call(
                 "/openai/v1/chat/completions", probe, headers: [.authorization: "Bearer \(adminKey)"])
@@ -65,7 +70,7 @@ struct WebhookTests {
             }
         }
         #expect(receiver.received.withLock { $0.count } >= 1)
-        try await withGateway(directory: directory, configure: configure) { _, _ in
+        try await withGateway(directory: directory, clock: clock, configure: configure) { _, _ in
             for _ in 0..<600 where !receiver.received.withLock({ $0.contains { $0.status == 200 } }) {
                 try await Task.sleep(for: .milliseconds(10))
             }

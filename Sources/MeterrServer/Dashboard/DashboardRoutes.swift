@@ -22,6 +22,7 @@ struct DashboardRoutes: Sendable {
     let overrides: [OrgPriceOverride]
     let principals: PrincipalCache
     let broadcaster: UsageBroadcaster
+    let clock: WallClock
 
     static let pages: [(path: String, title: String)] = [
         ("/", "Overview"), ("/teams", "Teams"), ("/usage", "Usage"), ("/budgets", "Budgets"), ("/alerts", "Alerts"),

@@ -8,7 +8,7 @@ extension DashboardRoutes {
     // MARK: budgets
 
     @Sendable func budgetsPage(_ request: Request, context: DashboardContext) async throws -> Response {
-        let now = guardian.clock.now()
+        let now = clock.now()
         var rows = HTML.empty
         for budget in try await budgets.budgets(org: context.orgId) {
             let state = try await guardian.status(budget, now: now)
@@ -112,7 +112,7 @@ extension DashboardRoutes {
                 status: .forbidden)
         }
         let csrf = context.session.csrf
-        let now = Timestamp.now()
+        let now = clock.now()
         let rows = try await accounts.keys(org: context.orgId).html { key in
             let status =
                 key.revokedAt != nil ? "revoked" : key.expiresAt.map { $0 <= now } == true ? "expired" : "active"
@@ -221,7 +221,7 @@ extension DashboardRoutes {
 
     @Sendable func pricesPage(_ request: Request, context: DashboardContext) async throws -> Response {
         let search = request.uri.queryParameters.get("q")?.lowercased() ?? ""
-        let now = Timestamp.now()
+        let now = clock.now()
         let entries = engine.catalog.entries.filter { search.isEmpty || $0.id.lowercased().contains(search) }
         func price(_ value: TokenPrice?) -> HTML {
             value.map { "<td class=\"num\">$\($0.perMillionText)</td>" } ?? "<td class=\"num muted\">—</td>"

@@ -83,7 +83,7 @@ extension DashboardRoutes {
     @Sendable func overview(_ request: Request, context: DashboardContext) async throws -> Response {
         let grain = Overview.Grain(rawValue: request.uri.queryParameters.get("chart") ?? "day") ?? .day
         let data = try await Overview.load(
-            ledger: ledger, engine: engine, org: context.orgId, now: .now(), grain: grain)
+            ledger: ledger, engine: engine, org: context.orgId, now: clock.now(), grain: grain)
         // Key names only for those who may list keys, as with the API.
         let keyNames = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
         return page("Overview", context, current: "/", live: true, overviewBody(data, keyNames: keyNames))

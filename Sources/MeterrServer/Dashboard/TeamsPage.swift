@@ -35,7 +35,7 @@ extension DashboardRoutes {
         let query = request.uri.queryParameters
         let period = Period(rawValue: query.get("period") ?? "month") ?? .month
         let team = query.get("team")
-        let (current, previous) = period.ranges(now: .now())
+        let (current, previous) = period.ranges(now: clock.now())
         let periodLinks = Period.allCases.html { option in
             let teamPart =
                 team.map {

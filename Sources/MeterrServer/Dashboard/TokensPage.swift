@@ -107,7 +107,8 @@ extension DashboardRoutes {
             result.tokens = count
             if engine.resolve(model: model, provider: nil) != nil {
                 result.quote = try engine.cost(
-                    model: model, usage: Usage(inputTokens: count.count, outputTokens: output), at: .now(), org: org)
+                    model: model, usage: Usage(inputTokens: count.count, outputTokens: output), at: clock.now(),
+                    org: org)
             }
         } catch {
             result.problem = "cannot count: \(error)"

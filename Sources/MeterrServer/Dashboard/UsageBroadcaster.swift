@@ -87,9 +87,11 @@ final class UsageBroadcaster: Service, Sendable {
 
     let state = Mutex(State())
     let heartbeat: Duration
+    let clock: WallClock
 
-    init(heartbeat: Duration = .seconds(15)) {
+    init(heartbeat: Duration = .seconds(15), clock: WallClock) {
         self.heartbeat = heartbeat
+        self.clock = clock
     }
 
     /// A stream of what is committed for `org` from now on.
@@ -118,7 +120,7 @@ final class UsageBroadcaster: Service, Sendable {
         let listening = state.withLock { $0.subscribers.values.map { ($0.org, $0.continuation) } }
         if listening.isEmpty { return }
         var deltas: [String: UsageDelta] = [:]
-        let now = Timestamp.now()
+        let now = clock.now()
         for event in events { deltas[event.org, default: UsageDelta()].add(event, now: now) }
         for (org, continuation) in listening {
             if let delta = deltas[org] { continuation.yield(.usage(delta)) }

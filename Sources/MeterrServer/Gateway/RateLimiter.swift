@@ -41,18 +41,20 @@ final class RateLimiter: Sendable {
     let violationsToBlock: Int
     let violationWindow: Double
     let coolDown: Double
+    let clock: WallClock
     private let states = Mutex([String: State]())
 
-    init(violationsToBlock: Int = 20, violationWindow: Double = 600, coolDown: Double = 300) {
+    init(violationsToBlock: Int = 20, violationWindow: Double = 600, coolDown: Double = 300, clock: WallClock = .system)
+    {
+        self.clock = clock
         self.violationsToBlock = violationsToBlock
         self.violationWindow = violationWindow
         self.coolDown = coolDown
     }
 
-    static func seconds() -> Double { Double(Timestamp.now().milliseconds) / 1000 }
-
     /// Admits a call (taking one request from each bucket) or says why not.
-    func admit(_ principal: Principal, now: Double = RateLimiter.seconds()) -> Decision {
+    func admit(_ principal: Principal, now: Double? = nil) -> Decision {
+        let now = now ?? clock.seconds
         let limits = principal.limits
         if limits.tier.requestsPerHour == nil && limits.requestsPerMinute == nil && limits.tokensPerMinute == nil {
             return Decision(refusal: nil, retryAfter: 0)
@@ -127,22 +129,26 @@ final class RateLimiter: Sendable {
 final class AuthenticationThrottle: Sendable {
     let failures: Int
     let coolDown: Double
+    let clock: WallClock
     private let states = Mutex([String: (attempts: [Double], blockedUntil: Double)]())
 
-    init(failures: Int = 20, coolDown: Double = 60) {
+    init(failures: Int = 20, coolDown: Double = 60, clock: WallClock = .system) {
+        self.clock = clock
         self.failures = failures
         self.coolDown = coolDown
     }
 
     /// Seconds the address must still wait, or `nil`.
-    func blocked(_ address: String?, now: Double = RateLimiter.seconds()) -> Int? {
+    func blocked(_ address: String?, now: Double? = nil) -> Int? {
+        let now = now ?? clock.seconds
         guard let address, let state = states.withLock({ $0[address] }), state.blockedUntil > now else { return nil }
         return Int((state.blockedUntil - now).rounded(.up))
     }
 
     /// Notes a failed authentication from an address.
-    func failed(_ address: String?, now: Double = RateLimiter.seconds()) {
+    func failed(_ address: String?, now: Double? = nil) {
         guard let address, failures > 0 else { return }
+        let now = now ?? clock.seconds
         states.withLock { states in
             if states.count > 100_000 { states.removeAll() }
             var state = states[address] ?? ([], 0)
@@ -154,4 +160,9 @@ final class AuthenticationThrottle: Sendable {
             states[address] = state
         }
     }
+}
+
+extension WallClock {
+    /// Seconds since the Unix epoch, for the limiters' buckets.
+    var seconds: Double { Double(now().milliseconds) / 1000 }
 }

@@ -42,17 +42,19 @@ struct AuthenticationMiddleware: RouterMiddleware {
 final class PrincipalCache: Sendable {
     let accounts: any AccountStore
     let lifetimeMilliseconds: Int64
+    let clock: WallClock
     let entries = Mutex([String: (Principal, Int64)]())
     let used = Mutex(Set<String>())
 
-    init(accounts: any AccountStore, lifetimeMilliseconds: Int64 = 10_000) {
+    init(accounts: any AccountStore, lifetimeMilliseconds: Int64 = 10_000, clock: WallClock = .system) {
         self.accounts = accounts
+        self.clock = clock
         self.lifetimeMilliseconds = lifetimeMilliseconds
     }
 
     func principal(forKey key: String) async throws -> Principal? {
         let hash = APIKey.hash(key)
-        let now = Timestamp.now().milliseconds
+        let now = clock.now().milliseconds
         if let (principal, expiry) = entries.withLock({ $0[hash] }), expiry > now {
             used.withLock { _ = $0.insert(principal.keyId) }
             return principal

@@ -9,6 +9,7 @@ struct AdminRoutes: Sendable {
     let accounts: any AccountStore
     let principals: PrincipalCache
     let maxBodyBytes: Int
+    let clock: WallClock
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("orgs", use: listOrganisations)
@@ -217,7 +218,7 @@ struct AdminRoutes: Sendable {
                 grace = seconds
             }
         }
-        let until = Timestamp.now().adding(milliseconds: Int64(grace) * 1000)
+        let until = clock.now().adding(milliseconds: Int64(grace) * 1000)
         guard
             let (record, key, oldHash) = try await accounts.rotateKey(
                 org: context.principal.orgId, id: id, graceUntil: until, actor: actor(context))
@@ -229,7 +230,7 @@ struct AdminRoutes: Sendable {
     }
 
     func write(_ key: KeyRecord, secret: String? = nil, to json: inout JSONWriter) {
-        let now = Timestamp.now()
+        let now = clock.now()
         let status: String
         if let revoked = key.revokedAt, revoked <= now {
             status = "revoked"

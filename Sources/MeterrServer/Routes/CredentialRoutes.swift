@@ -14,8 +14,10 @@ final class CredentialCache: Sendable {
         var provider: Provider
     }
     let entries = Mutex([Key: (StoredCredential?, Int64)]())
+    let clock: WallClock
 
-    init(store: any CredentialStore, vault: CredentialVault) {
+    init(store: any CredentialStore, vault: CredentialVault, clock: WallClock) {
+        self.clock = clock
         self.store = store
         self.vault = vault
     }
@@ -23,7 +25,7 @@ final class CredentialCache: Sendable {
     /// The stored credential for a call, or `nil` (the gateway then uses the configured one).
     func secret(org: String, team: String?, provider: Provider) async throws -> StoredCredential? {
         let key = Key(org: org, team: team, provider: provider)
-        let now = Timestamp.now().milliseconds
+        let now = clock.now().milliseconds
         if let (secret, expiry) = entries.withLock({ $0[key] }), expiry > now { return secret }
         let secret = try await store.credentialSecret(org: org, team: team, provider: provider, vault: vault)
         entries.withLock { entries in

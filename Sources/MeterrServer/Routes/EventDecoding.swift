@@ -7,8 +7,10 @@ enum EventBatchDecoder {
     static let maxEvents = 1000
 
     /// The events, and the shape they came in (which names their fields in later errors).
-    static func decode(_ body: [UInt8]) throws -> (events: [UsageEvent], shape: UsageEventParser.Shape) {
-        let (events, shape) = try UsageEventParser.parseBatch(body)
+    static func decode(_ body: [UInt8], receivedAt: Timestamp) throws -> (
+        events: [UsageEvent], shape: UsageEventParser.Shape
+    ) {
+        let (events, shape) = try UsageEventParser.parseBatch(body, receivedAt: receivedAt)
         if events.isEmpty { throw MeterrError.invalid("events", "must hold at least one event") }
         if events.count > maxEvents {
             throw MeterrError.invalid("events", "at most \(maxEvents) events per request (got \(events.count))")

@@ -9,6 +9,7 @@ import NIOCore
 struct PricingRoutes: Sendable {
     let engine: CostEngine
     let maxBodyBytes: Int
+    let clock: WallClock
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("prices", use: prices)
@@ -20,7 +21,7 @@ struct PricingRoutes: Sendable {
     @Sendable func prices(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         switch request.uri.queryParameters.get("format") ?? "meterr" {
         case "meterr": return jsonResponse(bytes: Array(engine.catalog.encode().utf8))
-        case "litellm": return jsonResponse(bytes: Array(LiteLLM.export(engine.catalog, at: .now()).utf8))
+        case "litellm": return jsonResponse(bytes: Array(LiteLLM.export(engine.catalog, at: clock.now()).utf8))
         default: throw MeterrError.invalid("format", "must be meterr or litellm")
         }
     }
@@ -84,7 +85,7 @@ struct PricingRoutes: Sendable {
             cacheWrite1hTokens: try count("cache_write_1h_tokens") ?? 0, outputTokens: output,
             reasoningTokens: try count("reasoning_tokens") ?? 0)
         try usage.validate()
-        var at = Timestamp.now()
+        var at = clock.now()
         if let text = json["at"]?.string {
             guard let time = Timestamp(rfc3339: text) else {
                 throw MeterrError.invalid("at", "must be an RFC 3339 time")

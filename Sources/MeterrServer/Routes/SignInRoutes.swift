@@ -21,6 +21,7 @@ struct SignInRoutes: Sendable {
     let users: any UserStore
     let throttle: AuthenticationThrottle
     let secureCookies: Bool
+    let clock: WallClock
     static let cookieName = "meterr_session"
     static let lifetimeSeconds = 12 * 3600
 
@@ -91,7 +92,7 @@ struct SignInRoutes: Sendable {
         let csrf = Identifier.random(length: 32)
         try await users.createSession(
             tokenHash: Self.tokenHash(token), user: user, csrfToken: csrf,
-            expiresAt: Timestamp.now().adding(milliseconds: Int64(Self.lifetimeSeconds) * 1000))
+            expiresAt: clock.now().adding(milliseconds: Int64(Self.lifetimeSeconds) * 1000))
         var response = try jsonResponse(Self.sessionBody(user, csrf: csrf))
         response.headers[.setCookie] = cookie(token, maxAge: Self.lifetimeSeconds)
         return response

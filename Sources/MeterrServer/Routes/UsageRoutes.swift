@@ -12,6 +12,7 @@ struct UsageRoutes: Sendable {
     let budgets: BudgetGuard
     let anomalies: AnomalyDetector
     let maxBodyBytes: Int
+    let clock: WallClock
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.post("usage/events", use: ingest)
@@ -34,7 +35,7 @@ struct UsageRoutes: Sendable {
         } catch is NIOTooManyBytesError {
             throw MeterrError(.payloadTooLarge, "must be at most \(maxBodyBytes) bytes", field: "body")
         }
-        var (events, shape) = try EventBatchDecoder.decode(Array(body.readableBytesView))
+        var (events, shape) = try EventBatchDecoder.decode(Array(body.readableBytesView), receivedAt: clock.now())
         let org = context.principal.orgId
         for index in events.indices {
             let prefix = shape.prefix(index)
@@ -128,7 +129,7 @@ struct UsageRoutes: Sendable {
             let names = SummaryGrouping.allCases.map(\.rawValue).joined(separator: ", ")
             throw MeterrError.invalid("group_by", "must be one of \(names)")
         }
-        let now = Timestamp.now()
+        let now = clock.now()
         let from = try timestamp(query, "from") ?? now.monthStart
         let to = try timestamp(query, "to") ?? now
         guard from <= to else { throw MeterrError.invalid("from", "must not be after to") }

@@ -8,6 +8,7 @@ struct WebhookRoutes: Sendable {
     let vault: CredentialVault
     let policy: UpstreamURLPolicy
     let maxBodyBytes: Int
+    let clock: WallClock
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("webhooks", use: list)
@@ -52,7 +53,7 @@ struct WebhookRoutes: Sendable {
         }
         let webhook = Webhook(
             id: Identifier.make("whk", length: 16), orgId: context.principal.orgId, url: checked, format: format,
-            createdAt: .now())
+            createdAt: clock.now())
         let secret = "whsec_" + Identifier.random(length: 32)
         try await store.createWebhook(webhook, secret: secret, vault: vault, actor: context.principal.keyId)
         var out = JSONWriter()

@@ -8,7 +8,7 @@ extension SQLiteStore: AccountStore {
                 .configuration, "METERR_ADMIN_KEY must start with mk_ and be 20 to 128 printable characters")
         }
         return try await write { db in
-            let now = Timestamp.now().milliseconds
+            let now = self.clock.now().milliseconds
             let organisation: Organisation
             if let row = try Row.fetchOne(db, sql: "SELECT id, name FROM organisations ORDER BY created_at LIMIT 1") {
                 organisation = Organisation(id: row[0], name: row[1])
@@ -29,12 +29,12 @@ extension SQLiteStore: AccountStore {
                     try Bool.fetchOne(
                         db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE hash = ?)", arguments: [hash]) ?? false
                 if !known {
-                    try Self.insertKey(
+                    try self.insertKey(
                         db, key: adminKey, name: "METERR_ADMIN_KEY", org: organisation.id, scopes: [.all, .operator])
                 }
             } else if !hasAdmin {
                 let key = APIKey.generate()
-                try Self.insertKey(db, key: key, name: "admin", org: organisation.id, scopes: [.all, .operator])
+                try self.insertKey(db, key: key, name: "admin", org: organisation.id, scopes: [.all, .operator])
                 created = key
             }
             return BootstrapResult(organisation: organisation, createdAdminKey: created)
@@ -42,7 +42,7 @@ extension SQLiteStore: AccountStore {
     }
 
     public func principal(forKey key: String) async throws -> Principal? {
-        let now = Timestamp.now().milliseconds
+        let now = self.clock.now().milliseconds
         let hash = Array(APIKey.hash(key).utf8)
         let prefix = APIKey.displayPrefix(key)
         return try await read { db in
@@ -90,10 +90,10 @@ extension SQLiteStore: AccountStore {
             let organisation = Organisation(id: Identifier.make("org", length: 16), name: name)
             try db.execute(
                 sql: "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?)",
-                arguments: [organisation.id, name, Timestamp.now().milliseconds])
+                arguments: [organisation.id, name, self.clock.now().milliseconds])
             let key = APIKey.generate()
-            try Self.insertKey(db, key: key, name: "admin", org: organisation.id)
-            try Self.log(
+            try self.insertKey(db, key: key, name: "admin", org: organisation.id)
+            try self.log(
                 db, org: organisation.id, actor: actor, action: "org.create", target: organisation.id, detail: name)
             return (organisation, key)
         }
@@ -111,7 +111,7 @@ extension SQLiteStore: AccountStore {
         try await write { db in
             try Self.requireOrganisation(db, org)
             try db.execute(sql: "UPDATE organisations SET tier = ? WHERE id = ?", arguments: [tier.rawValue, org])
-            try Self.log(db, org: org, actor: actor, action: "org.tier", target: org, detail: tier.rawValue)
+            try self.log(db, org: org, actor: actor, action: "org.tier", target: org, detail: tier.rawValue)
         }
     }
 
@@ -121,7 +121,7 @@ extension SQLiteStore: AccountStore {
             if let value, value < 1 { throw MeterrError.invalid(field, "must be at least 1") }
         }
         if request.scopes.isEmpty { throw MeterrError.invalid("scopes", "must name at least one scope") }
-        if let expiry = request.expiresAt, expiry <= Timestamp.now() {
+        if let expiry = request.expiresAt, expiry <= self.clock.now() {
             throw MeterrError.invalid("expires_at", "must be in the future")
         }
         return try await write { db in
@@ -131,13 +131,13 @@ extension SQLiteStore: AccountStore {
                 try Self.requireGroup(db, kind: .project, org: org, name: project, field: "project")
             }
             let key = APIKey.generate()
-            let id = try Self.insertKey(
+            let id = try self.insertKey(
                 db, key: key, name: name, org: org, scopes: request.scopes, team: request.team, user: request.user,
                 project: request.project, expiresAt: request.expiresAt)
             try db.execute(
                 sql: "UPDATE api_keys SET tier = ?, rpm = ?, tpm = ? WHERE id = ?",
                 arguments: [request.tier?.rawValue, request.requestsPerMinute, request.tokensPerMinute, id])
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "key.create", target: id,
                 detail: "\(name) [\(request.scopes.nameList.joined(separator: ","))]")
             return (try Self.keyRecord(db, org: org, id: id)!, key)
@@ -159,11 +159,11 @@ extension SQLiteStore: AccountStore {
                 let hash = try String.fetchOne(
                     db, sql: "SELECT hash FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id])
             else { return nil }
-            let now = Timestamp.now().milliseconds
+            let now = self.clock.now().milliseconds
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)",
                 arguments: [now, id, now])
-            try Self.log(db, org: org, actor: actor, action: "key.revoke", target: id, detail: nil)
+            try self.log(db, org: org, actor: actor, action: "key.revoke", target: id, detail: nil)
             return hash
         }
     }
@@ -175,11 +175,11 @@ extension SQLiteStore: AccountStore {
             guard let old = try Self.keyRecord(db, org: org, id: id),
                 let hash = try String.fetchOne(db, sql: "SELECT hash FROM api_keys WHERE id = ?", arguments: [id])
             else { return nil }
-            if let revoked = old.revokedAt, revoked <= Timestamp.now() {
+            if let revoked = old.revokedAt, revoked <= self.clock.now() {
                 throw MeterrError(.conflict, "the key is revoked; create a new one")
             }
             let key = APIKey.generate()
-            let newId = try Self.insertKey(
+            let newId = try self.insertKey(
                 db, key: key, name: old.name, org: org, scopes: old.scopes, team: old.team, user: old.user,
                 project: old.project, expiresAt: old.expiresAt)
             try db.execute(
@@ -187,7 +187,7 @@ extension SQLiteStore: AccountStore {
                 arguments: [old.tier?.rawValue, old.requestsPerMinute, old.tokensPerMinute, newId])
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [graceUntil.milliseconds, id])
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "key.rotate", target: id,
                 detail: "replaced by \(newId); old key valid until \(graceUntil.rfc3339)")
             return (try Self.keyRecord(db, org: org, id: newId)!, key, hash)
@@ -210,7 +210,7 @@ extension SQLiteStore: AccountStore {
             }
             let group = NamedGroup(
                 id: Identifier.make(kind == .team ? "team" : "prj", length: 16), orgId: org, name: name,
-                team: kind == .project ? team : nil, createdAt: .now())
+                team: kind == .project ? team : nil, createdAt: self.clock.now())
             if kind == .team {
                 try db.execute(
                     sql: "INSERT INTO teams (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
@@ -220,7 +220,7 @@ extension SQLiteStore: AccountStore {
                     sql: "INSERT INTO projects (id, org_id, name, team, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [group.id, org, name, team, group.createdAt.milliseconds])
             }
-            try Self.log(db, org: org, actor: actor, action: "\(kind.rawValue).create", target: group.id, detail: name)
+            try self.log(db, org: org, actor: actor, action: "\(kind.rawValue).create", target: group.id, detail: name)
             return group
         }
     }
@@ -245,7 +245,7 @@ extension SQLiteStore: AccountStore {
                 throw MeterrError(.conflict, "\(what) still name this \(kind.rawValue); change them first")
             }
             try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [id])
-            try Self.log(db, org: org, actor: actor, action: "\(kind.rawValue).delete", target: id, detail: name)
+            try self.log(db, org: org, actor: actor, action: "\(kind.rawValue).delete", target: id, detail: name)
             return true
         }
     }
@@ -321,15 +321,14 @@ extension SQLiteStore: AccountStore {
         return name
     }
 
-    static func log(_ db: Database, org: String, actor: String, action: String, target: String?, detail: String?) throws
-    {
+    func log(_ db: Database, org: String, actor: String, action: String, target: String?, detail: String?) throws {
         try db.execute(
             sql: "INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [org, Timestamp.now().milliseconds, actor, action, target, detail])
+            arguments: [org, self.clock.now().milliseconds, actor, action, target, detail])
     }
 
     @discardableResult
-    static func insertKey(
+    func insertKey(
         _ db: Database, key: String, name: String, org: String, scopes: KeyScopes = .all, team: String? = nil,
         user: String? = nil, project: String? = nil, expiresAt: Timestamp? = nil
     ) throws -> String {
@@ -342,7 +341,7 @@ extension SQLiteStore: AccountStore {
                 """,
             arguments: [
                 id, org, name, APIKey.displayPrefix(key), APIKey.hash(key), scopes.rawValue,
-                Timestamp.now().milliseconds, team, user, project, expiresAt?.milliseconds,
+                self.clock.now().milliseconds, team, user, project, expiresAt?.milliseconds,
             ])
         return id
     }

@@ -48,7 +48,7 @@ extension SQLiteStore: AlertStore {
                 sql:
                     "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?), acknowledged_by = COALESCE(acknowledged_by, ?) "
                     + "WHERE org_id = ? AND id = ?",
-                arguments: [Timestamp.now().milliseconds, actor, org, id])
+                arguments: [self.clock.now().milliseconds, actor, org, id])
             return db.changesCount > 0
         }
     }

@@ -35,7 +35,7 @@ extension SQLiteStore: BudgetStore {
             try db.execute(
                 sql: "INSERT INTO budgets (\(Self.budgetColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: Self.arguments(budget))
-            try Self.log(
+            try self.log(
                 db, org: budget.orgId, actor: actor, action: "budget.create", target: budget.id,
                 detail: Self.describe(budget))
             return budget
@@ -56,7 +56,7 @@ extension SQLiteStore: BudgetStore {
                     budget.baselineAt.milliseconds, budget.orgId, budget.id,
                 ])
             guard db.changesCount > 0 else { return false }
-            try Self.log(
+            try self.log(
                 db, org: budget.orgId, actor: actor, action: "budget.update", target: budget.id,
                 detail: Self.describe(budget))
             return true
@@ -82,7 +82,7 @@ extension SQLiteStore: BudgetStore {
         try await write { db in
             try db.execute(sql: "DELETE FROM budgets WHERE org_id = ? AND id = ?", arguments: [org, id])
             guard db.changesCount > 0 else { return false }
-            try Self.log(db, org: org, actor: actor, action: "budget.delete", target: id, detail: nil)
+            try self.log(db, org: org, actor: actor, action: "budget.delete", target: id, detail: nil)
             return true
         }
     }

@@ -11,7 +11,7 @@ extension SQLiteStore: CredentialStore {
         else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
         let sealed = try vault.seal(secret)
         let masked = CredentialVault.mask(secret)
-        let now = Timestamp.now()
+        let now = self.clock.now()
         return try await write { db in
             try Self.requireOrganisation(db, org)
             if let team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
@@ -28,7 +28,7 @@ extension SQLiteStore: CredentialStore {
                     org, team ?? "", provider.rawValue, Data(sealed), vault.fingerprint, masked, now.milliseconds,
                     baseURL,
                 ])
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "credential.set", target: provider.rawValue,
                 detail: "\(team.map { "team \($0): " } ?? "")\(masked)\(baseURL.map { " at \($0)" } ?? "")")
             return CredentialRecord(provider: provider, team: team, masked: masked, updatedAt: now, baseURL: baseURL)
@@ -61,7 +61,7 @@ extension SQLiteStore: CredentialStore {
                 sql: "DELETE FROM provider_credentials WHERE org_id = ? AND team = ? AND provider = ?",
                 arguments: [org, team ?? "", provider.rawValue])
             guard db.changesCount > 0 else { return false }
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "credential.delete", target: provider.rawValue,
                 detail: team.map { "team \($0)" })
             return true

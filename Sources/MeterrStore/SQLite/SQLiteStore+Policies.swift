@@ -22,8 +22,8 @@ extension SQLiteStore: PolicyStore {
                     INSERT INTO org_policies (org_id, policy, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (org_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at
                     """,
-                arguments: [org, text, Timestamp.now().milliseconds])
-            try Self.log(db, org: org, actor: actor, action: "policy.update", target: nil, detail: nil)
+                arguments: [org, text, self.clock.now().milliseconds])
+            try self.log(db, org: org, actor: actor, action: "policy.update", target: nil, detail: nil)
         }
     }
 
@@ -57,7 +57,7 @@ extension SQLiteStore: PolicyStore {
                     """,
                 arguments: [at.milliseconds, actor, org, id])
             guard db.changesCount > 0 else { return nil }
-            try Self.log(db, org: org, actor: actor, action: "anomaly.lift", target: id, detail: nil)
+            try self.log(db, org: org, actor: actor, action: "anomaly.lift", target: id, detail: nil)
             return try Row.fetchOne(
                 db, sql: "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE id = ?", arguments: [id]
             ).map(Self.block)

@@ -30,7 +30,7 @@ extension SQLiteStore: UserStore {
             }
             let record = UserRecord(
                 id: Identifier.make("usr", length: 16), orgId: org, email: email, name: name, role: role, team: team,
-                hasPassword: passwordHash != nil, createdAt: .now())
+                hasPassword: passwordHash != nil, createdAt: self.clock.now())
             try db.execute(
                 sql: """
                     INSERT INTO users (id, org_id, email, name, role, team, password_hash, created_at)
@@ -39,7 +39,7 @@ extension SQLiteStore: UserStore {
                 arguments: [
                     record.id, org, email, name, role.rawValue, team, passwordHash, record.createdAt.milliseconds,
                 ])
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "user.create", target: record.id,
                 detail: "\(email) as \(role.rawValue)")
             return record
@@ -71,7 +71,7 @@ extension SQLiteStore: UserStore {
                 }
             }
             try db.execute(sql: "UPDATE users SET role = ? WHERE id = ?", arguments: [role.rawValue, id])
-            try Self.log(
+            try self.log(
                 db, org: org, actor: actor, action: "user.role", target: id,
                 detail: "\(user.role.rawValue) → \(role.rawValue)")
             user.role = role
@@ -95,7 +95,7 @@ extension SQLiteStore: UserStore {
             }
             try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
-            try Self.log(db, org: org, actor: actor, action: "user.delete", target: id, detail: user.email)
+            try self.log(db, org: org, actor: actor, action: "user.delete", target: id, detail: user.email)
             return true
         }
     }
@@ -121,13 +121,13 @@ extension SQLiteStore: UserStore {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    tokenHash, user.id, user.orgId, csrfToken, Timestamp.now().milliseconds, expiresAt.milliseconds,
+                    tokenHash, user.id, user.orgId, csrfToken, self.clock.now().milliseconds, expiresAt.milliseconds,
                 ])
         }
     }
 
     public func session(tokenHash: String) async throws -> (UserRecord, String)? {
-        let now = Timestamp.now().milliseconds
+        let now = self.clock.now().milliseconds
         return try await read { db in
             try Row.fetchOne(
                 db,

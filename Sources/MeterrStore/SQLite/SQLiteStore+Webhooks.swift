@@ -13,7 +13,7 @@ extension SQLiteStore: WebhookStore {
                 arguments: [
                     webhook.id, webhook.orgId, webhook.url, webhook.format, sealed, webhook.createdAt.milliseconds,
                 ])
-            try Self.log(
+            try self.log(
                 db, org: webhook.orgId, actor: actor, action: "webhook.create", target: webhook.id, detail: webhook.url)
         }
     }
@@ -38,7 +38,7 @@ extension SQLiteStore: WebhookStore {
                 arguments: [org, id])
             try db.execute(sql: "DELETE FROM webhooks WHERE org_id = ? AND id = ?", arguments: [org, id])
             guard db.changesCount > 0 else { return false }
-            try Self.log(db, org: org, actor: actor, action: "webhook.delete", target: id, detail: nil)
+            try self.log(db, org: org, actor: actor, action: "webhook.delete", target: id, detail: nil)
             return true
         }
     }
@@ -54,7 +54,7 @@ extension SQLiteStore: WebhookStore {
                         INSERT INTO webhook_deliveries (webhook_id, alert_id, payload, next_attempt_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT (webhook_id, alert_id) DO NOTHING
                         """,
-                    arguments: [id, deliveryKey, body, Timestamp.now().milliseconds])
+                    arguments: [id, deliveryKey, body, self.clock.now().milliseconds])
             }
         }
     }

@@ -18,9 +18,14 @@ public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// Where rows take their creation, expiry and delivery times from.
+    public let clock: WallClock
 
     /// Opens (and creates and migrates, unless `readOnly`) the database `meterr.sqlite` in `directory`.
-    public init(directory: String, readOnly: Bool = false, durability: Durability = .normal) throws {
+    public init(
+        directory: String, readOnly: Bool = false, durability: Durability = .normal, clock: WallClock = .system
+    ) throws {
+        self.clock = clock
         let path = (directory as NSString).appendingPathComponent("meterr.sqlite")
         if readOnly {
             guard FileManager.default.fileExists(atPath: path) else {
