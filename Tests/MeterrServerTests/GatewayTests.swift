@@ -489,9 +489,43 @@ struct GatewayConnectionTests {
         }
     }
 
-    @Test("A pooled connection the provider closes on the next request is replaced: the call goes again on a new one")
-    func staleConnection() async throws {
-        let provider = try OneAnswerPerConnectionProvider()
+    @Test("A call the provider read whole and hung up on is never sent again: a 502 in its shape, input recorded")
+    func droppedAfterRequest() async throws {
+        let provider = try OneAnswerPerConnectionProvider(closeAfterAnswer: false)
+        defer { provider.stop() }
+        try await withGateway(configure: { configuration, _ in
+            configuration.upstreams[.openai] = .init(baseURL: "http://127.0.0.1:\(provider.port)", apiKey: "sk-x")
+        }) { client, _ in
+            let body = #"{"model":"gpt-4.1","messages":[{"role":"user","content":"write a long essay"}]}"#
+            let first = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(first.status == .ok)
+            // The second call goes on the pooled connection; the provider reads it whole and hangs up.
+            let second = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(second.status == .badGateway)
+            #expect(second.json["error"] is [String: Any], "OpenAI's error shape: \(String(buffer: second.body))")
+            #expect(String(buffer: second.body).contains("not sent again"))
+            #expect(provider.requests == 2, "the provider got the second call once")
+            let id = try #require(second.headers[.init("x-meterr-request-id")!])
+            let event = try #require(try await client.event(id))
+            #expect(event["status"] as? Int == 502)
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect((event["input_tokens"] as? Int ?? 0) > 0, "the possible spend is visible")
+            #expect(event["output_tokens"] as? Int == 0)
+            #expect(event["cost_usd"] as? String != nil)
+            // The next call opens a new connection and is answered.
+            let third = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(third.status == .ok)
+            #expect(provider.connections == 2)
+            #expect(provider.requests == 3)
+        }
+    }
+
+    @Test("A pooled connection the provider closed while idle is not reused: the call goes once, on a new one")
+    func closedWhileIdle() async throws {
+        let provider = try OneAnswerPerConnectionProvider(closeAfterAnswer: true)
         defer { provider.stop() }
         try await withGateway(configure: { configuration, _ in
             configuration.upstreams[.openai] = .init(baseURL: "http://127.0.0.1:\(provider.port)", apiKey: "sk-x")
@@ -503,8 +537,9 @@ struct GatewayConnectionTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.init("x-meterr-cost-usd")!] == "0.000060000")
             }
-            // The first call opened a connection; the next two each found theirs closed and opened another.
+            // Each call found its predecessor's connection closed and opened its own; none went twice.
             #expect(provider.connections == 3)
+            #expect(provider.requests == 3)
         }
     }
 
@@ -566,6 +601,9 @@ func listenOnLoopback() throws -> (Int32, Int) {
 
 /// A provider that answers the first request on each connection (keep-alive promised) and closes
 /// the connection, unanswered, when a second one arrives on it: an idle connection that died.
+/// A provider that answers one call per connection: on a second call it reads the request whole and
+/// hangs up without a word (`closeAfterAnswer: false`), or it closes each connection right after its
+/// answer, though the answer said keep-alive (`closeAfterAnswer: true`).
 final class OneAnswerPerConnectionProvider: Sendable {
     final class Counter: Sendable {
         let value = Mutex(0)
@@ -574,25 +612,29 @@ final class OneAnswerPerConnectionProvider: Sendable {
     let port: Int
     private let listener: Int32
     private let accepted = Counter()
+    private let received = Counter()
 
     var connections: Int { accepted.value.withLock { $0 } }
+    /// Whole requests read, answered or not.
+    var requests: Int { received.value.withLock { $0 } }
 
-    init() throws {
+    init(closeAfterAnswer: Bool) throws {
         let (listener, port) = try listenOnLoopback()
         self.listener = listener
         self.port = port
         let accepted = self.accepted
+        let received = self.received
         Thread {
             while true {
                 let connection = accept(listener, nil, nil)
                 guard connection >= 0 else { return }
                 accepted.value.withLock { $0 += 1 }
-                Thread { Self.serve(connection) }.start()
+                Thread { Self.serve(connection, received: received, closeAfterAnswer: closeAfterAnswer) }.start()
             }
         }.start()
     }
 
-    private static func serve(_ connection: Int32) {
+    private static func serve(_ connection: Int32, received counter: Counter, closeAfterAnswer: Bool) {
         defer { _ = Glibc.close(connection) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -609,6 +651,7 @@ final class OneAnswerPerConnectionProvider: Sendable {
                 .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
             guard text.utf8.count >= text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) + length
             else { continue }
+            counter.value.withLock { $0 += 1 }
             // A second request on this connection: hang up without a word.
             if answered { return }
             answered = true
@@ -620,6 +663,7 @@ final class OneAnswerPerConnectionProvider: Sendable {
                 ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)").utf8)
             _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+            if closeAfterAnswer { return }
         }
     }
 

@@ -435,10 +435,12 @@ struct Call: Sendable {
     }
 
     /// Builds, prices and hands over the call's usage event; never throws, never waits.
+    /// - Parameter possiblyRun: the whole request reached the provider but no answer came back: its
+    ///   input is counted (estimated), since the provider may have run and billed it.
     @discardableResult
     func record(
         status: Int, reading: UsageReading?, stream: Bool, firstByte: ContinuousClock.Instant?,
-        upstreamRequestId: String? = nil
+        upstreamRequestId: String? = nil, possiblyRun: Bool = false
     ) -> UsageEvent? {
         // Model lists and token counts cost nothing: no event.
         guard let endpoint, endpoint != .countTokens else {
@@ -447,11 +449,18 @@ struct Call: Sendable {
             return nil
         }
         let model = reading?.model ?? facts.model ?? "unknown"
-        // No reading: the provider was never reached, so nothing was used.
+        // No reading: nothing was used, unless the provider may have run the call unanswered.
         let (usage, source) =
             reading?.billedUsage(
                 status: status, provider: provider, model: model, requestBody: requestBody,
-                estimator: gateway.estimator) ?? (Usage(), .estimated)
+                estimator: gateway.estimator)
+            ?? (
+                possiblyRun
+                    ? Usage(
+                        inputTokens: gateway.estimator.inputTokens(
+                            provider: provider, model: model, requestBody: requestBody)) : Usage(),
+                .estimated
+            )
         let now = ContinuousClock.now
         var event = UsageEvent(
             id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,

@@ -369,12 +369,17 @@ final class GatewayExchange: UpstreamResponseHandler {
             return
         }
         let status = failure == .timedOut ? 504 : 502
-        plan.call.record(status: status, reading: nil, stream: plan.call.facts.stream, firstByte: nil)
+        plan.call.record(
+            status: status, reading: nil, stream: plan.call.facts.stream, firstByte: nil,
+            possiblyRun: failure == .droppedAfterRequest)
         let message =
             switch failure {
             case .timedOut: "\(target) did not answer in time"
             case .proxyRefused: "\(target) could not be reached: the proxy did not open a tunnel (see upstream_proxy)"
             case .unreachable, .broken: "\(target) could not be reached"
+            case .droppedAfterRequest:
+                "\(target) closed the connection without answering; the call was not sent again, as the "
+                    + "provider may have run it"
             }
         reply(Gateway.failure(adapter, status, message))
     }

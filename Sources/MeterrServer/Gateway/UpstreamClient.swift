@@ -78,6 +78,9 @@ enum UpstreamFailure: Error, Sendable {
     case timedOut
     /// The connection closed, or the upstream sent bytes that are not HTTP.
     case broken
+    /// The connection closed after the whole request went out and before any answer: the provider
+    /// may have run (and billed) the call, so it is not sent again.
+    case droppedAfterRequest
     /// The proxy did not open a tunnel (a 407 or another refusal of `CONNECT`, or no answer to it).
     case proxyRefused
 }
@@ -247,14 +250,30 @@ final class UpstreamPool: @unchecked Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    /// The most recently used open connection to `endpoint`, if any.
+    /// The most recently used open connection to `endpoint`, if any. A connection whose provider has
+    /// already hung up (its close not yet seen by the event loop) is closed instead of reused.
     func checkout(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
         while let connection = idle[endpoint]?.popLast() {
             connection.idleTimer?.cancel()
             connection.idleTimer = nil
-            if connection.channel.isActive { return connection }
+            if connection.channel.isActive && Self.stillEstablished(connection.channel) { return connection }
+            connection.channel.close(promise: nil)
         }
         return nil
+    }
+
+    /// Whether the kernel still sees the connection as established: one `getsockopt` (TCP_INFO), which
+    /// tells a provider's close that has arrived but not been read yet.
+    static func stillEstablished(_ channel: any Channel) -> Bool {
+        #if os(Linux)
+            guard let provider = channel as? any SocketOptionProvider else { return true }
+            var established = true
+            // On the channel's own event loop the option is read at once and the future is complete.
+            provider.getTCPInfo().whenSuccess { info in established = info.tcpi_state == 1 }  // TCP_ESTABLISHED
+            return established
+        #else
+            return true
+        #endif
     }
 
     func checkin(_ connection: UpstreamConnection) {
@@ -354,8 +373,9 @@ final class UpstreamCall: @unchecked Sendable {
     private var handler: (any UpstreamResponseHandler)?
     private var connection: UpstreamConnection?
     private var state = State.connecting
-    private var reused = false
     private var retried = false
+    /// The whole request was handed to the kernel: from then on the provider may have it.
+    private var requestWritten = false
     private var keepAlive = true
     private var paused = false
     private var lastRead = NIODeadline.now()
@@ -377,7 +397,6 @@ final class UpstreamCall: @unchecked Sendable {
         firstByteDeadline = .now() + client.timeouts.firstByte
         arm(at: firstByteDeadline)
         if let connection = pool.checkout(request.endpoint) {
-            reused = true
             send(on: connection)
         } else {
             open()
@@ -394,7 +413,6 @@ final class UpstreamCall: @unchecked Sendable {
                     self.pool.checkin(connection)
                     return
                 }
-                self.reused = false
                 self.send(on: connection)
             case .failure(let error):
                 self.fail(error is NIOHTTP1ProxyConnectHandler.Error ? .proxyRefused : .unreachable)
@@ -420,7 +438,14 @@ final class UpstreamCall: @unchecked Sendable {
         if request.body.readableBytes > 0 {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
         }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenFailure { _ in self.connectionClosed() }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenComplete { result in
+            // A write that ends after the call moved to another connection is that old one's business.
+            guard self.connection === connection else { return }
+            switch result {
+            case .success: self.requestWritten = true
+            case .failure: self.connectionClosed()
+            }
+        }
     }
 
     fileprivate func received(head: HTTPResponseHead) {
@@ -450,17 +475,18 @@ final class UpstreamCall: @unchecked Sendable {
         handler?.upstreamFinished()
     }
 
-    /// The connection closed (or broke) while this call owned it. A reused connection that closes
-    /// before any answer was one the upstream had just given up on: the call goes once more on a new one.
+    /// The connection closed (or broke) while this call owned it. Calls cost money and are not
+    /// idempotent, so the call goes once more on a new connection only if the request never went out
+    /// whole (the provider cannot have run it); one that did is reported as possibly run.
     fileprivate func connectionClosed() {
         guard state == .awaitingHead || state == .receiving else { return }
-        if state == .awaitingHead, reused, !retried {
+        if state == .awaitingHead, !requestWritten, !retried {
             retried = true
             release(reuse: false)
             open()
             return
         }
-        fail(.broken)
+        fail(state == .awaitingHead && requestWritten ? .droppedAfterRequest : .broken)
     }
 
     private func fail(_ failure: UpstreamFailure) {
