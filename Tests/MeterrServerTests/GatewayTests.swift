@@ -3,11 +3,12 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeterrCore
-import MeterrServer
 import MeterrTestSupport
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import MeterrServer
 
 /// meterr in front of a fake provider for every upstream, on a clock pinned at `clock` (by default an
 /// ordinary mid-month hour that ticks on), so nothing depends on when the suite runs.
@@ -178,6 +179,52 @@ struct GatewayTests {
             if let cost = item.cost { #expect(event["cost_usd"] as? String == cost) }
             #expect(event["cost_usd"] is String, "every model here has a price")
         }
+    }
+
+    @Test(
+        "A base URL written as each SDK's docs write it (with its version, or Azure's /openai) is not doubled",
+        arguments: gatewayCases)
+    func baseURLForms(_ item: GatewayCase) async throws {
+        // The form OPENAI_BASE_URL, vLLM, Ollama, LiteLLM and the providers' own docs use; Gemini's
+        // v1beta base also serves the google-genai SDK's /v1 calls, and Cohere's v2 base its v1 chat.
+        let suffix: [Provider: String] = [
+            .openai: "/v1/", .azure: "/openai", .anthropic: "/v1", .gemini: "/v1beta", .mistral: "/v1", .cohere: "/v2",
+        ]
+        try await withGateway(configure: { configuration, port in
+            for provider in Provider.allCases {
+                configuration.upstreams[provider] = .init(
+                    baseURL: "http://127.0.0.1:\(port)" + suffix[provider]!, apiKey: "real-\(provider.rawValue)-key")
+            }
+        }) { client, seen in
+            let key = item.keyHeader == "authorization" ? "Bearer \(adminKey)" : adminKey
+            let response = try await client.call(item.path, item.body, headers: [HTTPField.Name(item.keyHeader)!: key])
+            #expect(response.status == .ok)
+            let path = String(item.path.prefix { $0 != "?" })
+            let expected = path.hasPrefix("/v1/") ? path : String(path.drop { $0 == "/" }.drop { $0 != "/" })
+            #expect(seen.last.withLock { $0 }?.path == expected)
+        }
+    }
+
+    @Test("Base URL paths: an overlap with the call's path is not doubled; a different version gives way")
+    func baseURLPaths() throws {
+        func path(_ base: String, _ call: String) -> String? { UpstreamEndpoint(baseURL: base)?.path(for: call) }
+        #expect(path("http://h:8000/v1", "/v1/chat/completions") == "/v1/chat/completions")
+        #expect(path("http://h:8000/v1/", "/v1/chat/completions") == "/v1/chat/completions")
+        #expect(path("http://h:8000", "/v1/chat/completions") == "/v1/chat/completions")
+        #expect(path("https://corp/llm/openai/v1", "/v1/embeddings") == "/llm/openai/v1/embeddings")
+        #expect(path("https://corp/llm/openai", "/v1/embeddings") == "/llm/openai/v1/embeddings")
+        #expect(
+            path("https://r.openai.azure.com/openai", "/openai/deployments/d/chat/completions")
+                == "/openai/deployments/d/chat/completions")
+        #expect(path("https://r.openai.azure.com/openai/v1", "/openai/v1/responses") == "/openai/v1/responses")
+        #expect(
+            path("https://g.googleapis.com/v1beta", "/v1/models/m:generateContent") == "/v1/models/m:generateContent")
+        #expect(
+            path("https://g.googleapis.com/v1beta", "/v1beta/models/m:generateContent")
+                == "/v1beta/models/m:generateContent")
+        #expect(path("https://api.cohere.com/v2", "/v1/chat") == "/v1/chat")
+        #expect(path("https://h/v1alpha2", "/v1/x") == "/v1/x")
+        #expect(path("https://h/version", "/v1/x") == "/version/v1/x", "not a version segment")
     }
 
     @Test("An OpenAI stream without include_usage gets it upstream, and the extra chunk never reaches the caller")

@@ -242,7 +242,7 @@ struct Gateway: Sendable {
         }
         let head = HTTPRequestHead(
             version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
-            uri: upstreamEndpoint.basePath + upstreamPath + Self.query(inbound.query, adapter: adapter),
+            uri: upstreamEndpoint.path(for: upstreamPath) + Self.query(inbound.query, adapter: adapter),
             headers: headers)
 
         // Anomaly blocks and rate caps, then budgets: hold the call's worst case against every
