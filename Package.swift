@@ -142,7 +142,8 @@ let package = Package(
             path: "Benchmarks/LedgerBenchmark"
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),
-        .testTarget(name: "MeterrStoreTests", dependencies: ["MeterrStore"]),
+        .testTarget(
+            name: "MeterrStoreTests", dependencies: ["MeterrStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "MeterrProvidersTests", dependencies: ["MeterrProviders"], resources: [.copy("Fixtures")]),
         .testTarget(

@@ -109,11 +109,14 @@ public struct UsageTotals: Sendable, Hashable, Decodable {
     public var cost: Money?
     /// Calls whose model had no price.
     public var unpricedRequests: Int
+    /// Their input and output tokens (0 from a meterr that does not report them).
+    public var unpricedTokens: Int
 
     enum CodingKeys: String, CodingKey {
         case requests
         case cost = "cost_usd"
         case unpricedRequests = "unpriced_requests"
+        case unpricedTokens = "unpriced_tokens"
     }
 
     /// Decodes the totals; the token counts sit beside the other fields.
@@ -122,6 +125,7 @@ public struct UsageTotals: Sendable, Hashable, Decodable {
         requests = try container.decode(Int.self, forKey: .requests)
         cost = try container.decodeIfPresent(Money.self, forKey: .cost)
         unpricedRequests = try container.decode(Int.self, forKey: .unpricedRequests)
+        unpricedTokens = try container.decodeIfPresent(Int.self, forKey: .unpricedTokens) ?? 0
         usage = try Usage(from: decoder)
     }
 }

@@ -59,6 +59,13 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
     try await anomalies.loadBlocks()
+    if let model = configuration.unpricedPolicy.fallbackModel,
+        engine.resolve(model: model, provider: nil) == nil
+    {
+        throw MeterrError(
+            .configuration, "unpriced_fallback_model: the price catalog has no model \"\(model)\"")
+    }
+    let unpriced = UnpricedPricing(engine: engine, policies: policies, serverDefault: configuration.unpricedPolicy)
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
@@ -73,7 +80,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
     UsageRoutes(
-        writer: writer, ledger: store, pricer: pricer, budgets: budgetGuard, anomalies: anomalies,
+        writer: writer, ledger: store, pricer: pricer, unpriced: unpriced, budgets: budgetGuard, anomalies: anomalies,
         maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
@@ -86,7 +93,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         .register(on: api)
     AlertRoutes(store: store).register(on: api)
     AnomalyRoutes(
-        store: store, policies: policies, detector: anomalies, clock: clock, maxBodyBytes: configuration.maxBodyBytes
+        store: store, policies: policies, detector: anomalies, unpriced: unpriced, clock: clock,
+        maxBodyBytes: configuration.maxBodyBytes
     ).register(on: api)
     let upstreamPolicy = UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts))
     WebhookRoutes(
@@ -127,12 +135,13 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
-        engine: engine, metrics: gatewayMetrics, corsOrigins: Set(configuration.corsOrigins), logger: logger)
+        engine: engine, unpriced: unpriced, metrics: gatewayMetrics, corsOrigins: Set(configuration.corsOrigins),
+        logger: logger)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
         credentials: store, guardian: budgetGuard, engine: engine, overrides: overrides, principals: principals,
-        broadcaster: broadcaster, clock: clock
+        broadcaster: broadcaster, unpriced: unpriced, clock: clock
     ).register(on: router)
 
     let services: [any Service] = [

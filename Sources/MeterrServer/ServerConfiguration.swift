@@ -62,6 +62,9 @@ public struct ServerConfiguration: Sendable {
     public var azureDeployments: [String: String] = [:]
     /// Negotiated prices and discounts per organisation (`org: default` means the first organisation).
     public var priceOverrides: [OrgPriceOverride] = []
+    /// What the gateway does with calls whose model has no price, for organisations that set no
+    /// `unpriced_policy` of their own (`unpriced_policy`, `unpriced_fallback_model`).
+    public var unpricedPolicy: UnpricedPolicy = .refuse
     /// An admin key to install instead of a random one (`METERR_ADMIN_KEY`).
     public var adminKey: String?
     /// The master key sealing provider credentials (`METERR_MASTER_KEY`); `nil` uses `master.key` in the data directory.
@@ -175,6 +178,8 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UPSTREAM_PROXY", "upstream_proxy"), ("METERR_UPSTREAM_NO_PROXY", "upstream_no_proxy"),
             ("METERR_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
             ("METERR_SECURE_COOKIES", "secure_cookies"),
+            ("METERR_UNPRICED_POLICY", "unpriced_policy"),
+            ("METERR_UNPRICED_FALLBACK_MODEL", "unpriced_fallback_model"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -322,6 +327,15 @@ public struct ServerConfiguration: Sendable {
         case "upstream_ca_file":
             guard FileManager.default.isReadableFile(atPath: value) else { throw invalid("a readable PEM file") }
             upstreamCAFile = value
+        case "unpriced_policy":
+            let model = value == "fallback" ? unpricedPolicy.fallbackModel : nil
+            guard let policy = try? UnpricedPolicy(name: value, fallbackModel: model) else {
+                throw invalid("refuse, fallback or allow")
+            }
+            unpricedPolicy = policy
+        case "unpriced_fallback_model":
+            // Naming the model prices unpriced calls as it.
+            unpricedPolicy = .fallback(model: value)
         case "durability":
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability

@@ -214,6 +214,11 @@ public protocol BudgetStore: Sendable {
     func deleteBudget(org: String, id: String, actor: String) async throws -> Bool
     /// The priced spend in `[from, to)` of the calls a scope covers.
     func spend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money
+    /// The calls in `[from, to)` a scope covers whose model had no price, and their input and output
+    /// tokens: what no budget can count.
+    func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
+        requests: Int, tokens: Int
+    )
     /// The same spend per hour (hour start → nano-dollars), for rolling windows.
     func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> [Int64: Int64]
     /// Keeps closed periods (each budget, start and end once).

@@ -49,11 +49,53 @@ public struct AnomalySettings: Sendable, Hashable {
     public init() {}
 }
 
-/// An organisation's alerting and anomaly policy (`GET`/`PUT /api/policy`).
+/// What the gateway does with a call whose model has no price (unpriced is not free).
+public enum UnpricedPolicy: Sendable, Hashable {
+    /// Refused when a hard budget covers the call, since that budget cannot bound what it cannot price;
+    /// let through unpriced otherwise.
+    case refuse
+    /// Priced as `model` (a catalog name), or with none named as the provider's most expensive model;
+    /// the event's `price_id` says so.
+    case fallback(model: String?)
+    /// Let through unpriced, chosen knowingly: its cost stays unknown and no budget counts it.
+    case allow
+
+    /// `refuse`, `fallback` or `allow`.
+    public var name: String {
+        switch self {
+        case .refuse: "refuse"
+        case .fallback: "fallback"
+        case .allow: "allow"
+        }
+    }
+
+    /// The fallback model named, if any.
+    public var fallbackModel: String? {
+        if case .fallback(let model) = self { return model }
+        return nil
+    }
+
+    /// Reads a policy name and its fallback model (which only `fallback` takes).
+    public init(name: String, fallbackModel: String?) throws(MeterrError) {
+        switch name {
+        case "refuse": self = .refuse
+        case "allow": self = .allow
+        case "fallback": self = .fallback(model: fallbackModel)
+        default: throw MeterrError.invalid("unpriced_policy", "must be refuse, fallback or allow (got \(name))")
+        }
+        if fallbackModel != nil, name != "fallback" {
+            throw MeterrError.invalid("unpriced_fallback_model", "goes with unpriced_policy fallback")
+        }
+    }
+}
+
+/// An organisation's alerting, anomaly and unpriced-call policy (`GET`/`PUT /api/policy`).
 public struct OrgPolicy: Sendable, Hashable {
     /// Rules per alert kind; kinds without one are neither cooled down nor re-sent.
     public var alertRules: [String: AlertRule]
     public var anomalies: AnomalySettings
+    /// What to do with calls whose model has no price; `nil`: the server's `unpriced_policy`.
+    public var unpriced: UnpricedPolicy?
 
     /// The defaults: blocks are re-sent until acknowledged, anomaly spikes cool down for an hour.
     public static let defaults = OrgPolicy(
@@ -69,9 +111,10 @@ public struct OrgPolicy: Sendable, Hashable {
         ], anomalies: AnomalySettings())
 
     /// Creates a policy.
-    public init(alertRules: [String: AlertRule], anomalies: AnomalySettings) {
+    public init(alertRules: [String: AlertRule], anomalies: AnomalySettings, unpriced: UnpricedPolicy? = nil) {
         self.alertRules = alertRules
         self.anomalies = anomalies
+        self.unpriced = unpriced
     }
 
     /// The rule for an alert kind (no cool-down, no re-sending when it has none).
@@ -79,9 +122,12 @@ public struct OrgPolicy: Sendable, Hashable {
         alertRules[kind] ?? AlertRule(cooldownMinutes: 0, renotifyMinutes: 0)
     }
 
-    /// The policy as JSON: `{"alerts": {kind: {cooldown_minutes, renotify_minutes}}, "anomalies": {…}}`.
+    /// The policy as JSON: `{"alerts": {kind: {cooldown_minutes, renotify_minutes}}, "anomalies": {…},
+    /// "unpriced_policy": …, "unpriced_fallback_model": …}`.
     public func write(to json: inout JSONWriter) {
         json.beginObject()
+        json.string("unpriced_policy", unpriced?.name)
+        json.string("unpriced_fallback_model", unpriced?.fallbackModel)
         json.beginObject("alerts")
         for (kind, rule) in alertRules.sorted(by: { $0.key < $1.key }) {
             json.beginObject(kind)
@@ -116,8 +162,33 @@ public struct OrgPolicy: Sendable, Hashable {
     public func merging(_ update: JSONValue) throws(MeterrError) -> OrgPolicy {
         guard case .object(let members) = update else { throw MeterrError.invalid("body", "must be a JSON object") }
         var policy = self
-        for key in members.keys where key != "alerts" && key != "anomalies" {
-            throw MeterrError.invalid(key, "is not a policy section (alerts, anomalies)")
+        let sections: Set = ["alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model"]
+        for key in members.keys where !sections.contains(key) {
+            throw MeterrError.invalid(key, "is not a policy section (\(sections.sorted().joined(separator: ", ")))")
+        }
+        if members["unpriced_policy"] != nil || members["unpriced_fallback_model"] != nil {
+            func text(_ key: String) throws(MeterrError) -> String? {
+                switch members[key] {
+                case .none, .null?: return nil
+                case .string(let value)?: return value
+                default: throw MeterrError.invalid(key, "must be a string or null")
+                }
+            }
+            let model = try text("unpriced_fallback_model")
+            if let name = try text("unpriced_policy") {
+                policy.unpriced = try UnpricedPolicy(name: name, fallbackModel: model)
+            } else if members["unpriced_policy"] != nil {
+                // null: back to the server's default.
+                guard model == nil else {
+                    throw MeterrError.invalid("unpriced_fallback_model", "goes with unpriced_policy fallback")
+                }
+                policy.unpriced = nil
+            } else {
+                guard case .fallback = policy.unpriced else {
+                    throw MeterrError.invalid("unpriced_fallback_model", "goes with unpriced_policy fallback")
+                }
+                policy.unpriced = .fallback(model: model)
+            }
         }
         if let alerts = members["alerts"] {
             guard case .object(let kinds) = alerts else { throw MeterrError.invalid("alerts", "must be an object") }

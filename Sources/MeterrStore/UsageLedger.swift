@@ -111,20 +111,31 @@ public struct UsageTotals: Sendable, Hashable {
     public var cost: Money
     /// Calls whose model had no price: their cost is unknown, not zero.
     public var unpricedRequests: Int
+    /// The input and output tokens of those calls.
+    public var unpricedTokens: Int
 
     /// Creates totals.
-    public init(requests: Int = 0, usage: Usage = Usage(), cost: Money = .zero, unpricedRequests: Int = 0) {
+    public init(
+        requests: Int = 0, usage: Usage = Usage(), cost: Money = .zero, unpricedRequests: Int = 0,
+        unpricedTokens: Int = 0
+    ) {
         self.requests = requests
         self.usage = usage
         self.cost = cost
         self.unpricedRequests = unpricedRequests
+        self.unpricedTokens = unpricedTokens
     }
 
     /// Adds one event.
     public mutating func add(_ event: UsageEvent) {
         requests += 1
         usage += event.usage
-        if let cost = event.cost { self.cost += cost } else { unpricedRequests += 1 }
+        if let cost = event.cost {
+            self.cost += cost
+        } else {
+            unpricedRequests += 1
+            unpricedTokens += event.usage.inputTokens + event.usage.outputTokens
+        }
     }
 
     /// Adds other totals.
@@ -133,6 +144,7 @@ public struct UsageTotals: Sendable, Hashable {
         lhs.usage += rhs.usage
         lhs.cost += rhs.cost
         lhs.unpricedRequests += rhs.unpricedRequests
+        lhs.unpricedTokens += rhs.unpricedTokens
     }
 }
 

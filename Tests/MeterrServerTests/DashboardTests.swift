@@ -117,7 +117,7 @@ struct DashboardTests {
             #expect(exactUSD(html, id: "spend-today") == summary?["cost_usd"] as? String)
             #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
             #expect(!html.contains(hostile))
-            #expect(html.contains("1 unpriced calls not counted"))
+            #expect(html.contains("1 unpriced call (1,200 tokens)</a> not counted"))
             // Cache reads of gpt-4o saved the difference between its input and cache-read prices.
             #expect(exactUSD(html, id: "cache-savings") != "0.000000000")
             #expect(page.body.readableBytes < 100_000)

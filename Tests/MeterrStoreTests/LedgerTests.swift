@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import MeterrCore
-import MeterrStore
 import Synchronization
 import Testing
+
+@testable import MeterrStore
 
 /// A fresh data directory per test, removed afterwards.
 func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
@@ -127,6 +128,35 @@ struct LedgerTests {
                         #expect(keyed(summary) == expected, "\(org) \(grouping) \(fromText)…\(toText)")
                     }
                 }
+            }
+        }
+    }
+
+    @Test("A ledger from before unpriced tokens were counted gets them from its events when it opens")
+    func unpricedTokensMigration() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var factory = EventFactory(seed: 11)
+        let events = (0..<500).map { factory.event(index: $0) }
+        #expect(events.contains { $0.cost == nil } && events.contains { $0.cost != nil })
+        do {
+            let store = try SQLiteStore(directory: directory)
+            _ = try await store.append(events)
+            // Back to the schema before v11: no unpriced_tokens column, the migration not yet run.
+            try await store.pool.write { db in
+                try db.execute(sql: "ALTER TABLE usage_rollups DROP COLUMN unpriced_tokens")
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v11-unpriced-tokens'")
+            }
+        }
+        let store = try SQLiteStore(directory: directory)
+        let from = Timestamp(rfc3339: "2026-09-01T00:00:00Z")!
+        let to = Timestamp(rfc3339: "2026-12-01T00:00:00Z")!
+        for org in ["org_a", "org_b"] {
+            for grouping in SummaryGrouping.allCases {
+                let summary = try await store.summary(org: org, groupBy: grouping, from: from, to: to)
+                #expect(keyed(summary) == recompute(events, org: org, groupBy: grouping, from: from, to: to))
+                #expect(summary.totals.unpricedTokens > 0, "\(org) \(grouping)")
             }
         }
     }

@@ -55,6 +55,17 @@ public struct FakeProvider {
                     status: .ok, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: answer)))
             }
+            if body.contains("model-probe") {
+                // Answers as the model asked for, with 50,000 prompt and 1,000 completion tokens.
+                let model =
+                    body.firstRange(of: #""model":""#).map { body[$0.upperBound...].prefix { $0 != "\"" } } ?? ""
+                let answer =
+                    #"{"id":"m","object":"chat.completion","model":"\#(model)","choices":[],"#
+                    + #""usage":{"prompt_tokens":50000,"completion_tokens":1000,"total_tokens":51000}}"#
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: answer)))
+            }
             if body.contains("fault-garbage") {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],

@@ -22,6 +22,7 @@ struct DashboardRoutes: Sendable {
     let overrides: [OrgPriceOverride]
     let principals: PrincipalCache
     let broadcaster: UsageBroadcaster
+    let unpriced: UnpricedPricing
     let clock: WallClock
 
     static let pages: [(path: String, title: String)] = [
@@ -42,6 +43,7 @@ struct DashboardRoutes: Sendable {
         pages.get("usage", use: usage)
         pages.get("usage.csv", use: usageCSV)
         pages.get("budgets", use: budgetsPage)
+        pages.post("budgets/unpriced", use: setUnpricedPolicy)
         pages.get("alerts", use: alertsPage)
         pages.post("alerts/:id/acknowledge", use: acknowledgeAlert)
         pages.get("keys", use: keysPage)

@@ -8,10 +8,20 @@ extension DashboardRoutes {
     // MARK: budgets
 
     @Sendable func budgetsPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        try await budgetsResponse(context)
+    }
+
+    func budgetsResponse(_ context: DashboardContext, problem: String? = nil) async throws -> Response {
         let now = clock.now()
         var rows = HTML.empty
         for budget in try await budgets.budgets(org: context.orgId) {
             let state = try await guardian.status(budget, now: now)
+            let unpricedUsage = try await budgets.unpricedUsage(
+                org: budget.orgId, scope: budget.scope, from: state.periodStart, to: state.periodEnd)
+            let uncounted: HTML =
+                unpricedUsage.requests == 0
+                ? "<span class=\"muted\">none</span>"
+                : "<span class=\"bad\">\(Format.count(unpricedUsage.requests)) call\(unpricedUsage.requests == 1 ? "" : "s"), \(Format.count(unpricedUsage.tokens)) tokens</span>"
             let percent = budget.limit.nanos > 0 ? Int(state.spent * 100 / budget.limit.nanos) : 0
             // A rolling window has no period end to project to.
             let forecast =
@@ -38,7 +48,7 @@ extension DashboardRoutes {
                 <td><label class="sr-only" for="progress-\(budget.id)">\(budget.name): \(percent)% used</label>\
                 <progress id="progress-\(budget.id)" max="100" value="\(min(percent, 100))">\(percent)%</progress>\
                 <span class="\(tone)">\(percent)%</span></td><td>\(outlook)</td>\
-                <td>\(Format.time(BudgetGuard.resetsAt(budget, state)))</td></tr>
+                <td>\(uncounted)</td><td>\(Format.time(BudgetGuard.resetsAt(budget, state)))</td></tr>
                 """
         }
         let body: HTML = """
@@ -46,10 +56,63 @@ extension DashboardRoutes {
             <section class="panel"><table id="budgets"><caption>Budgets this period</caption><thead><tr>\
             <th scope="col">Budget</th><th scope="col">Covers</th><th scope="col">Period</th>\
             <th scope="col" class="num">Spent</th><th scope="col" class="num">Limit</th><th scope="col">Used</th>\
-            <th scope="col">Projected at period end</th><th scope="col">Resets (UTC)</th></tr></thead>\
-            <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"8\" class=\"muted\">No budgets yet: create them with POST /api/budgets.</td></tr>" as HTML : rows)</tbody></table></section>
+            <th scope="col">Projected at period end</th><th scope="col">Unpriced calls (not counted)</th>\
+            <th scope="col">Resets (UTC)</th></tr></thead>\
+            <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"9\" class=\"muted\">No budgets yet: create them with POST /api/budgets.</td></tr>" as HTML : rows)</tbody></table></section>
+            \(try await unpricedPanel(context, problem: problem))
             """
-        return page("Budgets", context, current: "/budgets", body)
+        return page("Budgets", context, current: "/budgets", body, status: problem == nil ? .ok : .badRequest)
+    }
+
+    /// What happens to calls of models without a price, and (for admins) the form that changes it.
+    func unpricedPanel(_ context: DashboardContext, problem: String?) async throws -> HTML {
+        let policy = try await unpriced.policy(org: context.orgId)
+        let explained: HTML =
+            switch policy {
+            case .refuse:
+                "refused under a hard budget (which cannot bound what it cannot price), let through unpriced otherwise"
+            case .fallback(let model?): "priced as \(model)"
+            case .fallback(nil): "priced as the provider's most expensive model"
+            case .allow: "let through unpriced: their cost stays unknown and no budget counts them"
+            }
+        let heading: HTML = """
+            <section class="panel" id="unpriced"><h2 id="unpriced-heading">Calls of models without a price</h2>\
+            <p>Now: <strong id="unpriced-policy" data-policy="\(policy.name)">\(policy.name)</strong>, \(explained).</p>
+            """
+        guard context.session.canManage else { return heading + "</section>" }
+        func option(_ name: String) -> HTML {
+            "<option value=\"\(name)\"\(policy.name == name ? " selected" : "")>\(name)</option>"
+        }
+        return heading + """
+            \(problem.map { problemsHTML([$0]) } ?? .empty)\
+            <form class="filters" method="post" action="/budgets/unpriced" aria-labelledby="unpriced-heading">\
+            <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+            <label for="u-policy">Policy<select id="u-policy" name="policy">\(option("refuse"))\(option("fallback"))\
+            \(option("allow"))</select></label>\
+            <label for="u-model">Fallback model (optional)<input id="u-model" name="model" \
+            value="\(policy.fallbackModel ?? "")" placeholder="the provider's most expensive"></label>\
+            <button type="submit">Save</button></form></section>
+            """
+    }
+
+    @Sendable func setUnpricedPolicy(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        let model = form.nonEmpty("model")
+        let policy: UnpricedPolicy
+        do {
+            policy = try UnpricedPolicy(name: form.nonEmpty("policy") ?? "", fallbackModel: model)
+        } catch {
+            return try await budgetsResponse(context, problem: error.message)
+        }
+        if let model, engine.resolve(model: model, provider: nil) == nil {
+            return try await budgetsResponse(context, problem: "The price catalog has no model \"\(model)\".")
+        }
+        var current = try await unpriced.policies.policy(org: context.orgId)
+        current.unpriced = policy
+        try await unpriced.policies.set(org: context.orgId, current, actor: context.session.principal.keyId)
+        return redirect("/budgets#unpriced")
     }
 
     // MARK: alerts

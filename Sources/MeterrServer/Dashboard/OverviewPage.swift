@@ -98,7 +98,10 @@ extension DashboardRoutes {
         let tokens = month.usage.inputTokens + month.usage.outputTokens
         let unpriced: HTML =
             month.unpricedRequests > 0
-            ? "<div class=\"sub bad\">\(Format.count(month.unpricedRequests)) unpriced calls not counted</div>" : ""
+            ? """
+            <div class="sub bad" id="unpriced-month"><a href="/budgets#unpriced">\(Format.count(month.unpricedRequests)) \
+            unpriced call\(month.unpricedRequests == 1 ? "" : "s") (\(Format.count(month.unpricedTokens)) tokens)</a> not counted</div>
+            """ : ""
         let projected: HTML =
             data.projected.map {
                 "<div class=\"value\" id=\"projected\" data-usd=\"\($0.decimalString)\">\(Format.usd($0))</div>"

@@ -241,16 +241,19 @@ package final class BudgetGuard: Sendable {
     }
 
     /// The most a call can cost: its prompt (counted) plus its output limit (`max_tokens`, else the
-    /// model's output limit, else 4,096 tokens), at the model's price; zero for an unpriced model.
+    /// model's output limit, else 4,096 tokens), at the model's price, or at `priceAs`'s (an unpriced
+    /// model's fallback); zero for an unpriced model without one.
     package static func worstCase(
         estimator: any TokenEstimator, engine: CostEngine, provider: Provider, model: String?, maxTokens: Int?,
-        body: [UInt8], at time: Timestamp
+        body: [UInt8], at time: Timestamp, priceAs fallback: CatalogEntry? = nil
     ) -> Money {
         guard let model else { return .zero }
         let input = estimator.inputTokens(provider: provider, model: model, requestBody: body)
-        let output = maxTokens ?? engine.resolve(model: model, provider: provider)?.maxOutputTokens ?? 4_096
+        let entry = fallback ?? engine.resolve(model: model, provider: provider)
+        let output = maxTokens ?? entry?.maxOutputTokens ?? 4_096
         let usage = Usage(inputTokens: input, outputTokens: output)
-        return (try? engine.cost(model: model, provider: provider, usage: usage, at: time))??.cost ?? .zero
+        let (priced, priceProvider) = fallback.map { ($0.model, $0.provider) } ?? (model, provider)
+        return (try? engine.cost(model: priced, provider: priceProvider, usage: usage, at: time))??.cost ?? .zero
     }
 
     /// Reserves `worstCase` against every budget, or refuses if a hard one would be crossed (nothing held then).

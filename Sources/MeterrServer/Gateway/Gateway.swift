@@ -30,6 +30,7 @@ struct Gateway: Sendable {
     let anomalies: AnomalyDetector
     let clock: WallClock
     let engine: CostEngine
+    let unpriced: UnpricedPricing
     let metrics: GatewayMetrics
     /// Origins allowed to call from a browser (`cors_origins`).
     let corsOrigins: Set<String>
@@ -249,6 +250,7 @@ struct Gateway: Sendable {
         // budget that covers it, or refuse.
         let attribution = Attribution(request.headerFields, facts: facts, principal: principal)
         var reservation = BudgetGuard.Reservation.none
+        var unpricedPolicy: UnpricedPolicy?
         if let endpoint, endpoint != .countTokens {
             try await anomalies.prepare(org: principal.orgId)
             if let refusal = anomalies.admit(
@@ -264,11 +266,24 @@ struct Gateway: Sendable {
                 user: attribution.user, project: attribution.project, keyId: principal.keyId, tags: attribution.tags,
                 provider: target, model: facts.model ?? "", usage: Usage())
             let covering = budgets.budgets(for: probe)
+            // Unpriced is not free: what the organisation's policy says decides such a call.
+            if let model = facts.model, !unpriced.isPriced(model: model, provider: target) {
+                unpricedPolicy = try await unpriced.policy(org: principal.orgId)
+                if unpricedPolicy == .refuse, let hard = covering.first(where: \.hard) {
+                    metrics.record(provider: provider, status: 403, source: nil)
+                    return failure(403, UnpricedPricing.refusal(model: model, budget: hard))
+                }
+            }
             if !covering.isEmpty {
                 try await budgets.prepare(covering, now: startedAt)
                 let worst = BudgetGuard.worstCase(
                     estimator: estimator, engine: engine, provider: target, model: facts.model,
-                    maxTokens: facts.maxTokens, body: bytes, at: startedAt)
+                    maxTokens: facts.maxTokens, body: bytes, at: startedAt,
+                    priceAs: unpricedPolicy.flatMap { policy in
+                        guard case .fallback(let model) = policy else { return nil }
+                        return engine.fallbackEntry(
+                            provider: target, model: model, embeddings: endpoint == .embeddings, at: startedAt)
+                    })
                 switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
                 case .failure(let refusal):
                     metrics.record(provider: provider, status: 429, source: nil)
@@ -283,7 +298,7 @@ struct Gateway: Sendable {
         let call = Call(
             gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
             principal: principal, attribution: attribution, reservation: reservation,
-            requestId: inbound.requestId, started: started, startedAt: startedAt)
+            requestId: inbound.requestId, started: started, startedAt: startedAt, unpricedPolicy: unpricedPolicy)
         return .forward(
             UpstreamPlan(
                 request: UpstreamRequest(endpoint: upstreamEndpoint, head: head, body: upstreamBody), call: call,
@@ -428,6 +443,8 @@ struct Call: Sendable {
     let requestId: String
     let started: ContinuousClock.Instant
     let startedAt: Timestamp
+    /// The organisation's unpriced policy, when the requested model has no price.
+    let unpricedPolicy: UnpricedPolicy?
 
     /// Releases what the call held: it never went upstream.
     func abandon() {
@@ -470,6 +487,10 @@ struct Call: Sendable {
             ttftMs: stream ? firstByte.map { Int(Gateway.milliseconds($0 - started)) } : nil, requestId: requestId,
             upstreamRequestId: upstreamRequestId, route: "direct")
         event.applyPrice(from: gateway.pricer)
+        if event.cost == nil {
+            gateway.unpriced.applyFallback(
+                &event, policy: unpricedPolicy ?? gateway.unpriced.cachedPolicy(org: principal.orgId))
+        }
         gateway.writer.enqueue(event)
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.budgets.settle(reservation, cost: event.cost)

@@ -8,6 +8,7 @@ struct AnomalyRoutes: Sendable {
     let store: any PolicyStore
     let policies: PolicyCache
     let detector: AnomalyDetector
+    let unpriced: UnpricedPricing
     let clock: WallClock
     let maxBodyBytes: Int
 
@@ -21,8 +22,15 @@ struct AnomalyRoutes: Sendable {
 
     @Sendable func policy(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
+        return try await policyResponse(org: context.principal.orgId)
+    }
+
+    /// The policy as in force: an unpriced policy the organisation did not set is the server's.
+    func policyResponse(org: String) async throws -> Response {
+        var policy = try await policies.policy(org: org)
+        policy.unpriced = policy.unpriced ?? unpriced.serverDefault
         var json = JSONWriter()
-        try await policies.policy(org: context.principal.orgId).write(to: &json)
+        policy.write(to: &json)
         return jsonResponse(bytes: json.bytes)
     }
 
@@ -32,10 +40,11 @@ struct AnomalyRoutes: Sendable {
         let members = try await collectJSONObject(request, limit: maxBodyBytes)
         let org = context.principal.orgId
         let policy = try await policies.policy(org: org).merging(.object(members))
+        if let model = policy.unpriced?.fallbackModel, unpriced.engine.resolve(model: model, provider: nil) == nil {
+            throw MeterrError.invalid("unpriced_fallback_model", "the price catalog has no model \"\(model)\"")
+        }
         try await policies.set(org: org, policy, actor: context.principal.keyId)
-        var json = JSONWriter()
-        policy.write(to: &json)
-        return jsonResponse(bytes: json.bytes)
+        return try await policyResponse(org: org)
     }
 
     /// Each entity's baselines and its current hour.

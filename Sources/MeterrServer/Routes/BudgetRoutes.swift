@@ -26,8 +26,7 @@ struct BudgetRoutes: Sendable {
         json.beginObject()
         json.beginArray("budgets")
         for budget in try await store.budgets(org: context.principal.orgId) {
-            let state = try await guardian.status(budget, now: now)
-            write(budget, state: state, now: now, to: &json)
+            try await write(budget, now: now, to: &json)
         }
         json.endArray()
         json.endObject()
@@ -48,7 +47,7 @@ struct BudgetRoutes: Sendable {
         let budget = try await store.createBudget(try Self.apply(members, to: blank), actor: context.principal.keyId)
         try await guardian.reload()
         var out = JSONWriter()
-        write(budget, state: try await guardian.status(budget, now: now), now: now, to: &out)
+        try await write(budget, now: now, to: &out)
         return jsonResponse(bytes: out.bytes, status: .created)
     }
 
@@ -73,7 +72,7 @@ struct BudgetRoutes: Sendable {
         try await guardian.reload()
         guardian.forget(id)
         var out = JSONWriter()
-        write(budget, state: try await guardian.status(budget, now: now), now: now, to: &out)
+        try await write(budget, now: now, to: &out)
         return jsonResponse(bytes: out.bytes)
     }
 
@@ -176,7 +175,11 @@ struct BudgetRoutes: Sendable {
         return budget
     }
 
-    func write(_ budget: Budget, state: BudgetGuard.PeriodState, now: Timestamp, to json: inout JSONWriter) {
+    /// A budget with its current period: spend, holds, forecast, and the unpriced calls it cannot count.
+    func write(_ budget: Budget, now: Timestamp, to json: inout JSONWriter) async throws {
+        let state = try await guardian.status(budget, now: now)
+        let unpriced = try await store.unpricedUsage(
+            org: budget.orgId, scope: budget.scope, from: state.periodStart, to: state.periodEnd)
         json.beginObject()
         json.string("id", budget.id)
         json.string("name", budget.name)
@@ -203,6 +206,8 @@ struct BudgetRoutes: Sendable {
         json.string("projected_to_exceed_at", forecast?.exceedsAt?.rfc3339)
         json.string("period_start", state.periodStart.rfc3339)
         json.string("resets_at", BudgetGuard.resetsAt(budget, state).rfc3339)
+        json.int("unpriced_requests", unpriced.requests)
+        json.int("unpriced_tokens", unpriced.tokens)
         json.endObject()
     }
 }

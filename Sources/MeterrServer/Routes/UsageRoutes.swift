@@ -9,6 +9,7 @@ struct UsageRoutes: Sendable {
     let writer: LedgerWriter
     let ledger: any UsageLedger
     let pricer: (any UsagePricer)?
+    let unpriced: UnpricedPricing
     let budgets: BudgetGuard
     let anomalies: AnomalyDetector
     let maxBodyBytes: Int
@@ -63,6 +64,9 @@ struct UsageRoutes: Sendable {
             // An event that names no key is the reporting key's.
             events[index].keyId = events[index].keyId ?? principal.keyId
             events[index].applyPrice(from: pricer)
+            if events[index].cost == nil {
+                unpriced.applyFallback(&events[index], policy: try await unpriced.policy(org: org))
+            }
         }
         // Baselines are learnt before these events reach the rollups, so they are counted once.
         try await anomalies.prepare(org: org)
@@ -160,6 +164,7 @@ func summaryJSON(_ summary: UsageSummary) -> [UInt8] {
         let allUnpriced = totals.requests > 0 && totals.unpricedRequests == totals.requests
         json.string("cost_usd", allUnpriced ? nil : totals.cost.decimalString)
         json.int("unpriced_requests", totals.unpricedRequests)
+        json.int("unpriced_tokens", totals.unpricedTokens)
     }
     let name = summary.groupBy == .key ? "key_id" : summary.groupBy.rawValue
     var json = JSONWriter(capacity: 300 * summary.groups.count + 400)

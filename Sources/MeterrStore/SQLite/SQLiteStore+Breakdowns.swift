@@ -27,7 +27,8 @@ extension SQLiteStore: UsageBreakdowns {
         let sql = """
             SELECT \(names.map { $0 + ", " }.joined())COUNT(*), SUM(input_tokens), SUM(cache_read_tokens),
                 SUM(cache_write_tokens), SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens),
-                COALESCE(SUM(cost_nanos), 0), SUM(cost_nanos IS NULL)
+                COALESCE(SUM(cost_nanos), 0), SUM(cost_nanos IS NULL),
+                COALESCE(SUM(CASE WHEN cost_nanos IS NULL THEN input_tokens + output_tokens END), 0)
             FROM usage_events WHERE \(conditions.joined(separator: " AND "))\(groupBy)
             ORDER BY COALESCE(SUM(cost_nanos), 0) DESC LIMIT ?
             """
@@ -46,7 +47,8 @@ extension SQLiteStore: UsageBreakdowns {
                             inputTokens: row[width + 1], cacheReadTokens: row[width + 2],
                             cacheWriteTokens: row[width + 3], cacheWrite1hTokens: row[width + 4],
                             outputTokens: row[width + 5], reasoningTokens: row[width + 6]),
-                        cost: Money(nanos: row[width + 7]), unpricedRequests: row[width + 8]))
+                        cost: Money(nanos: row[width + 7]), unpricedRequests: row[width + 8],
+                        unpricedTokens: row[width + 9]))
             }
         }
     }

@@ -96,6 +96,18 @@ extension SQLiteStore: BudgetStore {
         }
     }
 
+    public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
+        requests: Int, tokens: Int
+    ) {
+        let (query, arguments) = Self.spendQuery(
+            "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
+            scope: scope, from: from, to: to)
+        return try await read { db in
+            let row = try Row.fetchOne(db, sql: query + " AND cost_nanos IS NULL", arguments: arguments)
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
     public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
         -> [Int64: Int64]
     {

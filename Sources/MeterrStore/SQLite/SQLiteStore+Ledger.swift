@@ -67,8 +67,8 @@ extension SQLiteStore: UsageLedger {
             sql: """
                 INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens,
                     cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens,
-                    cost_nanos, unpriced_requests)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    cost_nanos, unpriced_requests, unpriced_tokens)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
                     requests = requests + excluded.requests,
                     input_tokens = input_tokens + excluded.input_tokens,
@@ -78,7 +78,8 @@ extension SQLiteStore: UsageLedger {
                     output_tokens = output_tokens + excluded.output_tokens,
                     reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
                     cost_nanos = cost_nanos + excluded.cost_nanos,
-                    unpriced_requests = unpriced_requests + excluded.unpriced_requests
+                    unpriced_requests = unpriced_requests + excluded.unpriced_requests,
+                    unpriced_tokens = unpriced_tokens + excluded.unpriced_tokens
                 """)
         var rollup = RawRow(upsert, db)
         try deltas.forEachRow { key, totals in
@@ -97,6 +98,7 @@ extension SQLiteStore: UsageLedger {
             rollup.bind(usage.reasoningTokens)
             rollup.bind(totals.cost.nanos)
             rollup.bind(totals.unpricedRequests)
+            rollup.bind(totals.unpricedTokens)
             _ = try rollup.execute()
         }
         return inserted
@@ -165,7 +167,8 @@ extension SQLiteStore: UsageLedger {
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
-                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests
+                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests,
+                        unpriced_tokens
                     FROM usage_rollups
                     WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
                     """)
@@ -185,7 +188,7 @@ extension SQLiteStore: UsageLedger {
                         usage: Usage(
                             inputTokens: row[3], cacheReadTokens: row[4], cacheWriteTokens: row[5],
                             cacheWrite1hTokens: row[6], outputTokens: row[7], reasoningTokens: row[8]),
-                        cost: Money(nanos: row[9]), unpricedRequests: row[10])
+                        cost: Money(nanos: row[9]), unpricedRequests: row[10], unpricedTokens: row[11])
                 }
             }
             return groups

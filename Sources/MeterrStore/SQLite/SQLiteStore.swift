@@ -365,6 +365,28 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX alerts_renotify ON alerts(renotify_at) WHERE renotify_at IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v11-unpriced-tokens") { db in
+            // The rollups count the tokens of unpriced calls too; rows that already count unpriced calls
+            // are filled in from their events (grain 0 = hour, 1 = day; dims as RollupDimension).
+            try db.execute(
+                sql: """
+                    ALTER TABLE usage_rollups ADD COLUMN unpriced_tokens INTEGER NOT NULL DEFAULT 0;
+                    UPDATE usage_rollups SET unpriced_tokens = (
+                        SELECT COALESCE(SUM(e.input_tokens + e.output_tokens), 0) FROM usage_events e
+                        WHERE e.org = usage_rollups.org AND e.cost_nanos IS NULL
+                            AND e.ts >= usage_rollups.bucket
+                            AND e.ts < usage_rollups.bucket + (CASE usage_rollups.grain WHEN 0 THEN 3600000 ELSE 86400000 END)
+                            AND (CASE usage_rollups.dim
+                                WHEN 0 THEN ''
+                                WHEN 1 THEN e.provider
+                                WHEN 2 THEN e.provider || '/' || e.model
+                                WHEN 3 THEN COALESCE(e.team, '')
+                                WHEN 4 THEN COALESCE(e.user, '')
+                                WHEN 5 THEN COALESCE(e.project, '')
+                                ELSE COALESCE(e.key_id, '') END) = usage_rollups.value)
+                    WHERE unpriced_requests > 0;
+                    """)
+        }
         return migrator
     }
 }
