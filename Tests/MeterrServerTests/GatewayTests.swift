@@ -590,6 +590,27 @@ struct GatewayConnectionTests {
         }
     }
 
+    @Test("A caller that writes its whole over-limit body before reading (Python's http.client) still reads the 413")
+    func bodyLimitWholeBodyFirst() async throws {
+        try await withGateway(configure: { configuration, _ in configuration.maxGatewayBodyBytes = 1024 }) {
+            client, _ in
+            let port = try #require(client.port)
+            // 32 MiB: far more than the socket buffers hold, so the whole write succeeds only if meterr
+            // keeps reading after its answer.
+            let body =
+                #"{"model":"gpt-4.1","messages":[{"content":""# + String(repeating: "x", count: 32 << 20) + #""}]}"#
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send(
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let answer = try await socket.receive(atLeast: .max)
+            #expect(answer.hasPrefix("HTTP/1.1 413"))
+            #expect(answer.contains("request body exceeds 1024 bytes"))
+            #expect(answer.lowercased().contains("connection: close"))
+        }
+    }
+
     @Test("A large request (admitted off the event loop) is forwarded whole, metered and budgeted like any other")
     func largeBody() async throws {
         try await withGateway { client, seen in
@@ -745,7 +766,9 @@ struct RawSocket {
         let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            let count = bytes[sent...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw MeterrError(.unavailable, "send failed") }
             sent += count
         }

@@ -41,6 +41,12 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var replaying = false
     private var heldRead = false
     private var heldQuiesce = false
+    /// After an answer sent before its request was read whole (a 413): the bytes still to discard
+    /// before the connection closes, so a caller that writes its whole body first still reads the answer.
+    private var lingering: (bytesLeft: Int, timer: Scheduled<Void>)?
+    /// How much of an unread body is read and dropped, and for how long, before the connection closes.
+    static let lingerBytes = 64 << 20
+    static let lingerTime = TimeAmount.seconds(5)
 
     init(gateway: Gateway) {
         self.gateway = gateway
@@ -48,6 +54,22 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if let linger = lingering {
+            // Read and dropped until the request ends, the bound is reached or the time is up.
+            var left = linger.bytesLeft
+            switch part {
+            case .body(let buffer): left -= buffer.readableBytes
+            case .head, .end: left = 0
+            }
+            if left <= 0 {
+                linger.timer.cancel()
+                lingering = nil
+                context.close(promise: nil)
+            } else {
+                lingering = (left, linger.timer)
+            }
+            return
+        }
         if !backlog.isEmpty || !dispatch(part, context: context) {
             backlog.append(part)
         }
@@ -112,10 +134,21 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    /// The gateway call has been answered.
-    fileprivate func exchangeEnded(context: ChannelHandlerContext, close: Bool) {
+    /// The gateway call has been answered. An answer given before the request was read whole closes
+    /// the connection the way nginx's lingering close does: the answer goes out with a FIN, the rest of
+    /// the body is read and dropped (within a bound), then the connection closes; closing at once would
+    /// reset it, and a caller still writing its body would lose the answer.
+    fileprivate func exchangeEnded(context: ChannelHandlerContext, close: Bool, unreadBody: Bool = false) {
         exchange = nil
-        if close {
+        if close && unreadBody {
+            route = .none
+            let timer = context.eventLoop.scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            lingering = (Self.lingerBytes, timer)
+            let closed = context.eventLoop.makePromise(of: Void.self)
+            closed.futureResult.whenFailure { _ in context.close(promise: nil) }
+            context.close(mode: .output, promise: closed)
+            context.read()
+        } else if close {
             context.close(promise: nil)
         } else {
             drain(context: context)
@@ -154,6 +187,8 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lingering?.timer.cancel()
+        lingering = nil
         exchange?.callerLeft()
         context.fireChannelInactive()
     }
@@ -192,6 +227,8 @@ final class GatewayExchange: UpstreamResponseHandler {
     private var stripper: UsageChunkStripper?
     private var firstByte: ContinuousClock.Instant?
     private var upstreamRequestId: String?
+    /// Answered before the request body was read whole.
+    private var unreadBody = false
 
     /// The most a non-streamed answer may hold.
     static let maxResponseBytes = 256 << 20
@@ -218,6 +255,7 @@ final class GatewayExchange: UpstreamResponseHandler {
         if body.readableBytes + part.readableBytes > gateway.maxRequestBytes {
             // Answered at once; the rest of the body is not read (the connection closes).
             phase = .admitting
+            unreadBody = true
             reply(
                 Gateway.failure(
                     ProviderAdapter.of(mount.provider), 413,
@@ -458,6 +496,7 @@ final class GatewayExchange: UpstreamResponseHandler {
         let owner = self.owner
         self.owner = nil
         owner?.exchangeEnded(
-            context: context, close: close || callerGone || head.headerFields[.connection] == "close")
+            context: context, close: close || callerGone || head.headerFields[.connection] == "close",
+            unreadBody: unreadBody && !callerGone)
     }
 }
