@@ -69,9 +69,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware())
-    if !configuration.corsOrigins.isEmpty {
-        router.add(middleware: AllowedOriginsMiddleware(origins: Set(configuration.corsOrigins)))
-    }
+    let cors = CORSPolicy(origins: Set(configuration.corsOrigins))
+    if !cors.origins.isEmpty { router.add(middleware: AllowedOriginsMiddleware(policy: cors)) }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
     SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies, clock: clock)
@@ -135,7 +134,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
-        engine: engine, unpriced: unpriced, metrics: gatewayMetrics, corsOrigins: Set(configuration.corsOrigins),
+        engine: engine, unpriced: unpriced, metrics: gatewayMetrics, cors: cors,
         logger: logger)
     MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(

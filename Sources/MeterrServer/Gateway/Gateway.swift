@@ -33,7 +33,7 @@ struct Gateway: Sendable {
     let unpriced: UnpricedPricing
     let metrics: GatewayMetrics
     /// Origins allowed to call from a browser (`cors_origins`).
-    let corsOrigins: Set<String>
+    let cors: CORSPolicy
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.
@@ -310,11 +310,7 @@ struct Gateway: Sendable {
     /// DESIGN.md, and cross-origin access for an allowed origin.
     func finish(_ headers: inout HTTPFields, requestId: String, origin: String?) {
         headers.setCommonHeaders(requestId: requestId)
-        if let origin, corsOrigins.contains(origin) {
-            headers[AllowedOriginsMiddleware.allowOrigin] = origin
-            headers[AllowedOriginsMiddleware.exposeHeaders] = AllowedOriginsMiddleware.exposed
-            headers[AllowedOriginsMiddleware.vary] = "Origin"
-        }
+        cors.decorate(&headers, origin: origin)
     }
 
     /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).
@@ -332,14 +328,9 @@ struct Gateway: Sendable {
     static func presentedKey(_ headers: HTTPFields, query: String?, adapter: ProviderAdapter) -> String? {
         for name in adapter.keyHeaders {
             guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { continue }
-            if name == "authorization" {
-                let utf8 = value.utf8
-                guard utf8.count > 7, utf8.prefix(7).elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) else {
-                    continue
-                }
-                return trimmed(value.utf8.dropFirst(7))
+            if let key = name == "authorization" ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
+                return key
             }
-            return trimmed(value.utf8[...])
         }
         if adapter.keyInQuery, let query {
             for pair in query.split(separator: "&") where pair.hasPrefix("key=") {
@@ -347,14 +338,6 @@ struct Gateway: Sendable {
             }
         }
         return nil
-    }
-
-    /// The text without spaces or tabs around it.
-    static func trimmed(_ bytes: Substring.UTF8View) -> String {
-        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        guard let first = bytes.firstIndex(where: { !blank($0) }), let last = bytes.lastIndex(where: { !blank($0) })
-        else { return "" }
-        return String(Substring(bytes[first...last]))
     }
 
     /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.

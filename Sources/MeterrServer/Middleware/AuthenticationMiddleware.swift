@@ -22,11 +22,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
             response.headers[.retryAfter] = String(wait)
             return response
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let key = request.headers[.authorization].flatMap(PresentedKey.bearer) else {
             throttle.failed(context.remoteAddress)
             throw APIError(.unauthenticated, "send a meterr key as Authorization: Bearer mk_…")
         }
-        let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard APIKey.isWellFormed(key), let principal = try await cache.principal(forKey: key) else {
             throttle.failed(context.remoteAddress)
             throw APIError(.unauthenticated, "the meterr key is not valid")

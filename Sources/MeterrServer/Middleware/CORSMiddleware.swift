@@ -1,11 +1,10 @@
 import HTTPTypes
 import Hummingbird
+import MeterrCore
 
-/// Cross-origin access: closed unless origins are configured (`cors_origins`); then those origins,
-/// and only they, may call meterr from a browser.
-struct AllowedOriginsMiddleware: RouterMiddleware {
-    typealias Context = MeterrRequestContext
-
+/// Which browser origins may call meterr (`cors_origins`): one rule for the gateway, `/api` and the
+/// dashboard alike. None by default.
+struct CORSPolicy: Sendable {
     let origins: Set<String>
 
     static let allowOrigin = HTTPField.Name("Access-Control-Allow-Origin")!
@@ -17,27 +16,49 @@ struct AllowedOriginsMiddleware: RouterMiddleware {
     /// The response headers a browser app may read.
     static let exposed = "x-meterr-request-id, x-meterr-cost-usd, server-timing, retry-after"
 
+    /// The request's origin, if it is allowed.
+    func allowed(_ origin: String?) -> String? {
+        guard let origin, origins.contains(origin) else { return nil }
+        return origin
+    }
+
+    /// Lets an allowed origin read the answer (and its meterr headers).
+    func decorate(_ headers: inout HTTPFields, origin: String?) {
+        guard let origin = allowed(origin) else { return }
+        headers[Self.allowOrigin] = origin
+        headers[Self.exposeHeaders] = Self.exposed
+        headers[Self.vary] = "Origin"
+    }
+
+    /// The answer to an allowed origin's preflight: the methods and the headers the providers' SDKs send.
+    func preflight(origin: String) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[Self.allowOrigin] = origin
+        headers[Self.allowMethods] = "GET, POST, PUT, DELETE, OPTIONS"
+        headers[Self.allowHeaders] =
+            "authorization, content-type, x-api-key, x-goog-api-key, api-key, anthropic-version, x-meterr-key, "
+            + "x-meterr-team, x-meterr-user, x-meterr-project, x-meterr-tags"
+        headers[Self.maxAge] = "600"
+        headers[Self.vary] = "Origin"
+        return headers
+    }
+}
+
+/// Applies the `CORSPolicy` to every route Hummingbird serves (the gateway applies it itself).
+struct AllowedOriginsMiddleware: RouterMiddleware {
+    typealias Context = MeterrRequestContext
+
+    let policy: CORSPolicy
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let origin = request.headers[.origin], origins.contains(origin) else {
-            return try await next(request, context)
-        }
+        guard let origin = policy.allowed(request.headers[.origin]) else { return try await next(request, context) }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            var headers = HTTPFields()
-            headers[Self.allowOrigin] = origin
-            headers[Self.allowMethods] = "GET, POST, PUT, DELETE, OPTIONS"
-            headers[Self.allowHeaders] =
-                "authorization, content-type, x-api-key, x-goog-api-key, api-key, anthropic-version, x-meterr-key, "
-                + "x-meterr-team, x-meterr-user, x-meterr-project, x-meterr-tags"
-            headers[Self.maxAge] = "600"
-            headers[Self.vary] = "Origin"
-            return Response(status: .noContent, headers: headers)
+            return Response(status: .noContent, headers: policy.preflight(origin: origin))
         }
         var response = try await next(request, context)
-        response.headers[Self.allowOrigin] = origin
-        response.headers[Self.exposeHeaders] = Self.exposed
-        response.headers[Self.vary] = "Origin"
+        policy.decorate(&response.headers, origin: origin)
         return response
     }
 }
