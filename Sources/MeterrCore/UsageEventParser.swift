@@ -29,7 +29,7 @@ public enum UsageEventParser {
     ) {
         var result: (events: [UsageEvent], shape: Shape) = ([], .single)
         try bytes.withUnsafeBufferPointer { (buffer) throws(MeterrError) in
-            var parser = JSONParser(buffer)
+            var parser = JSONParser(buffer, strictUTF8: true)
             parser.skipWhitespace()
             switch parser.peek() {
             case UInt8(ascii: "["):
@@ -59,7 +59,7 @@ public enum UsageEventParser {
         let array = Array(bytes)
         var event: UsageEvent?
         try array.withUnsafeBufferPointer { (buffer) throws(MeterrError) in
-            var parser = JSONParser(buffer)
+            var parser = JSONParser(buffer, strictUTF8: true)
             parser.skipWhitespace()
             event = try parser.parseEvent(prefix: "", receivedAt: receivedAt)
             parser.skipWhitespace()
@@ -73,8 +73,14 @@ public enum UsageEventParser {
 package struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     package var index = 0
+    /// Strings must be valid UTF-8 (usage events: what is stored is what was sent); otherwise invalid
+    /// sequences read as U+FFFD, so a provider's odd byte never costs a call its usage.
+    let strictUTF8: Bool
 
-    package init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    package init(_ bytes: UnsafeBufferPointer<UInt8>, strictUTF8: Bool = false) {
+        self.bytes = bytes
+        self.strictUTF8 = strictUTF8
+    }
 
     package var atEnd: Bool { index >= bytes.count }
 
@@ -173,6 +179,15 @@ package struct JSONParser {
         }
     }
 
+    /// The text of a string's bytes, checked as UTF-8 when the parser is strict.
+    private func string(_ bytes: UnsafeBufferPointer<UInt8>, _ field: String) throws(MeterrError) -> String {
+        guard strictUTF8 else { return String(decoding: bytes, as: UTF8.self) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw MeterrError.invalid(field, "is not valid UTF-8")
+        }
+        return text
+    }
+
     /// Reads a string value at the current position.
     package mutating func readString(_ field: String) throws(MeterrError) -> String {
         skipWhitespace()
@@ -185,7 +200,7 @@ package struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let text = try string(UnsafeBufferPointer(rebasing: bytes[start..<index]), field)
                 index += 1
                 return text
             }
@@ -199,7 +214,7 @@ package struct JSONParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: scalars, as: UTF8.self)
+                return try scalars.withUnsafeBufferPointer { (buffer) throws(MeterrError) in try string(buffer, field) }
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { throw malformed() }
                 let escape = bytes[index]

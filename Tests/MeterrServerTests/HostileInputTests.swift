@@ -46,10 +46,17 @@ struct HostileInputTests {
                 body: ByteBuffer(
                     bytes: Array(#"{"provider":"openai","model":""#.utf8) + [0xFF, 0xFE]
                         + Array(#"","input_tokens":1,"output_tokens":1}"#.utf8)))
-            #expect(invalid.status.code < 500)
-            for uri in ["/api/../../etc/passwd", "/api/%2e%2e/%2e%2e/etc/passwd", "/api/keys/..%2F..%2Fetc"] {
+            #expect(invalid.status == .badRequest)
+            #expect(invalid.error["field"] == "model", "\(invalid.error)")
+            #expect(invalid.error["message"]?.contains("UTF-8") == true, "\(invalid.error)")
+            // Nothing outside the routes is ever served: each is an unknown route (404) or key (404).
+            for uri in [
+                "/api/../../etc/passwd", "/api/%2e%2e/%2e%2e/etc/passwd", "/api/keys/..%2F..%2Fetc",
+                "/../../../etc/passwd", "/assets/..%2F..%2F..%2Fetc%2Fpasswd",
+            ] {
                 let response = try await client.get(uri)
-                #expect(response.status.code >= 400 && response.status.code < 500, "\(uri)")
+                #expect(response.status == .notFound, "\(uri)")
+                #expect(!String(buffer: response.body).contains("root:"), "\(uri)")
             }
             let reader = try await client.createKey(#"{"name":"r","scopes":["read"]}"#)
             let key = try #require(reader["key"] as? String)
@@ -66,7 +73,7 @@ struct HostileInputTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withGateway(directory: directory) { client, _ in
+        try await withGateway(directory: directory) { client, seen in
             let other = try #require(
                 try await client.post("/api/orgs", #"{"name":"Beta"}"#).json["admin_key"] as? String)
             var gatewayKeys: [String] = []
@@ -84,12 +91,21 @@ struct HostileInputTests {
                     group.addTask {
                         let key = keys[index % 2]
                         let response = try await client.call(
-                            "/openai/v1/chat/completions", #"{"model":"gpt-4.1","messages":[]}"#,
+                            "/openai/v1/chat/completions",
+                            #"{"model":"gpt-4.1","messages":[{"role":"user","content":"tenant-\#(index % 2)"}]}"#,
                             headers: [.authorization: "Bearer \(key)"])
                         #expect(response.status == .ok)
                     }
                 }
                 try await group.waitForAll()
+            }
+            // Each tenant's calls reached the provider with that tenant's own credential, never the other's.
+            let reached = seen.all.withLock { $0 }
+            #expect(reached.count == 30)
+            for (tenant, secret) in [(0, "sk-alpha-provider-000001"), (1, "sk-beta-provider-0000002")] {
+                let calls = reached.filter { $0.body.contains("tenant-\(tenant)") }
+                #expect(calls.count == 15)
+                #expect(calls.allSatisfy { $0.headers["authorization"] == "Bearer \(secret)" }, "tenant \(tenant)")
             }
             for admin in [adminKey, other] {
                 var count = 0

@@ -7,6 +7,8 @@ import Synchronization
 public final class SeenRequests: Sendable {
     /// The path, headers and body of the last request.
     public let last = Mutex<(path: String, headers: [String: String], body: String)?>(nil)
+    /// Every POST so far, oldest first.
+    public let all = Mutex<[(path: String, headers: [String: String], body: String)]>([])
     /// The port the fake provider listens on.
     public let listening = Mutex<Int?>(nil)
     /// The port, once it listens.
@@ -33,6 +35,7 @@ public struct FakeProvider {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             seen.last.withLock { $0 = (request.uri.path, headers, body) }
+            seen.all.withLock { $0.append((request.uri.path, headers, body)) }
             let path = request.uri.path
             let stream = body.contains(#""stream":true"#) || path.contains("streamGenerateContent")
             if body.contains("fault-500") {
