@@ -89,22 +89,11 @@ public enum ProviderEndpoint: String, Sendable, Hashable, CaseIterable {
 public enum UsageReader {
     /// The usage in a whole (non-streamed) response body.
     public static func read(provider: Provider, endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        switch provider {
-        case .openai, .azure, .mistral: OpenAIUsage.read(endpoint: endpoint, body: body)
-        case .anthropic: AnthropicUsage.read(body: body)
-        case .gemini: GeminiUsage.read(body: body)
-        case .cohere: CohereUsage.read(endpoint: endpoint, body: body)
-        }
+        Providers.profile(provider).readUsage(endpoint: endpoint, body: body)
     }
 
     /// A tap for a streamed response.
     public static func tap(provider: Provider, endpoint: ProviderEndpoint) -> any StreamUsageTap {
-        switch provider {
-        case .openai, .azure, .mistral:
-            endpoint == .responses ? OpenAIResponsesTap() : OpenAIChatTap()
-        case .anthropic: AnthropicTap()
-        case .gemini: GeminiTap()
-        case .cohere: endpoint == .chatV1 ? CohereV1Tap() : CohereV2Tap()
-        }
+        Providers.profile(provider).usageTap(endpoint: endpoint)
     }
 }

@@ -1,4 +1,5 @@
 import MeterrCore
+import MeterrProviders
 
 /// Settings that point each provider's official SDK at meterr's gateway, and the headers that
 /// attribute its calls: for apps that go through the gateway instead of reporting themselves.
@@ -13,28 +14,14 @@ public struct MeterrGateway: Sendable, Hashable {
 
     /// The base URL to give a provider's SDK (`base_url`, `azure_endpoint`, `server_url`), as
     /// DESIGN.md's URL layout has it: e.g. `…/openai/v1`, `…/anthropic`, `…/gemini`.
-    public func baseURL(for provider: Provider) -> String {
-        switch provider {
-        case .openai: baseURL + "/openai/v1"
-        case .azure: baseURL + "/azure"
-        case .anthropic: baseURL + "/anthropic"
-        case .gemini: baseURL + "/gemini"
-        case .mistral: baseURL + "/mistral"
-        case .cohere: baseURL + "/cohere"
-        }
-    }
+    public func baseURL(for provider: Provider) -> String { baseURL + Providers.profile(provider).sdkBasePath }
 
     /// The OpenAI-compatible unified API, where a `provider/model` name reaches any provider.
     public var unifiedBaseURL: String { baseURL + "/v1" }
 
     /// The header that carries the meterr key where the provider's SDK puts its API key.
     public static func keyHeader(for provider: Provider, key: String) -> (name: String, value: String) {
-        switch provider {
-        case .openai, .mistral, .cohere: ("authorization", "Bearer \(key)")
-        case .azure: ("api-key", key)
-        case .anthropic: ("x-api-key", key)
-        case .gemini: ("x-goog-api-key", key)
-        }
+        Providers.profile(provider).credentialHeader(key: key, compatible: false)
     }
 
     /// The `x-meterr-*` headers that bill calls to a team, user, project and tags (a key bound to a

@@ -86,7 +86,7 @@ public final class MeteredCall: Sendable {
         self.eventId = eventId
         self.requestBody = requestBody
         let (path, query) = Self.pathAndQuery(url)
-        let adapter = ProviderAdapter.of(metering.provider)
+        let adapter = Providers.profile(metering.provider)
         endpoint = adapter.endpoint(forPath: path)
         facts = adapter.inspect(path: path, query: query, body: requestBody)
     }

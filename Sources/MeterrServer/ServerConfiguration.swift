@@ -23,7 +23,7 @@ public struct ServerConfiguration: Sendable {
     public var maxGatewayBodyBytes = 32 << 20
     /// Where each provider's calls go and the credential meterr puts on them.
     public var upstreams: [Provider: Upstream] = Dictionary(
-        uniqueKeysWithValues: Provider.allCases.map { ($0, Upstream(baseURL: ProviderAdapter.of($0).defaultBaseURL)) })
+        uniqueKeysWithValues: Provider.allCases.map { ($0, Upstream(baseURL: Providers.profile($0).defaultBaseURL)) })
     /// Seconds to open a connection to a provider.
     public var upstreamConnectTimeout = 10
     /// Seconds a provider may take to start answering (its response head) before the call fails.
@@ -98,14 +98,8 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// The environment variables of each provider's key and base URL override.
-    static let providerEnvironment: [(Provider, key: String, baseURL: String)] = [
-        (.openai, "OPENAI_API_KEY", "METERR_OPENAI_BASE_URL"),
-        (.azure, "AZURE_OPENAI_API_KEY", "METERR_AZURE_BASE_URL"),
-        (.anthropic, "ANTHROPIC_API_KEY", "METERR_ANTHROPIC_BASE_URL"),
-        (.gemini, "GEMINI_API_KEY", "METERR_GEMINI_BASE_URL"),
-        (.mistral, "MISTRAL_API_KEY", "METERR_MISTRAL_BASE_URL"),
-        (.cohere, "COHERE_API_KEY", "METERR_COHERE_BASE_URL"),
-    ]
+    /// The variable that points a provider at another upstream (`METERR_ANTHROPIC_BASE_URL`).
+    static func baseURLVariable(_ provider: Provider) -> String { "METERR_\(provider.rawValue.uppercased())_BASE_URL" }
 
     /// Reads the YAML file if one is given, then the environment.
     public static func load(file: String?, environment: [String: String]) throws -> ServerConfiguration {
@@ -202,13 +196,14 @@ public struct ServerConfiguration: Sendable {
         if let origins = environment["METERR_CORS_ORIGINS"], !origins.isEmpty {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         }
-        if let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty {
-            upstreams[.azure]?.baseURL = try Self.baseURL(endpoint, source: "AZURE_OPENAI_ENDPOINT")
-        }
-        for (provider, keyVariable, urlVariable) in Self.providerEnvironment {
-            if let key = environment[keyVariable], !key.isEmpty { upstreams[provider]?.apiKey = key }
-            if let url = environment[urlVariable], !url.isEmpty {
-                upstreams[provider]?.baseURL = try Self.baseURL(url, source: urlVariable)
+        // Each provider's key and endpoint where its own SDK reads them, then meterr's override.
+        for profile in Providers.all {
+            let provider = profile.provider
+            if let key = environment[profile.keyVariable], !key.isEmpty { upstreams[provider]?.apiKey = key }
+            for variable in (profile.endpointVariable.map { [$0] } ?? []) + [Self.baseURLVariable(provider)] {
+                if let url = environment[variable], !url.isEmpty {
+                    upstreams[provider]?.baseURL = try Self.baseURL(url, source: variable)
+                }
             }
         }
     }

@@ -63,6 +63,9 @@ let usageCases: [UsageCase] = [
         fixture: "openai-embeddings.json", provider: .openai, endpoint: .embeddings, framing: nil,
         usage: Usage(inputTokens: 5), model: "text-embedding-3-small"),
     UsageCase(
+        fixture: "azure-chat.json", provider: .azure, endpoint: .chatCompletions, framing: nil,
+        usage: Usage(inputTokens: 2100, cacheReadTokens: 1920, outputTokens: 3), model: "gpt-4.1-2025-04-14"),
+    UsageCase(
         fixture: "azure-chat.sse", provider: .azure, endpoint: .chatCompletions, framing: .serverSentEvents,
         usage: Usage(inputTokens: 14, outputTokens: 75, reasoningTokens: 64), model: "gpt-5-mini-2025-08-07",
         text: "Paris"),

@@ -43,17 +43,12 @@ struct Gateway: Sendable {
         var strip: String
     }
 
-    static let mounts: [Mount] = [
-        Mount(prefix: "/openai/v1/", provider: .openai, strip: "/openai"),
-        Mount(prefix: "/v1/", provider: .openai, strip: ""),
-        Mount(prefix: "/azure/openai/", provider: .azure, strip: "/azure"),
-        Mount(prefix: "/anthropic/v1/", provider: .anthropic, strip: "/anthropic"),
-        Mount(prefix: "/gemini/v1beta/", provider: .gemini, strip: "/gemini"),
-        Mount(prefix: "/gemini/v1/", provider: .gemini, strip: "/gemini"),
-        Mount(prefix: "/mistral/v1/", provider: .mistral, strip: "/mistral"),
-        Mount(prefix: "/cohere/v2/", provider: .cohere, strip: "/cohere"),
-        Mount(prefix: "/cohere/v1/", provider: .cohere, strip: "/cohere"),
-    ]
+    /// Each provider's mounts, and `/v1/`: the unified API in the OpenAI format, whose plain model
+    /// names go to OpenAI.
+    static let mounts: [Mount] =
+        Providers.all.flatMap { profile in
+            profile.gatewayMounts.map { Mount(prefix: $0, provider: profile.provider, strip: profile.gatewayPrefix) }
+        } + [Mount(prefix: "/v1/", provider: OpenAIWire.provider, strip: "")]
 
     /// The mount serving a call, if the gateway serves it (GET, POST and DELETE under a mount).
     static func mount(method: HTTPRequest.Method, path: String) -> Mount? {
@@ -87,7 +82,7 @@ struct Gateway: Sendable {
     /// Where and how a call goes upstream, and what its answer is read with.
     struct UpstreamPlan: Sendable {
         var request: UpstreamRequest
-        var call: Call
+        var call: GatewayCall
         var target: Provider
         /// The provider format the answer speaks (OpenAI's for compatible surfaces).
         var wire: Provider
@@ -97,7 +92,7 @@ struct Gateway: Sendable {
 
     /// A provider-shaped error answer.
     static func failure(
-        _ adapter: ProviderAdapter, _ status: Int, _ message: String, headers extra: HTTPFields = [:]
+        _ adapter: any ProviderProfile, _ status: Int, _ message: String, headers extra: HTTPFields = [:]
     ) -> GatewayReply {
         var headers = extra
         headers[.contentType] = "application/json"
@@ -112,7 +107,7 @@ struct Gateway: Sendable {
         } catch {
             logger.error("a gateway call could not be admitted", metadata: ["error": "\(String(reflecting: error))"])
             return .reply(
-                Self.failure(ProviderAdapter.of(inbound.mount.provider), 500, "meterr could not admit this call"))
+                Self.failure(Providers.profile(inbound.mount.provider), 500, "meterr could not admit this call"))
         }
     }
 
@@ -121,7 +116,7 @@ struct Gateway: Sendable {
         let startedAt = clock.now()
         let provider = inbound.mount.provider
         let strip = inbound.mount.strip
-        let adapter = ProviderAdapter.of(provider)
+        let adapter = Providers.profile(provider)
         let request = inbound.head
         func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Admission {
             .reply(Self.failure(adapter, status, message, headers: extra))
@@ -170,16 +165,16 @@ struct Gateway: Sendable {
         var target = provider
         var upstreamPath = path
         var compatible = false
-        if strip.isEmpty, let model = facts.model, let (routed, bare) = ProviderAdapter.routedModel(model) {
-            guard let routedPath = ProviderAdapter.openAICompatiblePath(for: routed, path: path),
-                let rewritten = ProviderAdapter.replacingModel(in: bytes, with: bare)
+        if strip.isEmpty, let model = facts.model, let (routed, bare) = Providers.routed(model) {
+            guard let routedPath = Providers.profile(routed).openAICompatiblePath(path),
+                let rewritten = RequestRewrite.replacingModel(in: bytes, with: bare)
             else {
                 return failure(400, "\(routed.rawValue) models are not served on \(path) through /v1")
             }
             target = routed
             upstreamPath = routedPath
             upstreamBody = ByteBuffer(bytes: rewritten)
-            compatible = routed != .openai
+            compatible = routed != OpenAIWire.provider
         }
 
         // The credential: the caller's own (x-meterr-key), else the organisation's stored one (its
@@ -209,10 +204,13 @@ struct Gateway: Sendable {
                 401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
         }
 
+        // The profile of the format on the wire: the target's own, or the OpenAI format a `/v1` call
+        // routed to another provider speaks.
+        let targetProfile = Providers.profile(target)
+        let wire = compatible ? OpenAIWire.profile : targetProfile
         var injectedUsage = false
-        if facts.stream, !facts.includesUsage, target == .openai || target == .azure || compatible,
-            endpoint == .chatCompletions || endpoint == .completions,
-            let rewritten = ProviderAdapter.requestingUsage(Array(upstreamBody.readableBytesView))
+        if let rewritten = wire.requestingStreamUsage(
+            endpoint: endpoint, facts: facts, body: Array(upstreamBody.readableBytesView))
         {
             upstreamBody = ByteBuffer(bytes: rewritten)
             injectedUsage = true
@@ -228,13 +226,8 @@ struct Gateway: Sendable {
             headers.add(name: field.name.rawName, value: field.value)
         }
         if let key = providerKey {
-            switch target {
-            case .azure: headers.replaceOrAdd(name: "api-key", value: key)
-            case _ where compatible: headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
-            case .openai, .mistral, .cohere: headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
-            case .anthropic: headers.replaceOrAdd(name: "x-api-key", value: key)
-            case .gemini: headers.replaceOrAdd(name: "x-goog-api-key", value: key)
-            }
+            let credential = targetProfile.credentialHeader(key: key, compatible: compatible)
+            headers.replaceOrAdd(name: credential.name, value: credential.value)
         }
         // Usage is read from the bytes as they pass: they must not be compressed.
         headers.add(name: "accept-encoding", value: "identity")
@@ -295,14 +288,14 @@ struct Gateway: Sendable {
             }
         }
 
-        let call = Call(
+        let call = GatewayCall(
             gateway: self, provider: target, endpoint: endpoint, facts: facts, requestBody: bytes,
             principal: principal, attribution: attribution, reservation: reservation,
             requestId: inbound.requestId, started: started, startedAt: startedAt, unpricedPolicy: unpricedPolicy)
         return .forward(
             UpstreamPlan(
                 request: UpstreamRequest(endpoint: upstreamEndpoint, head: head, body: upstreamBody), call: call,
-                target: target, wire: compatible ? .openai : target, injectedUsage: injectedUsage,
+                target: target, wire: wire.provider, injectedUsage: injectedUsage,
                 limitHeaders: limitHeaders))
     }
 
@@ -325,7 +318,7 @@ struct Gateway: Sendable {
     }
 
     /// The gateway key as the provider's SDK sends it.
-    static func presentedKey(_ headers: HTTPFields, query: String?, adapter: ProviderAdapter) -> String? {
+    static func presentedKey(_ headers: HTTPFields, query: String?, adapter: any ProviderProfile) -> String? {
         for name in adapter.keyHeaders {
             guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { continue }
             if let key = name == "authorization" ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
@@ -341,7 +334,7 @@ struct Gateway: Sendable {
     }
 
     /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.
-    static func query(_ query: String?, adapter: ProviderAdapter) -> String {
+    static func query(_ query: String?, adapter: any ProviderProfile) -> String {
         guard let query, !query.isEmpty else { return "" }
         guard adapter.keyInQuery else { return "?" + query }
         let kept = query.split(separator: "&").filter { !$0.hasPrefix("key=") }
@@ -377,159 +370,6 @@ struct Gateway: Sendable {
     static func decimal(_ microseconds: Int64) -> String {
         let fraction = String(microseconds % 1000)
         return "\(microseconds / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
-    }
-}
-
-/// Attribution a call carries: what its key is bound to, and for the rest the caller's
-/// `x-meterr-team|user|project|tags` headers and OpenAI's `user` field. A key bound to a team bills
-/// that team whatever the headers say.
-struct Attribution: Sendable {
-    var team: String?
-    var user: String?
-    var project: String?
-    var tags: [String: String] = [:]
-
-    init(_ headers: HTTPFields, facts: RequestFacts, principal: Principal) {
-        self.init(headers, facts: facts)
-        team = principal.team ?? team
-        user = principal.user ?? user
-        project = principal.project ?? project
-    }
-
-    init(_ headers: HTTPFields, facts: RequestFacts) {
-        team = headers[.meterrTeam].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
-        user =
-            headers[.meterrUser].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
-            ?? facts.user.map { String($0.prefix(256)) }
-        project = headers[.meterrProject].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
-        for pair in (headers[.meterrTags] ?? "").split(separator: ",").prefix(64) {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let key = parts[0].trimmingCharacters(in: .whitespaces)
-            if !key.isEmpty {
-                tags[String(key.prefix(128))] = String(parts[1].trimmingCharacters(in: .whitespaces).prefix(256))
-            }
-        }
-    }
-}
-
-/// One call through the gateway, and the usage event it leaves.
-struct Call: Sendable {
-    let gateway: Gateway
-    let provider: Provider
-    let endpoint: ProviderEndpoint?
-    let facts: RequestFacts
-    let requestBody: [UInt8]
-    let principal: Principal
-    let attribution: Attribution
-    let reservation: BudgetGuard.Reservation
-    let requestId: String
-    let started: ContinuousClock.Instant
-    let startedAt: Timestamp
-    /// The organisation's unpriced policy, when the requested model has no price.
-    let unpricedPolicy: UnpricedPolicy?
-
-    /// Releases what the call held: it never went upstream.
-    func abandon() {
-        gateway.budgets.settle(reservation, cost: nil)
-    }
-
-    /// Builds, prices and hands over the call's usage event; never throws, never waits.
-    /// - Parameter possiblyRun: the whole request reached the provider but no answer came back: its
-    ///   input is counted (estimated), since the provider may have run and billed it.
-    @discardableResult
-    func record(
-        status: Int, reading: UsageReading?, stream: Bool, firstByte: ContinuousClock.Instant?,
-        upstreamRequestId: String? = nil, possiblyRun: Bool = false
-    ) -> UsageEvent? {
-        // Model lists and token counts cost nothing: no event.
-        guard let endpoint, endpoint != .countTokens else {
-            gateway.metrics.record(provider: provider, status: status, source: nil)
-            gateway.budgets.settle(reservation, cost: nil)
-            return nil
-        }
-        let model = reading?.model ?? facts.model ?? "unknown"
-        // No reading: nothing was used, unless the provider may have run the call unanswered.
-        let (usage, source) =
-            reading?.billedUsage(
-                status: status, provider: provider, model: model, requestBody: requestBody,
-                estimator: gateway.estimator)
-            ?? (
-                possiblyRun
-                    ? Usage(
-                        inputTokens: gateway.estimator.inputTokens(
-                            provider: provider, model: model, requestBody: requestBody)) : Usage(),
-                .estimated
-            )
-        let now = ContinuousClock.now
-        var event = UsageEvent(
-            id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,
-            project: attribution.project, keyId: principal.keyId, tags: attribution.tags, provider: provider,
-            model: model, modelRequested: facts.model, endpoint: endpoint.rawValue, usage: usage, usageSource: source,
-            stream: stream, status: status, latencyMs: Int(Gateway.milliseconds(now - started)),
-            ttftMs: stream ? firstByte.map { Int(Gateway.milliseconds($0 - started)) } : nil, requestId: requestId,
-            upstreamRequestId: upstreamRequestId, route: "direct")
-        event.applyPrice(from: gateway.pricer)
-        if event.cost == nil {
-            gateway.unpriced.applyFallback(
-                &event, policy: unpricedPolicy ?? gateway.unpriced.cachedPolicy(org: principal.orgId))
-        }
-        gateway.writer.enqueue(event)
-        gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
-        gateway.budgets.settle(reservation, cost: event.cost)
-        gateway.anomalies.observe(event)
-        gateway.metrics.record(provider: provider, status: status, source: source)
-        return event
-    }
-}
-
-/// Drops the usage chunk meterr asked for on the caller's behalf, so the caller sees the stream it
-/// asked for; every other byte passes as it came, event by event.
-struct UsageChunkStripper: Sendable {
-    private var pending: [UInt8] = []
-
-    mutating func pass(_ chunk: ByteBuffer) -> ByteBuffer {
-        pending.append(contentsOf: chunk.readableBytesView)
-        var out: [UInt8] = []
-        var start = 0
-        var index = 0
-        while index + 1 < pending.count {
-            let end: Int?
-            if pending[index] == 0x0A && pending[index + 1] == 0x0A {
-                end = index + 2
-            } else if index + 3 < pending.count && pending[index] == 0x0D && pending[index + 1] == 0x0A
-                && pending[index + 2] == 0x0D && pending[index + 3] == 0x0A
-            {
-                end = index + 4
-            } else {
-                end = nil
-            }
-            if let end {
-                let event = pending[start..<end]
-                if !Self.isUsageOnlyChunk(event) { out.append(contentsOf: event) }
-                start = end
-                index = end
-            } else {
-                index += 1
-            }
-        }
-        pending.removeFirst(start)
-        return ByteBuffer(bytes: out)
-    }
-
-    mutating func flush() -> ByteBuffer {
-        defer { pending.removeAll() }
-        return ByteBuffer(bytes: pending)
-    }
-
-    /// `data: {… "choices": [], "usage": {…}}`: the extra chunk `include_usage` adds.
-    static func isUsageOnlyChunk(_ event: ArraySlice<UInt8>) -> Bool {
-        guard let dataStart = event.firstRange(of: Array("data:".utf8)) else { return false }
-        let payload = event[dataStart.upperBound...]
-        guard let json = JSONValue(parsing: payload.drop { $0 == 0x20 }.prefix { $0 != 0x0A && $0 != 0x0D }) else {
-            return false
-        }
-        return json["choices"]?.array?.isEmpty == true && json["usage"].map { !$0.isNull } == true
     }
 }
 

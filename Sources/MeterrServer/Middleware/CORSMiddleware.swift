@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import MeterrCore
+import MeterrProviders
 
 /// Which browser origins may call meterr (`cors_origins`): one rule for the gateway, `/api` and the
 /// dashboard alike. None by default.
@@ -13,6 +14,12 @@ struct CORSPolicy: Sendable {
     static let exposeHeaders = HTTPField.Name("Access-Control-Expose-Headers")!
     static let maxAge = HTTPField.Name("Access-Control-Max-Age")!
     static let vary = HTTPField.Name("Vary")!
+    /// The request headers a browser app may send: the providers' SDKs' and meterr's own.
+    static let requestHeaders =
+        (["content-type"] + Providers.all.flatMap { $0.keyHeaders + $0.sdkHeaders }
+        + [MeterrHeader.key, MeterrHeader.team, MeterrHeader.user, MeterrHeader.project, MeterrHeader.tags])
+        .reduce(into: [String]()) { names, name in if !names.contains(name) { names.append(name) } }
+        .joined(separator: ", ")
     /// The response headers a browser app may read.
     static let exposed = "x-meterr-request-id, x-meterr-cost-usd, server-timing, retry-after"
 
@@ -35,9 +42,7 @@ struct CORSPolicy: Sendable {
         var headers = HTTPFields()
         headers[Self.allowOrigin] = origin
         headers[Self.allowMethods] = "GET, POST, PUT, DELETE, OPTIONS"
-        headers[Self.allowHeaders] =
-            "authorization, content-type, x-api-key, x-goog-api-key, api-key, anthropic-version, x-meterr-key, "
-            + "x-meterr-team, x-meterr-user, x-meterr-project, x-meterr-tags"
+        headers[Self.allowHeaders] = Self.requestHeaders
         headers[Self.maxAge] = "600"
         headers[Self.vary] = "Origin"
         return headers

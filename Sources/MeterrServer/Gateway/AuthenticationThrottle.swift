@@ -1,0 +1,40 @@
+import MeterrCore
+import Synchronization
+
+/// Backs off an address that keeps presenting bad keys: past `failures` in a minute, it is refused
+/// for `coolDown` seconds, valid key or not.
+final class AuthenticationThrottle: Sendable {
+    let failures: Int
+    let coolDown: Double
+    let clock: WallClock
+    private let states = Mutex([String: (attempts: [Double], blockedUntil: Double)]())
+
+    init(failures: Int = 20, coolDown: Double = 60, clock: WallClock = .system) {
+        self.clock = clock
+        self.failures = failures
+        self.coolDown = coolDown
+    }
+
+    /// Seconds the address must still wait, or `nil`.
+    func blocked(_ address: String?, now: Double? = nil) -> Int? {
+        let now = now ?? clock.seconds
+        guard let address, let state = states.withLock({ $0[address] }), state.blockedUntil > now else { return nil }
+        return Int((state.blockedUntil - now).rounded(.up))
+    }
+
+    /// Notes a failed authentication from an address.
+    func failed(_ address: String?, now: Double? = nil) {
+        guard let address, failures > 0 else { return }
+        let now = now ?? clock.seconds
+        states.withLock { states in
+            if states.count > 100_000 { states.removeAll() }
+            var state = states[address] ?? ([], 0)
+            state.attempts = state.attempts.filter { now - $0 < 60 } + [now]
+            if state.attempts.count >= failures {
+                state.blockedUntil = now + coolDown
+                state.attempts = []
+            }
+            states[address] = state
+        }
+    }
+}

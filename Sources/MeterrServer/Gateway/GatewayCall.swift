@@ -1,0 +1,73 @@
+import MeterrCore
+import MeterrProviders
+import MeterrStore
+
+/// One call through the gateway, and the usage event it leaves.
+struct GatewayCall: Sendable {
+    let gateway: Gateway
+    let provider: Provider
+    let endpoint: ProviderEndpoint?
+    let facts: RequestFacts
+    let requestBody: [UInt8]
+    let principal: Principal
+    let attribution: Attribution
+    let reservation: BudgetGuard.Reservation
+    let requestId: String
+    let started: ContinuousClock.Instant
+    let startedAt: Timestamp
+    /// The organisation's unpriced policy, when the requested model has no price.
+    let unpricedPolicy: UnpricedPolicy?
+
+    /// Releases what the call held: it never went upstream.
+    func abandon() {
+        gateway.budgets.settle(reservation, cost: nil)
+    }
+
+    /// Builds, prices and hands over the call's usage event; never throws, never waits.
+    /// - Parameter possiblyRun: the whole request reached the provider but no answer came back: its
+    ///   input is counted (estimated), since the provider may have run and billed it.
+    @discardableResult
+    func record(
+        status: Int, reading: UsageReading?, stream: Bool, firstByte: ContinuousClock.Instant?,
+        upstreamRequestId: String? = nil, possiblyRun: Bool = false
+    ) -> UsageEvent? {
+        // Model lists and token counts cost nothing: no event.
+        guard let endpoint, endpoint != .countTokens else {
+            gateway.metrics.record(provider: provider, status: status, source: nil)
+            gateway.budgets.settle(reservation, cost: nil)
+            return nil
+        }
+        let model = reading?.model ?? facts.model ?? "unknown"
+        // No reading: nothing was used, unless the provider may have run the call unanswered.
+        let (usage, source) =
+            reading?.billedUsage(
+                status: status, provider: provider, model: model, requestBody: requestBody,
+                estimator: gateway.estimator)
+            ?? (
+                possiblyRun
+                    ? Usage(
+                        inputTokens: gateway.estimator.inputTokens(
+                            provider: provider, model: model, requestBody: requestBody)) : Usage(),
+                .estimated
+            )
+        let now = ContinuousClock.now
+        var event = UsageEvent(
+            id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,
+            project: attribution.project, keyId: principal.keyId, tags: attribution.tags, provider: provider,
+            model: model, modelRequested: facts.model, endpoint: endpoint.rawValue, usage: usage, usageSource: source,
+            stream: stream, status: status, latencyMs: Int(Gateway.milliseconds(now - started)),
+            ttftMs: stream ? firstByte.map { Int(Gateway.milliseconds($0 - started)) } : nil, requestId: requestId,
+            upstreamRequestId: upstreamRequestId, route: "direct")
+        event.applyPrice(from: gateway.pricer)
+        if event.cost == nil {
+            gateway.unpriced.applyFallback(
+                &event, policy: unpricedPolicy ?? gateway.unpriced.cachedPolicy(org: principal.orgId))
+        }
+        gateway.writer.enqueue(event)
+        gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
+        gateway.budgets.settle(reservation, cost: event.cost)
+        gateway.anomalies.observe(event)
+        gateway.metrics.record(provider: provider, status: status, source: source)
+        return event
+    }
+}

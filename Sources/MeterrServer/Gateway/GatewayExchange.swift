@@ -1,0 +1,314 @@
+import Foundation
+import HTTPTypes
+import MeterrCore
+import MeterrProviders
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// One gateway call on its connection's event loop: reads the request, has the gateway admit it,
+/// sends it upstream and passes the answer back (streams chunk by chunk) while metering it.
+final class GatewayExchange: UpstreamResponseHandler {
+    private enum Phase {
+        case reading
+        case admitting
+        case upstream
+        case done
+    }
+
+    private let gateway: Gateway
+    private var owner: GatewayChannelHandler?
+    private let context: ChannelHandlerContext
+    private let head: HTTPRequest
+    private let path: String
+    private let query: String?
+    private let mount: Gateway.Mount
+    private let requestId = Identifier.ordered("req")
+    private var phase = Phase.reading
+    private var body = ByteBuffer()
+    private var callerGone = false
+
+    private var plan: Gateway.UpstreamPlan?
+    private var upstream: UpstreamCall?
+    private var upstreamStarted = ContinuousClock.now
+    private var responseHead: HTTPResponseHead?
+    private var afterHead: ContinuousClock.Instant?
+    private var streaming = false
+    private var collected = ByteBuffer()
+    private var meter: ResponseUsageMeter?
+    private var stripper: UsageChunkStripper?
+    private var firstByte: ContinuousClock.Instant?
+    private var upstreamRequestId: String?
+    /// Answered before the request body was read whole.
+    private var unreadBody = false
+
+    /// The most a non-streamed answer may hold.
+    static let maxResponseBytes = 256 << 20
+    /// The largest request body admitted on the event loop itself.
+    static let onLoopAdmissionBytes = 64 << 10
+
+    init(
+        gateway: Gateway, owner: GatewayChannelHandler, context: ChannelHandlerContext, head: HTTPRequest,
+        path: String, query: String?, mount: Gateway.Mount
+    ) {
+        self.gateway = gateway
+        self.owner = owner
+        self.context = context
+        self.head = head
+        self.path = path
+        self.query = query
+        self.mount = mount
+    }
+
+    // MARK: The request
+
+    func received(body part: ByteBuffer) {
+        guard phase == .reading else { return }
+        if body.readableBytes + part.readableBytes > gateway.maxRequestBytes {
+            // Answered at once; the rest of the body is not read (the connection closes).
+            phase = .admitting
+            unreadBody = true
+            reply(
+                Gateway.failure(
+                    Providers.profile(mount.provider), 413,
+                    "request body exceeds \(gateway.maxRequestBytes) bytes"),
+                close: true)
+            return
+        }
+        if body.readableBytes == 0 {
+            body = part
+        } else {
+            body.writeImmutableBuffer(part)
+        }
+    }
+
+    func requestEnded() {
+        guard phase == .reading else { return }
+        phase = .admitting
+        let inbound = Gateway.Inbound(
+            head: head, path: path, query: query, body: body, mount: mount,
+            remoteAddress: context.channel.remoteAddress?.ipAddress, requestId: requestId)
+        body = ByteBuffer()
+        let gateway = self.gateway
+        let loop = context.eventLoop
+        let exchange = NIOLoopBound(self, eventLoop: loop)
+        // A call is admitted on its connection's event loop; a large body is read (checked, and
+        // counted for budgets) on Swift's pool instead, so the loop's other connections do not wait.
+        let executor =
+            inbound.body.readableBytes <= Self.onLoopAdmissionBytes ? EventLoopTaskExecutor(loop) : nil
+        Task(executorPreference: executor) {
+            let admission = await gateway.admit(inbound)
+            if loop.inEventLoop {
+                exchange.value.admitted(admission)
+            } else {
+                loop.execute { exchange.value.admitted(admission) }
+            }
+        }
+    }
+
+    private func admitted(_ admission: Gateway.Admission) {
+        switch admission {
+        case .reply(let reply):
+            self.reply(reply)
+        case .forward(let plan):
+            if callerGone {
+                // Gone before the call was made: nothing was used.
+                plan.call.abandon()
+                end()
+                return
+            }
+            self.plan = plan
+            phase = .upstream
+            upstreamStarted = .now
+            upstream = gateway.client.execute(plan.request, on: context.eventLoop, handler: self)
+        }
+    }
+
+    // MARK: The answer
+
+    func upstreamReceived(head: HTTPResponseHead) {
+        guard let plan else { return }
+        let now = ContinuousClock.now
+        afterHead = now
+        responseHead = head
+        let contentType = head.headers.first(name: "content-type")
+        upstreamRequestId = Gateway.upstreamRequestId(head.headers)
+        streaming = ResponseUsageMeter.isStreamed(
+            status: Int(head.status.code), contentType: contentType, requested: plan.call.facts.stream,
+            endpoint: plan.call.endpoint)
+        guard streaming else { return }
+        meter = ResponseUsageMeter(
+            provider: plan.wire, endpoint: plan.call.endpoint, contentType: contentType, streaming: true)
+        if callerGone {
+            // Nobody reads this stream: stop the provider's generation now and meter what it is.
+            stopStream(plan: plan, status: Int(head.status.code))
+            return
+        }
+        stripper = plan.injectedUsage ? UsageChunkStripper() : nil
+        var headers = responseHeaders(head, plan: plan)
+        headers[.serverTiming] = gateway.serverTiming(
+            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
+        gateway.finish(&headers, requestId: requestId, origin: self.head.headerFields[.origin])
+        guard !callerGone else { return }
+        context.writeAndFlush(
+            NIOAny(
+                HTTPResponsePart.head(HTTPResponse(status: .init(code: Int(head.status.code)), headerFields: headers))),
+            promise: nil)
+    }
+
+    func upstreamReceived(body part: ByteBuffer) {
+        guard streaming else {
+            if collected.readableBytes + part.readableBytes > Self.maxResponseBytes {
+                upstream?.cancel()
+                upstreamFailed(.broken)
+            } else if collected.readableBytes == 0 {
+                collected = part
+            } else {
+                collected.writeImmutableBuffer(part)
+            }
+            return
+        }
+        if firstByte == nil { firstByte = .now }
+        meter?.feed(part.readableBytesView)
+        var out = part
+        if var active = stripper {
+            out = ByteBuffer(bytes: active.pass(part.readableBytesView))
+            stripper = active
+        }
+        guard out.readableBytes > 0, !callerGone else { return }
+        context.writeAndFlush(NIOAny(HTTPResponsePart.body(out)), promise: nil)
+        if !context.channel.isWritable { upstream?.pause() }
+    }
+
+    func upstreamFinished() {
+        upstream = nil
+        guard let plan, let head = responseHead else { return }
+        if streaming {
+            finishStream(plan: plan, status: Int(head.status.code))
+            return
+        }
+        let status = Int(head.status.code)
+        let reading =
+            plan.call.endpoint.map {
+                UsageReader.read(provider: plan.wire, endpoint: $0, body: Array(collected.readableBytesView))
+            } ?? UsageReading(finished: true)
+        let event = plan.call.record(
+            status: status, reading: reading, stream: false, firstByte: afterHead,
+            upstreamRequestId: upstreamRequestId ?? reading.responseId)
+        var headers = responseHeaders(head, plan: plan)
+        if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
+        headers[.serverTiming] = gateway.serverTiming(
+            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
+            upstreamEnded: ContinuousClock.now)
+        send(status: status, headers: headers, body: collected)
+    }
+
+    func upstreamFailed(_ failure: UpstreamFailure) {
+        upstream = nil
+        guard let plan else { return }
+        if streaming, let head = responseHead {
+            // The upstream cut the stream: what streamed is metered, the caller's stream ends.
+            finishStream(plan: plan, status: Int(head.status.code))
+            return
+        }
+        let target = plan.target.rawValue
+        let adapter = Providers.profile(mount.provider)
+        if responseHead != nil {
+            plan.call.record(status: 502, reading: nil, stream: false, firstByte: afterHead)
+            reply(Gateway.failure(adapter, 502, "\(target) sent an unreadable response"))
+            return
+        }
+        let status = failure == .timedOut ? 504 : 502
+        plan.call.record(
+            status: status, reading: nil, stream: plan.call.facts.stream, firstByte: nil,
+            possiblyRun: failure == .droppedAfterRequest)
+        let message =
+            switch failure {
+            case .timedOut: "\(target) did not answer in time"
+            case .proxyRefused: "\(target) could not be reached: the proxy did not open a tunnel (see upstream_proxy)"
+            case .unreachable, .broken: "\(target) could not be reached"
+            case .droppedAfterRequest:
+                "\(target) closed the connection without answering; the call was not sent again, as the "
+                    + "provider may have run it"
+            }
+        reply(Gateway.failure(adapter, status, message))
+    }
+
+    /// Abandons the provider's stream (nobody reads it) and meters what arrived.
+    private func stopStream(plan: Gateway.UpstreamPlan, status: Int) {
+        upstream?.cancel()
+        upstream = nil
+        finishStream(plan: plan, status: status)
+    }
+
+    private func finishStream(plan: Gateway.UpstreamPlan, status: Int) {
+        if let remaining = stripper?.flush(), !remaining.isEmpty, !callerGone {
+            context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: remaining))), promise: nil)
+            stripper = UsageChunkStripper()
+        }
+        var reading = meter?.finish() ?? UsageReading(finished: false)
+        if callerGone { reading.finished = false }
+        plan.call.record(
+            status: status, reading: reading, stream: true, firstByte: firstByte,
+            upstreamRequestId: upstreamRequestId ?? reading.responseId)
+        if !callerGone { context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil) }
+        end()
+    }
+
+    // MARK: The caller
+
+    func writabilityChanged(_ writable: Bool) {
+        if writable { upstream?.resume() }
+    }
+
+    /// The caller's connection closed: a stream stops here and is metered as far as it went; any
+    /// other call finishes upstream and is metered whole.
+    func callerLeft() {
+        guard phase != .done else { return }
+        callerGone = true
+        if streaming, let plan, let head = responseHead {
+            stopStream(plan: plan, status: Int(head.status.code))
+        } else if phase == .reading {
+            end()
+        }
+    }
+
+    private func responseHeaders(_ head: HTTPResponseHead, plan: Gateway.UpstreamPlan) -> HTTPFields {
+        var headers = plan.limitHeaders
+        for (name, value) in head.headers where !Gateway.hopByHop.contains(name.lowercased()) {
+            if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
+        }
+        return headers
+    }
+
+    private func reply(_ reply: GatewayReply, close: Bool = false) {
+        send(status: reply.status, headers: reply.headers, body: reply.body, close: close)
+    }
+
+    private func send(status: Int, headers: HTTPFields, body: ByteBuffer, close: Bool = false) {
+        guard !callerGone else {
+            end()
+            return
+        }
+        var headers = headers
+        gateway.finish(&headers, requestId: requestId, origin: head.headerFields[.origin])
+        headers[.contentLength] = String(body.readableBytes)
+        if close { headers[.connection] = "close" }
+        context.write(
+            NIOAny(HTTPResponsePart.head(HTTPResponse(status: .init(code: status), headerFields: headers))),
+            promise: nil)
+        if body.readableBytes > 0 { context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil) }
+        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
+        end(close: close)
+    }
+
+    private func end(close: Bool = false) {
+        guard phase != .done else { return }
+        phase = .done
+        let owner = self.owner
+        self.owner = nil
+        owner?.exchangeEnded(
+            context: context, close: close || callerGone || head.headerFields[.connection] == "close",
+            unreadBody: unreadBody && !callerGone)
+    }
+}
