@@ -29,6 +29,10 @@ public struct MeterrError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(rawValue: "storage_error")
         /// A configuration file or setting is wrong.
         public static let configuration = Code(rawValue: "configuration_error")
+        /// An upstream (a provider) could not be reached, or answered with something unreadable.
+        public static let badGateway = Code(rawValue: "bad_gateway")
+        /// An upstream did not answer in time.
+        public static let gatewayTimeout = Code(rawValue: "gateway_timeout")
         /// A bug: something that should not happen did.
         public static let `internal` = Code(rawValue: "internal_error")
     }

@@ -88,15 +88,15 @@ extension ProviderProfile {
         guard let endpoint else {
             if freeCalls.contains(where: { trimmed.hasSuffix($0) }) { return nil }
             return RequestRefusal(
-                status: 404,
+                code: .notFound,
                 message: "meterr does not forward POST \(trimmed): it forwards the calls it can meter "
                     + "(\(meteredCalls)), so that nothing is spent unseen")
         }
         guard facts.bodyIsObject else {
-            return RequestRefusal(status: 400, message: "the request body is not a JSON object")
+            return RequestRefusal(code: .invalidRequest, message: "the request body is not a JSON object")
         }
         if facts.model?.isEmpty ?? true, requiresModel(endpoint, path: trimmed) {
-            return RequestRefusal(status: 400, message: missingModel(path: trimmed))
+            return RequestRefusal(code: .invalidRequest, message: missingModel(path: trimmed))
         }
         return nil
     }

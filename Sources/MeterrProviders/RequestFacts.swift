@@ -29,10 +29,10 @@ public struct RequestFacts: Sendable, Hashable {
     }
 }
 
-/// A call the gateway answers itself, with its status and message (in the provider's error shape).
+/// A call the gateway answers itself, with the kind of refusal and its message (in the provider's error shape).
 public struct RequestRefusal: Sendable, Hashable {
-    /// The HTTP status.
-    public var status: Int
+    /// What kind of refusal: `notFound` (a call meterr cannot meter), `invalidRequest` (a bad body).
+    public var code: MeterrError.Code
     /// What is wrong and what to do.
     public var message: String
 }

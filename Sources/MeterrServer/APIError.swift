@@ -17,9 +17,16 @@ extension MeterrError.Code {
         case .conflict: .conflict
         case .rateLimited: .tooManyRequests
         case .unavailable, .storage: .serviceUnavailable
+        case .badGateway: .badGateway
+        case .gatewayTimeout: .gatewayTimeout
         default: .internalServerError
         }
     }
+}
+
+extension MeterrError.Code {
+    /// The HTTP status code of errors of this kind, as a number (the gateway's answers and metrics).
+    var httpStatus: Int { Int(status.code) }
 }
 
 extension MeterrError {

@@ -95,7 +95,7 @@ struct ProviderConformanceTests {
         let profile = Providers.profile(item.provider)
         let unmetered = profile.refusal(
             path: "/v1/images/generations", endpoint: nil, facts: RequestFacts(body: Array("{}".utf8)))
-        #expect(unmetered?.status == 404)
+        #expect(unmetered?.code == .notFound)
         #expect(unmetered?.message.contains(profile.meteredCalls) == true)
         if let free = item.freeCall {
             #expect(profile.endpoint(forPath: free) == nil)
@@ -103,13 +103,13 @@ struct ProviderConformanceTests {
         }
         let notJSON = profile.refusal(
             path: item.path, endpoint: item.endpoint, facts: RequestFacts(body: Array("[1]".utf8)))
-        #expect(notJSON?.status == 400)
+        #expect(notJSON?.code == .invalidRequest)
         // A body without its model, on a path without one.
         let bare = item.path.replacingOccurrences(of: item.model ?? "", with: "")
         let noModel = profile.refusal(
             path: bare, endpoint: item.endpoint,
             facts: profile.inspect(path: bare, query: nil, body: Array(#"{"messages":[]}"#.utf8)))
-        #expect(noModel?.status == 400, "\(bare)")
+        #expect(noModel?.code == .invalidRequest, "\(bare)")
     }
 
     @Test("Keys: the SDK's header is read, the provider's key is placed where it looks", arguments: profileCases)

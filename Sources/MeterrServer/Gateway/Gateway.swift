@@ -90,12 +90,14 @@ struct Gateway: Sendable {
         var limitHeaders: HTTPFields
     }
 
-    /// A provider-shaped error answer.
+    /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the
+    /// body in the provider's shape, so its SDK raises its usual error.
     static func failure(
-        _ adapter: any ProviderProfile, _ status: Int, _ message: String, headers extra: HTTPFields = [:]
+        _ adapter: any ProviderProfile, _ code: MeterrError.Code, _ message: String, headers extra: HTTPFields = [:]
     ) -> GatewayReply {
         var headers = extra
         headers[.contentType] = "application/json"
+        let status = code.httpStatus
         return GatewayReply(
             status: status, headers: headers,
             body: ByteBuffer(bytes: adapter.errorBody(status: status, message: message)))
@@ -107,7 +109,7 @@ struct Gateway: Sendable {
         } catch {
             logger.error("a gateway call could not be admitted", metadata: ["error": "\(String(reflecting: error))"])
             return .reply(
-                Self.failure(Providers.profile(inbound.mount.provider), 500, "meterr could not admit this call"))
+                Self.failure(Providers.profile(inbound.mount.provider), .internal, "meterr could not admit this call"))
         }
     }
 
@@ -118,8 +120,8 @@ struct Gateway: Sendable {
         let strip = inbound.mount.strip
         let adapter = Providers.profile(provider)
         let request = inbound.head
-        func failure(_ status: Int, _ message: String, headers extra: HTTPFields = [:]) -> Admission {
-            .reply(Self.failure(adapter, status, message, headers: extra))
+        func failure(_ code: MeterrError.Code, _ message: String, headers extra: HTTPFields = [:]) -> Admission {
+            .reply(Self.failure(adapter, code, message, headers: extra))
         }
         let path = String(inbound.path.dropFirst(strip.count))
         let body = inbound.body
@@ -128,7 +130,7 @@ struct Gateway: Sendable {
         // caller brings its own provider key.
         if let wait = throttle.blocked(inbound.remoteAddress) {
             return failure(
-                429, "too many failed authentications from this address; retry in \(wait) s",
+                .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
                 headers: [.retryAfter: String(wait)])
         }
         let ownKey = request.headerFields[.meterrKey]
@@ -139,24 +141,27 @@ struct Gateway: Sendable {
             let principal = try await principals.principal(forKey: gatewayKey)
         else {
             throttle.failed(inbound.remoteAddress)
-            return failure(401, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
+            return failure(
+                .unauthenticated, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key")
         }
-        guard principal.scopes.contains(.gateway) else { return failure(403, "this meterr key may not call providers") }
+        guard principal.scopes.contains(.gateway) else {
+            return failure(.forbidden, "this meterr key may not call providers")
+        }
         let bytes = Array(body.readableBytesView)
         let facts = adapter.inspect(path: path, query: inbound.query, body: bytes)
         // Reads (model lists, stored responses) cost nothing: only POSTs are metered.
         let endpoint = request.method == .post ? adapter.endpoint(forPath: path) : nil
         if request.method == .post, let refusal = adapter.refusal(path: path, endpoint: endpoint, facts: facts) {
-            metrics.record(provider: provider, status: refusal.status, source: nil)
-            return failure(refusal.status, refusal.message)
+            metrics.record(provider: provider, status: refusal.code.httpStatus, source: nil)
+            return failure(refusal.code, refusal.message)
         }
         let admission = limiter.admit(principal)
         let limitHeaders = Self.rateLimitHeaders(admission)
         if let refusal = admission.refusal {
-            metrics.record(provider: provider, status: 429, source: nil)
+            metrics.record(provider: provider, status: MeterrError.Code.rateLimited.httpStatus, source: nil)
             var headers = limitHeaders
             headers[.retryAfter] = String(admission.retryAfter)
-            return failure(429, refusal, headers: headers)
+            return failure(.rateLimited, refusal, headers: headers)
         }
         var upstreamBody = body
 
@@ -169,7 +174,7 @@ struct Gateway: Sendable {
             guard let routedPath = Providers.profile(routed).openAICompatiblePath(path),
                 let rewritten = RequestRewrite.replacingModel(in: bytes, with: bare)
             else {
-                return failure(400, "\(routed.rawValue) models are not served on \(path) through /v1")
+                return failure(.invalidRequest, "\(routed.rawValue) models are not served on \(path) through /v1")
             }
             target = routed
             upstreamPath = routedPath
@@ -185,23 +190,24 @@ struct Gateway: Sendable {
                 stored = try await credentials.secret(org: principal.orgId, team: principal.team, provider: target)
             } catch {
                 logger.error("a stored credential could not be opened", metadata: ["provider": "\(target.rawValue)"])
-                return failure(502, "meterr cannot open its stored \(target.rawValue) credential")
+                return failure(.badGateway, "meterr cannot open its stored \(target.rawValue) credential")
             }
         }
         guard var upstream = upstreams[target] else {
-            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
+            return failure(.badGateway, "meterr has no upstream for \(target.rawValue): set its base URL")
         }
         if let baseURL = stored?.baseURL { upstream.baseURL = baseURL }
         guard !upstream.baseURL.isEmpty else {
-            return failure(502, "meterr has no upstream for \(target.rawValue): set its base URL")
+            return failure(.badGateway, "meterr has no upstream for \(target.rawValue): set its base URL")
         }
         guard let upstreamEndpoint = UpstreamEndpoint(baseURL: upstream.baseURL) else {
-            return failure(502, "meterr's \(target.rawValue) base URL is not an http(s) URL")
+            return failure(.badGateway, "meterr's \(target.rawValue) base URL is not an http(s) URL")
         }
         let providerKey = ownKey == nil ? (stored?.secret ?? upstream.apiKey) : nil
         if ownKey == nil && providerKey == nil {
             return failure(
-                401, "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
+                .unauthenticated,
+                "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key")
         }
 
         // The profile of the format on the wire: the target's own, or the OpenAI format a `/v1` call
@@ -250,9 +256,9 @@ struct Gateway: Sendable {
                 org: principal.orgId, team: attribution.team, user: attribution.user, keyId: principal.keyId,
                 now: startedAt)
             {
-                metrics.record(provider: provider, status: 429, source: nil)
+                metrics.record(provider: provider, status: MeterrError.Code.rateLimited.httpStatus, source: nil)
                 let wait = refusal.retryAt.map { max(1, ($0.milliseconds - startedAt.milliseconds + 999) / 1000) }
-                return failure(429, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
+                return failure(.rateLimited, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
             }
             let probe = UsageEvent(
                 id: inbound.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
@@ -263,8 +269,8 @@ struct Gateway: Sendable {
             if let model = facts.model, !unpriced.isPriced(model: model, provider: target) {
                 unpricedPolicy = try await unpriced.policy(org: principal.orgId)
                 if unpricedPolicy == .refuse, let hard = covering.first(where: \.hard) {
-                    metrics.record(provider: provider, status: 403, source: nil)
-                    return failure(403, UnpricedPricing.refusal(model: model, budget: hard))
+                    metrics.record(provider: provider, status: MeterrError.Code.forbidden.httpStatus, source: nil)
+                    return failure(.forbidden, UnpricedPricing.refusal(model: model, budget: hard))
                 }
             }
             if !covering.isEmpty {
@@ -279,9 +285,9 @@ struct Gateway: Sendable {
                     })
                 switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
                 case .failure(let refusal):
-                    metrics.record(provider: provider, status: 429, source: nil)
+                    metrics.record(provider: provider, status: MeterrError.Code.rateLimited.httpStatus, source: nil)
                     let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
-                    return failure(429, refusal.message, headers: [.retryAfter: String(wait)])
+                    return failure(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])
                 case .success(let held):
                     reservation = held
                 }

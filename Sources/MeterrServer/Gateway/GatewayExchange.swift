@@ -70,7 +70,7 @@ final class GatewayExchange: UpstreamResponseHandler {
             unreadBody = true
             reply(
                 Gateway.failure(
-                    Providers.profile(mount.provider), 413,
+                    Providers.profile(mount.provider), .payloadTooLarge,
                     "request body exceeds \(gateway.maxRequestBytes) bytes"),
                 close: true)
             return
@@ -214,13 +214,14 @@ final class GatewayExchange: UpstreamResponseHandler {
         let target = plan.target.rawValue
         let adapter = Providers.profile(mount.provider)
         if responseHead != nil {
-            plan.call.record(status: 502, reading: nil, stream: false, firstByte: afterHead)
-            reply(Gateway.failure(adapter, 502, "\(target) sent an unreadable response"))
+            plan.call.record(
+                status: MeterrError.Code.badGateway.httpStatus, reading: nil, stream: false, firstByte: afterHead)
+            reply(Gateway.failure(adapter, .badGateway, "\(target) sent an unreadable response"))
             return
         }
-        let status = failure == .timedOut ? 504 : 502
+        let code: MeterrError.Code = failure == .timedOut ? .gatewayTimeout : .badGateway
         plan.call.record(
-            status: status, reading: nil, stream: plan.call.facts.stream, firstByte: nil,
+            status: code.httpStatus, reading: nil, stream: plan.call.facts.stream, firstByte: nil,
             possiblyRun: failure == .droppedAfterRequest)
         let message =
             switch failure {
@@ -231,7 +232,7 @@ final class GatewayExchange: UpstreamResponseHandler {
                 "\(target) closed the connection without answering; the call was not sent again, as the "
                     + "provider may have run it"
             }
-        reply(Gateway.failure(adapter, status, message))
+        reply(Gateway.failure(adapter, code, message))
     }
 
     /// Abandons the provider's stream (nobody reads it) and meters what arrived.
