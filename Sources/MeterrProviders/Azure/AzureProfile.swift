@@ -2,7 +2,8 @@ import MeterrCore
 
 /// Azure OpenAI: OpenAI's wire on a resource's own endpoint (`AZURE_OPENAI_ENDPOINT`), by deployment
 /// (`/openai/deployments/{deployment}/…?api-version=…`) or on its `/openai/v1` surface; keys go in `api-key`.
-public struct AzureProfile: ProviderProfile {
+/// Its streams open with an empty content-filter chunk, which the OpenAI tap passes over.
+public struct AzureProfile: OpenAIWireProfile {
     public init() {}
 
     public var provider: Provider { .azure }
@@ -16,8 +17,6 @@ public struct AzureProfile: ProviderProfile {
     public var meteredCalls: String { "chat/completions, completions, responses, embeddings; also moderations" }
     public var freeCalls: [String] { OpenAIWire.freeCalls }
 
-    public func endpoint(forPath path: String) -> ProviderEndpoint? { OpenAIWire.endpoint(forPath: path) }
-
     /// `/openai/deployments/{deployment}/…` names the deployment; the body's model is ignored there.
     public func inspect(path: String, query: String?, body: [UInt8]) -> RequestFacts {
         var facts = RequestFacts(body: body)
@@ -27,8 +26,6 @@ public struct AzureProfile: ProviderProfile {
         return facts
     }
 
-    public func requiresModel(_ endpoint: ProviderEndpoint, path: String) -> Bool { endpoint != .responses }
-
     /// Azure takes `api-key` on its own surfaces and its OpenAI-compatible one alike.
     public func credentialHeader(key: String, compatible: Bool) -> (name: String, value: String) { ("api-key", key) }
 
@@ -37,15 +34,4 @@ public struct AzureProfile: ProviderProfile {
     }
 
     public func openAICompatiblePath(_ path: String) -> String? { "/openai/v1" + OpenAIWire.surface(path) }
-
-    public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        OpenAIUsage.read(endpoint: endpoint, body: body)
-    }
-
-    /// Azure's streams open with an empty content-filter chunk, which the OpenAI tap passes over.
-    public func usageTap(endpoint: ProviderEndpoint) -> any StreamUsageTap { OpenAIWire.usageTap(endpoint: endpoint) }
-
-    public func errorBody(status: Int, message: String) -> [UInt8] {
-        OpenAIWire.errorBody(status: status, message: message)
-    }
 }

@@ -2,7 +2,7 @@ import MeterrCore
 
 /// OpenAI: Chat Completions, legacy Completions, Responses and Embeddings at `api.openai.com/v1`.
 /// Its wire (paths, usage, stream usage on request, error shape) is shared by Azure OpenAI and Mistral.
-public struct OpenAIProfile: ProviderProfile {
+public struct OpenAIProfile: OpenAIWireProfile {
     public init() {}
 
     public var provider: Provider { .openai }
@@ -13,11 +13,6 @@ public struct OpenAIProfile: ProviderProfile {
     public var meteredCalls: String { "chat/completions, completions, responses, embeddings; also moderations" }
     public var freeCalls: [String] { OpenAIWire.freeCalls }
 
-    public func endpoint(forPath path: String) -> ProviderEndpoint? { OpenAIWire.endpoint(forPath: path) }
-
-    /// The Responses API may take its model from a stored prompt.
-    public func requiresModel(_ endpoint: ProviderEndpoint, path: String) -> Bool { endpoint != .responses }
-
     public func credentialHeader(key: String, compatible: Bool) -> (name: String, value: String) {
         ("authorization", "Bearer \(key)")
     }
@@ -27,6 +22,17 @@ public struct OpenAIProfile: ProviderProfile {
     }
 
     public func openAICompatiblePath(_ path: String) -> String? { "/v1" + OpenAIWire.surface(path) }
+}
+
+/// A provider that speaks the OpenAI wire (OpenAI, Azure OpenAI, Mistral): its paths, usage, stream
+/// taps and error shape come from `OpenAIWire`.
+public protocol OpenAIWireProfile: ProviderProfile {}
+
+extension OpenAIWireProfile {
+    public func endpoint(forPath path: String) -> ProviderEndpoint? { OpenAIWire.endpoint(forPath: path) }
+
+    /// The Responses API may take its model from a stored prompt.
+    public func requiresModel(_ endpoint: ProviderEndpoint, path: String) -> Bool { endpoint != .responses }
 
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
         OpenAIUsage.read(endpoint: endpoint, body: body)
