@@ -1,0 +1,295 @@
+import HTTPTypes
+import MeterrCore
+import MeterrPricing
+import MeterrProviders
+import MeterrStore
+import NIOCore
+import NIOHTTP1
+
+/// Why meterr answers a gateway call itself: an error whose code decides the status, the headers
+/// that go with it (`Retry-After`, rate limit headers), and whether the refusal counts in the metrics.
+struct GatewayRefusal: Error {
+    var error: MeterrError
+    var headers: HTTPFields = [:]
+    var counted = true
+
+    init(_ code: MeterrError.Code, _ message: String, headers: HTTPFields = [:], counted: Bool = true) {
+        error = MeterrError(code, message)
+        self.headers = headers
+        self.counted = counted
+    }
+}
+
+/// A gateway call whose caller is known: its principal, and whether it brings its own provider key.
+struct AuthenticatedCall: Sendable {
+    var inbound: Gateway.Inbound
+    var principal: Principal
+    /// The caller's own provider key (`x-meterr-key` carried the meterr key), if any.
+    var ownsKey: Bool
+    /// The provider the call was made to (its SDK's format).
+    var profile: any ProviderProfile
+    /// The path below meterr's mount.
+    var path: String
+    var started: ContinuousClock.Instant
+    var startedAt: Timestamp
+}
+
+/// What the call asks for: its body, the facts read from it, and the metered endpoint (POSTs only).
+struct InspectedCall: Sendable {
+    var bytes: [UInt8]
+    var facts: RequestFacts
+    var endpoint: ProviderEndpoint?
+}
+
+/// Where the call goes: the provider, the path, the body, and whether it travels in the OpenAI
+/// format to another provider (a `/v1` call naming `provider/model`).
+struct RoutedCall: Sendable {
+    var target: Provider
+    var path: String
+    var body: ByteBuffer
+    var compatible: Bool
+}
+
+/// The upstream of a call and the provider key meterr puts on it (`nil`: the caller's own travels).
+struct UpstreamTarget: Sendable {
+    var endpoint: UpstreamEndpoint
+    var providerKey: String?
+}
+
+/// Admission, stage by stage: authenticate → inspect → limit → route → credential → request →
+/// spend. Each stage either returns what the next needs or throws a `GatewayRefusal`.
+extension Gateway {
+    func admit(_ inbound: Inbound) async -> Admission {
+        let profile = Providers.profile(inbound.mount.provider)
+        do {
+            let call = try await authenticate(inbound, profile: profile)
+            let inspected = try inspect(call)
+            let limitHeaders = try limit(call)
+            let routed = try route(call, inspected)
+            let upstream = try await credential(call, routed)
+            let (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
+            let gatewayCall = try await holdSpend(call, inspected, routed)
+            return .forward(
+                UpstreamPlan(
+                    request: request, call: gatewayCall, target: routed.target, wire: wire.provider,
+                    injectedUsage: injectedUsage, limitHeaders: limitHeaders))
+        } catch let refusal as GatewayRefusal {
+            if refusal.counted {
+                metrics.record(provider: inbound.mount.provider, status: refusal.error.code.httpStatus, source: nil)
+            }
+            return .reply(Self.failure(profile, refusal.error.code, refusal.error.message, headers: refusal.headers))
+        } catch {
+            logger.error("a gateway call could not be admitted", metadata: ["error": "\(String(reflecting: error))"])
+            return .reply(Self.failure(profile, .internal, "meterr could not admit this call"))
+        }
+    }
+
+    /// Who calls: the meterr key where the provider's SDK puts its key, or in `x-meterr-key` when the
+    /// caller brings its own provider key; addresses that keep failing are backed off.
+    func authenticate(_ inbound: Inbound, profile: any ProviderProfile) async throws -> AuthenticatedCall {
+        let started = ContinuousClock.now
+        let startedAt = clock.now()
+        if let wait = throttle.blocked(inbound.remoteAddress) {
+            throw GatewayRefusal(
+                .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
+                headers: [.retryAfter: String(wait)], counted: false)
+        }
+        let fields = inbound.head.headerFields
+        let ownKey = fields[.meterrKey]
+        guard let key = ownKey ?? Self.presentedKey(fields, query: inbound.query, adapter: profile),
+            APIKey.isWellFormed(key), let principal = try await principals.principal(forKey: key)
+        else {
+            throttle.failed(inbound.remoteAddress)
+            throw GatewayRefusal(
+                .unauthenticated, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key",
+                counted: false)
+        }
+        guard principal.scopes.contains(.gateway) else {
+            throw GatewayRefusal(.forbidden, "this meterr key may not call providers", counted: false)
+        }
+        return AuthenticatedCall(
+            inbound: inbound, principal: principal, ownsKey: ownKey != nil, profile: profile,
+            path: String(inbound.path.dropFirst(inbound.mount.strip.count)), started: started, startedAt: startedAt)
+    }
+
+    /// What the call asks for; a POST meterr cannot meter, a body that is not one JSON object or a
+    /// call without a model is refused before anything goes upstream. Reads cost nothing.
+    func inspect(_ call: AuthenticatedCall) throws -> InspectedCall {
+        let bytes = Array(call.inbound.body.readableBytesView)
+        let facts = call.profile.inspect(path: call.path, query: call.inbound.query, body: bytes)
+        let isPost = call.inbound.head.method == .post
+        let endpoint = isPost ? call.profile.endpoint(forPath: call.path) : nil
+        if isPost, let refusal = call.profile.refusal(path: call.path, endpoint: endpoint, facts: facts) {
+            throw GatewayRefusal(refusal.code, refusal.message)
+        }
+        return InspectedCall(bytes: bytes, facts: facts, endpoint: endpoint)
+    }
+
+    /// The key's rate limits; the `x-ratelimit-*` headers of its tightest request limit.
+    func limit(_ call: AuthenticatedCall) throws -> HTTPFields {
+        let decision = limiter.admit(call.principal)
+        let headers = Self.rateLimitHeaders(decision)
+        if let refusal = decision.refusal {
+            var refused = headers
+            refused[.retryAfter] = String(decision.retryAfter)
+            throw GatewayRefusal(.rateLimited, refusal, headers: refused)
+        }
+        return headers
+    }
+
+    /// `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: the same format,
+    /// the model name without its prefix; every other call goes to the provider it was made to.
+    func route(_ call: AuthenticatedCall, _ inspected: InspectedCall) throws -> RoutedCall {
+        let provider = call.inbound.mount.provider
+        guard call.inbound.mount.strip.isEmpty, let model = inspected.facts.model,
+            let (routed, bare) = Providers.routed(model)
+        else { return RoutedCall(target: provider, path: call.path, body: call.inbound.body, compatible: false) }
+        guard let path = Providers.profile(routed).openAICompatiblePath(call.path),
+            let rewritten = RequestRewrite.replacingModel(in: inspected.bytes, with: bare)
+        else {
+            throw GatewayRefusal(
+                .invalidRequest, "\(routed.rawValue) models are not served on \(call.path) through /v1", counted: false)
+        }
+        return RoutedCall(
+            target: routed, path: path, body: ByteBuffer(bytes: rewritten), compatible: routed != OpenAIWire.provider)
+    }
+
+    /// The upstream and the key: the caller's own (`x-meterr-key`), else the organisation's stored one
+    /// (its team's first, with the organisation's own upstream if it set one), else the installation's.
+    func credential(_ call: AuthenticatedCall, _ routed: RoutedCall) async throws -> UpstreamTarget {
+        let target = routed.target
+        var stored: StoredCredential?
+        if !call.ownsKey {
+            do {
+                stored = try await credentials.secret(
+                    org: call.principal.orgId, team: call.principal.team, provider: target)
+            } catch {
+                logger.error("a stored credential could not be opened", metadata: ["provider": "\(target.rawValue)"])
+                throw GatewayRefusal(
+                    .badGateway, "meterr cannot open its stored \(target.rawValue) credential", counted: false)
+            }
+        }
+        guard var upstream = upstreams[target] else {
+            throw GatewayRefusal(
+                .badGateway, "meterr has no upstream for \(target.rawValue): set its base URL", counted: false)
+        }
+        if let baseURL = stored?.baseURL { upstream.baseURL = baseURL }
+        guard !upstream.baseURL.isEmpty else {
+            throw GatewayRefusal(
+                .badGateway, "meterr has no upstream for \(target.rawValue): set its base URL", counted: false)
+        }
+        guard let endpoint = UpstreamEndpoint(baseURL: upstream.baseURL) else {
+            throw GatewayRefusal(
+                .badGateway, "meterr's \(target.rawValue) base URL is not an http(s) URL", counted: false)
+        }
+        let providerKey = call.ownsKey ? nil : (stored?.secret ?? upstream.apiKey)
+        if !call.ownsKey && providerKey == nil {
+            throw GatewayRefusal(
+                .unauthenticated,
+                "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key",
+                counted: false)
+        }
+        return UpstreamTarget(endpoint: endpoint, providerKey: providerKey)
+    }
+
+    /// The request as it goes upstream: the caller's headers but hop-by-hop ones, meterr's and the
+    /// meterr key; the provider key where the target looks for it; the stream's usage asked for when
+    /// the format sends it only on request. Returns the format on the wire (the target's own, or the
+    /// OpenAI format of a routed `/v1` call) and whether usage was asked for.
+    func upstreamRequest(
+        _ call: AuthenticatedCall, _ inspected: InspectedCall, _ routed: RoutedCall, _ upstream: UpstreamTarget
+    ) -> (UpstreamRequest, wire: any ProviderProfile, injectedUsage: Bool) {
+        let request = call.inbound.head
+        let targetProfile = Providers.profile(routed.target)
+        let wire = routed.compatible ? OpenAIWire.profile : targetProfile
+        var body = routed.body
+        var injectedUsage = false
+        if let rewritten = wire.requestingStreamUsage(
+            endpoint: inspected.endpoint, facts: inspected.facts, body: Array(body.readableBytesView))
+        {
+            body = ByteBuffer(bytes: rewritten)
+            injectedUsage = true
+        }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headerFields.count + 3)
+        headers.add(name: "host", value: upstream.endpoint.hostHeader)
+        for field in request.headerFields {
+            let name = field.name.canonicalName
+            if Self.hopByHop.contains(name) || name.hasPrefix("x-meterr-") || name == "accept-encoding" { continue }
+            if !call.ownsKey && call.profile.keyHeaders.contains(name) { continue }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        if let key = upstream.providerKey {
+            let credential = targetProfile.credentialHeader(key: key, compatible: routed.compatible)
+            headers.replaceOrAdd(name: credential.name, value: credential.value)
+        }
+        // Usage is read from the bytes as they pass: they must not be compressed.
+        headers.add(name: "accept-encoding", value: "identity")
+        if body.readableBytes > 0 || request.method == .post {
+            headers.add(name: "content-length", value: String(body.readableBytes))
+        }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
+            uri: upstream.endpoint.path(for: routed.path) + Self.query(call.inbound.query, adapter: call.profile),
+            headers: headers)
+        return (UpstreamRequest(endpoint: upstream.endpoint, head: head, body: body), wire, injectedUsage)
+    }
+
+    /// Anomaly blocks and rate caps, the unpriced policy, then budgets: the call's worst case is held
+    /// against every budget that covers it, or the call is refused. Calls that cost nothing skip this.
+    func holdSpend(_ call: AuthenticatedCall, _ inspected: InspectedCall, _ routed: RoutedCall) async throws
+        -> GatewayCall
+    {
+        let (principal, startedAt, facts) = (call.principal, call.startedAt, inspected.facts)
+        let attribution = Attribution(call.inbound.head.headerFields, facts: facts, principal: principal)
+        var reservation = BudgetGuard.Reservation.none
+        var unpricedPolicy: UnpricedPolicy?
+        if let endpoint = inspected.endpoint, endpoint != .countTokens {
+            try await anomalies.prepare(org: principal.orgId)
+            if let refusal = anomalies.admit(
+                org: principal.orgId, team: attribution.team, user: attribution.user, keyId: principal.keyId,
+                now: startedAt)
+            {
+                let wait = refusal.retryAt.map { max(1, ($0.milliseconds - startedAt.milliseconds + 999) / 1000) }
+                throw GatewayRefusal(
+                    .rateLimited, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
+            }
+            let probe = UsageEvent(
+                id: call.inbound.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
+                user: attribution.user, project: attribution.project, keyId: principal.keyId, tags: attribution.tags,
+                provider: routed.target, model: facts.model ?? "", usage: Usage())
+            let covering = budgets.budgets(for: probe)
+            // Unpriced is not free: what the organisation's policy says decides such a call.
+            if let model = facts.model, !unpriced.isPriced(model: model, provider: routed.target) {
+                unpricedPolicy = try await unpriced.policy(org: principal.orgId)
+                if unpricedPolicy == .refuse, let hard = covering.first(where: \.hard) {
+                    throw GatewayRefusal(.forbidden, UnpricedPricing.refusal(model: model, budget: hard))
+                }
+            }
+            if !covering.isEmpty {
+                try await budgets.prepare(covering, now: startedAt)
+                let worst = BudgetGuard.worstCase(
+                    estimator: estimator, engine: engine, provider: routed.target, model: facts.model,
+                    maxTokens: facts.maxTokens, body: inspected.bytes, at: startedAt,
+                    priceAs: unpricedPolicy.flatMap { policy in
+                        guard case .fallback(let model) = policy else { return nil }
+                        return engine.fallbackEntry(
+                            provider: routed.target, model: model, embeddings: endpoint == .embeddings,
+                            at: startedAt)
+                    })
+                switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
+                case .failure(let refusal):
+                    let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
+                    throw GatewayRefusal(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])
+                case .success(let held):
+                    reservation = held
+                }
+            }
+        }
+        return GatewayCall(
+            gateway: self, provider: routed.target, endpoint: inspected.endpoint, facts: facts,
+            requestBody: inspected.bytes, principal: principal, attribution: attribution, reservation: reservation,
+            requestId: call.inbound.requestId, started: call.started, startedAt: startedAt,
+            unpricedPolicy: unpricedPolicy)
+    }
+}
