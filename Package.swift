@@ -71,6 +71,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The gateway's HTTP/1.1 client to providers: pooled per event loop, TLS, proxies, time-outs.
+        .target(
+            name: "MeterrUpstream",
+            dependencies: [
+                "MeterrCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "MeterrUpstreamTests",
+            dependencies: [
+                "MeterrUpstream", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // The Hummingbird application: routes, middleware, background services.
         .target(
             name: "MeterrServer",
@@ -80,6 +98,7 @@ let package = Package(
                 "MeterrProviders",
                 "MeterrStore",
                 "MeterrTokenizer",
+                "MeterrUpstream",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -151,6 +170,7 @@ let package = Package(
             dependencies: [
                 "MeterrServer",
                 "MeterrTestSupport",
+                "MeterrUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),

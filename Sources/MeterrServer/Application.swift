@@ -4,6 +4,7 @@ import Logging
 import MeterrCore
 import MeterrPricing
 import MeterrStore
+import MeterrUpstream
 import ServiceLifecycle
 
 /// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and

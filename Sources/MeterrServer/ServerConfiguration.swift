@@ -4,6 +4,7 @@ import MeterrCore
 import MeterrPricing
 import MeterrProviders
 import MeterrStore
+import MeterrUpstream
 import Yams
 
 /// Everything `meterr serve` needs to know. Defaults start a working server with no configuration.

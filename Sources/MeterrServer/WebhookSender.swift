@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MeterrCore
 import MeterrStore
+import MeterrUpstream
 import NIOCore
 import ServiceLifecycle
 

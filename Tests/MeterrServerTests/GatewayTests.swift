@@ -9,6 +9,7 @@ import Synchronization
 import Testing
 
 @testable import MeterrServer
+@testable import MeterrUpstream
 
 /// meterr in front of a fake provider for every upstream, on a clock pinned at `clock` (by default an
 /// ordinary mid-month hour that ticks on), so nothing depends on when the suite runs.

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import MeterrServer
+@testable import MeterrUpstream
 
 /// The gateway behind a company's egress proxy: a real proxy on loopback (CONNECT tunnels and
 /// forwarded plain requests) that sends every host name to 127.0.0.1.

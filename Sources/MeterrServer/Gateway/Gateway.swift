@@ -6,6 +6,7 @@ import MeterrCore
 import MeterrPricing
 import MeterrProviders
 import MeterrStore
+import MeterrUpstream
 import NIOCore
 import NIOHTTP1
 

@@ -3,6 +3,7 @@ import MeterrCore
 import MeterrPricing
 import MeterrProviders
 import MeterrStore
+import MeterrUpstream
 import NIOCore
 import NIOHTTP1
 

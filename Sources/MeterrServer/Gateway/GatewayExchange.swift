@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import MeterrCore
 import MeterrProviders
+import MeterrUpstream
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes

@@ -5,7 +5,7 @@ import NIOHTTP1
 /// One call in flight: writes the request, times the answer, pauses reading while the caller
 /// cannot keep up, and returns the connection to the pool when the response has ended.
 /// Used on its event loop only.
-final class UpstreamCall: @unchecked Sendable {
+package final class UpstreamCall: @unchecked Sendable {
     private enum State {
         case connecting
         case awaitingHead
@@ -147,14 +147,14 @@ final class UpstreamCall: @unchecked Sendable {
     }
 
     /// Stops reading from the upstream (the caller's socket is full).
-    func pause() {
+    package func pause() {
         guard !paused, let connection else { return }
         paused = true
         try? connection.channel.syncOptions?.setOption(.autoRead, value: false)
     }
 
     /// Reads from the upstream again.
-    func resume() {
+    package func resume() {
         guard paused, let connection else { return }
         paused = false
         lastRead = .now()
@@ -163,7 +163,7 @@ final class UpstreamCall: @unchecked Sendable {
     }
 
     /// Abandons the call (the caller left): the connection is closed, the handler hears nothing more.
-    func cancel() {
+    package func cancel() {
         guard state != .done else { return }
         state = .done
         disarm()

@@ -3,18 +3,18 @@ import Foundation
 /// An HTTP proxy between meterr and the providers (a company's egress proxy): https upstreams are
 /// reached through a `CONNECT` tunnel (TLS stays end to end), plain http ones by absolute-form
 /// requests to the proxy.
-struct UpstreamProxy: Sendable, Hashable {
-    var host: String
-    var port: Int
+package struct UpstreamProxy: Sendable, Hashable {
+    package var host: String
+    package var port: Int
     /// `user:password` from the URL, base64-encoded (Basic authentication).
-    var credentials: String?
+    package var credentials: String?
 
     /// The `Proxy-Authorization` value.
-    var authorization: String? { credentials.map { "Basic " + $0 } }
+    package var authorization: String? { credentials.map { "Basic " + $0 } }
 
     /// Reads `http://[user:password@]host[:port]` (a URL without a scheme is taken as http, as curl
     /// does); `nil` for anything else, https proxies included.
-    init?(url: String) {
+    package init?(url: String) {
         var rest = Substring(url.trimmingCharacters(in: .whitespaces))
         if rest.lowercased().hasPrefix("http://") {
             rest = rest.dropFirst(7)
@@ -38,15 +38,21 @@ struct UpstreamProxy: Sendable, Hashable {
 
 /// Which provider calls go through a proxy: https ones through `https`, plain ones through `http`,
 /// except hosts named in `noProxy` and the machine's own (loopback is never proxied).
-struct UpstreamProxies: Sendable {
-    var https: UpstreamProxy?
-    var http: UpstreamProxy?
+package struct UpstreamProxies: Sendable {
+    package var https: UpstreamProxy?
+    package var http: UpstreamProxy?
     /// Host names (each also covering its subdomains; a leading dot is the same) and addresses;
     /// `*` for every host.
-    var noProxy: [String] = []
+    package var noProxy: [String] = []
+
+    package init(https: UpstreamProxy? = nil, http: UpstreamProxy? = nil, noProxy: [String] = []) {
+        self.https = https
+        self.http = http
+        self.noProxy = noProxy
+    }
 
     /// The proxy a URL's calls go through (scheme, host and port are read; the rest is not).
-    func proxy(forURL url: String) -> UpstreamProxy? {
+    package func proxy(forURL url: String) -> UpstreamProxy? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty
         else { return nil }
@@ -55,7 +61,7 @@ struct UpstreamProxies: Sendable {
             .flatMap(proxy(for:))
     }
 
-    func proxy(for endpoint: UpstreamEndpoint) -> UpstreamProxy? {
+    package func proxy(for endpoint: UpstreamEndpoint) -> UpstreamProxy? {
         guard let proxy = endpoint.tls ? https : http else { return nil }
         let host = endpoint.host.lowercased()
         if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" || host.hasPrefix("127.") {

@@ -7,14 +7,20 @@ import NIOSSL
 import Synchronization
 
 /// One request to an upstream: the head as it goes on the wire, and the whole body.
-struct UpstreamRequest: Sendable {
-    var endpoint: UpstreamEndpoint
-    var head: HTTPRequestHead
-    var body: ByteBuffer
+package struct UpstreamRequest: Sendable {
+    package var endpoint: UpstreamEndpoint
+    package var head: HTTPRequestHead
+    package var body: ByteBuffer
+
+    package init(endpoint: UpstreamEndpoint, head: HTTPRequestHead, body: ByteBuffer) {
+        self.endpoint = endpoint
+        self.head = head
+        self.body = body
+    }
 }
 
 /// Why an upstream call ended without a whole response.
-enum UpstreamFailure: Error, Sendable {
+package enum UpstreamFailure: Error, Sendable {
     /// No connection could be made.
     case unreachable
     /// No response head within the first-byte time-out, or a silence longer than the read time-out.
@@ -29,7 +35,7 @@ enum UpstreamFailure: Error, Sendable {
 }
 
 /// Receives one upstream response, on the event loop of the call.
-protocol UpstreamResponseHandler: AnyObject {
+package protocol UpstreamResponseHandler: AnyObject {
     func upstreamReceived(head: HTTPResponseHead)
     func upstreamReceived(body: ByteBuffer)
     func upstreamFinished()
@@ -39,24 +45,31 @@ protocol UpstreamResponseHandler: AnyObject {
 /// The gateway's HTTP/1.1 client: keep-alive connections pooled per event loop, so a call is made
 /// and answered on the event loop of the connection it serves, with no thread switch and no task.
 /// Plain TCP or TLS (system trust roots); time-outs for connecting, the first byte and silences.
-final class UpstreamClient: Sendable {
-    struct Timeouts: Sendable {
-        var connect: TimeAmount
-        var firstByte: TimeAmount
-        var read: TimeAmount
+package final class UpstreamClient: Sendable {
+    package struct Timeouts: Sendable {
+        package var connect: TimeAmount
+        package var firstByte: TimeAmount
+        package var read: TimeAmount
         /// How long an unused connection stays open.
-        var idle: TimeAmount
+        package var idle: TimeAmount
+
+        package init(connect: TimeAmount, firstByte: TimeAmount, read: TimeAmount, idle: TimeAmount) {
+            self.connect = connect
+            self.firstByte = firstByte
+            self.read = read
+            self.idle = idle
+        }
     }
 
-    let timeouts: Timeouts
-    let proxies: UpstreamProxies
+    package let timeouts: Timeouts
+    package let proxies: UpstreamProxies
     private let tls: NIOSSLContext?
     private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
 
     /// - Parameters:
     ///   - caFile: a PEM file of authorities trusted besides the system's.
     ///   - proxies: the proxies calls go through, if any.
-    init(timeouts: Timeouts, caFile: String? = nil, proxies: UpstreamProxies = UpstreamProxies()) throws {
+    package init(timeouts: Timeouts, caFile: String? = nil, proxies: UpstreamProxies = UpstreamProxies()) throws {
         self.timeouts = timeouts
         self.proxies = proxies
         var configuration = TLSConfiguration.makeClientConfiguration()
@@ -74,7 +87,7 @@ final class UpstreamClient: Sendable {
     }
 
     /// Starts a call; `handler` hears the response on `loop`, where this must be called.
-    func execute(_ request: UpstreamRequest, on loop: any EventLoop, handler: any UpstreamResponseHandler)
+    package func execute(_ request: UpstreamRequest, on loop: any EventLoop, handler: any UpstreamResponseHandler)
         -> UpstreamCall
     {
         loop.preconditionInEventLoop()
@@ -84,7 +97,7 @@ final class UpstreamClient: Sendable {
     }
 
     /// Closes every pooled connection; calls in flight finish on their own.
-    func shutdown() {
+    package func shutdown() {
         for pool in pools.withLock({ Array($0.values) }) {
             pool.loop.execute { pool.closeAll() }
         }

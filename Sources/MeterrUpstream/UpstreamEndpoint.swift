@@ -1,14 +1,14 @@
 import Foundation
 
 /// Where a provider's calls go, read once from a base URL (`https://host[:port][/base/path]`).
-struct UpstreamEndpoint: Sendable, Hashable {
-    var tls: Bool
-    var host: String
-    var port: Int
+package struct UpstreamEndpoint: Sendable, Hashable {
+    package var tls: Bool
+    package var host: String
+    package var port: Int
     /// The base URL's path without a trailing slash (`""` for none).
-    var basePath: String
+    package var basePath: String
 
-    init?(baseURL: String) {
+    package init?(baseURL: String) {
         var rest: Substring
         if baseURL.hasPrefix("https://") {
             tls = true
@@ -50,7 +50,7 @@ struct UpstreamEndpoint: Sendable, Hashable {
     /// SDK's own docs write base URLs (`http://host:8000/v1`, `https://x.openai.azure.com/openai`).
     /// That overlap is not doubled; and a base ending in another version than the call names
     /// (`…/v1beta` for a `/v1/models/…` call) gives way to the caller's.
-    func path(for path: String) -> String {
+    package func path(for path: String) -> String {
         if basePath.isEmpty { return path }
         let base = basePath.split(separator: "/", omittingEmptySubsequences: true)
         let call = path.split(separator: "/", omittingEmptySubsequences: true)
@@ -65,7 +65,7 @@ struct UpstreamEndpoint: Sendable, Hashable {
     }
 
     /// `v1`, `v2`, `v1beta`, `v1alpha2`: an API version segment.
-    static func isVersion(_ segment: Substring) -> Bool {
+    package static func isVersion(_ segment: Substring) -> Bool {
         let bytes = Array(segment.utf8)
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "v"), (0x30...0x39).contains(bytes[1]) else { return false }
         let digit = { (byte: UInt8) in (0x30...0x39).contains(byte) }
@@ -77,13 +77,13 @@ struct UpstreamEndpoint: Sendable, Hashable {
     }
 
     /// The `Host` header: the port only when it is not the scheme's own.
-    var hostHeader: String {
+    package var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
         return port == (tls ? 443 : 80) ? name : "\(name):\(port)"
     }
 
     /// Whether the host is an address literal (no server name to send in TLS).
-    var hostIsAddress: Bool {
+    package var hostIsAddress: Bool {
         host.contains(":") || host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) }
     }
 }
