@@ -209,7 +209,7 @@ package final class UpstreamCall: @unchecked Sendable {
             if now >= firstByteDeadline { fail(.timedOut) } else { arm(at: firstByteDeadline) }
         case .awaitingHead:
             if now >= firstByteDeadline || now >= silenceEnds {
-                fail(.timedOut)
+                fail(requestWritten ? .timedOutAfterRequest : .timedOut)
             } else {
                 arm(at: min(firstByteDeadline, silenceEnds))
             }

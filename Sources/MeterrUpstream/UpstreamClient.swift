@@ -25,6 +25,9 @@ package enum UpstreamFailure: Error, Sendable {
     case unreachable
     /// No response head within the first-byte time-out, or a silence longer than the read time-out.
     case timedOut
+    /// No answer head in time although the whole request went out: the provider may be running (and
+    /// billing) the call.
+    case timedOutAfterRequest
     /// The connection closed, or the upstream sent bytes that are not HTTP.
     case broken
     /// The connection closed after the whole request went out and before any answer: the provider

@@ -470,7 +470,7 @@ struct GatewayTests {
     }
 
     @Test(
-        "A provider slower than the first-byte or read time-out gets a 504 in its shape, and the call is recorded",
+        "A provider slower than the first-byte or read time-out gets a 504 in its shape; the call is recorded with its input, as it may have run",
         arguments: [(300, 1), (1, 600)])
     func slowProvider(readTimeout: Int, firstByteTimeout: Int) async throws {
         try await withGateway(readTimeout: readTimeout, firstByteTimeout: firstByteTimeout) { client, _ in
@@ -482,6 +482,9 @@ struct GatewayTests {
             #expect(response.json["type"] as? String == "error")
             let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
             #expect(event["status"] as? Int == 504)
+            #expect(event["usage_source"] as? String == "estimated")
+            #expect((event["input_tokens"] as? Int ?? 0) > 0, "the possible spend is visible")
+            #expect(event["output_tokens"] as? Int == 0)
         }
     }
 

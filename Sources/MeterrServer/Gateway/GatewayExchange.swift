@@ -220,13 +220,14 @@ final class GatewayExchange: UpstreamResponseHandler {
             reply(Gateway.failure(adapter, .badGateway, "\(target) sent an unreadable response"))
             return
         }
-        let code: MeterrError.Code = failure == .timedOut ? .gatewayTimeout : .badGateway
+        let timedOut = failure == .timedOut || failure == .timedOutAfterRequest
+        let code: MeterrError.Code = timedOut ? .gatewayTimeout : .badGateway
         plan.call.record(
             status: code.httpStatus, reading: nil, stream: plan.call.facts.stream, firstByte: nil,
-            possiblyRun: failure == .droppedAfterRequest)
+            possiblyRun: failure == .droppedAfterRequest || failure == .timedOutAfterRequest)
         let message =
             switch failure {
-            case .timedOut: "\(target) did not answer in time"
+            case .timedOut, .timedOutAfterRequest: "\(target) did not answer in time"
             case .proxyRefused: "\(target) could not be reached: the proxy did not open a tunnel (see upstream_proxy)"
             case .unreachable, .broken: "\(target) could not be reached"
             case .droppedAfterRequest:
