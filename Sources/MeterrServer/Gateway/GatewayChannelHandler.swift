@@ -142,10 +142,11 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         exchange = nil
         if close && unreadBody {
             route = .none
-            let timer = context.eventLoop.scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let timer = context.eventLoop.scheduleTask(in: Self.lingerTime) { bound.value.close(promise: nil) }
             lingering = (Self.lingerBytes, timer)
             let closed = context.eventLoop.makePromise(of: Void.self)
-            closed.futureResult.whenFailure { _ in context.close(promise: nil) }
+            closed.futureResult.whenFailure { _ in bound.value.close(promise: nil) }
             context.close(mode: .output, promise: closed)
             context.read()
         } else if close {
