@@ -1,13 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import MeterrCore
+import MeterrTestSupport
 import NIOCore
 
 /// A headless Chromium driven over the W3C WebDriver protocol by a `chromedriver` process on a
 /// loopback port: just the commands the dashboard's browser tests use.
 final class Browser: @unchecked Sendable {
     // Only the test task touches these, one step at a time.
-    let driver = Process()
+    var driver: ChildProcess?
     let port: Int
     var session = ""
 
@@ -27,11 +28,9 @@ final class Browser: @unchecked Sendable {
             throw MeterrError(.unavailable, Self.unavailableReason ?? "no browser")
         }
         port = Int.random(in: 20_000..<40_000)
-        driver.executableURL = URL(fileURLWithPath: driverPath)
-        driver.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
-        driver.standardOutput = FileHandle.nullDevice
-        driver.standardError = FileHandle.nullDevice
-        try driver.run()
+        driver = try ChildProcess(
+            path: driverPath, arguments: ["--port=\(port)", "--allowed-ips=127.0.0.1"],
+            environment: ProcessInfo.processInfo.environment, output: .discard, errorOutput: .discard)
         // Wait for chromedriver to answer.
         for _ in 0..<100 {
             if (try? await command("GET", "/status")) != nil { break }
@@ -163,11 +162,16 @@ final class Browser: @unchecked Sendable {
     }
 
     func stopDriver() {
-        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
-        driver.waitUntilExit()
+        guard let driver else { return }
+        driver.signal(SIGKILL)
+        _ = driver.wait()
+        self.driver = nil
     }
 
     deinit {
-        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
+        if let driver {
+            driver.signal(SIGKILL)
+            _ = driver.wait()
+        }
     }
 }

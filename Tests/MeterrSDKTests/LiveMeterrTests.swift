@@ -214,17 +214,14 @@ struct LiveMeterrTests {
     func example() async throws {
         let live = try await LiveMeterr()
         defer { try? FileManager.default.removeItem(atPath: live.directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: meterrBinary).deletingLastPathComponent()
-            .appendingPathComponent("meterr-sdk-example")
-        process.arguments = [live.connection.baseURL, live.server.adminKey]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(printed)")
+        let example = URL(fileURLWithPath: meterrBinary).deletingLastPathComponent()
+            .appendingPathComponent("meterr-sdk-example").path
+        let process = try ChildProcess(
+            path: example, arguments: [live.connection.baseURL, live.server.adminKey],
+            environment: ProcessInfo.processInfo.environment, errorOutput: .discard)
+        let printed = try await onOwnThread { String(decoding: ChildProcess.readAll(process.output), as: UTF8.self) }
+        let status = try await onOwnThread { process.wait() }
+        #expect(status == 0, "\(printed)")
         let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix("meterr stored: ") })
         let event = try UsageEventParser.parseEvent(
             line.dropFirst("meterr stored: ".count).utf8, receivedAt: Timestamp(milliseconds: 0))

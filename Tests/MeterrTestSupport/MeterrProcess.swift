@@ -48,30 +48,35 @@ public func runMeterr(_ arguments: [String], environment: [String: String] = [:]
     try await onOwnThread { try runMeterrBlocking(arguments, environment: environment) }
 }
 
+/// What a child wrote on standard error: written by the reading thread before it signals, read after.
+private final class ErrorOutput: @unchecked Sendable {
+    var data = Data()
+}
+
 private func runMeterrBlocking(_ arguments: [String], environment: [String: String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: meterrBinary)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    // Read before waiting, so a large output cannot fill the pipe and stall the child.
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let process = try ChildProcess(
+        path: meterrBinary, arguments: arguments,
+        environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    // Standard error is read on another thread while standard output is read here, so neither
+    // pipe can fill and stall the child.
+    let errors = ErrorOutput()
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        errors.data = ChildProcess.readAll(process.errorOutput)
+        done.signal()
+    }.start()
+    let outData = ChildProcess.readAll(process.output)
+    done.wait()
+    let status = process.wait()
     return CommandResult(
-        status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
-        errorOutput: String(decoding: errData, as: UTF8.self))
+        status: status, output: String(decoding: outData, as: UTF8.self),
+        errorOutput: String(decoding: errors.data, as: UTF8.self))
 }
 
 /// A running `meterr serve` on a free port.
 public final class ServerProcess: @unchecked Sendable {
     // Only the test task touches these, one step at a time.
-    let process = Process()
-    let output = Pipe()
+    let process: ChildProcess
     /// The port it listens on.
     public let port: Int
     /// The admin key it was started with (or printed).
@@ -95,31 +100,25 @@ public final class ServerProcess: @unchecked Sendable {
         dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
         port requested: Int = 0, environment extra: [String: String] = [:]
     ) throws {
-        process.executableURL = URL(fileURLWithPath: meterrBinary)
-        process.arguments = ["serve", "--port", String(requested), "--data", dataDirectory]
         var environment = ProcessInfo.processInfo.environment
         environment["METERR_ADMIN_KEY"] = adminKey
         if adminKey == nil { environment.removeValue(forKey: "METERR_ADMIN_KEY") }
         environment["METERR_LOG_LEVEL"] = logFile == nil ? "warning" : "trace"
         environment.merge(extra) { $1 }
-        process.environment = environment
-        process.standardOutput = output
-        if let logFile {
-            FileManager.default.createFile(atPath: logFile, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: logFile)
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
+        let child = try ChildProcess(
+            path: meterrBinary, arguments: ["serve", "--port", String(requested), "--data", dataDirectory],
+            environment: environment, output: .capture, errorOutput: logFile.map { .file($0) } ?? .discard)
+        process = child
         // Read stdout up to the "listening" line, which names the port.
         var lines: [String] = []
         var pending = Data()
         var port: Int?
-        let reader = output.fileHandleForReading
+        var buffer = [UInt8](repeating: 0, count: 4096)
         while port == nil {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            pending.append(chunk)
+            let count = buffer.withUnsafeMutableBytes { read(child.output, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            pending.append(contentsOf: buffer[..<count])
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                 pending = Data(pending[pending.index(after: newline)...])
@@ -139,13 +138,9 @@ public final class ServerProcess: @unchecked Sendable {
     /// Sends a signal and waits for the process to end; returns its exit status.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM) async -> Int32 {
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
         let process = self.process
-        return
-            (try? await onOwnThread {
-                process.waitUntilExit()
-                return process.terminationStatus
-            }) ?? -1
+        return (try? await onOwnThread { process.wait() }) ?? -1
     }
 
     /// Posts a JSON body to the API; returns the status and body.
@@ -169,9 +164,10 @@ public final class ServerProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            _ = process.wait()
         }
+        _ = close(process.output)
     }
 }
 
