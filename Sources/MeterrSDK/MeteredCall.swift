@@ -86,9 +86,9 @@ public final class MeteredCall: Sendable {
         self.eventId = eventId
         self.requestBody = requestBody
         let (path, query) = Self.pathAndQuery(url)
-        let adapter = Providers.profile(metering.provider)
-        endpoint = adapter.endpoint(forPath: path)
-        facts = adapter.inspect(path: path, query: query, body: requestBody)
+        let profile = Providers.profile(metering.provider)
+        endpoint = profile.endpoint(forPath: path)
+        facts = profile.inspect(path: path, query: query, body: requestBody)
     }
 
     /// Whether the call costs anything (model lists and token counts do not, and report nothing).

@@ -94,14 +94,14 @@ struct Gateway: Sendable {
     /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the
     /// body in the provider's shape, so its SDK raises its usual error.
     static func failure(
-        _ adapter: any ProviderProfile, _ code: MeterrError.Code, _ message: String, headers extra: HTTPFields = [:]
+        _ profile: any ProviderProfile, _ code: MeterrError.Code, _ message: String, headers extra: HTTPFields = [:]
     ) -> GatewayReply {
         var headers = extra
         headers[.contentType] = "application/json"
         let status = code.httpStatus
         return GatewayReply(
             status: status, headers: headers,
-            body: ByteBuffer(bytes: adapter.errorBody(status: status, message: message)))
+            body: ByteBuffer(bytes: profile.errorBody(status: status, message: message)))
     }
 
     /// The headers meterr adds to every gateway answer: its request id, the security headers of
@@ -123,14 +123,14 @@ struct Gateway: Sendable {
     }
 
     /// The gateway key as the provider's SDK sends it.
-    static func presentedKey(_ headers: HTTPFields, query: String?, adapter: any ProviderProfile) -> String? {
-        for name in adapter.keyHeaders {
+    static func presentedKey(_ headers: HTTPFields, query: String?, profile: any ProviderProfile) -> String? {
+        for name in profile.keyHeaders {
             guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { continue }
             if let key = name == "authorization" ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
                 return key
             }
         }
-        if adapter.keyInQuery, let query {
+        if profile.keyInQuery, let query {
             for pair in query.split(separator: "&") where pair.hasPrefix("key=") {
                 return String(pair.dropFirst(4)).removingPercentEncoding ?? String(pair.dropFirst(4))
             }
@@ -139,9 +139,9 @@ struct Gateway: Sendable {
     }
 
     /// The query string to forward: Gemini's `key=` (the gateway key) is meterr's, never the upstream's.
-    static func query(_ query: String?, adapter: any ProviderProfile) -> String {
+    static func query(_ query: String?, profile: any ProviderProfile) -> String {
         guard let query, !query.isEmpty else { return "" }
-        guard adapter.keyInQuery else { return "?" + query }
+        guard profile.keyInQuery else { return "?" + query }
         let kept = query.split(separator: "&").filter { !$0.hasPrefix("key=") }
         return kept.isEmpty ? "" : "?" + kept.joined(separator: "&")
     }

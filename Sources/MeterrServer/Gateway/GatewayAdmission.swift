@@ -97,7 +97,7 @@ extension Gateway {
         }
         let fields = inbound.head.headerFields
         let ownKey = fields[.meterrKey]
-        guard let key = ownKey ?? Self.presentedKey(fields, query: inbound.query, adapter: profile),
+        guard let key = ownKey ?? Self.presentedKey(fields, query: inbound.query, profile: profile),
             APIKey.isWellFormed(key), let principal = try await principals.principal(forKey: key)
         else {
             throttle.failed(inbound.remoteAddress)
@@ -231,7 +231,7 @@ extension Gateway {
         }
         let head = HTTPRequestHead(
             version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
-            uri: upstream.endpoint.path(for: routed.path) + Self.query(call.inbound.query, adapter: call.profile),
+            uri: upstream.endpoint.path(for: routed.path) + Self.query(call.inbound.query, profile: call.profile),
             headers: headers)
         return (UpstreamRequest(endpoint: upstream.endpoint, head: head, body: body), wire, injectedUsage)
     }

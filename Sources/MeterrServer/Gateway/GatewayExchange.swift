@@ -213,11 +213,11 @@ final class GatewayExchange: UpstreamResponseHandler {
             return
         }
         let target = plan.target.rawValue
-        let adapter = Providers.profile(mount.provider)
+        let profile = Providers.profile(mount.provider)
         if responseHead != nil {
             plan.call.record(
                 status: MeterrError.Code.badGateway.httpStatus, reading: nil, stream: false, firstByte: afterHead)
-            reply(Gateway.failure(adapter, .badGateway, "\(target) sent an unreadable response"))
+            reply(Gateway.failure(profile, .badGateway, "\(target) sent an unreadable response"))
             return
         }
         let timedOut = failure == .timedOut || failure == .timedOutAfterRequest
@@ -234,7 +234,7 @@ final class GatewayExchange: UpstreamResponseHandler {
                 "\(target) closed the connection without answering; the call was not sent again, as the "
                     + "provider may have run it"
             }
-        reply(Gateway.failure(adapter, code, message))
+        reply(Gateway.failure(profile, code, message))
     }
 
     /// Abandons the provider's stream (nobody reads it) and meters what arrived.
