@@ -63,10 +63,10 @@ extension MeterrError {
 }
 
 extension JSONEncoder {
-    /// The encoder of every `/api` response.
+    /// The encoder of every `/api` response: keys sorted, so the same answer is the same bytes.
     static var api: JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 }

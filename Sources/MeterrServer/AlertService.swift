@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// What budgets and anomaly detection find on the request path, written off it.
 package enum Finding: Sendable {
-    case alert(Alert)
+    case alert(AlertRecord)
     case block(AnomalyBlock)
     /// A key called a model for the first time.
     case keyModel(org: String, keyId: String, model: String, at: Timestamp)
@@ -40,7 +40,7 @@ final class AlertService: Service, Sendable {
     }
 
     /// Hands an alert over; never blocks.
-    func raise(_ alert: Alert) { continuation.yield(.alert(alert)) }
+    func raise(_ alert: AlertRecord) { continuation.yield(.alert(alert)) }
 
     /// Hands any finding over; never blocks.
     func report(_ finding: Finding) { continuation.yield(finding) }
@@ -77,7 +77,7 @@ final class AlertService: Service, Sendable {
     static func rank(_ severity: String) -> Int { ["info": 0, "warning": 1, "critical": 2][severity] ?? 0 }
 
     /// Records one alert unless its kind is cooling down for its subject (a more severe one passes).
-    func record(_ alert: Alert) async throws {
+    func record(_ alert: AlertRecord) async throws {
         let rule = try await policies.policy(org: alert.orgId).rule(for: alert.kind)
         if rule.cooldownMinutes > 0,
             let last = try await store.latestAlert(org: alert.orgId, kind: alert.kind, subject: alert.subject),

@@ -40,7 +40,7 @@ final class WebhookSender: Service, Sendable {
     }
 
     /// The body posted for an alert; `renotification` counts how often it was sent before.
-    static func payload(_ alert: Alert, format: String, renotification: Int = 0) -> String {
+    static func payload(_ alert: AlertRecord, format: String, renotification: Int = 0) -> String {
         var json = JSONWriter()
         json.beginObject()
         if format == "slack" {

@@ -1,19 +1,5 @@
 import MeterrCore
 
-/// An organisation: the tenant every stored row belongs to.
-public struct Organisation: Sendable, Hashable {
-    /// Its id (`org_…`).
-    public var id: String
-    /// Its display name.
-    public var name: String
-
-    /// Creates an organisation.
-    public init(id: String, name: String) {
-        self.id = id
-        self.name = name
-    }
-}
-
 /// What a key may do.
 public struct KeyScopes: OptionSet, Sendable, Hashable {
     public let rawValue: Int
@@ -211,26 +197,6 @@ public struct NamedGroup: Sendable, Hashable {
     }
 }
 
-/// One line of the audit log.
-public struct AuditEntry: Sendable, Hashable {
-    public var at: Timestamp
-    /// The key (or `cli`) that acted.
-    public var actor: String
-    /// What it did, e.g. `key.create`.
-    public var action: String
-    public var target: String?
-    public var detail: String?
-
-    /// Creates an entry.
-    public init(at: Timestamp, actor: String, action: String, target: String? = nil, detail: String? = nil) {
-        self.at = at
-        self.actor = actor
-        self.action = action
-        self.target = target
-        self.detail = detail
-    }
-}
-
 /// What the first start of an empty data directory created.
 public struct BootstrapResult: Sendable {
     /// The default organisation.
@@ -367,4 +333,16 @@ public protocol UserStore: Sendable {
 
     /// Ends a session.
     func deleteSession(tokenHash: String) async throws
+}
+
+extension Team {
+    /// The team as the API shows it.
+    public init(_ group: NamedGroup) { self.init(id: group.id, name: group.name, createdAt: group.createdAt) }
+}
+
+extension Project {
+    /// The project as the API shows it.
+    public init(_ group: NamedGroup) {
+        self.init(id: group.id, name: group.name, team: group.team, createdAt: group.createdAt)
+    }
 }

@@ -1,7 +1,7 @@
 import MeterrCore
 
 /// Something an organisation should know: a budget threshold crossed, and later anomalies.
-public struct Alert: Sendable, Hashable {
+public struct AlertRecord: Sendable, Hashable {
     public var id: String
     public var orgId: String
     /// `budget.threshold`, `budget.blocked`, `budget.forecast`, `anomaly.spike`, …
@@ -44,15 +44,24 @@ public struct Alert: Sendable, Hashable {
 /// The alert log.
 public protocol AlertStore: Sendable {
     /// Records alerts; those whose dedupe key is recorded already are skipped. Returns the new ones.
-    func recordAlerts(_ alerts: [Alert]) async throws -> [Alert]
+    func recordAlerts(_ alerts: [AlertRecord]) async throws -> [AlertRecord]
     /// An organisation's alerts, newest first.
-    func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [Alert]
+    func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [AlertRecord]
     /// Acknowledges an alert of `org`; `false` if it has none with that id.
     func acknowledge(org: String, id: String, actor: String) async throws -> Bool
     /// The newest alert of a kind about a subject, for cool-downs.
-    func latestAlert(org: String, kind: String, subject: String?) async throws -> Alert?
+    func latestAlert(org: String, kind: String, subject: String?) async throws -> AlertRecord?
     /// Unacknowledged alerts due to be sent again at `now`, with how often they were sent so far.
-    func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(Alert, Int)]
+    func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(AlertRecord, Int)]
     /// Notes whether an alert was sent again, and when it is due next (`nil`: never).
     func markNotified(id: String, sent: Bool, next: Timestamp?) async throws
+}
+
+extension AlertRecord {
+    /// The alert as the API shows it.
+    public var alert: Alert {
+        Alert(
+            id: id, kind: kind, subject: subject, severity: severity, message: message, createdAt: createdAt,
+            acknowledgedAt: acknowledgedAt, acknowledgedBy: acknowledgedBy)
+    }
 }

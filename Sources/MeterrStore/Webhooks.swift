@@ -37,7 +37,7 @@ public protocol WebhookStore: Sendable {
     func deleteWebhook(org: String, id: String, actor: String) async throws -> Bool
     /// Queues an alert for each of its organisation's webhooks (once per webhook and delivery key:
     /// the alert id, or the alert id and the number of a re-notification).
-    func enqueueDeliveries(alert: Alert, deliveryKey: String, payload: (Webhook) -> String) async throws
+    func enqueueDeliveries(alert: AlertRecord, deliveryKey: String, payload: (Webhook) -> String) async throws
     /// Deliveries due at `now`, oldest first.
     func dueDeliveries(now: Timestamp, limit: Int, vault: CredentialVault) async throws -> [Delivery]
     func markDelivered(seq: Int64, at: Timestamp) async throws

@@ -21,7 +21,7 @@ struct LiveMeterr {
     /// The ids of the ledger's events that carry a tag, oldest first.
     func eventIds(tag: String) async throws -> [String] {
         var ids: [String] = []
-        var cursor: String?
+        var cursor: EventCursor?
         repeat {
             let page = try await management.events(EventQuery(tags: ["run": tag], limit: 1000, cursor: cursor))
             ids += page.events.map(\.id)

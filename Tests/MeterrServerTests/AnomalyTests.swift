@@ -44,7 +44,7 @@ final class DetectorHarness: Sendable {
         detector.observe(event)
     }
 
-    var alerts: [Alert] {
+    var alerts: [AlertRecord] {
         collector.findings.withLock { $0 }.compactMap { if case .alert(let alert) = $0 { alert } else { nil } }
     }
 

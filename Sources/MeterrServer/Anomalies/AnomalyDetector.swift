@@ -137,7 +137,7 @@ package final class AnomalyDetector: Sendable {
                     if known != nil && settings.newModelAlerts {
                         findings.append(
                             .alert(
-                                Alert(
+                                AlertRecord(
                                     id: Identifier.make("alr", length: 16), orgId: event.org, kind: "anomaly.new_model",
                                     subject: AnomalyEntity.key(keyId), severity: "warning",
                                     message: "key \(keyId) called \(model) for the first time; review that it should",
@@ -188,7 +188,7 @@ package final class AnomalyDetector: Sendable {
             case 1, 2:
                 findings.append(
                     .alert(
-                        Alert(
+                        AlertRecord(
                             id: Identifier.make("alr", length: 16), orgId: org, kind: "anomaly.spike", subject: entity,
                             severity: rung == 1 ? "info" : "warning", message: what, dedupeKey: "\(dedupe):\(rung)",
                             createdAt: now, notify: rung >= 2)))
@@ -210,7 +210,7 @@ package final class AnomalyDetector: Sendable {
                 let lift = block.map { "; lift with POST /api/anomalies/blocks/\($0.id)/lift" } ?? ""
                 findings.append(
                     .alert(
-                        Alert(
+                        AlertRecord(
                             id: Identifier.make("alr", length: 16), orgId: org,
                             kind: escalate ? "anomaly.escalation" : "anomaly.block", subject: entity,
                             severity: "critical",
@@ -227,7 +227,7 @@ package final class AnomalyDetector: Sendable {
             activity.rateLimited = true
             findings.append(
                 .alert(
-                    Alert(
+                    AlertRecord(
                         id: Identifier.make("alr", length: 16), orgId: org, kind: "anomaly.rate", subject: entity,
                         severity: "warning",
                         message: "\(entity) made \(activity.requests) requests this hour against a baseline of "

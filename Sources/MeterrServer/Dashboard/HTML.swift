@@ -105,12 +105,12 @@ enum Format {
 
     /// A cost that may be unknown: "unpriced" rather than a made-up zero.
     static func usd(_ totals: UsageTotals) -> String {
-        totals.requests > 0 && totals.unpricedRequests == totals.requests ? "unpriced" : usd(totals.cost)
+        totals.cost.map(usd) ?? "unpriced"
     }
 
     /// The exact decimal string of a total's cost as the API gives it, or empty when unknown.
     static func exact(_ totals: UsageTotals) -> String {
-        totals.requests > 0 && totals.unpricedRequests == totals.requests ? "" : totals.cost.decimalString
+        totals.cost?.decimalString ?? ""
     }
 
     /// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00`.

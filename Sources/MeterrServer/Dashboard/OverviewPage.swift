@@ -43,7 +43,7 @@ struct Overview: Sendable {
         let monthSummary = try await month
         let nextMonth = Timestamp(milliseconds: monthStart.milliseconds + 32 * 86_400_000).monthStart
         let projected = BudgetGuard.forecast(
-            spent: monthSummary.totals.cost.nanos, limit: .max, periodStart: monthStart, periodEnd: nextMonth,
+            spent: monthSummary.totals.pricedCost.nanos, limit: .max, periodStart: monthStart, periodEnd: nextMonth,
             now: now)?.projected
         let modelGroups = try await models.groups
         var savings = Money.zero
@@ -109,12 +109,12 @@ extension DashboardRoutes {
         let cards: HTML = """
             <div class="cards">
             <div class="card"><div class="label">Spend today (UTC)</div>\
-            <div class="value" id="spend-today" data-live-usd="today" data-usd="\(data.today.cost.decimalString)">\
-            \(Format.usd(data.today.cost))</div><div class="sub"><span id="requests-today" data-live-count="today_requests" \
+            <div class="value" id="spend-today" data-live-usd="today" data-usd="\(data.today.pricedCost.decimalString)">\
+            \(Format.usd(data.today.pricedCost))</div><div class="sub"><span id="requests-today" data-live-count="today_requests" \
             data-count="\(data.today.requests)">\(Format.count(data.today.requests))</span> calls</div></div>
             <div class="card"><div class="label">Spend this month</div>\
-            <div class="value" id="spend-month" data-live-usd="total" data-usd="\(month.cost.decimalString)">\
-            \(Format.usd(month.cost))</div><div class="sub"><span id="requests-month" data-live-count="requests" \
+            <div class="value" id="spend-month" data-live-usd="total" data-usd="\(month.pricedCost.decimalString)">\
+            \(Format.usd(month.pricedCost))</div><div class="sub"><span id="requests-month" data-live-count="requests" \
             data-count="\(month.requests)">\(Format.count(month.requests))</span> calls, \
             <span id="tokens-month" data-live-count="tokens" data-count="\(tokens)">\(Format.count(tokens))</span> tokens\
             </div>\(unpriced)</div>
@@ -165,7 +165,7 @@ extension DashboardRoutes {
                 : String(text.prefix(10))
         }
         let cost = data.series.map {
-            Chart.Point(label: label($0), value: $0.totals.cost.nanos, display: Format.usd($0.totals))
+            Chart.Point(label: label($0), value: $0.totals.pricedCost.nanos, display: Format.usd($0.totals))
         }
         let tokens = data.series.map {
             let count = $0.totals.usage.inputTokens + $0.totals.usage.outputTokens

@@ -107,12 +107,13 @@ extension DashboardRoutes {
             let first: HTML = link.map { "<a href=\"\($0(row.values))\">\(cells[0])</a>" } ?? "\(cells[0])"
             let rest = cells.dropFirst().html { "<td>\($0)</td>" }
             let change: HTML
-            if then.cost.nanos > 0 {
+            if then.pricedCost.nanos > 0 {
                 let percent = Int(
-                    (Int128(row.totals.cost.nanos) - Int128(then.cost.nanos)) * 100 / Int128(then.cost.nanos))
+                    (Int128(row.totals.pricedCost.nanos) - Int128(then.pricedCost.nanos)) * 100
+                        / Int128(then.pricedCost.nanos))
                 change = "<span class=\"\(percent > 0 ? "warn" : "good")\">\(percent > 0 ? "+" : "")\(percent)%</span>"
             } else {
-                change = row.totals.cost.nanos > 0 ? "new" : "—"
+                change = row.totals.pricedCost.nanos > 0 ? "new" : "—"
             }
             return """
                 <tr><th scope="row">\(first)</th>\(rest)<td class="num">\(Format.count(row.totals.requests))</td>\

@@ -54,7 +54,7 @@ package final class BudgetGuard: Sendable {
     let store: any BudgetStore
     let clock: WallClock
     /// Where threshold, forecast and block alerts go.
-    let raise: @Sendable (Alert) -> Void
+    let raise: @Sendable (AlertRecord) -> Void
     /// An organisation's budgets by what they cover, so finding a call's budgets takes a few lookups
     /// however many budgets there are.
     struct OrgBudgets {
@@ -89,7 +89,7 @@ package final class BudgetGuard: Sendable {
     private let states = Mutex([String: PeriodState]())
 
     package init(
-        store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (Alert) -> Void = { _ in }
+        store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (AlertRecord) -> Void = { _ in }
     ) {
         self.store = store
         self.clock = clock
@@ -97,12 +97,12 @@ package final class BudgetGuard: Sendable {
     }
 
     /// The alerts for thresholds crossed between two spends of a budget's period.
-    func crossings(_ budget: Budget, state: PeriodState, from before: Int64, to after: Int64) -> [Alert] {
+    func crossings(_ budget: Budget, state: PeriodState, from before: Int64, to after: Int64) -> [AlertRecord] {
         guard budget.limit.nanos > 0 else { return [] }
         let was = before * 100 / budget.limit.nanos
         let now = after * 100 / budget.limit.nanos
         return budget.thresholds.filter { was < $0 && now >= $0 }.map { threshold in
-            Alert(
+            AlertRecord(
                 id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.threshold",
                 subject: budget.id,
                 severity: threshold >= 100 ? "critical" : threshold >= 80 ? "warning" : "info",
@@ -114,14 +114,14 @@ package final class BudgetGuard: Sendable {
 
     /// The forecast alert of a calendar budget whose pace would cross its limit before the period
     /// ends ("projected to exceed on the 23rd"), once per period.
-    func forecastAlert(_ budget: Budget, state: PeriodState, now: Timestamp) -> Alert? {
+    func forecastAlert(_ budget: Budget, state: PeriodState, now: Timestamp) -> AlertRecord? {
         guard !budget.period.isRolling, state.spent < budget.limit.nanos,
             let forecast = Self.forecast(
                 spent: state.spent, limit: budget.limit.nanos, periodStart: state.periodStart,
                 periodEnd: state.periodEnd, now: now),
             let exceedsAt = forecast.exceedsAt, exceedsAt < state.periodEnd
         else { return nil }
-        return Alert(
+        return AlertRecord(
             id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.forecast", subject: budget.id,
             severity: "warning",
             message:
@@ -153,7 +153,7 @@ package final class BudgetGuard: Sendable {
     /// Adds spend to a budget's state, raising the alerts of the thresholds it crosses.
     private func addSpend(
         _ nanos: Int64, hour: Int64, to budget: Budget, in states: inout [String: PeriodState], now: Timestamp
-    ) -> [Alert] {
+    ) -> [AlertRecord] {
         guard var state = states[budget.id], nanos != 0 else { return [] }
         if budget.period.isRolling {
             guard hour >= state.periodStart.milliseconds && hour < state.periodEnd.milliseconds else { return [] }
@@ -267,7 +267,7 @@ package final class BudgetGuard: Sendable {
                         budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
                         resetsAt: Self.resetsAt(budget, state))
                     raise(
-                        Alert(
+                        AlertRecord(
                             id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
                             subject: budget.id, severity: "critical", message: refusal.message,
                             dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
@@ -294,7 +294,7 @@ package final class BudgetGuard: Sendable {
         guard !reservation.holds.isEmpty else { return }
         let now = clock.now()
         let alerts = states.withLock { states in
-            var alerts: [Alert] = []
+            var alerts: [AlertRecord] = []
             for hold in reservation.holds {
                 guard var state = states[hold.budget.id] else { continue }
                 // A calendar period that ended during the call was loaded afresh without this hold;
@@ -316,7 +316,7 @@ package final class BudgetGuard: Sendable {
             guard let cost = event.cost else { continue }
             let covering = budgets(for: event)
             let alerts = states.withLock { states in
-                var alerts: [Alert] = []
+                var alerts: [AlertRecord] = []
                 for budget in covering {
                     guard let state = states[budget.id], event.ts >= state.periodStart, event.ts < state.periodEnd
                     else { continue }

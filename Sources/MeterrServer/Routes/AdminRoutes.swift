@@ -46,18 +46,7 @@ struct AdminRoutes: Sendable {
         let all = try await accounts.organisations()
         let visible =
             context.principal.scopes.contains(.operator) ? all : all.filter { $0.id == context.principal.orgId }
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("orgs")
-        for organisation in visible {
-            json.beginObject()
-            json.string("id", organisation.id)
-            json.string("name", organisation.name)
-            json.endObject()
-        }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(OrganisationList(orgs: visible))
     }
 
     @Sendable func createOrganisation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -65,13 +54,8 @@ struct AdminRoutes: Sendable {
         let members = try await object(request)
         guard let name = try optionalString(members, "name") else { throw MeterrError.invalid("name", "is required") }
         let (organisation, key) = try await accounts.createOrganisation(name: name, actor: actor(context))
-        var json = JSONWriter()
-        json.beginObject()
-        json.string("id", organisation.id)
-        json.string("name", organisation.name)
-        json.string("admin_key", key)
-        json.endObject()
-        return jsonResponse(bytes: json.bytes, status: .created)
+        return try jsonResponse(
+            CreatedOrganisation(id: organisation.id, name: organisation.name, adminKey: key), status: .created)
     }
 
     @Sendable func setTier(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -83,7 +67,7 @@ struct AdminRoutes: Sendable {
             throw MeterrError.invalid("tier", "must be one of \(names)")
         }
         try await accounts.setTier(org: id, tier: tier, actor: actor(context))
-        return try jsonResponse(["id": id, "tier": tier.rawValue])
+        return try jsonResponse(OrganisationTier(id: id, tier: tier.rawValue))
     }
 
     // MARK: teams and projects
@@ -91,13 +75,10 @@ struct AdminRoutes: Sendable {
     func listGroups(_ kind: GroupKind, _ context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
         let groups = try await accounts.groups(kind: kind, org: context.principal.orgId)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray(kind == .team ? "teams" : "projects")
-        for group in groups { write(group, kind, to: &json) }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        switch kind {
+        case .team: return try jsonResponse(TeamList(teams: groups.map(Team.init)))
+        case .project: return try jsonResponse(ProjectList(projects: groups.map(Project.init)))
+        }
     }
 
     func createGroup(_ kind: GroupKind, _ request: Request, _ context: AuthenticatedContext) async throws -> Response {
@@ -107,9 +88,10 @@ struct AdminRoutes: Sendable {
         let team = kind == .project ? try optionalString(members, "team") : nil
         let group = try await accounts.createGroup(
             kind: kind, org: context.principal.orgId, name: name, team: team, actor: actor(context))
-        var json = JSONWriter()
-        write(group, kind, to: &json)
-        return jsonResponse(bytes: json.bytes, status: .created)
+        switch kind {
+        case .team: return try jsonResponse(Team(group), status: .created)
+        case .project: return try jsonResponse(Project(group), status: .created)
+        }
     }
 
     func deleteGroup(_ kind: GroupKind, _ context: AuthenticatedContext) async throws -> Response {
@@ -120,78 +102,39 @@ struct AdminRoutes: Sendable {
         return Response(status: .noContent)
     }
 
-    func write(_ group: NamedGroup, _ kind: GroupKind, to json: inout JSONWriter) {
-        json.beginObject()
-        json.string("id", group.id)
-        json.string("name", group.name)
-        if kind == .project { json.string("team", group.team) }
-        json.string("created_at", group.createdAt.rfc3339)
-        json.endObject()
-    }
-
     // MARK: keys
 
     @Sendable func listKeys(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
         let keys = try await accounts.keys(org: context.principal.orgId)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("keys")
-        for key in keys { write(key, to: &json) }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(KeyList(keys: keys.map { info($0) }))
     }
 
     @Sendable func createKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
-        let members = try await object(request)
-        guard let name = try optionalString(members, "name") else { throw MeterrError.invalid("name", "is required") }
-        var scopes: KeyScopes = [.gateway]
-        if let list = members["scopes"], !list.isNull {
-            guard let names = list.array?.compactMap(\.string), names.count == list.array?.count,
-                let parsed = KeyScopes(names: names)
-            else {
-                let known = KeyScopes.names.map(\.0).joined(separator: ", ")
-                throw MeterrError.invalid("scopes", "must be a list of scope names (\(known))")
-            }
-            scopes = parsed
+        let wanted = try NewKey(members: try await object(request))
+        guard let scopes = KeyScopes(names: wanted.scopes) else {
+            let known = KeyScopes.names.map(\.0).joined(separator: ", ")
+            throw MeterrError.invalid("scopes", "must be a list of scope names (\(known))")
         }
         // A key can hand out no more than it holds.
         guard context.principal.scopes.isSuperset(of: scopes) else {
             throw MeterrError(.forbidden, "a key cannot grant scopes it does not hold", field: "scopes")
         }
-        var expiresAt: Timestamp?
-        if let text = try optionalString(members, "expires_at") {
-            guard let time = Timestamp(rfc3339: text) else {
-                throw MeterrError.invalid("expires_at", "must be an RFC 3339 time")
-            }
-            expiresAt = time
-        }
         var tier: RateTier?
-        if let text = try optionalString(members, "tier") {
+        if let text = wanted.tier {
             guard let value = RateTier(rawValue: text) else {
                 let names = RateTier.allCases.map(\.rawValue).joined(separator: ", ")
                 throw MeterrError.invalid("tier", "must be one of \(names)")
             }
             tier = value
         }
-        func limit(_ key: String) throws -> Int? {
-            guard let value = members[key], !value.isNull else { return nil }
-            guard let count = value.int, count >= 1 else {
-                throw MeterrError.invalid(key, "must be a whole number of at least 1")
-            }
-            return count
-        }
         let keyRequest = KeyRequest(
-            name: name, scopes: scopes, team: try optionalString(members, "team"),
-            user: try optionalString(members, "user"), project: try optionalString(members, "project"),
-            expiresAt: expiresAt, tier: tier, requestsPerMinute: try limit("rpm"), tokensPerMinute: try limit("tpm"))
+            name: wanted.name, scopes: scopes, team: wanted.team, user: wanted.user, project: wanted.project,
+            expiresAt: wanted.expiresAt, tier: tier, requestsPerMinute: wanted.rpm, tokensPerMinute: wanted.tpm)
         let (record, key) = try await accounts.createKey(
             org: context.principal.orgId, keyRequest, actor: actor(context))
-        var json = JSONWriter()
-        write(record, secret: key, to: &json)
-        return jsonResponse(bytes: json.bytes, status: .created)
+        return try jsonResponse(info(record, secret: key), status: .created)
     }
 
     @Sendable func revokeKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -224,12 +167,11 @@ struct AdminRoutes: Sendable {
                 org: context.principal.orgId, id: id, graceUntil: until, actor: actor(context))
         else { throw MeterrError(.notFound, "no such key") }
         if grace == 0 { principals.evict(hash: oldHash) }
-        var json = JSONWriter()
-        write(record, secret: key, to: &json)
-        return jsonResponse(bytes: json.bytes, status: .created)
+        return try jsonResponse(info(record, secret: key), status: .created)
     }
 
-    func write(_ key: KeyRecord, secret: String? = nil, to json: inout JSONWriter) {
+    /// A key as the API shows it: its status at this moment, the secret only when just made.
+    func info(_ key: KeyRecord, secret: String? = nil) -> KeyInfo {
         let now = clock.now()
         let status: String
         if let revoked = key.revokedAt, revoked <= now {
@@ -241,26 +183,11 @@ struct AdminRoutes: Sendable {
         } else {
             status = "active"
         }
-        json.beginObject()
-        json.string("id", key.id)
-        json.string("name", key.name)
-        if let secret { json.string("key", secret) }
-        json.string("prefix", key.displayPrefix + "…")
-        json.beginArray("scopes")
-        for name in key.scopes.nameList { json.string(nil, name) }
-        json.endArray()
-        json.string("team", key.team)
-        json.string("user", key.user)
-        json.string("project", key.project)
-        json.string("tier", key.tier?.rawValue)
-        json.int("rpm", key.requestsPerMinute)
-        json.int("tpm", key.tokensPerMinute)
-        json.string("status", status)
-        json.string("created_at", key.createdAt.rfc3339)
-        json.string("expires_at", key.expiresAt?.rfc3339)
-        json.string("last_used_at", key.lastUsedAt?.rfc3339)
-        json.string("revoked_at", key.revokedAt?.rfc3339)
-        json.endObject()
+        return KeyInfo(
+            id: key.id, name: key.name, key: secret, prefix: key.displayPrefix + "…", scopes: key.scopes.nameList,
+            team: key.team, user: key.user, project: key.project, tier: key.tier?.rawValue,
+            rpm: key.requestsPerMinute, tpm: key.tokensPerMinute, status: status, createdAt: key.createdAt,
+            expiresAt: key.expiresAt, lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt)
     }
 
     // MARK: audit
@@ -275,20 +202,6 @@ struct AdminRoutes: Sendable {
             limit = value
         }
         let entries = try await accounts.audit(org: context.principal.orgId, limit: limit)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("entries")
-        for entry in entries {
-            json.beginObject()
-            json.string("at", entry.at.rfc3339)
-            json.string("actor", entry.actor)
-            json.string("action", entry.action)
-            json.string("target", entry.target)
-            json.string("detail", entry.detail)
-            json.endObject()
-        }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(AuditLog(entries: entries))
     }
 }

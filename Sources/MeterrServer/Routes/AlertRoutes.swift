@@ -22,24 +22,8 @@ struct AlertRoutes: Sendable {
             limit = value
         }
         let open = query.get("unacknowledged") == "true"
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("alerts")
-        for alert in try await store.alerts(org: context.principal.orgId, limit: limit, unacknowledgedOnly: open) {
-            json.beginObject()
-            json.string("id", alert.id)
-            json.string("kind", alert.kind)
-            json.string("subject", alert.subject)
-            json.string("severity", alert.severity)
-            json.string("message", alert.message)
-            json.string("created_at", alert.createdAt.rfc3339)
-            json.string("acknowledged_at", alert.acknowledgedAt?.rfc3339)
-            json.string("acknowledged_by", alert.acknowledgedBy)
-            json.endObject()
-        }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let alerts = try await store.alerts(org: context.principal.orgId, limit: limit, unacknowledgedOnly: open)
+        return try jsonResponse(AlertList(alerts: alerts.map(\.alert)))
     }
 
     @Sendable func acknowledge(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -53,45 +53,26 @@ struct AnomalyRoutes: Sendable {
         let org = context.principal.orgId
         try await detector.prepare(org: org)
         let settings = try await policies.policy(org: org).anomalies
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("entities")
-        for (entity, activity) in detector.activity(org: org).sorted(by: { $0.key < $1.key }) {
-            json.beginObject()
-            json.string("entity", entity)
-            json.int("hours_observed", activity.hoursObserved)
-            json.bool("warmed_up", activity.hoursObserved >= settings.warmupHours)
-            json.string("hour", Timestamp(milliseconds: activity.hour).rfc3339)
-            json.string("cost_usd", Money(nanos: activity.costNanos).decimalString)
-            json.string("baseline_cost_usd", Money(nanos: Int64(activity.costBaseline.mean.rounded())).decimalString)
-            json.string(
-                "baseline_cost_deviation_usd",
-                Money(nanos: Int64(activity.costBaseline.deviation.rounded())).decimalString)
-            json.int("tokens", activity.tokens)
-            json.int("baseline_tokens", Int64(activity.tokensBaseline.mean.rounded()))
-            json.int("requests", activity.requests)
-            json.int("baseline_requests", Int64(activity.requestsBaseline.mean.rounded()))
-            json.bool("rate_limited", activity.rateLimited)
-            json.endObject()
+        let entities = detector.activity(org: org).sorted(by: { $0.key < $1.key }).map { entity, activity in
+            EntityBaseline(
+                entity: entity, hoursObserved: activity.hoursObserved,
+                warmedUp: activity.hoursObserved >= settings.warmupHours,
+                hour: Timestamp(milliseconds: activity.hour), cost: Money(nanos: activity.costNanos),
+                baselineCost: Money(nanos: Int64(activity.costBaseline.mean.rounded())),
+                baselineCostDeviation: Money(nanos: Int64(activity.costBaseline.deviation.rounded())),
+                tokens: Int64(activity.tokens), baselineTokens: Int64(activity.tokensBaseline.mean.rounded()),
+                requests: Int64(activity.requests), baselineRequests: Int64(activity.requestsBaseline.mean.rounded()),
+                rateLimited: activity.rateLimited)
         }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(BaselineList(entities: entities))
     }
 
     /// Blocks (each an investigation): open while in force, then `expired` or `lifted`.
     @Sendable func blocks(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
         let now = clock.now()
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("blocks")
-        for block in try await store.blocks(org: context.principal.orgId, limit: 500) {
-            write(block, now: now, to: &json)
-        }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let blocks = try await store.blocks(org: context.principal.orgId, limit: 500)
+        return try jsonResponse(AnomalyBlockList(blocks: blocks.map { info($0, now: now) }))
     }
 
     @Sendable func lift(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -103,22 +84,14 @@ struct AnomalyRoutes: Sendable {
                 org: context.principal.orgId, id: id, at: now, actor: context.principal.keyId)
         else { throw MeterrError(.notFound, "no such block") }
         detector.lifted(block)
-        var json = JSONWriter()
-        write(block, now: now, to: &json)
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(info(block, now: now))
     }
 
-    func write(_ block: AnomalyBlock, now: Timestamp, to json: inout JSONWriter) {
-        json.beginObject()
-        json.string("id", block.id)
-        json.string("entity", block.entity)
-        json.string("level", block.level)
-        json.string("reason", block.reason)
-        json.string("status", block.liftedAt != nil ? "lifted" : block.isActive(at: now) ? "open" : "expired")
-        json.string("created_at", block.createdAt.rfc3339)
-        json.string("until", block.until?.rfc3339)
-        json.string("lifted_at", block.liftedAt?.rfc3339)
-        json.string("lifted_by", block.liftedBy)
-        json.endObject()
+    /// A block as the API shows it, with its status at this moment.
+    func info(_ block: AnomalyBlock, now: Timestamp) -> AnomalyBlockInfo {
+        AnomalyBlockInfo(
+            id: block.id, entity: block.entity, level: block.level, reason: block.reason,
+            status: block.liftedAt != nil ? "lifted" : block.isActive(at: now) ? "open" : "expired",
+            createdAt: block.createdAt, until: block.until, liftedAt: block.liftedAt, liftedBy: block.liftedBy)
     }
 }

@@ -22,15 +22,11 @@ struct BudgetRoutes: Sendable {
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
         let now = clock.now()
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("budgets")
+        var budgets: [BudgetStatus] = []
         for budget in try await store.budgets(org: context.principal.orgId) {
-            try await write(budget, now: now, to: &json)
+            budgets.append(try await status(budget, now: now))
         }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(BudgetList(budgets: budgets))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -46,9 +42,7 @@ struct BudgetRoutes: Sendable {
             period: .month, timeZone: "UTC", limit: .zero, hard: false, thresholds: [50, 80, 100], createdAt: now)
         let budget = try await store.createBudget(try Self.apply(members, to: blank), actor: context.principal.keyId)
         try await guardian.reload()
-        var out = JSONWriter()
-        try await write(budget, now: now, to: &out)
-        return jsonResponse(bytes: out.bytes, status: .created)
+        return try jsonResponse(try await status(budget, now: now), status: .created)
     }
 
     /// Changes a budget; a new period or time zone re-baselines it (the spend so far goes into history).
@@ -71,9 +65,7 @@ struct BudgetRoutes: Sendable {
         }
         try await guardian.reload()
         guardian.forget(id)
-        var out = JSONWriter()
-        try await write(budget, now: now, to: &out)
-        return jsonResponse(bytes: out.bytes)
+        return try jsonResponse(try await status(budget, now: now))
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -94,27 +86,15 @@ struct BudgetRoutes: Sendable {
             throw MeterrError(.notFound, "no such budget")
         }
         try await guardian.closeFinishedPeriods(of: budget, now: clock.now())
-        var json = JSONWriter()
-        json.beginObject()
-        json.string("budget_id", budget.id)
-        json.beginArray("periods")
-        for period in try await store.closedPeriods(budgetId: budget.id, limit: 400) {
-            json.beginObject()
+        let periods = try await store.closedPeriods(budgetId: budget.id, limit: 400).map { period in
             let kept = BudgetPeriod(storageName: period.period)
-            json.string("period", kept?.name ?? period.period)
-            json.int("window_hours", kept?.windowHours)
-            json.string("start", period.start.rfc3339)
-            json.string("end", period.end.rfc3339)
-            json.string("limit_usd", period.limit.decimalString)
-            json.string("spent_usd", period.spent.decimalString)
-            json.int("percent_used", period.limit.nanos > 0 ? Int(period.spent.nanos * 100 / period.limit.nanos) : 0)
-            json.bool("exceeded", period.spent > period.limit)
-            json.string("reason", period.reason)
-            json.endObject()
+            return BudgetHistory.Period(
+                period: kept?.name ?? period.period, windowHours: kept?.windowHours, start: period.start,
+                end: period.end, limit: period.limit, spent: period.spent,
+                percentUsed: period.limit.nanos > 0 ? Int(period.spent.nanos * 100 / period.limit.nanos) : 0,
+                exceeded: period.spent > period.limit, reason: period.reason)
         }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(BudgetHistory(budgetId: budget.id, periods: periods))
     }
 
     /// Lays the request's fields over a budget (all of them for a new one, some for a change).
@@ -176,38 +156,25 @@ struct BudgetRoutes: Sendable {
     }
 
     /// A budget with its current period: spend, holds, forecast, and the unpriced calls it cannot count.
-    func write(_ budget: Budget, now: Timestamp, to json: inout JSONWriter) async throws {
+    func status(_ budget: Budget, now: Timestamp) async throws -> BudgetStatus {
         let state = try await guardian.status(budget, now: now)
         let unpriced = try await store.unpricedUsage(
             org: budget.orgId, scope: budget.scope, from: state.periodStart, to: state.periodEnd)
-        json.beginObject()
-        json.string("id", budget.id)
-        json.string("name", budget.name)
-        json.string("scope", budget.scope.kind)
-        json.string("value", budget.scope.value.isEmpty ? nil : budget.scope.value)
-        json.string("period", budget.period.name)
-        json.int("window_hours", budget.period.windowHours)
-        json.string("time_zone", budget.timeZone)
-        json.string("limit_usd", budget.limit.decimalString)
-        json.bool("hard", budget.hard)
-        json.beginArray("thresholds")
-        for threshold in budget.thresholds { json.int(nil, threshold) }
-        json.endArray()
-        json.string("spent_usd", Money(nanos: state.spent).decimalString)
-        json.string("reserved_usd", Money(nanos: state.reserved).decimalString)
-        json.int("percent_used", budget.limit.nanos > 0 ? Int(state.spent * 100 / budget.limit.nanos) : 0)
         let forecast =
             budget.period.isRolling
             ? nil
             : BudgetGuard.forecast(
                 spent: state.spent, limit: budget.limit.nanos, periodStart: state.periodStart,
                 periodEnd: state.periodEnd, now: now)
-        json.string("projected_usd", forecast?.projected.decimalString)
-        json.string("projected_to_exceed_at", forecast?.exceedsAt?.rfc3339)
-        json.string("period_start", state.periodStart.rfc3339)
-        json.string("resets_at", BudgetGuard.resetsAt(budget, state).rfc3339)
-        json.int("unpriced_requests", unpriced.requests)
-        json.int("unpriced_tokens", unpriced.tokens)
-        json.endObject()
+        return BudgetStatus(
+            id: budget.id, name: budget.name, scope: budget.scope.kind,
+            value: budget.scope.value.isEmpty ? nil : budget.scope.value, period: budget.period.name,
+            windowHours: budget.period.windowHours, timeZone: budget.timeZone, limit: budget.limit,
+            hard: budget.hard, thresholds: budget.thresholds, spent: Money(nanos: state.spent),
+            reserved: Money(nanos: state.reserved),
+            percentUsed: budget.limit.nanos > 0 ? Int(state.spent * 100 / budget.limit.nanos) : 0,
+            projected: forecast?.projected, projectedToExceedAt: forecast?.exceedsAt,
+            periodStart: state.periodStart, resetsAt: BudgetGuard.resetsAt(budget, state),
+            unpricedRequests: unpriced.requests, unpricedTokens: unpriced.tokens)
     }
 }

@@ -24,25 +24,17 @@ struct CredentialRoutes: Sendable {
         return provider
     }
 
-    func write(_ record: CredentialRecord, to json: inout JSONWriter) {
-        json.beginObject()
-        json.string("provider", record.provider.rawValue)
-        json.string("team", record.team)
-        json.string("key", record.masked)
-        json.string("base_url", record.baseURL)
-        json.string("updated_at", record.updatedAt.rfc3339)
-        json.endObject()
+    /// A credential as the API shows it: masked.
+    func credential(_ record: CredentialRecord) -> Credential {
+        Credential(
+            provider: record.provider, team: record.team, key: record.masked, baseURL: record.baseURL,
+            updatedAt: record.updatedAt)
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("credentials")
-        for record in try await store.credentials(org: context.principal.orgId) { write(record, to: &json) }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let records = try await store.credentials(org: context.principal.orgId)
+        return try jsonResponse(CredentialList(credentials: records.map(credential)))
     }
 
     @Sendable func set(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -60,9 +52,7 @@ struct CredentialRoutes: Sendable {
             org: context.principal.orgId, team: team, provider: provider, secret: secret, baseURL: baseURL,
             vault: cache.vault, actor: context.principal.keyId)
         cache.forget(org: context.principal.orgId)
-        var out = JSONWriter()
-        write(record, to: &out)
-        return jsonResponse(bytes: out.bytes)
+        return try jsonResponse(credential(record))
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {

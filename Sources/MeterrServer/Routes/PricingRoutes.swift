@@ -28,16 +28,8 @@ struct PricingRoutes: Sendable {
 
     /// Calls priced since the start whose model had no price: how many, and which models.
     @Sendable func unpriced(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        var json = JSONWriter()
-        json.beginObject()
-        json.int("unpriced_calls", engine.warnings.unpricedCalls)
-        json.beginObject("models")
-        for (model, count) in engine.warnings.unpricedModels.sorted(by: { $0.value > $1.value }) {
-            json.int(model, count)
-        }
-        json.endObject()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(
+            UnpricedCalls(unpricedCalls: engine.warnings.unpricedCalls, models: engine.warnings.unpricedModels))
     }
 
     /// Prices token counts: `{"model", "input_tokens", "output_tokens" | "max_tokens", …}`.

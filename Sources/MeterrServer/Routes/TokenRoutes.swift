@@ -16,13 +16,7 @@ struct TokenRoutes: Sendable {
     @Sendable func count(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let body = try await collectBody(request, limit: maxBodyBytes)
         let count = try TokenizerCount.of(requestJSON: Data(body.readableBytesView))
-        var json = JSONWriter()
-        json.beginObject()
-        json.int("tokens", count.count)
-        json.bool("exact", count.exact)
-        json.string("encoding", count.encoding)
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(TokenCountResult(tokens: count.count, exact: count.exact, encoding: count.encoding))
     }
 }
 

@@ -21,12 +21,6 @@ struct UsageRoutes: Sendable {
         group.get("usage/summary", use: summary)
     }
 
-    struct IngestResult: Encodable {
-        var received: Int
-        var inserted: Int
-        var duplicates: Int
-    }
-
     /// Validates, prices and commits a batch; answers only once it is committed.
     @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.ingest)
@@ -82,47 +76,10 @@ struct UsageRoutes: Sendable {
 
     @Sendable func listEvents(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
-        let query = request.uri.queryParameters
-        var filter = EventFilter()
-        filter.from = try timestamp(query, "from")
-        filter.to = try timestamp(query, "to")
-        filter.team = query.get("team")
-        filter.user = query.get("user")
-        filter.project = query.get("project")
-        filter.keyId = query.get("key_id") ?? query.get("key")
-        filter.model = query.get("model")
-        if let name = query.get("provider") {
-            guard let provider = Provider(rawValue: name) else {
-                throw MeterrError.invalid("provider", "unknown provider \"\(name)\"")
-            }
-            filter.provider = provider
-        }
-        for tag in query.getAll("tag") {
-            guard let separator = tag.firstIndex(where: { $0 == "=" || $0 == ":" }), separator != tag.startIndex
-            else { throw MeterrError.invalid("tag", "must be key=value") }
-            filter.tags[String(tag[..<separator])] = String(tag[tag.index(after: separator)...])
-        }
-        var limit = 100
-        if let text = query.get("limit") {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                throw MeterrError.invalid("limit", "must be an integer from 1 to 1000")
-            }
-            limit = value
-        }
-        var cursor: EventCursor?
-        if let text = query.get("cursor") {
-            guard let value = EventCursor(token: text) else { throw MeterrError.invalid("cursor", "is not a cursor") }
-            cursor = value
-        }
-        let page = try await ledger.events(org: context.principal.orgId, filter: filter, limit: limit, cursor: cursor)
-        var json = JSONWriter(capacity: 600 * page.events.count + 64)
-        json.beginObject()
-        json.beginArray("events")
-        for event in page.events { event.write(to: &json) }
-        json.endArray()
-        json.string("next_cursor", page.nextCursor?.token)
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let query = try EventQuery(parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+        return try jsonResponse(
+            try await ledger.events(
+                org: context.principal.orgId, filter: query.filter, limit: query.limit, cursor: query.cursor))
     }
 
     @Sendable func summary(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -138,7 +95,7 @@ struct UsageRoutes: Sendable {
         let to = try timestamp(query, "to") ?? now
         guard from <= to else { throw MeterrError.invalid("from", "must not be after to") }
         let summary = try await ledger.summary(org: context.principal.orgId, groupBy: groupBy, from: from, to: to)
-        return jsonResponse(bytes: summaryJSON(summary))
+        return try jsonResponse(summary)
     }
 
     func timestamp(_ query: Parameters, _ name: String) throws -> Timestamp? {
@@ -148,42 +105,4 @@ struct UsageRoutes: Sendable {
         }
         return value
     }
-}
-
-/// The JSON of a summary: each group carries its key under the grouping's name.
-func summaryJSON(_ summary: UsageSummary) -> [UInt8] {
-    func write(_ totals: UsageTotals, to json: inout JSONWriter) {
-        json.int("requests", totals.requests)
-        json.int("input_tokens", totals.usage.inputTokens)
-        json.int("cache_read_tokens", totals.usage.cacheReadTokens)
-        json.int("cache_write_tokens", totals.usage.cacheWriteTokens)
-        json.int("cache_write_1h_tokens", totals.usage.cacheWrite1hTokens)
-        json.int("output_tokens", totals.usage.outputTokens)
-        json.int("reasoning_tokens", totals.usage.reasoningTokens)
-        // Calls whose model has no price have an unknown cost, not a zero one.
-        let allUnpriced = totals.requests > 0 && totals.unpricedRequests == totals.requests
-        json.string("cost_usd", allUnpriced ? nil : totals.cost.decimalString)
-        json.int("unpriced_requests", totals.unpricedRequests)
-        json.int("unpriced_tokens", totals.unpricedTokens)
-    }
-    let name = summary.groupBy == .key ? "key_id" : summary.groupBy.rawValue
-    var json = JSONWriter(capacity: 300 * summary.groups.count + 400)
-    json.beginObject()
-    json.string("from", summary.from.rfc3339)
-    json.string("to", summary.to.rfc3339)
-    json.string("group_by", summary.groupBy.rawValue)
-    json.beginArray("groups")
-    for group in summary.groups {
-        json.beginObject()
-        json.string(name, group.value)
-        if summary.groupBy == .model { json.string("provider", group.provider) }
-        write(group.totals, to: &json)
-        json.endObject()
-    }
-    json.endArray()
-    json.beginObject("totals")
-    write(summary.totals, to: &json)
-    json.endObject()
-    json.endObject()
-    return json.bytes
 }

@@ -27,27 +27,17 @@ struct UserRoutes: Sendable {
         return role
     }
 
-    static func write(_ user: UserRecord, to json: inout JSONWriter) {
-        json.beginObject()
-        json.string("id", user.id)
-        json.string("email", user.email)
-        json.string("name", user.name)
-        json.string("role", user.role.rawValue)
-        json.string("team", user.team)
-        json.bool("can_sign_in", user.hasPassword)
-        json.string("created_at", user.createdAt.rfc3339)
-        json.endObject()
+    /// A person as the API shows them.
+    static func user(_ record: UserRecord) -> User {
+        User(
+            id: record.id, email: record.email, name: record.name, role: record.role.rawValue, team: record.team,
+            canSignIn: record.hasPassword, createdAt: record.createdAt)
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("users")
-        for user in try await users.users(org: context.principal.orgId) { Self.write(user, to: &json) }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let records = try await users.users(org: context.principal.orgId)
+        return try jsonResponse(UserList(users: records.map(Self.user)))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -65,9 +55,7 @@ struct UserRoutes: Sendable {
         let user = try await users.createUser(
             org: context.principal.orgId, email: email, name: members["name"]?.string, role: role,
             team: members["team"]?.string, passwordHash: passwordHash, actor: context.principal.keyId)
-        var json = JSONWriter()
-        Self.write(user, to: &json)
-        return jsonResponse(bytes: json.bytes, status: .created)
+        return try jsonResponse(Self.user(user), status: .created)
     }
 
     @Sendable func setRole(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -78,9 +66,7 @@ struct UserRoutes: Sendable {
             let user = try await users.setRole(
                 org: context.principal.orgId, id: id, role: role, actor: context.principal.keyId)
         else { throw MeterrError(.notFound, "no such user") }
-        var json = JSONWriter()
-        Self.write(user, to: &json)
-        return jsonResponse(bytes: json.bytes)
+        return try jsonResponse(Self.user(user))
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -16,25 +16,16 @@ struct WebhookRoutes: Sendable {
         group.delete("webhooks/:id", use: remove)
     }
 
-    func write(_ webhook: Webhook, secret: String? = nil, to json: inout JSONWriter) {
-        json.beginObject()
-        json.string("id", webhook.id)
-        json.string("url", webhook.url)
-        json.string("format", webhook.format)
-        if let secret { json.string("secret", secret) }
-        json.string("created_at", webhook.createdAt.rfc3339)
-        json.endObject()
+    /// A webhook as the API shows it; the secret only in the answer that added it.
+    func info(_ webhook: Webhook, secret: String? = nil) -> WebhookInfo {
+        WebhookInfo(
+            id: webhook.id, url: webhook.url, format: webhook.format, secret: secret, createdAt: webhook.createdAt)
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
-        var json = JSONWriter()
-        json.beginObject()
-        json.beginArray("webhooks")
-        for webhook in try await store.webhooks(org: context.principal.orgId) { write(webhook, to: &json) }
-        json.endArray()
-        json.endObject()
-        return jsonResponse(bytes: json.bytes)
+        let webhooks = try await store.webhooks(org: context.principal.orgId)
+        return try jsonResponse(WebhookList(webhooks: webhooks.map { info($0) }))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -56,9 +47,7 @@ struct WebhookRoutes: Sendable {
             createdAt: clock.now())
         let secret = "whsec_" + Identifier.random(length: 32)
         try await store.createWebhook(webhook, secret: secret, vault: vault, actor: context.principal.keyId)
-        var out = JSONWriter()
-        write(webhook, secret: secret, to: &out)
-        return jsonResponse(bytes: out.bytes, status: .created)
+        return try jsonResponse(info(webhook, secret: secret), status: .created)
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -5,17 +5,17 @@ extension SQLiteStore: AlertStore {
     static let alertColumns =
         "id, org_id, kind, subject, severity, message, dedupe_key, created_at, acknowledged_at, acknowledged_by"
 
-    static func alert(_ row: Row) -> Alert {
-        Alert(
+    static func alert(_ row: Row) -> AlertRecord {
+        AlertRecord(
             id: row[0], orgId: row[1], kind: row[2], subject: row[3], severity: row[4], message: row[5],
             dedupeKey: row[6], createdAt: Timestamp(milliseconds: row[7]),
             acknowledgedAt: (row[8] as Int64?).map(Timestamp.init(milliseconds:)), acknowledgedBy: row[9])
     }
 
-    public func recordAlerts(_ alerts: [Alert]) async throws -> [Alert] {
+    public func recordAlerts(_ alerts: [AlertRecord]) async throws -> [AlertRecord] {
         if alerts.isEmpty { return [] }
         return try await write { db in
-            var recorded: [Alert] = []
+            var recorded: [AlertRecord] = []
             for alert in alerts {
                 try db.execute(
                     sql: "INSERT INTO alerts (\(Self.alertColumns), renotify_at) "
@@ -30,7 +30,7 @@ extension SQLiteStore: AlertStore {
         }
     }
 
-    public func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [Alert] {
+    public func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [AlertRecord] {
         try await read { db in
             try Row.fetchAll(
                 db,
@@ -53,7 +53,7 @@ extension SQLiteStore: AlertStore {
         }
     }
 
-    public func latestAlert(org: String, kind: String, subject: String?) async throws -> Alert? {
+    public func latestAlert(org: String, kind: String, subject: String?) async throws -> AlertRecord? {
         try await read { db in
             try Row.fetchOne(
                 db,
@@ -64,7 +64,7 @@ extension SQLiteStore: AlertStore {
         }
     }
 
-    public func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(Alert, Int)] {
+    public func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(AlertRecord, Int)] {
         try await read { db in
             try Row.fetchAll(
                 db,

@@ -47,7 +47,7 @@ extension SQLiteStore: UsageBreakdowns {
                             inputTokens: row[width + 1], cacheReadTokens: row[width + 2],
                             cacheWriteTokens: row[width + 3], cacheWrite1hTokens: row[width + 4],
                             outputTokens: row[width + 5], reasoningTokens: row[width + 6]),
-                        cost: Money(nanos: row[width + 7]), unpricedRequests: row[width + 8],
+                        pricedCost: Money(nanos: row[width + 7]), unpricedRequests: row[width + 8],
                         unpricedTokens: row[width + 9]))
             }
         }

@@ -96,7 +96,7 @@ extension SQLiteStore: UsageLedger {
             rollup.bind(usage.cacheWrite1hTokens)
             rollup.bind(usage.outputTokens)
             rollup.bind(usage.reasoningTokens)
-            rollup.bind(totals.cost.nanos)
+            rollup.bind(totals.pricedCost.nanos)
             rollup.bind(totals.unpricedRequests)
             rollup.bind(totals.unpricedTokens)
             _ = try rollup.execute()
@@ -188,7 +188,7 @@ extension SQLiteStore: UsageLedger {
                         usage: Usage(
                             inputTokens: row[3], cacheReadTokens: row[4], cacheWriteTokens: row[5],
                             cacheWrite1hTokens: row[6], outputTokens: row[7], reasoningTokens: row[8]),
-                        cost: Money(nanos: row[9]), unpricedRequests: row[10], unpricedTokens: row[11])
+                        pricedCost: Money(nanos: row[9]), unpricedRequests: row[10], unpricedTokens: row[11])
                 }
             }
             return groups
@@ -214,7 +214,7 @@ extension SQLiteStore: UsageLedger {
         if byBucket {
             result.sort { ($0.value ?? "") < ($1.value ?? "") }
         } else {
-            result.sort { ($0.totals.cost, $1.value ?? "") > ($1.totals.cost, $0.value ?? "") }
+            result.sort { ($0.totals.pricedCost, $1.value ?? "") > ($1.totals.pricedCost, $0.value ?? "") }
         }
         return UsageSummary(
             from: Timestamp(milliseconds: hourFrom), to: Timestamp(milliseconds: hourTo), groupBy: groupBy,

@@ -43,7 +43,7 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func enqueueDeliveries(alert: Alert, deliveryKey: String, payload: (Webhook) -> String) async throws {
+    public func enqueueDeliveries(alert: AlertRecord, deliveryKey: String, payload: (Webhook) -> String) async throws {
         let hooks = try await webhooks(org: alert.orgId)
         if hooks.isEmpty { return }
         let bodies = hooks.map { ($0.id, payload($0)) }
