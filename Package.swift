@@ -89,11 +89,34 @@ let package = Package(
                 "MeterrUpstream", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+        // The gateway's place in the HTTP/1.1 pipeline: takes its calls off Hummingbird's, answers in order.
+        .target(
+            name: "MeterrGatewayChannel",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ]
+        ),
+        .testTarget(
+            name: "MeterrGatewayChannelTests",
+            dependencies: [
+                "MeterrGatewayChannel",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The Hummingbird application: routes, middleware, background services.
         .target(
             name: "MeterrServer",
             dependencies: [
                 "MeterrCore",
+                "MeterrGatewayChannel",
                 "MeterrPricing",
                 "MeterrProviders",
                 "MeterrStore",

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import MeterrCore
+import MeterrGatewayChannel
 import MeterrPricing
 import MeterrStore
 import MeterrUpstream
@@ -16,7 +17,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     return Application(
         router: parts.router,
         // Gateway calls are served on the connection's event loop, before Hummingbird's router.
-        server: .http1(configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(gateway: gateway)])),
+        server: .http1(configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(routing: gateway)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.

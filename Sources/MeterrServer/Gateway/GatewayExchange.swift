@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import MeterrCore
+import MeterrGatewayChannel
 import MeterrProviders
 import MeterrUpstream
 import NIOCore
@@ -9,7 +10,7 @@ import NIOHTTPTypes
 
 /// One gateway call on its connection's event loop: reads the request, has the gateway admit it,
 /// sends it upstream and passes the answer back (streams chunk by chunk) while metering it.
-final class GatewayExchange: UpstreamResponseHandler {
+final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private enum Phase {
         case reading
         case admitting

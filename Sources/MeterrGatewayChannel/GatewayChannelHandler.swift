@@ -1,16 +1,33 @@
-import Foundation
 import HTTPTypes
-import MeterrCore
-import MeterrProviders
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypes
 
-/// A gateway answer meterr makes itself (errors and refusals).
-struct GatewayReply: Sendable {
-    var status: Int
-    var headers: HTTPFields
-    var body: ByteBuffer
+/// One gateway call, fed its request as it arrives; it answers through the connection's context and
+/// tells the handler when it is done (`GatewayChannelHandler.exchangeEnded`).
+package protocol GatewayRequestReceiver: AnyObject {
+    /// A part of the request body.
+    func received(body part: ByteBuffer)
+    /// The request has been read whole.
+    func requestEnded()
+    /// The caller's connection can take more (or no more) bytes now.
+    func writabilityChanged(_ writable: Bool)
+    /// The caller's connection closed before the call was answered whole.
+    func callerLeft()
+}
+
+/// Which requests the gateway serves itself, and the receivers that serve them.
+package protocol GatewayRouting: Sendable {
+    /// Whether the gateway serves this request (the rest go to Hummingbird).
+    func serves(method: HTTPRequest.Method, path: String) -> Bool
+
+    /// The receiver of a request the gateway serves, once its turn has come; `nil` leaves it to Hummingbird.
+    /// - Parameters:
+    ///   - path: the request target up to `?`; `query`: what follows it.
+    ///   - owner: the handler to tell when the call has been answered.
+    func receiver(
+        for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
+        owner: GatewayChannelHandler
+    ) -> (any GatewayRequestReceiver)?
 }
 
 /// Takes gateway calls off Hummingbird's HTTP/1 pipeline and serves them on the connection's event
@@ -18,11 +35,11 @@ struct GatewayReply: Sendable {
 ///
 /// Answers leave in the order the requests came (HTTP/1.1 pipelining): a request that arrives while
 /// an earlier one of the other kind is unanswered waits, and reading pauses meanwhile.
-final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPRequestPart
+    package typealias InboundOut = HTTPRequestPart
+    package typealias OutboundIn = HTTPResponsePart
+    package typealias OutboundOut = HTTPResponsePart
 
     /// Where the rest of the request being read goes.
     private enum Route {
@@ -31,11 +48,11 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         case gateway
     }
 
-    private let gateway: Gateway
+    private let routing: any GatewayRouting
     private var route = Route.none
     /// Requests handed to Hummingbird whose answer has not ended yet.
     private var hummingbirdOpen = 0
-    private var exchange: GatewayExchange?
+    private var exchange: (any GatewayRequestReceiver)?
     /// Parts that wait for an earlier answer.
     private var backlog = CircularBuffer<HTTPRequestPart>()
     private var replaying = false
@@ -45,14 +62,15 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// before the connection closes, so a caller that writes its whole body first still reads the answer.
     private var lingering: (bytesLeft: Int, timer: Scheduled<Void>)?
     /// How much of an unread body is read and dropped, and for how long, before the connection closes.
-    static let lingerBytes = 64 << 20
-    static let lingerTime = TimeAmount.seconds(5)
+    package static let lingerBytes = 64 << 20
+    package static let lingerTime = TimeAmount.seconds(5)
 
-    init(gateway: Gateway) {
-        self.gateway = gateway
+    /// A handler for one connection.
+    package init(routing: any GatewayRouting) {
+        self.routing = routing
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if let linger = lingering {
             // Read and dropped until the request ends, the bound is reached or the time is up.
@@ -79,22 +97,25 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func dispatch(_ part: HTTPRequestPart, context: ChannelHandlerContext) -> Bool {
         switch part {
         case .head(let head):
+            guard exchange == nil else { return false }
             let target = head.path ?? "/"
             let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
             let path = String(target[..<pathEnd])
-            if let mount = Gateway.mount(method: head.method, path: path) {
-                guard hummingbirdOpen == 0, exchange == nil else { return false }
+            if routing.serves(method: head.method, path: path) {
+                // A gateway call waits for Hummingbird's answers before it; Hummingbird orders its own.
+                guard hummingbirdOpen == 0 else { return false }
                 let query = pathEnd < target.endIndex ? String(target[target.index(after: pathEnd)...]) : nil
-                exchange = GatewayExchange(
-                    gateway: gateway, owner: self, context: context, head: head, path: path, query: query,
-                    mount: mount)
-                route = .gateway
-            } else {
-                guard exchange == nil else { return false }
-                hummingbirdOpen += 1
-                route = .hummingbird
-                context.fireChannelRead(wrapInboundOut(part))
+                if let receiver = routing.receiver(
+                    for: head, path: path, query: query, context: context, owner: self)
+                {
+                    exchange = receiver
+                    route = .gateway
+                    return true
+                }
             }
+            hummingbirdOpen += 1
+            route = .hummingbird
+            context.fireChannelRead(wrapInboundOut(part))
         case .body(let buffer):
             switch route {
             case .hummingbird: context.fireChannelRead(wrapInboundOut(part))
@@ -138,7 +159,7 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// the connection the way nginx's lingering close does: the answer goes out with a FIN, the rest of
     /// the body is read and dropped (within a bound), then the connection closes; closing at once would
     /// reset it, and a caller still writing its body would lose the answer.
-    func exchangeEnded(context: ChannelHandlerContext, close: Bool, unreadBody: Bool = false) {
+    package func exchangeEnded(context: ChannelHandlerContext, close: Bool, unreadBody: Bool = false) {
         exchange = nil
         if close && unreadBody {
             route = .none
@@ -156,7 +177,7 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if backlog.isEmpty {
             context.read()
         } else {
@@ -164,7 +185,7 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
         // (Hummingbird also answers what it could not parse, which it was never handed as a request.)
         if case .end = unwrapOutboundIn(data), hummingbirdOpen > 0 {
@@ -173,7 +194,7 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A graceful shutdown waits for the gateway call in flight.
         if event is ChannelShouldQuiesceEvent, exchange != nil {
             heldQuiesce = true
@@ -182,12 +203,12 @@ final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.fireUserInboundEventTriggered(event)
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
         exchange?.writabilityChanged(context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         lingering?.timer.cancel()
         lingering = nil
         exchange?.callerLeft()

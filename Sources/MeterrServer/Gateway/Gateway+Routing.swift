@@ -1,0 +1,19 @@
+import HTTPTypes
+import MeterrGatewayChannel
+import NIOCore
+
+/// The gateway serves its mounts (`/openai/…`, `/anthropic/…`, `/v1/…`); the rest is Hummingbird's.
+extension Gateway: GatewayRouting {
+    func serves(method: HTTPRequest.Method, path: String) -> Bool {
+        Gateway.mount(method: method, path: path) != nil
+    }
+
+    func receiver(
+        for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
+        owner: GatewayChannelHandler
+    ) -> (any GatewayRequestReceiver)? {
+        guard let mount = Gateway.mount(method: head.method, path: path) else { return nil }
+        return GatewayExchange(
+            gateway: self, owner: owner, context: context, head: head, path: path, query: query, mount: mount)
+    }
+}

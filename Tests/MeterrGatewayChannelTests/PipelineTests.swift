@@ -1,0 +1,140 @@
+import HTTPTypes
+import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
+import Testing
+
+@testable import MeterrGatewayChannel
+
+/// The protocol edges of the gateway's place in the HTTP/1.1 pipeline, over real loopback sockets.
+@Suite("The gateway's channel handler")
+struct PipelineTests {
+    func withServer(_ body: (LoopbackServer) async throws -> Void) async throws {
+        let server = try await LoopbackServer.start()
+        do {
+            try await body(server)
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
+    @Test("A Content-Length body and a chunked body reach the gateway whole, on one kept-alive connection")
+    func bodies() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.port)
+            client.write("POST /gw/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world")
+            client.write(
+                "POST /gw/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            )
+            let (answers, closed) = client.answers(2)
+            #expect(answers.map(\.status) == [200, 200])
+            #expect(answers.map(\.body) == ["gw /gw/echo hello world", "gw /gw/echo hello world"])
+            #expect(!closed)
+        }
+    }
+
+    @Test("Pipelined calls are answered in the order they came, across the gateway and Hummingbird")
+    func pipelining() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.port)
+            // One write: a slow gateway call, a Hummingbird request, a quick gateway call, Hummingbird again.
+            client.write(
+                "POST /gw/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+                    + "GET /hb/one HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /gw/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nb"
+                    + "GET /hb/two HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (answers, _) = client.answers(4)
+            #expect(answers.map(\.body) == ["gw /gw/slow a", "hb /hb/one", "gw /gw/echo b", "hb /hb/two"])
+            // Hummingbird was handed its request only once the slow gateway answer had gone out.
+            let journal = server.journal.all
+            let slowEnd = try #require(journal.firstIndex(of: "gw end /gw/slow 1"))
+            let hummingbird = try #require(journal.firstIndex(of: "hb head /hb/one"))
+            #expect(slowEnd < hummingbird)
+        }
+    }
+
+    @Test("Connection: close on a gateway call closes the connection after its answer")
+    func connectionClose() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.port)
+            client.write(
+                "POST /gw/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1\r\n\r\nc"
+                    + "GET /hb/after HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (answers, closed) = client.answers(Int.max)
+            #expect(answers.map(\.body) == ["gw /gw/echo c"])
+            #expect(closed)
+            #expect(!server.journal.all.contains("hb head /hb/after"))
+        }
+    }
+
+    @Test("A close before the head costs nothing; a close mid-body tells the gateway its caller left")
+    func closes() async throws {
+        try await withServer { server in
+            _ = try RawClient(port: server.port)  // connects and closes at once
+            do {
+                let client = try RawClient(port: server.port)
+                client.write("POST /gw/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+                _ = client.answers(0)
+            }
+            var left = false
+            for _ in 0..<100 where !left {
+                try await Task.sleep(for: .milliseconds(20))
+                left = server.journal.all.contains("gw left /gw/echo")
+            }
+            #expect(left)
+            // The server still serves new connections.
+            let next = try RawClient(port: server.port)
+            next.write("GET /hb/alive HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(next.answers(1).answers.map(\.body) == ["hb /hb/alive"])
+        }
+    }
+
+    @Test("A body over its limit is answered at once, and the rest is read and dropped before the connection closes")
+    func bodyOverLimit() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.port)
+            let size = 4 << 20
+            client.write("POST /gw/limit HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\n\r\n")
+            client.write([UInt8](repeating: 0x61, count: 64))
+            let (answers, _) = client.answers(1)
+            #expect(answers.map(\.status) == [413])
+            // The caller keeps writing its body: it is read (not reset) until the request ends.
+            #expect(client.write([UInt8](repeating: 0x61, count: size - 64)), "the rest of the body is taken")
+            #expect(client.isClosed(), "then the connection closes")
+            #expect(!server.journal.all.contains { $0.hasPrefix("gw end /gw/limit") })
+        }
+    }
+
+    @Test("A head over its limit is refused by the HTTP decoder, passes to Hummingbird and never reaches the gateway")
+    func headOverLimit() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.port)
+            let huge = String(repeating: "x", count: 200_000)
+            client.write("POST /gw/echo HTTP/1.1\r\nHost: x\r\nX-Big: \(huge)\r\nContent-Length: 0\r\n\r\n")
+            let (answers, closed) = client.answers(Int.max)
+            #expect(answers.map(\.status) == [400] || answers.isEmpty, "\(answers)")
+            #expect(closed, "\(answers)")
+            #expect(!server.journal.all.contains { $0.hasPrefix("gw") })
+            #expect(server.journal.all.contains("hb error"), "the decoder's error passes on to Hummingbird")
+        }
+    }
+
+    @Test("A graceful shutdown waits for the gateway call in flight before Hummingbird hears of it")
+    func quiesce() throws {
+        let journal = Journal()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([
+            GatewayChannelHandler(routing: ScriptedRouting(journal: journal)), HummingbirdStandIn(journal: journal),
+        ])
+        try channel.writeInbound(
+            HTTPRequestPart.head(HTTPRequest(method: .post, scheme: nil, authority: "x", path: "/gw/slow")))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(!journal.all.contains("hb quiesce"), "held while the call is in flight")
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
+        #expect(journal.all.contains("hb quiesce"), "passed on once it is answered")
+        _ = try channel.finish()
+    }
+}
