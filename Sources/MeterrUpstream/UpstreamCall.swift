@@ -4,8 +4,10 @@ import NIOHTTP1
 
 /// One call in flight: writes the request, times the answer, pauses reading while the caller
 /// cannot keep up, and returns the connection to the pool when the response has ended.
-/// Used on its event loop only.
-package final class UpstreamCall: @unchecked Sendable {
+///
+/// It lives on its event loop: not `Sendable`, its callbacks are the loop's isolated futures and
+/// timers (`assumeIsolated()`), which trap if they ever run anywhere else.
+package final class UpstreamCall {
     private enum State {
         case connecting
         case awaitingHead
@@ -52,7 +54,7 @@ package final class UpstreamCall: @unchecked Sendable {
 
     private func open() {
         state = .connecting
-        client.connect(request.endpoint, on: loop).whenComplete { result in
+        client.connect(request.endpoint, on: loop).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 connection.pool = self.pool
@@ -85,7 +87,7 @@ package final class UpstreamCall: @unchecked Sendable {
         if request.body.readableBytes > 0 {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
         }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenComplete { result in
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil)).assumeIsolated().whenComplete { result in
             // A write that ends after the call moved to another connection is that old one's business.
             guard self.connection === connection else { return }
             switch result {
@@ -190,7 +192,7 @@ package final class UpstreamCall: @unchecked Sendable {
     /// time-out (a silence) once the request is sent.
     private func arm(at deadline: NIODeadline) {
         timer?.cancel()
-        timer = loop.scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+        timer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
     }
 
     private func disarm() {

@@ -162,7 +162,7 @@ package final class UpstreamClient: Sendable {
             let sync = channel.pipeline.syncOperations
             let removed = [Self.tunnelDecoder, Self.tunnelEncoder].map { sync.removeHandler(name: $0) }
             return EventLoopFuture.andAllSucceed(removed, on: loop).flatMapThrowing {
-                try Self.addHTTPHandlers(sync, tls: tls, endpoint: endpoint)
+                try Self.addHTTPHandlers(channel.pipeline.syncOperations, tls: tls, endpoint: endpoint)
                 return try Self.connection(channel, endpoint: endpoint, forwardingProxy: nil)
             }.flatMapErrorThrowing { error in
                 channel.close(promise: nil)
