@@ -89,7 +89,7 @@ public struct ManagementClient: Sendable {
     public func createKey(_ request: NewKey) async throws(MeterrError) -> KeyInfo {
         let body: [UInt8]
         do {
-            body = Array(try JSONEncoder().encode(request))
+            body = try WireEncoder().encode(request)
         } catch {
             throw MeterrError(.internal, "the key request could not be encoded")
         }
@@ -139,9 +139,10 @@ public struct ManagementClient: Sendable {
 
     /// meterr's JSON error (`{"error":{"code","message","field"}}`) as a `MeterrError`.
     static func error(from response: TransportResponse) -> MeterrError {
-        let body = JSONValue(parsing: response.body)
-        let code = body?[path: "error", "code"]?.string ?? (response.status >= 500 ? "unavailable" : "invalid_request")
-        let message = body?[path: "error", "message"]?.string ?? "meterr answered \(response.status)"
-        return MeterrError(.init(rawValue: code), message, field: body?[path: "error", "field"]?.string)
+        guard let body = try? JSONDecoder().decode(APIErrorBody.self, from: Data(response.body)) else {
+            return MeterrError(
+                response.status >= 500 ? .unavailable : .invalidRequest, "meterr answered \(response.status)")
+        }
+        return MeterrError(.init(rawValue: body.error.code), body.error.message, field: body.error.field)
     }
 }

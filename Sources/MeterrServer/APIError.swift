@@ -32,12 +32,10 @@ extension MeterrError.Code {
 extension MeterrError {
     /// The error as a response: `{"error": {"code", "message", "field"}}`.
     func response() -> Response {
-        var body = ["code": code.rawValue, "message": message]
-        if let field { body["field"] = field }
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer" }
-        let data = (try? JSONEncoder.api.encode(["error": body])) ?? Data()
+        let data = (try? WireEncoder().encode(APIErrorBody(self))) ?? []
         return Response(status: code.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -62,15 +60,6 @@ extension MeterrError {
     }
 }
 
-extension JSONEncoder {
-    /// The encoder of every `/api` response: keys sorted, so the same answer is the same bytes.
-    static var api: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}
-
 /// A response of JSON text written elsewhere.
 func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
     var headers = HTTPFields()
@@ -78,9 +67,9 @@ func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
-/// Encodes a value as a JSON response.
+/// A wire type as a JSON response, its members in the contract's order (`WireEncoder`).
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-    let data = try JSONEncoder.api.encode(value)
+    let data = try WireEncoder().encode(value)
     var headers = HTTPFields()
     headers[.contentType] = "application/json; charset=utf-8"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

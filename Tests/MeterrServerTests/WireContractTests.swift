@@ -149,7 +149,7 @@ struct WireContractTests {
         let document = try OpenAPIDocument()
         for (operation, status, value) in Self.samples {
             let schema = try #require(document.responseSchema(operation, status), "\(operation) \(status) has a schema")
-            let bytes = try JSONEncoder.api.encode(value)
+            let bytes = Data(try WireEncoder().encode(value))
             let json = try JSONSerialization.jsonObject(with: bytes, options: [.fragmentsAllowed])
             let problems = document.check(json, against: schema, at: operation)
             #expect(problems.isEmpty, "\(operation): \(problems.joined(separator: "; "))")
@@ -228,16 +228,26 @@ struct WireContractTests {
         }
     }
 
-    @Test("The usage event's fast writer (SDK batches, exports) and its Codable form say the same")
+    @Test("The usage event's fast writer (SDK batches, exports) and its Codable form are the same bytes")
     func usageEventWritersAgree() throws {
-        for event in [
-            Self.sampleEvent,
-            UsageEvent(id: "e", ts: Self.moment, org: "o", provider: .cohere, model: "m", usage: Usage()),
-        ] {
-            let fast = try JSONSerialization.jsonObject(with: Data(event.jsonLine)) as? NSDictionary
-            let coded = try JSONSerialization.jsonObject(with: JSONEncoder.api.encode(event)) as? NSDictionary
-            #expect(fast != nil && fast == coded)
+        let plain = UsageEvent(id: "e", ts: Self.moment, org: "o", provider: .cohere, model: "m", usage: Usage())
+        var escaped = Self.sampleEvent
+        escaped.tags = ["z": "last", "a": "first \"quoted\" / ü", "m": "\n"]
+        for event in [Self.sampleEvent, plain, escaped] {
+            #expect(try WireEncoder().encode(event) == event.jsonLine)
         }
+    }
+
+    @Test("Answers keep the contract's member order, null for absent values, and sorted tags")
+    func wireEncoderOrder() throws {
+        let text = String(decoding: try WireEncoder().encode(Self.budget), as: UTF8.self)
+        #expect(text.hasPrefix(#"{"id":"bud_1","name":"ML","scope":"team","value":"ml","period":"rolling""#))
+        let alert = Alert(id: "a", kind: "k", subject: nil, severity: "info", message: "m", createdAt: Self.moment)
+        #expect(
+            String(decoding: try WireEncoder().encode(alert), as: UTF8.self)
+                == #"{"id":"a","kind":"k","subject":null,"severity":"info","message":"m","#
+                + #""created_at":"2026-12-15T12:00:00.000Z","acknowledged_at":null,"acknowledged_by":null}"#)
+        #expect(throws: EncodingError.self) { try WireEncoder().encode([Double.nan]) }
     }
 
     @Test("A bad document fails the check: an undocumented member, a missing one, a wrong type")

@@ -21,12 +21,3 @@ public enum QueryString {
         return out
     }
 }
-
-/// A coding key made from a name at run time (a summary group's key is the grouping's name).
-struct NameKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
