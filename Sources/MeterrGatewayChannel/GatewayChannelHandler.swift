@@ -20,7 +20,8 @@ package protocol GatewayRouting: Sendable {
     /// Whether the gateway serves this request (the rest go to Hummingbird).
     func serves(method: HTTPRequest.Method, path: String) -> Bool
 
-    /// The receiver of a request the gateway serves, once its turn has come; `nil` leaves it to Hummingbird.
+    /// The receiver of a request the gateway serves, once no earlier answer is outstanding; `nil`
+    /// leaves the request to Hummingbird.
     /// - Parameters:
     ///   - path: the request target up to `?`; `query`: what follows it.
     ///   - owner: the handler to tell when the call has been answered.
@@ -101,9 +102,7 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
             let target = head.path ?? "/"
             let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
             let path = String(target[..<pathEnd])
-            if routing.serves(method: head.method, path: path) {
-                // A gateway call waits for Hummingbird's answers before it; Hummingbird orders its own.
-                guard hummingbirdOpen == 0 else { return false }
+            if hummingbirdOpen == 0 {
                 let query = pathEnd < target.endIndex ? String(target[target.index(after: pathEnd)...]) : nil
                 if let receiver = routing.receiver(
                     for: head, path: path, query: query, context: context, owner: self)
@@ -112,6 +111,9 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
                     route = .gateway
                     return true
                 }
+            } else if routing.serves(method: head.method, path: path) {
+                // A gateway call waits for Hummingbird's answers before it; Hummingbird orders its own.
+                return false
             }
             hummingbirdOpen += 1
             route = .hummingbird

@@ -32,6 +32,7 @@ struct ScriptedRouting: GatewayRouting {
         for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)? {
+        guard serves(method: head.method, path: path) else { return nil }
         journal.add("gw head \(path)")
         return ScriptedReceiver(head: head, path: path, context: context, owner: owner, journal: journal)
     }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Before and after on the same machine in one sitting: runs each given `meterr` binary in turn, for
+# several rounds, against the same nginx mock as run.sh, and prints per run the wrk p50/p99 and
+# requests/s at 1 and 32 connections and meterr's own mean time per call (its
+# meterr_gateway_overhead_seconds histogram); nginx alone (the anchor) once per round.
+# Usage: scripts/bench-gateway/compare.sh [--rounds N] [--seconds S] BINARY...
+#   e.g. build the old commit in a worktree, then
+#   scripts/bench-gateway/compare.sh --rounds 3 /tmp/old/.build/release/meterr .build/release/meterr
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+rounds=3
+seconds=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: $0 [--rounds N] [--seconds S] BINARY..." >&2; exit 2; }
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+
+work=$(mktemp -d)
+mock_port=18893
+meterr_port=18894
+fixtures="$root/Tests/MeterrProvidersTests/Fixtures"
+python3 - "$here/nginx.conf.template" "$work" "$mock_port" "$fixtures" > "$work/nginx.conf" <<'PY'
+import sys
+template, prefix, port, fixtures = sys.argv[1:]
+chat = open(f"{fixtures}/openai-chat.json").read().replace("\n", "").replace("'", "\\'")
+sse = open(f"{fixtures}/openai-chat.sse").read().replace("'", "\\'")
+text = open(template).read().replace("PREFIX", prefix).replace("PORT", port)
+print(text.replace("CHAT_JSON", chat).replace("CHAT_SSE", sse))
+PY
+mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
+nginx -c "$work/nginx.conf" -p "$work" &
+mock=$!
+server=
+trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark OPENAI_API_KEY=sk-bench
+export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port" METERR_LOG_LEVEL=warning
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
+LUA
+
+run_wrk() { # label connections url
+  wrk -t"$([ "$2" = 1 ] && echo 1 || echo 2)" -c"$2" -d"${seconds}s" --latency -s "$work/post.lua" "$3" |
+    awk -v label="$1" -v c="$2" '$1=="50%"{p50=$2} $1=="99%"{p99=$2} /Requests\/sec/{r=$2}
+      END{printf "  %-34s %2d conn: p50 %-9s p99 %-9s %10s req/s\n", label, c, p50, p99, r}'
+}
+
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round"
+  run_wrk "nginx alone" 32 "http://127.0.0.1:$mock_port/v1/chat/completions"
+  for binary in "$@"; do
+    rm -rf "$work/data"
+    "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+    server=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+    url="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
+    run_wrk "$binary" 1 "$url"
+    run_wrk "$binary" 32 "$url"
+    curl -s "http://127.0.0.1:$meterr_port/metrics" | awk -v label="$binary" '
+      /meterr_gateway_overhead_seconds_sum/{s+=$2} /meterr_gateway_overhead_seconds_count/{n+=$2}
+      END{printf "  %-34s own time %.1f us per call (mean of %d)\n", label, s/n*1e6, n}'
+    kill "$server"; wait "$server" 2>/dev/null || true
+    server=
+  done
+done
