@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -117,8 +118,10 @@ let package = Package(
             dependencies: [
                 "MeterrCore",
                 "MeterrGatewayChannel",
+                "MeterrMCP",
                 "MeterrPricing",
                 "MeterrProviders",
+                "MeterrSDK",
                 "MeterrStore",
                 "MeterrTokenizer",
                 "MeterrUpstream",
@@ -127,6 +130,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -151,6 +155,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // meterr's tools for agents over the Model Context Protocol (`meterr mcp`), through the SDK's client.
+        .target(
+            name: "MeterrMCP",
+            dependencies: ["MeterrCore", "MeterrSDK", .product(name: "MCP", package: "swift-sdk")]
+        ),
         // `swift run meterr-sdk-example`: a metered call against a local fake provider, reported to meterr.
         .executableTarget(
             name: "meterr-sdk-example",
@@ -162,11 +171,14 @@ let package = Package(
             name: "meterr",
             dependencies: [
                 "MeterrCore",
+                "MeterrMCP",
                 "MeterrPricing",
+                "MeterrSDK",
                 "MeterrStore",
                 "MeterrServer",
                 "MeterrTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -108,6 +108,21 @@ public struct ManagementClient: Sendable {
         try await send("DELETE", "/api/keys/\(QueryString.escape(id))")
     }
 
+    // MARK: tokens, prices and raw calls
+
+    /// Counts the tokens of text, messages or tools for a model (`POST /api/tokens/count`).
+    /// - Parameter request: the body, e.g. `{"model": "gpt-4o", "text": "…"}` or with `messages`.
+    public func countTokens(_ request: [UInt8]) async throws(MeterrError) -> TokenCountResult {
+        try await call("POST", "/api/tokens/count", body: request)
+    }
+
+    /// The JSON text meterr answers to a call this client has no typed method for (the cost
+    /// estimate, the price catalog): `{"model": …, "input_tokens": …}` to `POST /api/cost/estimate`,
+    /// say. Errors are `MeterrError`s as everywhere else.
+    public func json(_ method: String, _ path: String, body: [UInt8] = []) async throws(MeterrError) -> [UInt8] {
+        try await send(method, path, body: body).body
+    }
+
     // MARK: plumbing
 
     private func call<Answer: Decodable>(_ method: String, _ path: String, body: [UInt8] = [])

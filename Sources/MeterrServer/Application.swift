@@ -14,6 +14,7 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     let parts = try await buildRouter(configuration)
     let onListening = configuration.onListening
     let gateway = parts.gateway
+    let loopback = parts.loopback
     return Application(
         router: parts.router,
         // Gateway calls are served on the connection's event loop, before Hummingbird's router.
@@ -22,14 +23,19 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.
         services: parts.services,
-        onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            loopback.listening(host: configuration.host, port: port)
+            onListening(port)
+        },
         logger: parts.logger
     )
 }
 
 /// The router with every route, and the services the application runs beside it.
 func buildRouter(_ configuration: ServerConfiguration) async throws -> (
-    router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger
+    router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger,
+    loopback: LoopbackURL
 ) {
     var logger = Logger(label: "meterr")
     logger.logLevel = configuration.logLevel
@@ -77,6 +83,10 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     OpenAPIRoute().register(on: router)
     SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies, clock: clock)
         .register(on: router)
+    let loopback = LoopbackURL()
+    MCPRoute(loopback: loopback).register(
+        on: router.group("mcp").add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
+            .group(context: AuthenticatedContext.self))
     let api = router.group("api")
         .add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
         .group(context: AuthenticatedContext.self)
@@ -154,7 +164,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
         HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
     ]
-    return (router, gateway, services, logger)
+    return (router, gateway, services, logger, loopback)
 }
 
 /// Shuts the HTTP clients down when the application stops.
