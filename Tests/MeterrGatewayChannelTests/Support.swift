@@ -168,8 +168,18 @@ struct LoopbackServer {
     }
 }
 
-/// A blocking loopback client that writes raw bytes and reads raw answers.
-final class RawClient {
+/// Runs blocking socket work on a thread of its own, so a test never holds one of Swift's
+/// cooperative threads (two on a 2-core machine, shared with every suite running at once) while it
+/// waits on a socket.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
+/// A loopback client that writes raw bytes and reads raw answers, each on a thread of its own.
+/// (`@unchecked Sendable`: one test uses it, one call at a time.)
+final class RawClient: @unchecked Sendable {
     let socket: Int32
 
     init(port: Int) throws {
@@ -192,10 +202,12 @@ final class RawClient {
 
     /// Writes everything; false if the peer reset the connection.
     @discardableResult
-    func write(_ text: String) -> Bool { write(Array(text.utf8)) }
+    func write(_ text: String) async -> Bool { await write(Array(text.utf8)) }
 
     @discardableResult
-    func write(_ bytes: [UInt8]) -> Bool {
+    func write(_ bytes: [UInt8]) async -> Bool { await onThread { self.sendAll(bytes) } }
+
+    private func sendAll(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -207,7 +219,11 @@ final class RawClient {
 
     /// Reads until `count` answers are whole, the connection ends or 3 s pass without a byte; and
     /// whether the connection ended.
-    func answers(_ count: Int) -> (answers: [(status: Int, body: String)], closed: Bool) {
+    func answers(_ count: Int) async -> (answers: [(status: Int, body: String)], closed: Bool) {
+        await onThread { self.read(count) }
+    }
+
+    private func read(_ count: Int) -> (answers: [(status: Int, body: String)], closed: Bool) {
         var received: [UInt8] = []
         var answers: [(Int, String)] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -226,7 +242,7 @@ final class RawClient {
     }
 
     /// Whether the server has closed the connection (nothing more to read) within the receive time-out.
-    func isClosed() -> Bool { answers(Int.max).closed }
+    func isClosed() async -> Bool { await answers(Int.max).closed }
 
     private static func parse(_ bytes: [UInt8]) -> ((Int, String), Int)? {
         let text = String(decoding: bytes, as: UTF8.self)

@@ -132,7 +132,8 @@ struct Harness {
 
     init(firstByte: TimeAmount = .seconds(5)) throws {
         client = try UpstreamClient(
-            timeouts: .init(connect: .seconds(2), firstByte: firstByte, read: .seconds(5), idle: .seconds(30)))
+            // A long idle time-out: a test whose next call waits on a busy machine must still find its connection.
+            timeouts: .init(connect: .seconds(2), firstByte: firstByte, read: .seconds(5), idle: .seconds(600)))
     }
 
     func call(_ port: Int, body: String = #"{"model":"m"}"#) async -> Result<
