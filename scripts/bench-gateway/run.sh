@@ -23,38 +23,74 @@ sse = open(f"{fixtures}/openai-chat.sse").read().replace("'", "\\'")
 text = open(template).read().replace("PREFIX", prefix).replace("PORT", port)
 print(text.replace("CHAT_JSON", chat).replace("CHAT_SSE", sse))
 PY
-mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
+proxy_port=18897
+sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
+  "$here/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
+mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi,pbody,pproxy,pfastcgi,puwsgi,pscgi}
 nginx -c "$work/nginx.conf" -p "$work" &
 mock=$!
+nginx -c "$work/nginx-proxy.conf" -p "$work" &
+proxy=$!
 export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
 export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
 METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
 server=$!
-trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
 cat > "$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
-direct="http://127.0.0.1:$mock_port/v1/chat/completions"
-gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
-measure() { # label url connections threads seconds
-  wrk -t"$4" -c"$3" -d"$5" --latency -s "$work/post.lua" "$2" > "$work/out"
-  local p50 p99 rps
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+# CPU ticks (user + system) of a process and all its children's threads; context switches of every thread.
+cpu_of() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+switches_of() {
+  local n=0
+  for p in "$@"; do
+    for f in /proc/$p/task/*/status; do
+      n=$((n + $(awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s}' "$f")))
+    done
+  done
+  echo $n
+}
+# The processes that serve a URL's port: nginx's master and workers, or meterr.
+pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
+measure() { # label url connections threads seconds process(mock|proxy|meterr) [wrk script]
+  local pids cpu0 sw0
+  pids=$(pids_of "$6")
+  cpu0=$(cpu_of $pids); sw0=$(switches_of $pids)
+  wrk -t"$4" -c"$3" -d"$5" --latency -s "${7:-$work/post.lua}" "$2" > "$work/out"
+  local cpu1 sw1 p50 p99 rps n
+  cpu1=$(cpu_of $pids); sw1=$(switches_of $pids)
   p50=$(awk '$1=="50%"{print $2}' "$work/out"); p99=$(awk '$1=="99%"{print $2}' "$work/out")
-  rps=$(awk '/Requests\/sec/{print $2}' "$work/out")
-  printf "%-40s p50 %-9s p99 %-9s %s req/s\n" "$1" "$p50" "$p99" "$rps"
+  rps=$(awk '/Requests\/sec/{print $2}' "$work/out"); n=$(awk '/requests in/{print $1}' "$work/out")
+  printf "%-40s p50 %-9s p99 %-9s %10s req/s  %6.1f us CPU/call  %5.2f switches/call (%s)\n" "$1" "$p50" "$p99" "$rps" \
+    "$(echo "($cpu1 - $cpu0) * $tick_us / $n" | bc -l)" "$(echo "($sw1 - $sw0) / $n" | bc -l)" "$6"
   grep -q "Non-2xx" "$work/out" && grep "Non-2xx" "$work/out" || true
 }
-echo "== one connection (added latency = gateway − direct)"
-measure "direct to the mock, 1 connection" "$direct" 1 1 10s
-measure "through meterr, 1 connection" "$gateway" 1 1 10s
+direct="http://127.0.0.1:$mock_port/v1/chat/completions"
+proxied="http://127.0.0.1:$proxy_port/v1/chat/completions"
+gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
+echo "== one connection (added latency = through − direct)"
+measure "direct to the mock, 1 connection" "$direct" 1 1 10s mock
+measure "nginx as reverse proxy, 1 connection" "$proxied" 1 1 10s proxy
+measure "through meterr, 1 connection" "$gateway" 1 1 10s meterr
 echo "== 32 connections"
-measure "direct to the mock, 32 connections" "$direct" 32 2 10s
-measure "through meterr, 32 connections" "$gateway" 32 2 10s
+measure "direct to the mock, 32 connections" "$direct" 32 2 10s mock
+measure "nginx as reverse proxy, 32 connections" "$proxied" 32 2 10s proxy
+measure "through meterr, 32 connections" "$gateway" 32 2 10s meterr
+echo "== serving without a hop (GET, 1 and 32 connections)"
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+get_measure() { measure "$1" "$2" "$3" "$4" 10s "$5" "$work/get.lua"; } # label url connections threads process
+get_measure "nginx static answer, 1 connection" "http://127.0.0.1:$proxy_port/static" 1 1 proxy
+get_measure "meterr /healthz, 1 connection" "http://127.0.0.1:$meterr_port/healthz" 1 1 meterr
+get_measure "meterr /api/budgets, 1 connection" "http://127.0.0.1:$meterr_port/api/budgets" 1 1 meterr
+get_measure "nginx static answer, 32 connections" "http://127.0.0.1:$proxy_port/static" 32 2 proxy
+get_measure "meterr /healthz, 32 connections" "http://127.0.0.1:$meterr_port/healthz" 32 2 meterr
 
 echo "== streamed time to first byte (curl, median of 50)"
 ttfb() {
