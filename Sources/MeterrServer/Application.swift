@@ -95,7 +95,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
-    PricingRoutes(engine: engine, maxBodyBytes: configuration.maxBodyBytes, clock: clock).register(on: api)
+    PricingRoutes(engine: engine, ledger: store, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
+        .register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
         .register(on: api)

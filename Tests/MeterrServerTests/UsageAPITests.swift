@@ -122,10 +122,19 @@ struct UsageAPITests {
             #expect(events[1]["cost_usd"] as? String == "0.000001000")
             #expect(events[0]["cost_usd"] is NSNull)
 
-            // Unpriced calls are counted, by model, for the operator to add prices.
+            // Unpriced calls are counted, by model, for the operator to add prices: the ledger's count, as
+            // the summary's unpriced_requests (a call that reported its own cost is priced), the
+            // organisation's own, and a cost estimate of an unknown model counts no call.
+            _ = try await client.post("/api/cost/estimate", #"{"model":"in-house-llm","input_tokens":1}"#)
+            let other = try #require(
+                try await client.post("/api/orgs", #"{"name":"Other"}"#).json["admin_key"] as? String)
+            _ = try await client.post(
+                "/api/usage/events", event("other-1", model: "other-secret-llm", cost: nil), key: other)
             let unpriced = try await client.get("/api/prices/unpriced")
-            #expect(unpriced.json["unpriced_calls"] as? Int == 2)
-            #expect((unpriced.json["models"] as? [String: Int])?["openai/in-house-llm"] == 2)
+            #expect(unpriced.json["unpriced_calls"] as? Int == 1)
+            #expect((unpriced.json["models"] as? [String: Int]) == ["openai/in-house-llm": 1])
+            let theirs = try await client.get("/api/prices/unpriced", key: other)
+            #expect((theirs.json["models"] as? [String: Int]) == ["openai/other-secret-llm": 1])
         }
     }
 

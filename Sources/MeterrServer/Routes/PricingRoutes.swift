@@ -2,12 +2,14 @@ import Foundation
 import Hummingbird
 import MeterrCore
 import MeterrPricing
+import MeterrStore
 import MeterrTokenizer
 import NIOCore
 
 /// `/api/prices` (the catalog) and `/api/cost/estimate` (the exact cost of given token counts).
 struct PricingRoutes: Sendable {
     let engine: CostEngine
+    let ledger: any UsageLedger
     let maxBodyBytes: Int
     let clock: WallClock
 
@@ -26,10 +28,18 @@ struct PricingRoutes: Sendable {
         }
     }
 
-    /// Calls priced since the start whose model had no price: how many, and which models.
+    /// The organisation's calls whose model had no price, by `provider/model`: the prices to add.
+    /// Counted from the ledger, as the usage summary and the dashboard count them (the cost
+    /// engine's own counters also count estimates and other organisations' calls).
     @Sendable func unpriced(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        return try jsonResponse(
-            UnpricedCalls(unpricedCalls: engine.warnings.unpricedCalls, models: engine.warnings.unpricedModels))
+        let summary = try await ledger.summary(
+            org: context.principal.orgId, groupBy: .model, from: Timestamp(milliseconds: 0), to: clock.now())
+        var models: [String: Int] = [:]
+        for group in summary.groups where group.totals.unpricedRequests > 0 {
+            let name = [group.provider, group.value].compactMap { $0 }.joined(separator: "/")
+            models[name, default: 0] += group.totals.unpricedRequests
+        }
+        return try jsonResponse(UnpricedCalls(unpricedCalls: summary.totals.unpricedRequests, models: models))
     }
 
     /// Prices token counts: `{"model", "input_tokens", "output_tokens" | "max_tokens", …}`.
