@@ -76,6 +76,9 @@ struct OpenAPITests {
                 headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
                 body: ByteBuffer(string: #"{"key":"sk-alpha-secret-credential-0001"}"#))
             _ = try await client.post("/api/usage/events", event("alpha-secret-event", team: "alpha-secret-team"))
+            // A call of a model without a price: its name is A's too.
+            _ = try await client.post(
+                "/api/usage/events", event("alpha-unpriced", model: "alpha-secret-model", cost: nil))
             let aUser = try await client.post(
                 "/api/users", #"{"email":"alpha-secret-user@example.com","role":"owner"}"#)
             let aUserId = try #require(aUser.json["id"] as? String)
@@ -98,7 +101,7 @@ struct OpenAPITests {
             // What B must never see. (A's team name is sent by B as a probe below, so errors may echo it.)
             let secrets = [
                 aKeyId, aOrg, aUserId, aTeamId, aProjectId, "alpha-secret-key", "alpha-secret-project",
-                "alpha-secret-event", "sk-…0001",
+                "alpha-secret-event", "alpha-secret-model", "sk-…0001",
                 "alpha-secret-user",
             ]
             let bodies: [String: String] = [
