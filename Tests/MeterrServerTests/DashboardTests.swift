@@ -211,6 +211,34 @@ struct DashboardTests {
         #expect(Format.usd(UsageTotals(requests: 2, unpricedRequests: 2)) == "unpriced")
     }
 
+    @Test("Budgets over their limit look it: a red bar, amounts that never read the same, resets in the budget's zone")
+    func budgetRows() async throws {
+        try await withApp { client in
+            // $0.052 against $0.05 (a model the catalog does not price keeps the cost reported): 104 %,
+            // though both round to $0.05.
+            _ = try await client.post(
+                "/api/budgets", #"{"name":"over","scope":"team","value":"ml","limit_usd":"0.05","hard":true}"#)
+            _ = try await client.post(
+                "/api/budgets",
+                #"{"name":"berlin","scope":"team","value":"ml","limit_usd":"100","time_zone":"Europe/Berlin"}"#)
+            _ = try await client.post(
+                "/api/usage/events",
+                event("b1", ts: "2026-12-15T11:00:00.000Z", model: "in-house-llm", cost: "0.052000000"))
+            let session = try await client.signIn(email: "fin@example.com", role: "viewer")
+            let html = String(buffer: try await client.page("/budgets", session).body)
+            let over = try #require(html.range(of: "<th scope=\"row\">over</th>").map { html[$0.lowerBound...] })
+            let row = String(over.prefix { $0 != "\n" }.prefix(2000))
+            #expect(row.contains(">$0.0520</td>") && row.contains(">$0.0500</td>"), "\(row)")
+            #expect(row.contains("class=\"bad\" max=\"100\" value=\"100\""), "the bar is marked over the limit")
+            #expect(row.contains("104%"))
+            // The Berlin budget resets at midnight in Berlin, said with its zone; the other in UTC.
+            #expect(html.contains("2027-01-01 00:00 Europe/Berlin"))
+            #expect(html.contains("2027-01-01 00:00 UTC"))
+        }
+        #expect(Format.usdPair(Money(nanos: 50_000_001), Money(nanos: 50_000_000)) == ("$0.050000001", "$0.050000000"))
+        #expect(Format.usdPair(Money(nanos: 60_000_000), Money(nanos: 50_000_000)) == ("$0.06", "$0.05"))
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

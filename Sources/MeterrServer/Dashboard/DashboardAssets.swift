@@ -68,6 +68,11 @@ enum DashboardAssets {
           word-break: break-all; display: block; margin-top: 6px; }
         .error { background: #ffebe9; border: 1px solid var(--bad); border-radius: 6px; padding: 10px 12px; margin: 8px 0; }
         progress { width: 100%; min-width: 140px; height: 14px; }
+        progress.warn { accent-color: var(--warn); } progress.bad { accent-color: var(--bad); }
+        progress.warn::-webkit-progress-value { background: var(--warn); }
+        progress.bad::-webkit-progress-value { background: var(--bad); }
+        progress.warn::-moz-progress-bar { background: var(--warn); }
+        progress.bad::-moz-progress-bar { background: var(--bad); }
         .live { font-size: 13px; color: var(--muted); } .live .dot { color: var(--good); }
         .pager { display: flex; gap: 12px; align-items: center; margin-top: 10px; }
         .signin { max-width: 380px; margin: 70px auto; }

@@ -113,6 +113,40 @@ enum Format {
         totals.cost?.decimalString ?? ""
     }
 
+    /// Two amounts that must not read the same when they differ ("$0.05 of $0.05" at 104 %): to the
+    /// cent, or to the hundredth of a cent, or exactly, whichever first tells them apart.
+    static func usdPair(_ first: Money, _ second: Money) -> (String, String) {
+        let plain = (usd(first), usd(second))
+        guard plain.0 == plain.1, first != second else { return plain }
+        for places in [4, 6] {
+            let pair = (usd(first, places: places), usd(second, places: places))
+            if pair.0 != pair.1 { return pair }
+        }
+        return ("$" + first.decimalString, "$" + second.decimalString)
+    }
+
+    /// An amount rounded half up to `places` decimals (at most 9).
+    static func usd(_ money: Money, places: Int) -> String {
+        let unit = Int64((0..<(9 - places)).reduce(1) { product, _ in product * 10 })
+        let scaled = (money.nanos.magnitude + UInt64(unit / 2)) / UInt64(unit)
+        let divisor = UInt64((0..<places).reduce(1) { product, _ in product * 10 })
+        let fraction = String(scaled % divisor)
+        return (money.nanos < 0 ? "-$" : "$") + count(Int(scaled / divisor)) + "."
+            + String(repeating: "0", count: places - fraction.count) + fraction
+    }
+
+    /// A time in a time zone, with the zone's name: `2027-01-01 00:00 Europe/Berlin`.
+    static func time(_ ts: Timestamp, in zone: TimeZone) -> String {
+        guard zone.identifier != "UTC", zone.identifier != "GMT" else { return time(ts) + " UTC" }
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents(
+            [.year, .month, .day, .hour, .minute], from: Date(timeIntervalSince1970: Double(ts.milliseconds) / 1000))
+        func two(_ value: Int?) -> String { (value ?? 0) < 10 ? "0\(value ?? 0)" : "\(value ?? 0)" }
+        return "\(parts.year ?? 0)-\(two(parts.month))-\(two(parts.day)) \(two(parts.hour)):\(two(parts.minute)) "
+            + zone.identifier
+    }
+
     /// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00`.
     static func time(_ ts: Timestamp) -> String {
         let text = ts.rfc3339

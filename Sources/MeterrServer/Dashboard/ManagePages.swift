@@ -40,15 +40,16 @@ extension DashboardRoutes {
                     }
                 } else { "<span class=\"muted\">after the first hour</span>" }
             let tone = percent >= 100 ? "bad" : percent >= 80 ? "warn" : ""
+            let (spentText, limitText) = Format.usdPair(Money(nanos: state.spent), budget.limit)
             rows += """
                 <tr id="budget-\(budget.id)"><th scope="row">\(budget.name)</th><td>\(scope)</td>\
                 <td>\(budget.period.label)\(budget.hard ? ", hard" : "")</td>\
-                <td class="num" data-usd="\(Money(nanos: state.spent).decimalString)">\(Format.usd(Money(nanos: state.spent)))</td>\
-                <td class="num" data-usd="\(budget.limit.decimalString)">\(Format.usd(budget.limit))</td>\
+                <td class="num" data-usd="\(Money(nanos: state.spent).decimalString)">\(spentText)</td>\
+                <td class="num" data-usd="\(budget.limit.decimalString)">\(limitText)</td>\
                 <td><label class="sr-only" for="progress-\(budget.id)">\(budget.name): \(percent)% used</label>\
-                <progress id="progress-\(budget.id)" max="100" value="\(min(percent, 100))">\(percent)%</progress>\
+                <progress id="progress-\(budget.id)" class="\(tone)" max="100" value="\(min(percent, 100))">\(percent)%</progress>\
                 <span class="\(tone)">\(percent)%</span></td><td>\(outlook)</td>\
-                <td>\(uncounted)</td><td>\(Format.time(BudgetGuard.resetsAt(budget, state)))</td></tr>
+                <td>\(uncounted)</td><td>\(Format.time(BudgetGuard.resetsAt(budget, state), in: budget.zone))</td></tr>
                 """
         }
         let body: HTML = """
@@ -57,7 +58,7 @@ extension DashboardRoutes {
             <th scope="col">Budget</th><th scope="col">Covers</th><th scope="col">Period</th>\
             <th scope="col" class="num">Spent</th><th scope="col" class="num">Limit</th><th scope="col">Used</th>\
             <th scope="col">Projected at period end</th><th scope="col">Unpriced calls (not counted)</th>\
-            <th scope="col">Resets (UTC)</th></tr></thead>\
+            <th scope="col">Resets (in the budget's time zone)</th></tr></thead>\
             <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"9\" class=\"muted\">No budgets yet: create them with POST /api/budgets.</td></tr>" as HTML : rows)</tbody></table></section>
             \(try await unpricedPanel(context, problem: problem))
             """
