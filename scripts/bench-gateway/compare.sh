@@ -9,7 +9,6 @@
 #   scripts/bench-gateway/compare.sh --rounds 3 /tmp/old/.build/release/meterr .build/release/meterr
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 rounds=3
 seconds=10
 while [ $# -gt 0 ]; do
@@ -20,22 +19,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -ge 1 ] || { echo "usage: $0 [--rounds N] [--seconds S] BINARY..." >&2; exit 2; }
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+. "$here/mock.sh"
 
 work=$(mktemp -d)
 mock_port=18893
 meterr_port=18894
-fixtures="$root/Tests/MeterrProvidersTests/Fixtures"
-python3 - "$here/nginx.conf.template" "$work" "$mock_port" "$fixtures" > "$work/nginx.conf" <<'PY'
-import sys
-template, prefix, port, fixtures = sys.argv[1:]
-chat = open(f"{fixtures}/openai-chat.json").read().replace("\n", "").replace("'", "\\'")
-sse = open(f"{fixtures}/openai-chat.sse").read().replace("'", "\\'")
-text = open(template).read().replace("PREFIX", prefix).replace("PORT", port)
-print(text.replace("CHAT_JSON", chat).replace("CHAT_SSE", sse))
-PY
-mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
+write_mock_conf "$work" "$mock_port"
 nginx -c "$work/nginx.conf" -p "$work" &
 mock=$!
 server=

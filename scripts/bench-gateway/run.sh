@@ -7,26 +7,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 total=${2:-1000000}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+. "$here/mock.sh"
 (cd "$root" && swift build -c release --product meterr >/dev/null)
 
 work=$(mktemp -d)
 mock_port=18891
 meterr_port=18892
-fixtures="$root/Tests/MeterrProvidersTests/Fixtures"
-python3 - "$here/nginx.conf.template" "$work" "$mock_port" "$fixtures" > "$work/nginx.conf" <<'PY'
-import sys
-template, prefix, port, fixtures = sys.argv[1:]
-chat = open(f"{fixtures}/openai-chat.json").read().replace("\n", "").replace("'", "\\'")
-sse = open(f"{fixtures}/openai-chat.sse").read().replace("'", "\\'")
-text = open(template).read().replace("PREFIX", prefix).replace("PORT", port)
-print(text.replace("CHAT_JSON", chat).replace("CHAT_SSE", sse))
-PY
+write_mock_conf "$work" "$mock_port"
 proxy_port=18897
 sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
   "$here/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
-mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi,pbody,pproxy,pfastcgi,puwsgi,pscgi}
+mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
 nginx -c "$work/nginx.conf" -p "$work" &
 mock=$!
 nginx -c "$work/nginx-proxy.conf" -p "$work" &
