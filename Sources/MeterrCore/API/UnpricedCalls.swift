@@ -12,7 +12,7 @@ public struct UnpricedCalls: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case models
         case unpricedCalls = "unpriced_calls"
+        case models
     }
 }
