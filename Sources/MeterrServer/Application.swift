@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import MeterrCore
 import MeterrGatewayChannel
@@ -11,14 +13,22 @@ import ServiceLifecycle
 /// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
 /// the background services. `meterr serve` and the tests build it the same way.
 public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
-    let parts = try await buildRouter(configuration)
+    try configuration.validate()
+    let certificate = try configuration.tlsCertificateFile.map { file in
+        try ServingCertificate(
+            certificateFile: file, keyFile: configuration.tlsKeyFile ?? "",
+            minimumVersion: configuration.tlsMinimumVersion)
+    }
+    let parts = try await buildRouter(configuration, certificate: certificate)
     let onListening = configuration.onListening
     let gateway = parts.gateway
     let loopback = parts.loopback
+    // Gateway calls are served on the connection's event loop, before Hummingbird's router.
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(routing: gateway)]))
     return Application(
         router: parts.router,
-        // Gateway calls are served on the connection's event loop, before Hummingbird's router.
-        server: .http1(configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(routing: gateway)])),
+        server: try certificate.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.
@@ -33,13 +43,13 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
 }
 
 /// The router with every route, and the services the application runs beside it.
-func buildRouter(_ configuration: ServerConfiguration) async throws -> (
+func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCertificate? = nil) async throws -> (
     router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger,
     loopback: LoopbackURL
 ) {
-    var logger = Logger(label: "meterr")
-    logger.logLevel = configuration.logLevel
     let clock = configuration.clock
+    let logger = configuration.logFormat.logger(label: "meterr", level: configuration.logLevel, clock: clock)
+    let servesTLS = certificate != nil
     let store = try SQLiteStore(
         directory: configuration.dataDirectory, durability: configuration.durability, clock: clock)
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
@@ -49,15 +59,8 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
     let credentials = CredentialCache(store: store, vault: vault, clock: clock)
     // The shipped catalog with the data directory's imported prices laid over it.
-    let overrides = configuration.priceOverrides.map { override in
-        var override = override
-        if override.org == "default" { override.org = bootstrap.organisation.id }
-        return override
-    }
-    let engine = CostEngine(
-        catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory),
-        azureDeployments: configuration.azureDeployments, overrides: overrides)
-    let pricer = configuration.pricer ?? engine
+    let prices = PriceBook(try PriceBook.edition(configuration, firstOrganisation: bootstrap.organisation.id))
+    let pricer = configuration.pricer ?? prices
 
     let principals = PrincipalCache(accounts: store, clock: clock)
     let policies = PolicyCache(store: store)
@@ -67,21 +70,15 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
     try await anomalies.loadBlocks()
-    if let model = configuration.unpricedPolicy.fallbackModel,
-        engine.resolve(model: model, provider: nil) == nil
-    {
-        throw MeterrError(
-            .configuration, "unpriced_fallback_model: the price catalog has no model \"\(model)\"")
-    }
-    let unpriced = UnpricedPricing(engine: engine, policies: policies, serverDefault: configuration.unpricedPolicy)
+    let unpriced = UnpricedPricing(prices: prices, policies: policies)
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
     let router = Router(context: MeterrRequestContext.self)
-    router.add(middleware: ResponseHeadersMiddleware())
+    router.add(middleware: ResponseHeadersMiddleware(servesTLS: servesTLS))
     let cors = CORSPolicy(origins: Set(configuration.corsOrigins))
     if !cors.origins.isEmpty { router.add(middleware: AllowedOriginsMiddleware(policy: cors)) }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
-    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies, clock: clock)
+    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies || servesTLS, clock: clock)
         .register(on: router)
     let loopback = LoopbackURL()
     MCPRoute(loopback: loopback).register(
@@ -95,7 +92,7 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
-    PricingRoutes(engine: engine, ledger: store, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
+    PricingRoutes(prices: prices, ledger: store, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
         .register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
@@ -147,12 +144,12 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
-        engine: engine, unpriced: unpriced, metrics: gatewayMetrics, cors: cors,
+        prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         logger: logger)
-    MetricsRoute(writer: writer, engine: engine, gateway: gatewayMetrics).register(on: router)
+    MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
-        credentials: store, guardian: budgetGuard, engine: engine, overrides: overrides, principals: principals,
+        credentials: store, guardian: budgetGuard, prices: prices, principals: principals,
         broadcaster: broadcaster, unpriced: unpriced, clock: clock
     ).register(on: router)
 
@@ -164,12 +161,17 @@ func buildRouter(_ configuration: ServerConfiguration) async throws -> (
         KeyUsageService(principals: principals, accounts: store, clock: clock, logger: logger),
         AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
         HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
+        ConfigurationReloader(
+            configuration: configuration, firstOrganisation: bootstrap.organisation.id, prices: prices,
+            certificate: certificate, logger: logger),
     ]
     return (router, gateway, services, logger, loopback)
 }
 
 /// Shuts the HTTP clients down when the application stops.
-struct HTTPClientService: Service {
+struct HTTPClientService: Service, CustomStringConvertible {
+    var description: String { "HTTPClientService" }
+
     let webhooks: WebhookClients
     let upstream: UpstreamClient
 

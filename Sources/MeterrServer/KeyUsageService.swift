@@ -4,7 +4,9 @@ import MeterrStore
 import ServiceLifecycle
 
 /// Writes keys' `last_used_at` every half minute from what the request path noted in memory.
-struct KeyUsageService: Service {
+struct KeyUsageService: Service, CustomStringConvertible {
+    var description: String { "KeyUsageService" }
+
     let principals: PrincipalCache
     let accounts: any AccountStore
     let clock: WallClock

@@ -72,6 +72,20 @@ public struct ServerConfiguration: Sendable {
     public var masterKey: String?
     /// How verbose the log is.
     public var logLevel: Logger.Level = .info
+    /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
+    public var logFormat: LogFormat = .text
+    /// The PEM certificate chain meterr serves HTTPS with (`tls_cert`); with `tlsKeyFile`, plain HTTP is off.
+    public var tlsCertificateFile: String?
+    /// The PEM private key of `tlsCertificateFile` (`tls_key`).
+    public var tlsKeyFile: String?
+    /// The oldest TLS version accepted (`tls_min_version`): 1.3 unless 1.2 is asked for.
+    public var tlsMinimumVersion: ServingCertificate.MinimumVersion = .tls13
+    /// The YAML file the configuration came from, read again on SIGHUP.
+    public var file: String?
+    /// The environment the configuration came from, applied again on SIGHUP.
+    public var environment: [String: String] = [:]
+    /// Settings given on the command line (by configuration-file name), applied last, again on SIGHUP.
+    public var commandLine: [(key: String, value: String)] = []
     /// How hard a commit waits for the disk.
     public var durability: SQLiteStore.Durability = .normal
     /// Prices ingested events; `nil` uses the catalog (shipped prices plus the data directory's imports).
@@ -103,13 +117,29 @@ public struct ServerConfiguration: Sendable {
     static func baseURLVariable(_ provider: Provider) -> String { "METERR_\(provider.rawValue.uppercased())_BASE_URL" }
 
     /// Reads the YAML file if one is given, then the environment.
-    public static func load(file: String?, environment: [String: String]) throws -> ServerConfiguration {
+    public static func load(
+        file: String?, environment: [String: String], commandLine: [(key: String, value: String)] = []
+    ) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
+        configuration.file = file
+        configuration.environment = environment
+        configuration.commandLine = commandLine
         if let file {
             try configuration.apply(yamlFile: file)
         }
         try configuration.apply(environment: environment)
+        for (key, value) in commandLine { try configuration.set(key, value, source: "command line") }
+        try configuration.validate()
         return configuration
+    }
+
+    /// Checks settings that only make sense together.
+    public func validate() throws {
+        switch (tlsCertificateFile, tlsKeyFile) {
+        case (nil, nil), (.some, .some): break
+        case (.some, nil): throw MeterrError(.configuration, "tls_cert is set but tls_key is not: give both")
+        case (nil, .some): throw MeterrError(.configuration, "tls_key is set but tls_cert is not: give both")
+        }
     }
 
     mutating func apply(yamlFile path: String) throws {
@@ -175,6 +205,8 @@ public struct ServerConfiguration: Sendable {
             ("METERR_SECURE_COOKIES", "secure_cookies"),
             ("METERR_UNPRICED_POLICY", "unpriced_policy"),
             ("METERR_UNPRICED_FALLBACK_MODEL", "unpriced_fallback_model"),
+            ("METERR_LOG_FORMAT", "log_format"), ("METERR_TLS_CERT", "tls_cert"), ("METERR_TLS_KEY", "tls_key"),
+            ("METERR_TLS_MIN_VERSION", "tls_min_version"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -276,7 +308,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Sets one setting by its configuration-file name.
-    mutating func set(_ key: String, _ value: String, source: String) throws {
+    public mutating func set(_ key: String, _ value: String, source: String) throws {
         func invalid(_ expected: String) -> MeterrError {
             MeterrError(.configuration, "\(source): \(key) must be \(expected), not \"\(value)\"")
         }
@@ -332,6 +364,18 @@ public struct ServerConfiguration: Sendable {
         case "unpriced_fallback_model":
             // Naming the model prices unpriced calls as it.
             unpricedPolicy = .fallback(model: value)
+        case "log_format":
+            guard let format = LogFormat(rawValue: value.lowercased()) else { throw invalid("text or json") }
+            logFormat = format
+        case "tls_cert":
+            guard FileManager.default.isReadableFile(atPath: value) else { throw invalid("a readable PEM file") }
+            tlsCertificateFile = value
+        case "tls_key":
+            guard FileManager.default.isReadableFile(atPath: value) else { throw invalid("a readable PEM file") }
+            tlsKeyFile = value
+        case "tls_min_version":
+            guard let version = ServingCertificate.MinimumVersion(rawValue: value) else { throw invalid("1.3 or 1.2") }
+            tlsMinimumVersion = version
         case "durability":
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability
@@ -339,4 +383,14 @@ public struct ServerConfiguration: Sendable {
             throw MeterrError(.configuration, "\(source): unknown setting \"\(key)\"")
         }
     }
+}
+
+/// A configuration in a log line or an error names where meterr listens and keeps its data, never the
+/// admin key, the master key or a provider key it holds.
+extension ServerConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "ServerConfiguration(host: \(host), port: \(port), data_dir: \(dataDirectory)\(tlsCertificateFile == nil ? "" : ", tls"))"
+    }
+
+    public var debugDescription: String { description }
 }

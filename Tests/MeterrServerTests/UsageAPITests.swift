@@ -317,7 +317,8 @@ struct UsageAPITests {
                 #expect(response.headers[.init("X-Frame-Options")!] == "DENY")
                 #expect(response.headers[.init("X-Content-Type-Options")!] == "nosniff")
                 #expect(response.headers[.init("Content-Security-Policy")!] == "default-src 'self'")
-                #expect(response.headers[.init("Strict-Transport-Security")!] != nil)
+                // Plain HTTP: HSTS is sent only when meterr serves TLS (ServingTLSTests).
+                #expect(response.headers[.init("Strict-Transport-Security")!] == nil)
                 #expect(response.headers[.init("Referrer-Policy")!] != nil)
             }
             #expect(try await client.get("/healthz", key: nil).status == .ok)

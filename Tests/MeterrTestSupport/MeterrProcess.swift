@@ -87,18 +87,18 @@ public final class ServerProcess: @unchecked Sendable {
     /// Starts `meterr serve` on `port` (0: a free one) and waits until it listens.
     public static func start(
         dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
-        port: Int = 0, environment: [String: String] = [:]
+        port: Int = 0, environment: [String: String] = [:], arguments: [String] = []
     ) async throws -> ServerProcess {
         try await onOwnThread {
             try ServerProcess(
                 dataDirectory: dataDirectory, adminKey: adminKey, logFile: logFile, port: port,
-                environment: environment)
+                environment: environment, arguments: arguments)
         }
     }
 
     init(
         dataDirectory: String, adminKey: String? = "mk_cliadminkeycliadminkey0001", logFile: String? = nil,
-        port requested: Int = 0, environment extra: [String: String] = [:]
+        port requested: Int = 0, environment extra: [String: String] = [:], arguments: [String] = []
     ) throws {
         var environment = ProcessInfo.processInfo.environment
         environment["METERR_ADMIN_KEY"] = adminKey
@@ -106,7 +106,7 @@ public final class ServerProcess: @unchecked Sendable {
         environment["METERR_LOG_LEVEL"] = logFile == nil ? "warning" : "trace"
         environment.merge(extra) { $1 }
         let child = try ChildProcess(
-            path: meterrBinary, arguments: ["serve", "--port", String(requested), "--data", dataDirectory],
+            path: meterrBinary, arguments: ["serve", "--port", String(requested), "--data", dataDirectory] + arguments,
             environment: environment, output: .capture, errorOutput: logFile.map { .file($0) } ?? .discard)
         process = child
         // Read stdout up to the "listening" line, which names the port.
@@ -134,6 +134,9 @@ public final class ServerProcess: @unchecked Sendable {
         self.adminKey =
             adminKey ?? lines.first { $0.contains("admin key:") }?.split(separator: " ").last.map(String.init) ?? ""
     }
+
+    /// Sends a signal and returns at once.
+    public func send(_ signal: Int32) { process.signal(signal) }
 
     /// Sends a signal and waits for the process to end; returns its exit status.
     @discardableResult

@@ -256,7 +256,9 @@ package final class AnomalyDetector: Sendable {
 
 /// Learns every organisation's baselines when meterr starts, so no first call waits for its
 /// organisation's four weeks of rollups to be read.
-struct AnomalyWarmUp: Service {
+struct AnomalyWarmUp: Service, CustomStringConvertible {
+    var description: String { "AnomalyWarmUp" }
+
     let detector: AnomalyDetector
     let accounts: any AccountStore
     let logger: Logger

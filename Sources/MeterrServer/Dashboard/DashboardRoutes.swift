@@ -18,8 +18,11 @@ struct DashboardRoutes: Sendable {
     let alerts: any AlertStore
     let credentials: any CredentialStore
     let guardian: BudgetGuard
-    let engine: CostEngine
-    let overrides: [OrgPriceOverride]
+    let prices: PriceBook
+    /// The cost engine in force (SIGHUP may replace it).
+    var engine: CostEngine { prices.engine }
+    /// The negotiated prices in force.
+    var overrides: [OrgPriceOverride] { prices.edition.overrides }
     let principals: PrincipalCache
     let broadcaster: UsageBroadcaster
     let unpriced: UnpricedPricing

@@ -30,11 +30,15 @@ struct Gateway: Sendable {
     let budgets: BudgetGuard
     let anomalies: AnomalyDetector
     let clock: WallClock
-    let engine: CostEngine
+    let prices: PriceBook
+    /// The cost engine in force (SIGHUP may replace it).
+    var engine: CostEngine { prices.engine }
     let unpriced: UnpricedPricing
     let metrics: GatewayMetrics
     /// Origins allowed to call from a browser (`cors_origins`).
     let cors: CORSPolicy
+    /// Whether meterr serves HTTPS (`Strict-Transport-Security` only then).
+    let servesTLS: Bool
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.
@@ -107,7 +111,7 @@ struct Gateway: Sendable {
     /// The headers meterr adds to every gateway answer: its request id, the security headers of
     /// DESIGN.md, and cross-origin access for an allowed origin.
     func finish(_ headers: inout HTTPFields, requestId: String, origin: String?) {
-        headers.setCommonHeaders(requestId: requestId)
+        headers.setCommonHeaders(requestId: requestId, servesTLS: servesTLS)
         cors.decorate(&headers, origin: origin)
     }
 

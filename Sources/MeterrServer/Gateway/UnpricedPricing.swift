@@ -6,10 +6,13 @@ import MeterrStore
 /// unpriced is not free, so a hard budget refuses them, prices them as a fallback model, or lets
 /// them through knowingly.
 struct UnpricedPricing: Sendable {
-    let engine: CostEngine
+    let prices: PriceBook
     let policies: PolicyCache
+
+    /// The cost engine in force.
+    var engine: CostEngine { prices.engine }
     /// The server's `unpriced_policy`, for organisations that set none.
-    let serverDefault: UnpricedPolicy
+    var serverDefault: UnpricedPolicy { prices.edition.unpricedDefault }
 
     /// The policy in force for an organisation.
     func policy(org: String) async throws -> UnpricedPolicy {

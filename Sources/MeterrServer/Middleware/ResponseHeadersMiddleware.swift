@@ -8,6 +8,9 @@ import MeterrCore
 struct ResponseHeadersMiddleware: RouterMiddleware {
     typealias Context = MeterrRequestContext
 
+    /// Whether meterr serves HTTPS, so browsers may be told to use nothing else.
+    let servesTLS: Bool
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
@@ -23,20 +26,21 @@ struct ResponseHeadersMiddleware: RouterMiddleware {
             }
             response = failure.response()
         }
-        response.headers.setCommonHeaders(requestId: requestId)
+        response.headers.setCommonHeaders(requestId: requestId, servesTLS: servesTLS)
         return response
     }
 }
 
 extension HTTPFields {
     /// What every response of meterr's carries (the gateway's too): its request id and the security
-    /// headers of DESIGN.md.
-    mutating func setCommonHeaders(requestId: String) {
+    /// headers of DESIGN.md; `Strict-Transport-Security` only over HTTPS, where browsers heed it
+    /// (on plain HTTP it is ignored, and would pin a host that later serves both).
+    mutating func setCommonHeaders(requestId: String, servesTLS: Bool) {
         self[.meterrRequestId] = requestId
         self[.xFrameOptions] = "DENY"
         self[.xContentTypeOptions] = "nosniff"
         self[.contentSecurityPolicy] = "default-src 'self'"
-        self[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
+        if servesTLS { self[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
         self[.referrerPolicy] = "no-referrer"
     }
 }

@@ -7,7 +7,9 @@ import Synchronization
 /// `GET /metrics`: Prometheus text exposition of meterr's own counters (no tenant data).
 struct MetricsRoute: Sendable {
     let writer: LedgerWriter
-    let engine: CostEngine
+    let prices: PriceBook
+    /// The cost engine in force (SIGHUP may replace it).
+    var engine: CostEngine { prices.engine }
     let gateway: GatewayMetrics
 
     func register(on router: Router<MeterrRequestContext>) {

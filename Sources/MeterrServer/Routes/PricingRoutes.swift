@@ -8,7 +8,9 @@ import NIOCore
 
 /// `/api/prices` (the catalog) and `/api/cost/estimate` (the exact cost of given token counts).
 struct PricingRoutes: Sendable {
-    let engine: CostEngine
+    let prices: PriceBook
+    /// The cost engine in force (SIGHUP may replace it).
+    var engine: CostEngine { prices.engine }
     let ledger: any UsageLedger
     let maxBodyBytes: Int
     let clock: WallClock

@@ -1,0 +1,57 @@
+import Foundation
+import MeterrTestSupport
+import Testing
+
+@Suite("SIGHUP and the log")
+struct ReloadCLITests {
+    let directory = temporaryDirectory()
+
+    init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+    /// What 1,000,000 gpt-4o input tokens cost the admin key's organisation now.
+    func millionTokens(_ server: ServerProcess) async throws -> String? {
+        let (status, body) = try await server.post(
+            "/api/cost/estimate", Data(#"{"model":"gpt-4o","input_tokens":1000000,"output_tokens":0}"#.utf8))
+        guard status == 200 else { return nil }
+        return (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["cost_usd"] as? String
+    }
+
+    @Test("SIGHUP puts new negotiated prices in force; a bad file is refused in one line and the old prices stay")
+    func reloadsPrices() async throws {
+        let config = "\(directory)/meterr.yaml"
+        func write(discount: String) throws {
+            try "log_format: json\nprice_overrides:\n  - org: default\n    discount_percent: \(discount)\n".write(
+                toFile: config, atomically: true, encoding: .utf8)
+        }
+        try write(discount: "10")
+        let log = "\(directory)/serve.log"
+        let server = try await ServerProcess.start(
+            dataDirectory: "\(directory)/data", logFile: log, arguments: ["--config", config])
+        #expect(try await millionTokens(server) == "2.250000000")
+
+        try write(discount: "50")
+        server.send(SIGHUP)
+        #expect(try await waitForLog(log, containing: "configuration reloaded"))
+        #expect(try await millionTokens(server) == "1.250000000")
+
+        try write(discount: "lots")
+        server.send(SIGHUP)
+        #expect(try await waitForLog(log, containing: "configuration reload refused"))
+        #expect(try await millionTokens(server) == "1.250000000")
+        #expect(await server.stop() == 0)
+
+        // log_format: json: every line is one JSON object with its time, level and message; the
+        // admin key the calls carried appears nowhere, even at trace level.
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count > 10)
+        for line in lines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["ts"] is String && object?["level"] is String && object?["message"] is String, "\(line)")
+        }
+        let refusal = lines.first { $0.contains("configuration reload refused") }.map(String.init) ?? ""
+        #expect(refusal.contains("discount_percent"))
+        #expect(refusal.contains(#""level":"error""#))
+        #expect(!text.contains(server.adminKey))
+    }
+}
