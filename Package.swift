@@ -60,10 +60,13 @@ let package = Package(
             dependencies: ["MeterrTokenizer"],
             path: "Benchmarks/TokenizerBenchmark"
         ),
-        // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups.
+        // zlib from the system (Debian's zlib1g-dev), for compressed backups.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The usage ledger: protocols, SQLite implementation, migrations, group commit, rollups, backups.
         .target(
             name: "MeterrStore",
             dependencies: [
+                "CZlib",
                 "MeterrCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -78,8 +78,10 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     if !cors.origins.isEmpty { router.add(middleware: AllowedOriginsMiddleware(policy: cors)) }
     HealthRoutes(store: store).register(on: router)
     OpenAPIRoute().register(on: router)
-    SignInRoutes(users: store, throttle: throttle, secureCookies: configuration.secureCookies || servesTLS, clock: clock)
-        .register(on: router)
+    SignInRoutes(
+        users: store, throttle: throttle, secureCookies: configuration.secureCookies || servesTLS, clock: clock
+    )
+    .register(on: router)
     let loopback = LoopbackURL()
     MCPRoute(loopback: loopback).register(
         on: router.group("mcp").add(middleware: AuthenticationMiddleware(cache: principals, throttle: throttle))
@@ -97,7 +99,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
         .register(on: api)
-    UserRoutes(users: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    UserRoutes(users: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
     AlertRoutes(store: store).register(on: api)

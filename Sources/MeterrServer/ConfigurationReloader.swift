@@ -39,7 +39,8 @@ struct ConfigurationReloader: Service, CustomStringConvertible {
             if let certificate {
                 guard fresh.tlsCertificateFile == certificate.certificateFile, fresh.tlsKeyFile == certificate.keyFile
                 else {
-                    throw MeterrError(.configuration, "tls_cert and tls_key are read at start: restart to change the files")
+                    throw MeterrError(
+                        .configuration, "tls_cert and tls_key are read at start: restart to change the files")
                 }
                 try certificate.reload()
             }

@@ -14,7 +14,8 @@ public enum LogFormat: String, Sendable {
         var logger =
             switch self {
             case .text: Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-            case .json: Logger(label: label) { JSONLogHandler(label: $0, clock: clock, write: JSONLogHandler.standardError) }
+            case .json:
+                Logger(label: label) { JSONLogHandler(label: $0, clock: clock, write: JSONLogHandler.standardError) }
             }
         logger.logLevel = level
         return logger
@@ -61,7 +62,8 @@ struct JSONLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }

@@ -87,7 +87,8 @@ public final class ServingCertificate: Sendable {
                 configuration: .makeServerConfiguration(
                     certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
         } catch {
-            throw MeterrError(.configuration, "the key in \(keyFile) is not the key of the certificate in \(certificateFile)")
+            throw MeterrError(
+                .configuration, "the key in \(keyFile) is not the key of the certificate in \(certificateFile)")
         }
         return Pair(chain: chain, key: key)
     }

@@ -308,6 +308,11 @@ public struct UserRecord: Sendable, Hashable {
 
 /// People of an organisation, with their roles.
 public protocol UserStore: Sendable {
+    /// Forgets a person (GDPR erasure) by account id, email or ledger attribution: their account is
+    /// deleted and their name replaced by an irreversible token everywhere, totals unchanged.
+    func forgetPerson(org: String, person: String, actor: String) async throws -> ForgetResult
+    /// Everything held about a person, as one JSON document.
+    func exportPerson(org: String, person: String, actor: String) async throws -> [UInt8]
     /// Adds a person; `passwordHash` is a bcrypt hash made by the caller, or `nil`.
     func createUser(
         org: String, email: String, name: String?, role: Role, team: String?, passwordHash: String?, actor: String

@@ -96,6 +96,9 @@ public struct OrgPolicy: Sendable, Hashable {
     public var anomalies: AnomalySettings
     /// What to do with calls whose model has no price; `nil`: the server's `unpriced_policy`.
     public var unpriced: UnpricedPolicy?
+    /// Days raw events are kept (rollups and budget history are kept regardless); `nil`: the server's
+    /// `event_retention_days`, or for ever.
+    public var eventRetentionDays: Int?
 
     /// The defaults: blocks are re-sent until acknowledged, anomaly spikes cool down for an hour.
     public static let defaults = OrgPolicy(
@@ -128,6 +131,7 @@ public struct OrgPolicy: Sendable, Hashable {
         json.beginObject()
         json.string("unpriced_policy", unpriced?.name)
         json.string("unpriced_fallback_model", unpriced?.fallbackModel)
+        json.int("event_retention_days", eventRetentionDays)
         json.beginObject("alerts")
         for (kind, rule) in alertRules.sorted(by: { $0.key < $1.key }) {
             json.beginObject(kind)
@@ -162,7 +166,9 @@ public struct OrgPolicy: Sendable, Hashable {
     public func merging(_ update: JSONValue) throws(MeterrError) -> OrgPolicy {
         guard case .object(let members) = update else { throw MeterrError.invalid("body", "must be a JSON object") }
         var policy = self
-        let sections: Set = ["alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model"]
+        let sections: Set = [
+            "alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model", "event_retention_days",
+        ]
         for key in members.keys where !sections.contains(key) {
             throw MeterrError.invalid(key, "is not a policy section (\(sections.sorted().joined(separator: ", ")))")
         }
@@ -189,6 +195,15 @@ public struct OrgPolicy: Sendable, Hashable {
                 }
                 policy.unpriced = .fallback(model: model)
             }
+        }
+        switch members["event_retention_days"] {
+        case .none: break
+        case .null?: policy.eventRetentionDays = nil
+        case let value?:
+            guard let days = value.int, (1...36_500).contains(days) else {
+                throw MeterrError.invalid("event_retention_days", "must be whole days (1–36500) or null")
+            }
+            policy.eventRetentionDays = days
         }
         if let alerts = members["alerts"] {
             guard case .object(let kinds) = alerts else { throw MeterrError.invalid("alerts", "must be an object") }

@@ -9,7 +9,8 @@ struct Meterr: AsyncParsableCommand {
         abstract: "Meter what your company spends on AI APIs.",
         subcommands: [
             Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self, KeysCommand.self,
-            OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, MCPCommand.self,
+            OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, BackupCommand.self, UsersCommand.self,
+            MCPCommand.self,
         ]
     )
 

@@ -24,7 +24,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let flags: [(key: String, value: String?)] = [
-            ("host", host), ("port", port.map(String.init)), ("data_dir", data), ("tls_cert", tlsCert), ("tls_key", tlsKey),
+            ("host", host), ("port", port.map(String.init)), ("data_dir", data), ("tls_cert", tlsCert),
+            ("tls_key", tlsKey),
         ]
         var configuration = try ServerConfiguration.load(
             file: config, environment: ProcessInfo.processInfo.environment,

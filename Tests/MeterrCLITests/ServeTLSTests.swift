@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Crypto
-import SwiftASN1
 import Foundation
 import MeterrTestSupport
 import NIOSSL
+import SwiftASN1
 import Testing
 import X509
 
@@ -37,7 +37,9 @@ struct PrivateAuthority {
             notValidBefore: Date() - 3600, notValidAfter: Date() + 86_400, issuer: name,
             subject: try DistinguishedName { CommonName("localhost") }, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                SubjectAlternativeNames([
+                    .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                ])
                 try ExtendedKeyUsage([.serverAuth])
             },
             issuerPrivateKey: .init(key))
@@ -177,13 +179,17 @@ struct ServeTLSTests {
         let other = "\(directory)/other.key"
         try P256.Signing.PrivateKey().pemRepresentation.write(toFile: other, atomically: true, encoding: .utf8)
 
-        let lonely = try await runMeterr(["serve", "--data", "\(directory)/data", "--port", "0", "--tls-cert", certificate])
+        let lonely = try await runMeterr([
+            "serve", "--data", "\(directory)/data", "--port", "0", "--tls-cert", certificate,
+        ])
         #expect(lonely.status == 1)
         #expect(lonely.errorOutput == "meterr: tls_cert is set but tls_key is not: give both\n")
         let mismatched = try await runMeterr([
             "serve", "--data", "\(directory)/data", "--port", "0", "--tls-cert", certificate, "--tls-key", other,
         ])
         #expect(mismatched.status == 1)
-        #expect(mismatched.errorOutput == "meterr: the key in \(other) is not the key of the certificate in \(certificate)\n")
+        #expect(
+            mismatched.errorOutput
+                == "meterr: the key in \(other) is not the key of the certificate in \(certificate)\n")
     }
 }

@@ -35,6 +35,9 @@ final class PrincipalCache: Sendable {
         return principal
     }
 
+    /// Forgets every cached key, so the next call of each reads its attribution anew.
+    func evictAll() { entries.withLock { $0.removeAll() } }
+
     /// Forgets a key at once (revoked, rotated), so this node stops accepting it now.
     func evict(hash: String) {
         _ = entries.withLock { $0.removeValue(forKey: hash) }

@@ -7,6 +7,7 @@ import MeterrStore
 /// `/api/users`: the people of an organisation and their roles (owner, admin, member, viewer).
 struct UserRoutes: Sendable {
     let users: any UserStore
+    let principals: PrincipalCache
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
@@ -14,6 +15,8 @@ struct UserRoutes: Sendable {
         group.post("users", use: create)
         group.put("users/:id/role", use: setRole)
         group.delete("users/:id", use: remove)
+        group.post("users/:id/forget", use: forget)
+        group.get("users/:id/export", use: export)
     }
 
     func body(_ request: Request) async throws -> [String: JSONValue] {
@@ -67,6 +70,26 @@ struct UserRoutes: Sendable {
                 org: context.principal.orgId, id: id, role: role, actor: context.principal.keyId)
         else { throw MeterrError(.notFound, "no such user") }
         return try jsonResponse(Self.user(user))
+    }
+
+    /// GDPR erasure: `:id` is an account's id or email, or an attribution value of the ledger.
+    @Sendable func forget(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.require(.admin)
+        let person = try context.parameters.require("id")
+        let result = try await users.forgetPerson(
+            org: context.principal.orgId, person: person, actor: context.principal.keyId)
+        // Keys bound to the person carry the token from the next call on.
+        principals.evictAll()
+        return try jsonResponse(result)
+    }
+
+    /// GDPR access: everything meterr holds about the person, as one JSON document.
+    @Sendable func export(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.require(.admin)
+        let person = try context.parameters.require("id")
+        return jsonResponse(
+            bytes: try await users.exportPerson(
+                org: context.principal.orgId, person: person, actor: context.principal.keyId))
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {

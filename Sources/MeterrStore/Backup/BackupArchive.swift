@@ -39,7 +39,9 @@ public struct BackupArchive: Sendable {
         let existing = try list()
         var name = "meterr-" + Self.compact(now)
         var suffix = 2
-        while existing.contains(where: { $0.name == name }) || FileManager.default.fileExists(atPath: path(name + ".json")) {
+        while existing.contains(where: { $0.name == name })
+            || FileManager.default.fileExists(atPath: path(name + ".json"))
+        {
             name = "meterr-" + Self.compact(now) + "-\(suffix)"
             suffix += 1
         }
@@ -82,7 +84,9 @@ public struct BackupArchive: Sendable {
         let decoder = JSONDecoder()
         return names.filter { $0.hasPrefix("meterr-") && $0.hasSuffix(".json") && !$0.hasSuffix(".prices.json") }
             .compactMap { name in
-                FileManager.default.contents(atPath: path(name)).flatMap { try? decoder.decode(BackupManifest.self, from: $0) }
+                FileManager.default.contents(atPath: path(name)).flatMap {
+                    try? decoder.decode(BackupManifest.self, from: $0)
+                }
             }
             .sorted { ($0.createdAt, $0.name) < ($1.createdAt, $1.name) }
     }
@@ -131,7 +135,8 @@ public struct BackupArchive: Sendable {
             throw MeterrError(.storage, "\(manifest.name): its database file \(manifest.file) is missing")
         }
         guard try Gzip.sha256(of: file) == manifest.sha256 else {
-            throw MeterrError(.storage, "\(manifest.name): SHA-256 mismatch, \(manifest.file) changed after it was written")
+            throw MeterrError(
+                .storage, "\(manifest.name): SHA-256 mismatch, \(manifest.file) changed after it was written")
         }
         if let prices = manifest.pricesFile, try Gzip.sha256(of: path(prices)) != manifest.pricesSHA256 {
             throw MeterrError(.storage, "\(manifest.name): SHA-256 mismatch, \(prices) changed after it was written")

@@ -18,7 +18,8 @@ enum Gzip {
         // windowBits 15 + 16: a gzip header and trailer; memLevel 8 is zlib's default.
         guard
             deflateInit2_(
-                &stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                &stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)
+            )
                 == Z_OK
         else { throw MeterrError(.storage, "zlib could not start compressing") }
         defer { deflateEnd(&stream) }
@@ -106,7 +107,8 @@ enum Gzip {
             }
             return handle
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
         else { throw MeterrError(.storage, "cannot write \(path)") }
         return handle
     }
