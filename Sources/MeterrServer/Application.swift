@@ -155,18 +155,30 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         broadcaster: broadcaster, unpriced: unpriced, clock: clock
     ).register(on: router)
 
-    let services: [any Service] = [
-        writer, alertService, broadcaster,
-        WebhookSender(
-            store: store, vault: vault, clients: webhookClients, retryBase: configuration.webhookRetryBase,
-            clock: clock, logger: logger),
-        KeyUsageService(principals: principals, accounts: store, clock: clock, logger: logger),
-        AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
-        HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
-        ConfigurationReloader(
-            configuration: configuration, firstOrganisation: bootstrap.organisation.id, prices: prices,
-            certificate: certificate, logger: logger),
+    var maintenance: [any Service] = [
+        EventRetention(
+            store: store, defaultDays: configuration.eventRetentionDays, clock: clock, logger: logger,
+            tick: configuration.maintenanceTick * 60)
     ]
+    if let directory = configuration.backupDirectory {
+        maintenance.append(
+            ScheduledBackups(
+                store: store, archive: BackupArchive(directory: directory), dataDirectory: configuration.dataDirectory,
+                clock: clock, logger: logger, tick: configuration.maintenanceTick))
+    }
+    let services: [any Service] =
+        maintenance + [
+            writer, alertService, broadcaster,
+            WebhookSender(
+                store: store, vault: vault, clients: webhookClients, retryBase: configuration.webhookRetryBase,
+                clock: clock, logger: logger),
+            KeyUsageService(principals: principals, accounts: store, clock: clock, logger: logger),
+            AnomalyWarmUp(detector: anomalies, accounts: store, logger: logger),
+            HTTPClientService(webhooks: webhookClients, upstream: upstreamClient),
+            ConfigurationReloader(
+                configuration: configuration, firstOrganisation: bootstrap.organisation.id, prices: prices,
+                certificate: certificate, logger: logger),
+        ]
     return (router, gateway, services, logger, loopback)
 }
 

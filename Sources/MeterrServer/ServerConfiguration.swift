@@ -70,6 +70,13 @@ public struct ServerConfiguration: Sendable {
     public var adminKey: String?
     /// The master key sealing provider credentials (`METERR_MASTER_KEY`); `nil` uses `master.key` in the data directory.
     public var masterKey: String?
+    /// Where scheduled backups go (`backup_dir`); `nil` takes none (`meterr backup now` still works).
+    public var backupDirectory: String?
+    /// Days raw events are kept for organisations whose policy sets none (`event_retention_days`);
+    /// `nil` keeps them for ever. Rollups and budget history are kept regardless.
+    public var eventRetentionDays: Int?
+    /// How often scheduled backups and retention check whether work is due (tests shorten it).
+    public var maintenanceTick: Duration = .seconds(60)
     /// How verbose the log is.
     public var logLevel: Logger.Level = .info
     /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
@@ -206,7 +213,8 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UNPRICED_POLICY", "unpriced_policy"),
             ("METERR_UNPRICED_FALLBACK_MODEL", "unpriced_fallback_model"),
             ("METERR_LOG_FORMAT", "log_format"), ("METERR_TLS_CERT", "tls_cert"), ("METERR_TLS_KEY", "tls_key"),
-            ("METERR_TLS_MIN_VERSION", "tls_min_version"),
+            ("METERR_TLS_MIN_VERSION", "tls_min_version"), ("METERR_BACKUP_DIR", "backup_dir"),
+            ("METERR_EVENT_RETENTION_DAYS", "event_retention_days"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -364,6 +372,11 @@ public struct ServerConfiguration: Sendable {
         case "unpriced_fallback_model":
             // Naming the model prices unpriced calls as it.
             unpricedPolicy = .fallback(model: value)
+        case "backup_dir":
+            backupDirectory = value
+        case "event_retention_days":
+            guard let days = Int(value), (1...36_500).contains(days) else { throw invalid("whole days (1–36500)") }
+            eventRetentionDays = days
         case "log_format":
             guard let format = LogFormat(rawValue: value.lowercased()) else { throw invalid("text or json") }
             logFormat = format

@@ -250,4 +250,10 @@ extension SQLiteStore {
             return db.changesCount
         }
     }
+
+    /// Writes one audit entry (for work that is not a request: retention, maintenance).
+    public func recordAudit(org: String, actor: String, action: String, target: String?, detail: String?) async throws {
+        try await write { db in try self.log(db, org: org, actor: actor, action: action, target: target, detail: detail)
+        }
+    }
 }

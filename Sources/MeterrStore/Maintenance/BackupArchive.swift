@@ -46,7 +46,7 @@ public struct BackupArchive: Sendable {
             suffix += 1
         }
         let copy = path(".\(name).sqlite.partial")
-        defer { try? FileManager.default.removeItem(atPath: copy) }
+        defer { Self.removeDatabase(copy) }
         do {
             let destination = try DatabaseQueue(path: copy)
             try store.pool.backup(to: destination)
@@ -255,7 +255,10 @@ public struct BackupArchive: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let partial = path(".\(manifest.name).json.partial")
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: partial))
-        try FileManager.default.moveItem(atPath: partial, toPath: path(manifest.name + ".json"))
+        // rename(2): the manifest appears whole, or not at all.
+        guard rename(partial, path(manifest.name + ".json")) == 0 else {
+            throw MeterrError(.storage, "cannot write the manifest of \(manifest.name) in \(directory)")
+        }
     }
 
     /// Removes what an interrupted backup or check left (names starting with a dot).
