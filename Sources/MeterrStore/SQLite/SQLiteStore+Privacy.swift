@@ -65,7 +65,7 @@ extension SQLiteStore {
         _ db: Database, org: String, person: String, token: String, actor: String, store: SQLiteStore
     ) throws -> ForgetResult {
         guard let (ids, account) = try store.identities(db, org: org, person: person) else {
-            throw MeterrError(.notFound, "meterr holds nothing about \"\(person)\" in this organisation")
+            throw MeterrError(.notFound, "meterr holds nothing about this person in this organisation")
         }
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         func exact(_ table: String, _ column: String, orgColumn: String) throws -> Int {
@@ -138,7 +138,7 @@ extension SQLiteStore {
     public func exportPerson(org: String, person: String, actor: String) async throws -> [UInt8] {
         try await write { db in
             guard let (ids, account) = try self.identities(db, org: org, person: person) else {
-                throw MeterrError(.notFound, "meterr holds nothing about \"\(person)\" in this organisation")
+                throw MeterrError(.notFound, "meterr holds nothing about this person in this organisation")
             }
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
             var json = JSONWriter(capacity: 1 << 16)
