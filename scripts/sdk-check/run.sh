@@ -27,3 +27,20 @@ server=$!
 trap 'kill $server $fake 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 METERR_URL="http://127.0.0.1:$meterr_port" "$venv/bin/python" -W ignore "$here/drive_sdks.py"
+
+# The same SDKs against meterr serving TLS with a private certificate authority.
+tls=$(mktemp -d)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=meterr check CA" \
+  -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+  -keyout "$tls/key.pem" -out "$tls/req.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$tls/ext.cnf"
+openssl x509 -req -in "$tls/req.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+  -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
+tls_port=$((meterr_port + 1))
+METERR_LOG_LEVEL=warning "$binary" serve --port "$tls_port" --data "$tls/data" \
+  --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" >/dev/null &
+tls_server=$!
+trap 'kill $server $fake $tls_server 2>/dev/null || true; rm -rf "$data" "$tls"' EXIT
+for _ in $(seq 1 100); do curl -sf --cacert "$tls/ca.pem" "https://localhost:$tls_port/healthz" >/dev/null && break; sleep 0.1; done
+METERR_URL="https://localhost:$tls_port" METERR_CA="$tls/ca.pem" "$venv/bin/python" -W ignore "$here/tls_sdks.py"
