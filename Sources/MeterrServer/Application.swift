@@ -140,6 +140,15 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     clientConfiguration.tracing.tracer = nil
     let webhookClients = WebhookClients(configuration: clientConfiguration, proxies: proxies)
     let gatewayMetrics = GatewayMetrics()
+    var telemetryServices: [any Service] = []
+    var telemetry: GatewayTelemetry?
+    if let endpoint = configuration.otelEndpoint {
+        let made = try GatewayTelemetry.make(
+            endpoint: endpoint, serviceName: configuration.otelServiceName,
+            exportInterval: configuration.otelExportInterval, logger: logger)
+        telemetry = made.0
+        telemetryServices = made.1
+    }
     let gateway = Gateway(
         client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
         estimator: configuration.tokenEstimator,
@@ -147,6 +156,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
+        telemetry: telemetry,
         logger: logger)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(
@@ -167,7 +177,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
                 clock: clock, logger: logger, tick: configuration.maintenanceTick))
     }
     let services: [any Service] =
-        maintenance + [
+        telemetryServices + maintenance + [
             writer, alertService, broadcaster,
             WebhookSender(
                 store: store, vault: vault, clients: webhookClients, retryBase: configuration.webhookRetryBase,

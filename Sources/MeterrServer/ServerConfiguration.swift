@@ -77,6 +77,13 @@ public struct ServerConfiguration: Sendable {
     public var eventRetentionDays: Int?
     /// How often scheduled backups and retention check whether work is due (tests shorten it).
     public var maintenanceTick: Duration = .seconds(60)
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`otel_endpoint`, `http://collector:4318`):
+    /// a span per gateway call and cost and token metrics go there.
+    public var otelEndpoint: String?
+    /// The `service.name` of meterr's telemetry (`otel_service_name`).
+    public var otelServiceName = "meterr"
+    /// How often spans and metrics are sent (`otel_export_interval`, seconds).
+    public var otelExportInterval: Duration = .seconds(5)
     /// How verbose the log is.
     public var logLevel: Logger.Level = .info
     /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
@@ -214,7 +221,8 @@ public struct ServerConfiguration: Sendable {
             ("METERR_UNPRICED_FALLBACK_MODEL", "unpriced_fallback_model"),
             ("METERR_LOG_FORMAT", "log_format"), ("METERR_TLS_CERT", "tls_cert"), ("METERR_TLS_KEY", "tls_key"),
             ("METERR_TLS_MIN_VERSION", "tls_min_version"), ("METERR_BACKUP_DIR", "backup_dir"),
-            ("METERR_EVENT_RETENTION_DAYS", "event_retention_days"),
+            ("METERR_EVENT_RETENTION_DAYS", "event_retention_days"), ("METERR_OTEL_ENDPOINT", "otel_endpoint"),
+            ("METERR_OTEL_SERVICE_NAME", "otel_service_name"), ("METERR_OTEL_EXPORT_INTERVAL", "otel_export_interval"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty { try set(key, value, source: variable) }
@@ -372,6 +380,16 @@ public struct ServerConfiguration: Sendable {
         case "unpriced_fallback_model":
             // Naming the model prices unpriced calls as it.
             unpricedPolicy = .fallback(model: value)
+        case "otel_endpoint":
+            otelEndpoint = try Self.baseURL(value, source: source)
+        case "otel_service_name":
+            guard !value.isEmpty else { throw invalid("a name") }
+            otelServiceName = value
+        case "otel_export_interval":
+            guard let seconds = Double(value), seconds > 0, seconds <= 3600 else {
+                throw invalid("seconds (up to 3600)")
+            }
+            otelExportInterval = .milliseconds(Int64(seconds * 1000))
         case "backup_dir":
             backupDirectory = value
         case "event_retention_days":

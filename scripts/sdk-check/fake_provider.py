@@ -22,6 +22,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
+        # For the OpenTelemetry check: the trace context each call arrived with.
+        if os.environ.get("FAKE_PROVIDER_TRACE_LOG"):
+            with open(os.environ["FAKE_PROVIDER_TRACE_LOG"], "a") as log:
+                log.write(json.dumps({"path": self.path, "traceparent": self.headers.get("traceparent")}) + "\n")
         try:
             request = json.loads(body or b"{}")
         except ValueError:

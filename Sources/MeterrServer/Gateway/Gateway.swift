@@ -39,6 +39,8 @@ struct Gateway: Sendable {
     let cors: CORSPolicy
     /// Whether meterr serves HTTPS (`Strict-Transport-Security` only then).
     let servesTLS: Bool
+    /// OpenTelemetry spans and metrics, when `otel_endpoint` is configured.
+    let telemetry: GatewayTelemetry?
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.

@@ -68,8 +68,17 @@ extension Gateway {
             let limitHeaders = try limit(call)
             let routed = try route(call, inspected)
             let upstream = try await credential(call, routed)
-            let (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
-            let gatewayCall = try await holdSpend(call, inspected, routed)
+            var (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
+            var gatewayCall = try await holdSpend(call, inspected, routed)
+            if let telemetry {
+                let fields = call.inbound.head.headerFields
+                gatewayCall.span = telemetry.start(
+                    call: gatewayCall,
+                    callerHeaders: HTTPFieldsCarrier(
+                        traceparent: fields[HTTPField.Name("traceparent")!],
+                        tracestate: fields[HTTPField.Name("tracestate")!]),
+                    upstream: &request.head.headers)
+            }
             return .forward(
                 UpstreamPlan(
                     request: request, call: gatewayCall, target: routed.target, wire: wire.provider,

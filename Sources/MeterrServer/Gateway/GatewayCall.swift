@@ -1,6 +1,7 @@
 import MeterrCore
 import MeterrProviders
 import MeterrStore
+import Tracing
 
 /// One call through the gateway, and the usage event it leaves.
 struct GatewayCall: Sendable {
@@ -17,10 +18,16 @@ struct GatewayCall: Sendable {
     let startedAt: Timestamp
     /// The organisation's unpriced policy, when the requested model has no price.
     let unpricedPolicy: UnpricedPolicy?
+    /// The call's OpenTelemetry span, when `otel_endpoint` is configured.
+    var span: (any Span)? = nil
 
     /// Releases what the call held: it never went upstream.
     func abandon() {
         gateway.budgets.settle(reservation, cost: nil)
+        if let span {
+            span.attributes["meterr.abandoned"] = true
+            gateway.telemetry?.finish(span, status: 499, event: nil, at: gateway.clock.now())
+        }
     }
 
     /// Builds, prices and hands over the call's usage event; never throws, never waits.
@@ -35,6 +42,7 @@ struct GatewayCall: Sendable {
         guard let endpoint, endpoint != .countTokens else {
             gateway.metrics.record(provider: provider, status: status, source: nil)
             gateway.budgets.settle(reservation, cost: nil)
+            if let span { gateway.telemetry?.finish(span, status: status, event: nil, at: gateway.clock.now()) }
             return nil
         }
         let model = reading?.model ?? facts.model ?? "unknown"
@@ -68,6 +76,10 @@ struct GatewayCall: Sendable {
         gateway.budgets.settle(reservation, cost: event.cost)
         gateway.anomalies.observe(event)
         gateway.metrics.record(provider: provider, status: status, source: source)
+        if let span {
+            gateway.telemetry?.finish(
+                span, status: status, event: event, at: startedAt.adding(milliseconds: Int64(event.latencyMs ?? 0)))
+        }
         return event
     }
 }
