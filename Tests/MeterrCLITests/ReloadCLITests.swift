@@ -1,5 +1,6 @@
 import Foundation
 import MeterrTestSupport
+import Synchronization
 import Testing
 
 @Suite("SIGHUP and the log")
@@ -25,9 +26,22 @@ struct ReloadCLITests {
         }
         try write(discount: "10")
         let log = "\(directory)/serve.log"
+        let seen = SeenRequests()
+        let (provider, providerPort) = try await FakeProvider.start(seen: seen)
+        defer { provider.cancel() }
+        let providerKey = "sk-provider-secret-do-not-log-1234"
         let server = try await ServerProcess.start(
-            dataDirectory: "\(directory)/data", logFile: log, arguments: ["--config", config])
+            dataDirectory: "\(directory)/data", logFile: log,
+            environment: ["METERR_OPENAI_BASE_URL": "http://127.0.0.1:\(providerPort)", "OPENAI_API_KEY": providerKey],
+            arguments: ["--config", config])
         #expect(try await millionTokens(server) == "2.250000000")
+        // A gateway call with a prompt: neither the prompt nor the provider key may reach the log.
+        let prompt = "a very private prompt about the merger 4711"
+        let (status, _) = try await server.post(
+            "/openai/v1/chat/completions",
+            Data(#"{"model":"gpt-4.1","messages":[{"role":"user","content":"\#(prompt)"}]}"#.utf8))
+        #expect(status == 200)
+        #expect(seen.last.withLock { $0?.headers["authorization"] } == "Bearer \(providerKey)")
 
         try write(discount: "50")
         server.send(SIGHUP)
@@ -41,7 +55,7 @@ struct ReloadCLITests {
         #expect(await server.stop() == 0)
 
         // log_format: json: every line is one JSON object with its time, level and message; the
-        // admin key the calls carried appears nowhere, even at trace level.
+        // keys and the prompt the calls carried appear nowhere, even at trace level.
         let text = try String(contentsOfFile: log, encoding: .utf8)
         let lines = text.split(separator: "\n")
         #expect(lines.count > 10)
@@ -52,6 +66,6 @@ struct ReloadCLITests {
         let refusal = lines.first { $0.contains("configuration reload refused") }.map(String.init) ?? ""
         #expect(refusal.contains("discount_percent"))
         #expect(refusal.contains(#""level":"error""#))
-        #expect(!text.contains(server.adminKey))
+        for secret in [server.adminKey, providerKey, prompt] { #expect(!text.contains(secret), "\(secret) in the log") }
     }
 }
