@@ -213,6 +213,10 @@ public struct PriceCatalog: Sendable {
     public private(set) var entries: [CatalogEntry]
     var index: [ModelKey: Int]
     var bareIndex: [String: Int]
+    /// `family-latest` without an entry of its own: the family's newest dated snapshot (`codestral-latest`
+    /// → `codestral-2508`), by provider and bare.
+    var latestIndex: [ModelKey: Int]
+    var bareLatestIndex: [String: Int]
     /// Every entry's id, computed once so pricing allocates no strings.
     let entryIds: [String]
     /// Every version of every entry, flattened into plain values (no reference counting on the hot path); entry
@@ -225,6 +229,8 @@ public struct PriceCatalog: Sendable {
         self.entries = entries
         self.index = [:]
         self.bareIndex = [:]
+        self.latestIndex = [:]
+        self.bareLatestIndex = [:]
         self.entryIds = entries.map(\.id)
         var compiled: [CompiledVersion] = []
         var compiledStart: [Int] = []
@@ -262,6 +268,40 @@ public struct PriceCatalog: Sendable {
                 if bareIndex[key.name] == nil { bareIndex[key.name] = position }
             }
         }
+        var newest: [ModelKey: (date: String, position: Int)] = [:]
+        for (position, entry) in entries.enumerated() {
+            guard let (family, date) = Self.datedSnapshot(entry.model.lowercased()) else { continue }
+            let key = ModelKey(provider: entry.provider, name: family)
+            if newest[key].map({ date > $0.date }) ?? true { newest[key] = (date, position) }
+        }
+        for (key, found) in newest {
+            latestIndex[key] = found.position
+            // Without a provider, the first family in catalog order, as for other names.
+            if bareLatestIndex[key.name].map({ found.position < $0 }) ?? true {
+                bareLatestIndex[key.name] = found.position
+            }
+        }
+    }
+
+    /// A snapshot's family and its date as `YYYYMMDD`: `codestral-2508` (Mistral's `YYMM`) →
+    /// (`codestral`, `20250800`); `gpt-4o-2024-08-06` → (`gpt-4o`, `20240806`); `…-20250929` likewise.
+    static func datedSnapshot(_ name: String) -> (family: String, date: String)? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        func digits(_ text: String, _ count: Int) -> Bool {
+            text.count == count && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber)
+        }
+        let n = parts.count
+        if n > 3, digits(parts[n - 3], 4), digits(parts[n - 2], 2), digits(parts[n - 1], 2) {
+            return (parts[..<(n - 3)].joined(separator: "-"), parts[n - 3] + parts[n - 2] + parts[n - 1])
+        }
+        guard n > 1 else { return nil }
+        let last = parts[n - 1]
+        let family = parts[..<(n - 1)].joined(separator: "-")
+        if digits(last, 8), last.hasPrefix("20") { return (family, last) }
+        if digits(last, 4), let month = Int(last.suffix(2)), (1...12).contains(month) {
+            return (family, "20" + last + "00")
+        }
+        return nil
     }
 
     /// An empty catalog.

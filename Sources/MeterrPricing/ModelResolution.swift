@@ -45,6 +45,15 @@ extension PriceCatalog {
         for candidate in Self.baseNames(of: name) {
             if let found = lookup(provider, candidate) { return found }
         }
+        // `family-latest` with no entry of its own: the family's newest snapshot.
+        if name.hasSuffix("-latest") {
+            let family = String(name.dropLast("-latest".count))
+            if let provider {
+                return latestIndex[ModelKey(provider: provider, name: family)]
+                    ?? (provider == .azure ? latestIndex[ModelKey(provider: .openai, name: family)] : nil)
+            }
+            return bareLatestIndex[family]
+        }
         return nil
     }
 

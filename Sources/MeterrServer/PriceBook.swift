@@ -48,6 +48,14 @@ final class PriceBook: UsagePricer, Sendable {
         let engine = CostEngine(
             catalog: try PriceCatalog.load(dataDirectory: configuration.dataDirectory),
             azureDeployments: configuration.azureDeployments, overrides: overrides)
+        for (deployment, model) in configuration.azureDeployments.sorted(by: { $0.key < $1.key })
+        where engine.resolve(model: model, provider: .azure) == nil
+            && engine.resolve(model: model, provider: nil) == nil
+        {
+            throw MeterrError(
+                .configuration,
+                "azure_deployments: \(deployment) maps to \"\(model)\", which the price catalog does not know")
+        }
         if let model = configuration.unpricedPolicy.fallbackModel, engine.resolve(model: model, provider: nil) == nil {
             throw MeterrError(.configuration, "unpriced_fallback_model: the price catalog has no model \"\(model)\"")
         }

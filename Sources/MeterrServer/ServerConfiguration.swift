@@ -323,6 +323,37 @@ public struct ServerConfiguration: Sendable {
         return url
     }
 
+    /// Every setting's configuration-file name.
+    static let settingNames = [
+        "host", "port", "data_dir", "max_body_bytes", "max_gateway_body_bytes", "log_level", "log_format", "durability",
+        "azure_deployments", "price_overrides", "upstream_allow_hosts", "upstream_no_proxy", "upstream_proxy",
+        "upstream_ca_file", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_read_timeout",
+        "cors_origins", "secure_cookies", "auth_failures_per_minute", "unpriced_policy", "unpriced_fallback_model",
+        "tls_cert", "tls_key", "tls_min_version", "backup_dir", "event_retention_days", "otel_endpoint",
+        "otel_service_name", "otel_export_interval",
+    ]
+
+    /// The setting a mistyped name most likely meant (at most a third of its letters off).
+    static func nearestSetting(to key: String) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var previous = row[0]
+                row[0] = i + 1
+                for (j, y) in b.enumerated() {
+                    let substitution = previous + (x == y ? 0 : 1)
+                    previous = row[j + 1]
+                    row[j + 1] = min(substitution, row[j] + 1, row[j + 1] + 1)
+                }
+            }
+            return row[b.count]
+        }
+        let typed = Array(key.lowercased().replacing("-", with: "_"))
+        let best = settingNames.map { ($0, distance(typed, Array($0))) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= max(2, best.0.count / 3) else { return nil }
+        return best.0
+    }
+
     /// Sets one setting by its configuration-file name.
     public mutating func set(_ key: String, _ value: String, source: String) throws {
         func invalid(_ expected: String) -> MeterrError {
@@ -411,7 +442,8 @@ public struct ServerConfiguration: Sendable {
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability
         default:
-            throw MeterrError(.configuration, "\(source): unknown setting \"\(key)\"")
+            let hint = Self.nearestSetting(to: key).map { ": did you mean \($0)?" } ?? ""
+            throw MeterrError(.configuration, "\(source): unknown setting \"\(key)\"\(hint)")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MeterrCore
 import MeterrPricing
+import MeterrServer
 
 /// Argument checks shared by `meterr cost` and `meterr prices`. Failures are `MeterrError`s, which the root command
 /// prints as one line on stderr with a non-zero exit status.
@@ -93,6 +94,12 @@ struct CostCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DataOptions
 
+    @Option(help: "A meterr YAML configuration: its azure_deployments and price_overrides apply.")
+    var config: String?
+
+    @Option(help: "With --config, the organisation whose price_overrides apply (default: those for org default).")
+    var org: String?
+
     @Flag(help: "Print the quote as JSON (the cost is still on the last line).")
     var json = false
 
@@ -106,8 +113,22 @@ struct CostCommand: AsyncParsableCommand {
             reasoningTokens: try PricingCLI.tokenCount(reasoningTokens, option: "reasoning-tokens"))
         let provider = try PricingCLI.providerOption(provider)
         let time = try PricingCLI.timestamp(at, option: "at")
-        let engine = CostEngine(catalog: try PriceCatalog.load(dataDirectory: options.directory))
-        guard let quote = try engine.cost(model: model, provider: provider, usage: usage, at: time, batch: batch) else {
+        let settings = try config.map { try ServerConfiguration.load(file: $0, environment: [:]) }
+        let engine = CostEngine(
+            catalog: try PriceCatalog.load(dataDirectory: options.directory),
+            azureDeployments: settings?.azureDeployments ?? [:], overrides: settings?.priceOverrides ?? [])
+        let organisation = org ?? (settings == nil ? nil : "default")
+        guard
+            let quote = try engine.cost(
+                model: model, provider: provider, usage: usage, at: time, batch: batch, org: organisation)
+        else {
+            if let entry = engine.resolve(model: model, provider: provider), let first = entry.versions.first,
+                time < first.effectiveFromTime
+            {
+                throw MeterrError(
+                    .notFound,
+                    "the catalog prices \(entry.id) from \(first.effectiveFrom) on; \(time.rfc3339) is before that")
+            }
             throw MeterrError(
                 .notFound,
                 "no price for \(provider.map { "\($0.rawValue)/" } ?? "")\(model) at \(time.rfc3339)"

@@ -7,6 +7,7 @@ import MeterrCore
 struct Meterr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Meter what your company spends on AI APIs.",
+        version: "meterr \(MeterrVersion.current)",
         subcommands: [
             Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self, KeysCommand.self,
             OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, BackupCommand.self, UsersCommand.self,

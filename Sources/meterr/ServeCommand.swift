@@ -3,6 +3,11 @@ import Foundation
 import Hummingbird
 import MeterrServer
 import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,25 +37,63 @@ struct Serve: AsyncParsableCommand {
             commandLine: flags.compactMap { flag in flag.value.map { (flag.key, $0) } })
         let host = configuration.host
         let dataDirectory = configuration.dataDirectory
+        // The first start's greeting (with the admin key) is printed once meterr listens: a start
+        // that fails leaves neither a key that works nowhere nor the directory it made.
+        let greeting = Mutex<String?>(nil)
         configuration.onBootstrap = { result in
             guard let key = result.createdAdminKey else { return }
-            say(
-                """
-                meterr created a new data directory at \(dataDirectory)
-                  organisation: \(result.organisation.name) (\(result.organisation.id))
-                  admin key:    \(key)
-                Keep the admin key: it is shown only this once.
-                """)
+            greeting.withLock {
+                $0 = """
+                    meterr created a new data directory at \(dataDirectory)
+                      organisation: \(result.organisation.name) (\(result.organisation.id))
+                      admin key:    \(key)
+                    Keep the admin key: it is shown only this once.
+                    """
+            }
         }
         let scheme = configuration.tlsCertificateFile == nil ? "http" : "https"
+        let listening = Mutex(false)
         configuration.onListening = { port in
+            if let text = greeting.withLock({ $0 }) { say(text) }
+            listening.withLock { $0 = true }
             say("meterr listening on \(scheme)://\(host):\(port)")
         }
-        let app = try await buildApplication(configuration)
+        let existed = FileManager.default.fileExists(atPath: dataDirectory)
         do {
+            if let problem = Self.bindProblem(host: host, port: configuration.port) { throw ValidationError(problem) }
+            let app = try await buildApplication(configuration)
             try await app.runService()
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw ValidationError("cannot listen on \(host):\(configuration.port): the address is already in use")
+        } catch {
+            if !existed && !listening.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: dataDirectory) }
+            if let error = error as? IOError, error.errnoCode == EADDRINUSE {
+                throw ValidationError("cannot listen on \(host):\(configuration.port): the address is already in use")
+            }
+            throw error
+        }
+    }
+
+    /// Why meterr could not listen on the address, found before anything is opened or created.
+    static func bindProblem(host: String, port: Int) -> String? {
+        guard port != 0 else { return nil }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else {
+            return "cannot listen on \(host):\(port): the host name does not resolve"
+        }
+        defer { freeaddrinfo(found) }
+        let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard socket >= 0 else { return nil }
+        defer { close(socket) }
+        var yes: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(socket, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 else { return nil }
+        switch errno {
+        case EADDRINUSE: return "cannot listen on \(host):\(port): the address is already in use"
+        case EACCES: return "cannot listen on \(host):\(port): permission denied (ports below 1024 need privileges)"
+        case EADDRNOTAVAIL: return "cannot listen on \(host):\(port): no network interface has that address"
+        default: return nil
         }
     }
 }

@@ -31,15 +31,34 @@ struct TokensCommand: AsyncParsableCommand {
             }
         }
 
-        /// The model's tokenizer kind (`--encoding` is exact; no option means o200k_base).
-        func resolve() -> ModelTokenizer {
-            if let model { return ModelMap.tokenizer(for: model) }
-            return .exact(encoding.flatMap(Encoding.init(name:)) ?? .o200kBase)
+        /// The model's tokenizer kind (`--encoding` is exact; no option means o200k_base); a model of
+        /// no provider meterr knows is an error, not a silent default.
+        func resolve() throws -> ModelTokenizer {
+            guard let model else { return .exact(encoding.flatMap(Encoding.init(name:)) ?? .o200kBase) }
+            let kind = ModelMap.tokenizer(for: model)
+            if case .estimated(.unknown) = kind {
+                throw TokensCommandError(
+                    "unknown model \(model): give an OpenAI, Anthropic, Gemini, Mistral or Cohere model, or --encoding")
+            }
+            return kind
+        }
+
+        /// What makes a count not exact, said on standard error beside it.
+        func caveat(_ kind: ModelTokenizer) -> String? {
+            switch kind {
+            case .exact: return nil
+            case .approximate(let encoding):
+                return "note: an approximation: \(model ?? "") is newer than the tokenizers meterr ships; "
+                    + "counted with \(encoding.rawValue)"
+            case .estimated:
+                return "note: an estimate: \(model ?? "")'s tokenizer is not public; the provider's own count "
+                    + "(its usage, or its count-tokens endpoint) is exact"
+            }
         }
 
         /// A real tokenizer, for encode and decode.
         func tokenizer() throws -> Tokenizer {
-            guard let encoding = resolve().encoding else {
+            guard let encoding = try resolve().encoding else {
                 throw TokensCommandError("model \(model ?? "") has no local tokenizer; use --encoding to encode")
             }
             return try Tokenizer.shared(for: encoding)
@@ -74,7 +93,10 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let data = try options.readInput()
-            let kind = options.resolve()
+            let kind = try options.resolve()
+            if !options.jsonl, let caveat = options.caveat(kind) {
+                FileHandle.standardError.write(Data((caveat + "\n").utf8))
+            }
             func count(_ text: String) throws -> Int {
                 switch kind {
                 case .exact(let e), .approximate(let e):

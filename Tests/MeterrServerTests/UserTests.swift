@@ -28,6 +28,12 @@ struct UserTests {
             let login = try await client.post(
                 "/auth/login", #"{"email":"ana@example.com","password":"correct horse battery"}"#, key: nil)
             #expect(login.status == .ok)
+            // `curl -d '{…}'` labels JSON as a form: it signs in all the same (the docs' example).
+            let curlStyle = try await client.execute(
+                uri: "/auth/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: #"{"email":"ana@example.com","password":"correct horse battery"}"#))
+            #expect(curlStyle.status == .ok)
+            #expect(curlStyle.headers[.setCookie]?.contains("HttpOnly") == true)
             let cookie = try #require(login.headers[.setCookie])
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
             let token = try #require(cookie.split(separator: ";").first.map(String.init))

@@ -48,6 +48,8 @@ struct Gateway: Sendable {
         var prefix: String
         var provider: Provider
         var strip: String
+        /// A path its SDK calls only with a wrong base URL: answered with the right one, never forwarded.
+        var misdirection: Misdirection? = nil
     }
 
     /// Each provider's mounts, and `/v1/`: the unified API in the OpenAI format, whose plain model
@@ -60,6 +62,10 @@ struct Gateway: Sendable {
     /// The mount serving a call, if the gateway serves it (GET, POST and DELETE under a mount).
     static func mount(method: HTTPRequest.Method, path: String) -> Mount? {
         guard method == .post || method == .get || method == .delete else { return nil }
+        if let misdirection = Misdirection.of(path: path) {
+            return Mount(
+                prefix: misdirection.prefix, provider: misdirection.provider, strip: "", misdirection: misdirection)
+        }
         return mounts.first { path.hasPrefix($0.prefix) && path.utf8.count > $0.prefix.utf8.count }
     }
 

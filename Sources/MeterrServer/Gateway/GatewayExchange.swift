@@ -87,6 +87,12 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     func requestEnded() {
         guard phase == .reading else { return }
         phase = .admitting
+        if let misdirection = mount.misdirection {
+            let host = head.authority
+            let message = misdirection.message(host: host, scheme: gateway.servesTLS ? "https" : "http")
+            reply(Gateway.failure(Providers.profile(mount.provider), .notFound, message))
+            return
+        }
         let inbound = Gateway.Inbound(
             head: head, path: path, query: query, body: body, mount: mount,
             remoteAddress: context.channel.remoteAddress?.ipAddress, requestId: requestId)

@@ -41,8 +41,12 @@ struct SignInRoutes: Sendable {
     @Sendable func login(_ request: Request, context: MeterrRequestContext) async throws -> Response {
         // The dashboard's sign-in form posted without its script: the same sign-in, answered with
         // redirects (to the overview, or back to the form saying what went wrong).
-        if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
-            let form = FormData(String(buffer: try await collectBody(request, limit: 16 * 1024)))
+        let body = try await collectBody(request, limit: 16 * 1024)
+        // `curl -d '{…}'` labels JSON as a form: a body that is a JSON object is read as JSON.
+        let looksLikeJSON =
+            body.readableBytesView.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 } == 0x7B
+        if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true && !looksLikeJSON {
+            let form = FormData(String(buffer: body))
             var fields: [String: JSONValue] = [
                 "email": .string(form["email"] ?? ""), "password": .string(form["password"] ?? ""),
             ]
@@ -57,7 +61,6 @@ struct SignInRoutes: Sendable {
                 return Response(status: .seeOther, headers: [.location: "/login?error=\(reason)"])
             }
         }
-        let body = try await collectBody(request, limit: 16 * 1024)
         guard let json = JSONValue(parsing: body.readableBytesView), case .object(let members) = json else {
             throw MeterrError.invalid("body", "must be {\"email\", \"password\"}")
         }

@@ -32,6 +32,7 @@ public final class SQLiteStore: Sendable {
                 throw MeterrError(.notFound, "no meterr database in \(directory)")
             }
         } else {
+            try DataDirectory.check(directory)
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {

@@ -1,0 +1,101 @@
+import Foundation
+import MeterrTestSupport
+import Testing
+
+/// The usual mistakes of a first hour with meterr at the command line: each gets one line that says
+/// what is wrong and what to do.
+@Suite("The first hour at the command line")
+struct FirstHourCLITests {
+    let directory = temporaryDirectory()
+
+    init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+    @Test("A data directory that is a file, or inside one, stops the start with one line that says so")
+    func dataDirectoryProblems() async throws {
+        let file = "\(directory)/a-file"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let isFile = try await runMeterr(["serve", "--data", file, "--port", "0"])
+        #expect(isFile.status == 1)
+        #expect(isFile.errorOutput == "meterr: the data directory \(file) is a file, not a directory\n")
+        let inside = try await runMeterr(["serve", "--data", "\(file)/data", "--port", "0"])
+        #expect(
+            inside.errorOutput
+                == "meterr: cannot create the data directory \(file)/data: \(file) is a file, not a directory\n")
+    }
+
+    @Test("A port in use is one line, no error log before it, and no data directory left behind")
+    func portInUse() async throws {
+        let first = try await ServerProcess.start(dataDirectory: "\(directory)/first")
+        let data = "\(directory)/second"
+        let second = try await runMeterr(["serve", "--data", data, "--port", String(first.port)])
+        #expect(second.status != 0)
+        #expect(
+            second.errorOutput == "meterr: cannot listen on 127.0.0.1:\(first.port): the address is already in use\n")
+        #expect(second.output.isEmpty, "no admin key is shown for a start that failed")
+        #expect(!FileManager.default.fileExists(atPath: data))
+        #expect(await first.stop() == 0)
+    }
+
+    @Test("Configuration typos get the nearest key; an Azure deployment of an unknown model is refused at start")
+    func configurationMistakes() async throws {
+        let config = "\(directory)/meterr.yaml"
+        try "prot: 8080\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let typo = try await runMeterr(["serve", "--config", config, "--data", "\(directory)/d1"])
+        #expect(typo.errorOutput == "meterr: \(config): unknown setting \"prot\": did you mean port?\n")
+        try "upstream_read_timout: 30\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let other = try await runMeterr(["serve", "--config", config, "--data", "\(directory)/d1"])
+        #expect(other.errorOutput.hasSuffix("did you mean upstream_read_timeout?\n"))
+        try "zzz: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let far = try await runMeterr(["serve", "--config", config, "--data", "\(directory)/d1"])
+        #expect(far.errorOutput == "meterr: \(config): unknown setting \"zzz\"\n")
+        try "azure_deployments:\n  prod-chat: gpt-9000\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let azure = try await runMeterr(["serve", "--config", config, "--data", "\(directory)/d1", "--port", "0"])
+        #expect(
+            azure.errorOutput
+                == "meterr: azure_deployments: prod-chat maps to \"gpt-9000\", which the price catalog does not know\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/d1"))
+        let version = try await runMeterr(["--version"])
+        #expect(version.status == 0 && version.output.hasPrefix("meterr 0."))
+    }
+
+    @Test("tokens count marks an estimate and refuses an unknown model")
+    func tokenEstimates() async throws {
+        let text = "\(directory)/prompt.txt"
+        try "Hello there, how are you?".write(toFile: text, atomically: true, encoding: .utf8)
+        let claude = try await runMeterr(["tokens", "count", "--model", "claude-sonnet-4-5", text])
+        #expect(claude.status == 0)
+        #expect(Int(claude.output.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
+        #expect(claude.errorOutput.hasPrefix("note: an estimate: claude-sonnet-4-5's tokenizer is not public"))
+        let exact = try await runMeterr(["tokens", "count", "--model", "gpt-4o", text])
+        #expect(exact.errorOutput.isEmpty)
+        let unknown = try await runMeterr(["tokens", "count", "--model", "my-own-model", text])
+        #expect(unknown.status == 1)
+        #expect(unknown.errorOutput.hasPrefix("meterr: unknown model my-own-model"))
+    }
+
+    @Test("cost resolves -latest aliases, says when --at is before the catalog, and takes --config")
+    func costFirstHour() async throws {
+        let latest = try await runMeterr([
+            "cost", "--model", "codestral-latest", "--input-tokens", "1000000", "--output-tokens", "0",
+        ])
+        #expect(latest.status == 0, "\(latest.errorOutput)")
+        #expect(latest.output.hasPrefix("model mistral/codestral-2508"))
+        let early = try await runMeterr([
+            "cost", "--model", "gpt-4o", "--input-tokens", "10", "--output-tokens", "1", "--at", "2019-01-01",
+        ])
+        #expect(early.errorOutput.hasPrefix("meterr: the catalog prices openai/gpt-4o from 2024-"))
+        #expect(early.errorOutput.hasSuffix("2019-01-01T00:00:00.000Z is before that\n"))
+        let config = "\(directory)/meterr.yaml"
+        try "azure_deployments:\n  prod-chat: gpt-4o\nprice_overrides:\n  - org: default\n    discount_percent: 20\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let configured = try await runMeterr([
+            "cost", "--model", "prod-chat", "--provider", "azure", "--input-tokens", "1000000", "--output-tokens", "0",
+            "--config", config,
+        ])
+        #expect(configured.status == 0, "\(configured.errorOutput)")
+        // gpt-4o input at $2.50 per million, 20 % off.
+        #expect(configured.output.split(separator: "\n").last == "2.000000000")
+        let shown = try await runMeterr(["prices", "show", "claude-sonnet-4-5"])
+        #expect(!shown.output.contains("shared/reference"))
+    }
+}
