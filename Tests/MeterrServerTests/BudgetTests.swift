@@ -36,7 +36,7 @@ struct BudgetTests {
             #expect(admitted + refused.count == 200)
             #expect(admitted >= 1 && !refused.isEmpty, "the budget bound: \(admitted) admitted")
             #expect(refused.first?.1.contains("budget \\\"pilot\\\"") == true, "\(refused.first?.1 ?? "")")
-            #expect(refused.first?.1.contains("resets at") == true)
+            #expect(refused.first?.1.contains("reset") == true)
             // Wait for every admitted call's event, then check the ledger's spend.
             var spent = Money.zero
             var requests = 0
@@ -53,6 +53,40 @@ struct BudgetTests {
             let budgets = try #require(try await client.get("/api/budgets").json["budgets"] as? [[String: Any]])
             #expect(budgets.first?["reserved_usd"] as? String == "0.000000000", "every hold was settled")
             #expect(budgets.first?["spent_usd"] as? String == spent.decimalString)
+        }
+    }
+
+    @Test("A refusal with room left says what the call could cost, why, and what to do")
+    func refusalExplainsTheWorstCase() async throws {
+        try await withGateway { client, _ in
+            let created = try await client.post(
+                "/api/budgets", #"{"name":"pilot","scope":"org","period":"month","limit_usd":"0.05","hard":true}"#)
+            #expect(created.status == .created)
+            // 32,000 output tokens of gpt-4.1 at $8 per million: $0.256, more than the whole budget.
+            let greedy = try await client.call(
+                "/openai/v1/chat/completions",
+                #"{"model":"gpt-4.1","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(greedy.status == .tooManyRequests)
+            let message = (greedy.json["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("budget \"pilot\" (org, per month) cannot hold this call"), "\(message)")
+            #expect(message.contains("it could cost up to 0.256"), "\(message)")
+            #expect(message.contains("32000 output tokens (its max_tokens)"), "\(message)")
+            #expect(message.contains("0.000000000 of 0.050000000 USD is spent"), "\(message)")
+            #expect(message.contains("lower max_tokens to what the call needs"), "\(message)")
+            // Without max_tokens the model's own output limit is the worst case, and the advice changes.
+            let open = try await client.call(
+                "/openai/v1/chat/completions", #"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            let openMessage = (open.json["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(openMessage.contains("the model's output limit, as the call sets no max_tokens"), "\(openMessage)")
+            #expect(openMessage.contains("set max_tokens to what the call needs"))
+            // A call that fits is served.
+            let small = try await client.call(
+                "/openai/v1/chat/completions",
+                #"{"model":"gpt-4.1","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(small.status == .ok)
         }
     }
 

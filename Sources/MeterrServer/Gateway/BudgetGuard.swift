@@ -37,17 +37,71 @@ package final class BudgetGuard: Sendable {
         package static let none = Reservation(holds: [])
     }
 
+    /// What a call could cost at most, and why: the amount held against its budgets while it runs.
+    package struct WorstCase: Sendable {
+        /// Where the output allowance came from.
+        package enum OutputLimit: Sendable {
+            /// The call's own `max_tokens` (or its provider's name for it).
+            case maxTokens
+            /// The model's output limit, the call setting none.
+            case modelLimit
+            /// A default, the model's limit being unknown.
+            case assumed
+        }
+
+        package var cost: Money
+        package var inputTokens: Int
+        package var outputTokens: Int
+        package var outputLimit: OutputLimit
+        package var model: String
+
+        package static let zero = WorstCase(cost: .zero, inputTokens: 0, outputTokens: 0, outputLimit: .assumed, model: "")
+
+        /// `32000 output tokens (its max_tokens) and ~1200 input tokens at claude-opus-4-5's prices`.
+        var reason: String {
+            let output =
+                switch outputLimit {
+                case .maxTokens: "its max_tokens"
+                case .modelLimit: "the model's output limit, as the call sets no max_tokens"
+                case .assumed: "assumed, as the call sets no max_tokens"
+                }
+            return "\(outputTokens) output tokens (\(output)) and ~\(inputTokens) input tokens at \(model)'s prices"
+        }
+
+        /// What the caller can do about a refusal.
+        var advice: String {
+            outputLimit == .maxTokens
+                ? "lower max_tokens to what the call needs" : "set max_tokens to what the call needs"
+        }
+    }
+
     /// Why a call was refused.
     package struct Refusal: Sendable, Error {
         var budget: Budget
         var spent: Money
         var limit: Money
         var resetsAt: Timestamp
+        /// What the call could cost, when known.
+        var worstCase: WorstCase? = nil
+        /// Held for calls in flight.
+        var held: Money = .zero
 
         var message: String {
-            "budget \"\(budget.name)\" (\(budget.scope.kind)\(budget.scope.value.isEmpty ? "" : " \(budget.scope.value)"), "
-                + "per \(budget.period.label)) would be exceeded: spent \(spent.decimalString) of "
-                + "\(limit.decimalString) USD; resets at \(resetsAt.rfc3339)"
+            let name =
+                "budget \"\(budget.name)\" (\(budget.scope.kind)\(budget.scope.value.isEmpty ? "" : " \(budget.scope.value)"), "
+                + "per \(budget.period.label))"
+            let spentText =
+                "\(spent.decimalString) of \(limit.decimalString) USD is spent"
+                + (held.nanos > 0 ? " and \(held.decimalString) held for calls in flight" : "")
+            guard let worstCase, worstCase.cost.nanos > 0,
+                spent.nanos + held.nanos < limit.nanos
+            else {
+                return "\(name) would be exceeded: \(spentText); resets at \(resetsAt.rfc3339)"
+            }
+            // The budget has room, but not for what this call could cost: say so, and what to do.
+            return "\(name) cannot hold this call: it could cost up to \(worstCase.cost.decimalString) USD "
+                + "(\(worstCase.reason)), and \(spentText); \(worstCase.advice), or wait for the reset at "
+                + "\(resetsAt.rfc3339)"
         }
     }
 
@@ -247,17 +301,33 @@ package final class BudgetGuard: Sendable {
         estimator: any TokenEstimator, engine: CostEngine, provider: Provider, model: String?, maxTokens: Int?,
         body: [UInt8], at time: Timestamp, priceAs fallback: CatalogEntry? = nil
     ) -> Money {
+        worstCaseDetail(
+            estimator: estimator, engine: engine, provider: provider, model: model, maxTokens: maxTokens, body: body,
+            at: time, priceAs: fallback
+        ).cost
+    }
+
+    /// The worst case of a call and how it was reckoned.
+    package static func worstCaseDetail(
+        estimator: any TokenEstimator, engine: CostEngine, provider: Provider, model: String?, maxTokens: Int?,
+        body: [UInt8], at time: Timestamp, priceAs fallback: CatalogEntry? = nil
+    ) -> WorstCase {
         guard let model else { return .zero }
         let input = estimator.inputTokens(provider: provider, model: model, requestBody: body)
         let entry = fallback ?? engine.resolve(model: model, provider: provider)
         let output = maxTokens ?? entry?.maxOutputTokens ?? 4_096
+        let limit: WorstCase.OutputLimit =
+            maxTokens != nil ? .maxTokens : entry?.maxOutputTokens != nil ? .modelLimit : .assumed
         let usage = Usage(inputTokens: input, outputTokens: output)
         let (priced, priceProvider) = fallback.map { ($0.model, $0.provider) } ?? (model, provider)
-        return (try? engine.cost(model: priced, provider: priceProvider, usage: usage, at: time))??.cost ?? .zero
+        let cost = (try? engine.cost(model: priced, provider: priceProvider, usage: usage, at: time))??.cost ?? .zero
+        return WorstCase(cost: cost, inputTokens: input, outputTokens: output, outputLimit: limit, model: priced)
     }
 
     /// Reserves `worstCase` against every budget, or refuses if a hard one would be crossed (nothing held then).
-    package func reserve(_ budgets: [Budget], worstCase: Money, now: Timestamp) -> Result<Reservation, Refusal> {
+    package func reserve(_ budgets: [Budget], worstCase: Money, basis: WorstCase? = nil, now: Timestamp) -> Result<
+        Reservation, Refusal
+    > {
         if budgets.isEmpty { return .success(.none) }
         return states.withLock { states in
             for budget in budgets where budget.hard {
@@ -265,7 +335,7 @@ package final class BudgetGuard: Sendable {
                 if state.spent + state.reserved + worstCase.nanos > budget.limit.nanos {
                     let refusal = Refusal(
                         budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
-                        resetsAt: Self.resetsAt(budget, state))
+                        resetsAt: Self.resetsAt(budget, state), worstCase: basis, held: Money(nanos: state.reserved))
                     raise(
                         AlertRecord(
                             id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",

@@ -278,7 +278,7 @@ extension Gateway {
             }
             if !covering.isEmpty {
                 try await budgets.prepare(covering, now: startedAt)
-                let worst = BudgetGuard.worstCase(
+                let worst = BudgetGuard.worstCaseDetail(
                     estimator: estimator, engine: engine, provider: routed.target, model: facts.model,
                     maxTokens: facts.maxTokens, body: inspected.bytes, at: startedAt,
                     priceAs: unpricedPolicy.flatMap { policy in
@@ -287,7 +287,7 @@ extension Gateway {
                             provider: routed.target, model: model, embeddings: endpoint == .embeddings,
                             at: startedAt)
                     })
-                switch budgets.reserve(covering, worstCase: worst, now: startedAt) {
+                switch budgets.reserve(covering, worstCase: worst.cost, basis: worst, now: startedAt) {
                 case .failure(let refusal):
                     let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
                     throw GatewayRefusal(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])
