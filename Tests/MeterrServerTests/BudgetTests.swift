@@ -37,7 +37,7 @@ struct BudgetTests {
             #expect(admitted >= 1 && !refused.isEmpty, "the budget bound: \(admitted) admitted")
             #expect(refused.first?.1.contains("budget \\\"pilot\\\"") == true, "\(refused.first?.1 ?? "")")
             #expect(refused.first?.1.contains("reset") == true)
-            // Wait for every admitted call's event, then check the ledger's spend.
+            // Wait for every call's event (refused ones are recorded too, at no cost), then check the spend.
             var spent = Money.zero
             var requests = 0
             for _ in 0..<300 {
@@ -45,10 +45,10 @@ struct BudgetTests {
                 let totals = summary.json["totals"] as? [String: Any]
                 requests = totals?["requests"] as? Int ?? 0
                 spent = Money(decimalString: totals?["cost_usd"] as? String ?? "0") ?? .zero
-                if requests == admitted { break }
+                if requests == 200 { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(requests == admitted)
+            #expect(requests == 200)
             #expect(spent <= Money(decimalString: "1.00")!, "spent \(spent)")
             let budgets = try #require(try await client.get("/api/budgets").json["budgets"] as? [[String: Any]])
             #expect(budgets.first?["reserved_usd"] as? String == "0.000000000", "every hold was settled")
@@ -87,6 +87,21 @@ struct BudgetTests {
                 #"{"model":"gpt-4.1","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#,
                 headers: [.authorization: "Bearer \(adminKey)"])
             #expect(small.status == .ok)
+            // The refused calls are in the ledger: their status, why, and no cost.
+            var events: [[String: Any]] = []
+            for _ in 0..<100 {
+                events = try await client.get("/api/usage/events?limit=10").json["events"] as? [[String: Any]] ?? []
+                if events.count == 3 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let refused = events.filter { ($0["route"] as? String)?.hasPrefix("refused:") == true }
+            #expect(refused.count == 2)
+            for event in refused {
+                #expect(event["route"] as? String == "refused:budget:pilot")
+                #expect(event["status"] as? Int == 429)
+                #expect(event["cost_usd"] as? String == "0.000000000")
+                #expect(event["input_tokens"] as? Int == 0 && event["model"] as? String == "gpt-4.1")
+            }
         }
     }
 

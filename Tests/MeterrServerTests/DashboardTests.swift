@@ -239,6 +239,26 @@ struct DashboardTests {
         #expect(Format.usdPair(Money(nanos: 60_000_000), Money(nanos: 50_000_000)) == ("$0.06", "$0.05"))
     }
 
+    @Test("The usage explorer shows each call's status, why meterr refused it, its latency and time to first token")
+    func explorerStatusAndLatency() async throws {
+        try await withApp { client in
+            let calls = [
+                #"{"id":"ok","ts":"2026-11-02T10:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":10,"output_tokens":5,"status":200,"latency_ms":812,"ttft_ms":95,"stream":true}"#,
+                #"{"id":"failed","ts":"2026-11-02T10:01:00Z","provider":"openai","model":"gpt-4o","input_tokens":0,"output_tokens":0,"status":500,"latency_ms":40}"#,
+                #"{"id":"refused","ts":"2026-11-02T10:02:00Z","provider":"openai","model":"gpt-4o","input_tokens":0,"output_tokens":0,"cost_usd":"0","status":429,"route":"refused:budget:pilot"}"#,
+            ]
+            #expect(try await client.post("/api/usage/events", "[" + calls.joined(separator: ",") + "]").status == .ok)
+            let session = try await client.signIn(email: "ops@example.com", role: "viewer")
+            let html = String(buffer: try await client.page("/usage?from=2026-11-01&to=2026-11-30", session).body)
+            #expect(html.contains("<th scope=\"col\">Status</th>"))
+            #expect(
+                html.contains(
+                    "<td class=\"status-ok\">200</td><td class=\"num\">812 ms</td><td class=\"num\">95 ms</td>"))
+            #expect(html.contains("<td class=\"status-failed\">500</td><td class=\"num\">40 ms</td>"))
+            #expect(html.contains("<td class=\"status-failed\">429 refused: budget pilot</td>"))
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

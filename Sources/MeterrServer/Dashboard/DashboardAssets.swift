@@ -78,6 +78,7 @@ enum DashboardAssets {
         .signin { max-width: 380px; margin: 70px auto; }
         code { font-family: ui-monospace, monospace; font-size: 13px; }
         .tag { display: inline-block; background: #eaeef2; border-radius: 10px; padding: 0 7px; margin: 1px; font-size: 12px; }
+        .status-failed { color: #b42318; font-weight: 600; }
         """#
 
     static let script = #"""

@@ -81,6 +81,19 @@ extension CharacterSet {
 }
 
 extension DashboardRoutes {
+    /// A call's status: its HTTP status, marked when it failed, with meterr's reason when meterr
+    /// refused it (`429 refused: budget pilot`).
+    static func statusCell(_ event: UsageEvent) -> HTML {
+        guard let status = event.status else { return "<td></td>" }
+        let failed = status >= 400
+        var text = String(status)
+        if let route = event.route, route.hasPrefix("refused:") {
+            let reason = route.dropFirst("refused:".count).replacing("_", with: " ").replacing(":", with: " ")
+            text += " refused: \(reason)"
+        }
+        return "<td class=\"\(failed ? "status-failed" : "status-ok")\">\(text)</td>"
+    }
+
     @Sendable func usage(_ request: Request, context: DashboardContext) async throws -> Response {
         let query = UsageQuery(FormData(request.uri.query ?? ""))
         if !query.problems.isEmpty {
@@ -96,7 +109,10 @@ extension DashboardRoutes {
             return """
                 <tr><td class="nowrap">\(Format.time(event.ts))</td><td>\(event.team)</td><td>\(event.user)</td>\
                 <td>\(event.project)</td><td><code>\(event.keyId)</code></td><td>\(event.provider.rawValue)</td>\
-                <td>\(event.model)</td><td class="num">\(Format.count(event.usage.inputTokens))</td>\
+                <td>\(event.model)</td>\(Self.statusCell(event))\
+                <td class="num">\(event.latencyMs.map { "\($0) ms" } ?? "")</td>\
+                <td class="num">\(event.ttftMs.map { "\($0) ms" } ?? "")</td>\
+                <td class="num">\(Format.count(event.usage.inputTokens))</td>\
                 <td class="num">\(Format.count(event.usage.cacheReadTokens))</td>\
                 <td class="num">\(Format.count(event.usage.outputTokens))</td>\
                 <td class="num" data-usd="\(event.cost?.decimalString)">\(event.cost.map(Format.usd) ?? "unpriced")</td>\
@@ -117,11 +133,12 @@ extension DashboardRoutes {
             \(totalsHTML(total, link: link))
             <section class="panel"><table id="events"><caption>Calls, newest first</caption><thead><tr>\
             <th scope="col">Time (UTC)</th><th scope="col">Team</th><th scope="col">User</th><th scope="col">Project</th>\
-            <th scope="col">Key</th><th scope="col">Provider</th><th scope="col">Model</th>\
+            <th scope="col">Key</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">Status</th>\
+            <th scope="col" class="num">Latency</th><th scope="col" class="num" title="Time to first token (streams)">TTFT</th>\
             <th scope="col" class="num">Input</th><th scope="col" class="num">Cache read</th>\
             <th scope="col" class="num">Output</th><th scope="col" class="num">Cost</th><th scope="col">Tags</th>\
             <th scope="col">Usage</th></tr></thead><tbody>\(rows)\
-            \(events.events.isEmpty ? "<tr><td colspan=\"13\" class=\"muted\">No calls match.</td></tr>" as HTML : "")\
+            \(events.events.isEmpty ? "<tr><td colspan=\"16\" class=\"muted\">No calls match.</td></tr>" as HTML : "")\
             </tbody></table>
             <nav class="pager" aria-label="Pages">\(first)\(next)</nav></section>
             """

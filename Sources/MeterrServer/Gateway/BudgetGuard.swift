@@ -55,7 +55,8 @@ package final class BudgetGuard: Sendable {
         package var outputLimit: OutputLimit
         package var model: String
 
-        package static let zero = WorstCase(cost: .zero, inputTokens: 0, outputTokens: 0, outputLimit: .assumed, model: "")
+        package static let zero = WorstCase(
+            cost: .zero, inputTokens: 0, outputTokens: 0, outputLimit: .assumed, model: "")
 
         /// `32000 output tokens (its max_tokens) and ~1200 input tokens at claude-opus-4-5's prices`.
         var reason: String {

@@ -13,6 +13,9 @@ struct GatewayRefusal: Error {
     var error: MeterrError
     var headers: HTTPFields = [:]
     var counted = true
+    /// Why meterr itself refused a metered call (`budget:NAME`, `rate_limit`, `anomaly`, `unpriced`):
+    /// such a call is recorded with its status and `route: refused:…`, at no cost.
+    var refusedFor: String?
 
     init(_ code: MeterrError.Code, _ message: String, headers: HTTPFields = [:], counted: Bool = true) {
         error = MeterrError(code, message)
@@ -62,10 +65,19 @@ struct UpstreamTarget: Sendable {
 extension Gateway {
     func admit(_ inbound: Inbound) async -> Admission {
         let profile = Providers.profile(inbound.mount.provider)
+        // What admission learnt before a refusal, to record a refused call.
+        var known: (call: AuthenticatedCall, inspected: InspectedCall)?
         do {
             let call = try await authenticate(inbound, profile: profile)
             let inspected = try inspect(call)
-            let limitHeaders = try limit(call)
+            known = (call, inspected)
+            let limitHeaders: HTTPFields
+            do {
+                limitHeaders = try limit(call)
+            } catch var refusal as GatewayRefusal {
+                refusal.refusedFor = "rate_limit"
+                throw refusal
+            }
             let routed = try route(call, inspected)
             let upstream = try await credential(call, routed)
             var (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
@@ -86,6 +98,9 @@ extension Gateway {
         } catch let refusal as GatewayRefusal {
             if refusal.counted {
                 metrics.record(provider: inbound.mount.provider, status: refusal.error.code.httpStatus, source: nil)
+            }
+            if let reason = refusal.refusedFor, let (call, inspected) = known {
+                recordRefusal(call, inspected, reason: reason, status: refusal.error.code.httpStatus)
             }
             return .reply(Self.failure(profile, refusal.error.code, refusal.error.message, headers: refusal.headers))
         } catch {
@@ -261,8 +276,10 @@ extension Gateway {
                 now: startedAt)
             {
                 let wait = refusal.retryAt.map { max(1, ($0.milliseconds - startedAt.milliseconds + 999) / 1000) }
-                throw GatewayRefusal(
+                var refused = GatewayRefusal(
                     .rateLimited, refusal.message, headers: wait.map { [.retryAfter: String($0)] } ?? [:])
+                refused.refusedFor = "anomaly"
+                throw refused
             }
             let probe = UsageEvent(
                 id: call.inbound.requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
@@ -273,7 +290,9 @@ extension Gateway {
             if let model = facts.model, !unpriced.isPriced(model: model, provider: routed.target) {
                 unpricedPolicy = try await unpriced.policy(org: principal.orgId)
                 if unpricedPolicy == .refuse, let hard = covering.first(where: \.hard) {
-                    throw GatewayRefusal(.forbidden, UnpricedPricing.refusal(model: model, budget: hard))
+                    var refused = GatewayRefusal(.forbidden, UnpricedPricing.refusal(model: model, budget: hard))
+                    refused.refusedFor = "unpriced"
+                    throw refused
                 }
             }
             if !covering.isEmpty {
@@ -290,7 +309,9 @@ extension Gateway {
                 switch budgets.reserve(covering, worstCase: worst.cost, basis: worst, now: startedAt) {
                 case .failure(let refusal):
                     let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
-                    throw GatewayRefusal(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])
+                    var refused = GatewayRefusal(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])
+                    refused.refusedFor = "budget:\(refusal.budget.name)"
+                    throw refused
                 case .success(let held):
                     reservation = held
                 }
@@ -301,5 +322,23 @@ extension Gateway {
             requestBody: inspected.bytes, principal: principal, attribution: attribution, reservation: reservation,
             requestId: call.inbound.requestId, started: call.started, startedAt: startedAt,
             unpricedPolicy: unpricedPolicy)
+    }
+
+    /// Records a metered call meterr refused itself: its status, `route: refused:REASON`, no tokens and
+    /// no cost, so refusals can be counted and seen beside the calls that went through.
+    func recordRefusal(_ call: AuthenticatedCall, _ inspected: InspectedCall, reason: String, status: Int) {
+        guard let endpoint = inspected.endpoint, endpoint != .countTokens else { return }
+        let facts = inspected.facts
+        let attribution = Attribution(call.inbound.head.headerFields, facts: facts, principal: call.principal)
+        let provider = Providers.routed(facts.model ?? "").map(\.0) ?? call.inbound.mount.provider
+        let event = UsageEvent(
+            id: call.inbound.requestId, ts: call.startedAt, org: call.principal.orgId, team: attribution.team,
+            user: attribution.user, project: attribution.project, keyId: call.principal.keyId, tags: attribution.tags,
+            provider: call.inbound.mount.strip.isEmpty ? provider : call.inbound.mount.provider,
+            model: facts.model ?? "unknown", modelRequested: facts.model, endpoint: endpoint.rawValue, usage: Usage(),
+            cost: .zero, usageSource: .estimated, stream: facts.stream, status: status,
+            latencyMs: Int(Gateway.milliseconds(ContinuousClock.now - call.started)), requestId: call.inbound.requestId,
+            route: "refused:\(reason)")
+        writer.enqueue(event)
     }
 }
