@@ -259,6 +259,32 @@ struct DashboardTests {
         }
     }
 
+    @Test("A model filter finds the model's dated snapshots, in the API, the explorer's list and its totals")
+    func modelFamilies() async throws {
+        try await withApp { client in
+            let calls = [
+                "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-sonnet-4-5-extra", "claude-opus-4-5",
+            ]
+            .enumerated().map { index, model in
+                #"{"id":"m\#(index)","ts":"2026-11-02T10:00:00Z","provider":"anthropic","model":"\#(model)","input_tokens":10,"output_tokens":5,"cost_usd":"0.001"}"#
+            }
+            #expect(try await client.post("/api/usage/events", "[" + calls.joined(separator: ",") + "]").status == .ok)
+            let api = try await client.get("/api/usage/events?model=claude-sonnet-4-5")
+            let models = (api.json["events"] as? [[String: Any]] ?? []).compactMap { $0["model"] as? String }.sorted()
+            #expect(models == ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"])
+            let session = try await client.signIn(email: "finops@example.com", role: "viewer")
+            let html = String(
+                buffer: try await client.page("/usage?model=claude-sonnet-4-5&from=2026-11-01&to=2026-11-30", session)
+                    .body)
+            #expect(html.contains("<strong data-count=\"2\">2</strong> calls match"), "\(html.prefix(0))")
+            #expect(html.contains("claude-sonnet-4-5-20250929") && !html.contains("claude-sonnet-4-5-extra"))
+            #expect(ModelFamily.matches("codestral", model: "codestral-2508"))
+            #expect(ModelFamily.matches("gemini-2.0-flash", model: "gemini-2.0-flash-001"))
+            #expect(!ModelFamily.matches("gpt-4o", model: "gpt-4o-mini"))
+            #expect(!ModelFamily.matches("gpt-4o", model: "gpt-4o-mini-2024-07-18"))
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

@@ -184,7 +184,13 @@ extension DashboardRoutes {
         let summary = try await ledger.summary(org: org, groupBy: grouping, from: from, to: to)
         guard let value else { return summary.totals }
         var totals = UsageTotals()
-        for group in summary.groups where group.value == value { totals += group.totals }
+        // A model filter takes the model's snapshots too (the rollups keep `provider/model`).
+        for group in summary.groups
+        where group.value == value
+            || (grouping == .model && group.value.map { ModelFamily.matches(value, model: $0) } == true)
+        {
+            totals += group.totals
+        }
         return totals
     }
 

@@ -16,9 +16,14 @@ extension SQLiteStore: UsageBreakdowns {
         if let to = filter.to { match("ts < ?", to.milliseconds) }
         let equal: [(BreakdownColumn, String?)] = [
             (.team, filter.team), (.user, filter.user), (.project, filter.project), (.key, filter.keyId),
-            (.provider, filter.provider?.rawValue), (.model, filter.model),
+            (.provider, filter.provider?.rawValue),
         ]
         for case (let column, let value?) in equal { match("\(column.rawValue) = ?", value) }
+        if let model = filter.model {
+            let (condition, values) = Self.modelCondition(model)
+            conditions.append(condition)
+            arguments.append(contentsOf: values)
+        }
         for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
             match("json_extract(tags, ?) = ?", JSONText.path(forKey: key), value)
         }

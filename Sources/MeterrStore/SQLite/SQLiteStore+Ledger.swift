@@ -104,6 +104,14 @@ extension SQLiteStore: UsageLedger {
         return inserted
     }
 
+    /// A model filter: the model and its dated snapshots (`ModelFamily`).
+    static func modelCondition(_ model: String) -> (String, [(any DatabaseValueConvertible)?]) {
+        let patterns = ModelFamily.snapshotPatterns.map { ModelFamily.globEscaped(model) + "-" + $0 }
+        return (
+            "(model = ?" + String(repeating: " OR model GLOB ?", count: patterns.count) + ")", [model] + patterns
+        )
+    }
+
     public func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
         var sql = "SELECT seq, \(Self.eventColumns) FROM usage_events WHERE org = ?"
         var arguments: [(any DatabaseValueConvertible)?] = [org]
@@ -117,11 +125,16 @@ extension SQLiteStore: UsageLedger {
         }
         let columns: [(String, String?)] = [
             ("team", filter.team), ("user", filter.user), ("project", filter.project), ("key_id", filter.keyId),
-            ("provider", filter.provider?.rawValue), ("model", filter.model),
+            ("provider", filter.provider?.rawValue),
         ]
         for case (let column, let value?) in columns {
             sql += " AND \(column) = ?"
             arguments.append(value)
+        }
+        if let model = filter.model {
+            let (condition, values) = Self.modelCondition(model)
+            sql += " AND " + condition
+            arguments.append(contentsOf: values)
         }
         for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
             sql += " AND json_extract(tags, ?) = ?"
