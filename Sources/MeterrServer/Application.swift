@@ -71,6 +71,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
     try await anomalies.loadBlocks()
     let unpriced = UnpricedPricing(prices: prices, policies: policies)
+    let teams = TeamDirectory(accounts: store, clock: clock)
     let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware(servesTLS: servesTLS))
@@ -91,14 +92,16 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         .group(context: AuthenticatedContext.self)
     UsageRoutes(
         writer: writer, ledger: store, pricer: pricer, unpriced: unpriced, budgets: budgetGuard, anomalies: anomalies,
-        maxBodyBytes: configuration.maxBodyBytes, clock: clock
+        teams: teams, maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
     PricingRoutes(prices: prices, ledger: store, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
         .register(on: api)
     TokenRoutes(maxBodyBytes: configuration.maxBodyBytes).register(on: api)
-    AdminRoutes(accounts: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
-        .register(on: api)
+    AdminRoutes(
+        accounts: store, principals: principals, teams: teams, maxBodyBytes: configuration.maxBodyBytes, clock: clock
+    )
+    .register(on: api)
     UserRoutes(users: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
@@ -156,7 +159,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
-        telemetry: telemetry,
+        telemetry: telemetry, teams: teams,
         logger: logger)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
     DashboardRoutes(

@@ -96,6 +96,8 @@ public struct OrgPolicy: Sendable, Hashable {
     public var anomalies: AnomalySettings
     /// What to do with calls whose model has no price; `nil`: the server's `unpriced_policy`.
     public var unpriced: UnpricedPolicy?
+    /// Whether a call may name a team nobody created (`unknown_team`: `accept`, the default, or `refuse`).
+    public var refuseUnknownTeams = false
     /// Days raw events are kept (rollups and budget history are kept regardless); `nil`: the server's
     /// `event_retention_days`, or for ever.
     public var eventRetentionDays: Int?
@@ -132,6 +134,7 @@ public struct OrgPolicy: Sendable, Hashable {
         json.string("unpriced_policy", unpriced?.name)
         json.string("unpriced_fallback_model", unpriced?.fallbackModel)
         json.int("event_retention_days", eventRetentionDays)
+        json.string("unknown_team", refuseUnknownTeams ? "refuse" : "accept")
         json.beginObject("alerts")
         for (kind, rule) in alertRules.sorted(by: { $0.key < $1.key }) {
             json.beginObject(kind)
@@ -167,7 +170,7 @@ public struct OrgPolicy: Sendable, Hashable {
         guard case .object(let members) = update else { throw MeterrError.invalid("body", "must be a JSON object") }
         var policy = self
         let sections: Set = [
-            "alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model", "event_retention_days",
+            "alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model", "event_retention_days", "unknown_team",
         ]
         for key in members.keys where !sections.contains(key) {
             throw MeterrError.invalid(key, "is not a policy section (\(sections.sorted().joined(separator: ", ")))")
@@ -195,6 +198,12 @@ public struct OrgPolicy: Sendable, Hashable {
                 }
                 policy.unpriced = .fallback(model: model)
             }
+        }
+        switch members["unknown_team"] {
+        case .none: break
+        case .string("accept")?: policy.refuseUnknownTeams = false
+        case .string("refuse")?: policy.refuseUnknownTeams = true
+        default: throw MeterrError.invalid("unknown_team", "must be accept or refuse")
         }
         switch members["event_retention_days"] {
         case .none: break

@@ -79,9 +79,14 @@ extension DashboardRoutes {
                 org: context.orgId, groupBy: .team, from: previous.0, to: previous.1)
             let rows = try await teams.groups.map { BreakdownRow(values: [$0.value], totals: $0.totals) }
             let before = try await teamsBefore.groups.map { BreakdownRow(values: [$0.value], totals: $0.totals) }
+            // Teams that calls named but nobody created (unknown_team: accept) are marked.
+            let created = Set(try await accounts.groups(kind: .team, org: context.orgId).map(\.name))
             body += comparisonTable(
                 id: "teams", caption: "Spend by team", columns: ["Team"], rows: rows, before: before,
-                name: { [$0[0] ?? "(no team)"] },
+                name: { values in
+                    guard let team = values[0] else { return ["(no team)"] }
+                    return [created.contains(team) ? team : "\(team) (not created: only calls name it)"]
+                },
                 link: { values in
                     let team = values[0] ?? ""
                     return "/teams?period=\(period.rawValue)&team="

@@ -41,6 +41,8 @@ struct Gateway: Sendable {
     let servesTLS: Bool
     /// OpenTelemetry spans and metrics, when `otel_endpoint` is configured.
     let telemetry: GatewayTelemetry?
+    /// The teams each organisation created (`unknown_team: refuse`).
+    let teams: TeamDirectory
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.

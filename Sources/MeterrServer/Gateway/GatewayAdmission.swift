@@ -270,6 +270,14 @@ extension Gateway {
         var reservation = BudgetGuard.Reservation.none
         var unpricedPolicy: UnpricedPolicy?
         if let endpoint = inspected.endpoint, endpoint != .countTokens {
+            if let team = attribution.team, principal.team == nil,
+                try await unpriced.policies.policy(org: principal.orgId).refuseUnknownTeams,
+                try await !teams.exists(org: principal.orgId, team: team)
+            {
+                var refused = GatewayRefusal(.invalidRequest, TeamDirectory.refusal(team))
+                refused.refusedFor = "unknown_team"
+                throw refused
+            }
             try await anomalies.prepare(org: principal.orgId)
             if let refusal = anomalies.admit(
                 org: principal.orgId, team: attribution.team, user: attribution.user, keyId: principal.keyId,

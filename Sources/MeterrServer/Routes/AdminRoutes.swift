@@ -8,6 +8,7 @@ import MeterrStore
 struct AdminRoutes: Sendable {
     let accounts: any AccountStore
     let principals: PrincipalCache
+    let teams: TeamDirectory
     let maxBodyBytes: Int
     let clock: WallClock
 
@@ -88,6 +89,7 @@ struct AdminRoutes: Sendable {
         let team = kind == .project ? try optionalString(members, "team") : nil
         let group = try await accounts.createGroup(
             kind: kind, org: context.principal.orgId, name: name, team: team, actor: actor(context))
+        if kind == .team { teams.invalidate(org: context.principal.orgId) }
         switch kind {
         case .team: return try jsonResponse(Team(group), status: .created)
         case .project: return try jsonResponse(Project(group), status: .created)
@@ -99,6 +101,7 @@ struct AdminRoutes: Sendable {
         let id = try context.parameters.require("id")
         guard try await accounts.deleteGroup(kind: kind, org: context.principal.orgId, id: id, actor: actor(context))
         else { throw MeterrError(.notFound, "no such \(kind.rawValue)") }
+        if kind == .team { teams.invalidate(org: context.principal.orgId) }
         return Response(status: .noContent)
     }
 

@@ -12,6 +12,7 @@ struct UsageRoutes: Sendable {
     let unpriced: UnpricedPricing
     let budgets: BudgetGuard
     let anomalies: AnomalyDetector
+    let teams: TeamDirectory
     let maxBodyBytes: Int
     let clock: WallClock
 
@@ -51,6 +52,12 @@ struct UsageRoutes: Sendable {
                 if let reported, reported != bound {
                     throw MeterrError(.forbidden, "this key reports for \(field) \(bound) only", field: prefix + field)
                 }
+            }
+            if principal.team == nil, let team = events[index].team,
+                try await unpriced.policies.policy(org: org).refuseUnknownTeams,
+                try await !teams.exists(org: org, team: team)
+            {
+                throw MeterrError(.invalidRequest, TeamDirectory.refusal(team), field: prefix + "team")
             }
             events[index].team = principal.team ?? events[index].team
             events[index].user = principal.user ?? events[index].user
