@@ -285,6 +285,33 @@ struct DashboardTests {
         }
     }
 
+    @Test("The projection waits for a day of calls and says what it rests on; models past end of life are flagged")
+    func projectionAndEndOfLife() async throws {
+        // The clock stands at 2026-12-15 12:00 UTC.
+        try await withApp { client in
+            let session = try await client.signIn(email: "cfo@example.com", role: "viewer")
+            _ = try await client.post(
+                "/api/usage/events", event("recent", ts: "2026-12-15T11:50:00.000Z", cost: "1.00"))
+            var html = String(buffer: try await client.page("/", session).body)
+            #expect(html.contains("<div class=\"value\" id=\"projected\">—</div>"))
+            #expect(html.contains("<div class=\"sub\" id=\"projection-basis\">from a day of calls this month</div>"))
+            // Calls since 13 December: 2.5 days of pace, projected to the month's end (19 days from the 13th).
+            _ = try await client.post(
+                "/api/usage/events", event("older", ts: "2026-12-13T09:00:00.000Z", model: "gpt-4.1-nano", cost: "1.50")
+            )
+            html = String(buffer: try await client.page("/", session).body)
+            #expect(html.contains("at the pace of the 2.5 days since 2026-12-13"), "\(html.prefix(0))")
+            // The month's spend over 2.5 days, for the 19 days from 13 December to 1 January.
+            let spent = try #require(exactUSD(html, id: "spend-month").flatMap(Money.init(decimalString:)))
+            // (The test clock ticks, so the pace is a hair slower than exactly 2.5 days.)
+            let projected = try #require(exactUSD(html, id: "projected").flatMap(Money.init(decimalString:)))
+            let expected = spent.nanos * 19 * 2 / 5
+            #expect(abs(projected.nanos - expected) <= expected / 1000, "\(projected) against \(expected)")
+            #expect(html.contains("openai/gpt-4.1-nano (past its end of life, 2026-10-23)"))
+            #expect(!html.contains("openai/gpt-4o (past"))
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

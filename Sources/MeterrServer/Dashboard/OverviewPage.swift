@@ -15,6 +15,11 @@ struct Overview: Sendable {
     var today: UsageTotals
     var month: UsageSummary
     var projected: Money?
+    /// What the projection rests on (`the pace of the 3.5 days since 2026-12-01`), or why there is none yet.
+    var projectionBasis: String
+    /// Models past their end-of-life date in the catalog that this month's calls still use, by
+    /// `provider/model`, with the date.
+    var endOfLife: [String: String] = [:]
     var byModel: [SummaryGroup]
     var teams: [SummaryGroup]
     var users: [SummaryGroup]
@@ -42,10 +47,32 @@ struct Overview: Sendable {
             org: org, groupBy: grain == .hour ? .hour : .day, from: seriesFrom, to: now)
         let monthSummary = try await month
         let nextMonth = Timestamp(milliseconds: monthStart.milliseconds + 32 * 86_400_000).monthStart
-        let projected = BudgetGuard.forecast(
-            spent: monthSummary.totals.pricedCost.nanos, limit: .max, periodStart: monthStart, periodEnd: nextMonth,
-            now: now)?.projected
+        // A projection from minutes of calls says nothing: it waits for a day of them, and rests on the
+        // pace since the first call of the month, not since the month began.
+        let days =
+            grain == .day
+            ? try await series.groups
+            : try await ledger.summary(org: org, groupBy: .day, from: monthStart, to: now).groups
+        let firstDay = days.first { $0.totals.requests > 0 }.flatMap { $0.value.flatMap(Timestamp.init(rfc3339:)) }
+        var projected: Money?
+        var basis = "from a day of calls this month"
+        if let firstDay, now.milliseconds - firstDay.milliseconds >= 86_400_000 {
+            projected =
+                BudgetGuard.forecast(
+                    spent: monthSummary.totals.pricedCost.nanos, limit: .max, periodStart: firstDay,
+                    periodEnd: nextMonth, now: now)?.projected
+            let elapsed = Double(now.milliseconds - firstDay.milliseconds) / 86_400_000
+            basis = "at the pace of the \(String(format: "%.1f", elapsed)) days since \(firstDay.rfc3339.prefix(10))"
+        }
         let modelGroups = try await models.groups
+        var endOfLife: [String: String] = [:]
+        let todayDate = String(now.rfc3339.prefix(10))
+        for group in modelGroups {
+            guard let model = group.value, let provider = group.provider.flatMap(Provider.init(rawValue:)),
+                let date = engine.resolve(model: model, provider: provider)?.deprecationDate, date <= todayDate
+            else { continue }
+            endOfLife[provider.rawValue + "/" + model] = date
+        }
         var savings = Money.zero
         var cached = 0
         for group in modelGroups where group.totals.usage.cacheReadTokens > 0 {
@@ -73,7 +100,8 @@ struct Overview: Sendable {
             return found[value] ?? SummaryGroup(value: value, totals: UsageTotals())
         }
         return Overview(
-            now: now, today: try await today.totals, month: monthSummary, projected: projected, byModel: modelGroups,
+            now: now, today: try await today.totals, month: monthSummary, projected: projected,
+            projectionBasis: basis, endOfLife: endOfLife, byModel: modelGroups,
             teams: try await teams.groups, users: try await users.groups, projects: try await projects.groups,
             keys: try await keys.groups, grain: grain, series: buckets, cacheSavings: savings, cachedTokens: cached)
     }
@@ -105,7 +133,7 @@ extension DashboardRoutes {
         let projected: HTML =
             data.projected.map {
                 "<div class=\"value\" id=\"projected\" data-usd=\"\($0.decimalString)\">\(Format.usd($0))</div>"
-            } ?? "<div class=\"value\" id=\"projected\">—</div><div class=\"sub\">after the first hour</div>"
+            } ?? "<div class=\"value\" id=\"projected\">—</div>"
         let cards: HTML = """
             <div class="cards">
             <div class="card"><div class="label">Spend today (UTC)</div>\
@@ -119,7 +147,7 @@ extension DashboardRoutes {
             <span id="tokens-month" data-live-count="tokens" data-count="\(tokens)">\(Format.count(tokens))</span> tokens\
             </div>\(unpriced)</div>
             <div class="card"><div class="label">Projected month-end</div>\(projected)\
-            <div class="sub">at this month's pace so far</div></div>
+            <div class="sub" id="projection-basis">\(data.projectionBasis)</div></div>
             <div class="card"><div class="label">Saved by cached input</div>\
             <div class="value" id="cache-savings" data-usd="\(data.cacheSavings.decimalString)">\
             \(Format.usd(data.cacheSavings))</div><div class="sub">\(Format.count(data.cachedTokens)) cache-read tokens \
@@ -132,7 +160,10 @@ extension DashboardRoutes {
         let models = groupTable(
             id: "by-model", caption: "By model", column: "Model", groups: Array(data.byModel.prefix(12)),
             live: "model:", liveKey: { ($0.provider ?? "") + "/" + ($0.value ?? "") },
-            name: { ($0.provider ?? "") + "/" + ($0.value ?? "") })
+            name: { group in
+                let name = (group.provider ?? "") + "/" + (group.value ?? "")
+                return data.endOfLife[name].map { "\(name) (past its end of life, \($0))" } ?? name
+            })
         let top: HTML = """
             <div class="grid2">
             \(groupTable(id: "top-teams", caption: "Top teams", column: "Team", groups: Array(data.teams.prefix(8)),
