@@ -236,7 +236,7 @@ public protocol AccountStore: Sendable {
     func keys(org: String) async throws -> [KeyRecord]
 
     /// Revokes a key of `org`; returns its hash (to evict caches), or `nil` if `org` has no such key.
-    func revokeKey(org: String, id: String, actor: String) async throws -> String?
+    func revokeKey(org: String, id: String, actor: String, actorScopes: KeyScopes) async throws -> String?
 
     /// Replaces a key of `org` with a new one; the old one keeps working until `graceUntil`.
     /// Returns the new key's record and plain text, and the old key's hash; `nil` if no such key.

@@ -155,7 +155,10 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (store, organisation) = try await options.open()
-            guard try await store.revokeKey(org: organisation.id, id: id, actor: "cli") != nil else {
+            guard
+                try await store.revokeKey(org: organisation.id, id: id, actor: "cli", actorScopes: [.all, .operator])
+                    != nil
+            else {
                 throw CLIError("no key \(id) in \(organisation.name)")
             }
             print("revoked \(id)")

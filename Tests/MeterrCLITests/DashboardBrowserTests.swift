@@ -154,7 +154,7 @@ struct DashboardBrowserTests {
         let teams = try await summary(server, "group_by=team")
         let teamCells =
             try await browser.run(
-                "return Array.from(document.querySelectorAll('#teams tbody tr')).map(r => r.querySelector('th').textContent + '=' + r.querySelector('[data-usd]').dataset.usd).join('|')"
+                "return Array.from(document.querySelectorAll('#teams tbody tr')).map(r => r.querySelector('th').textContent.replace(/ \\(not created[^)]*\\)$/, '') + '=' + r.querySelector('[data-usd]').dataset.usd).join('|')"
             )
             as? String ?? ""
         for group in teams["groups"] as? [[String: Any]] ?? [] {
@@ -210,6 +210,9 @@ struct DashboardBrowserTests {
         try await browser.open(base + "/keys")
         #expect(try await browser.run("return document.body.textContent.includes('\(secret)')") as? Bool == false)
         try await browser.click("#key-\(keyId) button")
+        // A confirmation page first.
+        try await browser.wait("return document.body.textContent.includes('Revoke the key browser test key?')")
+        try await browser.click("form[action='/keys/\(keyId)/revoke'] button[type=submit]")
         try await browser.wait(
             "return location.pathname === '/keys' && !document.querySelector('#key-\(keyId) button')")
         let (_, revokedData) = try await server.get("/api/keys")

@@ -58,6 +58,23 @@ struct FirstHourCLITests {
         #expect(version.status == 0 && version.output.hasPrefix("meterr 0."))
     }
 
+    @Test("A start with a revoked METERR_ADMIN_KEY says so in one line")
+    func revokedAdminKey() async throws {
+        let data = "\(directory)/data"
+        let server = try await ServerProcess.start(dataDirectory: data)
+        let (_, body) = try await server.get("/api/keys")
+        let keys = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
+        let id = try #require(keys.first { $0["name"] as? String == "METERR_ADMIN_KEY" }?["id"] as? String)
+        #expect(await server.stop() == 0)
+        let revoke = try await runMeterr(["keys", "revoke", id, "--data", data])
+        #expect(revoke.status == 0, "\(revoke.errorOutput)")
+        let again = try await runMeterr(
+            ["serve", "--data", data, "--port", "0"], environment: ["METERR_ADMIN_KEY": server.adminKey])
+        #expect(again.status == 1)
+        #expect(again.errorOutput.hasPrefix("meterr: METERR_ADMIN_KEY was revoked on "), "\(again.errorOutput)")
+        #expect(again.errorOutput.split(separator: "\n").count == 1)
+    }
+
     @Test("tokens count marks an estimate and refuses an unknown model")
     func tokenEstimates() async throws {
         let text = "\(directory)/prompt.txt"

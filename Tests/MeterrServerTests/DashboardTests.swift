@@ -159,10 +159,27 @@ struct DashboardTests {
             let id = try #require(keys.first { $0["name"] as? String == "search app" }?["id"] as? String)
             #expect(!String(buffer: try await client.page("/keys", admin).body).contains(secret))
             #expect(try await client.form("/keys/\(id)/revoke", viewer, "csrf=\(viewer.csrf)").status == .forbidden)
-            let revoked = try await client.form("/keys/\(id)/revoke", admin, "csrf=\(admin.csrf)")
+            // Revoking asks first; the key works until the admin confirms.
+            let asked = try await client.form("/keys/\(id)/revoke", admin, "csrf=\(admin.csrf)")
+            #expect(asked.status == .ok)
+            #expect(String(buffer: asked.body).contains("Revoke the key search app?"))
+            #expect(try await client.get("/api/usage/summary", key: secret).status == .ok)
+            let revoked = try await client.form("/keys/\(id)/revoke", admin, "csrf=\(admin.csrf)&confirm=yes")
             #expect(revoked.status == .seeOther)
             #expect(try await client.get("/api/usage/summary", key: secret).status == .unauthorized)
 
+            // The installation's operator key cannot be revoked by an organisation's admin.
+            let operatorId = try #require(
+                (try await client.get("/api/keys").json["keys"] as? [[String: Any]] ?? []).first {
+                    ($0["scopes"] as? [String])?.contains("operator") == true
+                }?["id"] as? String)
+            #expect(String(buffer: try await client.page("/keys", admin).body).contains("operator key</span>"))
+            let refused = try await client.form("/keys/\(operatorId)/revoke", admin, "csrf=\(admin.csrf)&confirm=yes")
+            #expect(refused.status == .forbidden)
+            #expect(
+                String(buffer: refused.body).contains("installation&#39;s operator key")
+                    || String(buffer: refused.body).contains("installation's operator key"))
+            #expect(try await client.get("/api/usage/summary").status == .ok)
             let out = try await client.form("/logout", admin, "csrf=\(admin.csrf)")
             #expect(out.status == .seeOther)
             #expect(try await client.page("/", admin).status == .seeOther)

@@ -184,12 +184,15 @@ extension DashboardRoutes {
                 key.team.map { "team \($0)" }, key.user.map { "user \($0)" }, key.project.map { "project \($0)" },
             ]
             .compactMap { $0 }.joined(separator: ", ")
+            let operatorKey = key.scopes.contains(.operator) && !context.session.principal.scopes.contains(.operator)
             let action: HTML =
-                status == "active"
-                ? """
-                <form method="post" action="/keys/\(key.id)/revoke"><input type="hidden" name="csrf" value="\(csrf)">\
-                <button class="danger" type="submit" aria-label="Revoke key \(key.name)">Revoke</button></form>
-                """ : ""
+                operatorKey && status == "active"
+                ? "<span class=\"muted\">operator key</span>"
+                : status == "active"
+                    ? """
+                    <form method="post" action="/keys/\(key.id)/revoke"><input type="hidden" name="csrf" value="\(csrf)">\
+                    <button class="danger" type="submit" aria-label="Revoke key \(key.name)">Revoke</button></form>
+                    """ : ""
             return """
                 <tr id="key-\(key.id)"><th scope="row">\(key.name)</th><td><code>\(key.displayPrefix)…</code></td>\
                 <td>\(key.scopes.nameList.joined(separator: ", "))</td><td>\(bound)</td><td>\(status)</td>\
@@ -270,13 +273,40 @@ extension DashboardRoutes {
         }
     }
 
+    /// Revoking asks first: the first post shows what it would stop, the second (`confirm=yes`) does it.
     @Sendable func revokeKey(_ request: Request, context: DashboardContext) async throws -> Response {
-        try context.checkCSRF(try await FormData.read(request))
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
         try context.require(.admin)
         let id = try context.parameters.require("id")
-        guard
-            let hash = try await accounts.revokeKey(org: context.orgId, id: id, actor: context.session.principal.keyId)
-        else { throw MeterrError(.notFound, "no such key") }
+        guard form["confirm"] == "yes" else {
+            guard let key = try await accounts.keys(org: context.orgId).first(where: { $0.id == id }) else {
+                throw MeterrError(.notFound, "no such key")
+            }
+            return page(
+                "Revoke key", context, current: "/keys",
+                """
+                <h1>Revoke the key \(key.name)?</h1>
+                <p>Every app that uses <code>\(key.displayPrefix)…</code> is refused from its next call. This cannot be \
+                undone; to replace a key without an outage, rotate it (<code>POST /api/keys/\(key.id)/rotate</code>), \
+                which keeps the old one working for a grace period.</p>
+                <form method="post" action="/keys/\(key.id)/revoke"><input type="hidden" name="csrf" \
+                value="\(context.session.csrf)"><input type="hidden" name="confirm" value="yes">\
+                <button class="danger" type="submit">Revoke \(key.name)</button> <a href="/keys">Cancel</a></form>
+                """)
+        }
+        let hash: String?
+        do {
+            hash = try await accounts.revokeKey(
+                org: context.orgId, id: id, actor: context.session.principal.keyId,
+                actorScopes: context.session.principal.scopes)
+        } catch let error as MeterrError where error.code == .forbidden {
+            return page(
+                "Revoke key", context, current: "/keys",
+                "<h1>Not revoked</h1><p class=\"error\" role=\"alert\">\(error.message)</p><p><a href=\"/keys\">Back to the keys</a></p>",
+                status: .forbidden)
+        }
+        guard let hash else { throw MeterrError(.notFound, "no such key") }
         principals.evict(hash: hash)
         return redirect("/keys")
     }

@@ -143,7 +143,9 @@ struct AdminRoutes: Sendable {
     @Sendable func revokeKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
         let id = try context.parameters.require("id")
-        guard let hash = try await accounts.revokeKey(org: context.principal.orgId, id: id, actor: actor(context))
+        guard
+            let hash = try await accounts.revokeKey(
+                org: context.principal.orgId, id: id, actor: actor(context), actorScopes: context.principal.scopes)
         else {
             throw MeterrError(.notFound, "no such key")
         }

@@ -25,10 +25,15 @@ extension SQLiteStore: AccountStore {
             var created: String?
             if let adminKey {
                 let hash = APIKey.hash(adminKey)
-                let known =
-                    try Bool.fetchOne(
-                        db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE hash = ?)", arguments: [hash]) ?? false
-                if !known {
+                let known = try Row.fetchOne(
+                    db, sql: "SELECT revoked_at FROM api_keys WHERE hash = ?", arguments: [hash])
+                if let known, let revoked = known[0] as Int64?, revoked <= now {
+                    throw MeterrError(
+                        .configuration,
+                        "METERR_ADMIN_KEY was revoked on \(Timestamp(milliseconds: revoked).rfc3339): set a new key, "
+                            + "or unset METERR_ADMIN_KEY to sign in with another admin key")
+                }
+                if known == nil {
                     try self.insertKey(
                         db, key: adminKey, name: "METERR_ADMIN_KEY", org: organisation.id, scopes: [.all, .operator])
                 }
@@ -153,12 +158,21 @@ extension SQLiteStore: AccountStore {
         }
     }
 
-    public func revokeKey(org: String, id: String, actor: String) async throws -> String? {
+    public func revokeKey(org: String, id: String, actor: String, actorScopes: KeyScopes) async throws -> String? {
         try await write { db in
             guard
-                let hash = try String.fetchOne(
-                    db, sql: "SELECT hash FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id])
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT hash, scopes FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id])
             else { return nil }
+            let hash: String = row[0]
+            // The installation's operator key (METERR_ADMIN_KEY, or the key the first start printed)
+            // is revoked only by an operator: an organisation's admin cannot lock the operators out.
+            if KeyScopes(rawValue: row[1]).contains(.operator) && !actorScopes.contains(.operator) {
+                throw MeterrError(
+                    .forbidden,
+                    "this is the installation's operator key (METERR_ADMIN_KEY or the first admin key): only an "
+                        + "operator key, or meterr keys revoke on the server, can revoke it")
+            }
             let now = self.clock.now().milliseconds
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)",
