@@ -162,11 +162,15 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         telemetry: telemetry, teams: teams,
         logger: logger)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
-    DashboardRoutes(
+    var dashboard = DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,
         credentials: store, guardian: budgetGuard, prices: prices, principals: principals,
-        broadcaster: broadcaster, unpriced: unpriced, clock: clock
-    ).register(on: router)
+        broadcaster: broadcaster, unpriced: unpriced, clock: clock)
+    dashboard.serverCredentials = Provider.allCases.compactMap { provider in
+        guard let upstream = configuration.upstreams[provider], let key = upstream.apiKey else { return nil }
+        return (provider, CredentialVault.mask(key), upstream.baseURL)
+    }
+    dashboard.register(on: router)
 
     var maintenance: [any Service] = [
         EventRetention(

@@ -258,6 +258,25 @@ struct DashboardBrowserTests {
         #expect(row?.hasPrefix("\(apiCount) exact") == true)
         try await browser.screenshot(to: artifactsDirectory + "/tokens.png")
 
+        // A browser that prefers a dark scheme gets the dark theme.
+        try await browser.open(base + "/")
+        _ = try await browser.sessionCommand(
+            "POST", "/goog/cdp/execute",
+            [
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": ["features": [["name": "prefers-color-scheme", "value": "dark"]]],
+            ])
+        #expect(
+            try await browser.run("return getComputedStyle(document.body).backgroundColor") as? String
+                == "rgb(13, 17, 23)")
+        try await browser.screenshot(to: artifactsDirectory + "/overview-dark.png")
+        _ = try await browser.sessionCommand(
+            "POST", "/goog/cdp/execute",
+            [
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": ["features": [["name": "prefers-color-scheme", "value": "light"]]],
+            ])
+
         // A viewer sees the numbers but no admin action.
         try await browser.click("header form button")
         try await browser.wait("return location.pathname === '/login'")

@@ -329,6 +329,19 @@ struct DashboardTests {
         }
     }
 
+    @Test("The keys page shows the provider keys meterr was started with, masked, marked from the environment")
+    func environmentCredentials() async throws {
+        try await withApp(configure: { configuration in
+            configuration.upstreams[.anthropic]?.apiKey = "sk-ant-api03-secretsecretsecret-WXYZ"
+        }) { client in
+            let session = try await client.signIn(email: "admin@example.com", role: "admin")
+            let html = String(buffer: try await client.page("/keys", session).body)
+            #expect(html.contains("<tr class=\"from-environment\"><td>anthropic</td>"))
+            #expect(html.contains("<code>sk-…WXYZ</code>") && html.contains("from environment"))
+            #expect(!html.contains("secretsecret"))
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

@@ -78,7 +78,18 @@ enum DashboardAssets {
         .signin { max-width: 380px; margin: 70px auto; }
         code { font-family: ui-monospace, monospace; font-size: 13px; }
         .tag { display: inline-block; background: #eaeef2; border-radius: 10px; padding: 0 7px; margin: 1px; font-size: 12px; }
-        .status-failed { color: #b42318; font-weight: 600; }
+        .status-failed { color: var(--bad); font-weight: 600; }
+        @media (prefers-color-scheme: dark) {
+          :root { --ink: #e6edf3; --muted: #9da7b3; --line: #30363d; --bg: #0d1117; --card: #161b22;
+            --accent: #58a6ff; --accent2: #d2a8ff; --good: #3fb950; --warn: #d29922; --bad: #ff7b72; color-scheme: dark; }
+          input, select, textarea { background: #0d1117; border-color: #6e7681; }
+          button.quiet, .tag { background: #21262d; color: var(--ink); }
+          .notice { background: #2d2308; border-color: #9e6a03; }
+          .secret { background: #0f2417; }
+          .error { background: #3b1219; }
+          .skip:focus { background: var(--card); }
+          button, .button { color: #0d1117; }
+        }
         """#
 
     static let script = #"""

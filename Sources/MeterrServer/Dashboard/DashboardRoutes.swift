@@ -24,6 +24,9 @@ struct DashboardRoutes: Sendable {
     /// The negotiated prices in force.
     var overrides: [OrgPriceOverride] { prices.edition.overrides }
     let principals: PrincipalCache
+    /// The provider keys meterr was started with (the environment or the configuration), masked,
+    /// with their upstream: every organisation without its own credential uses them.
+    var serverCredentials: [(provider: Provider, masked: String, baseURL: String)] = []
     let broadcaster: UsageBroadcaster
     let unpriced: UnpricedPricing
     let clock: WallClock

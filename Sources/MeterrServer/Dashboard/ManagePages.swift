@@ -200,12 +200,22 @@ extension DashboardRoutes {
                 <td>\(key.expiresAt.map(Format.time) ?? "—")</td><td>\(action)</td></tr>
                 """
         }
-        let secrets = try await credentials.credentials(org: context.orgId).html { credential in
+        let stored = try await credentials.credentials(org: context.orgId)
+        var secrets = stored.html { credential in
             """
             <tr><td>\(credential.provider.rawValue)</td><td>\(credential.team ?? "whole organisation")</td>\
             <td><code>\(credential.masked)</code></td><td>\(credential.baseURL ?? "provider default")</td>\
             <td>\(Format.time(credential.updatedAt))</td></tr>
             """
+        }
+        // The server's own keys serve every call an organisation's stored credential does not.
+        secrets += serverCredentials.html { credential in
+            let shadowed = stored.contains { $0.provider == credential.provider && $0.team == nil }
+            return """
+                <tr class="from-environment"><td>\(credential.provider.rawValue)</td>\
+                <td>\(shadowed ? "unused here: the organisation's own key comes first" : "whole organisation, from the server")</td>\
+                <td><code>\(credential.masked)</code></td><td>\(credential.baseURL)</td><td>from environment</td></tr>
+                """
         }
         let shown: HTML =
             created.map { record, secret in
