@@ -49,6 +49,8 @@ public protocol AlertStore: Sendable {
     func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [AlertRecord]
     /// Acknowledges an alert of `org`; `false` if it has none with that id.
     func acknowledge(org: String, id: String, actor: String) async throws -> Bool
+    /// Acknowledges every open alert of an organisation (of one kind and severity, when given); how many.
+    func acknowledgeAll(org: String, kind: String?, severity: String?, actor: String) async throws -> Int
     /// The newest alert of a kind about a subject, for cool-downs.
     func latestAlert(org: String, kind: String, subject: String?) async throws -> AlertRecord?
     /// Unacknowledged alerts due to be sent again at `now`, with how often they were sent so far.

@@ -134,19 +134,33 @@ struct AnomalyTests {
                 org: harness.org, team: "ml", user: nil, keyId: "key_a", now: harness.clock.now) == nil)
     }
 
-    @Test("A key's first call to a model it never used raises a review alert; its first model does not")
+    @Test("A settled key's first call to a model it never used raises one review alert an hour; a new key's do not")
     func newModel() async throws {
         let harness = try await DetectorHarness(start: "2026-06-01T00:00:00Z")
         defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        let start = harness.clock.now
         harness.call(cost: "0.01")
         harness.call(cost: "0.01")
+        // A key still finding its models (no settled baseline yet) is not alerted on.
+        harness.call(cost: "0.01", model: "o1")
+        #expect(harness.alerts.isEmpty)
+        for hour in 1...30 {
+            harness.clock.set(start.adding(milliseconds: Int64(hour) * 3_600_000))
+            harness.call(cost: "0.01")
+        }
         #expect(harness.alerts.isEmpty)
         harness.call(cost: "0.01", model: "o3")
         let review = try #require(harness.alerts.first)
         #expect(review.kind == "anomaly.new_model")
         #expect(review.message.contains("key_a called openai/o3 for the first time"))
         harness.call(cost: "0.01", model: "o3")
-        #expect(harness.alerts.count == 1)
+        // Another new model in the same hour shares that alert's dedupe key: the alert log keeps one.
+        harness.call(cost: "0.01", model: "o4-mini")
+        #expect(harness.alerts.count == 2)
+        #expect(Set(harness.alerts.map(\.dedupeKey)).count == 1)
+        harness.clock.set(start.adding(milliseconds: 32 * 3_600_000))
+        harness.call(cost: "0.01", model: "gpt-4.1")
+        #expect(Set(harness.alerts.map(\.dedupeKey)).count == 2)
     }
 
     @Test("A call reported a year ahead counts in the current hour and does not fold a year of hours")

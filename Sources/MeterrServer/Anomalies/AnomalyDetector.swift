@@ -133,15 +133,21 @@ package final class AnomalyDetector: Sendable {
                 if known?.contains(model) != true {
                     state.keyModels[event.org, default: [:]][keyId, default: []].insert(model)
                     findings.append(.keyModel(org: event.org, keyId: keyId, model: model, at: event.ts))
-                    // A key's first model is how it starts, not a change.
-                    if known != nil && settings.newModelAlerts {
+                    // A key's first models are how it starts, not a change: only a key with a settled
+                    // baseline (min_baseline_hours of use) is alerted on, and once an hour at most
+                    // (further new models that hour are in the key's model list).
+                    let settled =
+                        (state.activity[event.org]?[AnomalyEntity.key(keyId)]?.hoursObserved ?? 0)
+                        >= settings.minBaselineHours
+                    if known != nil && settled && settings.newModelAlerts {
                         findings.append(
                             .alert(
                                 AlertRecord(
                                     id: Identifier.make("alr", length: 16), orgId: event.org, kind: "anomaly.new_model",
                                     subject: AnomalyEntity.key(keyId), severity: "warning",
                                     message: "key \(keyId) called \(model) for the first time; review that it should",
-                                    dedupeKey: "anomaly-model:\(event.org):\(keyId):\(model)", createdAt: now)))
+                                    dedupeKey: "anomaly-model:\(event.org):\(keyId):\(now.hourStart.milliseconds)",
+                                    createdAt: now)))
                     }
                 }
             }

@@ -52,6 +52,7 @@ struct DashboardRoutes: Sendable {
         pages.post("budgets/unpriced", use: setUnpricedPolicy)
         pages.get("alerts", use: alertsPage)
         pages.post("alerts/:id/acknowledge", use: acknowledgeAlert)
+        pages.post("alerts/acknowledge", use: acknowledgeAllAlerts)
         pages.get("keys", use: keysPage)
         pages.post("keys", use: createKey)
         pages.post("keys/:id/revoke", use: revokeKey)

@@ -119,7 +119,28 @@ extension DashboardRoutes {
     // MARK: alerts
 
     @Sendable func alertsPage(_ request: Request, context: DashboardContext) async throws -> Response {
-        let list = try await alerts.alerts(org: context.orgId, limit: 200, unacknowledgedOnly: false)
+        let query = request.uri.queryParameters
+        let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
+        let severity = query.get("severity").flatMap { $0.isEmpty ? nil : $0 }
+        let all = try await alerts.alerts(org: context.orgId, limit: 500, unacknowledgedOnly: false)
+        let list = all.filter { (kind == nil || $0.kind == kind) && (severity == nil || $0.severity == severity) }
+            .prefix(200)
+        // Subjects and messages name keys and budgets by their names, not their ids.
+        let keyNames = try await keyNames(org: context.orgId)
+        let budgetNames = Dictionary(
+            try await budgets.budgets(org: context.orgId).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        func named(_ text: String) -> String {
+            var text = text
+            for (id, name) in keyNames where text.contains(id) { text = text.replacing(id, with: "\"\(name)\" (\(id))") }
+            return text
+        }
+        func subject(_ alert: AlertRecord) -> String {
+            guard let subject = alert.subject else { return "" }
+            if let name = budgetNames[subject] { return "budget \(name)" }
+            if subject.hasPrefix("key:"), let name = keyNames[String(subject.dropFirst(4))] { return "key \(name)" }
+            if subject == AnomalyEntity.organisation { return "the organisation" }
+            return subject.replacing(":", with: " ")
+        }
         let rows = list.html { alert in
             let state: HTML =
                 if let at = alert.acknowledgedAt {
@@ -134,13 +155,32 @@ extension DashboardRoutes {
             let tone = alert.severity == "critical" ? "bad" : alert.severity == "warning" ? "warn" : ""
             return """
                 <tr id="alert-\(alert.id)"><td class="nowrap">\(Format.time(alert.createdAt))</td>\
-                <td class="\(tone)">\(alert.severity)</td><td>\(alert.kind)</td><td>\(alert.subject)</td>\
-                <td>\(alert.message)</td><td>\(state)</td></tr>
+                <td class="\(tone)">\(alert.severity)</td><td>\(alert.kind)</td><td>\(subject(alert))</td>\
+                <td>\(named(alert.message))</td><td>\(state)</td></tr>
                 """
         }
         let open = list.count { $0.acknowledgedAt == nil }
+        let kinds = Set(all.map(\.kind)).sorted().html { option in
+            "<option value=\"\(option)\"\(option == kind ? " selected" : "")>\(option)</option>"
+        }
+        let severities = ["critical", "warning", "info"].html { option in
+            "<option value=\"\(option)\"\(option == severity ? " selected" : "")>\(option)</option>"
+        }
+        let acknowledgeAll: HTML =
+            open > 0
+            ? """
+            <form method="post" action="/alerts/acknowledge"><input type="hidden" name="csrf" \
+            value="\(context.session.csrf)"><input type="hidden" name="kind" value="\(kind ?? "")">\
+            <input type="hidden" name="severity" value="\(severity ?? "")">\
+            <button type="submit" class="quiet">Acknowledge all \(Format.count(open)) shown</button></form>
+            """ : ""
         let body: HTML = """
             <h1>Alerts</h1><p>\(Format.count(open)) not acknowledged.</p>
+            <form class="filters" method="get" action="/alerts">\
+            <label for="a-kind">Kind<select id="a-kind" name="kind"><option value="">every kind</option>\(kinds)</select></label>\
+            <label for="a-severity">Severity<select id="a-severity" name="severity"><option value="">every severity</option>\
+            \(severities)</select></label><button type="submit">Filter</button></form>
+            \(acknowledgeAll)
             <section class="panel"><table id="alerts"><caption>Alerts, newest first</caption><thead><tr>\
             <th scope="col">Raised (UTC)</th><th scope="col">Severity</th><th scope="col">Kind</th>\
             <th scope="col">Subject</th><th scope="col">Message</th><th scope="col">State</th></tr></thead>\
@@ -148,6 +188,20 @@ extension DashboardRoutes {
             </tbody></table></section>
             """
         return page("Alerts", context, current: "/alerts", body)
+    }
+
+    @Sendable func acknowledgeAllAlerts(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.read)
+        let kind = form.nonEmpty("kind")
+        let severity = form.nonEmpty("severity")
+        _ = try await alerts.acknowledgeAll(
+            org: context.orgId, kind: kind, severity: severity, actor: context.session.principal.keyId)
+        var query: [String] = []
+        if let kind { query.append("kind=" + (kind.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+        if let severity { query.append("severity=" + severity) }
+        return redirect("/alerts" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
     }
 
     @Sendable func acknowledgeAlert(_ request: Request, context: DashboardContext) async throws -> Response {

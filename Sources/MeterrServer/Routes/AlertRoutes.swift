@@ -9,6 +9,7 @@ struct AlertRoutes: Sendable {
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("alerts", use: list)
         group.post("alerts/:id/acknowledge", use: acknowledge)
+        group.post("alerts/acknowledge", use: acknowledgeAll)
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -33,5 +34,18 @@ struct AlertRoutes: Sendable {
             throw MeterrError(.notFound, "no such alert")
         }
         return Response(status: .noContent)
+    }
+
+    /// Acknowledges every open alert, or those of `?kind=` and `?severity=`; answers how many.
+    @Sendable func acknowledgeAll(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.require(.read)
+        let query = request.uri.queryParameters
+        let severity = query.get("severity")
+        if let severity, !["info", "warning", "critical"].contains(severity) {
+            throw MeterrError.invalid("severity", "must be info, warning or critical")
+        }
+        let count = try await store.acknowledgeAll(
+            org: context.principal.orgId, kind: query.get("kind"), severity: severity, actor: context.principal.keyId)
+        return jsonResponse(bytes: Array("{\"acknowledged\":\(count)}".utf8))
     }
 }

@@ -53,6 +53,23 @@ extension SQLiteStore: AlertStore {
         }
     }
 
+    public func acknowledgeAll(org: String, kind: String?, severity: String?, actor: String) async throws -> Int {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?
+                    WHERE org_id = ? AND acknowledged_at IS NULL AND (? IS NULL OR kind = ?) AND (? IS NULL OR severity = ?)
+                    """, arguments: [self.clock.now().milliseconds, actor, org, kind, kind, severity, severity])
+            let count = db.changesCount
+            if count > 0 {
+                try self.log(
+                    db, org: org, actor: actor, action: "alert.acknowledge_all", target: nil,
+                    detail: "\(count) alerts" + (kind.map { " of kind \($0)" } ?? "") + (severity.map { ", \($0)" } ?? ""))
+            }
+            return count
+        }
+    }
+
     public func latestAlert(org: String, kind: String, subject: String?) async throws -> AlertRecord? {
         try await read { db in
             try Row.fetchOne(
