@@ -23,13 +23,16 @@ final class AlertService: Service, Sendable {
     /// How often unacknowledged alerts are checked for re-sending.
     let tick: Duration
     let logger: Logger
+    /// Where people reach the dashboard (`public_url`), for links in webhook payloads.
+    let publicURL: String?
     private let stream: AsyncStream<Finding>
     private let continuation: AsyncStream<Finding>.Continuation
 
     init(
         store: any AlertStore & PolicyStore, webhooks: any WebhookStore, policies: PolicyCache, clock: WallClock,
-        tick: Duration, logger: Logger
+        tick: Duration, logger: Logger, publicURL: String? = nil
     ) {
+        self.publicURL = publicURL
         self.store = store
         self.webhooks = webhooks
         self.policies = policies
@@ -96,7 +99,7 @@ final class AlertService: Service, Sendable {
             // Queued in the same database, so a restart still delivers it.
             if recorded.notify {
                 try await webhooks.enqueueDeliveries(alert: recorded, deliveryKey: recorded.id) {
-                    WebhookSender.payload(recorded, format: $0.format)
+                    WebhookSender.payload(recorded, format: $0.format, publicURL: publicURL)
                 }
             }
             logger.notice(
@@ -117,7 +120,8 @@ final class AlertService: Service, Sendable {
                 if interval > 0 {
                     try await webhooks.enqueueDeliveries(alert: alert, deliveryKey: "\(alert.id)#\(notifications + 1)")
                     {
-                        WebhookSender.payload(alert, format: $0.format, renotification: notifications)
+                        WebhookSender.payload(
+                            alert, format: $0.format, renotification: notifications, publicURL: publicURL)
                     }
                 }
                 try await store.markNotified(

@@ -65,7 +65,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let principals = PrincipalCache(accounts: store, clock: clock)
     let policies = PolicyCache(store: store)
     let alertService = AlertService(
-        store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger)
+        store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger,
+        publicURL: configuration.publicURL)
     let budgetGuard = BudgetGuard(store: store, clock: clock, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)

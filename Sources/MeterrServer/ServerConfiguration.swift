@@ -77,6 +77,8 @@ public struct ServerConfiguration: Sendable {
     public var eventRetentionDays: Int?
     /// How often scheduled backups and retention check whether work is due (tests shorten it).
     public var maintenanceTick: Duration = .seconds(60)
+    /// Where people reach meterr (`public_url`, `https://meterr.example.com`): links in webhook payloads.
+    public var publicURL: String?
     /// An OpenTelemetry collector's OTLP/HTTP base URL (`otel_endpoint`, `http://collector:4318`):
     /// a span per gateway call and cost and token metrics go there.
     public var otelEndpoint: String?
@@ -222,6 +224,7 @@ public struct ServerConfiguration: Sendable {
             ("METERR_LOG_FORMAT", "log_format"), ("METERR_TLS_CERT", "tls_cert"), ("METERR_TLS_KEY", "tls_key"),
             ("METERR_TLS_MIN_VERSION", "tls_min_version"), ("METERR_BACKUP_DIR", "backup_dir"),
             ("METERR_EVENT_RETENTION_DAYS", "event_retention_days"), ("METERR_OTEL_ENDPOINT", "otel_endpoint"),
+            ("METERR_PUBLIC_URL", "public_url"),
             ("METERR_OTEL_SERVICE_NAME", "otel_service_name"), ("METERR_OTEL_EXPORT_INTERVAL", "otel_export_interval"),
         ]
         for (variable, key) in names {
@@ -329,7 +332,7 @@ public struct ServerConfiguration: Sendable {
         "azure_deployments", "price_overrides", "upstream_allow_hosts", "upstream_no_proxy", "upstream_proxy",
         "upstream_ca_file", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_read_timeout",
         "cors_origins", "secure_cookies", "auth_failures_per_minute", "unpriced_policy", "unpriced_fallback_model",
-        "tls_cert", "tls_key", "tls_min_version", "backup_dir", "event_retention_days", "otel_endpoint",
+        "tls_cert", "tls_key", "tls_min_version", "public_url", "backup_dir", "event_retention_days", "otel_endpoint",
         "otel_service_name", "otel_export_interval",
     ]
 
@@ -411,6 +414,8 @@ public struct ServerConfiguration: Sendable {
         case "unpriced_fallback_model":
             // Naming the model prices unpriced calls as it.
             unpricedPolicy = .fallback(model: value)
+        case "public_url":
+            publicURL = try Self.baseURL(value, source: source)
         case "otel_endpoint":
             otelEndpoint = try Self.baseURL(value, source: source)
         case "otel_service_name":

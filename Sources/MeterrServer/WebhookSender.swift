@@ -40,12 +40,16 @@ final class WebhookSender: Service, Sendable {
     }
 
     /// The body posted for an alert; `renotification` counts how often it was sent before.
-    static func payload(_ alert: AlertRecord, format: String, renotification: Int = 0) -> String {
+    static func payload(_ alert: AlertRecord, format: String, renotification: Int = 0, publicURL: String? = nil)
+        -> String
+    {
         var json = JSONWriter()
         json.beginObject()
+        let link = publicURL.map { $0 + (alert.details["page"] ?? "/alerts") }
         if format == "slack" {
             let reminder = renotification > 0 ? " (reminder \(renotification), unacknowledged)" : ""
-            json.string("text", "[meterr] \(alert.severity): \(alert.message)\(reminder)")
+            json.string(
+                "text", "[meterr] \(alert.severity): \(alert.message)\(reminder)" + (link.map { " <\($0)>" } ?? ""))
         } else {
             json.string("id", alert.id)
             json.string("kind", alert.kind)
@@ -55,6 +59,9 @@ final class WebhookSender: Service, Sendable {
             json.string("subject", alert.subject)
             json.string("created_at", alert.createdAt.rfc3339)
             if renotification > 0 { json.int("renotification", renotification) }
+            // The alert's facts as fields (budget name, limit, spent, period, model…), and where to look.
+            json.stringMap("details", alert.details.filter { $0.key != "page" })
+            if let link { json.string("url", link) }
         }
         json.endObject()
         return String(decoding: json.bytes, as: UTF8.self)

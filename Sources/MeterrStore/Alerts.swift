@@ -20,6 +20,9 @@ public struct AlertRecord: Sendable, Hashable {
     public var renotifyAt: Timestamp?
     /// Whether it goes to the webhooks at all (anomalies at the "log" rung only go to the log).
     public var notify: Bool
+    /// Its facts as fields (`budget_name`, `limit_usd`, `spent_usd`, `period`, `model`, `key_id`…), sent
+    /// in webhook payloads beside the message.
+    public var details: [String: String] = [:]
 
     /// Creates an alert.
     public init(
@@ -65,5 +68,14 @@ extension AlertRecord {
         Alert(
             id: id, kind: kind, subject: subject, severity: severity, message: message, createdAt: createdAt,
             acknowledgedAt: acknowledgedAt, acknowledgedBy: acknowledgedBy)
+    }
+}
+
+extension AlertRecord {
+    /// The alert with these details.
+    public func withDetails(_ details: [String: String]) -> AlertRecord {
+        var alert = self
+        alert.details = details
+        return alert
     }
 }

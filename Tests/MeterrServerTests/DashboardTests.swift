@@ -342,6 +342,36 @@ struct DashboardTests {
         }
     }
 
+    @Test("The alerts page names budgets, filters by kind and severity, and acknowledges all shown at once")
+    func alertsPage() async throws {
+        try await withApp { client in
+            let budget = try await client.post(
+                "/api/budgets", #"{"name":"tiny","limit_usd":"0.01","thresholds":[50, 100]}"#)
+            let budgetId = try #require(budget.json["id"] as? String)
+            _ = try await client.post(
+                "/api/usage/events", event("a1", ts: "2026-12-15T11:00:00.000Z", model: "in-house-llm", cost: "0.02"))
+            var alerts: [[String: Any]] = []
+            for _ in 0..<100 {
+                alerts = try await client.get("/api/alerts").json["alerts"] as? [[String: Any]] ?? []
+                if alerts.count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(alerts.count == 2)
+            let session = try await client.signIn(email: "oncall@example.com", role: "viewer")
+            var html = String(buffer: try await client.page("/alerts", session).body)
+            #expect(html.contains("<td>budget tiny</td>") && !html.contains("<td>\(budgetId)</td>"))
+            html = String(buffer: try await client.page("/alerts?severity=critical", session).body)
+            #expect(html.components(separatedBy: "<tr id=\"alert-").count - 1 == 1, "only the 100 % alert is critical")
+            let done = try await client.form(
+                "/alerts/acknowledge", session, "csrf=\(session.csrf)&kind=&severity=critical")
+            #expect(done.status == .seeOther)
+            alerts = try await client.get("/api/alerts?unacknowledged=true").json["alerts"] as? [[String: Any]] ?? []
+            #expect(alerts.count == 1 && alerts.first?["severity"] as? String != "critical")
+            let rest = try await client.post("/api/alerts/acknowledge", "")
+            #expect(rest.json["acknowledged"] as? Int == 1)
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

@@ -53,6 +53,7 @@ struct WebhookTests {
         let configure: (inout ServerConfiguration, Int) -> Void = { configuration, _ in
             configuration.upstreamAllowHosts = ["127.0.0.1"]
             configuration.webhookRetryBase = .milliseconds(300)
+            configuration.publicURL = "https://meterr.example.com"
         }
         try await withGateway(directory: directory, clock: clock, configure: configure) { client, _ in
             let hook = try await client.post("/api/webhooks", #"{"url":"http://127.0.0.1:\#(port)/hook"}"#)
@@ -90,6 +91,12 @@ struct WebhookTests {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("\(parts["t"]!).\(last.body)".utf8), using: key)
         #expect(mac.map { String(format: "%02x", $0) }.joined() == parts["v1"])
         #expect(last.body.contains(#""kind":"budget.threshold""#))
+        // Structured facts beside the message, and a link to the page.
+        let payload = try #require(try JSONSerialization.jsonObject(with: Data(last.body.utf8)) as? [String: Any])
+        let details = try #require(payload["details"] as? [String: String])
+        #expect(details["budget_name"] == "tiny" && details["limit_usd"] == "0.050000000")
+        #expect(details["period"] == "month" && details["threshold_percent"] == "50" && details["spent_usd"] != nil)
+        #expect(payload["url"] as? String == "https://meterr.example.com/budgets")
     }
 
     @Test("An unacknowledged alert is sent again on its kind's re-notify interval, until acknowledged")

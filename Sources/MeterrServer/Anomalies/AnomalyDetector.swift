@@ -147,7 +147,8 @@ package final class AnomalyDetector: Sendable {
                                     subject: AnomalyEntity.key(keyId), severity: "warning",
                                     message: "key \(keyId) called \(model) for the first time; review that it should",
                                     dedupeKey: "anomaly-model:\(event.org):\(keyId):\(now.hourStart.milliseconds)",
-                                    createdAt: now)))
+                                    createdAt: now
+                                ).withDetails(["key_id": keyId, "model": model, "page": "/keys"])))
                     }
                 }
             }

@@ -128,10 +128,13 @@ extension DashboardRoutes {
         // Subjects and messages name keys and budgets by their names, not their ids.
         let keyNames = try await keyNames(org: context.orgId)
         let budgetNames = Dictionary(
-            try await budgets.budgets(org: context.orgId).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+            try await budgets.budgets(org: context.orgId).map { ($0.id, $0.name) },
+            uniquingKeysWith: { first, _ in first })
         func named(_ text: String) -> String {
             var text = text
-            for (id, name) in keyNames where text.contains(id) { text = text.replacing(id, with: "\"\(name)\" (\(id))") }
+            for (id, name) in keyNames where text.contains(id) {
+                text = text.replacing(id, with: "\"\(name)\" (\(id))")
+            }
             return text
         }
         func subject(_ alert: AlertRecord) -> String {
@@ -199,7 +202,9 @@ extension DashboardRoutes {
         _ = try await alerts.acknowledgeAll(
             org: context.orgId, kind: kind, severity: severity, actor: context.session.principal.keyId)
         var query: [String] = []
-        if let kind { query.append("kind=" + (kind.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+        if let kind {
+            query.append("kind=" + (kind.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+        }
         if let severity { query.append("severity=" + severity) }
         return redirect("/alerts" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
     }

@@ -163,8 +163,25 @@ package final class BudgetGuard: Sendable {
                 severity: threshold >= 100 ? "critical" : threshold >= 80 ? "warning" : "info",
                 message: "budget \"\(budget.name)\" reached \(threshold)%: \(Money(nanos: after).decimalString) of "
                     + "\(budget.limit.decimalString) USD per \(budget.period.label)",
-                dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: clock.now())
+                dedupeKey: "budget:\(budget.id):\(state.periodStart.milliseconds):\(threshold)", createdAt: clock.now()
+            ).withDetails(
+                Self.details(budget, state: state, spent: after, extra: ["threshold_percent": String(threshold)]))
         }
+    }
+
+    /// A budget alert's facts, for webhook payloads.
+    static func details(_ budget: Budget, state: PeriodState, spent: Int64, extra: [String: String] = [:]) -> [String:
+        String]
+    {
+        var details = [
+            "budget_id": budget.id, "budget_name": budget.name, "scope": budget.scope.kind,
+            "limit_usd": budget.limit.decimalString, "spent_usd": Money(nanos: spent).decimalString,
+            "period": budget.period.label, "period_start": state.periodStart.rfc3339,
+            "hard": budget.hard ? "true" : "false", "page": "/budgets",
+        ]
+        if !budget.scope.value.isEmpty { details["scope_value"] = budget.scope.value }
+        details.merge(extra) { $1 }
+        return details
     }
 
     /// The forecast alert of a calendar budget whose pace would cross its limit before the period
@@ -183,7 +200,11 @@ package final class BudgetGuard: Sendable {
                 "budget \"\(budget.name)\" is projected to exceed its limit on \(Self.day(exceedsAt, budget.zone)): "
                 + "\(forecast.projected.decimalString) of \(budget.limit.decimalString) USD this \(budget.period.name) "
                 + "at the current pace",
-            dedupeKey: "budget-forecast:\(budget.id):\(state.periodStart.milliseconds)", createdAt: now)
+            dedupeKey: "budget-forecast:\(budget.id):\(state.periodStart.milliseconds)", createdAt: now
+        ).withDetails(
+            Self.details(
+                budget, state: state, spent: state.spent,
+                extra: ["projected_usd": forecast.projected.decimalString, "exceeds_at": exceedsAt.rfc3339]))
     }
 
     /// `the 23rd (2026-11-23)`, in the budget's zone.
@@ -342,7 +363,11 @@ package final class BudgetGuard: Sendable {
                             id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
                             subject: budget.id, severity: "critical", message: refusal.message,
                             dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
-                            createdAt: now))
+                            createdAt: now
+                        ).withDetails(
+                            Self.details(
+                                budget, state: state, spent: state.spent,
+                                extra: ["call_worst_case_usd": worstCase.decimalString])))
                     return .failure(refusal)
                 }
             }

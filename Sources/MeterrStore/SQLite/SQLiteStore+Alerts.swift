@@ -3,13 +3,15 @@ import MeterrCore
 
 extension SQLiteStore: AlertStore {
     static let alertColumns =
-        "id, org_id, kind, subject, severity, message, dedupe_key, created_at, acknowledged_at, acknowledged_by"
+        "id, org_id, kind, subject, severity, message, dedupe_key, created_at, acknowledged_at, acknowledged_by, details"
 
     static func alert(_ row: Row) -> AlertRecord {
         AlertRecord(
             id: row[0], orgId: row[1], kind: row[2], subject: row[3], severity: row[4], message: row[5],
             dedupeKey: row[6], createdAt: Timestamp(milliseconds: row[7]),
-            acknowledgedAt: (row[8] as Int64?).map(Timestamp.init(milliseconds:)), acknowledgedBy: row[9])
+            acknowledgedAt: (row[8] as Int64?).map(Timestamp.init(milliseconds:)), acknowledgedBy: row[9]
+        )
+        .withDetails((row[10] as String?).flatMap { try? JSONText.decodeObject($0) } ?? [:])
     }
 
     public func recordAlerts(_ alerts: [AlertRecord]) async throws -> [AlertRecord] {
@@ -19,10 +21,11 @@ extension SQLiteStore: AlertStore {
             for alert in alerts {
                 try db.execute(
                     sql: "INSERT INTO alerts (\(Self.alertColumns), renotify_at) "
-                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
                     arguments: [
                         alert.id, alert.orgId, alert.kind, alert.subject, alert.severity, alert.message,
-                        alert.dedupeKey, alert.createdAt.milliseconds, alert.renotifyAt?.milliseconds,
+                        alert.dedupeKey, alert.createdAt.milliseconds,
+                        alert.details.isEmpty ? nil : JSONText.object(alert.details), alert.renotifyAt?.milliseconds,
                     ])
                 if db.changesCount > 0 { recorded.append(alert) }
             }
@@ -64,7 +67,8 @@ extension SQLiteStore: AlertStore {
             if count > 0 {
                 try self.log(
                     db, org: org, actor: actor, action: "alert.acknowledge_all", target: nil,
-                    detail: "\(count) alerts" + (kind.map { " of kind \($0)" } ?? "") + (severity.map { ", \($0)" } ?? ""))
+                    detail: "\(count) alerts" + (kind.map { " of kind \($0)" } ?? "")
+                        + (severity.map { ", \($0)" } ?? ""))
             }
             return count
         }
@@ -88,7 +92,7 @@ extension SQLiteStore: AlertStore {
                 sql: "SELECT \(Self.alertColumns), notifications FROM alerts "
                     + "WHERE renotify_at <= ? AND acknowledged_at IS NULL ORDER BY renotify_at LIMIT ?",
                 arguments: [now.milliseconds, limit]
-            ).map { (Self.alert($0), $0[10]) }
+            ).map { (Self.alert($0), $0[11]) }
         }
     }
 

@@ -388,6 +388,10 @@ public final class SQLiteStore: Sendable {
                     WHERE unpriced_requests > 0;
                     """)
         }
+        migrator.registerMigration("v12-alert-details") { db in
+            // An alert's structured facts (budget name, limit, spent, model…), for webhook payloads.
+            try db.execute(sql: "ALTER TABLE alerts ADD COLUMN details TEXT")
+        }
         return migrator
     }
 }
