@@ -372,6 +372,44 @@ struct DashboardTests {
         }
     }
 
+    @Test(
+        "An admin creates a hard budget on the dashboard, with the API's validation, and it refuses a call; deleting it lets calls through"
+    )
+    func budgetFromTheDashboard() async throws {
+        try await withGateway { client, _ in
+            let admin = try await client.signIn(email: "boss@example.com", role: "admin")
+            let bad = try await client.form(
+                "/budgets", admin, "csrf=\(admin.csrf)&name=pilot&scope=org&period=month&limit_usd=lots&time_zone=UTC")
+            #expect(bad.status == .badRequest)
+            #expect(String(buffer: bad.body).contains("limit_usd: must be a positive amount"))
+            let made = try await client.form(
+                "/budgets", admin,
+                "csrf=\(admin.csrf)&name=pilot&scope=org&period=month&limit_usd=0.0001&time_zone=Europe%2FBerlin"
+                    + "&thresholds=50%2C+100&hard=true")
+            #expect(made.status == .seeOther)
+            let listed = try await client.get("/api/budgets").json["budgets"] as? [[String: Any]] ?? []
+            let budget = try #require(listed.first)
+            #expect(budget["name"] as? String == "pilot" && budget["hard"] as? Bool == true)
+            #expect(budget["time_zone"] as? String == "Europe/Berlin")
+            let body = #"{"model":"gpt-4.1","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}"#
+            let refused = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(refused.status == .tooManyRequests)
+            #expect(String(buffer: refused.body).contains("pilot"))
+            let id = try #require(budget["id"] as? String)
+            #expect(try await client.form("/budgets/\(id)/delete", admin, "csrf=\(admin.csrf)").status == .seeOther)
+            let served = try await client.call(
+                "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(served.status == .ok)
+            // A viewer sees no form and cannot post one.
+            let viewer = try await client.signIn(email: "peek@example.com", role: "viewer")
+            #expect(!String(buffer: try await client.page("/budgets", viewer).body).contains("action=\"/budgets\""))
+            #expect(
+                try await client.form("/budgets", viewer, "csrf=\(viewer.csrf)&name=x&limit_usd=1").status == .forbidden
+            )
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

@@ -50,6 +50,8 @@ struct DashboardRoutes: Sendable {
         pages.get("usage.csv", use: usageCSV)
         pages.get("budgets", use: budgetsPage)
         pages.post("budgets/unpriced", use: setUnpricedPolicy)
+        pages.post("budgets", use: createBudget)
+        pages.post("budgets/:id/delete", use: deleteBudget)
         pages.get("alerts", use: alertsPage)
         pages.post("alerts/:id/acknowledge", use: acknowledgeAlert)
         pages.post("alerts/acknowledge", use: acknowledgeAllAlerts)

@@ -11,7 +11,9 @@ extension DashboardRoutes {
         try await budgetsResponse(context)
     }
 
-    func budgetsResponse(_ context: DashboardContext, problem: String? = nil) async throws -> Response {
+    func budgetsResponse(_ context: DashboardContext, problem: String? = nil, budgetProblem: String? = nil)
+        async throws -> Response
+    {
         let now = clock.now()
         var rows = HTML.empty
         for budget in try await budgets.budgets(org: context.orgId) {
@@ -49,7 +51,8 @@ extension DashboardRoutes {
                 <td><label class="sr-only" for="progress-\(budget.id)">\(budget.name): \(percent)% used</label>\
                 <progress id="progress-\(budget.id)" class="\(tone)" max="100" value="\(min(percent, 100))">\(percent)%</progress>\
                 <span class="\(tone)">\(percent)%</span></td><td>\(outlook)</td>\
-                <td>\(uncounted)</td><td>\(Format.time(BudgetGuard.resetsAt(budget, state), in: budget.zone))</td></tr>
+                <td>\(uncounted)</td><td>\(Format.time(BudgetGuard.resetsAt(budget, state), in: budget.zone))</td>\
+                \(context.session.canManage ? deleteBudgetCell(budget, csrf: context.session.csrf) : .empty)</tr>
                 """
         }
         let body: HTML = """
@@ -58,11 +61,92 @@ extension DashboardRoutes {
             <th scope="col">Budget</th><th scope="col">Covers</th><th scope="col">Period</th>\
             <th scope="col" class="num">Spent</th><th scope="col" class="num">Limit</th><th scope="col">Used</th>\
             <th scope="col">Projected at period end</th><th scope="col">Unpriced calls (not counted)</th>\
-            <th scope="col">Resets (in the budget's time zone)</th></tr></thead>\
-            <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"9\" class=\"muted\">No budgets yet: create them with POST /api/budgets.</td></tr>" as HTML : rows)</tbody></table></section>
+            <th scope="col">Resets (in the budget's time zone)</th>\
+            \(context.session.canManage ? "<th scope=\"col\"><span class=\"sr-only\">Actions</span></th>" as HTML : .empty)</tr></thead>\
+            <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"10\" class=\"muted\">No budgets yet.</td></tr>" as HTML : rows)</tbody></table></section>
+            \(context.session.canManage ? newBudgetForm(context, problem: budgetProblem) : .empty)
             \(try await unpricedPanel(context, problem: problem))
             """
-        return page("Budgets", context, current: "/budgets", body, status: problem == nil ? .ok : .badRequest)
+        return page(
+            "Budgets", context, current: "/budgets", body,
+            status: problem == nil && budgetProblem == nil ? .ok : .badRequest)
+    }
+
+    func deleteBudgetCell(_ budget: Budget, csrf: String) -> HTML {
+        """
+        <td><form method="post" action="/budgets/\(budget.id)/delete"><input type="hidden" name="csrf" value="\(csrf)">\
+        <button class="danger" type="submit" aria-label="Delete budget \(budget.name)">Delete</button></form></td>
+        """
+    }
+
+    /// The new-budget form (owners and admins), with the API's fields and validation.
+    func newBudgetForm(_ context: DashboardContext, problem: String?) -> HTML {
+        func options(_ values: [String], selected: String) -> HTML {
+            values.html { "<option value=\"\($0)\"\($0 == selected ? " selected" : "")>\($0)</option>" }
+        }
+        return """
+            <section class="panel" id="new-budget"><h2 id="new-budget-heading">New budget</h2>\
+            \(problem.map { problemsHTML([$0]) } ?? .empty)\
+            <form class="filters" method="post" action="/budgets" aria-labelledby="new-budget-heading">\
+            <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+            <label for="b-name">Name<input id="b-name" name="name" required></label>\
+            <label for="b-scope">Covers<select id="b-scope" name="scope">\
+            \(options(["org", "team", "user", "project", "key", "tag"], selected: "org"))</select></label>\
+            <label for="b-value">Which (team, user, key id, key=value)<input id="b-value" name="value"></label>\
+            <label for="b-period">Period<select id="b-period" name="period">\
+            \(options(["month", "week", "day", "rolling"], selected: "month"))</select></label>\
+            <label for="b-window">Rolling window (hours)<input id="b-window" name="window_hours" type="number" min="1"></label>\
+            <label for="b-limit">Limit (USD)<input id="b-limit" name="limit_usd" required inputmode="decimal"></label>\
+            <label for="b-zone">Time zone<input id="b-zone" name="time_zone" value="UTC"></label>\
+            <label for="b-thresholds">Alert at (% of the limit)<input id="b-thresholds" name="thresholds" value="50, 80, 100"></label>\
+            <label><span><input type="checkbox" name="hard" value="true"> hard: refuse calls that would cross it</span></label>\
+            <button type="submit">Create budget</button></form></section>
+            """
+    }
+
+    @Sendable func createBudget(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        // The form's fields as the API's JSON members, so both validate alike.
+        var members: [String: JSONValue] = ["hard": .bool(form.nonEmpty("hard") == "true")]
+        for name in ["name", "scope", "value", "period", "limit_usd", "time_zone"] {
+            if let value = form.nonEmpty(name) { members[name] = .string(value) }
+        }
+        if let hours = form.nonEmpty("window_hours") { members["window_hours"] = .number(hours) }
+        if let list = form.nonEmpty("thresholds") {
+            members["thresholds"] = .array(
+                list.split(separator: ",").map { .number($0.trimmingCharacters(in: .whitespaces)) })
+        }
+        do {
+            guard members["name"] != nil else { throw MeterrError.invalid("name", "is required") }
+            guard members["limit_usd"] != nil else {
+                throw MeterrError.invalid("limit_usd", "must be a positive amount such as \"250.00\"")
+            }
+            let blank = Budget(
+                id: Identifier.make("bud", length: 16), orgId: context.orgId, name: "", scope: .organisation,
+                period: .month, timeZone: "UTC", limit: .zero, hard: false, thresholds: [50, 80, 100],
+                createdAt: clock.now())
+            _ = try await budgets.createBudget(
+                try BudgetRoutes.apply(members, to: blank), actor: context.session.principal.keyId)
+        } catch let error as MeterrError where error.code == .invalidRequest || error.code == .conflict {
+            return try await budgetsResponse(
+                context, budgetProblem: (error.field.map { "\($0): " } ?? "") + error.message)
+        }
+        try await guardian.reload()
+        return redirect("/budgets")
+    }
+
+    @Sendable func deleteBudget(_ request: Request, context: DashboardContext) async throws -> Response {
+        try context.checkCSRF(try await FormData.read(request))
+        try context.require(.admin)
+        let id = try context.parameters.require("id")
+        guard try await budgets.deleteBudget(org: context.orgId, id: id, actor: context.session.principal.keyId) else {
+            throw MeterrError(.notFound, "no such budget")
+        }
+        try await guardian.reload()
+        guardian.forget(id)
+        return redirect("/budgets")
     }
 
     /// What happens to calls of models without a price, and (for admins) the form that changes it.
