@@ -64,6 +64,32 @@ public struct ManagementClient: Sendable {
         return list.budgets
     }
 
+    /// Creates a budget; it counts and, when hard, refuses calls at once (`POST /api/budgets`, admin scope).
+    public func createBudget(_ request: NewBudget) async throws(MeterrError) -> BudgetStatus {
+        try await call("POST", "/api/budgets", body: try encode(request, "budget"))
+    }
+
+    /// Deletes a budget (`DELETE /api/budgets/{id}`, admin scope).
+    public func deleteBudget(id: String) async throws(MeterrError) {
+        try await send("DELETE", "/api/budgets/\(QueryString.escape(id))")
+    }
+
+    /// The organisation's alert webhooks, without their secrets (`GET /api/webhooks`, admin scope).
+    public func webhooks() async throws(MeterrError) -> [WebhookInfo] {
+        let list: WebhookList = try await call("GET", "/api/webhooks")
+        return list.webhooks
+    }
+
+    /// Adds a webhook; its signing secret is in the answer, and only there (`POST /api/webhooks`).
+    public func createWebhook(_ request: NewWebhook) async throws(MeterrError) -> WebhookInfo {
+        try await call("POST", "/api/webhooks", body: try encode(request, "webhook"))
+    }
+
+    /// Removes a webhook (`DELETE /api/webhooks/{id}`).
+    public func deleteWebhook(id: String) async throws(MeterrError) {
+        try await send("DELETE", "/api/webhooks/\(QueryString.escape(id))")
+    }
+
     /// The alert log, newest first (`GET /api/alerts`).
     public func alerts(unacknowledgedOnly: Bool = false, limit: Int = 100) async throws(MeterrError) -> [Alert] {
         var items = [("limit", String(limit))]
@@ -124,6 +150,14 @@ public struct ManagementClient: Sendable {
     }
 
     // MARK: plumbing
+
+    private func encode(_ request: some Encodable, _ what: String) throws(MeterrError) -> [UInt8] {
+        do {
+            return try WireEncoder().encode(request)
+        } catch {
+            throw MeterrError(.internal, "the \(what) request could not be encoded")
+        }
+    }
 
     private func call<Answer: Decodable>(_ method: String, _ path: String, body: [UInt8] = [])
         async throws(MeterrError) -> Answer

@@ -10,8 +10,8 @@ struct Meterr: AsyncParsableCommand {
         version: "meterr \(MeterrVersion.current)",
         subcommands: [
             Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self, KeysCommand.self,
-            OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, BackupCommand.self, UsersCommand.self,
-            MCPCommand.self,
+            OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, BudgetsCommand.self, WebhooksCommand.self,
+            BackupCommand.self, UsersCommand.self, MCPCommand.self,
         ]
     )
 

@@ -75,6 +75,41 @@ struct FirstHourCLITests {
         #expect(again.errorOutput.split(separator: "\n").count == 1)
     }
 
+    @Test("meterr budgets and meterr webhooks manage a running meterr through its API, with its validation")
+    func budgetsAndWebhooks() async throws {
+        // Webhook hosts must resolve to public addresses unless allowed; there is no DNS here.
+        let config = "\(directory)/meterr.yaml"
+        try "upstream_allow_hosts: [127.0.0.1]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try await ServerProcess.start(dataDirectory: "\(directory)/data", arguments: ["--config", config])
+        let connection = ["--url", "http://127.0.0.1:\(server.port)", "--key", server.adminKey]
+        let created = try await runMeterr(
+            ["budgets", "create", "--name", "pilot", "--limit-usd", "25.00", "--hard", "--thresholds", "50,90"]
+                + connection)
+        #expect(created.status == 0, "\(created.errorOutput)")
+        #expect(created.output.hasPrefix("created budget pilot (bud_"))
+        let listed = try await runMeterr(["budgets", "list"] + connection)
+        #expect(listed.output.contains("\tpilot\torg\tmonth, hard\t0.000000000 of 25.000000000 USD (0%)"))
+        let bad = try await runMeterr(["budgets", "create", "--name", "x", "--limit-usd", "lots"] + connection)
+        #expect(bad.status == 1)
+        #expect(bad.errorOutput == "meterr: limit_usd: must be a positive amount such as \"250.00\"\n")
+        let id = try #require(listed.output.split(separator: "\t").first.map(String.init))
+        #expect(try await runMeterr(["budgets", "delete", id] + connection).status == 0)
+        #expect(try await runMeterr(["budgets", "list"] + connection).output.isEmpty)
+        let noKey = try await runMeterr(["budgets", "list", "--url", "http://127.0.0.1:\(server.port)"])
+        #expect(noKey.errorOutput.hasPrefix("meterr: key: set --key or METERR_KEY"))
+
+        let hook = try await runMeterr(["webhooks", "create", "http://127.0.0.1:9/meterr"] + connection)
+        #expect(hook.status == 0, "\(hook.errorOutput)")
+        #expect(hook.output.contains("signing secret: whsec_"))
+        let hooks = try await runMeterr(["webhooks", "list"] + connection)
+        #expect(hooks.output.contains("\tjson\thttp://127.0.0.1:9/meterr"))
+        let hookId = try #require(hooks.output.split(separator: "\t").first.map(String.init))
+        #expect(try await runMeterr(["webhooks", "delete", hookId] + connection).status == 0)
+        let plain = try await runMeterr(["webhooks", "create", "http://10.0.0.5/hook"] + connection)
+        #expect(plain.status == 1 && plain.errorOutput.hasPrefix("meterr: "))
+        #expect(await server.stop() == 0)
+    }
+
     @Test("tokens count marks an estimate and refuses an unknown model")
     func tokenEstimates() async throws {
         let text = "\(directory)/prompt.txt"
