@@ -12,10 +12,13 @@ struct ServerOptions: ParsableArguments {
     var key: String?
 
     /// A client of the management API; one clear line when the URL or the key is missing.
-    func client() throws -> ManagementClient {
+    func client() throws -> ManagementClient { try Self.client(url: url, key: key, scope: "admin") }
+
+    /// A client for `--url`/`$METERR_URL` and `--key`/`$METERR_KEY`, whose key needs `scope`.
+    static func client(url: String?, key: String?, scope: String) throws -> ManagementClient {
         let environment = ProcessInfo.processInfo.environment
         guard let key = key ?? environment["METERR_KEY"], !key.isEmpty else {
-            throw MeterrError.invalid("key", "set --key or METERR_KEY to a meterr key (mk_…) with the admin scope")
+            throw MeterrError.invalid("key", "set --key or METERR_KEY to a meterr key (mk_…) with the \(scope) scope")
         }
         let baseURL = url ?? environment["METERR_URL"] ?? "http://127.0.0.1:8787"
         guard baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else {

@@ -24,15 +24,7 @@ struct MCPCommand: AsyncParsableCommand {
     var key: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let key = key ?? environment["METERR_KEY"], !key.isEmpty else {
-            throw MeterrError.invalid("key", "set --key or METERR_KEY to a meterr key (mk_…) with the read scope")
-        }
-        let baseURL = url ?? environment["METERR_URL"] ?? "http://127.0.0.1:8787"
-        guard baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else {
-            throw MeterrError.invalid("url", "must be an http:// or https:// URL")
-        }
-        let client = ManagementClient(connection: MeterrConnection(baseURL: baseURL, key: key))
+        let client = try ServerOptions.client(url: url, key: key, scope: "read")
         let server = await MeterrTools(client: client).makeServer()
         try await server.start(transport: StdioTransport())
         await server.waitUntilCompleted()
