@@ -112,10 +112,9 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         maxBodyBytes: configuration.maxBodyBytes
     ).register(on: api)
     let upstreamPolicy = UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts))
-    WebhookRoutes(
-        store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes, clock: clock
-    )
-    .register(on: api)
+    let webhookRoutes = WebhookRoutes(
+        store: store, vault: vault, policy: upstreamPolicy, maxBodyBytes: configuration.maxBodyBytes, clock: clock)
+    webhookRoutes.register(on: api)
     CredentialRoutes(
         store: store, cache: credentials,
         policy: UpstreamURLPolicy(allowedHosts: Set(configuration.upstreamAllowHosts)),
@@ -171,6 +170,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         guard let upstream = configuration.upstreams[provider], let key = upstream.apiKey else { return nil }
         return (provider, CredentialVault.mask(key), upstream.baseURL)
     }
+    dashboard.webhooks = webhookRoutes
     dashboard.register(on: router)
 
     var maintenance: [any Service] = [

@@ -410,6 +410,32 @@ struct DashboardTests {
         }
     }
 
+    @Test(
+        "Owners and admins add and remove webhooks on the alerts page, with the API's checks; the secret is shown once")
+    func webhooksFromTheDashboard() async throws {
+        try await withApp(configure: { $0.upstreamAllowHosts = ["127.0.0.1"] }) { client in
+            let admin = try await client.signIn(email: "ops-admin@example.com", role: "admin")
+            #expect(String(buffer: try await client.page("/alerts", admin).body).contains("id=\"webhooks\""))
+            let bad = try await client.form(
+                "/webhooks", admin, "csrf=\(admin.csrf)&url=ftp%3A%2F%2Fexample.com&format=json")
+            #expect(bad.status == .badRequest)
+            #expect(String(buffer: bad.body).contains("url: "))
+            let added = try await client.form(
+                "/webhooks", admin, "csrf=\(admin.csrf)&url=http%3A%2F%2F127.0.0.1%3A9%2Fhook&format=slack")
+            #expect(added.status == .ok)
+            #expect(String(buffer: added.body).contains("id=\"new-webhook-secret\">whsec_"))
+            let hooks = try await client.get("/api/webhooks").json["webhooks"] as? [[String: Any]] ?? []
+            #expect(hooks.count == 1 && hooks.first?["format"] as? String == "slack")
+            let id = try #require(hooks.first?["id"] as? String)
+            #expect(!String(buffer: try await client.page("/alerts", admin).body).contains("whsec_"))
+            let viewer = try await client.signIn(email: "ops-viewer@example.com", role: "viewer")
+            #expect(!String(buffer: try await client.page("/alerts", viewer).body).contains("id=\"webhooks\""))
+            #expect(try await client.form("/webhooks/\(id)/delete", viewer, "csrf=\(viewer.csrf)").status == .forbidden)
+            #expect(try await client.form("/webhooks/\(id)/delete", admin, "csrf=\(admin.csrf)").status == .seeOther)
+            #expect((try await client.get("/api/webhooks").json["webhooks"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday

@@ -27,6 +27,8 @@ struct DashboardRoutes: Sendable {
     /// The provider keys meterr was started with (the environment or the configuration), masked,
     /// with their upstream: every organisation without its own credential uses them.
     var serverCredentials: [(provider: Provider, masked: String, baseURL: String)] = []
+    /// Alert webhooks, managed on the alerts page by owners and admins.
+    var webhooks: WebhookRoutes?
     let broadcaster: UsageBroadcaster
     let unpriced: UnpricedPricing
     let clock: WallClock
@@ -55,6 +57,8 @@ struct DashboardRoutes: Sendable {
         pages.get("alerts", use: alertsPage)
         pages.post("alerts/:id/acknowledge", use: acknowledgeAlert)
         pages.post("alerts/acknowledge", use: acknowledgeAllAlerts)
+        pages.post("webhooks", use: addWebhook)
+        pages.post("webhooks/:id/delete", use: removeWebhook)
         pages.get("keys", use: keysPage)
         pages.post("keys", use: createKey)
         pages.post("keys/:id/revoke", use: revokeKey)

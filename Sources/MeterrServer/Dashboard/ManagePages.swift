@@ -261,6 +261,7 @@ extension DashboardRoutes {
             <input type="hidden" name="severity" value="\(severity ?? "")">\
             <button type="submit" class="quiet">Acknowledge all \(Format.count(open)) shown</button></form>
             """ : ""
+        let hooks = context.session.canManage ? try await webhooksPanel(context, created: nil, problem: nil) : .empty
         let body: HTML = """
             <h1>Alerts</h1><p>\(Format.count(open)) not acknowledged.</p>
             <form class="filters" method="get" action="/alerts">\
@@ -273,8 +274,70 @@ extension DashboardRoutes {
             <th scope="col">Subject</th><th scope="col">Message</th><th scope="col">State</th></tr></thead>\
             <tbody>\(rows)\(list.isEmpty ? "<tr><td colspan=\"6\" class=\"muted\">No alerts.</td></tr>" as HTML : "")\
             </tbody></table></section>
+            \(hooks)
             """
         return page("Alerts", context, current: "/alerts", body)
+    }
+
+    /// The organisation's webhooks with a form to add one (owners and admins); a new one's secret once.
+    func webhooksPanel(_ context: DashboardContext, created: (Webhook, String)?, problem: String?) async throws -> HTML
+    {
+        guard let webhooks else { return .empty }
+        let rows = try await webhooks.store.webhooks(org: context.orgId).html { hook in
+            """
+            <tr id="webhook-\(hook.id)"><td>\(hook.url)</td><td>\(hook.format)</td><td>\(Format.time(hook.createdAt))</td>\
+            <td><form method="post" action="/webhooks/\(hook.id)/delete"><input type="hidden" name="csrf" \
+            value="\(context.session.csrf)"><button class="danger" type="submit" aria-label="Remove webhook \(hook.url)">\
+            Remove</button></form></td></tr>
+            """
+        }
+        let shown: HTML =
+            created.map { hook, secret in
+                """
+                <div class="notice" role="status"><strong>Webhook added for \(hook.url).</strong> Its signing secret, \
+                shown only this once:<code class="secret" id="new-webhook-secret">\(secret)</code></div>
+                """
+            } ?? ""
+        return """
+            <section class="panel" id="webhooks"><h2 id="webhooks-heading">Webhooks</h2>\(shown)\
+            \(problem.map { problemsHTML([$0]) } ?? .empty)\
+            <table><caption>Where alerts are posted</caption><thead><tr><th scope="col">URL</th>\
+            <th scope="col">Format</th><th scope="col">Added</th><th scope="col"><span class="sr-only">Actions</span></th>\
+            </tr></thead><tbody>\(rows)</tbody></table>\
+            <form class="filters" method="post" action="/webhooks" aria-labelledby="webhooks-heading">\
+            <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+            <label for="w-url">URL<input id="w-url" name="url" required placeholder="https://hooks.example.com/meterr"></label>\
+            <label for="w-format">Format<select id="w-format" name="format"><option value="json">json (signed)</option>\
+            <option value="slack">slack</option></select></label><button type="submit">Add webhook</button></form></section>
+            """
+    }
+
+    @Sendable func addWebhook(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        guard let webhooks else { throw MeterrError(.notFound, "no such page") }
+        do {
+            let created = try await webhooks.add(
+                org: context.orgId, url: form.nonEmpty("url") ?? "", format: form.nonEmpty("format") ?? "json",
+                actor: context.session.principal.keyId)
+            let panel = try await webhooksPanel(context, created: created, problem: nil)
+            return page("Webhooks", context, current: "/alerts", "<h1>Webhooks</h1>" + panel)
+        } catch let error as MeterrError where error.code == .invalidRequest {
+            let panel = try await webhooksPanel(
+                context, created: nil, problem: (error.field.map { "\($0): " } ?? "") + error.message)
+            return page("Webhooks", context, current: "/alerts", "<h1>Webhooks</h1>" + panel, status: .badRequest)
+        }
+    }
+
+    @Sendable func removeWebhook(_ request: Request, context: DashboardContext) async throws -> Response {
+        try context.checkCSRF(try await FormData.read(request))
+        try context.require(.admin)
+        let id = try context.parameters.require("id")
+        guard let webhooks,
+            try await webhooks.store.deleteWebhook(org: context.orgId, id: id, actor: context.session.principal.keyId)
+        else { throw MeterrError(.notFound, "no such webhook") }
+        return redirect("/alerts#webhooks")
     }
 
     @Sendable func acknowledgeAllAlerts(_ request: Request, context: DashboardContext) async throws -> Response {

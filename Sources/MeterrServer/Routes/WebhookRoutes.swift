@@ -32,22 +32,28 @@ struct WebhookRoutes: Sendable {
         try context.require(.admin)
         let members = try await collectJSONObject(request, limit: maxBodyBytes, expecting: "a JSON object with url")
         guard let url = members["url"]?.string else { throw MeterrError.invalid("url", "is required") }
+        let (webhook, secret) = try await add(
+            org: context.principal.orgId, url: url, format: members["format"]?.string ?? "json",
+            actor: context.principal.keyId)
+        return try jsonResponse(info(webhook, secret: secret), status: .created)
+    }
+
+    /// Checks and stores a webhook (the API and the dashboard alike); returns it and its new secret.
+    func add(org: String, url: String, format: String, actor: String) async throws -> (Webhook, String) {
         let checked: String
         do {
             checked = try policy.check(url)
         } catch let error as MeterrError {
             throw MeterrError.invalid("url", error.message)
         }
-        let format = members["format"]?.string ?? "json"
         guard format == "json" || format == "slack" else {
             throw MeterrError.invalid("format", "must be json or slack")
         }
         let webhook = Webhook(
-            id: Identifier.make("whk", length: 16), orgId: context.principal.orgId, url: checked, format: format,
-            createdAt: clock.now())
+            id: Identifier.make("whk", length: 16), orgId: org, url: checked, format: format, createdAt: clock.now())
         let secret = "whsec_" + Identifier.random(length: 32)
-        try await store.createWebhook(webhook, secret: secret, vault: vault, actor: context.principal.keyId)
-        return try jsonResponse(info(webhook, secret: secret), status: .created)
+        try await store.createWebhook(webhook, secret: secret, vault: vault, actor: actor)
+        return (webhook, secret)
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
