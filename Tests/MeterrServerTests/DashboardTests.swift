@@ -397,6 +397,24 @@ struct DashboardTests {
             #expect(refused.status == .tooManyRequests)
             #expect(String(buffer: refused.body).contains("pilot"))
             let id = try #require(budget["id"] as? String)
+            // Edited on the dashboard: a bad value names the field; a higher limit lets the call through.
+            let form = try await client.page("/budgets/\(id)/edit", admin)
+            #expect(String(buffer: form.body).contains("value=\"0.000100000\""))
+            let wrong = try await client.form(
+                "/budgets/\(id)", admin, "csrf=\(admin.csrf)&name=pilot&period=month&limit_usd=-3&hard=true")
+            #expect(wrong.status == .badRequest)
+            #expect(String(buffer: wrong.body).contains("limit_usd: must be a positive amount"))
+            let raised = try await client.form(
+                "/budgets/\(id)", admin,
+                "csrf=\(admin.csrf)&name=pilot&period=month&limit_usd=100&time_zone=Europe%2FBerlin&thresholds=80&hard=true"
+            )
+            #expect(raised.status == .seeOther)
+            let edited = (try await client.get("/api/budgets").json["budgets"] as? [[String: Any]] ?? []).first
+            #expect(edited?["limit_usd"] as? String == "100.000000000" && edited?["thresholds"] as? [Int] == [80])
+            #expect(
+                try await client.call(
+                    "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"]
+                ).status == .ok)
             #expect(try await client.form("/budgets/\(id)/delete", admin, "csrf=\(admin.csrf)").status == .seeOther)
             let served = try await client.call(
                 "/openai/v1/chat/completions", body, headers: [.authorization: "Bearer \(adminKey)"])

@@ -54,6 +54,8 @@ struct DashboardRoutes: Sendable {
         pages.post("budgets/unpriced", use: setUnpricedPolicy)
         pages.post("budgets", use: createBudget)
         pages.post("budgets/:id/delete", use: deleteBudget)
+        pages.get("budgets/:id/edit", use: editBudgetPage)
+        pages.post("budgets/:id", use: updateBudget)
         pages.get("alerts", use: alertsPage)
         pages.post("alerts/:id/acknowledge", use: acknowledgeAlert)
         pages.post("alerts/acknowledge", use: acknowledgeAllAlerts)

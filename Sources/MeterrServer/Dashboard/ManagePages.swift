@@ -74,9 +74,79 @@ extension DashboardRoutes {
 
     func deleteBudgetCell(_ budget: Budget, csrf: String) -> HTML {
         """
-        <td><form method="post" action="/budgets/\(budget.id)/delete"><input type="hidden" name="csrf" value="\(csrf)">\
+        <td class="nowrap"><a class="button quiet" href="/budgets/\(budget.id)/edit" aria-label="Edit budget \(budget.name)">\
+        Edit</a> <form class="inline" method="post" action="/budgets/\(budget.id)/delete">\
+        <input type="hidden" name="csrf" value="\(csrf)">\
         <button class="danger" type="submit" aria-label="Delete budget \(budget.name)">Delete</button></form></td>
         """
+    }
+
+    /// A budget form's fields as the API's JSON members, so the dashboard validates as the API does.
+    static func budgetMembers(_ form: FormData) -> [String: JSONValue] {
+        var members: [String: JSONValue] = ["hard": .bool(form.nonEmpty("hard") == "true")]
+        for name in ["name", "scope", "value", "period", "limit_usd", "time_zone"] {
+            if let value = form.nonEmpty(name) { members[name] = .string(value) }
+        }
+        if let hours = form.nonEmpty("window_hours") { members["window_hours"] = .number(hours) }
+        if let list = form.nonEmpty("thresholds") {
+            members["thresholds"] = .array(
+                list.split(separator: ",").map { .number($0.trimmingCharacters(in: .whitespaces)) })
+        }
+        return members
+    }
+
+    @Sendable func editBudgetPage(_ request: Request, context: DashboardContext) async throws -> Response {
+        try context.require(.admin)
+        let id = try context.parameters.require("id")
+        guard let budget = try await budgets.budgets(org: context.orgId).first(where: { $0.id == id }) else {
+            throw MeterrError(.notFound, "no such budget")
+        }
+        return page("Edit budget", context, current: "/budgets", editBudgetForm(budget, context, problem: nil))
+    }
+
+    func editBudgetForm(_ budget: Budget, _ context: DashboardContext, problem: String?) -> HTML {
+        func options(_ values: [String], selected: String) -> HTML {
+            values.html { "<option value=\"\($0)\"\($0 == selected ? " selected" : "")>\($0)</option>" }
+        }
+        let hard: HTML = budget.hard ? " checked" : ""
+        return """
+            <h1>Edit budget \(budget.name)</h1>\(problem.map { problemsHTML([$0]) } ?? .empty)
+            <p class="muted">A new period or time zone starts a new baseline: the spend so far goes into the budget's history.</p>
+            <section class="panel"><form class="filters" method="post" action="/budgets/\(budget.id)">\
+            <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+            <label for="e-name">Name<input id="e-name" name="name" value="\(budget.name)" required></label>\
+            <label for="e-period">Period<select id="e-period" name="period">\
+            \(options(["month", "week", "day", "rolling"], selected: budget.period.name))</select></label>\
+            <label for="e-window">Rolling window (hours)<input id="e-window" name="window_hours" type="number" min="1" \
+            value="\(budget.period.windowHours.map(String.init) ?? "")"></label>\
+            <label for="e-limit">Limit (USD)<input id="e-limit" name="limit_usd" value="\(budget.limit.decimalString)" required></label>\
+            <label for="e-zone">Time zone<input id="e-zone" name="time_zone" value="\(budget.timeZone)"></label>\
+            <label for="e-thresholds">Alert at (% of the limit)<input id="e-thresholds" name="thresholds" \
+            value="\(budget.thresholds.map(String.init).joined(separator: ", "))"></label>\
+            <label><span><input type="checkbox" name="hard" value="true"\(hard)> hard: refuse calls that would cross it</span></label>\
+            <button type="submit">Save</button> <a href="/budgets">Cancel</a></form></section>
+            """
+    }
+
+    @Sendable func updateBudget(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        let id = try context.parameters.require("id")
+        guard let old = try await budgets.budgets(org: context.orgId).first(where: { $0.id == id }) else {
+            throw MeterrError(.notFound, "no such budget")
+        }
+        do {
+            _ = try await BudgetRoutes.change(
+                old, members: Self.budgetMembers(form), store: budgets, guardian: guardian, now: clock.now(),
+                actor: context.session.principal.keyId)
+        } catch let error as MeterrError where error.code == .invalidRequest {
+            return page(
+                "Edit budget", context, current: "/budgets",
+                editBudgetForm(old, context, problem: (error.field.map { "\($0): " } ?? "") + error.message),
+                status: .badRequest)
+        }
+        return redirect("/budgets")
     }
 
     /// The new-budget form (owners and admins), with the API's fields and validation.
@@ -109,15 +179,7 @@ extension DashboardRoutes {
         try context.checkCSRF(form)
         try context.require(.admin)
         // The form's fields as the API's JSON members, so both validate alike.
-        var members: [String: JSONValue] = ["hard": .bool(form.nonEmpty("hard") == "true")]
-        for name in ["name", "scope", "value", "period", "limit_usd", "time_zone"] {
-            if let value = form.nonEmpty(name) { members[name] = .string(value) }
-        }
-        if let hours = form.nonEmpty("window_hours") { members["window_hours"] = .number(hours) }
-        if let list = form.nonEmpty("thresholds") {
-            members["thresholds"] = .array(
-                list.split(separator: ",").map { .number($0.trimmingCharacters(in: .whitespaces)) })
-        }
+        let members = Self.budgetMembers(form)
         do {
             guard members["name"] != nil else { throw MeterrError.invalid("name", "is required") }
             guard members["limit_usd"] != nil else {

@@ -53,19 +53,26 @@ struct BudgetRoutes: Sendable {
         guard let old = try await store.budgets(org: context.principal.orgId).first(where: { $0.id == id }) else {
             throw MeterrError(.notFound, "no such budget")
         }
-        var budget = try Self.apply(members, to: old)
         let now = clock.now()
-        let rebaselined = budget.period != old.period || budget.timeZone != old.timeZone
-        if rebaselined {
+        let budget = try await Self.change(
+            old, members: members, store: store, guardian: guardian, now: now, actor: context.principal.keyId)
+        return try jsonResponse(try await status(budget, now: now))
+    }
+
+    /// Changes a budget (the API and the dashboard alike); a new period or time zone re-baselines it.
+    static func change(
+        _ old: Budget, members: [String: JSONValue], store: any BudgetStore, guardian: BudgetGuard, now: Timestamp,
+        actor: String
+    ) async throws -> Budget {
+        var budget = try apply(members, to: old)
+        if budget.period != old.period || budget.timeZone != old.timeZone {
             try await guardian.rebaseline(old, now: now)
             budget.baselineAt = now
         }
-        guard try await store.updateBudget(budget, actor: context.principal.keyId) else {
-            throw MeterrError(.notFound, "no such budget")
-        }
+        guard try await store.updateBudget(budget, actor: actor) else { throw MeterrError(.notFound, "no such budget") }
         try await guardian.reload()
-        guardian.forget(id)
-        return try jsonResponse(try await status(budget, now: now))
+        guardian.forget(old.id)
+        return budget
     }
 
     @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> Response {
