@@ -14,7 +14,8 @@ venv=${SDK_VENV:-$root/.venv-sdk}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q schemathesis==4.32.5 hypothesis==6.170.17
 
-port=$((20000 + RANDOM % 20000))  # apart from any other run on this machine
+. "$(cd "$(dirname "$0")/../lib" && pwd)/ports.sh"
+port=$(free_port)
 data=$(mktemp -d)
 export METERR_ADMIN_KEY=mk_fuzzcheckfuzzcheckfuzzcheck
 # The fuzzer sends bad keys on purpose: the per-address back-off would turn the rest into 429s.

@@ -12,7 +12,8 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 # The version this check was last verified with; raise it deliberately.
 "$venv/bin/pip" install -q mcp==2.3.0
 
-port=$((20000 + RANDOM % 20000))
+. "$(cd "$(dirname "$0")/../lib" && pwd)/ports.sh"
+port=$(free_port)
 data=$(mktemp -d)
 export METERR_ADMIN_KEY=mk_mcpcheckmcpcheckmcpcheck01
 METERR_LOG_LEVEL=warning "$binary" serve --port "$port" --data "$data" >/dev/null &

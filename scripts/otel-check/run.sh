@@ -11,14 +11,17 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q openai==3.57.0 anthropic==2.14.0 opentelemetry-proto==1.45.2
 
 work=$(mktemp -d)
-fake_port=$((20000 + RANDOM % 20000))
-receiver_port=$((fake_port + 1))
-meterr_port=$((fake_port + 2))
+. "$root/scripts/lib/ports.sh"
+fake_port=$(free_port)
+receiver_port=$(free_port)
+meterr_port=$(free_port)
 export FAKE_PROVIDER_TRACE_LOG="$work/provider.jsonl"
 "$venv/bin/python" "$root/scripts/sdk-check/fake_provider.py" "$fake_port" &
 fake=$!
 "$venv/bin/python" "$here/receiver.py" "$receiver_port" "$work" &
 receiver=$!
+wait_for_port "$fake_port"
+wait_for_port "$receiver_port"
 export METERR_ADMIN_KEY=mk_otelcheckotelcheckotelcheck1
 for p in OPENAI ANTHROPIC; do
   export METERR_${p}_BASE_URL="http://127.0.0.1:$fake_port"

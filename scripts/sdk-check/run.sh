@@ -11,11 +11,13 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 # The versions this check was last verified with; raise them deliberately.
 "$venv/bin/pip" install -q openai==3.57.0 anthropic==2.14.0 google-genai==3.6.1 mistralai==3.7.0 cohere==7.3.1
 
-fake_port=$((20000 + RANDOM % 20000))
-meterr_port=$((fake_port + 1))
+. "$root/scripts/lib/ports.sh"
+fake_port=$(free_port)
+meterr_port=$(free_port)
 data=$(mktemp -d)
 "$venv/bin/python" "$here/fake_provider.py" "$fake_port" &
 fake=$!
+wait_for_port "$fake_port"
 export METERR_ADMIN_KEY=mk_sdkchecksdkchecksdkcheck01
 for p in OPENAI AZURE ANTHROPIC GEMINI MISTRAL COHERE; do
   export METERR_${p}_BASE_URL="http://127.0.0.1:$fake_port"
@@ -37,7 +39,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=l
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$tls/ext.cnf"
 openssl x509 -req -in "$tls/req.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
   -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
-tls_port=$((meterr_port + 1))
+tls_port=$(free_port)
 METERR_LOG_LEVEL=warning "$binary" serve --port "$tls_port" --data "$tls/data" \
   --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" >/dev/null &
 tls_server=$!
