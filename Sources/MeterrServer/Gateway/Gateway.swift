@@ -64,12 +64,19 @@ struct Gateway: Sendable {
     /// The mount serving a call, if the gateway serves it (GET, POST and DELETE under a mount).
     static func mount(method: HTTPRequest.Method, path: String) -> Mount? {
         guard method == .post || method == .get || method == .delete else { return nil }
-        if let misdirection = Misdirection.of(path: path) {
-            return Mount(
-                prefix: misdirection.prefix, provider: misdirection.provider, strip: "", misdirection: misdirection)
-        }
-        return mounts.first { path.hasPrefix($0.prefix) && path.utf8.count > $0.prefix.utf8.count }
+        let served = mounts.first { path.hasPrefix($0.prefix) && path.utf8.count > $0.prefix.utf8.count }
+        // Served calls skip the misdirection list, unless their mount has misdirected paths under it
+        // (`/v1/messages` under `/v1/`).
+        guard served.map({ misdirectedMounts.contains($0.prefix) }) ?? true,
+            let misdirection = Misdirection.of(path: path)
+        else { return served }
+        return Mount(
+            prefix: misdirection.prefix, provider: misdirection.provider, strip: "", misdirection: misdirection)
     }
+
+    /// The mounts some misdirected path lies under.
+    static let misdirectedMounts = Set(
+        mounts.map(\.prefix).filter { prefix in Misdirection.all.contains { $0.prefix.hasPrefix(prefix) } })
 
     /// Headers never forwarded in either direction (hop-by-hop, or recomputed).
     static let hopByHop: Set<String> = [
