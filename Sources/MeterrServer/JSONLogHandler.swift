@@ -43,31 +43,16 @@ struct JSONLogHandler: LogHandler {
     func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = "{\"ts\":\(Self.quoted(clock.now().rfc3339)),\"level\":\(Self.quoted(event.level.rawValue))"
-        line += ",\"message\":\(Self.quoted(event.message.description)),\"logger\":\(Self.quoted(label))"
+        var json = JSONWriter(capacity: 256)
+        json.beginObject()
+        json.string("ts", clock.now().rfc3339)
+        json.string("level", event.level.rawValue)
+        json.string("message", event.message.description)
+        json.string("logger", label)
         for key in merged.keys.sorted() where !["ts", "level", "message", "logger"].contains(key) {
-            line += ",\(Self.quoted(key)):\(Self.quoted(merged[key]!.description))"
+            json.string(key, merged[key]!.description)
         }
-        write(line + "}\n")
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out +=
-                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        json.endObject()
+        write(String(decoding: json.bytes, as: UTF8.self) + "\n")
     }
 }
