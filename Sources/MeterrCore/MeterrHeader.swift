@@ -15,6 +15,13 @@ public enum MeterrHeader {
     public static let requestId = "x-meterr-request-id"
     /// The call's exact cost, on non-streaming responses.
     public static let cost = "x-meterr-cost-usd"
+    /// `compatible` on a `/v1` call: the provider's own OpenAI-compatible surface serves it, untranslated.
+    public static let wire = "x-meterr-wire"
+    /// `drop` (the default) or `reject`: what a translated `/v1` call does with parameters the provider
+    /// cannot honour.
+    public static let unsupportedParameters = "x-meterr-unsupported-params"
+    /// The parameters a translated call left out, on its answer.
+    public static let droppedParameters = "x-meterr-dropped-params"
 
     /// Tags as the value of `x-meterr-tags`: `k=v` pairs in key order, joined by commas.
     public static func tagsValue(_ tags: [String: String]) -> String {

@@ -48,6 +48,9 @@ public protocol ProviderProfile: Sendable {
     /// Where it serves the OpenAI Chat Completions format, for `/v1` calls naming `provider/model`:
     /// the path on its upstream, or `nil` when it does not serve that surface.
     func openAICompatiblePath(_ path: String) -> String?
+    /// Its native translation of OpenAI Chat Completions calls (for `/v1` calls naming `provider/model`),
+    /// or `nil` when it speaks the OpenAI format itself (or has no translation).
+    var chatTranslator: (any ChatTranslator)? { get }
     /// The usage in a whole (non-streamed) response body.
     func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading
     /// A tap that reads usage from a streamed response, event by event.
@@ -67,6 +70,7 @@ extension ProviderProfile {
     public var gatewayMounts: [String] { [gatewayPrefix + "/v1/"] }
     public var sdkBasePath: String { gatewayPrefix }
     public var routingNames: [String] { [provider.rawValue] }
+    public var chatTranslator: (any ChatTranslator)? { nil }
 
     public func inspect(path: String, query: String?, body: [UInt8]) -> RequestFacts {
         RequestFacts(body: body)

@@ -61,6 +61,26 @@ public struct ResponseUsageMeter: Sendable {
         }
     }
 
+    /// Takes the next bytes of a stream, and hands each event they complete on after its usage is read
+    /// (to translate it), so the stream is scanned once.
+    public mutating func feed(_ bytes: some Sequence<UInt8>, events: (StreamEvent) -> Void) {
+        guard streaming else { return feed(bytes) }
+        scanner.feed(bytes) { event in
+            tap?.consume(event)
+            events(event)
+        }
+    }
+
+    /// Ends a stream, handing on the event its last bytes completed, and says what it held.
+    public mutating func finish(events: (StreamEvent) -> Void) -> UsageReading {
+        guard streaming else { return finish() }
+        scanner.finish { event in
+            tap?.consume(event)
+            events(event)
+        }
+        return tap?.reading ?? UsageReading(finished: true)
+    }
+
     /// Ends the body and says what it held.
     public mutating func finish() -> UsageReading {
         guard let endpoint else { return UsageReading(finished: true) }

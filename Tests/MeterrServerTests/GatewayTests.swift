@@ -405,7 +405,7 @@ struct GatewayTests {
     }
 
     @Test(
-        "/v1 with provider/model reaches that provider's OpenAI-compatible surface with its key and the bare model",
+        "/v1 with provider/model and x-meterr-wire: compatible reaches the provider's OpenAI-compatible surface",
         arguments: [
             ("anthropic/claude-sonnet-4-5", "/v1/chat/completions", "claude-sonnet-4-5", "anthropic"),
             ("gemini/gemini-2.5-flash", "/v1beta/openai/chat/completions", "gemini-2.5-flash", "gemini"),
@@ -417,7 +417,7 @@ struct GatewayTests {
         try await withGateway { client, seen in
             let response = try await client.call(
                 "/v1/chat/completions", #"{"messages":[],"model":"\#(model)","temperature":0}"#,
-                headers: [.authorization: "Bearer \(adminKey)"])
+                headers: [.authorization: "Bearer \(adminKey)", .init(MeterrHeader.wire)!: "compatible"])
             #expect(response.status == .ok)
             let upstream = try #require(seen.last.withLock { $0 })
             #expect(upstream.path == upstreamPath)

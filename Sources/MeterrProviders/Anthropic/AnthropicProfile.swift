@@ -28,6 +28,8 @@ public struct AnthropicProfile: ProviderProfile {
         OpenAIWire.surface(path) == "/chat/completions" ? "/v1/chat/completions" : nil
     }
 
+    public var chatTranslator: (any ChatTranslator)? { AnthropicTranslator() }
+
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
         AnthropicUsage.read(body: body)
     }

@@ -36,6 +36,8 @@ public struct CohereProfile: ProviderProfile {
 
     public func openAICompatiblePath(_ path: String) -> String? { "/compatibility/v1" + OpenAIWire.surface(path) }
 
+    public var chatTranslator: (any ChatTranslator)? { CohereTranslator() }
+
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
         CohereUsage.read(endpoint: endpoint, body: body)
     }

@@ -47,6 +47,8 @@ public struct GeminiProfile: ProviderProfile {
 
     public func openAICompatiblePath(_ path: String) -> String? { "/v1beta/openai" + OpenAIWire.surface(path) }
 
+    public var chatTranslator: (any ChatTranslator)? { GeminiTranslator() }
+
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading { GeminiUsage.read(body: body) }
 
     public func usageTap(endpoint: ProviderEndpoint) -> any StreamUsageTap { GeminiTap() }

@@ -110,6 +110,8 @@ struct Gateway: Sendable {
         var wire: Provider
         var injectedUsage: Bool
         var limitHeaders: HTTPFields
+        /// The translation of a `/v1` call to the target's native API, whose answer goes back in OpenAI's format.
+        var translation: GatewayTranslation? = nil
     }
 
     /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the

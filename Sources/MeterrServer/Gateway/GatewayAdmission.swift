@@ -52,6 +52,13 @@ struct RoutedCall: Sendable {
     var path: String
     var body: ByteBuffer
     var compatible: Bool
+    /// A `/v1` Chat Completions call translated to the target's native API.
+    var translation: GatewayTranslation? = nil
+
+    /// How the call reached its provider, as the event's `route` says: `direct` (in the format it was
+    /// made in), `translated` (from `/v1` to the provider's native API), `compatible` (to the provider's
+    /// OpenAI-compatible surface).
+    var routeName: String { translation != nil ? "translated" : compatible ? "compatible" : "direct" }
 }
 
 /// The upstream of a call and the provider key meterr puts on it (`nil`: the caller's own travels).
@@ -66,11 +73,11 @@ extension Gateway {
     func admit(_ inbound: Inbound) async -> Admission {
         let profile = Providers.profile(inbound.mount.provider)
         // What admission learnt before a refusal, to record a refused call.
-        var known: (call: AuthenticatedCall, inspected: InspectedCall)?
+        var known: (call: AuthenticatedCall, inspected: InspectedCall, target: Provider?)?
         do {
             let call = try await authenticate(inbound, profile: profile)
-            let inspected = try inspect(call)
-            known = (call, inspected)
+            var inspected = try inspect(call)
+            known = (call, inspected, nil)
             let limitHeaders: HTTPFields
             do {
                 limitHeaders = try limit(call)
@@ -79,6 +86,11 @@ extension Gateway {
                 throw refusal
             }
             let routed = try route(call, inspected)
+            if let translation = routed.translation {
+                // From here on the call is what goes upstream: the native request, read natively.
+                inspected = Self.nativeView(translation, target: routed.target)
+            }
+            known = (call, inspected, routed.target)
             let upstream = try await credential(call, routed)
             var (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
             var gatewayCall = try await holdSpend(call, inspected, routed)
@@ -94,13 +106,13 @@ extension Gateway {
             return .forward(
                 UpstreamPlan(
                     request: request, call: gatewayCall, target: routed.target, wire: wire.provider,
-                    injectedUsage: injectedUsage, limitHeaders: limitHeaders))
+                    injectedUsage: injectedUsage, limitHeaders: limitHeaders, translation: routed.translation))
         } catch let refusal as GatewayRefusal {
             if refusal.counted {
                 metrics.record(provider: inbound.mount.provider, status: refusal.error.code.httpStatus, source: nil)
             }
-            if let reason = refusal.refusedFor, let (call, inspected) = known {
-                recordRefusal(call, inspected, reason: reason, status: refusal.error.code.httpStatus)
+            if let reason = refusal.refusedFor, let (call, inspected, target) = known {
+                recordRefusal(call, inspected, target: target, reason: reason, status: refusal.error.code.httpStatus)
             }
             return .reply(Self.failure(profile, refusal.error.code, refusal.error.message, headers: refusal.headers))
         } catch {
@@ -162,13 +174,19 @@ extension Gateway {
         return headers
     }
 
-    /// `/v1` with `provider/model` reaches that provider's OpenAI-compatible surface: the same format,
-    /// the model name without its prefix; every other call goes to the provider it was made to.
+    /// `/v1` with `provider/model` reaches that provider: Chat Completions translated to its native API
+    /// when it has one, else (or when asked) its OpenAI-compatible surface with the model name without
+    /// its prefix; every other call goes to the provider it was made to.
     func route(_ call: AuthenticatedCall, _ inspected: InspectedCall) throws -> RoutedCall {
         let provider = call.inbound.mount.provider
         guard call.inbound.mount.strip.isEmpty, let model = inspected.facts.model,
             let (routed, bare) = Providers.routed(model)
         else { return RoutedCall(target: provider, path: call.path, body: call.inbound.body, compatible: false) }
+        if let translation = try translation(call, inspected, target: routed, model: bare) {
+            return RoutedCall(
+                target: routed, path: translation.native.path, body: ByteBuffer(bytes: translation.native.body),
+                compatible: false, translation: translation)
+        }
         guard let path = Providers.profile(routed).openAICompatiblePath(call.path),
             let rewritten = RequestRewrite.replacingModel(in: inspected.bytes, with: bare)
         else {
@@ -177,6 +195,16 @@ extension Gateway {
         }
         return RoutedCall(
             target: routed, path: path, body: ByteBuffer(bytes: rewritten), compatible: routed != OpenAIWire.provider)
+    }
+
+    /// A translated call as its provider sees it: the native body, the facts read from it, its endpoint.
+    static func nativeView(_ translation: GatewayTranslation, target: Provider) -> InspectedCall {
+        let profile = Providers.profile(target)
+        let native = translation.native
+        var facts = profile.inspect(path: native.path, query: nil, body: native.body)
+        facts.maxTokens = facts.maxTokens ?? translation.chat.maxTokens
+        facts.user = translation.chat.user
+        return InspectedCall(bytes: native.body, facts: facts, endpoint: profile.endpoint(forPath: native.path))
     }
 
     /// The upstream and the key: the caller's own (`x-meterr-key`), else the organisation's stored one
@@ -248,6 +276,10 @@ extension Gateway {
             let credential = targetProfile.credentialHeader(key: key, compatible: routed.compatible)
             headers.replaceOrAdd(name: credential.name, value: credential.value)
         }
+        if let translation = routed.translation {
+            for (name, value) in translation.native.headers { headers.replaceOrAdd(name: name, value: value) }
+            headers.replaceOrAdd(name: "content-type", value: "application/json")
+        }
         // Usage is read from the bytes as they pass: they must not be compressed.
         headers.add(name: "accept-encoding", value: "identity")
         if body.readableBytes > 0 || request.method == .post {
@@ -255,7 +287,8 @@ extension Gateway {
         }
         let head = HTTPRequestHead(
             version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
-            uri: upstream.endpoint.path(for: routed.path) + Self.query(call.inbound.query, profile: call.profile),
+            uri: upstream.endpoint.path(for: routed.path)
+                + (routed.translation == nil ? Self.query(call.inbound.query, profile: call.profile) : ""),
             headers: headers)
         return (UpstreamRequest(endpoint: upstream.endpoint, head: head, body: body), wire, injectedUsage)
     }
@@ -329,16 +362,18 @@ extension Gateway {
             gateway: self, provider: routed.target, endpoint: inspected.endpoint, facts: facts,
             requestBody: inspected.bytes, principal: principal, attribution: attribution, reservation: reservation,
             requestId: call.inbound.requestId, started: call.started, startedAt: startedAt,
-            unpricedPolicy: unpricedPolicy)
+            unpricedPolicy: unpricedPolicy, route: routed.routeName)
     }
 
     /// Records a metered call meterr refused itself: its status, `route: refused:REASON`, no tokens and
     /// no cost, so refusals can be counted and seen beside the calls that went through.
-    func recordRefusal(_ call: AuthenticatedCall, _ inspected: InspectedCall, reason: String, status: Int) {
+    func recordRefusal(
+        _ call: AuthenticatedCall, _ inspected: InspectedCall, target: Provider?, reason: String, status: Int
+    ) {
         guard let endpoint = inspected.endpoint, endpoint != .countTokens else { return }
         let facts = inspected.facts
         let attribution = Attribution(call.inbound.head.headerFields, facts: facts, principal: call.principal)
-        let provider = Providers.routed(facts.model ?? "").map(\.0) ?? call.inbound.mount.provider
+        let provider = target ?? Providers.routed(facts.model ?? "").map(\.0) ?? call.inbound.mount.provider
         let event = UsageEvent(
             id: call.inbound.requestId, ts: call.startedAt, org: call.principal.orgId, team: attribution.team,
             user: attribution.user, project: attribution.project, keyId: call.principal.keyId, tags: attribution.tags,

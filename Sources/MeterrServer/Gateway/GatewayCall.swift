@@ -18,6 +18,8 @@ struct GatewayCall: Sendable {
     let startedAt: Timestamp
     /// The organisation's unpriced policy, when the requested model has no price.
     let unpricedPolicy: UnpricedPolicy?
+    /// How the call reached its provider (`RoutedCall.routeName`).
+    var route = "direct"
     /// The call's OpenTelemetry span, when `otel_endpoint` is configured.
     var span: (any Span)? = nil
 
@@ -65,7 +67,7 @@ struct GatewayCall: Sendable {
             model: model, modelRequested: facts.model, endpoint: endpoint.rawValue, usage: usage, usageSource: source,
             stream: stream, status: status, latencyMs: Int(Gateway.milliseconds(now - started)),
             ttftMs: stream ? firstByte.map { Int(Gateway.milliseconds($0 - started)) } : nil, requestId: requestId,
-            upstreamRequestId: upstreamRequestId, route: "direct")
+            upstreamRequestId: upstreamRequestId, route: route)
         event.applyPrice(from: gateway.pricer)
         if event.cost == nil {
             gateway.unpriced.applyFallback(

@@ -39,6 +39,8 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private var collected = ByteBuffer()
     private var meter: ResponseUsageMeter?
     private var stripper: UsageChunkStripper?
+    /// A translated stream's OpenAI side.
+    private var chatStream: ChatStream?
     private var firstByte: ContinuousClock.Instant?
     private var upstreamRequestId: String?
     /// Answered before the request body was read whole.
@@ -154,6 +156,12 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         }
         stripper = plan.injectedUsage ? UsageChunkStripper() : nil
         var headers = responseHeaders(head, plan: plan)
+        if let translation = plan.translation {
+            chatStream = ChatStream(
+                reader: translation.translator.stream(translation.chat), chat: translation.chat,
+                created: translation.created, fallbackId: requestId)
+            headers[.contentType] = "text/event-stream"
+        }
         headers[.serverTiming] = gateway.serverTiming(
             provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
         gateway.finish(&headers, requestId: requestId, origin: self.head.headerFields[.origin])
@@ -177,6 +185,14 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             return
         }
         if firstByte == nil { firstByte = .now }
+        if chatStream != nil {
+            var out: [UInt8] = []
+            meter?.feed(part.readableBytesView) { chatStream?.translate($0, into: &out) }
+            guard !out.isEmpty, !callerGone else { return }
+            context.writeAndFlush(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+            if !context.channel.isWritable { upstream?.pause() }
+            return
+        }
         meter?.feed(part.readableBytesView)
         var out = part
         if var active = stripper {
@@ -208,6 +224,13 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         headers[.serverTiming] = gateway.serverTiming(
             provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
             upstreamEnded: ContinuousClock.now)
+        if let translation = plan.translation {
+            let (answerStatus, answer) = Self.translatedAnswer(
+                translation, status: status, body: collected, usage: reading.usage, requestId: requestId)
+            headers[.contentType] = "application/json"
+            send(status: answerStatus, headers: headers, body: ByteBuffer(bytes: answer))
+            return
+        }
         send(status: status, headers: headers, body: collected)
     }
 
@@ -256,13 +279,50 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: remaining))), promise: nil)
             stripper = UsageChunkStripper()
         }
-        var reading = meter?.finish() ?? UsageReading(finished: false)
+        var reading: UsageReading
+        if chatStream != nil {
+            var out: [UInt8] = []
+            reading = meter?.finish { chatStream?.translate($0, into: &out) } ?? UsageReading(finished: false)
+            chatStream?.finish(usage: reading.usage, into: &out)
+            chatStream = nil
+            if !out.isEmpty, !callerGone {
+                context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+            }
+        } else {
+            reading = meter?.finish() ?? UsageReading(finished: false)
+        }
         if callerGone { reading.finished = false }
         plan.call.record(
             status: status, reading: reading, stream: true, firstByte: firstByte,
             upstreamRequestId: upstreamRequestId ?? reading.responseId)
         if !callerGone { context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil) }
         end()
+    }
+
+    /// A translated call's whole answer in OpenAI's format: the completion from a success (with the usage
+    /// the native reader found), the provider's error in OpenAI's error shape (same status), or a `502`
+    /// for a success meterr cannot read.
+    static func translatedAnswer(
+        _ translation: GatewayTranslation, status: Int, body: ByteBuffer, usage: Usage?, requestId: String
+    ) -> (Int, [UInt8]) {
+        let bytes = Array(body.readableBytesView)
+        let openAI = Providers.profile(.openai)
+        guard (200..<300).contains(status) else {
+            return (status, openAI.errorBody(status: status, message: TranslationSupport.errorMessage(bytes)))
+        }
+        guard let answer = translation.translator.answer(bytes, chat: translation.chat) else {
+            let code = MeterrError.Code.badGateway
+            return (
+                code.httpStatus,
+                openAI.errorBody(status: code.httpStatus, message: "the provider sent an answer meterr could not read")
+            )
+        }
+        return (
+            status,
+            answer.completionBody(
+                created: translation.created, fallbackId: requestId, fallbackModel: translation.chat.model, usage: usage
+            )
+        )
     }
 
     // MARK: The caller
@@ -287,6 +347,9 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         var headers = plan.limitHeaders
         for (name, value) in head.headers where !Gateway.hopByHop.contains(name.lowercased()) {
             if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
+        }
+        if let dropped = plan.translation?.native.dropped, !dropped.isEmpty {
+            headers[GatewayTranslation.droppedHeader] = dropped.joined(separator: ",")
         }
         return headers
     }
