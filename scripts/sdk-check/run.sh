@@ -46,3 +46,28 @@ tls_server=$!
 trap 'kill $server $fake $tls_server 2>/dev/null || true; rm -rf "$data" "$tls"' EXIT
 for _ in $(seq 1 100); do curl -sf --cacert "$tls/ca.pem" "https://localhost:$tls_port/healthz" >/dev/null && break; sleep 0.1; done
 METERR_URL="https://localhost:$tls_port" METERR_CA="$tls/ca.pem" "$venv/bin/python" -W ignore "$here/tls_sdks.py"
+
+# The OpenAI SDK on meterr's unified /v1/chat/completions with anthropic/…, gemini/… and cohere/…
+# models, which meterr translates to each provider's native API; a fake serving only those native
+# surfaces (and the compatible ones, for x-meterr-wire: compatible) records what meterr sent.
+native_port=$(free_port)
+native_log=$(mktemp)
+FAKE_NATIVE_LOG="$native_log" "$venv/bin/python" "$here/fake_native.py" "$native_port" &
+native=$!
+trap 'kill $server $fake $tls_server $native 2>/dev/null || true; rm -rf "$data" "$tls" "$native_log"' EXIT
+wait_for_port "$native_port"
+unified_port=$(free_port)
+unified_data=$(mktemp -d)
+METERR_ANTHROPIC_BASE_URL="http://127.0.0.1:$native_port" METERR_GEMINI_BASE_URL="http://127.0.0.1:$native_port" \
+  METERR_COHERE_BASE_URL="http://127.0.0.1:$native_port" METERR_LOG_LEVEL=warning \
+  "$binary" serve --port "$unified_port" --data "$unified_data" >"$unified_data.log" 2>&1 &
+unified_server=$!
+trap 'kill $server $fake $tls_server $native $unified_server 2>/dev/null || true
+      rm -rf "$data" "$tls" "$native_log" "$unified_data" "$unified_data.log"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$unified_port/healthz" >/dev/null && break; sleep 0.1; done
+METERR_URL="http://127.0.0.1:$unified_port" FAKE_NATIVE_LOG="$native_log" "$venv/bin/python" -W ignore "$here/unified_sdks.py" || {
+  echo "--- meterr's log (warnings and errors):"; tail -n 40 "$unified_data.log"
+  echo "--- the last requests the native fake received:"
+  tail -n 5 "$native_log" | cut -c1-600
+  exit 1
+}
