@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "MeterrCore"),
         // Provider wire formats: usage extraction from JSON and streams, one folder per provider.
         .target(name: "MeterrProviders", dependencies: ["MeterrCore"]),
+        // The router's decisions and memory: pure logic, no I/O.
+        .target(name: "MeterrRouter", dependencies: ["MeterrCore"]),
+        .testTarget(name: "MeterrRouterTests", dependencies: ["MeterrCore", "MeterrRouter"]),
         // Price catalog (shipped as data), exact cost engine, LiteLLM import/export.
         .target(name: "MeterrPricing", dependencies: ["MeterrCore"], resources: [.copy("Resources/catalog.json")]),
         .testTarget(name: "MeterrPricingTests", dependencies: ["MeterrCore", "MeterrPricing"]),
@@ -128,6 +131,7 @@ let package = Package(
                 "MeterrMCP",
                 "MeterrPricing",
                 "MeterrProviders",
+                "MeterrRouter",
                 "MeterrSDK",
                 "MeterrStore",
                 "MeterrTokenizer",

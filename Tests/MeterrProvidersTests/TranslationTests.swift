@@ -494,5 +494,13 @@ struct TranslationAnswerTests {
         #expect(choice.toolCalls.first?.arguments == #"{"city":"Paris"}"#)
         #expect(choice.finishReason == "tool_calls")
         #expect(choice.text == nil)
+        // The plan goes back with the calls on the next turn.
+        let next = #"""
+            {"model":"x","messages":[{"role":"user","content":"go"},{"role":"assistant","reasoning_content":"I will look it up.",
+             "tool_calls":[{"id":"get_weather_1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+             {"role":"tool","tool_call_id":"get_weather_1","content":"18"}]}
+            """#
+        let native = try parsed(CohereTranslator().request(try chat(next), options: .init()).body)
+        #expect(native["messages"]?.array?[1]["tool_plan"] == .string("I will look it up."))
     }
 }

@@ -25,6 +25,10 @@ public struct CohereTranslator: ChatTranslator {
                 fields.append(("content", try Self.content(message.parts)))
             case .assistant:
                 if !message.text.isEmpty { fields.append(("content", .string(message.text))) }
+                if !message.toolCalls.isEmpty, let plan = message.reasoning, !plan.isEmpty {
+                    // Cohere wants the plan it made back with the tool calls it led to.
+                    fields.append(("tool_plan", .string(plan)))
+                }
                 if !message.toolCalls.isEmpty {
                     fields.append(
                         (

@@ -50,6 +50,8 @@ public struct ChatRequest: Sendable {
         /// The call a tool message answers.
         public var toolCallId: String?
         public var name: String?
+        /// An assistant turn's `reasoning_content`, as meterr's answers carry it (Cohere's tool plan goes back).
+        public var reasoning: String?
 
         /// The text parts joined.
         public var text: String { parts.compactMap(\.text).joined() }
@@ -197,7 +199,7 @@ public struct ChatRequest: Sendable {
         }
         var message = Message(
             role: role, parts: try parts(value["content"], at: at), toolCalls: [], toolCallId: nil,
-            name: value["name"]?.stringValue)
+            name: value["name"]?.stringValue, reasoning: value["reasoning_content"]?.stringValue)
         if role == .tool {
             guard let id = value["tool_call_id"]?.stringValue, !id.isEmpty else {
                 throw TranslationError("\(at) is a tool result without \"tool_call_id\"")
