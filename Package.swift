@@ -242,7 +242,10 @@ let package = Package(
         // Test helpers shared by the suites: the `meterr serve` process, loopback servers, the fake provider.
         .target(
             name: "MeterrTestSupport",
-            dependencies: ["MeterrCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "MeterrCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Tests/MeterrTestSupport"
         ),
         .testTarget(

@@ -48,6 +48,8 @@ public protocol ProviderProfile: Sendable {
     /// Where it serves the OpenAI Chat Completions format, for `/v1` calls naming `provider/model`:
     /// the path on its upstream, or `nil` when it does not serve that surface.
     func openAICompatiblePath(_ path: String) -> String?
+    /// What its error answers say beyond their status (context length, no tools), for the router.
+    var failureMarkers: FailureMarkers { get }
     /// Its native translation of OpenAI Chat Completions calls (for `/v1` calls naming `provider/model`),
     /// or `nil` when it speaks the OpenAI format itself (or has no translation).
     var chatTranslator: (any ChatTranslator)? { get }
@@ -71,6 +73,14 @@ extension ProviderProfile {
     public var sdkBasePath: String { gatewayPrefix }
     public var routingNames: [String] { [provider.rawValue] }
     public var chatTranslator: (any ChatTranslator)? { nil }
+    public var failureMarkers: FailureMarkers {
+        FailureMarkers(contextMessages: ["maximum context length", "input tokens exceed the configured limit"])
+    }
+
+    /// The failure a failed answer describes, or `nil` for a success.
+    public func failure(status: Int, body: [UInt8]) -> AttemptFailure? {
+        FailureClassifier.classify(status: status, body: body, markers: failureMarkers)
+    }
 
     public func inspect(path: String, query: String?, body: [UInt8]) -> RequestFacts {
         RequestFacts(body: body)

@@ -6,6 +6,7 @@ import Logging
 import MeterrCore
 import MeterrGatewayChannel
 import MeterrPricing
+import MeterrRouter
 import MeterrStore
 import MeterrUpstream
 import ServiceLifecycle
@@ -159,8 +160,9 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
-        telemetry: telemetry, teams: teams,
+        telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
         logger: logger)
+    RouterRoutes(gateway: gateway, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
     var dashboard = DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,

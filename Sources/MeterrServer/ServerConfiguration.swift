@@ -3,6 +3,7 @@ import Logging
 import MeterrCore
 import MeterrPricing
 import MeterrProviders
+import MeterrRouter
 import MeterrStore
 import MeterrUpstream
 import Yams
@@ -96,6 +97,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsKeyFile: String?
     /// The oldest TLS version accepted (`tls_min_version`): 1.3 unless 1.2 is asked for.
     public var tlsMinimumVersion: ServingCertificate.MinimumVersion = .tls13
+    /// The router's virtual models and failure handling (the file's `router:` section).
+    public var routes = RouteTable()
     /// The YAML file the configuration came from, read again on SIGHUP.
     public var file: String?
     /// The environment the configuration came from, applied again on SIGHUP.
@@ -194,6 +197,8 @@ public struct ServerConfiguration: Sendable {
                     throw MeterrError(.configuration, "\(path): cors_origins must be a list of origins")
                 }
                 corsOrigins = list.map { "\($0)" }
+            case "router":
+                routes = try RouteTable(yaml: value, source: "\(path): router")
             case "price_overrides":
                 guard let list = value as? [[String: Any]] else {
                     throw MeterrError(.configuration, "\(path): price_overrides must be a list of overrides")

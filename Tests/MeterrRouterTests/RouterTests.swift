@@ -21,7 +21,7 @@ struct Catalog {
         "gemini/gemini-2.5-flash": (300, 2500), "openai/gpt-4.1": (2000, 8000),
     ]
 
-    func decide(_ router: Router, _ model: String, _ needs: RouteNeeds, now: Timestamp = noon, roll: Double = 0)
+    func decide(_ router: ModelRouter, _ model: String, _ needs: RouteNeeds, now: Timestamp = noon, roll: Double = 0)
         -> RouteDecision?
     {
         router.decide(
@@ -52,7 +52,7 @@ struct RouterDecisionTests {
 
     @Test("cheapest ranks by this call's expected cost; output expectations follow the deployment's history")
     func cheapest() throws {
-        let router = Router(table: table(.cheapest, three))
+        let router = ModelRouter(table: table(.cheapest, three))
         // 1,000 prompt tokens, 256 expected output: flash 0.94 µ$… mini 0.81, haiku 2.28 (in micro-dollars × 1000).
         let decision = try #require(catalog.decide(router, "fast", RouteNeeds(inputTokens: 1000)))
         #expect(
@@ -74,7 +74,7 @@ struct RouterDecisionTests {
         "Capabilities are hard filters: unknown is ineligible, not cheap; the context window counts the output asked for"
     )
     func filters() throws {
-        let router = Router(table: table(.cheapest, three))
+        let router = ModelRouter(table: table(.cheapest, three))
         let schema = try #require(catalog.decide(router, "fast", RouteNeeds(inputTokens: 10, jsonSchema: true)))
         #expect(schema.order.map(\.id) == ["openai/gpt-4.1-mini"])
         #expect(
@@ -104,16 +104,17 @@ struct RouterDecisionTests {
         list[1].priority = 1
         list[2].priority = 1
         #expect(
-            catalog.decide(Router(table: table(.priority, list)), "fast", RouteNeeds(inputTokens: 1))?.order.map(\.id)
+            catalog.decide(ModelRouter(table: table(.priority, list)), "fast", RouteNeeds(inputTokens: 1))?.order.map(
+                \.id)
                 == ["openai/gpt-4.1-mini", "gemini/gemini-2.5-flash", "anthropic/claude-haiku-4-5"])
-        let busy = Router(table: table(.leastBusy, three))
+        let busy = ModelRouter(table: table(.leastBusy, three))
         busy.started(three[0], now: noon)
         busy.started(three[1], now: noon)
         busy.started(three[1], now: noon)
         #expect(
             catalog.decide(busy, "fast", RouteNeeds(inputTokens: 1))?.order.map(\.id)
                 == ["gemini/gemini-2.5-flash", "anthropic/claude-haiku-4-5", "openai/gpt-4.1-mini"])
-        let fast = Router(table: table(.lowestLatency, three))
+        let fast = ModelRouter(table: table(.lowestLatency, three))
         for (deployment, ttft) in zip(three, [400, 150, 900]) {
             fast.started(deployment, now: noon)
             fast.succeeded(deployment, timeToFirstTokenMs: ttft, usage: nil)
@@ -125,7 +126,7 @@ struct RouterDecisionTests {
         list[0].weight = 1
         list[1].weight = 3
         list[2].weight = 0
-        let weighted = Router(table: table(.weighted, list))
+        let weighted = ModelRouter(table: table(.weighted, list))
         #expect(
             catalog.decide(weighted, "fast", RouteNeeds(inputTokens: 1), roll: 0.1)?.order.first?.id
                 == "anthropic/claude-haiku-4-5")
@@ -139,7 +140,7 @@ struct RouterDecisionTests {
 
     @Test("A name that is not a virtual model is not routed")
     func notRouted() {
-        let router = Router(table: table(.cheapest, three))
+        let router = ModelRouter(table: table(.cheapest, three))
         #expect(catalog.decide(router, "gpt-4.1", RouteNeeds(inputTokens: 1)) == nil)
         #expect(catalog.decide(router, "meterr/auto", RouteNeeds(inputTokens: 1)) == nil)
     }
@@ -150,7 +151,7 @@ struct RouterDecisionTests {
         routes.models["smart"] = VirtualModel(
             name: "smart", policy: .cheapest, deployments: deployments("openai/gpt-4.1"))
         routes.auto = AutoTiers(simple: "fast", medium: "fast", complex: "smart", reasoning: "smart")
-        let router = Router(table: routes)
+        let router = ModelRouter(table: routes)
         let hello = try #require(
             catalog.decide(router, "meterr/auto", RouteNeeds(inputTokens: 8, lastUserText: "hi there")))
         #expect(hello.complexity?.tier == .simple)
@@ -177,7 +178,7 @@ struct BreakerTests {
 
     @Test("Failures in a row open the breaker; after the cool-down one probe goes; its success closes it")
     func openHalfOpenClosed() throws {
-        let router = Router(table: table(.priority, two))
+        let router = ModelRouter(table: table(.priority, two))
         let first = two[0]
         for _ in 0..<2 {
             router.started(first, now: noon)
@@ -208,7 +209,7 @@ struct BreakerTests {
 
     @Test("A rate limit opens at once for at least its Retry-After; a failed probe re-opens; re-opening extends")
     func rateLimitAndProbe() {
-        let router = Router(table: table(.priority, two))
+        let router = ModelRouter(table: table(.priority, two))
         let first = two[0]
         router.started(first, now: noon)
         router.failed(first, failure: .rateLimited, retryAfter: 120, now: noon)
@@ -224,7 +225,7 @@ struct BreakerTests {
 
     @Test("A prompt too long or a bad request says nothing of health; an answer that refuses tools marks it")
     func notHealth() throws {
-        let router = Router(table: table(.priority, two))
+        let router = ModelRouter(table: table(.priority, two))
         for failure in [AttemptFailure.contextLength, .badRequest, .contextLength, .badRequest] {
             router.started(two[0], now: noon)
             router.failed(two[0], failure: failure, retryAfter: nil, now: noon)

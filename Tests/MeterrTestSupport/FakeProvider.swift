@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -38,6 +39,28 @@ public struct FakeProvider {
             seen.all.withLock { $0.append((request.uri.path, headers, body)) }
             let path = request.uri.path
             let stream = body.contains(#""stream":true"#) || path.contains("streamGenerateContent")
+            // `x-fake-fail: anthropic=429,gemini=500,cohere=context`: fail calls to those providers.
+            if let faults = request.headers[HTTPField.Name("x-fake-fail")!],
+                let fault = faults.split(separator: ",").first(where: {
+                    $0.hasPrefix(fakeProviderName(path: path) + "=")
+                })
+            {
+                let what = fault.split(separator: "=").last.map(String.init) ?? "500"
+                if what == "context" {
+                    return Response(
+                        status: .badRequest, headers: [.contentType: "application/json"],
+                        body: .init(
+                            byteBuffer: ByteBuffer(
+                                string:
+                                    #"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 250000 tokens > 200000 maximum"}}"#
+                            )))
+                }
+                return Response(
+                    status: .init(code: Int(what) ?? 500),
+                    headers: [.contentType: "application/json", .retryAfter: "7"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"fake \#(what)","type":"fake"}}"#))
+                )
+            }
             if body.contains("fault-500") {
                 return Response(
                     status: .internalServerError, headers: [.contentType: "application/json"],
@@ -115,4 +138,13 @@ public struct FakeProvider {
         }
         return try await startTestServer(router)
     }
+}
+
+/// The provider a fake upstream path belongs to.
+func fakeProviderName(path: String) -> String {
+    if path.hasSuffix("/v1/messages") { return "anthropic" }
+    if path.hasSuffix("/v2/chat") { return "cohere" }
+    if path.contains("/models/") || path.hasPrefix("/v1beta/openai") { return "gemini" }
+    if path.hasPrefix("/openai/") { return "azure" }
+    return "openai"
 }

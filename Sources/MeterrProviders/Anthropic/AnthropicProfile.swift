@@ -28,6 +28,9 @@ public struct AnthropicProfile: ProviderProfile {
         OpenAIWire.surface(path) == "/chat/completions" ? "/v1/chat/completions" : nil
     }
 
+    public var failureMarkers: FailureMarkers {
+        FailureMarkers(contextMessages: ["prompt is too long", "exceed context limit"])
+    }
     public var chatTranslator: (any ChatTranslator)? { AnthropicTranslator() }
 
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {

@@ -36,6 +36,9 @@ public struct CohereProfile: ProviderProfile {
 
     public func openAICompatiblePath(_ path: String) -> String? { "/compatibility/v1" + OpenAIWire.surface(path) }
 
+    public var failureMarkers: FailureMarkers {
+        FailureMarkers(contextMessages: ["too many tokens", "context length"])
+    }
     public var chatTranslator: (any ChatTranslator)? { CohereTranslator() }
 
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {

@@ -47,6 +47,9 @@ public struct GeminiProfile: ProviderProfile {
 
     public func openAICompatiblePath(_ path: String) -> String? { "/v1beta/openai" + OpenAIWire.surface(path) }
 
+    public var failureMarkers: FailureMarkers {
+        FailureMarkers(contextMessages: ["exceeds the maximum number of tokens", "input token count"])
+    }
     public var chatTranslator: (any ChatTranslator)? { GeminiTranslator() }
 
     public func readUsage(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading { GeminiUsage.read(body: body) }

@@ -5,6 +5,7 @@ import Logging
 import MeterrCore
 import MeterrPricing
 import MeterrProviders
+import MeterrRouter
 import MeterrStore
 import MeterrUpstream
 import NIOCore
@@ -43,6 +44,8 @@ struct Gateway: Sendable {
     let telemetry: GatewayTelemetry?
     /// The teams each organisation created (`unknown_team: refuse`).
     let teams: TeamDirectory
+    /// Virtual models, their decisions and each deployment's health.
+    let router: ModelRouter
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.
@@ -112,6 +115,8 @@ struct Gateway: Sendable {
         var limitHeaders: HTTPFields
         /// The translation of a `/v1` call to the target's native API, whose answer goes back in OpenAI's format.
         var translation: GatewayTranslation? = nil
+        /// A call to a virtual model: its decision and attempts, for falling back.
+        var routing: RouteAttempts? = nil
     }
 
     /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the

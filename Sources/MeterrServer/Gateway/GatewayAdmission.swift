@@ -85,6 +85,12 @@ extension Gateway {
                 refusal.refusedFor = "rate_limit"
                 throw refusal
             }
+            if let decision = try decideRoute(call, inspected) {
+                switch await firstAttempt(call, inspected, decision: decision, limitHeaders: limitHeaders) {
+                case .attempt(let plan): return .forward(plan)
+                case .exhausted(let refusal): throw refusal
+                }
+            }
             let routed = try route(call, inspected)
             if let translation = routed.translation {
                 // From here on the call is what goes upstream: the native request, read natively.

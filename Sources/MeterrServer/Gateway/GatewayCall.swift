@@ -1,5 +1,6 @@
 import MeterrCore
 import MeterrProviders
+import MeterrRouter
 import MeterrStore
 import Tracing
 
@@ -20,6 +21,11 @@ struct GatewayCall: Sendable {
     let unpricedPolicy: UnpricedPolicy?
     /// How the call reached its provider (`RoutedCall.routeName`).
     var route = "direct"
+    /// A routed attempt's virtual model, deployment and reasons: the event's `route` then says them.
+    var routeNote: RouteNote? = nil
+    /// The event's own id when it is not the request's: a routed call's later attempts each leave an
+    /// event of their own, all with the call's `request_id`.
+    var eventId: String? = nil
     /// The call's OpenTelemetry span, when `otel_endpoint` is configured.
     var span: (any Span)? = nil
 
@@ -62,7 +68,8 @@ struct GatewayCall: Sendable {
             )
         let now = ContinuousClock.now
         var event = UsageEvent(
-            id: requestId, ts: startedAt, org: principal.orgId, team: attribution.team, user: attribution.user,
+            id: eventId ?? requestId, ts: startedAt, org: principal.orgId, team: attribution.team,
+            user: attribution.user,
             project: attribution.project, keyId: principal.keyId, tags: attribution.tags, provider: provider,
             model: model, modelRequested: facts.model, endpoint: endpoint.rawValue, usage: usage, usageSource: source,
             stream: stream, status: status, latencyMs: Int(Gateway.milliseconds(now - started)),
@@ -72,6 +79,15 @@ struct GatewayCall: Sendable {
         if event.cost == nil {
             gateway.unpriced.applyFallback(
                 &event, policy: unpricedPolicy ?? gateway.unpriced.cachedPolicy(org: principal.orgId))
+        }
+        if let note = routeNote {
+            let baselineCost = note.baseline.flatMap { baseline in
+                (try? gateway.engine.cost(
+                    model: baseline.model, provider: baseline.provider, usage: usage, at: startedAt,
+                    org: principal.orgId))?
+                    .map(\.cost)
+            }
+            event.route = note.describe(cost: event.cost, baselineCost: baselineCost)
         }
         gateway.writer.enqueue(event)
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)

@@ -3,6 +3,7 @@ import HTTPTypes
 import MeterrCore
 import MeterrGatewayChannel
 import MeterrProviders
+import MeterrRouter
 import MeterrUpstream
 import NIOCore
 import NIOHTTP1
@@ -45,6 +46,8 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private var upstreamRequestId: String?
     /// Answered before the request body was read whole.
     private var unreadBody = false
+    /// A routed call's failed answer, sent if no other deployment can take the call.
+    private var heldReply: (status: Int, headers: HTTPFields, body: ByteBuffer)?
 
     /// The most a non-streamed answer may hold.
     static let maxResponseBytes = 256 << 20
@@ -119,14 +122,21 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private func admitted(_ admission: Gateway.Admission) {
         switch admission {
         case .reply(let reply):
+            if let held = heldReply {
+                // Nothing more to try: the last attempt's answer goes back.
+                send(status: held.status, headers: held.headers, body: held.body)
+                return
+            }
             self.reply(reply)
         case .forward(let plan):
             if callerGone {
                 // Gone before the call was made: nothing was used.
                 plan.call.abandon()
+                if let deployment = plan.routing?.current { gateway.router.released(deployment) }
                 end()
                 return
             }
+            heldReply = nil
             self.plan = plan
             phase = .upstream
             upstreamStarted = .now
@@ -224,14 +234,29 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         headers[.serverTiming] = gateway.serverTiming(
             provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
             upstreamEnded: ContinuousClock.now)
+        var answerStatus = status
+        var answer = collected
         if let translation = plan.translation {
-            let (answerStatus, answer) = Self.translatedAnswer(
+            let translated = Self.translatedAnswer(
                 translation, status: status, body: collected, usage: reading.usage, requestId: requestId)
+            answerStatus = translated.0
+            answer = ByteBuffer(bytes: translated.1)
             headers[.contentType] = "application/json"
-            send(status: answerStatus, headers: headers, body: ByteBuffer(bytes: answer))
-            return
         }
-        send(status: status, headers: headers, body: collected)
+        if let routing = plan.routing, let deployment = routing.current {
+            let failure = Providers.profile(plan.wire).failure(
+                status: status, body: Array(collected.readableBytesView))
+            if let failure {
+                gateway.router.failed(
+                    deployment, failure: failure,
+                    retryAfter: head.headers.first(name: "retry-after").flatMap { Int($0) },
+                    now: gateway.clock.now())
+                if fallBack(routing, failure: failure, held: (answerStatus, headers, answer)) { return }
+            } else {
+                gateway.router.succeeded(deployment, timeToFirstTokenMs: nil, usage: reading.usage)
+            }
+        }
+        send(status: answerStatus, headers: headers, body: answer)
     }
 
     func upstreamFailed(_ failure: UpstreamFailure) {
@@ -247,7 +272,9 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         if responseHead != nil {
             plan.call.record(
                 status: MeterrError.Code.badGateway.httpStatus, reading: nil, stream: false, firstByte: afterHead)
-            reply(Gateway.failure(profile, .badGateway, "\(target) sent an unreadable response"))
+            replyOrFallBack(
+                plan, failure: .serverError,
+                Gateway.failure(profile, .badGateway, "\(target) sent an unreadable response"))
             return
         }
         let timedOut = failure == .timedOut || failure == .timedOutAfterRequest
@@ -264,7 +291,66 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 "\(target) closed the connection without answering; the call was not sent again, as the "
                     + "provider may have run it"
             }
-        reply(Gateway.failure(profile, code, message))
+        replyOrFallBack(plan, failure: timedOut ? .timeout : .connection, Gateway.failure(profile, code, message))
+    }
+
+    /// A routed attempt that got no usable answer: the next deployment takes the call, or the reply goes.
+    private func replyOrFallBack(_ plan: Gateway.UpstreamPlan, failure: AttemptFailure, _ reply: GatewayReply) {
+        if let routing = plan.routing, let deployment = routing.current {
+            gateway.router.failed(deployment, failure: failure, retryAfter: nil, now: gateway.clock.now())
+            if fallBack(routing, failure: failure, held: (reply.status, reply.headers, reply.body)) { return }
+        }
+        self.reply(reply)
+    }
+
+    /// Starts the next attempt of a routed call after its backoff, keeping the failed answer to send if
+    /// no deployment is left; `false` when no attempt, time or deployment is left (nothing was streamed
+    /// to the caller yet, so the call can still go elsewhere).
+    private func fallBack(
+        _ routing: RouteAttempts, failure: AttemptFailure, held: (status: Int, headers: HTTPFields, body: ByteBuffer)
+    ) -> Bool {
+        guard failure.fallsBack, !callerGone, routing.attempt < gateway.router.table.maxAttempts,
+            routing.position < routing.decision.order.count
+        else { return false }
+        let wait = gateway.backoff(after: routing.attempt)
+        guard ContinuousClock.now + wait < routing.deadline else { return false }
+        var following = routing
+        if let current = routing.current { following.failed.append("\(current.id): \(failure.rawValue)") }
+        let next = following
+        let profile = Providers.profile(mount.provider)
+        heldReply = held
+        plan = nil
+        responseHead = nil
+        afterHead = nil
+        collected = ByteBuffer()
+        meter = nil
+        stripper = nil
+        chatStream = nil
+        firstByte = nil
+        upstreamRequestId = nil
+        streaming = false
+        phase = .admitting
+        let gateway = self.gateway
+        let loop = context.eventLoop
+        let exchange = NIOLoopBound(self, eventLoop: loop)
+        let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+        loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            Task(executorPreference: EventLoopTaskExecutor(loop)) {
+                let step = await gateway.nextAttempt(next)
+                let admission: Gateway.Admission =
+                    switch step {
+                    case .attempt(let plan): .forward(plan)
+                    case .exhausted(let refusal):
+                        .reply(Gateway.failure(profile, refusal.error.code, refusal.error.message))
+                    }
+                if loop.inEventLoop {
+                    exchange.value.admitted(admission)
+                } else {
+                    loop.execute { exchange.value.admitted(admission) }
+                }
+            }
+        }
+        return true
     }
 
     /// Abandons the provider's stream (nobody reads it) and meters what arrived.
@@ -280,6 +366,20 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             stripper = UsageChunkStripper()
         }
         var reading: UsageReading
+        defer {
+            if let deployment = plan.routing?.current {
+                if callerGone {
+                    gateway.router.released(deployment)
+                } else if reading.finished {
+                    gateway.router.succeeded(
+                        deployment,
+                        timeToFirstTokenMs: firstByte.map { Int(Gateway.milliseconds($0 - upstreamStarted)) },
+                        usage: reading.usage)
+                } else {
+                    gateway.router.failed(deployment, failure: .serverError, retryAfter: nil, now: gateway.clock.now())
+                }
+            }
+        }
         if chatStream != nil {
             var out: [UInt8] = []
             reading = meter?.finish { chatStream?.translate($0, into: &out) } ?? UsageReading(finished: false)
@@ -348,6 +448,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         for (name, value) in head.headers where !Gateway.hopByHop.contains(name.lowercased()) {
             if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
         }
+        if let note = plan.call.routeNote { headers[Gateway.routeHeader] = note.header }
         if let dropped = plan.translation?.native.dropped, !dropped.isEmpty {
             headers[GatewayTranslation.droppedHeader] = dropped.joined(separator: ",")
         }

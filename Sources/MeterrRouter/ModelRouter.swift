@@ -77,26 +77,6 @@ public struct RouteDecision: Sendable, Hashable {
     public var order: [Deployment] { candidates.filter(\.eligible).map(\.deployment) }
 }
 
-/// Why an attempt failed, for the breaker and the retry loop.
-public enum AttemptFailure: String, Sendable, Hashable {
-    case rateLimited = "rate_limited"
-    case overloaded
-    case serverError = "server_error"
-    case timeout
-    case connection
-    case contextLength = "context_length"
-    case lacksTools = "no_tools"
-    case authentication
-    case notFound = "not_found"
-    /// The call itself is wrong: every deployment would refuse it.
-    case badRequest = "bad_request"
-
-    /// Whether another deployment may succeed where this one failed.
-    public var fallsBack: Bool { self != .badRequest }
-    /// Whether the failure counts against the deployment's health (a prompt too long for it does not).
-    public var countsAgainst: Bool { self != .contextLength && self != .badRequest && self != .lacksTools }
-}
-
 /// A deployment's health, as `GET /api/routes/health` shows it.
 public struct DeploymentHealth: Sendable, Hashable {
     public enum State: String, Sendable {
@@ -123,7 +103,7 @@ public struct DeploymentHealth: Sendable, Hashable {
 /// Chooses deployments for virtual models and keeps what calls taught it: each deployment's breaker,
 /// its calls in flight, and moving averages of its time to first token, output size and cache share.
 /// One lock, held for microseconds; nothing here does I/O.
-public final class Router: Sendable {
+public final class ModelRouter: Sendable {
     public let table: RouteTable
     private let state = Mutex<[String: Memory]>([:])
 

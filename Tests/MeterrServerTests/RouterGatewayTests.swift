@@ -1,0 +1,189 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterrCore
+import MeterrRouter
+import MeterrTestSupport
+import NIOCore
+import Testing
+
+@testable import MeterrServer
+
+/// `fast`: three deployments, cheapest first (for a short prompt: gpt-4.1-mini, then gemini-2.5-flash,
+/// then claude-haiku-4-5); `smart` and `meterr/auto`'s tiers.
+func routedGateway(
+    maxAttempts: Int = 3, _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+) async throws {
+    try await withGateway(
+        configure: { configuration, _ in
+            configuration.routes = RouteTable(
+                models: [
+                    "fast": VirtualModel(
+                        name: "fast", policy: .cheapest,
+                        deployments: [
+                            Deployment(provider: .anthropic, model: "claude-haiku-4-5"),
+                            Deployment(provider: .openai, model: "gpt-4.1-mini"),
+                            Deployment(provider: .gemini, model: "gemini-2.5-flash"),
+                        ]),
+                    "smart": VirtualModel(
+                        name: "smart", policy: .priority,
+                        deployments: [Deployment(provider: .anthropic, model: "claude-sonnet-4-5")]),
+                ],
+                auto: AutoTiers(simple: "fast", medium: "fast", complex: "smart", reasoning: "smart"),
+                maxAttempts: maxAttempts, backoff: .milliseconds(1), maxBackoff: .milliseconds(5))
+        }, body)
+}
+
+extension TestClientProtocol {
+    /// The gateway's events, oldest first.
+    func events(count: Int) async throws -> [[String: Any]] {
+        for _ in 0..<200 {
+            let events = try await get("/api/usage/events?limit=50").json["events"] as? [[String: Any]] ?? []
+            if events.count >= count { return events.reversed() }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return []
+    }
+}
+
+@Suite("The router through the gateway: virtual models, fallbacks, breakers, explain and health")
+struct RouterGatewayTests {
+    static let hi = #"{"model":"fast","messages":[{"role":"user","content":"hi"}]}"#
+    static func headers(fail: String? = nil) -> HTTPFields {
+        var fields: HTTPFields = [.authorization: "Bearer \(adminKey)"]
+        if let fail { fields[HTTPField.Name("x-fake-fail")!] = fail }
+        return fields
+    }
+
+    @Test("A virtual model goes to its cheapest deployment; the answer and the event say which and why")
+    func cheapest() async throws {
+        try await routedGateway { client, seen in
+            let response = try await client.call("/v1/chat/completions", Self.hi, headers: Self.headers())
+            #expect(response.status == .ok)
+            #expect(response.headers[.init("x-meterr-route")!] == "fast; deployment=openai/gpt-4.1-mini; attempt=1")
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(upstream.path == "/v1/chat/completions")
+            #expect(upstream.body.contains(#""model":"gpt-4.1-mini""#))
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            let route = try #require(event["route"] as? String)
+            #expect(
+                route.hasPrefix(
+                    "fast:openai/gpt-4.1-mini policy=cheapest attempt=1 baseline=anthropic/claude-haiku-4-5 saved_usd=")
+            )
+            #expect(event["model_requested"] as? String == "gpt-4.1-mini")
+        }
+    }
+
+    @Test("A rate limit falls back to the next deployment; both attempts are metered; the breaker opens")
+    func fallback() async throws {
+        try await routedGateway { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", Self.hi, headers: Self.headers(fail: "openai=429"))
+            #expect(response.status == .ok)
+            #expect(response.headers[.init("x-meterr-route")!] == "fast; deployment=gemini/gemini-2.5-flash; attempt=2")
+            #expect(response.json["object"] as? String == "chat.completion")
+            let events = try await client.events(count: 2)
+            #expect(events.map { $0["status"] as? Int } == [429, 200])
+            #expect(
+                (events[0]["route"] as? String)?.hasPrefix("fast:openai/gpt-4.1-mini policy=cheapest attempt=1") == true
+            )
+            #expect(
+                (events[1]["route"] as? String)?.hasPrefix(
+                    "fast:gemini/gemini-2.5-flash policy=cheapest attempt=2 after=openai/gpt-4.1-mini:rate_limited")
+                    == true)
+            let health = try await client.get("/api/routes/health").json["deployments"] as? [[String: Any]] ?? []
+            let openai = try #require(health.first { $0["id"] as? String == "openai/gpt-4.1-mini" })
+            #expect(openai["state"] as? String == "open")
+            #expect(openai["last_failure"] as? String == "rate_limited")
+            // The next call does not try the open deployment.
+            seen.all.withLock { $0.removeAll() }
+            let next = try await client.call("/v1/chat/completions", Self.hi, headers: Self.headers())
+            #expect(next.headers[.init("x-meterr-route")!] == "fast; deployment=gemini/gemini-2.5-flash; attempt=1")
+            #expect(seen.all.withLock { $0.map(\.path) }.allSatisfy { !$0.hasPrefix("/v1/chat") })
+        }
+    }
+
+    @Test(
+        "A prompt too long for one deployment and a server error both fall back; a streamed call too, before its first byte"
+    )
+    func otherFailures() async throws {
+        try await routedGateway { client, _ in
+            let context = try await client.call(
+                "/v1/chat/completions", #"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers(fail: "anthropic=context"))
+            // smart has one deployment: nothing to fall back to, the provider's answer goes back in OpenAI's shape.
+            #expect(context.status == .badRequest)
+            #expect(
+                ((context.json["error"] as? [String: Any])?["message"] as? String)?.contains("prompt is too long")
+                    == true)
+            let stream = try await client.call(
+                "/v1/chat/completions",
+                #"{"model":"fast","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers(fail: "openai=500"))
+            #expect(stream.status == .ok)
+            #expect(stream.headers[.init("x-meterr-route")!] == "fast; deployment=gemini/gemini-2.5-flash; attempt=2")
+            let text = String(buffer: stream.body)
+            #expect(text.hasSuffix("data: [DONE]\n\n"))
+            #expect(text.contains(#""usage":{"prompt_tokens":8"#))
+        }
+    }
+
+    @Test("When every attempt fails the last answer goes back, and attempts stop at max_attempts")
+    func exhausted() async throws {
+        try await routedGateway(maxAttempts: 2) { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", Self.hi, headers: Self.headers(fail: "openai=503,gemini=500,anthropic=500"))
+            #expect(response.status == .internalServerError)
+            #expect(((response.json["error"] as? [String: Any])?["message"] as? String) == "fake 500")
+            #expect(seen.all.withLock { $0.count } == 2)
+            let events = try await client.events(count: 2)
+            #expect(events.map { $0["status"] as? Int } == [503, 500])
+        }
+    }
+
+    @Test("A bad request does not fall back: every deployment would refuse it")
+    func badRequest() async throws {
+        try await routedGateway { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", Self.hi, headers: Self.headers(fail: "openai=400"))
+            #expect(response.status == .badRequest)
+            #expect(seen.all.withLock { $0.count } == 1)
+        }
+    }
+
+    @Test("explain answers the decision as a dry run; routes lists the table; auto explains its tier")
+    func explain() async throws {
+        try await routedGateway { client, seen in
+            let explained = try await client.post("/api/route/explain", Self.hi)
+            #expect(explained.status == .ok)
+            let json = explained.json
+            #expect(json["route"] as? String == "fast")
+            #expect(json["policy"] as? String == "cheapest")
+            #expect(json["chosen"] as? String == "openai/gpt-4.1-mini")
+            let candidates = json["candidates"] as? [[String: Any]] ?? []
+            #expect(
+                candidates.map { $0["deployment"] as? String } == [
+                    "openai/gpt-4.1-mini", "gemini/gemini-2.5-flash", "anthropic/claude-haiku-4-5",
+                ])
+            #expect(candidates.allSatisfy { $0["expected_cost_usd"] is String })
+            let auto = try await client.post(
+                "/api/route/explain",
+                #"{"model":"meterr/auto","messages":[{"role":"user","content":"Prove it step by step and explain why"}]}"#
+            )
+            #expect(auto.json["tier"] as? String == "reasoning")
+            #expect(auto.json["route"] as? String == "smart")
+            let tools = try await client.post(
+                "/api/route/explain",
+                #"{"model":"fast","messages":[{"role":"user","content":"hi"}],"max_tokens":40000}"#)
+            let excluded = (tools.json["candidates"] as? [[String: Any]] ?? []).compactMap { $0["excluded"] as? String }
+            #expect(excluded.contains("asks for 40000 output tokens, over its most of 32768"))
+            let notVirtual = try await client.post("/api/route/explain", #"{"model":"gpt-4.1","messages":[]}"#)
+            #expect(notVirtual.status == .badRequest)
+            let routes = try await client.get("/api/routes")
+            #expect((routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == ["fast", "smart"])
+            #expect((routes.json["auto_tiers"] as? [String: String])?["reasoning"] == "smart")
+            #expect(seen.last.withLock { $0 } == nil)
+        }
+    }
+}
