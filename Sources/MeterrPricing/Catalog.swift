@@ -149,6 +149,8 @@ public struct CatalogEntry: Sendable, Hashable {
     public var maxInputTokens: Int?
     /// The largest output the model produces.
     public var maxOutputTokens: Int?
+    /// Whether the model takes tools, images and JSON-schema output; unknown unless a source says.
+    public var capabilities: ModelCapabilities
     /// The provider's announced end of life (`YYYY-MM-DD`), if any.
     public var deprecationDate: String?
     /// Price versions, oldest first.
@@ -157,7 +159,8 @@ public struct CatalogEntry: Sendable, Hashable {
     /// Creates an entry; versions are sorted by their start date.
     public init(
         provider: Provider, model: String, aliases: [String] = [], mode: String = "chat", maxInputTokens: Int? = nil,
-        maxOutputTokens: Int? = nil, deprecationDate: String? = nil, versions: [PriceVersion]
+        maxOutputTokens: Int? = nil, capabilities: ModelCapabilities = ModelCapabilities(),
+        deprecationDate: String? = nil, versions: [PriceVersion]
     ) {
         self.provider = provider
         self.model = model
@@ -165,6 +168,7 @@ public struct CatalogEntry: Sendable, Hashable {
         self.mode = mode
         self.maxInputTokens = maxInputTokens
         self.maxOutputTokens = maxOutputTokens
+        self.capabilities = capabilities
         self.deprecationDate = deprecationDate
         self.versions = versions.sorted { $0.effectiveFromTime < $1.effectiveFromTime }
     }
@@ -321,7 +325,8 @@ public struct PriceCatalog: Sendable {
     }
 
     /// This catalog with `overlay` laid over it: overlay entries are added, and an overlay entry with the id of an
-    /// existing one adds its versions to it (replacing a version with the same start date) and takes its metadata.
+    /// existing one adds its versions to it (replacing a version with the same start date) and takes its metadata
+    /// (limits, capabilities and end of life only where the overlay knows them).
     public func merging(_ overlay: PriceCatalog) throws(MeterrError) -> PriceCatalog {
         var merged = entries
         var positions: [String: Int] = [:]
@@ -341,11 +346,12 @@ public struct PriceCatalog: Sendable {
             base.mode = entry.mode
             base.maxInputTokens = entry.maxInputTokens ?? base.maxInputTokens
             base.maxOutputTokens = entry.maxOutputTokens ?? base.maxOutputTokens
+            base.capabilities = base.capabilities.merging(entry.capabilities)
             base.deprecationDate = entry.deprecationDate ?? base.deprecationDate
             merged[position] = CatalogEntry(
                 provider: base.provider, model: base.model, aliases: base.aliases, mode: base.mode,
                 maxInputTokens: base.maxInputTokens, maxOutputTokens: base.maxOutputTokens,
-                deprecationDate: base.deprecationDate, versions: versions)
+                capabilities: base.capabilities, deprecationDate: base.deprecationDate, versions: versions)
         }
         return try PriceCatalog(entries: merged)
     }

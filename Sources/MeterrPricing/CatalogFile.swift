@@ -7,13 +7,15 @@ import MeterrCore
 /// {"format": "meterr.prices.v1", "models": [{
 ///   "provider": "anthropic", "model": "claude-sonnet-4-5", "aliases": ["claude-sonnet-4-5-20250929"],
 ///   "mode": "chat", "max_input_tokens": 200000, "max_output_tokens": 64000,
+///   "supports": {"tools": true, "vision": true, "json_schema": true},
 ///   "versions": [{"effective_from": "2025-09-29", "source": "…",
 ///     "input": "3", "cache_read": "0.3", "cache_write_5m": "3.75", "cache_write_1h": "6", "output": "15",
 ///     "long_context": {"above_input_tokens": 200000, "input": "6", "output": "22.5"},
 ///     "service_tiers": {"batch": "0.5"}, "tool_fees_usd": {"web_search": "0.01"}}]}]}
 /// ```
 /// A service tier is one factor, or per-part factors: `{"multiplier": "0.5", "cache_read": "1"}`.
-/// Prices are US dollars per million tokens as decimal strings; tool fees are US dollars per call.
+/// Prices are US dollars per million tokens as decimal strings; tool fees are US dollars per call. `supports` lists
+/// only the capabilities known for the model; a missing key (or a missing `supports`) means unknown.
 extension PriceCatalog {
     /// The format tag written at the top of catalog files.
     public static let formatTag = "meterr.prices.v1"
@@ -47,11 +49,14 @@ extension PriceCatalog {
     }
 
     /// The catalog shipped with meterr (the `catalog.json` resource).
-    public static func shipped() throws(MeterrError) -> PriceCatalog {
+    public static func shipped() throws(MeterrError) -> PriceCatalog { try decode(try shippedFile()) }
+
+    /// The bytes of the shipped `catalog.json`, as bundled.
+    static func shippedFile() throws(MeterrError) -> [UInt8] {
         guard let url = Bundle.module.url(forResource: "catalog", withExtension: "json") else {
             throw MeterrError(.internal, "the shipped price catalog is missing from the bundle")
         }
-        return try decode(try readFile(url.path))
+        return try readFile(url.path)
     }
 
     /// The overlay file in a data directory: `DIR/prices.json`.
@@ -122,7 +127,38 @@ extension PriceCatalog {
             mode: try optionalString(value, "mode", name) ?? "chat",
             maxInputTokens: try optionalInt(value, "max_input_tokens", name),
             maxOutputTokens: try optionalInt(value, "max_output_tokens", name),
+            capabilities: try decodeCapabilities(value, path: name),
             deprecationDate: try optionalString(value, "deprecation_date", name), versions: versions)
+    }
+
+    /// The entry's `supports` object: `tools`, `vision` and `json_schema`, each `true` or `false`; any other key or
+    /// value is an error, not a guess.
+    static func decodeCapabilities(_ entry: OrderedJSON, path: String) throws(MeterrError) -> ModelCapabilities {
+        guard let value = entry["supports"], value != .null else { return ModelCapabilities() }
+        guard case .object(let members) = value else { throw .invalid(path + ".supports", "must be an object") }
+        var capabilities = ModelCapabilities()
+        for (key, flag) in members {
+            let field = "\(path).supports.\(key)"
+            guard case .bool(let supported) = flag else {
+                throw .invalid(field, "must be true or false, not \(flag.kindName)")
+            }
+            switch key {
+            case "tools": capabilities.tools = supported
+            case "vision": capabilities.vision = supported
+            case "json_schema": capabilities.jsonSchema = supported
+            default: throw .invalid(field, "is not a capability (tools, vision, json_schema)")
+            }
+        }
+        return capabilities
+    }
+
+    /// The `supports` object with the known capabilities only, or `nil` when none is known.
+    static func encodeCapabilities(_ capabilities: ModelCapabilities) -> OrderedJSON? {
+        var members: [(key: String, value: OrderedJSON)] = []
+        if let supported = capabilities.tools { members.append(("tools", .bool(supported))) }
+        if let supported = capabilities.vision { members.append(("vision", .bool(supported))) }
+        if let supported = capabilities.jsonSchema { members.append(("json_schema", .bool(supported))) }
+        return members.isEmpty ? nil : .object(members)
     }
 
     static func decodeVersion(_ value: OrderedJSON, path: String) throws(MeterrError) -> PriceVersion {
@@ -253,6 +289,7 @@ extension PriceCatalog {
         members.append(("mode", .string(entry.mode)))
         if let limit = entry.maxInputTokens { members.append(("max_input_tokens", .number(String(limit)))) }
         if let limit = entry.maxOutputTokens { members.append(("max_output_tokens", .number(String(limit)))) }
+        if let supports = encodeCapabilities(entry.capabilities) { members.append(("supports", supports)) }
         if let date = entry.deprecationDate { members.append(("deprecation_date", .string(date))) }
         members.append(("versions", .array(entry.versions.map(encodeVersion))))
         return .object(members)

@@ -30,7 +30,9 @@ public struct LiteLLMMergeResult: Sendable {
 /// `cache_creation_input_token_cost` (5-minute write), `cache_creation_input_token_cost_above_1hr`,
 /// `output_cost_per_reasoning_token`, `…_above_{N}k_tokens` (long-context tier),
 /// `…_{batches|flex|priority}` (when they are one uniform multiplier), `search_context_cost_per_query`
-/// (Anthropic web search per call), `deprecation_date`, `source`.
+/// (Anthropic web search per call), `deprecation_date`, `source`, and the capability flags
+/// `supports_function_calling` (tools), `supports_vision` and `supports_response_schema` (JSON-schema output), where
+/// an absent flag is unknown.
 public enum LiteLLM {
     static let priceKeys: Set<String> = [
         "input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
@@ -41,6 +43,9 @@ public enum LiteLLM {
     static let tierSuffixes: [(suffix: String, tier: String)] = [
         ("batches", "batch"), ("flex", "flex"), ("priority", "priority"),
     ]
+    static let toolsFlag = "supports_function_calling"
+    static let visionFlag = "supports_vision"
+    static let jsonSchemaFlag = "supports_response_schema"
 
     static func provider(litellm name: String) -> Provider? {
         switch name {
@@ -161,6 +166,9 @@ public enum LiteLLM {
         {
             fees["web_search"] = Money(nanos: nanos)
         }
+        let capabilities = ModelCapabilities(
+            tools: try flag(value, toolsFlag, key), vision: try flag(value, visionFlag, key),
+            jsonSchema: try flag(value, jsonSchemaFlag, key))
         let source =
             value["source"]?.stringValue.map { "\($0) (via \(sourceName) key \(key))" } ?? "\(sourceName) key \(key)"
         let version: PriceVersion
@@ -174,8 +182,17 @@ public enum LiteLLM {
         return .entry(
             CatalogEntry(
                 provider: provider, model: model, mode: mode, maxInputTokens: integer(value["max_input_tokens"]),
-                maxOutputTokens: integer(value["max_output_tokens"]),
+                maxOutputTokens: integer(value["max_output_tokens"]), capabilities: capabilities,
                 deprecationDate: value["deprecation_date"]?.stringValue, versions: [version]))
+    }
+
+    /// A `supports_…` flag: `nil` when absent, an error when it is not a boolean.
+    static func flag(_ value: OrderedJSON, _ name: String, _ key: String) throws(MeterrError) -> Bool? {
+        guard let field = value[name] else { return nil }
+        guard case .bool(let supported) = field else {
+            throw .invalid("\(key).\(name)", "expected true or false, got \(field.kindName)")
+        }
+        return supported
     }
 
     static func isPriceKey(_ name: String) -> Bool {
@@ -374,6 +391,12 @@ public enum LiteLLM {
             members.append(("max_tokens", .number(String(limit))))
         }
         if let date = entry.deprecationDate { members.append(("deprecation_date", .string(date))) }
+        for (name, supported) in [
+            (toolsFlag, entry.capabilities.tools), (visionFlag, entry.capabilities.vision),
+            (jsonSchemaFlag, entry.capabilities.jsonSchema),
+        ] {
+            if let supported { members.append((name, .bool(supported))) }
+        }
         if let fee = version.toolFees["web_search"] {
             let text = ExactDecimal.pythonStyle(fee.nanos, scale: 9)
             members.append(

@@ -191,6 +191,8 @@ struct LiteLLMTests {
             #expect(copy?.longContext == original.longContext, "\(entry.id) long context")
             #expect(copy?.serviceTiers == original.serviceTiers, "\(entry.id) service tiers")
             #expect(copy?.toolFees == original.toolFees, "\(entry.id) tool fees")
+            let copiedEntry = imported.entry(provider: entry.provider, model: entry.model)
+            #expect(copiedEntry?.capabilities == entry.capabilities, "\(entry.id) capabilities")
         }
         // And importing the export over the shipped catalog changes nothing.
         let again = try LiteLLM.merge(
