@@ -109,6 +109,22 @@ struct CapabilitiesTests {
         }
     }
 
+    @Test("The shipped catalog carries LiteLLM's capabilities for well-known models and leaves the rest unknown")
+    func shippedCapabilities() {
+        let sonnet = shipped.entry(provider: .anthropic, model: "claude-sonnet-4-5")?.capabilities
+        #expect(sonnet == ModelCapabilities(tools: true, vision: true, jsonSchema: true))
+        let gpt41 = shipped.entry(provider: .openai, model: "gpt-4.1")?.capabilities
+        #expect(gpt41 == ModelCapabilities(tools: true, vision: true, jsonSchema: true))
+        // A false is kept as false, not dropped to unknown: o3-mini takes no images.
+        #expect(shipped.entry(provider: .openai, model: "o3-mini")?.capabilities.vision == false)
+        // LiteLLM sets no flags on embedding models, so nothing is claimed for them.
+        for embedding in shipped.entries where embedding.mode == "embedding" {
+            #expect(embedding.capabilities.isUnknown, "\(embedding.id)")
+        }
+        // A model whose LiteLLM key is gone from 1.110.2 stays unknown rather than guessed.
+        #expect(shipped.entry(provider: .anthropic, model: "claude-3-opus")?.capabilities.isUnknown == true)
+    }
+
     @Test("The shipped catalog file is exactly what the catalog writer writes")
     func shippedFileIsCanonical() throws {
         let bytes = try PriceCatalog.shippedFile()
@@ -121,5 +137,19 @@ struct CapabilitiesTests {
         let overlay = try PriceCatalog(entries: [try entry("m", ModelCapabilities(vision: false, jsonSchema: true))])
         let merged = try base.merging(overlay).entry(provider: .openai, model: "m")?.capabilities
         #expect(merged == ModelCapabilities(tools: true, vision: false, jsonSchema: true))
+
+        // An overlay that only adds a price version keeps the shipped capabilities.
+        let priceOnly = try PriceCatalog(entries: [
+            CatalogEntry(
+                provider: .anthropic, model: "claude-sonnet-4-5",
+                versions: [
+                    try PriceVersion(
+                        effectiveFrom: "2027-01-01", source: "overlay",
+                        prices: PriceSet(input: dollarsPerMillion("2"), output: dollarsPerMillion("10")))
+                ])
+        ])
+        let sonnet = try shipped.merging(priceOnly).entry(provider: .anthropic, model: "claude-sonnet-4-5")
+        #expect(sonnet?.capabilities == shipped.entry(provider: .anthropic, model: "claude-sonnet-4-5")?.capabilities)
+        #expect(sonnet?.capabilities.tools == true)
     }
 }
