@@ -11,7 +11,8 @@ import Testing
 @testable import MeterrServer
 
 /// `fast`: three deployments, cheapest first (for a short prompt: gpt-4.1-mini, then gemini-2.5-flash,
-/// then claude-haiku-4-5); `smart` and `meterr/auto`'s tiers.
+/// then claude-haiku-4-5, then command-a-03-2025, which the catalog does not know to take images);
+/// `smart` and `meterr/auto`'s tiers.
 func routedGateway(
     maxAttempts: Int = 3, _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
@@ -25,6 +26,7 @@ func routedGateway(
                             Deployment(provider: .anthropic, model: "claude-haiku-4-5"),
                             Deployment(provider: .openai, model: "gpt-4.1-mini"),
                             Deployment(provider: .gemini, model: "gemini-2.5-flash"),
+                            Deployment(provider: .cohere, model: "command-a-03-2025"),
                         ]),
                     "smart": VirtualModel(
                         name: "smart", policy: .priority,
@@ -69,7 +71,7 @@ struct RouterGatewayTests {
             let route = try #require(event["route"] as? String)
             #expect(
                 route.hasPrefix(
-                    "fast:openai/gpt-4.1-mini policy=cheapest attempt=1 baseline=anthropic/claude-haiku-4-5 saved_usd=")
+                    "fast:openai/gpt-4.1-mini policy=cheapest attempt=1 baseline=cohere/command-a-03-2025 saved_usd=")
             )
             #expect(event["model_requested"] as? String == "gpt-4.1-mini")
         }
@@ -165,6 +167,7 @@ struct RouterGatewayTests {
             #expect(
                 candidates.map { $0["deployment"] as? String } == [
                     "openai/gpt-4.1-mini", "gemini/gemini-2.5-flash", "anthropic/claude-haiku-4-5",
+                    "cohere/command-a-03-2025",
                 ])
             #expect(candidates.allSatisfy { $0["expected_cost_usd"] is String })
             let auto = try await client.post(
@@ -178,6 +181,14 @@ struct RouterGatewayTests {
                 #"{"model":"fast","messages":[{"role":"user","content":"hi"}],"max_tokens":40000}"#)
             let excluded = (tools.json["candidates"] as? [[String: Any]] ?? []).compactMap { $0["excluded"] as? String }
             #expect(excluded.contains("asks for 40000 output tokens, over its most of 32768"))
+            let image = try await client.post(
+                "/api/route/explain",
+                #"{"model":"fast","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x.example/a.png"}}]}]}"#
+            )
+            let last = (image.json["candidates"] as? [[String: Any]])?.last
+            #expect(last?["deployment"] as? String == "cohere/command-a-03-2025")
+            #expect(last?["eligible"] as? Bool == false)
+            #expect(last?["excluded"] as? String == "not known to take images")
             let notVirtual = try await client.post("/api/route/explain", #"{"model":"gpt-4.1","messages":[]}"#)
             #expect(notVirtual.status == .badRequest)
             let routes = try await client.get("/api/routes")

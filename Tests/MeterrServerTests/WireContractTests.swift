@@ -122,6 +122,39 @@ struct WireContractTests {
         ("POST /api/tokens/count", "200", TokenCountResult(tokens: 12, exact: true, encoding: "o200k_base")),
         ("POST /api/tokens/count", "200", TokenCountResult(tokens: 12, exact: false, encoding: nil)),
         ("GET /api/prices/unpriced", "200", UnpricedCalls(unpricedCalls: 3, models: ["my-model": 3])),
+        (
+            "GET /api/routes", "200",
+            RouteList(
+                routes: [
+                    VirtualModelInfo(
+                        name: "fast", policy: "cheapest",
+                        deployments: [
+                            DeploymentInfo(
+                                id: "openai/gpt-4.1-mini@eu", provider: "openai", model: "gpt-4.1-mini", weight: 1,
+                                priority: 0, region: "eu")
+                        ])
+                ], autoTiers: ["simple": "fast"])
+        ),
+        (
+            "POST /api/route/explain", "200",
+            RouteExplanation(
+                requested: "meterr/auto", route: "fast", policy: "cheapest", tier: "simple", complexityScore: 0.1,
+                signals: ["tools"], inputTokens: 12,
+                candidates: [
+                    RouteCandidateInfo(
+                        deployment: "openai/gpt-4.1-mini", eligible: false, excluded: "takes no images",
+                        expectedCostUSD: Money(nanos: 5), expectedOutputTokens: 256, ttftMs: 300, inFlight: 1)
+                ], chosen: "openai/gpt-4.1-mini")
+        ),
+        (
+            "GET /api/routes/health", "200",
+            RouteHealth(deployments: [
+                DeploymentHealthInfo(
+                    id: "openai/gpt-4.1-mini", state: "open", openUntil: moment, consecutiveFailures: 3,
+                    lastFailure: "rate_limited", lastFailureAt: moment, calls: 9, failures: 3, inFlight: 0, ttftMs: 250,
+                    lacks: ["tools"])
+            ])
+        ),
     ]
 
     static let person = User(
@@ -286,6 +319,9 @@ extension WireSample where Self: Decodable & Equatable {
 }
 
 extension IngestResult: WireSample {}
+extension RouteList: WireSample {}
+extension RouteExplanation: WireSample {}
+extension RouteHealth: WireSample {}
 extension EventPage: WireSample {}
 extension UsageSummary: WireSample {}
 extension BudgetList: WireSample {}

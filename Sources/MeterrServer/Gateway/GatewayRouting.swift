@@ -119,7 +119,10 @@ extension Gateway {
     }
 
     static func facts(_ entry: CatalogEntry) -> DeploymentFacts {
-        DeploymentFacts(maxInputTokens: entry.maxInputTokens, maxOutputTokens: entry.maxOutputTokens)
+        DeploymentFacts(
+            maxInputTokens: entry.maxInputTokens, maxOutputTokens: entry.maxOutputTokens,
+            tools: entry.capabilities.tools, vision: entry.capabilities.vision,
+            jsonSchema: entry.capabilities.jsonSchema)
     }
 
     /// The first routed attempt of a call.
