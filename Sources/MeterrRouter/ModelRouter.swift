@@ -106,6 +106,9 @@ public struct DeploymentHealth: Sendable, Hashable {
 public final class ModelRouter: Sendable {
     public let table: RouteTable
     private let state = Mutex<[String: Memory]>([:])
+    /// Virtual models organisations defined (`/api/routes`), by organisation and name: they take
+    /// precedence over the configuration's of the same name, for that organisation only.
+    private let organisations = Mutex<[String: [String: VirtualModel]]>([:])
 
     /// What the router remembers of one deployment.
     struct Memory {
@@ -130,16 +133,37 @@ public final class ModelRouter: Sendable {
 
     public init(table: RouteTable) { self.table = table }
 
+    /// Sets (or, with `nil`, removes) an organisation's virtual model.
+    public func setModel(_ model: VirtualModel?, named name: String, org: String) {
+        organisations.withLock { $0[org, default: [:]][name] = model }
+    }
+
+    /// An organisation's own virtual models.
+    public func models(org: String) -> [String: VirtualModel] { organisations.withLock { $0[org] ?? [:] } }
+
+    /// The virtual model a name means for an organisation: its own, else the configuration's.
+    public func virtualModel(named name: String, org: String?) -> VirtualModel? {
+        if let org, let own = organisations.withLock({ $0[org]?[name] }) { return own }
+        return table.models[name]
+    }
+
+    /// The virtual model a call's model names for an organisation (`fast`, `meterr/fast`, `meterr/auto`).
+    public func routeName(_ model: String, org: String?) -> String? {
+        let name = model.hasPrefix("meterr/") ? String(model.dropFirst(7)) : model
+        if name == RouteTable.autoName { return table.auto == nil ? nil : name }
+        return virtualModel(named: name, org: org) == nil ? nil : name
+    }
+
     /// The decision for a call naming `model`, or `nil` when it names no virtual model.
     /// - Parameters:
     ///   - facts: what the catalog knows of a deployment's model (`nil`: not in the catalog).
     ///   - price: a usage's cost at a deployment (`nil`: unpriced).
     ///   - roll: a number in `0..<1` that decides the `weighted` policy's draw.
     public func decide(
-        model: String, needs: RouteNeeds, facts: (Deployment) -> DeploymentFacts?,
+        model: String, org: String? = nil, needs: RouteNeeds, facts: (Deployment) -> DeploymentFacts?,
         price: (Deployment, Usage) -> Money?, now: Timestamp, roll: Double
     ) -> RouteDecision? {
-        guard let name = table.routeName(model) else { return nil }
+        guard let name = routeName(model, org: org) else { return nil }
         var complexity: Complexity.Reading?
         var routeName = name
         if name == RouteTable.autoName, let auto = table.auto {
@@ -148,7 +172,7 @@ public final class ModelRouter: Sendable {
             complexity = reading
             routeName = auto.model(for: reading.tier)
         }
-        guard let virtual = table.models[routeName] else { return nil }
+        guard let virtual = virtualModel(named: routeName, org: org) else { return nil }
         let memories = state.withLock { state in virtual.deployments.map { state[$0.id] ?? Memory() } }
         var candidates: [RouteCandidate] = []
         candidates.reserveCapacity(virtual.deployments.count)
@@ -318,9 +342,12 @@ public final class ModelRouter: Sendable {
         }
     }
 
-    /// Every configured deployment's health, in table order.
-    public func health(now: Timestamp) -> [DeploymentHealth] {
-        let ids = table.models.keys.sorted().flatMap { table.models[$0]!.deployments.map(\.id) }
+    /// The health of every deployment the configuration and the organisation's own models name.
+    public func health(now: Timestamp, org: String? = nil) -> [DeploymentHealth] {
+        let own = org.map(models(org:)) ?? [:]
+        let ids =
+            table.models.keys.sorted().flatMap { table.models[$0]!.deployments.map(\.id) }
+            + own.keys.sorted().flatMap { own[$0]!.deployments.map(\.id) }
         var seen = Set<String>()
         return state.withLock { state in
             ids.filter { seen.insert($0).inserted }.map { id in

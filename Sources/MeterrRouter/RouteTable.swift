@@ -175,7 +175,9 @@ extension RouteTable {
         }
     }
 
-    static func virtualModel(_ name: String, _ spec: Any, source: String) throws(MeterrError) -> VirtualModel {
+    /// Reads one virtual model's definition: `{policy, deployments: ["provider/model" or {model, weight,
+    /// priority, region}]}`, from YAML or JSON (already parsed).
+    public static func virtualModel(_ name: String, _ spec: Any, source: String) throws(MeterrError) -> VirtualModel {
         guard let map = spec as? [String: Any], let list = map["deployments"] as? [Any], !list.isEmpty else {
             throw invalid(source, "needs deployments: a list of provider/model names")
         }

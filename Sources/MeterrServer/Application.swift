@@ -162,7 +162,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
         logger: logger)
-    RouterRoutes(gateway: gateway, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    try await RouterRoutes.load(from: store, into: gateway.router)
+    RouterRoutes(gateway: gateway, store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)
     var dashboard = DashboardRoutes(
         ledger: store, breakdowns: store, accounts: store, users: store, budgets: store, alerts: store,

@@ -82,12 +82,17 @@ struct OpenAPITests {
             let aUser = try await client.post(
                 "/api/users", #"{"email":"alpha-secret-user@example.com","role":"owner"}"#)
             let aUserId = try #require(aUser.json["id"] as? String)
+            _ = try await client.execute(
+                uri: "/api/routes/alpha-route", method: .put,
+                headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"deployments":["openai/gpt-4.1-mini"]}"#))
             let orgs = try #require(try await client.get("/api/orgs").json["orgs"] as? [[String: Any]])
             let aOrg = try #require(orgs.first?["id"] as? String)
             func snapshot() async throws -> String {
                 var text = ""
                 for uri in [
                     "/api/keys", "/api/teams", "/api/projects", "/api/credentials", "/api/usage/events", "/api/users",
+                    "/api/routes",
                 ] {
                     text += String(buffer: try await client.get(uri).body)
                 }
@@ -120,11 +125,14 @@ struct OpenAPITests {
                 "POST /api/budgets": #"{"name":"b","scope":"team","value":"alpha-secret-team","limit_usd":"1"}"#,
                 "POST /api/webhooks": #"{"url":"https://127.0.0.1/hook"}"#,
                 "POST /auth/login": #"{"email":"alpha@example.com","password":"alpha-secret-password"}"#,
+                "PUT /api/routes/{name}": #"{"deployments":["gemini/gemini-2.5-flash"]}"#,
+                "POST /api/route/explain": #"{"model":"alpha-route","messages":[{"role":"user","content":"hi"}]}"#,
             ]
             for operation in try documentedOperations().sorted() {
                 let parts = operation.split(separator: " ", maxSplits: 1)
                 let method = HTTPRequest.Method(rawValue: String(parts[0]))!
                 var uri = String(parts[1]).replacingOccurrences(of: "{provider}", with: "openai")
+                uri = uri.replacingOccurrences(of: "{name}", with: "alpha-route")
                 uri = uri.replacingOccurrences(of: "/api/orgs/{id}", with: "/api/orgs/\(aOrg)")
                 uri = uri.replacingOccurrences(of: "/api/users/{id}", with: "/api/users/\(aUserId)")
                 uri = uri.replacingOccurrences(of: "/api/teams/{id}", with: "/api/teams/\(aTeamId)")

@@ -198,3 +198,64 @@ struct RouterGatewayTests {
         }
     }
 }
+
+@Suite("Organisations' own virtual models through /api/routes")
+struct OrganisationRouteTests {
+    @Test(
+        "An admin defines a virtual model; calls use it at once; it is audited, survives a restart, and can be removed")
+    func defineUseRemove() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withGateway(directory: directory) { client, seen in
+            let put = try await client.execute(
+                uri: "/api/routes/cheap", method: .put,
+                headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
+                body: ByteBuffer(
+                    string:
+                        #"{"policy":"priority","deployments":["gemini/gemini-2.5-flash",{"model":"openai/gpt-4.1-mini","priority":1}]}"#
+                ))
+            #expect(put.status == .ok)
+            #expect(put.json["source"] as? String == "api")
+            let call = try await client.call(
+                "/v1/chat/completions", #"{"model":"meterr/cheap","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(call.headers[.init("x-meterr-route")!] == "cheap; deployment=gemini/gemini-2.5-flash; attempt=1")
+            #expect(seen.last.withLock { $0 }?.path == "/v1beta/models/gemini-2.5-flash:generateContent")
+            let audit = try await client.get("/api/audit").json["entries"] as? [[String: Any]] ?? []
+            #expect(audit.contains { $0["action"] as? String == "route.put" && $0["target"] as? String == "cheap" })
+            for (body, fragment) in [
+                (#"{"deployments":["openai/no-such-model"]}"#, "no openai/no-such-model"),
+                (#"{"policy":"fastest","deployments":["openai/gpt-4.1-mini"]}"#, "policy fastest"),
+                (#"{"deployments":[]}"#, "needs deployments"),
+                ("[1]", "send {"),
+            ] {
+                let bad = try await client.execute(
+                    uri: "/api/routes/bad", method: .put,
+                    headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
+                    body: ByteBuffer(string: body))
+                #expect(bad.status == .badRequest)
+                let message = (bad.json["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(message.contains(fragment), "\(message)")
+            }
+        }
+        // A restart loads it from the database.
+        try await withGateway(directory: directory) { client, _ in
+            let routes = try await client.get("/api/routes").json["routes"] as? [[String: Any]] ?? []
+            #expect(routes.map { $0["name"] as? String } == ["cheap"])
+            let deleted = try await client.execute(
+                uri: "/api/routes/cheap", method: .delete, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(deleted.status == .noContent)
+            let call = try await client.call(
+                "/v1/chat/completions", #"{"model":"meterr/cheap","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(call.status == .badRequest)
+            #expect(
+                ((call.json["error"] as? [String: Any])?["message"] as? String)?.contains("not a virtual model") == true
+            )
+            let again = try await client.execute(
+                uri: "/api/routes/cheap", method: .delete, headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(again.status == .notFound)
+        }
+    }
+}

@@ -132,7 +132,7 @@ struct WireContractTests {
                             DeploymentInfo(
                                 id: "openai/gpt-4.1-mini@eu", provider: "openai", model: "gpt-4.1-mini", weight: 1,
                                 priority: 0, region: "eu")
-                        ])
+                        ], source: "config")
                 ], autoTiers: ["simple": "fast"])
         ),
         (

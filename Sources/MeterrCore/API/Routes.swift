@@ -20,11 +20,15 @@ public struct VirtualModelInfo: Sendable, Hashable, Codable {
     public var name: String
     public var policy: String
     public var deployments: [DeploymentInfo]
+    /// `config` (the configuration file's `router:` section) or `api` (the organisation's own, which
+    /// takes precedence over a configured one of the same name).
+    public var source: String
 
-    public init(name: String, policy: String, deployments: [DeploymentInfo]) {
+    public init(name: String, policy: String, deployments: [DeploymentInfo], source: String) {
         self.name = name
         self.policy = policy
         self.deployments = deployments
+        self.source = source
     }
 }
 

@@ -74,9 +74,18 @@ extension Gateway {
     /// The router's decision for a `/v1` Chat Completions call naming a virtual model, or `nil` for any
     /// other call.
     func decideRoute(_ call: AuthenticatedCall, _ inspected: InspectedCall) throws -> RouteDecision? {
-        guard call.inbound.mount.strip.isEmpty, !router.table.isEmpty, let model = inspected.facts.model,
-            router.table.routeName(model) != nil
-        else { return nil }
+        guard call.inbound.mount.strip.isEmpty, let model = inspected.facts.model else { return nil }
+        guard router.routeName(model, org: call.principal.orgId) != nil else {
+            // `meterr/` names only virtual models: one that is not is a mistake, not an OpenAI model.
+            guard model.hasPrefix("meterr/") else { return nil }
+            let names = Set(router.table.models.keys).union(router.models(org: call.principal.orgId).keys).sorted()
+            throw GatewayRefusal(
+                .invalidRequest,
+                "\(model) is not a virtual model"
+                    + (names.isEmpty
+                        ? ": none is configured" : " (this organisation has \(names.joined(separator: ", ")))"),
+                counted: false)
+        }
         guard inspected.endpoint == .chatCompletions else {
             throw GatewayRefusal(
                 .invalidRequest, "virtual models such as \(model) route Chat Completions calls (/v1/chat/completions)",
@@ -107,7 +116,7 @@ extension Gateway {
     func decide(model: String, needs: RouteNeeds, org: String?, at time: Timestamp) -> RouteDecision? {
         let engine = self.engine
         return router.decide(
-            model: model, needs: needs,
+            model: model, org: org, needs: needs,
             facts: { deployment in
                 engine.resolve(model: deployment.model, provider: deployment.provider).map(Self.facts)
             },

@@ -1,42 +1,109 @@
+import Foundation
 import Hummingbird
 import MeterrCore
 import MeterrProviders
 import MeterrRouter
+import MeterrStore
 
-/// `/api/routes` (the virtual models), `/api/routes/health` (each deployment's breaker) and
-/// `/api/route/explain` (the decision a call would get, without making it).
+/// `/api/routes` (the virtual models: the configuration's and the organisation's own, which admins
+/// define and remove), `/api/routes/health` (each deployment's breaker) and `/api/route/explain` (the
+/// decision a call would get, without making it).
 struct RouterRoutes: Sendable {
     let gateway: Gateway
+    let store: any RouteStore
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("routes", use: routes)
+        group.put("routes/:name", use: put)
+        group.delete("routes/:name", use: delete)
         group.get("routes/health", use: health)
         group.post("route/explain", use: explain)
     }
 
+    /// Loads every organisation's stored routes into the router (at start).
+    static func load(from store: any RouteStore, into router: ModelRouter) async throws {
+        for route in try await store.allRoutes() {
+            let spec = try JSONSerialization.jsonObject(with: Data(route.definition.utf8))
+            let model = try RouteTable.virtualModel(route.name, spec, source: "route \(route.name) of \(route.orgId)")
+            router.setModel(model, named: route.name, org: route.orgId)
+        }
+    }
+
     @Sendable func routes(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
-        let table = gateway.router.table
-        let routes = table.models.keys.sorted().map { name in
-            let model = table.models[name]!
-            return VirtualModelInfo(
-                name: name, policy: model.policy.rawValue,
-                deployments: model.deployments.map {
-                    DeploymentInfo(
-                        id: $0.id, provider: $0.provider.rawValue, model: $0.model, weight: $0.weight,
-                        priority: $0.priority, region: $0.region)
-                })
-        }
-        let tiers = table.auto.map { auto in
+        let router = gateway.router
+        let own = router.models(org: context.principal.orgId)
+        let configured = router.table.models.filter { own[$0.key] == nil }
+        let routes =
+            configured.keys.sorted().map { Self.info(configured[$0]!, source: "config") }
+            + own.keys.sorted().map { Self.info(own[$0]!, source: "api") }
+        let tiers = router.table.auto.map { auto in
             ["simple": auto.simple, "medium": auto.medium, "complex": auto.complex, "reasoning": auto.reasoning]
         }
         return try jsonResponse(RouteList(routes: routes, autoTiers: tiers))
     }
 
+    static func info(_ model: VirtualModel, source: String) -> VirtualModelInfo {
+        VirtualModelInfo(
+            name: model.name, policy: model.policy.rawValue,
+            deployments: model.deployments.map {
+                DeploymentInfo(
+                    id: $0.id, provider: $0.provider.rawValue, model: $0.model, weight: $0.weight,
+                    priority: $0.priority, region: $0.region)
+            }, source: source)
+    }
+
+    /// Defines (or replaces) one of the organisation's virtual models: `{"policy": …, "deployments": […]}`.
+    /// Every deployment's model must be in the price catalog (else it could never be chosen).
+    @Sendable func put(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.require(.admin)
+        let name = try context.parameters.require("name")
+        guard !name.isEmpty, name.count <= 64, name != RouteTable.autoName,
+            name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+        else {
+            throw MeterrError.invalid(
+                "name", "a route name is 1-64 letters, digits, -, _ or . and not \(RouteTable.autoName)")
+        }
+        let body = try await collectBody(request, limit: maxBodyBytes)
+        guard let spec = try? JSONSerialization.jsonObject(with: Data(buffer: body)), spec is [String: Any] else {
+            throw MeterrError.invalid("body", "send {\"policy\": …, \"deployments\": [\"provider/model\", …]}")
+        }
+        let model: VirtualModel
+        do {
+            model = try RouteTable.virtualModel(name, spec, source: "route \(name)")
+        } catch {
+            throw MeterrError(.invalidRequest, error.message)
+        }
+        for deployment in model.deployments
+        where gateway.engine.resolve(model: deployment.model, provider: deployment.provider) == nil {
+            throw MeterrError.invalid(
+                "deployments", "the price catalog has no \(deployment.id): it could never be chosen (price it first)")
+        }
+        let org = context.principal.orgId
+        let definition = String(
+            decoding: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]), as: UTF8.self)
+        try await store.putRoute(
+            StoredRoute(orgId: org, name: name, definition: definition, updatedAt: gateway.clock.now()),
+            actor: context.principal.keyId)
+        gateway.router.setModel(model, named: name, org: org)
+        return try jsonResponse(Self.info(model, source: "api"))
+    }
+
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.require(.admin)
+        let name = try context.parameters.require("name")
+        let org = context.principal.orgId
+        guard try await store.deleteRoute(org: org, name: name, actor: context.principal.keyId) else {
+            throw MeterrError(.notFound, "the organisation has no route \(name) (configured routes change in the file)")
+        }
+        gateway.router.setModel(nil, named: name, org: org)
+        return Response(status: .noContent)
+    }
+
     @Sendable func health(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
-        let deployments = gateway.router.health(now: gateway.clock.now()).map {
+        let deployments = gateway.router.health(now: gateway.clock.now(), org: context.principal.orgId).map {
             DeploymentHealthInfo(
                 id: $0.id, state: $0.state.rawValue, openUntil: $0.openUntil,
                 consecutiveFailures: $0.consecutiveFailures, lastFailure: $0.lastFailure,
@@ -50,13 +117,15 @@ struct RouterRoutes: Sendable {
     @Sendable func explain(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
         let body = Array(try await collectBody(request, limit: maxBodyBytes).readableBytesView)
+        let org = context.principal.orgId
         guard let model = RequestFacts(body: body).model else {
             throw MeterrError.invalid("model", "name the virtual model to explain (fast, meterr/auto, …)")
         }
-        guard gateway.router.table.routeName(model) != nil else {
-            let names = gateway.router.table.models.keys.sorted().joined(separator: ", ")
+        guard gateway.router.routeName(model, org: org) != nil else {
+            let names = (Array(gateway.router.table.models.keys) + Array(gateway.router.models(org: org).keys))
+            let known = Set(names).sorted().joined(separator: ", ")
             throw MeterrError.invalid(
-                "model", "\(model) is not a virtual model" + (names.isEmpty ? " (none is configured)" : " (\(names))"))
+                "model", "\(model) is not a virtual model" + (known.isEmpty ? " (none is configured)" : " (\(known))"))
         }
         let chat: ChatRequest
         do {
@@ -65,8 +134,7 @@ struct RouterRoutes: Sendable {
             throw MeterrError.invalid("body", error.message)
         }
         let needs = gateway.needs(chat, body: body)
-        let now = gateway.clock.now()
-        guard let decision = gateway.decide(model: model, needs: needs, org: context.principal.orgId, at: now) else {
+        guard let decision = gateway.decide(model: model, needs: needs, org: org, at: gateway.clock.now()) else {
             throw MeterrError.invalid("model", "\(model) is not a virtual model")
         }
         let candidates = decision.candidates.map {

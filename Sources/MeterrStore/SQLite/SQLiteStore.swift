@@ -392,6 +392,19 @@ public final class SQLiteStore: Sendable {
             // An alert's structured facts (budget name, limit, spent, model…), for webhook payloads.
             try db.execute(sql: "ALTER TABLE alerts ADD COLUMN details TEXT")
         }
+        migrator.registerMigration("v13-routes") { db in
+            // Virtual models an organisation defines through /api/routes (the router's own JSON form).
+            try db.execute(
+                sql: """
+                    CREATE TABLE routes (
+                        org_id TEXT NOT NULL REFERENCES organisations(id),
+                        name TEXT NOT NULL,
+                        definition TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, name)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 }
