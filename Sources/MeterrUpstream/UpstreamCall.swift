@@ -43,7 +43,7 @@ package final class UpstreamCall {
     }
 
     func start() {
-        firstByteDeadline = .now() + client.timeouts.firstByte
+        firstByteDeadline = min(.now() + client.timeouts.firstByte, request.firstByteBy ?? .distantFuture)
         arm(at: firstByteDeadline)
         if let connection = pool.checkout(request.endpoint) {
             send(on: connection)

@@ -11,11 +11,15 @@ package struct UpstreamRequest: Sendable {
     package var endpoint: UpstreamEndpoint
     package var head: HTTPRequestHead
     package var body: ByteBuffer
+    /// The latest the answer's first byte may come, when sooner than the client's own time-out (a
+    /// routed call's deadline).
+    package var firstByteBy: NIODeadline?
 
-    package init(endpoint: UpstreamEndpoint, head: HTTPRequestHead, body: ByteBuffer) {
+    package init(endpoint: UpstreamEndpoint, head: HTTPRequestHead, body: ByteBuffer, firstByteBy: NIODeadline? = nil) {
         self.endpoint = endpoint
         self.head = head
         self.body = body
+        self.firstByteBy = firstByteBy
     }
 }
 

@@ -14,7 +14,8 @@ import Testing
 /// then claude-haiku-4-5, then command-a-03-2025, which the catalog does not know to take images);
 /// `smart` and `meterr/auto`'s tiers.
 func routedGateway(
-    maxAttempts: Int = 3, _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+    maxAttempts: Int = 3, deadline: Duration = .seconds(60),
+    _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
 ) async throws {
     try await withGateway(
         configure: { configuration, _ in
@@ -33,7 +34,7 @@ func routedGateway(
                         deployments: [Deployment(provider: .anthropic, model: "claude-sonnet-4-5")]),
                 ],
                 auto: AutoTiers(simple: "fast", medium: "fast", complex: "smart", reasoning: "smart"),
-                maxAttempts: maxAttempts, backoff: .milliseconds(1), maxBackoff: .milliseconds(5))
+                maxAttempts: maxAttempts, deadline: deadline, backoff: .milliseconds(1), maxBackoff: .milliseconds(5))
         }, body)
 }
 
@@ -141,6 +142,34 @@ struct RouterGatewayTests {
             #expect(seen.all.withLock { $0.count } == 2)
             let events = try await client.events(count: 2)
             #expect(events.map { $0["status"] as? Int } == [503, 500])
+        }
+    }
+
+    @Test("The call's deadline bounds an attempt's wait for its first byte, and no attempt starts after it")
+    func deadline() async throws {
+        try await routedGateway(deadline: .seconds(1)) { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", #"{"model":"fast","messages":[{"role":"user","content":"fault-slow"}]}"#,
+                headers: Self.headers())
+            #expect(response.status == .gatewayTimeout)
+            #expect(seen.all.withLock { $0.count } == 1)
+        }
+    }
+
+    @Test("A routed stream cut after its first byte ends with an error event, not a silent close")
+    func cutStream() async throws {
+        try await routedGateway { client, _ in
+            let response = try await client.call(
+                "/v1/chat/completions",
+                #"{"model":"fast","stream":true,"messages":[{"role":"user","content":"fault-cut"}]}"#,
+                headers: Self.headers())
+            #expect(response.status == .ok)
+            let text = String(buffer: response.body)
+            #expect(!text.contains("[DONE]"))
+            #expect(
+                text.hasSuffix(
+                    #"data: {"error":{"message":"the provider's stream ended before it finished","type":"api_error","param":null,"code":null}}"#
+                        + "\n\n"))
         }
     }
 

@@ -323,7 +323,7 @@ public struct ChatChunkWriter: Sendable {
     }
 
     /// An error inside a stream that already answered 200: OpenAI's SDKs raise it as an API error.
-    func error(type: String, message: String, into out: inout [UInt8]) {
+    public func error(type: String, message: String, into out: inout [UInt8]) {
         var json = JSONWriter(capacity: 160)
         json.beginObject()
         json.beginObject("error")

@@ -390,6 +390,14 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             }
         } else {
             reading = meter?.finish() ?? UsageReading(finished: false)
+            if plan.routing != nil, !reading.finished, !callerGone, (200..<300).contains(status) {
+                // A routed stream that broke off after its first byte cannot move elsewhere: it ends with
+                // an error event in OpenAI's format rather than a silent close.
+                var out: [UInt8] = []
+                ChatChunkWriter(id: requestId, model: "", created: 0).error(
+                    type: "api_error", message: "the provider's stream ended before it finished", into: &out)
+                context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+            }
         }
         if callerGone { reading.finished = false }
         plan.call.record(

@@ -174,6 +174,12 @@ extension Gateway {
                         }(), endpoint: routing.inspected.endpoint)
                 let upstream = try await credential(routing.call, routed)
                 var (request, wire, injectedUsage) = upstreamRequest(routing.call, inspected, routed, upstream)
+                // The call's deadline bounds the wait for this attempt's first byte.
+                let remaining = routing.deadline - ContinuousClock.now
+                request.firstByteBy =
+                    .now()
+                    + .nanoseconds(
+                        remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
                 var call = try await holdSpend(routing.call, inspected, routed)
                 routing.attempt += 1
                 routing.current = deployment
