@@ -29,6 +29,12 @@ func routedGateway(
                             Deployment(provider: .gemini, model: "gemini-2.5-flash"),
                             Deployment(provider: .cohere, model: "command-a-03-2025"),
                         ]),
+                    "careful": VirtualModel(
+                        name: "careful", policy: .priority,
+                        deployments: [
+                            Deployment(provider: .anthropic, model: "claude-haiku-4-5"),
+                            Deployment(provider: .openai, model: "gpt-4.1-mini"),
+                        ]),
                     "smart": VirtualModel(
                         name: "smart", policy: .priority,
                         deployments: [Deployment(provider: .anthropic, model: "claude-sonnet-4-5")]),
@@ -173,6 +179,23 @@ struct RouterGatewayTests {
         }
     }
 
+    @Test("Budgets admit each candidate on its own worst case: a cheaper fallback fits where the first does not")
+    func budgetPerCandidate() async throws {
+        try await routedGateway { client, seen in
+            // haiku's worst case (64,000 output tokens at $5/M, $0.32) is over what is left; gpt-4.1-mini's
+            // (32,768 at $1.60/M, about $0.05) fits.
+            let budget = try await client.post(
+                "/api/budgets", #"{"name":"tight","scope":"org","limit_usd":"0.10","hard":true}"#)
+            #expect(budget.status == .created)
+            let response = try await client.call(
+                "/v1/chat/completions", #"{"model":"careful","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers())
+            #expect(response.status == .ok)
+            #expect(response.headers[.init("x-meterr-route")!] == "careful; deployment=openai/gpt-4.1-mini; attempt=1")
+            #expect(seen.all.withLock { $0.map(\.path) } == ["/v1/chat/completions"])
+        }
+    }
+
     @Test("A bad request does not fall back: every deployment would refuse it")
     func badRequest() async throws {
         try await routedGateway { client, seen in
@@ -221,7 +244,8 @@ struct RouterGatewayTests {
             let notVirtual = try await client.post("/api/route/explain", #"{"model":"gpt-4.1","messages":[]}"#)
             #expect(notVirtual.status == .badRequest)
             let routes = try await client.get("/api/routes")
-            #expect((routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == ["fast", "smart"])
+            #expect(
+                (routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == ["careful", "fast", "smart"])
             #expect((routes.json["auto_tiers"] as? [String: String])?["reasoning"] == "smart")
             #expect(seen.last.withLock { $0 } == nil)
         }
