@@ -199,6 +199,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // `swift run -c release meterr-router-bench`: a routing decision and translation beside passthrough.
+        .executableTarget(
+            name: "meterr-router-bench", dependencies: ["MeterrCore", "MeterrPricing", "MeterrProviders", "MeterrRouter"],
+            path: "Benchmarks/RouterBenchmark"),
         // `swift run -c release meterr-budget-bench`: what budgets and anomaly detection add to a call.
         .executableTarget(
             name: "meterr-budget-bench",

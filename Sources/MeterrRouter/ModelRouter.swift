@@ -173,7 +173,10 @@ public final class ModelRouter: Sendable {
             routeName = auto.model(for: reading.tier)
         }
         guard let virtual = virtualModel(named: routeName, org: org) else { return nil }
-        let memories = state.withLock { state in virtual.deployments.map { state[$0.id] ?? Memory() } }
+        // What the decision needs of each deployment's memory, read under the lock in one pass.
+        let memories = state.withLock { state in
+            virtual.deployments.map { deployment in state[deployment.id].map(Glance.init) ?? Glance() }
+        }
         var candidates: [RouteCandidate] = []
         candidates.reserveCapacity(virtual.deployments.count)
         for (deployment, memory) in zip(virtual.deployments, memories) {
@@ -194,19 +197,44 @@ public final class ModelRouter: Sendable {
             }
             candidates.append(candidate)
         }
-        let ranked = Self.rank(candidates.filter(\.eligible), policy: virtual.policy, roll: roll)
+        var ordered = Self.rank(candidates, policy: virtual.policy, roll: roll).map { candidates[$0] }
+        ordered.append(contentsOf: candidates.lazy.filter { !$0.eligible })
         return RouteDecision(
-            route: routeName, requested: model, policy: virtual.policy, complexity: complexity,
-            candidates: ranked + candidates.filter { !$0.eligible })
+            route: routeName, requested: model, policy: virtual.policy, complexity: complexity, candidates: ordered)
     }
 
     /// Why a deployment cannot take a call, or `nil`.
+    /// The part of a deployment's memory a decision reads.
+    struct Glance {
+        var openUntil: Timestamp?
+        var probing = false
+        var lastFailure: String?
+        var inFlight = 0
+        var timeToFirstToken: Double?
+        var outputTokens: Double?
+        var cacheShare: Double?
+        var lacksTools = false
+
+        init() {}
+
+        init(_ memory: Memory) {
+            openUntil = memory.openUntil
+            probing = memory.probing
+            lastFailure = memory.lastFailure
+            inFlight = memory.inFlight
+            timeToFirstToken = memory.timeToFirstToken
+            outputTokens = memory.outputTokens
+            cacheShare = memory.cacheShare
+            lacksTools = memory.lacks.contains("tools")
+        }
+    }
+
     static func exclusion(
-        _ deployment: Deployment, needs: RouteNeeds, facts: DeploymentFacts?, memory: Memory, now: Timestamp
+        _ deployment: Deployment, needs: RouteNeeds, facts: DeploymentFacts?, memory: Glance, now: Timestamp
     ) -> String? {
         guard let facts else { return "its model is not in the price catalog" }
         if needs.tools {
-            if memory.lacks.contains("tools") { return "an earlier answer showed it takes no tools" }
+            if memory.lacksTools { return "an earlier answer showed it takes no tools" }
             if facts.tools != true { return facts.tools == nil ? "not known to take tools" : "takes no tools" }
         }
         if needs.vision, facts.vision != true {
@@ -228,30 +256,30 @@ public final class ModelRouter: Sendable {
         return nil
     }
 
-    static func rank(_ eligible: [RouteCandidate], policy: RoutePolicy, roll: Double) -> [RouteCandidate] {
-        let listed = Dictionary(uniqueKeysWithValues: eligible.enumerated().map { ($1.deployment.id, $0) })
-        func position(_ candidate: RouteCandidate) -> Int { listed[candidate.deployment.id] ?? 0 }
+    /// The eligible candidates' positions, in the order they are to be tried.
+    static func rank(_ candidates: [RouteCandidate], policy: RoutePolicy, roll: Double) -> [Int] {
+        let eligible = candidates.indices.filter { candidates[$0].eligible }
+        /// Sorts by a key, ties kept in the listed order.
+        func sorted(by key: (RouteCandidate) -> Int64) -> [Int] {
+            eligible.map { (key: key(candidates[$0]), position: $0) }.sorted {
+                ($0.key, $0.position) < ($1.key, $1.position)
+            }
+            .map(\.position)
+        }
         switch policy {
-        case .cheapest:
-            return eligible.sorted {
-                ($0.expectedCost ?? .zero, position($0)) < ($1.expectedCost ?? .zero, position($1))
-            }
-        case .priority:
-            return eligible.sorted { ($0.deployment.priority, position($0)) < ($1.deployment.priority, position($1)) }
-        case .leastBusy:
-            return eligible.sorted { ($0.inFlight, position($0)) < ($1.inFlight, position($1)) }
-        case .lowestLatency:
-            // Deployments not yet measured go first, so each gets measured.
-            return eligible.sorted {
-                ($0.timeToFirstTokenMs ?? -1, position($0)) < ($1.timeToFirstTokenMs ?? -1, position($1))
-            }
+        case .cheapest: return sorted { $0.expectedCost?.nanos ?? 0 }
+        case .priority: return sorted { Int64($0.deployment.priority) }
+        case .leastBusy: return sorted { Int64($0.inFlight) }
+        // Deployments not yet measured go first, so each gets measured.
+        case .lowestLatency: return sorted { Int64($0.timeToFirstTokenMs ?? -1) }
         case .weighted:
-            let total = eligible.reduce(0) { $0 + max(0, $1.deployment.weight) }
+            func weight(_ position: Int) -> Int { max(0, candidates[position].deployment.weight) }
+            let total = eligible.reduce(0) { $0 + weight($1) }
             guard total > 0 else { return eligible }
             var target = roll * Double(total)
             var first = eligible.count - 1
-            for (index, candidate) in eligible.enumerated() {
-                target -= Double(max(0, candidate.deployment.weight))
+            for (index, position) in eligible.enumerated() {
+                target -= Double(weight(position))
                 if target < 0 {
                     first = index
                     break
@@ -259,7 +287,7 @@ public final class ModelRouter: Sendable {
             }
             var rest = eligible
             let chosen = rest.remove(at: first)
-            rest.sort { ($0.deployment.weight, -position($0)) > ($1.deployment.weight, -position($1)) }
+            rest.sort { (weight($0), -$0) > (weight($1), -$1) }
             return [chosen] + rest
         }
     }

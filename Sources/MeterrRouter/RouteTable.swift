@@ -3,13 +3,15 @@ import MeterrCore
 /// One place a call can be sent: a provider's model (with an optional region label, for two
 /// deployments of one model), and its weight and priority in its virtual model.
 public struct Deployment: Sendable, Hashable {
-    public var provider: Provider
-    public var model: String
+    public let provider: Provider
+    public let model: String
     /// The share of calls it gets under the `weighted` policy.
     public var weight: Int
     /// Lower goes first under the `priority` policy.
     public var priority: Int
-    public var region: String?
+    public let region: String?
+    /// `anthropic/claude-haiku-4-5`, or `…@eu` with a region: the name its breaker and history go by.
+    public let id: String
 
     public init(provider: Provider, model: String, weight: Int = 1, priority: Int = 0, region: String? = nil) {
         self.provider = provider
@@ -17,10 +19,8 @@ public struct Deployment: Sendable, Hashable {
         self.weight = weight
         self.priority = priority
         self.region = region
+        id = "\(provider.rawValue)/\(model)" + (region.map { "@\($0)" } ?? "")
     }
-
-    /// `anthropic/claude-haiku-4-5`, or `…@eu` with a region: the name its breaker and history go by.
-    public var id: String { "\(provider.rawValue)/\(model)" + (region.map { "@\($0)" } ?? "") }
 }
 
 /// How a virtual model orders its deployments.
@@ -202,16 +202,21 @@ extension RouteTable {
             else {
                 throw invalid(at, "must name provider/model (openai/gpt-4.1-mini, anthropic/claude-haiku-4-5, …)")
             }
-            var deployment = Deployment(provider: provider, model: String(full[full.index(after: slash)...]))
+            var weight = 1
+            var priority = 0
+            var region: String?
             for (key, value) in fields {
                 switch key {
                 case "model": break
-                case "weight": deployment.weight = try count(value, key, at, minimum: 0)
-                case "priority": deployment.priority = try count(value, key, at, minimum: 0)
-                case "region": deployment.region = "\(value)"
+                case "weight": weight = try count(value, key, at, minimum: 0)
+                case "priority": priority = try count(value, key, at, minimum: 0)
+                case "region": region = "\(value)"
                 default: throw invalid(at, "unknown setting \(key) (model, weight, priority, region)")
                 }
             }
+            let deployment = Deployment(
+                provider: provider, model: String(full[full.index(after: slash)...]), weight: weight,
+                priority: priority, region: region)
             if deployments.contains(where: { $0.id == deployment.id }) {
                 throw invalid(at, "\(deployment.id) is listed twice: give one a region to tell them apart")
             }

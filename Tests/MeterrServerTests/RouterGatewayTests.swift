@@ -245,7 +245,9 @@ struct RouterGatewayTests {
             #expect(notVirtual.status == .badRequest)
             let routes = try await client.get("/api/routes")
             #expect(
-                (routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == ["careful", "fast", "smart"])
+                (routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == [
+                    "careful", "fast", "smart",
+                ])
             #expect((routes.json["auto_tiers"] as? [String: String])?["reasoning"] == "smart")
             #expect(seen.last.withLock { $0 } == nil)
         }
