@@ -253,7 +253,10 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                     now: gateway.clock.now())
                 if fallBack(routing, failure: failure, held: (answerStatus, headers, answer)) { return }
             } else {
-                gateway.router.succeeded(deployment, timeToFirstTokenMs: nil, usage: reading.usage)
+                // A whole answer's first byte is its head.
+                gateway.router.succeeded(
+                    deployment, timeToFirstTokenMs: afterHead.map { Int(Gateway.milliseconds($0 - upstreamStarted)) },
+                    usage: reading.usage)
             }
         }
         send(status: answerStatus, headers: headers, body: answer)
