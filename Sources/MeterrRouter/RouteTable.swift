@@ -10,15 +10,22 @@ public struct Deployment: Sendable, Hashable {
     /// Lower goes first under the `priority` policy.
     public var priority: Int
     public let region: String?
+    /// Whether calls go to the provider's OpenAI-compatible surface instead of being translated to its
+    /// native API (`surface: compatible`).
+    public var compatibleSurface: Bool
     /// `anthropic/claude-haiku-4-5`, or `…@eu` with a region: the name its breaker and history go by.
     public let id: String
 
-    public init(provider: Provider, model: String, weight: Int = 1, priority: Int = 0, region: String? = nil) {
+    public init(
+        provider: Provider, model: String, weight: Int = 1, priority: Int = 0, region: String? = nil,
+        compatibleSurface: Bool = false
+    ) {
         self.provider = provider
         self.model = model
         self.weight = weight
         self.priority = priority
         self.region = region
+        self.compatibleSurface = compatibleSurface
         id = "\(provider.rawValue)/\(model)" + (region.map { "@\($0)" } ?? "")
     }
 }
@@ -205,18 +212,25 @@ extension RouteTable {
             var weight = 1
             var priority = 0
             var region: String?
+            var compatible = false
             for (key, value) in fields {
                 switch key {
                 case "model": break
                 case "weight": weight = try count(value, key, at, minimum: 0)
                 case "priority": priority = try count(value, key, at, minimum: 0)
                 case "region": region = "\(value)"
-                default: throw invalid(at, "unknown setting \(key) (model, weight, priority, region)")
+                case "surface":
+                    switch "\(value)" {
+                    case "native": compatible = false
+                    case "compatible": compatible = true
+                    default: throw invalid(at, "surface must be native or compatible")
+                    }
+                default: throw invalid(at, "unknown setting \(key) (model, weight, priority, region, surface)")
                 }
             }
             let deployment = Deployment(
                 provider: provider, model: String(full[full.index(after: slash)...]), weight: weight,
-                priority: priority, region: region)
+                priority: priority, region: region, compatibleSurface: compatible)
             if deployments.contains(where: { $0.id == deployment.id }) {
                 throw invalid(at, "\(deployment.id) is listed twice: give one a region to tell them apart")
             }

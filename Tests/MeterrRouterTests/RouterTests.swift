@@ -249,7 +249,10 @@ struct RouteTableTests {
                 "models": [
                     "fast": [
                         "policy": "weighted",
-                        "deployments": ["openai/gpt-4.1-mini", ["model": "anthropic/claude-haiku-4-5", "weight": 3]],
+                        "deployments": [
+                            "openai/gpt-4.1-mini",
+                            ["model": "anthropic/claude-haiku-4-5", "weight": 3, "surface": "compatible"],
+                        ],
                     ],
                     "smart": ["deployments": ["openai/gpt-4.1"]],
                 ] as [String: Any],
@@ -258,6 +261,8 @@ struct RouteTableTests {
             ] as [String: Any], source: "meterr.yaml: router")
         #expect(routes.models["fast"]?.policy == .weighted)
         #expect(routes.models["fast"]?.deployments.last?.weight == 3)
+        #expect(routes.models["fast"]?.deployments.last?.compatibleSurface == true)
+        #expect(routes.models["fast"]?.deployments.first?.compatibleSurface == false)
         #expect(routes.models["smart"]?.policy == .cheapest)
         #expect(routes.maxAttempts == 2)
         #expect(routes.deadline == .seconds(20))

@@ -29,6 +29,11 @@ func routedGateway(
                             Deployment(provider: .gemini, model: "gemini-2.5-flash"),
                             Deployment(provider: .cohere, model: "command-a-03-2025"),
                         ]),
+                    "compat": VirtualModel(
+                        name: "compat", policy: .priority,
+                        deployments: [
+                            Deployment(provider: .cohere, model: "command-a-03-2025", compatibleSurface: true)
+                        ]),
                     "careful": VirtualModel(
                         name: "careful", policy: .priority,
                         deployments: [
@@ -196,6 +201,21 @@ struct RouterGatewayTests {
         }
     }
 
+    @Test("A deployment with surface: compatible goes to the provider's OpenAI-compatible surface, untranslated")
+    func compatibleSurface() async throws {
+        try await routedGateway { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", #"{"model":"compat","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers())
+            #expect(response.status == .ok)
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(upstream.path == "/compatibility/v1/chat/completions")
+            #expect(upstream.body.contains(#""model":"command-a-03-2025""#))
+            let event = try #require(try await client.event(response.headers[.init("x-meterr-request-id")!]!))
+            #expect((event["route"] as? String)?.hasPrefix("compat:cohere/command-a-03-2025 policy=priority") == true)
+        }
+    }
+
     @Test("A bad request does not fall back: every deployment would refuse it")
     func badRequest() async throws {
         try await routedGateway { client, seen in
@@ -246,7 +266,7 @@ struct RouterGatewayTests {
             let routes = try await client.get("/api/routes")
             #expect(
                 (routes.json["routes"] as? [[String: Any]])?.map { $0["name"] as? String } == [
-                    "careful", "fast", "smart",
+                    "careful", "compat", "fast", "smart",
                 ])
             #expect((routes.json["auto_tiers"] as? [String: String])?["reasoning"] == "smart")
             #expect(seen.last.withLock { $0 } == nil)

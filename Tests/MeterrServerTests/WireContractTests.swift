@@ -131,7 +131,7 @@ struct WireContractTests {
                         deployments: [
                             DeploymentInfo(
                                 id: "openai/gpt-4.1-mini@eu", provider: "openai", model: "gpt-4.1-mini", weight: 1,
-                                priority: 0, region: "eu")
+                                priority: 0, region: "eu", surface: "native")
                         ], source: "config")
                 ], autoTiers: ["simple": "fast"])
         ),

@@ -40,14 +40,19 @@ public struct DeploymentInfo: Sendable, Hashable, Codable {
     public var weight: Int
     public var priority: Int
     public var region: String?
+    /// `native` (translated to the provider's own API) or `compatible` (its OpenAI-compatible surface).
+    public var surface: String
 
-    public init(id: String, provider: String, model: String, weight: Int, priority: Int, region: String?) {
+    public init(
+        id: String, provider: String, model: String, weight: Int, priority: Int, region: String?, surface: String
+    ) {
         self.id = id
         self.provider = provider
         self.model = model
         self.weight = weight
         self.priority = priority
         self.region = region
+        self.surface = surface
     }
 }
 

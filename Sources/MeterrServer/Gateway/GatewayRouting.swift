@@ -227,8 +227,9 @@ extension Gateway {
     /// A deployment's call: translated to its native API, or in OpenAI's format with the model replaced.
     func routedCall(_ routing: RouteAttempts, to deployment: Deployment) throws -> RoutedCall {
         let call = routing.call
-        if let translation = try translation(
-            call, routing.inspected, target: deployment.provider, model: deployment.model)
+        if !deployment.compatibleSurface,
+            let translation = try translation(
+                call, routing.inspected, target: deployment.provider, model: deployment.model)
         {
             return RoutedCall(
                 target: deployment.provider, path: translation.native.path,

@@ -50,7 +50,7 @@ struct RouterRoutes: Sendable {
             deployments: model.deployments.map {
                 DeploymentInfo(
                     id: $0.id, provider: $0.provider.rawValue, model: $0.model, weight: $0.weight,
-                    priority: $0.priority, region: $0.region)
+                    priority: $0.priority, region: $0.region, surface: $0.compatibleSurface ? "compatible" : "native")
             }, source: source)
     }
 
