@@ -150,7 +150,11 @@ struct RouterGatewayTests {
                 "/v1/chat/completions", Self.hi, headers: Self.headers(fail: "openai=503,gemini=500,anthropic=500"))
             #expect(response.status == .internalServerError)
             #expect(((response.json["error"] as? [String: Any])?["message"] as? String) == "fake 500")
-            #expect(seen.all.withLock { $0.count } == 2)
+            // Two attempts, to two different deployments: never the same one twice.
+            #expect(
+                seen.all.withLock { $0.map(\.path) } == [
+                    "/v1/chat/completions", "/v1beta/models/gemini-2.5-flash:generateContent",
+                ])
             let events = try await client.events(count: 2)
             #expect(events.map { $0["status"] as? Int } == [503, 500])
         }
