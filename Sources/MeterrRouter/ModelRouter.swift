@@ -300,6 +300,11 @@ public final class ModelRouter: Sendable {
         }
     }
 
+    /// When the first of these deployments' open breakers lets a probe through, if any is open.
+    public func earliestReopening(_ deployments: [Deployment]) -> Timestamp? {
+        state.withLock { state in deployments.compactMap { state[$0.id]?.openUntil }.min() }
+    }
+
     /// An attempt goes to a deployment; a half-open breaker's attempt is its probe.
     public func started(_ deployment: Deployment, now: Timestamp) {
         state.withLock { state in

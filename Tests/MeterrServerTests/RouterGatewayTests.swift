@@ -220,6 +220,26 @@ struct RouterGatewayTests {
         }
     }
 
+    @Test("When every deployment's breaker is open the call is a 503 whose Retry-After is the first reopening")
+    func allOpen() async throws {
+        try await routedGateway { client, seen in
+            let failing = try await client.call(
+                "/v1/chat/completions",
+                #"{"model":"careful","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers(fail: "anthropic=429,openai=429"))
+            #expect(failing.status == .tooManyRequests)
+            let events = try await client.events(count: 2)
+            #expect(events.map { $0["stream"] as? Bool } == [true, true])
+            let refused = try await client.call(
+                "/v1/chat/completions", #"{"model":"careful","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: Self.headers())
+            #expect(refused.status == .serviceUnavailable)
+            let wait = Int(refused.headers[.retryAfter] ?? "") ?? 0
+            #expect((29...30).contains(wait), "Retry-After \(wait)")
+            #expect(seen.all.withLock { $0.count } == 2)
+        }
+    }
+
     @Test("A bad request does not fall back: every deployment would refuse it")
     func badRequest() async throws {
         try await routedGateway { client, seen in

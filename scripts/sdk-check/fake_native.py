@@ -18,6 +18,11 @@ the plain one; `.sse` when the request streams. Every request is appended as one
 file named by FAKE_NATIVE_LOG (path, query, headers, parsed body, the fixture answered or the error).
 Streams go out chunked, each event split in two writes, as a real upstream's TCP reads may split them.
 
+Failure injection: a request header `x-fake-fail: anthropic=429,gemini=500,cohere=context` makes a
+(valid) request to a named provider's NATIVE path fail as that provider fails: a status (429 comes with
+`retry-after: 7`) in the provider's own error shape, or `context` for its "prompt too long" 400. The
+OpenAI-compatible surfaces ignore it. Injected failures are logged with `"injected": true`.
+
 Usage: fake_native.py PORT    (keys expected: FAKE_NATIVE_KEYS='{"anthropic": "...", ...}', by default
 the real-<PROVIDER>-key values scripts/sdk-check/run.sh gives meterr; FAKE_NATIVE_FIXTURES serves another
 fixtures directory, e.g. altered copies, to see that unified_sdks.py notices)."""
@@ -231,7 +236,8 @@ def anthropic_request(headers, body):
 
 
 def anthropic_error(error):
-    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 500: "api_error"}
+    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
+             500: "api_error", 529: "overloaded_error"}
     kind = error.extra.get("kind") or kinds.get(error.status, "invalid_request_error")
     return {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": "req_fake_native"}
 
@@ -377,7 +383,8 @@ def gemini_request(headers, path, query, body):
 
 def gemini_error(error):
     status_name = error.extra.get("status_name") or {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                                                     404: "NOT_FOUND", 500: "INTERNAL"}.get(error.status, "INVALID_ARGUMENT")
+                                                     404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                                                     503: "UNAVAILABLE"}.get(error.status, "INVALID_ARGUMENT")
     body = {"error": {"code": error.status, "message": error.message, "status": status_name}}
     if error.extra.get("reason"):
         body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": error.extra["reason"],
@@ -482,6 +489,59 @@ def openai_error(error):
     return {"error": {"message": error.message, "type": "invalid_request_error", "param": None, "code": None}}
 
 
+# ---------------------------------------------------------------- injected failures
+
+# Each provider's words for a failure, as its real API answers it (status → (message, extras)).
+FAILURES = {
+    "anthropic": {
+        429: ("This request would exceed the rate limit for your organization of 50 requests per minute. "
+              "For details, refer to: https://docs.claude.com/en/api/rate-limits.", {"kind": "rate_limit_error"}),
+        500: ("Internal server error", {"kind": "api_error"}),
+        502: ("Bad gateway", {"kind": "api_error"}),
+        503: ("Service unavailable", {"kind": "api_error"}),
+        529: ("Overloaded", {"kind": "overloaded_error"}),
+        "context": ("prompt is too long: 208310 tokens > 200000 maximum", {"kind": "invalid_request_error"}),
+    },
+    "gemini": {
+        429: ("Resource has been exhausted (e.g. check quota).", {"status_name": "RESOURCE_EXHAUSTED"}),
+        500: ("An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+              {"status_name": "INTERNAL"}),
+        503: ("The model is overloaded. Please try again later.", {"status_name": "UNAVAILABLE"}),
+        "context": ("The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+                    {"status_name": "INVALID_ARGUMENT"}),
+    },
+    "cohere": {
+        429: ("You are using a Trial key, which is limited to 20 API calls / minute. You can continue to use the "
+              "Trial key for free or upgrade to a Production key with higher rate limits at "
+              "'https://dashboard.cohere.com/api-keys'. Contact us on 'https://discord.gg/XW44jPfYJu' or email us "
+              "at support@cohere.com with any questions", {}),
+        500: ("internal server error, this has been reported to our developers. id 4b2a6b1d1a3e4f3c9f0e", {}),
+        503: ("service unavailable", {}),
+        "context": ("too many tokens: size limit exceeded by 12345 tokens. Try using shorter or fewer inputs, or "
+                    "setting prompt_truncation='AUTO'.", {}),
+    },
+}
+
+
+def injected_failure(headers, provider):
+    """The Invalid that `x-fake-fail` asks this provider to answer with, or None."""
+    spec = headers.get("x-fake-fail")
+    if not spec:
+        return None
+    for item in spec.split(","):
+        name, _, what = item.strip().partition("=")
+        if name.strip() != provider:
+            continue
+        what = what.strip()
+        if what == "context":
+            message, extra = FAILURES[provider]["context"]
+            return Invalid(400, message, **extra)
+        status = int(what)
+        message, extra = FAILURES[provider].get(status, (f"fake_native: injected {status}", {}))
+        return Invalid(status, message, **extra)
+    return None
+
+
 # ---------------------------------------------------------------- the server
 
 def route(path):
@@ -559,12 +619,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 name, stream = gemini_request(headers, path, query, body)
             else:
                 name, stream = cohere_request(headers, body)
+            # A valid request may still be answered with the failure the caller asked for.
+            injected = injected_failure(headers, provider) if surface == "native" else None
+            if injected is not None:
+                entry["injected"] = True
+                raise injected
         except Invalid as error:
             entry.update(status=error.status, error=error.message)
             record(entry)
             shape = openai_error if surface == "compatible" else {
                 "anthropic": anthropic_error, "gemini": gemini_error, "cohere": cohere_error}[provider]
-            self.answer_json(error.status, shape(error))
+            self.answer_json(error.status, shape(error), [("retry-after", "7")] if error.status == 429 else [])
             return
         entry["fixture"] = name
         record(entry)

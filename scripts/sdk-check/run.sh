@@ -58,12 +58,42 @@ trap 'kill $server $fake $tls_server $native 2>/dev/null || true; rm -rf "$data"
 wait_for_port "$native_port"
 unified_port=$(free_port)
 unified_data=$(mktemp -d)
+# The router's virtual models for unified_sdks.py's routed checks (fake_native.py fails a provider on
+# request: x-fake-fail). fast and steady fall back from their first deployment to gemini; every lists
+# all three; meterr/auto sends demanding calls to pricey (cheapest of anthropic and cohere).
+unified_config=$(mktemp --suffix=.yaml)
+cat >"$unified_config" <<'YAML'
+router:
+  models:
+    fast:
+      policy: priority
+      deployments:
+        - anthropic/claude-sonnet-4-5
+        - {model: gemini/gemini-2.5-flash, priority: 1}
+    steady:
+      policy: priority
+      deployments:
+        - cohere/command-a-03-2025
+        - {model: gemini/gemini-2.5-flash, priority: 1}
+    every:
+      policy: priority
+      deployments:
+        - anthropic/claude-sonnet-4-5
+        - {model: gemini/gemini-2.5-flash, priority: 1}
+        - {model: cohere/command-a-03-2025, priority: 2}
+    pricey:
+      policy: cheapest
+      deployments: [anthropic/claude-sonnet-4-5, cohere/command-a-03-2025]
+  auto: {simple: fast, medium: fast, complex: pricey, reasoning: pricey}
+  max_attempts: 3
+  backoff_ms: 10
+YAML
 METERR_ANTHROPIC_BASE_URL="http://127.0.0.1:$native_port" METERR_GEMINI_BASE_URL="http://127.0.0.1:$native_port" \
   METERR_COHERE_BASE_URL="http://127.0.0.1:$native_port" METERR_LOG_LEVEL=warning \
-  "$binary" serve --port "$unified_port" --data "$unified_data" >"$unified_data.log" 2>&1 &
+  "$binary" serve --port "$unified_port" --data "$unified_data" --config "$unified_config" >"$unified_data.log" 2>&1 &
 unified_server=$!
 trap 'kill $server $fake $tls_server $native $unified_server 2>/dev/null || true
-      rm -rf "$data" "$tls" "$native_log" "$unified_data" "$unified_data.log"' EXIT
+      rm -rf "$data" "$tls" "$native_log" "$unified_data" "$unified_data.log" "$unified_config"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$unified_port/healthz" >/dev/null && break; sleep 0.1; done
 METERR_URL="http://127.0.0.1:$unified_port" FAKE_NATIVE_LOG="$native_log" "$venv/bin/python" -W ignore "$here/unified_sdks.py" || {
   echo "--- meterr's log (warnings and errors):"; tail -n 40 "$unified_data.log"

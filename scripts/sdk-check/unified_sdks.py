@@ -6,7 +6,12 @@ fixture files here, never written down twice. Exits non-zero on any failure.
 
 Env: METERR_URL, METERR_ADMIN_KEY, FAKE_NATIVE_LOG. Each call carries `x-meterr-tags: check=<name>`,
 so each ledger event is matched to the call that made it; the fake's log is read from a mark taken
-before each call, so each call is matched to the native requests it caused."""
+before each call, so each call is matched to the native requests it caused.
+
+The router's checks call the virtual models run.sh configures (fast, steady, every, meterr/auto), make
+providers fail with fake_native.py's `x-fake-fail` header, and follow each attempt through the fake's
+log, the answer's x-meterr-route, the ledger's events of the call's request id and /api/routes/health."""
+import calendar
 import json
 import os
 import sys
@@ -836,6 +841,295 @@ def upstream_hygiene():
             assert not name.startswith("x-meterr-"), f"meterr's own header {name} reached the provider on {entry['path']}"
 
 
+# ---------------------------------------------------------------- the router
+# The virtual models run.sh configures: fast (anthropic, then gemini), steady (cohere, then gemini), every
+# (anthropic, gemini, cohere) and pricey (the cheaper of anthropic and cohere, meterr/auto's demanding
+# tiers). fake_native.py fails a provider on request (x-fake-fail). The checks run in order: the 429 of
+# routed_fallback opens anthropic's breaker for 30 s, which routed_breaker and routed_explain see.
+
+SONNET, FLASH, COMMAND = "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash", "cohere/command-a-03-2025"
+ROUTED = {}  # tag: (request id, attempts) of every routed call, for the ledger pass at the end
+
+
+def admin(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{BASE}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Bearer {KEY}", "content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def attempt_number(event):
+    for word in (event.get("route") or "").split():
+        if word.startswith("attempt="):
+            return int(word[8:])
+    return 0
+
+
+def call_events(request_id, count):
+    """The ledger's events of one call, first attempt first, once `count` are in (at most ten seconds),
+    then once more a moment later, so an extra event shows."""
+    deadline, settled = time.time() + 10, False
+    while True:
+        events = [e for e in admin("GET", "/api/usage/events?limit=200")["events"] if e.get("request_id") == request_id]
+        if len(events) >= count:
+            if settled:
+                break
+            settled = True
+            time.sleep(0.3)
+            continue
+        if time.time() > deadline:
+            break
+        time.sleep(0.25)
+    return sorted(events, key=attempt_number)
+
+
+def check_attempts(where, tag, request_id, want):
+    """want, per attempt in order: (provider, status, route, Expect of a served attempt or None, stream).
+    `route` is the event's route up to the optional baseline=/saved_usd= words."""
+    assert request_id, f"{where}: the answer has no x-meterr-request-id"
+    ROUTED[tag] = (request_id, len(want))
+    events = call_events(request_id, len(want))
+    described = [(e.get("provider"), e.get("status"), e.get("route")) for e in events]
+    assert len(events) == len(want), f"{where}: want {len(want)} events with request id {request_id}, found {len(events)}: {described}"
+    for n, (event, (provider, status, route, fx, stream)) in enumerate(zip(events, want), 1):
+        at = f"{where}: attempt {n} event"
+        assert (event.get("provider"), event.get("status")) == (provider, status), \
+            f"{at} is {provider} {status}? got {event.get('provider')} {event.get('status')} (all: {described})"
+        got_route = event.get("route") or ""
+        assert got_route == route or got_route.startswith(route + " baseline="), f"{at}: route {got_route!r}, want {route!r}"
+        assert (event.get("tags") or {}).get("check") == tag, f"{at}: tags {event.get('tags')} (the call's x-meterr-tags)"
+        if fx is None:
+            metered = {k: event.get(k) for k in ("input_tokens", "output_tokens") if event.get(k)}
+            assert not metered, f"{at}: a failed attempt used nothing, yet the event has {metered}"
+            assert event.get("cost_usd") in (None, "0", "0.000000000"), f"{at}: a failed attempt costs {event.get('cost_usd')}"
+        else:
+            try:
+                ledger_event(event, provider, fx, stream)
+            except AssertionError as error:
+                raise AssertionError(f"{at}: {error}") from None
+    return events
+
+
+def failed_upstream(where, entries, want):
+    """The native requests a call caused: want is [(provider, status)] in order, the failures injected."""
+    got = [(e.get("provider"), e["status"]) for e in entries]
+    assert got == want, f"{where}: the fake saw {got}, want {want}: {summary(entries)}"
+    for entry, (_, status) in zip(entries, want):
+        assert entry["surface"] == "native", f"{where}: meterr called {entry['path']}, not the native surface"
+        if status != 200:
+            assert entry.get("injected"), f"{where}: {entry['path']} failed by itself, not by x-fake-fail: {entry['error']}"
+
+
+def routed_first():
+    """A virtual model's call goes to its first deployment, translated to its native API."""
+    tag, fx = "routed.fast", anthropic_fixture("anthropic-messages.json")
+    raw, entries = sdk(tag, lambda: client.chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}], extra_headers=tags(tag)))
+    route = raw.headers.get("x-meterr-route")
+    assert route == f"fast; deployment={SONNET}; attempt=1", f"{tag}: x-meterr-route {route!r}"
+    entry = one_request(tag, entries)
+    assert entry["provider"] == "anthropic" and entry["path"] == "/v1/messages", f"{tag}: meterr called {entry['path']}"
+    assert entry["body"].get("model") == "claude-sonnet-4-5", f"{tag}: the native body names {entry['body'].get('model')!r}"
+    reply = raw.parse()
+    assert reply.choices[0].message.content == fx.text, f"{tag}: text {reply.choices[0].message.content!r}"
+    check_usage(tag, reply.usage, fx)
+    check_attempts(tag, tag, raw.headers.get("x-meterr-request-id"),
+                   [("anthropic", 200, f"fast:{SONNET} policy=priority attempt=1", fx, False)])
+
+
+def routed_context():
+    """anthropic answers its "prompt is too long" 400: the call moves on to gemini, and the breaker
+    does not count it against anthropic (another deployment's window may be larger)."""
+    tag, fx = "routed.fast-context", gemini_fixture("gemini-generate.json")
+    raw, entries = sdk(tag, lambda: client.chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}],
+        extra_headers=tags(tag, **{"x-fake-fail": "anthropic=context"})))
+    route = raw.headers.get("x-meterr-route")
+    assert route == f"fast; deployment={FLASH}; attempt=2", f"{tag}: x-meterr-route {route!r}"
+    failed_upstream(tag, entries, [("anthropic", 400), ("gemini", 200)])
+    assert raw.parse().choices[0].message.content == fx.text, f"{tag}: text {raw.parse().choices[0].message.content!r}"
+    check_attempts(tag, tag, raw.headers.get("x-meterr-request-id"), [
+        ("anthropic", 400, f"fast:{SONNET} policy=priority attempt=1", None, False),
+        ("gemini", 200, f"fast:{FLASH} policy=priority attempt=2 after={SONNET}:context_length", fx, False)])
+    sonnet = {d["id"]: d for d in admin("GET", "/api/routes/health")["deployments"]}.get(SONNET) or {}
+    got = (sonnet.get("state"), sonnet.get("last_failure"), sonnet.get("consecutive_failures"))
+    assert got == ("closed", "context_length", 0), f"{tag}: {SONNET} health {sonnet}, want closed, context_length, 0 failures in a row"
+
+
+def routed_fallback():
+    """anthropic answers 429: the call moves on to gemini before anything reached the caller, both
+    attempts are metered under the call's request id, and anthropic's breaker opens."""
+    tag, fx = "routed.fast-429", gemini_fixture("gemini-generate.json")
+    started = time.time()
+    raw, entries = sdk(tag, lambda: client.chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}],
+        extra_headers=tags(tag, **{"x-fake-fail": "anthropic=429"})))
+    route = raw.headers.get("x-meterr-route")
+    assert route == f"fast; deployment={FLASH}; attempt=2", f"{tag}: x-meterr-route {route!r}"
+    failed_upstream(tag, entries, [("anthropic", 429), ("gemini", 200)])
+    native_path("gemini", entries[1], False, tag)
+    reply = raw.parse()
+    assert reply.choices[0].message.content == fx.text, f"{tag}: text {reply.choices[0].message.content!r}, want {fx.text!r}"
+    check_usage(tag, reply.usage, fx)
+    cost, want = raw.headers.get("x-meterr-cost-usd"), expected_cost("gemini", fx.model, fx)
+    assert cost is not None and abs(Decimal(cost) - want) <= Decimal("0.000000001"), f"{tag}: x-meterr-cost-usd {cost}, want {want}"
+    check_attempts(tag, tag, raw.headers.get("x-meterr-request-id"), [
+        ("anthropic", 429, f"fast:{SONNET} policy=priority attempt=1", None, False),
+        ("gemini", 200, f"fast:{FLASH} policy=priority attempt=2 after={SONNET}:rate_limited", fx, False)])
+    health = {d["id"]: d for d in admin("GET", "/api/routes/health")["deployments"]}
+    sonnet = health.get(SONNET)
+    assert sonnet, f"{tag}: /api/routes/health does not list {SONNET}: {list(health)}"
+    assert (sonnet.get("state"), sonnet.get("last_failure")) == ("open", "rate_limited"), \
+        f"{tag}: {SONNET} health is {sonnet}, want state open, last_failure rate_limited"
+    until = sonnet.get("open_until")
+    assert until, f"{tag}: an open breaker with no open_until: {sonnet}"
+    opened_for = calendar.timegm(time.strptime(until[:19], "%Y-%m-%dT%H:%M:%S")) + float("0" + until[19:].rstrip("Z")) - started
+    assert opened_for >= 29, f"{tag}: open_until {until} is {opened_for:.1f} s after the call; a rate limit opens it for at least 30 s"
+    assert health.get(FLASH, {}).get("state") == "closed", f"{tag}: {FLASH} health is {health.get(FLASH)}"
+
+
+def routed_breaker():
+    """With anthropic's breaker open, the next call to fast goes straight to gemini: attempt 1, and no
+    request reaches anthropic."""
+    tag, fx = "routed.fast-breaker", gemini_fixture("gemini-generate.json")
+    raw, entries = sdk(tag, lambda: client.chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}], extra_headers=tags(tag)))
+    reached = [e["path"] for e in entries if e.get("provider") == "anthropic"]
+    assert not reached, f"{tag}: anthropic's breaker is open, yet meterr called it: {reached}"
+    route = raw.headers.get("x-meterr-route")
+    assert route == f"fast; deployment={FLASH}; attempt=1", f"{tag}: x-meterr-route {route!r}"
+    native_path("gemini", one_request(tag, entries), False, tag)
+    reply = raw.parse()
+    assert reply.choices[0].message.content == fx.text, f"{tag}: text {reply.choices[0].message.content!r}"
+    check_attempts(tag, tag, raw.headers.get("x-meterr-request-id"),
+                   [("gemini", 200, f"fast:{FLASH} policy=priority attempt=1", fx, False)])
+
+
+def routed_stream():
+    """A streamed call whose first deployment (cohere) answers 500 streams the second's (gemini's) text,
+    usage chunk last, then [DONE]."""
+    tag, fx = "routed.steady-stream", gemini_fixture("gemini-generate.sse")
+
+    def run():
+        with client.chat.completions.with_streaming_response.create(
+                model="steady", messages=[{"role": "user", "content": "hi"}], stream=True,
+                stream_options={"include_usage": True}, extra_headers=tags(tag, **{"x-fake-fail": "cohere=500"})) as response:
+            return response.headers, list(response.iter_lines())
+    (headers, lines), entries = sdk(tag, run)
+    assert headers.get("content-type", "").startswith("text/event-stream"), f"{tag}: content-type {headers.get('content-type')!r}"
+    route = headers.get("x-meterr-route")
+    assert route == f"steady; deployment={FLASH}; attempt=2", f"{tag}: x-meterr-route {route!r}"
+    failed_upstream(tag, entries, [("cohere", 500), ("gemini", 200)])
+    native_path("gemini", entries[1], True, tag)
+    data = [line[5:].strip() for line in lines if line.strip()]
+    assert data and data[-1] == "[DONE]", f"{tag}: the stream does not end with data: [DONE] (last: {data[-1:]!r})"
+    assert "[DONE]" not in data[:-1], f"{tag}: [DONE] before the end"
+    payloads = [json.loads(d) for d in data[:-1]]
+    assert not any("error" in p_ for p_ in payloads), f"{tag}: the stream carries an error: {[p_ for p_ in payloads if 'error' in p_]}"
+    chunks = [openai.types.chat.ChatCompletionChunk.model_validate(p_) for p_ in payloads]
+    s = Streamed(tag, chunks)
+    assert s.text == fx.text, f"{tag}: streamed text {s.text!r}, gemini's is {fx.text!r}"
+    assert s.finish == fx.finish, f"{tag}: finish_reason {s.finish!r}, want {fx.finish!r}"
+    assert s.usage_at == [len(chunks) - 1], f"{tag}: usage on chunks {s.usage_at} of {len(chunks)}"
+    check_usage(tag, chunks[-1].usage, fx)
+    check_attempts(tag, tag, headers.get("x-meterr-request-id"), [
+        ("cohere", 500, f"steady:{COMMAND} policy=priority attempt=1", None, None),
+        ("gemini", 200, f"steady:{FLASH} policy=priority attempt=2 after={COMMAND}:server_error", fx, True)])
+
+
+def routed_all_fail():
+    """Every deployment fails: the last provider's answer goes back (its status, OpenAI's error shape),
+    and each attempt left its event."""
+    tag = "routed.every-fails"
+    health = {d["id"]: d.get("state") for d in admin("GET", "/api/routes/health")["deployments"]}
+    shut = [d for d in (SONNET, FLASH, COMMAND) if health.get(d) != "closed"]
+    assert not shut, f"{tag}: runs with every breaker closed, but {shut} are not: {health}"
+    mark = len(log_lines())
+    try:
+        client.chat.completions.create(
+            model="every", messages=[{"role": "user", "content": "hi"}],
+            extra_headers=tags(tag, **{"x-fake-fail": "anthropic=500,gemini=500,cohere=500"}))
+    except openai.InternalServerError as error:
+        response = error.response
+    except openai.APIStatusError as error:
+        raise AssertionError(f"{tag}: meterr answered {error.status_code} {error.message!r}, want 500 "
+                             f"(the last provider's status); the fake saw: {summary(log_lines()[mark:])}") from None
+    else:
+        raise AssertionError(f"{tag}: every deployment failed, yet the call was answered: {summary(log_lines()[mark:])}")
+    entries = log_lines()[mark:]
+    failed_upstream(tag, entries, [("anthropic", 500), ("gemini", 500), ("cohere", 500)])
+    body = response.json()
+    assert isinstance(body.get("error"), dict) and isinstance(body["error"].get("message"), str), \
+        f"{tag}: the 500 is not in OpenAI's error shape: {body}"
+    assert body["error"]["message"] == entries[-1]["error"], \
+        f"{tag}: the answer says {body['error']['message']!r}, the last provider (cohere) said {entries[-1]['error']!r}"
+    route = response.headers.get("x-meterr-route")
+    assert route == f"every; deployment={COMMAND}; attempt=3", f"{tag}: x-meterr-route {route!r}"
+    check_attempts(tag, tag, response.headers.get("x-meterr-request-id"), [
+        ("anthropic", 500, f"every:{SONNET} policy=priority attempt=1", None, False),
+        ("gemini", 500, f"every:{FLASH} policy=priority attempt=2 after={SONNET}:server_error", None, False),
+        ("cohere", 500, f"every:{COMMAND} policy=priority attempt=3 after={SONNET}:server_error,{FLASH}:server_error",
+         None, False)])
+
+
+REASONING = ("Think carefully and reason through this step by step. First, prove that every bounded monotone "
+             "sequence of real numbers converges, then derive the rate of convergence for the sequence defined by "
+             "x(n+1) = (x(n) + 2 / x(n)) / 2. Finally, analyze the trade-off between Newton's method and bisection "
+             "for computing square roots, and evaluate which one a numerical library should use by default. ")
+
+
+def routed_explain():
+    """meterr/auto with a long reasoning prompt: the decision names pricey and its candidates, with no
+    call made."""
+    tag = "routed.explain"
+    health = {d["id"]: d.get("state") for d in admin("GET", "/api/routes/health")["deployments"]}
+    mark = len(log_lines())
+    answer = admin("POST", "/api/route/explain", {"model": "meterr/auto", "messages": [
+        {"role": "system", "content": "You are a careful mathematician."},
+        {"role": "user", "content": REASONING * 6}]})
+    reached = log_lines()[mark:]
+    assert not reached, f"{tag}: explaining a call made one: {summary(reached)}"
+    got = (answer.get("requested"), answer.get("route"), answer.get("policy"), answer.get("tier"))
+    assert got == ("meterr/auto", "pricey", "cheapest", "reasoning"), \
+        f"{tag}: (requested, route, policy, tier) {got}, signals {answer.get('signals')}"
+    tokens = answer.get("input_tokens")
+    assert isinstance(tokens, int) and tokens > 400, f"{tag}: input_tokens {tokens!r} for a long prompt"
+    candidates = {c["deployment"]: c for c in answer.get("candidates") or []}
+    assert set(candidates) == {SONNET, COMMAND}, f"{tag}: candidates {list(candidates)}, pricey lists {SONNET} and {COMMAND}"
+    for deployment, candidate in candidates.items():
+        if health.get(deployment) == "open":
+            assert not candidate["eligible"] and "breaker" in (candidate.get("excluded") or ""), \
+                f"{tag}: {deployment}'s breaker is open, yet it is a candidate: {candidate}"
+        else:
+            assert candidate["eligible"] and candidate.get("expected_cost_usd"), f"{tag}: {deployment} not eligible: {candidate}"
+    # cohere never served a routed call: its expected cost is the prompt and 256 output tokens at the catalog's prices.
+    cohere = candidates[COMMAND]
+    assert cohere.get("expected_output_tokens") == 256, f"{tag}: {COMMAND} expects {cohere.get('expected_output_tokens')} output tokens"
+    want = expected_cost("cohere", "command-a-03-2025", Expect("explain", model=None, text="", calls=[], finish=None,
+                                                                prompt=tokens, completion=256))
+    assert Decimal(cohere["expected_cost_usd"]) == want, f"{tag}: {COMMAND} expected_cost_usd {cohere['expected_cost_usd']}, the catalog gives {want}"
+    eligible = [c for c in answer["candidates"] if c["eligible"]]
+    assert eligible and answer.get("chosen") == min(eligible, key=lambda c: Decimal(c["expected_cost_usd"]))["deployment"], \
+        f"{tag}: chosen {answer.get('chosen')!r}, the cheapest eligible candidate of {answer['candidates']}"
+    assert answer["candidates"][:len(eligible)] == eligible, f"{tag}: the eligible candidates do not come first"
+
+
+def routed_unknown():
+    tag = "routed.unknown"
+    UNMETERED.append(tag)
+    mark = len(log_lines())
+    try:
+        client.chat.completions.create(model="meterr/nope", messages=[{"role": "user", "content": "hi"}],
+                                       extra_headers=tags(tag))
+    except openai.BadRequestError as error:
+        assert "not a virtual model" in error.message, f"{tag}: the 400 says {error.message!r}"
+    else:
+        raise AssertionError(f"{tag}: meterr/nope, no virtual model, was answered")
+    reached = log_lines()[mark:]
+    assert not reached, f"{tag}: a refused call reached a provider: {summary(reached)}"
+
+
 # ---------------------------------------------------------------- the ledger
 
 def ledger_events():
@@ -853,7 +1147,11 @@ def ledger_events():
 def ledger_call(by_tag, tag, provider, fx, stream):
     found = by_tag.get(tag, [])
     assert len(found) == 1, f"want exactly one event, found {len(found)}"
-    e = found[0]
+    ledger_event(found[0], provider, fx, stream)
+
+
+def ledger_event(e, provider, fx, stream):
+    """One event against the fixture's numbers and the catalog's price."""
     got = {k: e.get(k) for k in ("provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
                                  "cache_write_tokens", "cache_write_1h_tokens", "usage_source", "stream")}
     want = {"provider": provider, "model": fx.model, "input_tokens": fx.prompt, "output_tokens": fx.completion,
@@ -874,6 +1172,14 @@ def ledger_call(by_tag, tag, provider, fx, stream):
 def ledger_unmetered(by_tag, tag):
     metered = [e for e in by_tag.get(tag, []) if e.get("input_tokens") or e.get("output_tokens")]
     assert not metered, f"a call meterr refused itself left metered events: {metered}"
+
+
+def ledger_routed(by_tag, tag, request_id, count):
+    """Every event of a routed call carries its tag and its request id, one per attempt."""
+    found = by_tag.get(tag, [])
+    ids = {e.get("request_id") for e in found}
+    assert len(found) == count and ids == {request_id}, \
+        f"want {count} events of request {request_id}, found {len(found)} of {ids}: {[e.get('route') for e in found]}"
 
 
 def ledger_strays(events):
@@ -901,6 +1207,14 @@ def main():
         check(f"{provider}: x-meterr-wire: compatible", compatible, provider)
     check("anthropic: unsupported params dropped and named", dropped_params)
     check("anthropic: unsupported params rejected on request", rejected_params)
+    check("router: a virtual model's first deployment serves", routed_first)
+    check("router: a prompt too long for the first deployment falls back, its breaker untouched", routed_context)
+    check("router: every deployment failing answers the last failure, one event per attempt", routed_all_fail)
+    check("router: a 429 falls back to the next deployment and opens its breaker", routed_fallback)
+    check("router: an open breaker sends the next call straight on", routed_breaker)
+    check("router: a streamed call falls back before its first byte", routed_stream)
+    check("router: /api/route/explain for meterr/auto", routed_explain)
+    check("router: meterr/ naming no virtual model is a 400", routed_unknown)
     check("upstream requests carry no meterr key or x-meterr-* header", upstream_hygiene)
 
     # Each answered call left exactly one event with the fixture's numbers; a call that failed
@@ -918,6 +1232,8 @@ def main():
         check(f"ledger {tag}", ledger_call, by_tag, tag, provider, fx, stream)
     for tag in UNMETERED:
         check(f"ledger {tag} (refused by meterr)", ledger_unmetered, by_tag, tag)
+    for tag, (request_id, count) in ROUTED.items():
+        check(f"ledger {tag} (routed, {count} attempts)", ledger_routed, by_tag, tag, request_id, count)
     check("ledger holds no event of an unknown call", ledger_strays, events)
     print(f"unified-check: {len(passed)} passed, {len(failures)} failed, {len(notes)} notes")
     sys.exit(1 if failures else 0)

@@ -227,7 +227,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 UsageReader.read(provider: plan.wire, endpoint: $0, body: Array(collected.readableBytesView))
             } ?? UsageReading(finished: true)
         let event = plan.call.record(
-            status: status, reading: reading, stream: false, firstByte: afterHead,
+            status: status, reading: reading, stream: plan.call.facts.stream, firstByte: afterHead,
             upstreamRequestId: upstreamRequestId ?? reading.responseId)
         var headers = responseHeaders(head, plan: plan)
         if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }

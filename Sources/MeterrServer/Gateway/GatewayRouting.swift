@@ -138,7 +138,12 @@ extension Gateway {
     func firstAttempt(
         _ call: AuthenticatedCall, _ inspected: InspectedCall, decision: RouteDecision, limitHeaders: HTTPFields
     ) async -> RouteStep {
-        guard !decision.order.isEmpty else { return .exhausted(Self.noDeployment(decision, now: clock.now())) }
+        guard !decision.order.isEmpty else {
+            return .exhausted(
+                Self.noDeployment(
+                    decision, reopens: router.earliestReopening(decision.candidates.map(\.deployment)), now: clock.now()
+                ))
+        }
         let deadline = ContinuousClock.now + router.table.deadline
         return await nextAttempt(
             RouteAttempts(
@@ -172,15 +177,22 @@ extension Gateway {
                             facts.model = deployment.model
                             return facts
                         }(), endpoint: routing.inspected.endpoint)
-                let upstream = try await credential(routing.call, routed)
-                var (request, wire, injectedUsage) = upstreamRequest(routing.call, inspected, routed, upstream)
+                // A later attempt's event has its own time and latency; Server-Timing then counts meterr's
+                // own time from this attempt on.
+                var attemptCall = routing.call
+                if routing.attempt > 0 {
+                    attemptCall.started = .now
+                    attemptCall.startedAt = now
+                }
+                let upstream = try await credential(attemptCall, routed)
+                var (request, wire, injectedUsage) = upstreamRequest(attemptCall, inspected, routed, upstream)
                 // The call's deadline bounds the wait for this attempt's first byte.
                 let remaining = routing.deadline - ContinuousClock.now
                 request.firstByteBy =
                     .now()
                     + .nanoseconds(
                         remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
-                var call = try await holdSpend(routing.call, inspected, routed)
+                var call = try await holdSpend(attemptCall, inspected, routed)
                 routing.attempt += 1
                 routing.current = deployment
                 if routing.attempt > 1 { call.eventId = Identifier.ordered("req") }
@@ -247,7 +259,7 @@ extension Gateway {
 
     /// Why a decision left nothing to try: `503` with `Retry-After` when breakers keep every deployment
     /// out, else `400` (the call needs what no deployment offers).
-    static func noDeployment(_ decision: RouteDecision, now: Timestamp) -> GatewayRefusal {
+    static func noDeployment(_ decision: RouteDecision, reopens: Timestamp?, now: Timestamp) -> GatewayRefusal {
         let reasons = decision.candidates.compactMap { candidate in
             candidate.excluded.map { "\(candidate.deployment.id): \($0)" }
         }
@@ -256,7 +268,8 @@ extension Gateway {
         guard !breakers.isEmpty, breakers.count == decision.candidates.count else {
             return GatewayRefusal(.invalidRequest, message, counted: false)
         }
-        return GatewayRefusal(.unavailable, message, headers: [.retryAfter: "1"])
+        let wait = reopens.map { max(1, ($0.milliseconds - now.milliseconds + 999) / 1000) } ?? 1
+        return GatewayRefusal(.unavailable, message, headers: [.retryAfter: String(wait)])
     }
 
     /// The wait before the next attempt: the base doubling per attempt, with ±20 % jitter, capped.
