@@ -56,6 +56,29 @@ public struct ManagementClient: Sendable {
         return try await call("GET", "/api/usage/summary" + QueryString.encode(items))
     }
 
+    /// A calendar month's chargeback statement (`GET /api/statements/{month}`): line items per team,
+    /// project, provider and model, with totals equal to the ledger's.
+    /// - Parameters:
+    ///   - month: `2026-11`.
+    ///   - team: one team's statement; `nil` for the organisation's.
+    public func statement(month: String, team: String? = nil) async throws(MeterrError) -> UsageStatement {
+        try await call("GET", Self.statementPath(month: month, team: team, csv: false))
+    }
+
+    /// The same statement as CSV text, ready for a spreadsheet or an invoicing system.
+    public func statementCSV(month: String, team: String? = nil) async throws(MeterrError) -> String {
+        String(
+            decoding: try await send("GET", Self.statementPath(month: month, team: team, csv: true)).body, as: UTF8.self
+        )
+    }
+
+    static func statementPath(month: String, team: String?, csv: Bool) -> String {
+        var items: [(String, String)] = []
+        if let team { items.append(("team", team)) }
+        if csv { items.append(("format", "csv")) }
+        return "/api/statements/\(QueryString.escape(month))" + QueryString.encode(items)
+    }
+
     // MARK: budgets and alerts
 
     /// Every budget of the organisation with its spend this period and the forecast (`GET /api/budgets`).

@@ -108,6 +108,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
     AlertRoutes(store: store).register(on: api)
+    StatementRoutes(ledger: store, breakdowns: store, clock: clock).register(on: api)
     AnomalyRoutes(
         store: store, policies: policies, detector: anomalies, unpriced: unpriced, clock: clock,
         maxBodyBytes: configuration.maxBodyBytes

@@ -133,6 +133,8 @@ struct OpenAPITests {
                 let method = HTTPRequest.Method(rawValue: String(parts[0]))!
                 var uri = String(parts[1]).replacingOccurrences(of: "{provider}", with: "openai")
                 uri = uri.replacingOccurrences(of: "{name}", with: "alpha-route")
+                uri = uri.replacingOccurrences(of: "{month}", with: "2026-11")
+                if uri.hasPrefix("/api/statements") { uri += "?team=alpha-secret-team" }
                 uri = uri.replacingOccurrences(of: "/api/orgs/{id}", with: "/api/orgs/\(aOrg)")
                 uri = uri.replacingOccurrences(of: "/api/users/{id}", with: "/api/users/\(aUserId)")
                 uri = uri.replacingOccurrences(of: "/api/teams/{id}", with: "/api/teams/\(aTeamId)")

@@ -123,6 +123,14 @@ struct WireContractTests {
         ("POST /api/tokens/count", "200", TokenCountResult(tokens: 12, exact: false, encoding: nil)),
         ("GET /api/prices/unpriced", "200", UnpricedCalls(unpricedCalls: 3, models: ["my-model": 3])),
         (
+            "GET /api/statements/{month}", "200",
+            UsageStatement(
+                org: "org_1", team: "ml", month: "2026-12", from: moment, to: moment, currency: "USD",
+                lines: [
+                    UsageStatementLine(team: "ml", project: nil, provider: "openai", model: "gpt-4o", totals: totals)
+                ], totals: totals, ledgerTotals: totals, complete: true, generatedAt: moment)
+        ),
+        (
             "GET /api/routes", "200",
             RouteList(
                 routes: [
@@ -320,6 +328,7 @@ extension WireSample where Self: Decodable & Equatable {
 
 extension IngestResult: WireSample {}
 extension RouteList: WireSample {}
+extension UsageStatement: WireSample {}
 extension RouteExplanation: WireSample {}
 extension RouteHealth: WireSample {}
 extension EventPage: WireSample {}

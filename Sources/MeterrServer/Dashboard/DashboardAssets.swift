@@ -80,6 +80,7 @@ enum DashboardAssets {
         .tag { display: inline-block; background: #eaeef2; border-radius: 10px; padding: 0 7px; margin: 1px; font-size: 12px; }
         .status-failed { color: var(--bad); font-weight: 600; }
         form.inline { display: inline; }
+        @media print { header, .no-print, .skip { display: none; } body { background: #fff; } .panel { border: 0; } }
         @media (prefers-color-scheme: dark) {
           :root { --ink: #e6edf3; --muted: #9da7b3; --line: #30363d; --bg: #0d1117; --card: #161b22;
             --accent: #58a6ff; --accent2: #d2a8ff; --good: #3fb950; --warn: #d29922; --bad: #ff7b72; color-scheme: dark; }

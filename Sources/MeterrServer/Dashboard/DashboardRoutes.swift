@@ -35,7 +35,7 @@ struct DashboardRoutes: Sendable {
 
     static let pages: [(path: String, title: String)] = [
         ("/", "Overview"), ("/teams", "Teams"), ("/usage", "Usage"), ("/budgets", "Budgets"), ("/alerts", "Alerts"),
-        ("/keys", "Keys"), ("/prices", "Prices"), ("/tokens", "Token calculator"),
+        ("/keys", "Keys"), ("/prices", "Prices"), ("/tokens", "Token calculator"), ("/statements", "Statements"),
     ]
 
     func register(on router: Router<MeterrRequestContext>) {
@@ -67,6 +67,8 @@ struct DashboardRoutes: Sendable {
         pages.get("prices", use: pricesPage)
         pages.get("tokens", use: tokensPage)
         pages.post("tokens", use: tokensCalculate)
+        pages.get("statements", use: statementsPage)
+        pages.get("statements.csv", use: statementsCSV)
     }
 
     // MARK: layout
