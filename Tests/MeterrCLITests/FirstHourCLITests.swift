@@ -110,6 +110,33 @@ struct FirstHourCLITests {
         #expect(await server.stop() == 0)
     }
 
+    @Test("meterr statement prints a month's statement from a running meterr, as a table, CSV or JSON")
+    func statement() async throws {
+        let events = "\(directory)/events.jsonl"
+        try """
+        {"id":"s1","ts":"2026-11-03T10:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":200,"team":"ml"}
+        {"id":"s2","ts":"2026-11-30T23:59:59.999Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":200,"team":"web"}
+        {"id":"s3","ts":"2026-12-01T00:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":200,"team":"web"}
+
+        """.write(toFile: events, atomically: true, encoding: .utf8)
+        #expect(try await runMeterr(["usage", "import", events, "--data", "\(directory)/data"]).status == 0)
+        let server = try await ServerProcess.start(dataDirectory: "\(directory)/data")
+        let connection = ["--url", "http://127.0.0.1:\(server.port)", "--key", server.adminKey]
+        let table = try await runMeterr(["statement", "2026-11"] + connection)
+        #expect(table.status == 0, "\(table.errorOutput)")
+        #expect(table.output.contains("TOTAL\t2 calls\t$0.009000000"))
+        let csv = try await runMeterr(["statement", "2026-11", "--team", "web", "--format", "csv"] + connection)
+        let rows = csv.output.split(separator: "\n")
+        #expect(rows.count == 3)
+        #expect(rows.last == "2026-11,web,TOTAL,,,1,1000,0,0,200,0,0.004500000,0")
+        let json = try await runMeterr(["statement", "2026-11", "--format", "json"] + connection)
+        #expect(json.output.contains(#""complete":true"#))
+        let bad = try await runMeterr(["statement", "2026-13"] + connection)
+        #expect(bad.status == 1)
+        #expect(bad.errorOutput == "meterr: month: must be a month such as 2026-11 (got 2026-13)\n")
+        #expect(await server.stop() == 0)
+    }
+
     @Test("tokens count marks an estimate and refuses an unknown model")
     func tokenEstimates() async throws {
         let text = "\(directory)/prompt.txt"
