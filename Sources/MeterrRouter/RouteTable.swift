@@ -13,12 +13,17 @@ public struct Deployment: Sendable, Hashable {
     /// Whether calls go to the provider's OpenAI-compatible surface instead of being translated to its
     /// native API (`surface: compatible`).
     public var compatibleSurface: Bool
+    /// Its own upstream (another region's endpoint, say) instead of the provider's configured one.
+    public var baseURL: String?
+    /// The environment variable that holds its own provider key (the configuration file names the
+    /// variable, never the key).
+    public var keyVariable: String?
     /// `anthropic/claude-haiku-4-5`, or `…@eu` with a region: the name its breaker and history go by.
     public let id: String
 
     public init(
         provider: Provider, model: String, weight: Int = 1, priority: Int = 0, region: String? = nil,
-        compatibleSurface: Bool = false
+        compatibleSurface: Bool = false, baseURL: String? = nil, keyVariable: String? = nil
     ) {
         self.provider = provider
         self.model = model
@@ -26,6 +31,8 @@ public struct Deployment: Sendable, Hashable {
         self.priority = priority
         self.region = region
         self.compatibleSurface = compatibleSurface
+        self.baseURL = baseURL
+        self.keyVariable = keyVariable
         id = "\(provider.rawValue)/\(model)" + (region.map { "@\($0)" } ?? "")
     }
 }
@@ -213,24 +220,32 @@ extension RouteTable {
             var priority = 0
             var region: String?
             var compatible = false
+            var baseURL: String?
+            var keyVariable: String?
             for (key, value) in fields {
                 switch key {
                 case "model": break
                 case "weight": weight = try count(value, key, at, minimum: 0)
                 case "priority": priority = try count(value, key, at, minimum: 0)
                 case "region": region = "\(value)"
+                case "base_url": baseURL = "\(value)"
+                case "key_env": keyVariable = "\(value)"
                 case "surface":
                     switch "\(value)" {
                     case "native": compatible = false
                     case "compatible": compatible = true
                     default: throw invalid(at, "surface must be native or compatible")
                     }
-                default: throw invalid(at, "unknown setting \(key) (model, weight, priority, region, surface)")
+                default:
+                    throw invalid(
+                        at, "unknown setting \(key) (model, weight, priority, region, surface, base_url, key_env)")
                 }
             }
-            let deployment = Deployment(
+            var deployment = Deployment(
                 provider: provider, model: String(full[full.index(after: slash)...]), weight: weight,
                 priority: priority, region: region, compatibleSurface: compatible)
+            deployment.baseURL = baseURL
+            deployment.keyVariable = keyVariable
             if deployments.contains(where: { $0.id == deployment.id }) {
                 throw invalid(at, "\(deployment.id) is listed twice: give one a region to tell them apart")
             }

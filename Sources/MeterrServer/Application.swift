@@ -162,7 +162,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
-        logger: logger)
+        deploymentKeys: configuration.deploymentKeys, logger: logger)
     try await RouterRoutes.load(from: store, into: gateway.router)
     RouterRoutes(gateway: gateway, store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)

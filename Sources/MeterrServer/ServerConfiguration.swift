@@ -99,6 +99,9 @@ public struct ServerConfiguration: Sendable {
     public var tlsMinimumVersion: ServingCertificate.MinimumVersion = .tls13
     /// The router's virtual models and failure handling (the file's `router:` section).
     public var routes = RouteTable()
+    /// The provider keys of deployments that name their own (`key_env`), by deployment id, read from
+    /// the environment at start.
+    public var deploymentKeys: [String: String] = [:]
     /// The YAML file the configuration came from, read again on SIGHUP.
     public var file: String?
     /// The environment the configuration came from, applied again on SIGHUP.
@@ -148,8 +151,30 @@ public struct ServerConfiguration: Sendable {
         }
         try configuration.apply(environment: environment)
         for (key, value) in commandLine { try configuration.set(key, value, source: "command line") }
+        try configuration.resolveDeploymentKeys()
         try configuration.validate()
         return configuration
+    }
+
+    /// Reads the keys deployments name by environment variable; a variable that is not set is an error.
+    mutating func resolveDeploymentKeys() throws {
+        for name in routes.models.keys.sorted() {
+            for deployment in routes.models[name]!.deployments {
+                if let variable = deployment.keyVariable {
+                    guard let key = environment[variable], !key.isEmpty else {
+                        throw MeterrError(
+                            .configuration,
+                            "router.models.\(name): \(deployment.id) names key_env \(variable), which is not set")
+                    }
+                    deploymentKeys[deployment.id] = key
+                }
+                if let url = deployment.baseURL, UpstreamEndpoint(baseURL: url) == nil {
+                    throw MeterrError(
+                        .configuration,
+                        "router.models.\(name): \(deployment.id)'s base_url \(url) is not an http(s) URL")
+                }
+            }
+        }
     }
 
     /// Checks settings that only make sense together.

@@ -327,6 +327,10 @@ struct OrganisationRouteTests {
             let audit = try await client.get("/api/audit").json["entries"] as? [[String: Any]] ?? []
             #expect(audit.contains { $0["action"] as? String == "route.put" && $0["target"] as? String == "cheap" })
             for (body, fragment) in [
+                (
+                    #"{"deployments":[{"model":"openai/gpt-4.1-mini","key_env":"OPENAI_API_KEY"}]}"#,
+                    "configuration file"
+                ),
                 (#"{"deployments":["openai/no-such-model"]}"#, "no openai/no-such-model"),
                 (#"{"policy":"fastest","deployments":["openai/gpt-4.1-mini"]}"#, "policy fastest"),
                 (#"{"deployments":[]}"#, "needs deployments"),
@@ -358,6 +362,58 @@ struct OrganisationRouteTests {
             let again = try await client.execute(
                 uri: "/api/routes/cheap", method: .delete, headers: [.authorization: "Bearer \(adminKey)"])
             #expect(again.status == .notFound)
+        }
+    }
+}
+
+@Suite("Deployments with their own upstream and key")
+struct DeploymentCredentialTests {
+    @Test("A deployment's base_url and key_env carry its calls to its own endpoint with its own key")
+    func ownEndpointAndKey() async throws {
+        try await withGateway(configure: { configuration, port in
+            configuration.routes = RouteTable(models: [
+                "regional": VirtualModel(
+                    name: "regional", policy: .priority,
+                    deployments: [
+                        Deployment(
+                            provider: .openai, model: "gpt-4.1-mini", region: "eu",
+                            baseURL: "http://127.0.0.1:\(port)/eu", keyVariable: "OPENAI_EU_KEY")
+                    ])
+            ])
+            configuration.deploymentKeys = ["openai/gpt-4.1-mini@eu": "eu-key"]
+        }) { client, seen in
+            let response = try await client.call(
+                "/v1/chat/completions", #"{"model":"regional","messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [.authorization: "Bearer \(adminKey)"])
+            #expect(response.status == .ok)
+            #expect(
+                response.headers[.init("x-meterr-route")!] == "regional; deployment=openai/gpt-4.1-mini@eu; attempt=1")
+            let upstream = try #require(seen.last.withLock { $0 })
+            #expect(upstream.path == "/eu/v1/chat/completions")
+            #expect(upstream.headers["authorization"] == "Bearer eu-key")
+        }
+    }
+
+    @Test("The configuration reads key_env from the environment and says which variable is missing")
+    func configuration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString).yaml")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        router:
+          models:
+            regional:
+              deployments:
+                - {model: azure/prod-eu, region: eu, base_url: "https://eu.example.com", key_env: AZURE_EU_KEY}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let loaded = try ServerConfiguration.load(file: file, environment: ["AZURE_EU_KEY": "k-eu"])
+        #expect(loaded.deploymentKeys == ["azure/prod-eu@eu": "k-eu"])
+        #expect(loaded.routes.models["regional"]?.deployments.first?.baseURL == "https://eu.example.com")
+        #expect {
+            try ServerConfiguration.load(file: file, environment: [:])
+        } throws: { error in
+            (error as? MeterrError)?.message
+                == "router.models.regional: azure/prod-eu@eu names key_env AZURE_EU_KEY, which is not set"
         }
     }
 }

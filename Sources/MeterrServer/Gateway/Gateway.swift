@@ -46,6 +46,8 @@ struct Gateway: Sendable {
     let teams: TeamDirectory
     /// Virtual models, their decisions and each deployment's health.
     let router: ModelRouter
+    /// Deployments' own provider keys (`key_env`), by deployment id.
+    var deploymentKeys: [String: String] = [:]
     let logger: Logger
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.

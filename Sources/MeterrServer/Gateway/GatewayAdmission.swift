@@ -2,6 +2,7 @@ import HTTPTypes
 import MeterrCore
 import MeterrPricing
 import MeterrProviders
+import MeterrRouter
 import MeterrStore
 import MeterrUpstream
 import NIOCore
@@ -215,8 +216,24 @@ extension Gateway {
 
     /// The upstream and the key: the caller's own (`x-meterr-key`), else the organisation's stored one
     /// (its team's first, with the organisation's own upstream if it set one), else the installation's.
-    func credential(_ call: AuthenticatedCall, _ routed: RoutedCall) async throws -> UpstreamTarget {
+    func credential(_ call: AuthenticatedCall, _ routed: RoutedCall, deployment: Deployment? = nil) async throws
+        -> UpstreamTarget
+    {
         let target = routed.target
+        // A routed deployment with its own upstream or key (a region's endpoint) uses them.
+        if let deployment, deployment.baseURL != nil || deploymentKeys[deployment.id] != nil {
+            let baseURL = deployment.baseURL ?? upstreams[target]?.baseURL ?? ""
+            guard let endpoint = UpstreamEndpoint(baseURL: baseURL) else {
+                throw GatewayRefusal(
+                    .badGateway, "meterr has no upstream for \(deployment.id): set its base_url", counted: false)
+            }
+            let key = call.ownsKey ? nil : (deploymentKeys[deployment.id] ?? upstreams[target]?.apiKey)
+            if !call.ownsKey && key == nil {
+                throw GatewayRefusal(
+                    .unauthenticated, "meterr holds no key for \(deployment.id): set its key_env", counted: false)
+            }
+            return UpstreamTarget(endpoint: endpoint, providerKey: key)
+        }
         var stored: StoredCredential?
         if !call.ownsKey {
             do {

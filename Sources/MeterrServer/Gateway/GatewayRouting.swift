@@ -184,7 +184,7 @@ extension Gateway {
                     attemptCall.started = .now
                     attemptCall.startedAt = now
                 }
-                let upstream = try await credential(attemptCall, routed)
+                let upstream = try await credential(attemptCall, routed, deployment: deployment)
                 var (request, wire, injectedUsage) = upstreamRequest(attemptCall, inspected, routed, upstream)
                 // The call's deadline bounds the wait for this attempt's first byte.
                 let remaining = routing.deadline - ContinuousClock.now

@@ -75,6 +75,13 @@ struct RouterRoutes: Sendable {
         } catch {
             throw MeterrError(.invalidRequest, error.message)
         }
+        // The server's environment and its egress are the operator's: an organisation's route names
+        // neither (its deployments use the organisation's stored credentials and upstreams).
+        if model.deployments.contains(where: { $0.keyVariable != nil || $0.baseURL != nil }) {
+            throw MeterrError.invalid(
+                "deployments",
+                "base_url and key_env belong in the configuration file; store credentials with /api/credentials")
+        }
         for deployment in model.deployments
         where gateway.engine.resolve(model: deployment.model, provider: deployment.provider) == nil {
             throw MeterrError.invalid(
