@@ -29,6 +29,8 @@ nginx -c "$work/nginx.conf" -p "$work" &
 mock=$!
 server=
 trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+# The mock must listen before the first wrk line.
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$mock_port/" && break; sleep 0.1; done
 export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark OPENAI_API_KEY=sk-bench
 export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port" METERR_LOG_LEVEL=warning
 cat > "$work/post.lua" <<LUA

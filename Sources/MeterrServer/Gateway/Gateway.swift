@@ -16,8 +16,9 @@ import NIOHTTP1
 ///
 /// `GatewayChannelHandler` takes gateway calls off Hummingbird's pipeline; `admit` decides each one
 /// (a reply, or the request to send upstream) and `GatewayExchange` carries it through
-/// `UpstreamClient` on the connection's own event loop.
-struct Gateway: Sendable {
+/// `UpstreamClient` on the connection's own event loop. A class: every call, plan and task holds it by one
+/// reference (as a struct of two dozen references, each copy retained them all).
+final class Gateway: Sendable {
     let client: UpstreamClient
     let principals: PrincipalCache
     let credentials: CredentialCache
@@ -47,8 +48,41 @@ struct Gateway: Sendable {
     /// Virtual models, their decisions and each deployment's health.
     let router: ModelRouter
     /// Deployments' own provider keys (`key_env`), by deployment id.
-    var deploymentKeys: [String: String] = [:]
+    let deploymentKeys: [String: String]
     let logger: Logger
+
+    init(
+        client: UpstreamClient, principals: PrincipalCache, credentials: CredentialCache, writer: LedgerWriter,
+        pricer: any UsagePricer, estimator: any TokenEstimator, upstreams: [Provider: ServerConfiguration.Upstream],
+        maxRequestBytes: Int, limiter: RateLimiter, throttle: AuthenticationThrottle, budgets: BudgetGuard,
+        anomalies: AnomalyDetector, clock: WallClock, prices: PriceBook, unpriced: UnpricedPricing,
+        metrics: GatewayMetrics, cors: CORSPolicy, servesTLS: Bool, telemetry: GatewayTelemetry?,
+        teams: TeamDirectory, router: ModelRouter, deploymentKeys: [String: String] = [:], logger: Logger
+    ) {
+        self.client = client
+        self.principals = principals
+        self.credentials = credentials
+        self.writer = writer
+        self.pricer = pricer
+        self.estimator = estimator
+        self.upstreams = upstreams
+        self.maxRequestBytes = maxRequestBytes
+        self.limiter = limiter
+        self.throttle = throttle
+        self.budgets = budgets
+        self.anomalies = anomalies
+        self.clock = clock
+        self.prices = prices
+        self.unpriced = unpriced
+        self.metrics = metrics
+        self.cors = cors
+        self.servesTLS = servesTLS
+        self.telemetry = telemetry
+        self.teams = teams
+        self.router = router
+        self.deploymentKeys = deploymentKeys
+        self.logger = logger
+    }
 
     /// A path prefix of the gateway, the provider it serves, and how much of the prefix is meterr's own.
     struct Mount: Sendable {
