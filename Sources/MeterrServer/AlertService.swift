@@ -25,14 +25,17 @@ final class AlertService: Service, Sendable {
     let logger: Logger
     /// Where people reach the dashboard (`public_url`), for links in webhook payloads.
     let publicURL: String?
+    /// The organisations' keys, so that webhook messages name a key as people know it.
+    let accounts: (any AccountStore)?
     private let stream: AsyncStream<Finding>
     private let continuation: AsyncStream<Finding>.Continuation
 
     init(
         store: any AlertStore & PolicyStore, webhooks: any WebhookStore, policies: PolicyCache, clock: WallClock,
-        tick: Duration, logger: Logger, publicURL: String? = nil
+        tick: Duration, logger: Logger, publicURL: String? = nil, accounts: (any AccountStore)? = nil
     ) {
         self.publicURL = publicURL
+        self.accounts = accounts
         self.store = store
         self.webhooks = webhooks
         self.policies = policies
@@ -98,8 +101,9 @@ final class AlertService: Service, Sendable {
         for recorded in try await store.recordAlerts([alert]) {
             // Queued in the same database, so a restart still delivers it.
             if recorded.notify {
+                let sent = await named(recorded)
                 try await webhooks.enqueueDeliveries(alert: recorded, deliveryKey: recorded.id) {
-                    WebhookSender.payload(recorded, format: $0.format, publicURL: publicURL)
+                    WebhookSender.payload(sent, format: $0.format, publicURL: publicURL)
                 }
             }
             logger.notice(
@@ -110,6 +114,19 @@ final class AlertService: Service, Sendable {
         }
     }
 
+    /// The alert as a webhook tells it: key ids in its message become `"name" (id)`, as on the dashboard.
+    /// The alert log keeps the message as raised.
+    func named(_ alert: AlertRecord) async -> AlertRecord {
+        guard let accounts, alert.message.contains("key_"),
+            let keys = try? await accounts.keys(org: alert.orgId)
+        else { return alert }
+        var named = alert
+        for key in keys where named.message.contains(key.id) {
+            named.message = named.message.replacing(key.id, with: "\"\(key.name)\" (\(key.id))")
+        }
+        return named
+    }
+
     /// Sends unacknowledged alerts whose re-send time has come to the webhooks again, each with its
     /// own delivery key (`<alert id>#<n>`).
     func renotify(now: Timestamp) async {
@@ -118,10 +135,11 @@ final class AlertService: Service, Sendable {
                 // A rule set to 0 since the alert was raised stops its reminders.
                 let interval = Int64(try await policies.policy(org: alert.orgId).rule(for: alert.kind).renotifyMinutes)
                 if interval > 0 {
+                    let sent = await named(alert)
                     try await webhooks.enqueueDeliveries(alert: alert, deliveryKey: "\(alert.id)#\(notifications + 1)")
                     {
                         WebhookSender.payload(
-                            alert, format: $0.format, renotification: notifications, publicURL: publicURL)
+                            sent, format: $0.format, renotification: notifications, publicURL: publicURL)
                     }
                 }
                 try await store.markNotified(

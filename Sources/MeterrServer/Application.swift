@@ -67,7 +67,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let policies = PolicyCache(store: store)
     let alertService = AlertService(
         store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger,
-        publicURL: configuration.publicURL)
+        publicURL: configuration.publicURL, accounts: store)
     let budgetGuard = BudgetGuard(store: store, clock: clock, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import MeterrCore
 import MeterrStore
 import MeterrTestSupport
@@ -254,5 +255,33 @@ struct AnomalyTests {
             let viewer = try await client.post("/api/anomalies/blocks/nope/lift", "{}")
             #expect(viewer.status == .notFound)
         }
+    }
+}
+
+@Suite("Alert messages in webhooks")
+struct AlertNamingTests {
+    @Test("A webhook's message names a key as people know it; the alert log keeps the message as raised")
+    func keyNames() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(directory: directory)
+        let org = try await store.bootstrap(adminKey: nil).organisation.id
+        let (key, _) = try await store.createKey(
+            org: org, KeyRequest(name: "ci-bot", scopes: [.gateway]), actor: "test")
+        let service = AlertService(
+            store: store, webhooks: store, policies: PolicyCache(store: store), clock: .system, tick: .seconds(30),
+            logger: Logger(label: "test"), accounts: store)
+        let alert = AlertRecord(
+            id: "alt_1", orgId: org, kind: "anomaly.new_model", subject: "key:\(key.id)", severity: "warning",
+            message: "key \(key.id) called gpt-5 for the first time; review that it should", dedupeKey: "d",
+            createdAt: Timestamp(milliseconds: 0))
+        let named = await service.named(alert)
+        #expect(named.message == "key \"ci-bot\" (\(key.id)) called gpt-5 for the first time; review that it should")
+        #expect(alert.message.hasPrefix("key \(key.id) called"))
+        let unnamed = AlertRecord(
+            id: "alt_2", orgId: org, kind: "budget.threshold", subject: nil, severity: "info", message: "budget at 50%",
+            dedupeKey: "e", createdAt: Timestamp(milliseconds: 0))
+        #expect(await service.named(unnamed).message == "budget at 50%")
     }
 }
