@@ -149,9 +149,7 @@ public final class ModelRouter: Sendable {
 
     /// The virtual model a call's model names for an organisation (`fast`, `meterr/fast`, `meterr/auto`).
     public func routeName(_ model: String, org: String?) -> String? {
-        let name = model.hasPrefix("meterr/") ? String(model.dropFirst(7)) : model
-        if name == RouteTable.autoName { return table.auto == nil ? nil : name }
-        return virtualModel(named: name, org: org) == nil ? nil : name
+        table.routeName(model) { virtualModel(named: $0, org: org) != nil }
     }
 
     /// The decision for a call naming `model`, or `nil` when it names no virtual model.

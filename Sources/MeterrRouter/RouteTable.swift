@@ -125,13 +125,15 @@ public struct RouteTable: Sendable, Hashable {
     /// The virtual model a call's model names (`fast` or `meterr/fast`; `meterr/auto` when tiers are
     /// configured), if any.
     public func routeName(_ model: String) -> String? {
-        let name = model.hasPrefix("meterr/") ? String(model.dropFirst(7)) : model
-        if name == Self.autoName { return auto == nil ? nil : name }
-        return models[name] == nil ? nil : name
+        routeName(model) { models[$0] != nil }
     }
 
-    /// Whether the table routes anything.
-    public var isEmpty: Bool { models.isEmpty }
+    /// The virtual model a call's model names, given which names are virtual models.
+    func routeName(_ model: String, isVirtual: (String) -> Bool) -> String? {
+        let name = model.hasPrefix("meterr/") ? String(model.dropFirst(7)) : model
+        if name == Self.autoName { return auto == nil ? nil : name }
+        return isVirtual(name) ? name : nil
+    }
 }
 
 extension RouteTable {

@@ -196,7 +196,7 @@ public struct ChatStream: Sendable {
     public mutating func finish(usage: Usage?, into out: inout [UInt8]) {
         guard !failed else { return }
         guard finished else {
-            writer.error(type: "api_error", message: "the provider's stream ended before it finished", into: &out)
+            writer.error(type: "api_error", message: ChatChunkWriter.brokenOff, into: &out)
             return
         }
         if includeUsage, let usage { writer.usage(usage, into: &out) }
@@ -321,6 +321,9 @@ public struct ChatChunkWriter: Sendable {
     mutating func usage(_ usage: Usage, into out: inout [UInt8]) {
         chunk(into: &out, usage: usage) { _ in }
     }
+
+    /// What a stream that breaks off before its end says in its last event.
+    public static let brokenOff = "the provider's stream ended before it finished"
 
     /// An error inside a stream that already answered 200: OpenAI's SDKs raise it as an API error.
     public func error(type: String, message: String, into out: inout [UInt8]) {

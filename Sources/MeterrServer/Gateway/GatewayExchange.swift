@@ -398,7 +398,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 // an error event in OpenAI's format rather than a silent close.
                 var out: [UInt8] = []
                 ChatChunkWriter(id: requestId, model: "", created: 0).error(
-                    type: "api_error", message: "the provider's stream ended before it finished", into: &out)
+                    type: "api_error", message: ChatChunkWriter.brokenOff, into: &out)
                 context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
             }
         }

@@ -58,11 +58,7 @@ struct StatementRoutes: Sendable {
             limit: maxLines)
         var totals = UsageTotals()
         let lines = rows.map { row in
-            totals.requests += row.totals.requests
-            totals.usage += row.totals.usage
-            totals.pricedCost += row.totals.pricedCost
-            totals.unpricedRequests += row.totals.unpricedRequests
-            totals.unpricedTokens += row.totals.unpricedTokens
+            totals += row.totals
             return UsageStatementLine(
                 team: row.values[0], project: row.values[1], provider: row.values[2], model: row.values[3],
                 totals: row.totals)
