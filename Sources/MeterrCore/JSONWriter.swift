@@ -133,6 +133,8 @@ extension UsageEvent {
         json.string("request_id", requestId)
         json.string("upstream_request_id", upstreamRequestId)
         json.string("route", route)
+        json.bool("cache_hit", cacheHit)
+        json.string("saved_usd", saved?.decimalString)
         json.endObject()
     }
 

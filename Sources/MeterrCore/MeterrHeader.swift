@@ -22,6 +22,11 @@ public enum MeterrHeader {
     public static let unsupportedParameters = "x-meterr-unsupported-params"
     /// The parameters a translated call left out, on its answer.
     public static let droppedParameters = "x-meterr-dropped-params"
+    /// `on`, `off` or `refresh` on a call: use the response cache, skip it, or call the provider and
+    /// store the new answer; `hit`, `miss` or `bypass` on the answer of a call the cache covers.
+    public static let cache = "x-meterr-cache"
+    /// How many seconds a call's answer stays in the response cache.
+    public static let cacheTTL = "x-meterr-cache-ttl"
 
     /// Tags as the value of `x-meterr-tags`: `k=v` pairs in key order, joined by commas.
     public static func tagsValue(_ tags: [String: String]) -> String {

@@ -56,6 +56,10 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     public var upstreamRequestId: String?
     /// Which deployment served the call and why.
     public var route: String?
+    /// Whether meterr's response cache answered the call (no provider was called, nothing was billed).
+    public var cacheHit: Bool
+    /// What a cache hit would have cost at today's prices: the avoided spend (`nil` for other calls).
+    public var saved: Money?
 
     /// Creates an event.
     public init(
@@ -64,7 +68,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         modelRequested: String? = nil, endpoint: String? = nil, usage: Usage, cost: Money? = nil,
         priceId: String? = nil, usageSource: UsageSource = .reported, stream: Bool = false, status: Int? = nil,
         latencyMs: Int? = nil, ttftMs: Int? = nil, requestId: String? = nil, upstreamRequestId: String? = nil,
-        route: String? = nil
+        route: String? = nil, cacheHit: Bool = false, saved: Money? = nil
     ) {
         self.id = id
         self.ts = ts
@@ -89,6 +93,8 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         self.requestId = requestId
         self.upstreamRequestId = upstreamRequestId
         self.route = route
+        self.cacheHit = cacheHit
+        self.saved = saved
     }
 
     enum CodingKeys: String, CodingKey {
@@ -112,6 +118,8 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         case requestId = "request_id"
         case upstreamRequestId = "upstream_request_id"
         case route
+        case cacheHit = "cache_hit"
+        case saved = "saved_usd"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -145,6 +153,8 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
         upstreamRequestId = try c.decodeIfPresent(String.self, forKey: .upstreamRequestId)
         route = try c.decodeIfPresent(String.self, forKey: .route)
+        cacheHit = try c.decodeIfPresent(Bool.self, forKey: .cacheHit) ?? false
+        saved = try c.decodeIfPresent(Money.self, forKey: .saved)
     }
 
     /// Encodes every key, with `null` for absent values, in the contract's order.
@@ -178,6 +188,8 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         try c.encode(requestId, forKey: .requestId)
         try c.encode(upstreamRequestId, forKey: .upstreamRequestId)
         try c.encode(route, forKey: .route)
+        try c.encode(cacheHit, forKey: .cacheHit)
+        try c.encode(saved, forKey: .saved)
     }
 
     /// Checks the event's values: ids and names in bounds, counts not negative, parts within totals.
@@ -203,6 +215,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         }
         try usage.validate(prefix: prefix)
         if let cost, cost.nanos < 0 { throw .invalid(prefix + "cost_usd", "must not be negative") }
+        if let saved, saved.nanos < 0 { throw .invalid(prefix + "saved_usd", "must not be negative") }
         for (name, value) in [("status", status), ("latency_ms", latencyMs), ("ttft_ms", ttftMs)] {
             if let value, value < 0 { throw .invalid(prefix + name, "must not be negative") }
         }

@@ -8,6 +8,7 @@ public enum UsageEventCSV {
         "endpoint", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
         "output_tokens", "reasoning_tokens", "cost_usd", "price_id", "usage_source", "stream", "status",
         "latency_ms", "ttft_ms", "request_id", "upstream_request_id", "route",
+        "cache_hit", "saved_usd",
     ]
     /// The header line.
     public static let header = columns.joined(separator: ",")
@@ -25,7 +26,7 @@ public enum UsageEventCSV {
             "\(usage.outputTokens)", "\(usage.reasoningTokens)", event.cost?.decimalString, event.priceId,
             event.usageSource.rawValue, event.stream ? "true" : "false", event.status.map { "\($0)" },
             event.latencyMs.map { "\($0)" }, event.ttftMs.map { "\($0)" }, event.requestId, event.upstreamRequestId,
-            event.route,
+            event.route, event.cacheHit ? "true" : "false", event.saved?.decimalString,
         ]
         return fields.map { quote($0 ?? "") }.joined(separator: ",")
     }

@@ -411,6 +411,8 @@ package struct JSONParser {
         var requestId: String?
         var upstreamRequestId: String?
         var route: String?
+        var cacheHit = false
+        var saved: Money?
         let objectField = prefix.isEmpty ? "body" : String(prefix.dropLast())
         try forEachMember(objectField) { (parser, key) throws(MeterrError) in
             let field = prefix + key
@@ -449,23 +451,9 @@ package struct JSONParser {
             case "cache_write_tokens": usage.cacheWriteTokens = try parser.readOptionalInteger(field) ?? 0
             case "cache_write_1h_tokens": usage.cacheWrite1hTokens = try parser.readOptionalInteger(field) ?? 0
             case "reasoning_tokens": usage.reasoningTokens = try parser.readOptionalInteger(field) ?? 0
-            case "cost_usd":
-                if parser.consumeNull() {
-                    cost = nil
-                    break
-                }
-                let text: Substring
-                if parser.peek() == UInt8(ascii: "\"") {
-                    text = Substring(try parser.readString(field))
-                } else if let number = parser.readNumberText() {
-                    text = number
-                } else {
-                    throw MeterrError.invalid(field, "must be a decimal string such as \"0.000125\"")
-                }
-                guard let value = Money(decimalString: text) else {
-                    throw MeterrError.invalid(field, "must be a decimal string such as \"0.000125\"")
-                }
-                cost = value
+            case "cost_usd": cost = try Self.readMoney(&parser, field)
+            case "saved_usd": saved = try Self.readMoney(&parser, field)
+            case "cache_hit": cacheHit = parser.consumeNull() ? false : try parser.readBool(field)
             case "price_id": priceId = try parser.readOptionalString(field)
             case "usage_source":
                 if parser.consumeNull() { break }
@@ -497,6 +485,23 @@ package struct JSONParser {
             project: project, keyId: keyId, tags: tags, provider: provider, model: model,
             modelRequested: modelRequested, endpoint: endpoint, usage: usage, cost: cost, priceId: priceId,
             usageSource: source, stream: stream, status: status, latencyMs: latency, ttftMs: ttft,
-            requestId: requestId, upstreamRequestId: upstreamRequestId, route: route)
+            requestId: requestId, upstreamRequestId: upstreamRequestId, route: route, cacheHit: cacheHit, saved: saved)
+    }
+
+    /// A decimal string (or number) of US dollars, or `null`.
+    private static func readMoney(_ parser: inout Self, _ field: String) throws(MeterrError) -> Money? {
+        if parser.consumeNull() { return nil }
+        let text: Substring
+        if parser.peek() == UInt8(ascii: "\"") {
+            text = Substring(try parser.readString(field))
+        } else if let number = parser.readNumberText() {
+            text = number
+        } else {
+            throw MeterrError.invalid(field, "must be a decimal string such as \"0.000125\"")
+        }
+        guard let value = Money(decimalString: text) else {
+            throw MeterrError.invalid(field, "must be a decimal string such as \"0.000125\"")
+        }
+        return value
     }
 }

@@ -56,6 +56,13 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let broadcaster = UsageBroadcaster(clock: clock)
+    let answers: any ResponseCacheStore =
+        switch configuration.responseCache.storage {
+        case .database:
+            try SQLiteResponseCache(
+                directory: configuration.dataDirectory, maxBytes: configuration.responseCache.maxBytes)
+        case .memory: MemoryResponseCache(maxBytes: configuration.responseCache.maxBytes)
+        }
     let writer = LedgerWriter(ledger: PublishingLedger(ledger: store, broadcaster: broadcaster), logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
     let credentials = CredentialCache(store: store, vault: vault, clock: clock)
@@ -104,11 +111,13 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         accounts: store, principals: principals, teams: teams, maxBodyBytes: configuration.maxBodyBytes, clock: clock
     )
     .register(on: api)
-    UserRoutes(users: store, principals: principals, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
+    UserRoutes(users: store, principals: principals, answers: answers, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: api)
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
     AlertRoutes(store: store).register(on: api)
     StatementRoutes(ledger: store, breakdowns: store, clock: clock).register(on: api)
+    CacheRoutes(answers: answers).register(on: api)
     AnomalyRoutes(
         store: store, policies: policies, detector: anomalies, unpriced: unpriced, clock: clock,
         maxBodyBytes: configuration.maxBodyBytes
@@ -162,7 +171,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
-        deploymentKeys: configuration.deploymentKeys, logger: logger)
+        deploymentKeys: configuration.deploymentKeys,
+        cache: GatewayCache(settings: configuration.responseCache, store: answers, logger: logger), logger: logger)
     try await RouterRoutes.load(from: store, into: gateway.router)
     RouterRoutes(gateway: gateway, store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)

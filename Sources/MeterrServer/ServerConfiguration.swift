@@ -99,6 +99,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsMinimumVersion: ServingCertificate.MinimumVersion = .tls13
     /// The router's virtual models and failure handling (the file's `router:` section).
     public var routes = RouteTable()
+    /// The response cache: storage, size and which calls it covers (the file's `response_cache:` section).
+    public var responseCache = ResponseCacheSettings()
     /// The provider keys of deployments that name their own (`key_env`), by deployment id, read from
     /// the environment at start.
     public var deploymentKeys: [String: String] = [:]
@@ -224,6 +226,8 @@ public struct ServerConfiguration: Sendable {
                 corsOrigins = list.map { "\($0)" }
             case "router":
                 routes = try RouteTable(yaml: value, source: "\(path): router")
+            case "response_cache":
+                responseCache = try ResponseCacheSettings(yaml: value, source: "\(path): response_cache")
             case "price_overrides":
                 guard let list = value as? [[String: Any]] else {
                     throw MeterrError(.configuration, "\(path): price_overrides must be a list of overrides")

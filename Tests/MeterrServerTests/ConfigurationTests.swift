@@ -3,6 +3,8 @@ import MeterrCore
 import MeterrServer
 import Testing
 
+@testable import MeterrServer
+
 @Suite("Server configuration")
 struct ConfigurationTests {
     func yamlFile(_ text: String) throws -> String {
@@ -62,12 +64,40 @@ struct ConfigurationTests {
 
     @Test("Bad price overrides name the item and the field")
     func badOverrides() throws {
-        for (yaml, words) in [
+        try expectRefused([
             ("price_overrides:\n  - provider: openai\n    discount_percent: '5'\n", "org is required"),
             ("price_overrides:\n  - org: a\n    discount_percent: '150'\n", "price_overrides[0]"),
             ("price_overrides:\n  - org: a\n    prices: {input: 'x', output: '1'}\n", "prices.input"),
             ("azure_deployments: [a, b]\n", "azure_deployments"),
-        ] {
+        ])
+    }
+
+    @Test("The response_cache section sets storage, size, time-to-live and rules; mistakes name their place")
+    func responseCache() throws {
+        let path = try yamlFile(
+            "response_cache:\n  storage: memory\n  max_size_mb: 64\n  ttl_seconds: 600\n  rules:\n"
+                + "    - keys: [key_a]\n    - teams: [support]\n      models: [meterr/fast, gpt-4.1-mini]\n"
+                + "      ttl_seconds: 86400\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let cache = try ServerConfiguration.load(file: path, environment: [:]).responseCache
+        #expect(cache.storage == .memory && cache.maxBytes == 64 << 20 && cache.ttl == .seconds(600))
+        #expect(cache.rules.count == 2)
+        #expect(cache.rule(org: "o", team: nil, key: "key_a", model: "gpt-4.1")?.ttl == nil)
+        #expect(cache.rule(org: "o", team: "support", key: "key_b", model: "meterr/fast")?.ttl == .seconds(86400))
+        #expect(cache.rule(org: "o", team: "support", key: "key_b", model: "fast") != nil)
+        #expect(cache.rule(org: "o", team: "support", key: "key_b", model: "gpt-4.1") == nil)
+        #expect(cache.rule(org: "o", team: "sales", key: "key_b", model: "gpt-4.1-mini") == nil)
+        try expectRefused([
+            ("response_cache:\n  storage: redis\n", "storage must be database or memory"),
+            ("response_cache:\n  ttl_seconds: 0\n", "ttl_seconds must be"),
+            ("response_cache:\n  rules:\n    - tems: [a]\n", "response_cache.rules[0]: unknown setting tems"),
+            ("response_cache:\n  size: 3\n", "unknown setting size"),
+        ])
+    }
+
+    /// Each file is refused with an error whose message holds the words.
+    func expectRefused(_ cases: [(yaml: String, words: String)]) throws {
+        for (yaml, words) in cases {
             let path = try yamlFile(yaml)
             defer { try? FileManager.default.removeItem(atPath: path) }
             do {

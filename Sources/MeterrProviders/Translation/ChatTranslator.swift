@@ -4,12 +4,17 @@ import MeterrCore
 /// the request, the whole answer, the stream event by event, and its errors. Usage is never computed
 /// here: the provider's own usage reader reads the native answer, and the OpenAI answer carries that
 /// reading, so the ledger and the caller see the same numbers.
-public protocol ChatTranslator: Sendable {
+public protocol ChatTranslator: ChatReader {
     /// The provider's native request for an OpenAI call.
     func request(_ chat: ChatRequest, options: TranslationOptions) throws(TranslationError) -> NativeRequest
-    /// What a whole native answer holds (a 2xx body), or `nil` when it is not one.
+}
+
+/// Reads one format's chat answers, whole or streamed, into the provider-neutral `ChatAnswer` and
+/// `ChatDelta`s: the way back of a translation, and how a cached answer changes shape.
+public protocol ChatReader: Sendable {
+    /// What a whole answer holds (a 2xx body), or `nil` when it is not one.
     func answer(_ body: [UInt8], chat: ChatRequest) -> ChatAnswer?
-    /// A translator for the native stream's events.
+    /// A reader of the stream's events.
     func stream(_ chat: ChatRequest) -> any ChatStreamReader
 }
 

@@ -49,6 +49,8 @@ final class Gateway: Sendable {
     let router: ModelRouter
     /// Deployments' own provider keys (`key_env`), by deployment id.
     let deploymentKeys: [String: String]
+    /// The response cache (`response_cache:`), when configured or asked for by calls.
+    let cache: GatewayCache?
     let logger: Logger
 
     init(
@@ -57,7 +59,8 @@ final class Gateway: Sendable {
         maxRequestBytes: Int, limiter: RateLimiter, throttle: AuthenticationThrottle, budgets: BudgetGuard,
         anomalies: AnomalyDetector, clock: WallClock, prices: PriceBook, unpriced: UnpricedPricing,
         metrics: GatewayMetrics, cors: CORSPolicy, servesTLS: Bool, telemetry: GatewayTelemetry?,
-        teams: TeamDirectory, router: ModelRouter, deploymentKeys: [String: String] = [:], logger: Logger
+        teams: TeamDirectory, router: ModelRouter, deploymentKeys: [String: String] = [:], cache: GatewayCache? = nil,
+        logger: Logger
     ) {
         self.client = client
         self.principals = principals
@@ -81,6 +84,7 @@ final class Gateway: Sendable {
         self.teams = teams
         self.router = router
         self.deploymentKeys = deploymentKeys
+        self.cache = cache
         self.logger = logger
     }
 
@@ -153,6 +157,8 @@ final class Gateway: Sendable {
         var translation: GatewayTranslation? = nil
         /// A call to a virtual model: its decision and attempts, for falling back.
         var routing: RouteAttempts? = nil
+        /// What the response cache does with the answer.
+        var cache: GatewayCache.Use = .none
     }
 
     /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the

@@ -87,12 +87,24 @@ extension Gateway {
                 throw refusal
             }
             if let decision = try decideRoute(call, inspected) {
+                // A routed call's answer is cached under its first deployment, never under a fallback's.
+                let first = decision.order.first
+                let (hit, cacheUse) = try await consultCache(
+                    call, inspected, provider: first?.provider ?? inbound.mount.provider,
+                    route: first.map { "\(decision.route):\($0.id)" }, deployment: first?.id,
+                    limitHeaders: limitHeaders)
+                if let hit { return .reply(hit) }
                 switch await firstAttempt(call, inspected, decision: decision, limitHeaders: limitHeaders) {
-                case .attempt(let plan): return .forward(plan)
+                case .attempt(var plan):
+                    plan.cache = cacheUse
+                    return .forward(plan)
                 case .exhausted(let refusal): throw refusal
                 }
             }
             let routed = try route(call, inspected)
+            let (hit, cacheUse) = try await consultCache(
+                call, inspected, provider: routed.target, limitHeaders: limitHeaders)
+            if let hit { return .reply(hit) }
             if let translation = routed.translation {
                 // From here on the call is what goes upstream: the native request, read natively.
                 inspected = Self.nativeView(translation, target: routed.target)
@@ -113,7 +125,8 @@ extension Gateway {
             return .forward(
                 UpstreamPlan(
                     request: request, call: gatewayCall, target: routed.target, wire: wire.provider,
-                    injectedUsage: injectedUsage, limitHeaders: limitHeaders, translation: routed.translation))
+                    injectedUsage: injectedUsage, limitHeaders: limitHeaders, translation: routed.translation,
+                    cache: cacheUse))
         } catch let refusal as GatewayRefusal {
             if refusal.counted {
                 metrics.record(provider: inbound.mount.provider, status: refusal.error.code.httpStatus, source: nil)

@@ -4,6 +4,7 @@ import MeterrCore
 import MeterrGatewayChannel
 import MeterrProviders
 import MeterrRouter
+import MeterrStore
 import MeterrUpstream
 import NIOCore
 import NIOHTTP1
@@ -48,6 +49,10 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private var unreadBody = false
     /// A routed call's failed answer, sent if no other deployment can take the call.
     private var heldReply: (status: Int, headers: HTTPFields, body: ByteBuffer)?
+    /// What the response cache does with the answer (kept across a routed call's attempts).
+    private var cacheUse = GatewayCache.Use.none
+    /// A stream's bytes as the provider sent them, while the cache may keep them.
+    private var cacheBytes: [UInt8]?
 
     /// The most a non-streamed answer may hold.
     static let maxResponseBytes = 256 << 20
@@ -137,6 +142,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 return
             }
             heldReply = nil
+            if case .none = cacheUse { cacheUse = plan.cache }
             self.plan = plan
             phase = .upstream
             upstreamStarted = .now
@@ -165,6 +171,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             return
         }
         stripper = plan.injectedUsage ? UsageChunkStripper() : nil
+        if case .use = cacheUse { cacheBytes = [] }
         var headers = responseHeaders(head, plan: plan)
         if let translation = plan.translation {
             chatStream = ChatStream(
@@ -195,6 +202,13 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             return
         }
         if firstByte == nil { firstByte = .now }
+        if cacheBytes != nil {
+            if cacheBytes!.count + part.readableBytes > GatewayCache.maxAnswerBytes {
+                cacheBytes = nil
+            } else {
+                cacheBytes!.append(contentsOf: part.readableBytesView)
+            }
+        }
         if chatStream != nil {
             var out: [UInt8] = []
             meter?.feed(part.readableBytesView) { chatStream?.translate($0, into: &out) }
@@ -229,6 +243,11 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         let event = plan.call.record(
             status: status, reading: reading, stream: plan.call.facts.stream, firstByte: afterHead,
             upstreamRequestId: upstreamRequestId ?? reading.responseId)
+        keep(
+            plan, status: status, reading: reading, shape: .whole, contentType: head.headers.first(name: "content-type")
+        ) {
+            Array(collected.readableBytesView)
+        }
         var headers = responseHeaders(head, plan: plan)
         if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
         headers[.serverTiming] = gateway.serverTiming(
@@ -406,8 +425,30 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         plan.call.record(
             status: status, reading: reading, stream: true, firstByte: firstByte,
             upstreamRequestId: upstreamRequestId ?? reading.responseId)
+        if let bytes = cacheBytes {
+            cacheBytes = nil
+            keep(
+                plan, status: status, reading: reading, shape: .stream,
+                contentType: responseHead?.headers.first(name: "content-type")
+            ) { bytes }
+        }
         if !callerGone { context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil) }
         end()
+    }
+
+    /// Hands a complete answer to the response cache when the call is covered and (for a routed call)
+    /// its first deployment answered.
+    private func keep(
+        _ plan: Gateway.UpstreamPlan, status: Int, reading: UsageReading, shape: CachedAnswer.Shape,
+        contentType: String?, body: () -> [UInt8]
+    ) {
+        guard let cache = gateway.cache, case .use(let pending, _) = cacheUse, !callerGone,
+            pending.deployment == nil || pending.deployment == plan.routing?.current?.id
+        else { return }
+        cache.keep(
+            pending, status: status, reading: reading, shape: shape, provider: plan.target, format: plan.wire,
+            model: reading.model ?? plan.call.facts.model ?? "unknown", contentType: contentType, body: body(),
+            now: gateway.clock.now())
     }
 
     /// A translated call's whole answer in OpenAI's format: the completion from a success (with the usage
@@ -460,6 +501,13 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
         }
         if let note = plan.call.routeNote { headers[Gateway.routeHeader] = note.header }
+        switch cacheUse {
+        case .none: break
+        case .bypass: headers[GatewayCache.header] = "bypass"
+        case .use(let pending, _):
+            headers[GatewayCache.header] = "miss"
+            headers[GatewayCache.keyHeader] = pending.key.hex
+        }
         if let dropped = plan.translation?.native.dropped, !dropped.isEmpty {
             headers[GatewayTranslation.droppedHeader] = dropped.joined(separator: ",")
         }

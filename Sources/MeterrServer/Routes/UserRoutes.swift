@@ -8,6 +8,8 @@ import MeterrStore
 struct UserRoutes: Sendable {
     let users: any UserStore
     let principals: PrincipalCache
+    /// The response cache: forgetting a person forgets the answers their calls stored.
+    let answers: any ResponseCacheStore
     let maxBodyBytes: Int
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
@@ -76,8 +78,10 @@ struct UserRoutes: Sendable {
     @Sendable func forget(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.admin)
         let person = try context.parameters.require("id")
-        let result = try await users.forgetPerson(
+        var result = try await users.forgetPerson(
             org: context.principal.orgId, person: person, actor: context.principal.keyId)
+        // Answers the person's calls left in the response cache go too.
+        result.cachedAnswers = try await answers.forget(org: context.principal.orgId, users: [person])
         // Keys bound to the person carry the token from the next call on.
         principals.evictAll()
         return try jsonResponse(result)

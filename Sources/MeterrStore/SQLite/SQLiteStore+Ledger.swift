@@ -7,7 +7,7 @@ extension SQLiteStore: UsageLedger {
         org, id, ts, team, user, project, key_id, tags, provider, model, model_requested, endpoint, \
         input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
         reasoning_tokens, cost_nanos, price_id, usage_source, stream, status, latency_ms, ttft_ms, \
-        request_id, upstream_request_id, route
+        request_id, upstream_request_id, route, cache_hit, saved_nanos
         """
 
     public func append(_ events: [UsageEvent]) async throws -> [Bool] {
@@ -20,7 +20,7 @@ extension SQLiteStore: UsageLedger {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO usage_events (\(eventColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (org, id) DO NOTHING
                 """)
         var inserted = [Bool]()
@@ -59,6 +59,8 @@ extension SQLiteStore: UsageLedger {
             row.bind(event.requestId)
             row.bind(event.upstreamRequestId)
             row.bind(event.route)
+            row.bind(event.cacheHit ? 1 : 0)
+            row.bind(event.saved?.nanos)
             let isNew = try row.execute() > 0
             inserted.append(isNew)
             if isNew { deltas.add(event) }
@@ -276,6 +278,7 @@ extension SQLiteStore: UsageLedger {
         }
         let costNanos: Int64? = row[o + 18]
         let sourceName: String = row[o + 20]
+        let savedNanos: Int64? = row[o + 29]
         return UsageEvent(
             id: row[o + 1], ts: Timestamp(milliseconds: row[o + 2]), org: row[o], team: row[o + 3], user: row[o + 4],
             project: row[o + 5], keyId: row[o + 6], tags: try tagsText.map(JSONText.decodeObject) ?? [:],
@@ -286,6 +289,6 @@ extension SQLiteStore: UsageLedger {
             cost: costNanos.map(Money.init(nanos:)), priceId: row[o + 19],
             usageSource: UsageSource(rawValue: sourceName) ?? .reported, stream: row[o + 21], status: row[o + 22],
             latencyMs: row[o + 23], ttftMs: row[o + 24], requestId: row[o + 25], upstreamRequestId: row[o + 26],
-            route: row[o + 27])
+            route: row[o + 27], cacheHit: row[o + 28], saved: savedNanos.map(Money.init(nanos:)))
     }
 }

@@ -405,6 +405,14 @@ public final class SQLiteStore: Sendable {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v14-cache-hits") { db in
+            // Calls meterr's response cache answered, and what they would have cost.
+            try db.execute(
+                sql: """
+                    ALTER TABLE usage_events ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE usage_events ADD COLUMN saved_nanos INTEGER;
+                    """)
+        }
         return migrator
     }
 }
