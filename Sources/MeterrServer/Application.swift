@@ -56,6 +56,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let broadcaster = UsageBroadcaster(clock: clock)
+    let analyzer = CallAnalyzer(store: store, logger: logger)
     let answers: any ResponseCacheStore =
         switch configuration.responseCache.storage {
         case .database:
@@ -118,6 +119,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     AlertRoutes(store: store).register(on: api)
     StatementRoutes(ledger: store, breakdowns: store, clock: clock).register(on: api)
     CacheRoutes(answers: answers).register(on: api)
+    OptimizeRoutes(shapes: store, prices: prices, cacheSettings: configuration.responseCache, clock: clock)
+        .register(on: api)
     AnomalyRoutes(
         store: store, policies: policies, detector: anomalies, unpriced: unpriced, clock: clock,
         maxBodyBytes: configuration.maxBodyBytes
@@ -172,7 +175,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
         deploymentKeys: configuration.deploymentKeys,
-        cache: GatewayCache(settings: configuration.responseCache, store: answers, logger: logger), logger: logger)
+        cache: GatewayCache(settings: configuration.responseCache, store: answers, logger: logger),
+        analyzer: analyzer, logger: logger)
     try await RouterRoutes.load(from: store, into: gateway.router)
     RouterRoutes(gateway: gateway, store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)

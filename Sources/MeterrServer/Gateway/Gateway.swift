@@ -51,6 +51,8 @@ final class Gateway: Sendable {
     let deploymentKeys: [String: String]
     /// The response cache (`response_cache:`), when configured or asked for by calls.
     let cache: GatewayCache?
+    /// Records each call's request shape for the savings report.
+    let analyzer: CallAnalyzer?
     let logger: Logger
 
     init(
@@ -60,7 +62,7 @@ final class Gateway: Sendable {
         anomalies: AnomalyDetector, clock: WallClock, prices: PriceBook, unpriced: UnpricedPricing,
         metrics: GatewayMetrics, cors: CORSPolicy, servesTLS: Bool, telemetry: GatewayTelemetry?,
         teams: TeamDirectory, router: ModelRouter, deploymentKeys: [String: String] = [:], cache: GatewayCache? = nil,
-        logger: Logger
+        analyzer: CallAnalyzer? = nil, logger: Logger
     ) {
         self.client = client
         self.principals = principals
@@ -85,6 +87,7 @@ final class Gateway: Sendable {
         self.router = router
         self.deploymentKeys = deploymentKeys
         self.cache = cache
+        self.analyzer = analyzer
         self.logger = logger
     }
 

@@ -90,6 +90,12 @@ struct GatewayCall: Sendable {
             event.route = note.describe(cost: event.cost, baselineCost: baselineCost)
         }
         gateway.writer.enqueue(event)
+        if endpoint.isCacheable, let analyzer = gateway.analyzer {
+            analyzer.observe(
+                .init(
+                    org: principal.orgId, eventId: event.id, ts: startedAt, provider: provider, endpoint: endpoint,
+                    body: requestBody, maxTokens: facts.maxTokens))
+        }
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.budgets.settle(reservation, cost: event.cost)
         gateway.anomalies.observe(event)

@@ -247,7 +247,11 @@ extension SQLiteStore {
                     DELETE FROM usage_events WHERE seq IN
                         (SELECT seq FROM usage_events WHERE org = ? AND ts < ? ORDER BY ts LIMIT ?)
                     """, arguments: [org, before.milliseconds, limit])
-            return db.changesCount
+            let removed = db.changesCount
+            // The shapes of calls whose events are gone go with them.
+            try db.execute(
+                sql: "DELETE FROM call_shapes WHERE org = ? AND ts < ?", arguments: [org, before.milliseconds])
+            return removed
         }
     }
 

@@ -413,6 +413,24 @@ public final class SQLiteStore: Sendable {
                     ALTER TABLE usage_events ADD COLUMN saved_nanos INTEGER;
                     """)
         }
+        migrator.registerMigration("v15-call-shapes") { db in
+            // What the savings report reads of each call's request: hashes and counts, never its text.
+            try db.execute(
+                sql: """
+                    CREATE TABLE call_shapes (
+                        org TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        ts INTEGER NOT NULL,
+                        request_hash TEXT NOT NULL,
+                        prompt_tokens INTEGER NOT NULL,
+                        prefixes TEXT NOT NULL,
+                        tools INTEGER NOT NULL,
+                        max_tokens INTEGER,
+                        PRIMARY KEY (org, event_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX call_shapes_org_ts ON call_shapes(org, ts);
+                    """)
+        }
         return migrator
     }
 }

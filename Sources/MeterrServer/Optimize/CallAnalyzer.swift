@@ -1,0 +1,153 @@
+import Crypto
+import Logging
+import MeterrCore
+import MeterrProviders
+import MeterrStore
+import MeterrTokenizer
+import Synchronization
+
+/// Records each metered call's shape for the savings report, off the call's path: the request is
+/// hashed whole and its prompt tokenized (o200k) and hashed at the prefix lengths where providers
+/// cache, then only the hashes are kept. Calls wait in a bounded queue; when it is full (a burst larger
+/// than the analysis keeps up with) the newest are left out, and the report says how many calls it saw.
+final class CallAnalyzer: Sendable {
+    struct Job: Sendable {
+        var org: String
+        var eventId: String
+        var ts: Timestamp
+        var provider: Provider
+        var endpoint: ProviderEndpoint
+        var body: [UInt8]
+        var maxTokens: Int?
+    }
+
+    private struct State {
+        var queue: [Job] = []
+        var draining = false
+        var dropped = 0
+    }
+
+    private let store: any CallShapeStore
+    private let logger: Logger
+    private let state = Mutex(State())
+    static let capacity = 4096
+
+    init(store: any CallShapeStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Calls left out because the queue was full, since the start.
+    var dropped: Int { state.withLock { $0.dropped } }
+
+    func observe(_ job: Job) {
+        let start = state.withLock { state -> Bool in
+            guard state.queue.count < Self.capacity else {
+                state.dropped += 1
+                return false
+            }
+            state.queue.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if start { Task { await drain() } }
+    }
+
+    /// Whether every observed call has been recorded.
+    var isIdle: Bool { state.withLock { $0.queue.isEmpty && !$0.draining } }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Job] in
+                let batch = Array(state.queue.prefix(256))
+                state.queue.removeFirst(batch.count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let shapes = batch.compactMap(Self.shape)
+            do {
+                try await store.append(shapes)
+            } catch {
+                logger.warning("call shapes could not be recorded", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Prefix lengths hashed (each one the prompt reaches), beside its whole length in 128-token steps:
+    /// every provider's caching minimum (512 to 4,096) and doublings up to long contexts.
+    static let boundaries = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131_072]
+
+    static func shape(_ job: Job) -> CallShape? {
+        guard
+            let key = ResponseCacheKey(
+                org: job.org, provider: job.provider, format: job.provider, endpoint: job.endpoint, path: "",
+                query: nil, headers: [], body: job.body),
+            let json = try? OrderedJSONParser.parse(job.body)
+        else { return nil }
+        let tools = (json["tools"]?.array?.isEmpty == false) || (json["functions"]?.array?.isEmpty == false)
+        var prefixes: [CallShape.Prefix] = []
+        var count = 0
+        let prompt = promptBytes(json, endpoint: job.endpoint)
+        // Fewer bytes than the smallest caching minimum has tokens cannot reach it.
+        if prompt.count >= boundaries[0], let tokenizer = try? Tokenizer.shared(for: .o200kBase) {
+            let tokens = tokenizer.encode(prompt)
+            count = tokens.count
+            var lengths = boundaries.filter { $0 <= count }
+            let whole = count / 128 * 128
+            if whole >= boundaries[0], !lengths.contains(whole) { lengths.append(whole) }
+            var hasher = SHA256()
+            var hashed = 0
+            for length in lengths.sorted() {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity((length - hashed) * 4)
+                for token in tokens[hashed..<length] {
+                    let value = UInt32(truncatingIfNeeded: token)
+                    bytes.append(contentsOf: [
+                        UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF),
+                        UInt8(value >> 24),
+                    ])
+                }
+                hasher.update(data: bytes)
+                hashed = length
+                let digest = hasher.finalize()
+                prefixes.append(.init(tokens: length, hash: digest.prefix(8).map { Self.hex($0) }.joined()))
+            }
+        }
+        return CallShape(
+            org: job.org, eventId: job.eventId, ts: job.ts, requestHash: key.hex, promptTokens: count,
+            prefixes: prefixes, tools: tools, maxTokens: job.maxTokens)
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+    }
+
+    /// The prompt in the order the provider reads (and caches) it: tools and instructions first, then
+    /// the conversation; each member as compact JSON.
+    static func promptBytes(_ json: OrderedJSON, endpoint: ProviderEndpoint) -> [UInt8] {
+        let members: [String] =
+            switch endpoint {
+            case .chatCompletions, .completions: ["tools", "functions", "response_format", "messages", "prompt"]
+            case .responses: ["instructions", "tools", "input"]
+            case .messages: ["tools", "system", "messages"]
+            case .generateContent, .streamGenerateContent:
+                ["systemInstruction", "system_instruction", "tools", "toolConfig", "contents"]
+            case .chat: ["tools", "messages"]
+            case .chatV1: ["preamble", "tools", "chat_history", "message"]
+            case .embeddings, .embedContent, .embed, .models, .countTokens: []
+            }
+        var bytes: [UInt8] = []
+        for name in members {
+            guard let value = json[name] else { continue }
+            if case .array(let items) = value {
+                for item in items { bytes.append(contentsOf: item.compactBytes) }
+            } else {
+                bytes.append(contentsOf: value.compactBytes)
+            }
+        }
+        return bytes
+    }
+}
