@@ -79,6 +79,24 @@ public struct ManagementClient: Sendable {
         return "/api/statements/\(QueryString.escape(month))" + QueryString.encode(items)
     }
 
+    /// The savings report (`GET /api/optimize`): where the organisation could spend less over a window
+    /// (the last 30 days by default), for the organisation, one team or one model or virtual model.
+    public func savings(
+        from: Timestamp? = nil, to: Timestamp? = nil, team: String? = nil, route: String? = nil
+    ) async throws(MeterrError) -> SavingsReport {
+        try await call("GET", Self.savingsPath(from: from, to: to, team: team, route: route))
+    }
+
+    /// The report's path and query.
+    public static func savingsPath(from: Timestamp?, to: Timestamp?, team: String?, route: String?) -> String {
+        var items: [(String, String)] = []
+        if let from { items.append(("from", from.rfc3339)) }
+        if let to { items.append(("to", to.rfc3339)) }
+        if let team { items.append(("team", team)) }
+        if let route { items.append(("route", route)) }
+        return "/api/optimize" + QueryString.encode(items)
+    }
+
     // MARK: budgets and alerts
 
     /// Every budget of the organisation with its spend this period and the forecast (`GET /api/budgets`).

@@ -189,6 +189,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         return (provider, CredentialVault.mask(key), upstream.baseURL)
     }
     dashboard.webhooks = webhookRoutes
+    dashboard.shapes = store
+    dashboard.cacheTTL = configuration.responseCache.ttl
     dashboard.register(on: router)
 
     var maintenance: [any Service] = [

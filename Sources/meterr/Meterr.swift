@@ -11,7 +11,7 @@ struct Meterr: AsyncParsableCommand {
         subcommands: [
             Serve.self, UsageCommand.self, CostCommand.self, PricesCommand.self, TokensCommand.self, KeysCommand.self,
             OrgsCommand.self, TeamsCommand.self, SecretsCommand.self, BudgetsCommand.self, WebhooksCommand.self,
-            StatementCommand.self, BackupCommand.self, UsersCommand.self, MCPCommand.self,
+            StatementCommand.self, OptimizeCommand.self, BackupCommand.self, UsersCommand.self, MCPCommand.self,
         ]
     )
 

@@ -286,5 +286,21 @@ struct DashboardBrowserTests {
         #expect(try await browser.find("form[action='/keys']") == nil)
         try await browser.open(base + "/alerts")
         #expect(try await browser.find("#alerts form") != nil)  // viewers may acknowledge, as with a read key
+
+        // Savings: a billed attempt that failed is a finding; the page's monthly figure is the API's.
+        let (failed, _) = try await server.post(
+            "/api/usage/events",
+            Data(
+                #"[{"id":"b9","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":0,"status":500,"route":"fast:openai/gpt-4o policy=cheapest attempt=1","team":"ml"}]"#
+                    .utf8))
+        #expect(failed == 200)
+        let (_, reportData) = try await server.get("/api/optimize")
+        let savings = json(reportData)
+        try await browser.open(base + "/savings")
+        try await browser.wait("return !!document.getElementById('savings-monthly')")
+        #expect(try await browser.attribute("#savings-monthly", "data-usd") == savings["monthly_saving_usd"] as? String)
+        #expect((savings["monthly_saving_usd"] as? String).map { $0 != "0.000000000" } == true)
+        #expect(try await browser.find("#findings tr[data-kind='retry_spend']") != nil)
+        try await browser.screenshot(to: artifactsDirectory + "/savings.png")
     }
 }

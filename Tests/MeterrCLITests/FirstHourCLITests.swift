@@ -137,6 +137,33 @@ struct FirstHourCLITests {
         #expect(await server.stop() == 0)
     }
 
+    @Test("meterr optimize report prints the savings report from a running meterr, as a table or JSON")
+    func optimizeReport() async throws {
+        let events = "\(directory)/events.jsonl"
+        try """
+        {"id":"r1","ts":"2026-11-03T10:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":0,"status":500,"route":"fast:openai/gpt-4o policy=cheapest attempt=1","team":"ml"}
+        {"id":"r2","ts":"2026-11-03T10:00:01Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":200,"team":"ml"}
+
+        """.write(toFile: events, atomically: true, encoding: .utf8)
+        #expect(try await runMeterr(["usage", "import", events, "--data", "\(directory)/data"]).status == 0)
+        let server = try await ServerProcess.start(dataDirectory: "\(directory)/data")
+        let connection = ["--url", "http://127.0.0.1:\(server.port)", "--key", server.adminKey]
+        let window = ["--from", "2026-11-01", "--to", "2026-12-01"]
+        let table = try await runMeterr(["optimize", "report"] + window + connection)
+        #expect(table.status == 0, "\(table.errorOutput)")
+        #expect(table.output.contains("2 calls, $0.007000000 spent"))
+        #expect(table.output.contains("[retry_spend, measured] openai/gpt-4o"))
+        #expect(table.output.contains("saving: $0.002500000 in the window"))
+        let json = try await runMeterr(
+            ["optimize", "report", "--team", "ml", "--format", "json"] + window + connection)
+        #expect(json.output.contains(#""kind":"retry_spend""#))
+        #expect(json.output.contains(#""team":"ml""#))
+        let bad = try await runMeterr(["optimize", "report", "--from", "last week"] + connection)
+        #expect(bad.status == 1)
+        #expect(bad.errorOutput == "meterr: from: must be a date or an RFC 3339 time such as 2026-11-01\n")
+        #expect(await server.stop() == 0)
+    }
+
     @Test("tokens count marks an estimate and refuses an unknown model")
     func tokenEstimates() async throws {
         let text = "\(directory)/prompt.txt"

@@ -30,12 +30,17 @@ struct DashboardRoutes: Sendable {
     /// Alert webhooks, managed on the alerts page by owners and admins.
     var webhooks: WebhookRoutes?
     let broadcaster: UsageBroadcaster
+    /// Call shapes, for the savings page.
+    var shapes: (any CallShapeStore)?
+    /// How long the response cache keeps answers: the savings page's duplicate window.
+    var cacheTTL: Duration = .seconds(3600)
     let unpriced: UnpricedPricing
     let clock: WallClock
 
     static let pages: [(path: String, title: String)] = [
         ("/", "Overview"), ("/teams", "Teams"), ("/usage", "Usage"), ("/budgets", "Budgets"), ("/alerts", "Alerts"),
         ("/keys", "Keys"), ("/prices", "Prices"), ("/tokens", "Token calculator"), ("/statements", "Statements"),
+        ("/savings", "Savings"),
     ]
 
     func register(on router: Router<MeterrRequestContext>) {
@@ -69,6 +74,7 @@ struct DashboardRoutes: Sendable {
         pages.post("tokens", use: tokensCalculate)
         pages.get("statements", use: statementsPage)
         pages.get("statements.csv", use: statementsCSV)
+        pages.get("savings", use: savingsPage)
     }
 
     // MARK: layout

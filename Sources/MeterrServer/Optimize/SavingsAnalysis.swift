@@ -20,6 +20,11 @@ struct SavingsAnalysis {
     /// Embedding surfaces, as events name them: no output to compare.
     static let embeddings: Set<String> = ["embeddings", "embedContent", "embed"]
 
+    /// `1 call`, `2 calls`.
+    static func count(_ number: Int, _ noun: String, _ plural: String? = nil) -> String {
+        "\(number) " + (number == 1 ? noun : plural ?? noun + "s")
+    }
+
     /// The window's length, for the monthly pace.
     var windowMilliseconds: Int64 { max(1, to.milliseconds - from.milliseconds) }
 
@@ -192,7 +197,7 @@ struct SavingsAnalysis {
             return finding(
                 .promptCaching, .measured, key, tally,
                 title:
-                    "\(tally.numbers["prefixes"] ?? 0) prompt prefixes of about \(average) tokens repeat within five minutes but are billed as fresh input",
+                    "\(Self.count(Int(tally.numbers["prefixes"] ?? 0), "prompt prefix", "prompt prefixes")) of about \(average) tokens repeat within five minutes but are billed as fresh input",
                 action: action,
                 calculation:
                     "\(reads) repeats × their uncached prefix tokens (\(tally.numbers["read_tokens"] ?? 0) in all) priced as input less the same tokens as cache reads = \(readSaving.decimalString) USD; less \(writes) prefix writes at the cache-write premium = \(premium.decimalString) USD; net \(tally.saving.decimalString) USD",
@@ -240,7 +245,7 @@ struct SavingsAnalysis {
             return finding(
                 .duplicateCalls, .measured, key, tally,
                 title:
-                    "\(tally.calls) calls repeated an identical request within \(ttl) s of the first: a response cache would have answered them",
+                    "\(Self.count(tally.calls, "call")) repeated an identical request within \(ttl) s of the first: a response cache would have answered them",
                 action:
                     "Turn on the response cache for these calls: response_cache rules naming \(key.model), or x-meterr-cache: on.",
                 calculation:
@@ -316,7 +321,7 @@ struct SavingsAnalysis {
             return finding(
                 .modelChoice, .candidate, key, tally,
                 title:
-                    "\(tally.calls) calls with at most \(Self.shortOutput) output tokens and no tools could go to \(sibling)",
+                    "\(Self.count(tally.calls, "call")) with at most \(Self.shortOutput) output tokens and no tools could go to \(sibling)",
                 action:
                     "Try \(sibling) for these calls (a virtual model with a fallback to \(key.model) keeps the risk small) and compare answers before switching.",
                 calculation:
@@ -403,7 +408,7 @@ struct SavingsAnalysis {
             finding(
                 .retrySpend, .measured, key, tally,
                 title:
-                    "\(tally.calls) routed attempts on \(key.provider.rawValue)/\(key.model) failed after they were billed",
+                    "\(Self.count(tally.calls, "routed attempt")) on \(key.provider.rawValue)/\(key.model) failed after they were billed",
                 action:
                     "Look at this deployment's failures (GET /api/routes/health); lower its priority or weight, or shorten its deadline so calls move on sooner.",
                 calculation: "the failed attempts' billed usage cost \(tally.saving.decimalString) USD",
