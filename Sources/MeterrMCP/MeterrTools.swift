@@ -101,6 +101,22 @@ public struct MeterrTools: Sendable {
                     "provider": ["type": "string", "enum": Provider.allCases.map(\.rawValue)],
                 ]),
             annotations: .init(readOnlyHint: true, openWorldHint: false)),
+        Tool(
+            name: "savings_report",
+            description:
+                "Where the organisation could spend less over a window (default: the last 30 days): repeated prompt "
+                + "prefixes the provider is not caching, duplicate calls a response cache would answer, short calls "
+                + "on a model with a cheaper sibling, oversized max_tokens, billed failed attempts; each finding with "
+                + "its evidence, exact calculation and monthly saving.",
+            inputSchema: schema(
+                required: [],
+                [
+                    "from": ["type": "string", "description": "RFC 3339 start, e.g. 2026-11-01T00:00:00Z."],
+                    "to": ["type": "string", "description": "RFC 3339 end (default: now)."],
+                    "team": ["type": "string"],
+                    "route": ["type": "string", "description": "A model or virtual model, e.g. meterr/fast."],
+                ]),
+            annotations: .init(readOnlyHint: true, openWorldHint: false)),
     ]
 
     /// The resources, as `resources/list` shows them.
@@ -127,6 +143,11 @@ public struct MeterrTools: Sendable {
             case "budget_status": json = try WireEncoder().encode(BudgetList(budgets: try await client.budgets()))
             case "top_spenders": json = try await topSpenders(arguments)
             case "price_lookup": json = try await priceLookup(arguments)
+            case "savings_report":
+                json = try WireEncoder().encode(
+                    try await client.savings(
+                        from: try arguments.time("from"), to: try arguments.time("to"),
+                        team: try arguments.string("team"), route: try arguments.string("route")))
             default: throw MCPError.invalidParams("unknown tool \"\(name)\"")
             }
             return CallTool.Result(

@@ -74,4 +74,27 @@ struct ResponseCacheStoreTests {
             #expect(try await store.stats(org: "b").entries == 1, "\(name)")
         }
     }
+
+    @Test("The file serves what its memory tier let go, and what a restarted meterr finds; uses reach the file")
+    func memoryTier() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteResponseCache(directory: directory, maxBytes: 20_000, hotBytes: 3_000)
+        for index in 0..<5 {
+            try await store.store(
+                org: "a", key: "k\(index)", Self.answer(at: Self.now.adding(milliseconds: Int64(index))))
+        }
+        for index in 0..<5 {
+            #expect(try await store.answers(org: "a", key: "k\(index)", now: Self.now).count == 1, "k\(index)")
+        }
+        let reopened = try SQLiteResponseCache(directory: directory, maxBytes: 20_000)
+        #expect(try await reopened.stats(org: "a").entries == 5)
+        #expect(try await reopened.answers(org: "a", key: "k3", now: Self.now).first?.body.count == 1_000)
+        // Forgetting and purging reach the memory tier too.
+        try await reopened.store(org: "a", key: "u", Self.answer(user: "ana"))
+        #expect(try await reopened.forget(org: "a", users: ["ana"]) == 1)
+        #expect(try await reopened.answers(org: "a", key: "u", now: Self.now).isEmpty)
+        #expect(try await reopened.purge(org: "a") == 5)
+        #expect(try await reopened.answers(org: "a", key: "k3", now: Self.now).isEmpty)
+    }
 }

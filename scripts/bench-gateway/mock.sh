@@ -3,6 +3,35 @@
 # directory, with the temporary folders nginx needs.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
+
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+# CPU ticks (user + system) of a process and all its children's threads; context switches of every thread.
+cpu_of() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+switches_of() {
+  local n=0
+  for p in "$@"; do
+    for f in /proc/$p/task/*/status; do
+      n=$((n + $(awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s}' "$f")))
+    done
+  done
+  echo $n
+}
+# measure LABEL URL CONNECTIONS THREADS SECONDS PROCESS [WRK SCRIPT]: one wrk run and its latency, requests
+# per second, CPU and context switches per call of PROCESS (named for the caller's pids_of), into $work.
+measure() {
+  local pids cpu0 sw0
+  pids=$(pids_of "$6")
+  cpu0=$(cpu_of $pids); sw0=$(switches_of $pids)
+  wrk -t"$4" -c"$3" -d"$5" --latency -s "${7:-$work/post.lua}" "$2" > "$work/out"
+  local cpu1 sw1 p50 p99 rps n
+  cpu1=$(cpu_of $pids); sw1=$(switches_of $pids)
+  p50=$(awk '$1=="50%"{print $2}' "$work/out"); p99=$(awk '$1=="99%"{print $2}' "$work/out")
+  rps=$(awk '/Requests\/sec/{print $2}' "$work/out"); n=$(awk '/requests in/{print $1}' "$work/out")
+  printf "%-40s p50 %-9s p99 %-9s %10s req/s  %6.1f us CPU/call  %5.2f switches/call (%s)\n" "$1" "$p50" "$p99" "$rps" \
+    "$(echo "($cpu1 - $cpu0) * $tick_us / $n" | bc -l)" "$(echo "($sw1 - $sw0) / $n" | bc -l)" "$6"
+  grep -q "Non-2xx" "$work/out" && grep "Non-2xx" "$work/out" || true
+}
 
 # write_mock_conf WORK PORT: writes WORK/nginx.conf for the mock on PORT.
 write_mock_conf() {

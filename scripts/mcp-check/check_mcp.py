@@ -83,7 +83,7 @@ async def main():
     async def as_a(session):
         tools = {tool.name for tool in (await session.list_tools()).tools}
         check(tools == {"count_tokens", "estimate_cost", "spend_summary", "budget_status", "top_spenders",
-                        "price_lookup"}, f"tools/list names the six tools ({sorted(tools)})")
+                        "price_lookup", "savings_report"}, f"tools/list names the seven tools ({sorted(tools)})")
         resources = (await session.list_resources()).resources
         check([str(r.uri) for r in resources] == ["meterr://prices"], "resources/list offers the price catalog")
         catalog = json.loads((await session.read_resource("meterr://prices")).contents[0].text)
@@ -120,8 +120,13 @@ async def main():
         snapshot = json.loads(text(await session.call_tool("price_lookup", {"model": "claude-sonnet-4-5-20250929"})))
         check(snapshot["models"][0]["model"] == "claude-sonnet-4-5", "price_lookup finds a model by its alias")
 
+        savings = json.loads(text(await session.call_tool("savings_report", {"from": month})))
+        check(savings["calls"] == 4 and savings["spend_usd"] == "3.900000000" and "findings" in savings,
+              f"savings_report reads the organisation's calls: {savings['calls']} calls, {savings['spend_usd']}")
+
         for name, arguments, what in [
             ("spend_summary", {"group_by": "colour"}, "an unknown grouping"),
+            ("savings_report", {"to": "tomorrow"}, "a savings window that is not RFC 3339"),
             ("count_tokens", {"text": "no model"}, "a missing model"),
             ("estimate_cost", {"model": "gpt-4o", "input_tokens": -5}, "a negative count"),
             ("top_spenders", {"limit": 1000}, "a limit over 100"),
@@ -155,7 +160,7 @@ async def main():
 
     async def over_http(session):
         tools = {tool.name for tool in (await session.list_tools()).tools}
-        check(len(tools) == 6, "/mcp on meterr serve lists the same six tools")
+        check(len(tools) == 7, "/mcp on meterr serve lists the same seven tools")
         top = json.loads(text(await session.call_tool("top_spenders", {"by": "team", "limit": 1, "from": month})))
         check([r["name"] for r in top["top"]] == ["search"], "/mcp answers with the key's organisation's numbers")
 

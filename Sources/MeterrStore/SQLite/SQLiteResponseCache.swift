@@ -5,14 +5,35 @@ import Synchronization
 
 /// The response cache in SQLite: its own file beside the ledger (`response-cache.sqlite`), so cached
 /// answers never slow the ledger's commits and backups leave them out (they can be made again).
+///
+/// Answers recently stored or served are also held in memory (up to `hotBytes`): a hit on them reads
+/// no file and crosses no thread. When they were last used is written back in batches, for the
+/// least-recently-used eviction of the file.
 public final class SQLiteResponseCache: ResponseCacheStore {
     private let pool: DatabasePool
     public let maxBytes: Int
     /// The bytes stored, kept here so a store need not sum the table.
     private let bytes: Mutex<Int>
 
+    /// The answers held in memory, by organisation and key; when each key was last used.
+    private struct Hot {
+        var answers: [String: [CachedAnswer]] = [:]
+        var used: [String: Int64] = [:]
+        var bytes = 0
+        /// Keys used since their use was last written to the file.
+        var touched: [String: Int64] = [:]
+        var flushing = false
+    }
+
+    private let hot = Mutex(Hot())
+    /// The most the memory tier holds.
+    public let hotBytes: Int
+    /// Uses gathered before they are written to the file.
+    static let touchBatch = 256
+
     /// Opens (and creates) `response-cache.sqlite` in `directory`.
-    public init(directory: String, maxBytes: Int) throws {
+    public init(directory: String, maxBytes: Int, hotBytes: Int = 32 << 20) throws {
+        self.hotBytes = min(hotBytes, maxBytes)
         let path = (directory as NSString).appendingPathComponent("response-cache.sqlite")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -61,7 +82,21 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         self.maxBytes = maxBytes
     }
 
+    private static func id(_ org: String, _ key: String) -> String { org + "\u{0}" + key }
+
     public func answers(org: String, key: String, now: Timestamp) async throws -> [CachedAnswer] {
+        let id = Self.id(org, key)
+        let (held, flush) = hot.withLock { hot -> ([CachedAnswer]?, [String: Int64]?) in
+            guard let answers = hot.answers[id] else { return (nil, nil) }
+            let live = answers.filter { $0.expiresAt > now }
+            if live.count < answers.count { Self.replace(id, with: live, in: &hot) }
+            guard !live.isEmpty else { return ([], nil) }
+            hot.used[id] = now.milliseconds
+            hot.touched[id] = now.milliseconds
+            return (live, Self.takeTouched(&hot))
+        }
+        if let flush { write(touched: flush) }
+        if let held { return held }
         let found = try await pool.read { db in
             try Row.fetchAll(
                 db,
@@ -74,17 +109,59 @@ public final class SQLiteResponseCache: ResponseCacheStore {
             ).compactMap(Self.answer)
         }
         if !found.isEmpty {
-            // Marked used off the caller's path: the order only matters when the cache is full.
-            let pool = self.pool
-            Task {
-                try? await pool.write { db in
-                    try db.execute(
-                        sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?",
-                        arguments: [now.milliseconds, org, key])
-                }
+            let flush = hot.withLock { hot -> [String: Int64]? in
+                Self.replace(id, with: found, in: &hot)
+                hot.used[id] = now.milliseconds
+                hot.touched[id] = now.milliseconds
+                Self.trim(&hot, to: hotBytes)
+                return Self.takeTouched(&hot)
             }
+            if let flush { write(touched: flush) }
         }
         return found
+    }
+
+    /// Puts a key's answers in the memory tier (none: takes the key out).
+    private static func replace(_ id: String, with answers: [CachedAnswer], in hot: inout Hot) {
+        hot.bytes -= hot.answers[id]?.reduce(0) { $0 + $1.size } ?? 0
+        if answers.isEmpty {
+            hot.answers[id] = nil
+            hot.used[id] = nil
+        } else {
+            hot.answers[id] = answers
+            hot.bytes += answers.reduce(0) { $0 + $1.size }
+        }
+    }
+
+    /// Drops the least recently used keys from memory until it holds at most nine tenths of `limit`.
+    private static func trim(_ hot: inout Hot, to limit: Int) {
+        guard hot.bytes > limit else { return }
+        for (id, _) in hot.used.sorted(by: { $0.value < $1.value }) where hot.bytes > limit * 9 / 10 {
+            replace(id, with: [], in: &hot)
+        }
+    }
+
+    /// The uses to write now, when enough have gathered and no write is under way.
+    private static func takeTouched(_ hot: inout Hot) -> [String: Int64]? {
+        guard hot.touched.count >= touchBatch, !hot.flushing else { return nil }
+        hot.flushing = true
+        defer { hot.touched = [:] }
+        return hot.touched
+    }
+
+    /// Writes when keys were last used, off the caller's path: the order only matters when the file is full.
+    private func write(touched: [String: Int64]) {
+        Task { [self] in
+            try? await pool.write { db in
+                let update = try db.cachedStatement(sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?")
+                for (id, used) in touched {
+                    let parts = id.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { continue }
+                    try update.execute(arguments: [used, parts[0], parts[1]])
+                }
+            }
+            hot.withLock { $0.flushing = false }
+        }
     }
 
     private static func answer(_ row: Row) -> CachedAnswer? {
@@ -104,7 +181,23 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     public func store(org: String, key: String, _ answer: CachedAnswer) async throws {
         guard answer.size <= maxBytes else { return }
         let maxBytes = self.maxBytes
+        let id = Self.id(org, key)
+        let touched = hot.withLock { hot -> [String: Int64] in
+            var answers = hot.answers[id] ?? []
+            answers.removeAll { $0.shape == answer.shape }
+            answers.append(answer)
+            Self.replace(id, with: answers, in: &hot)
+            hot.used[id] = answer.storedAt.milliseconds
+            Self.trim(&hot, to: hotBytes)
+            defer { hot.touched = [:] }
+            return hot.touched
+        }
         let change = try await pool.write { db -> Int in
+            let update = try db.cachedStatement(sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?")
+            for (id, used) in touched {
+                let parts = id.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+                if parts.count == 2 { try update.execute(arguments: [used, parts[0], parts[1]]) }
+            }
             let previous =
                 try Int.fetchOne(
                     db, sql: "SELECT size FROM answers WHERE org = ? AND key = ? AND shape = ?",
@@ -133,7 +226,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         guard total > maxBytes else { return }
         // Expired answers first, then the least recently used, down to nine tenths of the cap.
         let now = answer.storedAt.milliseconds
-        let freed = try await pool.write { db -> Int in
+        let (freed, victims) = try await pool.write { db -> (Int, [(String, String, String)]) in
             var freed =
                 try Int.fetchOne(
                     db, sql: "SELECT COALESCE(SUM(size), 0) FROM answers WHERE expires_at <= ?", arguments: [now]) ?? 0
@@ -152,19 +245,37 @@ public final class SQLiteResponseCache: ResponseCacheStore {
                 try db.execute(
                     sql: "DELETE FROM answers WHERE org = ? AND key = ? AND shape = ?", arguments: [org, key, shape])
             }
-            return freed
+            return (freed, victims)
         }
         bytes.withLock { $0 -= freed }
+        hot.withLock { hot in
+            for (org, key, shape) in victims {
+                let id = Self.id(org, key)
+                Self.replace(id, with: (hot.answers[id] ?? []).filter { $0.shape.rawValue != shape }, in: &hot)
+            }
+        }
     }
 
     public func purge(org: String?) async throws -> Int {
-        try await drop(where: org == nil ? "1" : "org = ?", arguments: org.map { [$0] } ?? [])
+        forgetHeld { id, _ in org == nil || id.hasPrefix(org! + "\u{0}") }
+        return try await drop(where: org == nil ? "1" : "org = ?", arguments: org.map { [$0] } ?? [])
     }
 
     public func forget(org: String, users: [String]) async throws -> Int {
         guard !users.isEmpty else { return 0 }
+        forgetHeld { id, answer in id.hasPrefix(org + "\u{0}") && answer.user.map(users.contains) == true }
         let marks = Array(repeating: "?", count: users.count).joined(separator: ", ")
         return try await drop(where: "org = ? AND user IN (\(marks))", arguments: [org] + users)
+    }
+
+    /// Drops matching answers from the memory tier.
+    private func forgetHeld(_ matches: (String, CachedAnswer) -> Bool) {
+        hot.withLock { hot in
+            for (id, answers) in hot.answers {
+                let kept = answers.filter { !matches(id, $0) }
+                if kept.count < answers.count { Self.replace(id, with: kept, in: &hot) }
+            }
+        }
     }
 
     private func drop(where condition: String, arguments: [String]) async throws -> Int {
