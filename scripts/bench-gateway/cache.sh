@@ -15,21 +15,7 @@ work=$(mktemp -d)
 mock_port=18901
 proxy_port=18902
 meterr_port=18903
-write_mock_conf "$work" "$mock_port"
-sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
-  "$here/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
-mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
-nginx -c "$work/nginx.conf" -p "$work" &
-mock=$!
-nginx -c "$work/nginx-proxy.conf" -p "$work" &
-proxy=$!
-export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
-export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
-METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
-server=$!
-trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
-pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
+start_all
 
 # post.lua: the plain call; refresh.lua and hit.lua: the same call with the cache asked to refresh or to answer.
 for name in post refresh hit; do

@@ -33,6 +33,29 @@ measure() {
   grep -q "Non-2xx" "$work/out" && grep "Non-2xx" "$work/out" || true
 }
 
+# start_all: in $work, starts the mock on $mock_port, nginx as a reverse proxy in front of it on
+# $proxy_port and meterr (release build, its OpenAI upstream the mock) on $meterr_port; sets $mock,
+# $proxy and $server, stops them all on exit, and waits for meterr to answer.
+start_all() {
+  write_mock_conf "$work" "$mock_port"
+  sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
+    "$(dirname "${BASH_SOURCE[0]}")/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
+  mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
+  nginx -c "$work/nginx.conf" -p "$work" &
+  mock=$!
+  nginx -c "$work/nginx-proxy.conf" -p "$work" &
+  proxy=$!
+  export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
+  export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
+  METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+  server=$!
+  trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+# The processes that serve a URL's port: nginx's master and workers, or meterr.
+pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
+
 # write_mock_conf WORK PORT: writes WORK/nginx.conf for the mock on PORT.
 write_mock_conf() {
   local fixtures

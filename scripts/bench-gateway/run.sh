@@ -13,21 +13,8 @@ total=${2:-1000000}
 work=$(mktemp -d)
 mock_port=18891
 meterr_port=18892
-write_mock_conf "$work" "$mock_port"
 proxy_port=18897
-sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
-  "$here/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
-mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
-nginx -c "$work/nginx.conf" -p "$work" &
-mock=$!
-nginx -c "$work/nginx-proxy.conf" -p "$work" &
-proxy=$!
-export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
-export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
-METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
-server=$!
-trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+start_all
 
 cat > "$work/post.lua" <<LUA
 wrk.method = "POST"
@@ -35,8 +22,6 @@ wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
-# The processes that serve a URL's port: nginx's master and workers, or meterr.
-pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
 direct="http://127.0.0.1:$mock_port/v1/chat/completions"
 proxied="http://127.0.0.1:$proxy_port/v1/chat/completions"
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
