@@ -57,7 +57,11 @@ final class CallAnalyzer: Sendable {
     /// Whether every observed call has been recorded.
     var isIdle: Bool { state.withLock { $0.queue.isEmpty && !$0.draining } }
 
+    /// How long the first call of a quiet spell waits for others to share its write.
+    static let gathering: Duration = .milliseconds(200)
+
     private func drain() async {
+        try? await Task.sleep(for: Self.gathering)
         while true {
             let batch = state.withLock { state -> [Job] in
                 let batch = Array(state.queue.prefix(256))

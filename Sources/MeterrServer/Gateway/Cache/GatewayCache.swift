@@ -186,9 +186,12 @@ extension Gateway {
         _ call: AuthenticatedCall, _ inspected: InspectedCall, provider: Provider, route: String? = nil,
         deployment: String? = nil, limitHeaders: HTTPFields
     ) async throws -> (GatewayReply?, GatewayCache.Use) {
-        guard let cache else { return (nil, .none) }
-        let principal = call.principal
         let fields = call.inbound.head.headerFields
+        // Most calls: no rule could cover them and they ask nothing of the cache.
+        guard let cache, !cache.settings.rules.isEmpty || fields[GatewayCache.header] != nil else {
+            return (nil, .none)
+        }
+        let principal = call.principal
         let attribution = Attribution(fields, facts: inspected.facts, principal: principal)
         let use = try cache.use(
             call, inspected, team: attribution.team, provider: provider, route: route, deployment: deployment)
