@@ -56,7 +56,6 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let broadcaster = UsageBroadcaster(clock: clock)
-    let analyzer = CallAnalyzer(store: store, logger: logger)
     let answers: any ResponseCacheStore =
         switch configuration.responseCache.storage {
         case .database:
@@ -176,7 +175,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
         deploymentKeys: configuration.deploymentKeys,
         cache: GatewayCache(settings: configuration.responseCache, store: answers, logger: logger),
-        analyzer: analyzer, logger: logger)
+        logger: logger)
     try await RouterRoutes.load(from: store, into: gateway.router)
     RouterRoutes(gateway: gateway, store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: api)
     MetricsRoute(writer: writer, prices: prices, gateway: gatewayMetrics).register(on: router)

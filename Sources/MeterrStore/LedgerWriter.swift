@@ -14,6 +14,8 @@ public final class LedgerWriter: Service, Sendable {
     struct Submission {
         var events: [UsageEvent]
         var continuation: CheckedContinuation<[Bool], any Error>?
+        /// The call's shape, worked out at commit time (off the caller's path) and stored with its event.
+        var shape: (@Sendable () -> CallShape?)? = nil
         /// Failed commits so far; only fire-and-forget events are retried.
         var attempts = 0
     }
@@ -95,10 +97,12 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Hands over one event without waiting (the gateway's path): never blocks, never throws.
     /// An event that finds the queue full or the writer closed is dropped, logged and counted.
-    public func enqueue(_ event: UsageEvent) {
+    /// - Parameter shape: works out the call's shape for the savings report; called in the commit that
+    ///   stores the event, and stored in the same transaction.
+    public func enqueue(_ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil) {
         let (accepted, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
             if state.closed || state.queuedEvents >= maxQueuedEvents { return (false, nil) }
-            state.queue.append(Submission(events: [event], continuation: nil))
+            state.queue.append(Submission(events: [event], continuation: nil, shape: shape))
             state.queuedEvents += 1
             defer { state.wakeUp = nil }
             return (true, state.wakeUp)
@@ -189,8 +193,9 @@ public final class LedgerWriter: Service, Sendable {
 
     private func commit(_ group: [Submission]) async {
         let events = group.flatMap(\.events)
+        let shapes = group.compactMap { $0.shape?() }
         do {
-            let inserted = try await ledger.append(events)
+            let inserted = try await ledger.append(events, shapes: shapes)
             let new = inserted.count { $0 }
             statistics.withLock {
                 $0.commits += 1

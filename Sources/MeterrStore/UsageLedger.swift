@@ -11,6 +11,9 @@ public protocol UsageLedger: Sendable {
     /// - Returns: for each event, whether it was new.
     func append(_ events: [UsageEvent]) async throws -> [Bool]
 
+    /// Stores events and the shapes of their calls in one transaction.
+    func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool]
+
     /// One page of an organisation's events, newest first.
     func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage
 
@@ -25,4 +28,11 @@ public protocol UsageLedger: Sendable {
     func forEachEvent(
         org: String?, from: Timestamp?, to: Timestamp?, _ body: (UsageEvent) throws -> Void
     ) async throws
+}
+
+extension UsageLedger {
+    /// A ledger that keeps no call shapes stores the events alone.
+    public func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
+        try await append(events)
+    }
 }

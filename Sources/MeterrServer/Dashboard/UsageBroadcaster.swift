@@ -161,7 +161,11 @@ struct PublishingLedger: UsageLedger {
     let broadcaster: UsageBroadcaster
 
     func append(_ events: [UsageEvent]) async throws -> [Bool] {
-        let inserted = try await ledger.append(events)
+        try await append(events, shapes: [])
+    }
+
+    func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
+        let inserted = try await ledger.append(events, shapes: shapes)
         broadcaster.publish(zip(events, inserted).lazy.filter(\.1).map(\.0))
         return inserted
     }

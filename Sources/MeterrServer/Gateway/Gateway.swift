@@ -51,8 +51,8 @@ final class Gateway: Sendable {
     let deploymentKeys: [String: String]
     /// The response cache (`response_cache:`), when configured or asked for by calls.
     let cache: GatewayCache?
-    /// Records each call's request shape for the savings report.
-    let analyzer: CallAnalyzer?
+    /// Whether each call's request shape is recorded for the savings report.
+    let recordsShapes: Bool
     let logger: Logger
 
     init(
@@ -62,7 +62,7 @@ final class Gateway: Sendable {
         anomalies: AnomalyDetector, clock: WallClock, prices: PriceBook, unpriced: UnpricedPricing,
         metrics: GatewayMetrics, cors: CORSPolicy, servesTLS: Bool, telemetry: GatewayTelemetry?,
         teams: TeamDirectory, router: ModelRouter, deploymentKeys: [String: String] = [:], cache: GatewayCache? = nil,
-        analyzer: CallAnalyzer? = nil, logger: Logger
+        recordsShapes: Bool = true, logger: Logger
     ) {
         self.client = client
         self.principals = principals
@@ -87,7 +87,7 @@ final class Gateway: Sendable {
         self.router = router
         self.deploymentKeys = deploymentKeys
         self.cache = cache
-        self.analyzer = analyzer
+        self.recordsShapes = recordsShapes
         self.logger = logger
     }
 

@@ -89,12 +89,13 @@ struct GatewayCall: Sendable {
             }
             event.route = note.describe(cost: event.cost, baselineCost: baselineCost)
         }
-        gateway.writer.enqueue(event)
-        if endpoint.isCacheable, let analyzer = gateway.analyzer {
-            analyzer.observe(
-                .init(
-                    org: principal.orgId, eventId: event.id, ts: startedAt, provider: provider, endpoint: endpoint,
-                    body: requestBody, maxTokens: facts.maxTokens))
+        if gateway.recordsShapes, endpoint.isCacheable {
+            let job = CallAnalyzer.Job(
+                org: principal.orgId, eventId: event.id, ts: startedAt, provider: provider, endpoint: endpoint,
+                body: requestBody, maxTokens: facts.maxTokens)
+            gateway.writer.enqueue(event) { CallAnalyzer.shape(job) }
+        } else {
+            gateway.writer.enqueue(event)
         }
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.budgets.settle(reservation, cost: event.cost)

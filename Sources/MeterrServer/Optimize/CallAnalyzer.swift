@@ -1,16 +1,14 @@
 import Crypto
-import Logging
 import MeterrCore
 import MeterrProviders
 import MeterrStore
 import MeterrTokenizer
-import Synchronization
 
-/// Records each metered call's shape for the savings report, off the call's path: the request is
-/// hashed whole and its prompt tokenized (o200k) and hashed at the prefix lengths where providers
-/// cache, then only the hashes are kept. Calls wait in a bounded queue; when it is full (a burst larger
-/// than the analysis keeps up with) the newest are left out, and the report says how many calls it saw.
-final class CallAnalyzer: Sendable {
+/// Works out each metered call's shape for the savings report: the request hashed whole, its prompt
+/// tokenized (o200k) and hashed at the prefix lengths where providers cache; only the hashes are
+/// kept. The ledger writer calls it in the commit that stores the call's event (off the call's path)
+/// and stores the shape in the same transaction.
+enum CallAnalyzer {
     struct Job: Sendable {
         var org: String
         var eventId: String
@@ -19,64 +17,6 @@ final class CallAnalyzer: Sendable {
         var endpoint: ProviderEndpoint
         var body: [UInt8]
         var maxTokens: Int?
-    }
-
-    private struct State {
-        var queue: [Job] = []
-        var draining = false
-        var dropped = 0
-    }
-
-    private let store: any CallShapeStore
-    private let logger: Logger
-    private let state = Mutex(State())
-    static let capacity = 4096
-
-    init(store: any CallShapeStore, logger: Logger) {
-        self.store = store
-        self.logger = logger
-    }
-
-    /// Calls left out because the queue was full, since the start.
-    var dropped: Int { state.withLock { $0.dropped } }
-
-    func observe(_ job: Job) {
-        let start = state.withLock { state -> Bool in
-            guard state.queue.count < Self.capacity else {
-                state.dropped += 1
-                return false
-            }
-            state.queue.append(job)
-            if state.draining { return false }
-            state.draining = true
-            return true
-        }
-        if start { Task { await drain() } }
-    }
-
-    /// Whether every observed call has been recorded.
-    var isIdle: Bool { state.withLock { $0.queue.isEmpty && !$0.draining } }
-
-    /// How long the first call of a quiet spell waits for others to share its write.
-    static let gathering: Duration = .milliseconds(200)
-
-    private func drain() async {
-        try? await Task.sleep(for: Self.gathering)
-        while true {
-            let batch = state.withLock { state -> [Job] in
-                let batch = Array(state.queue.prefix(256))
-                state.queue.removeFirst(batch.count)
-                if batch.isEmpty { state.draining = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            let shapes = batch.compactMap(Self.shape)
-            do {
-                try await store.append(shapes)
-            } catch {
-                logger.warning("call shapes could not be recorded", metadata: ["error": "\(error)"])
-            }
-        }
     }
 
     /// Prefix lengths hashed (each one the prompt reaches), beside its whole length in 128-token steps:

@@ -4,18 +4,35 @@ import MeterrCore
 extension SQLiteStore: CallShapeStore {
     public func append(_ shapes: [CallShape]) async throws {
         guard !shapes.isEmpty else { return }
-        try await write { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO call_shapes (org, event_id, ts, request_hash, prompt_tokens, prefixes, tools, max_tokens)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, event_id) DO NOTHING
-                    """)
-            for shape in shapes {
-                try insert.execute(arguments: [
-                    shape.org, shape.eventId, shape.ts.milliseconds, shape.requestHash, shape.promptTokens,
-                    shape.prefixText, shape.tools ? 1 : 0, shape.maxTokens,
-                ])
-            }
+        try await write { db in try Self.insert(shapes, in: db) }
+    }
+
+    public func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
+        guard !shapes.isEmpty else { return try await append(events) }
+        return try await write { db in
+            let inserted = try Self.append(events, in: db)
+            try Self.insert(shapes, in: db)
+            return inserted
+        }
+    }
+
+    static func insert(_ shapes: [CallShape], in db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO call_shapes (org, event_id, ts, request_hash, prompt_tokens, prefixes, tools, max_tokens)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, event_id) DO NOTHING
+                """)
+        var row = RawRow(insert, db)
+        for shape in shapes {
+            row.bind(shape.org)
+            row.bind(shape.eventId)
+            row.bind(shape.ts.milliseconds)
+            row.bind(shape.requestHash)
+            row.bind(shape.promptTokens)
+            row.bind(shape.prefixText)
+            row.bind(shape.tools ? 1 : 0)
+            row.bind(shape.maxTokens)
+            _ = try row.execute()
         }
     }
 
