@@ -29,6 +29,8 @@ server=$!
 trap 'kill $server $fake 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 METERR_URL="http://127.0.0.1:$meterr_port" "$venv/bin/python" -W ignore "$here/drive_sdks.py"
+# The same server's response cache, through the OpenAI and Anthropic SDKs.
+METERR_URL="http://127.0.0.1:$meterr_port" "$venv/bin/python" -W ignore "$here/cache_sdks.py"
 
 # The same SDKs against meterr serving TLS with a private certificate authority.
 tls=$(mktemp -d)
