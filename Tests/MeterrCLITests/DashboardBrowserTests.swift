@@ -147,6 +147,19 @@ struct DashboardBrowserTests {
             try await browser.run("return document.querySelectorAll('#events tbody tr').length") as? Int
                 == searchEvents.count)
         try await browser.screenshot(to: artifactsDirectory + "/usage.png")
+        // Sorting by cost (twice: descending) puts the dearest call first; the table exports as CSV.
+        try await browser.click("#events thead th:nth-child(14)")
+        try await browser.click("#events thead th:nth-child(14)")
+        let dearest = searchEvents.compactMap { ($0["cost_usd"] as? String).flatMap(Double.init) }.max()
+        let firstCost =
+            try await browser.run(
+                "return document.querySelector('#events tbody tr td[data-usd]').dataset.usd") as? String
+        #expect(firstCost.flatMap(Double.init) == dearest)
+        #expect(try await browser.attribute("#events thead th:nth-child(14)", "aria-sort") == "descending")
+        let csv = try await browser.run("return meterrTableCSV(document.getElementById('events'))") as? String ?? ""
+        #expect(csv.hasPrefix("Time (UTC),Team,User,Project,Key,Provider,Model,Status,"))
+        #expect(csv.split(separator: "\n").count == searchEvents.count + 1)
+        #expect(try await browser.find("#events + button.table-export") != nil)
 
         // Teams: each team's cost is the API's.
         try await browser.open(base + "/teams")

@@ -3,7 +3,7 @@ import NIOCore
 
 /// The dashboard's one style sheet and one script, served from the binary: no CDN, no build step,
 /// works offline. The script only adds to pages that already work as plain HTML (live numbers,
-/// the sign-in form's JSON post).
+/// the sign-in form's JSON post, sorting and exporting tables).
 enum DashboardAssets {
     static func register(on router: Router<MeterrRequestContext>) {
         router.get("assets/meterr.css") { _, _ in serve(css, type: "text/css; charset=utf-8") }
@@ -80,6 +80,8 @@ enum DashboardAssets {
         .tag { display: inline-block; background: #eaeef2; border-radius: 10px; padding: 0 7px; margin: 1px; font-size: 12px; }
         .status-failed { color: var(--bad); font-weight: 600; }
         form.inline { display: inline; }
+        th.sortable { cursor: pointer; } th[aria-sort=ascending]::after { content: " ▲"; }
+        th[aria-sort=descending]::after { content: " ▼"; } .table-export { margin-top: 8px; font-size: 13px; }
         @media print { header, .no-print, .skip { display: none; } body { background: #fff; } .panel { border: 0; } }
         @media (prefers-color-scheme: dark) {
           :root { --ink: #e6edf3; --muted: #9da7b3; --line: #30363d; --bg: #0d1117; --card: #161b22;
@@ -191,6 +193,70 @@ enum DashboardAssets {
                 " at " + new Date().toLocaleTimeString();
             });
           }
+
+          // Every table: a click on a column's header sorts by it (numbers by their exact value), and an
+          // "Export CSV" button downloads the rows as shown (money as exact decimals).
+          function cellValue(cell) {
+            if (!cell) return "";
+            if (cell.dataset.usd !== undefined && cell.dataset.usd !== "") return Number(cell.dataset.usd);
+            if (cell.dataset.count !== undefined) return Number(cell.dataset.count);
+            var text = cell.textContent.trim();
+            var number = text.replace(/^[$]/, "").replace(/,/g, "").replace(/ (ms|%)$/, "");
+            return number !== "" && !isNaN(Number(number)) ? Number(number) : text.toLowerCase();
+          }
+          function csvField(text) {
+            text = String(text);
+            if (/^[=+\-@]/.test(text) && isNaN(Number(text))) text = "'" + text;
+            return /[",\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+          }
+          function exportText(cell) {
+            if (cell.dataset.usd !== undefined && cell.dataset.usd !== "") return cell.dataset.usd;
+            return cell.textContent.replace(/\s+/g, " ").trim();
+          }
+          window.meterrTableCSV = function (table) {
+            var lines = [];
+            table.querySelectorAll("thead tr, tbody tr, tfoot tr").forEach(function (row) {
+              lines.push(Array.from(row.children).map(function (cell) { return csvField(exportText(cell)); }).join(","));
+            });
+            return lines.join("\n") + "\n";
+          };
+          document.querySelectorAll("table").forEach(function (table, index) {
+            var head = table.tHead;
+            var body = table.tBodies[0];
+            if (!head || !body || body.rows.length === 0) return;
+            Array.from(head.rows[0].cells).forEach(function (header, column) {
+              header.classList.add("sortable");
+              header.tabIndex = 0;
+              function sort() {
+                var ascending = header.getAttribute("aria-sort") !== "ascending";
+                Array.from(head.rows[0].cells).forEach(function (other) { other.removeAttribute("aria-sort"); });
+                header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+                var rows = Array.from(body.rows);
+                rows.sort(function (a, b) {
+                  var x = cellValue(a.cells[column]), y = cellValue(b.cells[column]);
+                  var order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+                  return ascending ? order : -order;
+                });
+                rows.forEach(function (row) { body.appendChild(row); });
+              }
+              header.addEventListener("click", sort);
+              header.addEventListener("keydown", function (event) { if (event.key === "Enter") sort(); });
+            });
+            var button = document.createElement("button");
+            button.type = "button";
+            button.className = "quiet table-export no-print";
+            button.textContent = "Export CSV";
+            button.addEventListener("click", function () {
+              var link = document.createElement("a");
+              link.href = URL.createObjectURL(new Blob([window.meterrTableCSV(table)], { type: "text/csv" }));
+              link.download = "meterr-" + (location.pathname.replace(/\W+/g, "") || "overview") + "-" +
+                (table.id || index) + ".csv";
+              document.body.appendChild(link);
+              link.click();
+              link.remove();
+            });
+            table.insertAdjacentElement("afterend", button);
+          });
         })();
         """#
 }
