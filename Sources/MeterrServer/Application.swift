@@ -118,6 +118,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     AlertRoutes(store: store).register(on: api)
     StatementRoutes(ledger: store, breakdowns: store, clock: clock).register(on: api)
     CacheRoutes(answers: answers).register(on: api)
+    ModelHealthRoutes(health: store, clock: clock).register(on: api)
     OptimizeRoutes(shapes: store, prices: prices, cacheSettings: configuration.responseCache, clock: clock)
         .register(on: api)
     AnomalyRoutes(
@@ -189,6 +190,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     }
     dashboard.webhooks = webhookRoutes
     dashboard.shapes = store
+    dashboard.health = store
     dashboard.cacheTTL = configuration.responseCache.ttl
     dashboard.register(on: router)
 

@@ -30,6 +30,8 @@ struct DashboardRoutes: Sendable {
     /// Alert webhooks, managed on the alerts page by owners and admins.
     var webhooks: WebhookRoutes?
     let broadcaster: UsageBroadcaster
+    /// Each model's calls, failures and latency, for the overview.
+    var health: (any CallHealthStore)?
     /// Call shapes, for the savings page.
     var shapes: (any CallShapeStore)?
     /// How long the response cache keeps answers: the savings page's duplicate window.

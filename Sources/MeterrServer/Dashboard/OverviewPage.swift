@@ -114,7 +114,40 @@ extension DashboardRoutes {
             ledger: ledger, engine: engine, org: context.orgId, now: clock.now(), grain: grain)
         // Key names only for those who may list keys, as with the API.
         let keyNames = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
-        return page("Overview", context, current: "/", live: true, overviewBody(data, keyNames: keyNames))
+        let now = clock.now()
+        let health = try await health?.modelHealth(org: context.orgId, from: now.monthStart, to: now) ?? []
+        return page(
+            "Overview", context, current: "/", live: true,
+            overviewBody(data, keyNames: keyNames) + healthTable(health))
+    }
+
+    /// Each model's calls this month: failures, refusals, latency and time to first token.
+    func healthTable(_ models: [ModelHealth]) -> HTML {
+        guard !models.isEmpty else { return "" }
+        func ms(_ value: Int?) -> String { value.map { "≤ \(Format.count($0)) ms" } ?? "—" }
+        let rows = models.prefix(20).html { model in
+            let rate = model.errorRate * 100
+            let level = rate >= 5 ? "bad" : rate >= 1 ? "warn" : ""
+            return """
+                <tr><th scope="row">\(model.provider.rawValue)/\(model.model)</th>\
+                <td class="num" data-count="\(model.calls)">\(Format.count(model.calls))</td>\
+                <td class="num \(level)" data-count="\(model.errors)">\(Format.count(model.errors)) \
+                (\(String(format: "%.1f", rate)) %)</td>\
+                <td class="num" data-count="\(model.refusals)">\(Format.count(model.refusals))</td>\
+                <td class="num">\(ms(model.latencyP50))</td><td class="num">\(ms(model.latencyP95))</td>\
+                <td class="num">\(ms(model.ttftP50))</td><td class="num">\(ms(model.ttftP95))</td></tr>
+                """
+        }
+        return """
+            <section class="panel"><table id="health"><caption>Calls by model this month (UTC): failures, \
+            meterr's refusals, latency and time to first token (streams)</caption><thead><tr>\
+            <th scope="col">Model</th><th scope="col" class="num">Calls</th>\
+            <th scope="col" class="num">Failed (rate)</th><th scope="col" class="num">Refused</th>\
+            <th scope="col" class="num">Latency p50</th><th scope="col" class="num">p95</th>\
+            <th scope="col" class="num">TTFT p50</th><th scope="col" class="num">p95</th></tr></thead>\
+            <tbody>\(rows)</tbody></table><p class="muted">Failed: status 400 or more from the provider or on the way \
+            to it; the rate leaves meterr's refusals out. Percentiles are upper bounds of buckets 20 % wide.</p></section>
+            """
     }
 
     func keyNames(org: String) async throws -> [String: String] {

@@ -21,15 +21,8 @@ struct OptimizeRoutes: Sendable {
         try context.require(.read)
         let query = request.uri.queryParameters
         let now = clock.now()
-        func time(_ name: String) throws -> Timestamp? {
-            guard let text = query.get(name) else { return nil }
-            guard let value = Timestamp(rfc3339: text) else {
-                throw MeterrError.invalid(name, "must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
-            }
-            return value
-        }
-        let to = try time("to") ?? now
-        let from = try time("from") ?? to.adding(milliseconds: -30 * 86_400_000)
+        let to = try query.timestamp("to") ?? now
+        let from = try query.timestamp("from") ?? to.adding(milliseconds: -30 * 86_400_000)
         guard from < to else { throw MeterrError.invalid("from", "must be before to") }
         let report = try await Self.report(
             org: context.principal.orgId, from: from, to: to, team: query.get("team").flatMap { $0.isEmpty ? nil : $0 },

@@ -98,15 +98,20 @@ struct UsageRoutes: Sendable {
             throw MeterrError.invalid("group_by", "must be one of \(names)")
         }
         let now = clock.now()
-        let from = try timestamp(query, "from") ?? now.monthStart
-        let to = try timestamp(query, "to") ?? now
+        let from = try query.timestamp("from") ?? now.monthStart
+        let to = try query.timestamp("to") ?? now
         guard from <= to else { throw MeterrError.invalid("from", "must not be after to") }
         let summary = try await ledger.summary(org: context.principal.orgId, groupBy: groupBy, from: from, to: to)
         return try jsonResponse(summary)
     }
 
-    func timestamp(_ query: Parameters, _ name: String) throws -> Timestamp? {
-        guard let text = query.get(name) else { return nil }
+}
+
+extension Parameters {
+    /// A query parameter that holds a time; a value that is not RFC 3339 is an invalid-request error
+    /// naming it.
+    func timestamp(_ name: String) throws -> Timestamp? {
+        guard let text = get(name) else { return nil }
         guard let value = Timestamp(rfc3339: text) else {
             throw MeterrError.invalid(name, "must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
         }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import MeterrCore
 
-extension SQLiteStore: UsageLedger {
+extension SQLiteStore: UsageLedger, CallHealthStore {
     static let eventColumns = """
         org, id, ts, team, user, project, key_id, tags, provider, model, model_requested, endpoint, \
         input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
@@ -26,6 +26,7 @@ extension SQLiteStore: UsageLedger {
         var inserted = [Bool]()
         inserted.reserveCapacity(events.count)
         var deltas = RollupDeltas()
+        var health = HealthDeltas()
         // The hot loop binds values straight into SQLite's prepared statement: building GRDB's
         // argument arrays cost more than the inserts themselves.
         var row = RawRow(insert, db)
@@ -63,7 +64,10 @@ extension SQLiteStore: UsageLedger {
             row.bind(event.saved?.nanos)
             let isNew = try row.execute() > 0
             inserted.append(isNew)
-            if isNew { deltas.add(event) }
+            if isNew {
+                deltas.add(event)
+                health.add(event)
+            }
         }
         let upsert = try db.cachedStatement(
             sql: """
@@ -103,7 +107,88 @@ extension SQLiteStore: UsageLedger {
             rollup.bind(totals.unpricedTokens)
             _ = try rollup.execute()
         }
+        try Self.write(health, in: db)
         return inserted
+    }
+
+    /// Adds a batch's call health to the day rollups.
+    static func write(_ health: HealthDeltas, in db: Database) throws {
+        guard !health.rows.isEmpty else { return }
+        let calls = try db.cachedStatement(
+            sql: """
+                INSERT INTO call_health (org, day, model, calls, errors, refusals) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (org, day, model) DO UPDATE SET calls = calls + excluded.calls,
+                    errors = errors + excluded.errors, refusals = refusals + excluded.refusals
+                """)
+        let buckets = try db.cachedStatement(
+            sql: """
+                INSERT INTO latency_buckets (org, day, model, kind, bucket, count) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (org, day, model, kind, bucket) DO UPDATE SET count = count + excluded.count
+                """)
+        var callRow = RawRow(calls, db)
+        var bucketRow = RawRow(buckets, db)
+        for (key, counts) in health.rows.sorted(by: {
+            ($0.key.org, $0.key.day, $0.key.model) < ($1.key.org, $1.key.day, $1.key.model)
+        }) {
+            callRow.bind(key.org)
+            callRow.bind(key.day)
+            callRow.bind(key.model)
+            callRow.bind(counts.calls)
+            callRow.bind(counts.errors)
+            callRow.bind(counts.refusals)
+            _ = try callRow.execute()
+            for (kind, histogram) in counts.buckets.enumerated() {
+                for (bucket, count) in histogram.sorted(by: { $0.key < $1.key }) {
+                    bucketRow.bind(key.org)
+                    bucketRow.bind(key.day)
+                    bucketRow.bind(key.model)
+                    bucketRow.bind(kind)
+                    bucketRow.bind(bucket)
+                    bucketRow.bind(count)
+                    _ = try bucketRow.execute()
+                }
+            }
+        }
+    }
+
+    /// Each model's call health over `[from, to)`, whole UTC days, from the day rollups.
+    public func modelHealth(org: String, from: Timestamp, to: Timestamp) async throws -> [ModelHealth] {
+        try await read { db in
+            let range: StatementArguments = [org, from.dayStart.milliseconds, to.milliseconds]
+            var health: [String: (calls: Int, errors: Int, refusals: Int, buckets: [[Int: Int]])] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT model, SUM(calls), SUM(errors), SUM(refusals) FROM call_health
+                    WHERE org = ? AND day >= ? AND day < ? GROUP BY model
+                    """, arguments: range)
+            {
+                health[row[0]] = (row[1], row[2], row[3], [[:], [:]])
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT model, kind, bucket, SUM(count) FROM latency_buckets
+                    WHERE org = ? AND day >= ? AND day < ? GROUP BY model, kind, bucket
+                    """, arguments: range)
+            {
+                let model: String = row[0]
+                let kind: Int = row[1]
+                guard kind < 2, health[model] != nil else { continue }
+                health[model]!.buckets[kind][row[2]] = row[3]
+            }
+            return health.compactMap { name, value -> ModelHealth? in
+                guard let slash = name.firstIndex(of: "/"), let provider = Provider(rawValue: String(name[..<slash]))
+                else { return nil }
+                return ModelHealth(
+                    provider: provider, model: String(name[name.index(after: slash)...]), calls: value.calls,
+                    errors: value.errors, refusals: value.refusals,
+                    latencyP50: LatencyBuckets.percentile(value.buckets[0], 0.5),
+                    latencyP95: LatencyBuckets.percentile(value.buckets[0], 0.95),
+                    ttftP50: LatencyBuckets.percentile(value.buckets[1], 0.5),
+                    ttftP95: LatencyBuckets.percentile(value.buckets[1], 0.95))
+            }.sorted { ($0.calls, $1.model) > ($1.calls, $0.model) }
+        }
     }
 
     /// A model filter: the model and its dated snapshots (`ModelFamily`).

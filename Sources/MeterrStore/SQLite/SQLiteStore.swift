@@ -431,6 +431,47 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX call_shapes_org_ts ON call_shapes(org, ts);
                     """)
         }
+        migrator.registerMigration("v16-call-health") { db in
+            // Each model's calls, failures, refusals and latency buckets per day, for the overview's health.
+            try db.execute(
+                sql: """
+                    CREATE TABLE call_health (
+                        org TEXT NOT NULL,
+                        day INTEGER NOT NULL,
+                        model TEXT NOT NULL,
+                        calls INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        refusals INTEGER NOT NULL,
+                        PRIMARY KEY (org, day, model)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE latency_buckets (
+                        org TEXT NOT NULL,
+                        day INTEGER NOT NULL,
+                        model TEXT NOT NULL,
+                        kind INTEGER NOT NULL,
+                        bucket INTEGER NOT NULL,
+                        count INTEGER NOT NULL,
+                        PRIMARY KEY (org, day, model, kind, bucket)
+                    ) WITHOUT ROWID;
+                    """)
+            // The events already stored, read once.
+            var health = HealthDeltas()
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT org, ts, provider, model, status, latency_ms, ttft_ms, stream, route, cache_hit
+                    FROM usage_events
+                    """)
+            while let row = try rows.next() {
+                guard let provider = Provider(rawValue: row[2]) else { continue }
+                var event = UsageEvent(
+                    id: "", ts: Timestamp(milliseconds: row[1]), org: row[0], provider: provider, model: row[3],
+                    usage: Usage(), stream: row[7], status: row[4], latencyMs: row[5], ttftMs: row[6], route: row[8])
+                event.cacheHit = row[9]
+                health.add(event)
+            }
+            try SQLiteStore.write(health, in: db)
+        }
         return migrator
     }
 }
