@@ -50,13 +50,17 @@ extension DashboardRoutes {
             "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
         var body: HTML = "<h1>Team analytics</h1><p>\(periodLinks)</p><p class=\"muted\">\(comparison).</p>"
         if let team {
-            let now = EventFilter(from: current.0, to: current.1, team: team.isEmpty ? nil : team)
-            let before = EventFilter(from: previous.0, to: previous.1, team: team.isEmpty ? nil : team)
-            async let users = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user], limit: 100)
-            async let keys = breakdowns.breakdown(org: context.orgId, filter: now, by: [.user, .key], limit: 100)
-            async let usersBefore = breakdowns.breakdown(org: context.orgId, filter: before, by: [.user], limit: 100)
-            async let keysBefore = breakdowns.breakdown(
-                org: context.orgId, filter: before, by: [.user, .key], limit: 100)
+            // From the team × user and team × user × key rollups: as fast at ten million events as at ten.
+            func rows(_ range: (Timestamp, Timestamp), byKey: Bool) async throws -> [BreakdownRow] {
+                Array(
+                    try await breakdowns.teamBreakdown(
+                        org: context.orgId, team: team, from: range.0, to: range.1, byKey: byKey
+                    ).prefix(100))
+            }
+            async let users = rows(current, byKey: false)
+            async let keys = rows(current, byKey: true)
+            async let usersBefore = rows(previous, byKey: false)
+            async let keysBefore = rows(previous, byKey: true)
             let names = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
             body += """
                 <p><a href="/teams?period=\(period.rawValue)">← All teams</a></p>

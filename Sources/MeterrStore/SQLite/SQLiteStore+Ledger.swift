@@ -111,6 +111,58 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         return inserted
     }
 
+    /// The rollup rows that cover `[from, to)` (floored and ceiled to the hour): whole days from the
+    /// daily rollups, the hours at either edge from the hourly ones (all hourly when `hourly`).
+    static func rollupRanges(from: Timestamp, to: Timestamp, hourly: Bool) -> [(RollupGrain, Int64, Int64)] {
+        let hourFrom = from.hourStart.milliseconds
+        let hourTo =
+            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
+        let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
+        let dayTo = Timestamp(milliseconds: hourTo).dayStart.milliseconds
+        return hourly || dayFrom >= dayTo
+            ? [(.hour, hourFrom, hourTo)]
+            : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
+    }
+
+    /// One team's spend by user (or by user and key) over `[from, to)`, from the rollups (hour
+    /// resolution, as the summary), dearest first.
+    public func teamBreakdown(org: String, team: String, from: Timestamp, to: Timestamp, byKey: Bool) async throws
+        -> [BreakdownRow]
+    {
+        let dimension: RollupDimension = byKey ? .teamUserKey : .teamUser
+        let prefix = team + RollupDimension.separator
+        let ranges = Self.rollupRanges(from: from, to: to, hourly: false)
+        let groups = try await read { db -> [String: UsageTotals] in
+            var groups: [String: UsageTotals] = [:]
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT value, requests, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
+                        output_tokens, reasoning_tokens, cost_nanos, unpriced_requests, unpriced_tokens
+                    FROM usage_rollups
+                    WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
+                        AND substr(value, 1, ?) = ?
+                    """)
+            for (grain, start, end) in ranges where start < end {
+                let rows = try Row.fetchCursor(
+                    statement,
+                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, prefix.unicodeScalars.count, prefix])
+                while let row = try rows.next() {
+                    groups[row[0], default: UsageTotals()] += UsageTotals(
+                        requests: row[1],
+                        usage: Usage(
+                            inputTokens: row[2], cacheReadTokens: row[3], cacheWriteTokens: row[4],
+                            cacheWrite1hTokens: row[5], outputTokens: row[6], reasoningTokens: row[7]),
+                        pricedCost: Money(nanos: row[8]), unpricedRequests: row[9], unpricedTokens: row[10])
+                }
+            }
+            return groups
+        }
+        return groups.map { value, totals in
+            let parts = value.components(separatedBy: RollupDimension.separator).dropFirst()
+            return BreakdownRow(values: parts.map { $0.isEmpty ? nil : $0 }, totals: totals)
+        }.sorted { ($0.totals.pricedCost.nanos, $1.values.description) > ($1.totals.pricedCost.nanos, $0.values.description) }
+    }
+
     /// Adds a batch's call health to the day rollups.
     static func write(_ health: HealthDeltas, in db: Database) throws {
         guard !health.rows.isEmpty else { return }
@@ -250,17 +302,8 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
     public func summary(
         org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp
     ) async throws -> UsageSummary {
-        let hourFrom = from.hourStart.milliseconds
-        let hourTo =
-            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
         let dimension = RollupDimension(groupBy)
-        // Whole days come from the daily rollups, the hours at either edge from the hourly ones.
-        let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
-        let dayTo = Timestamp(milliseconds: hourTo).dayStart.milliseconds
-        let ranges: [(RollupGrain, Int64, Int64)] =
-            groupBy == .hour || dayFrom >= dayTo
-            ? [(.hour, hourFrom, hourTo)]
-            : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
+        let ranges = Self.rollupRanges(from: from, to: to, hourly: groupBy == .hour)
         let byBucket = groupBy == .day || groupBy == .hour
         let groups = try await read { db -> [String: UsageTotals] in
             var groups: [String: UsageTotals] = [:]
@@ -317,7 +360,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             result.sort { ($0.totals.pricedCost, $1.value ?? "") > ($1.totals.pricedCost, $0.value ?? "") }
         }
         return UsageSummary(
-            from: Timestamp(milliseconds: hourFrom), to: Timestamp(milliseconds: hourTo), groupBy: groupBy,
+            from: Timestamp(milliseconds: ranges.first!.1), to: Timestamp(milliseconds: ranges.last!.2), groupBy: groupBy,
             groups: result, totals: total)
     }
 

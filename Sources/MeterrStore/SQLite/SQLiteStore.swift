@@ -472,6 +472,29 @@ public final class SQLiteStore: Sendable {
             }
             try SQLiteStore.write(health, in: db)
         }
+        migrator.registerMigration("v17-team-rollups") { db in
+            // A team's users and their keys, hourly and daily, from the events still stored (the team
+            // drill-down reads these instead of raw events).
+            for (grain, width) in [(0, 3_600_000), (1, 86_400_000)] {
+                for (dimension, value) in [
+                    (7, "COALESCE(team, '') || char(31) || COALESCE(user, '')"),
+                    (8, "COALESCE(team, '') || char(31) || COALESCE(user, '') || char(31) || COALESCE(key_id, '')"),
+                ] {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens,
+                                cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens,
+                                reasoning_tokens, cost_nanos, unpriced_requests, unpriced_tokens)
+                            SELECT org, \(grain), \(dimension), ts - ts % \(width), \(value), COUNT(*), SUM(input_tokens),
+                                SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens),
+                                SUM(output_tokens), SUM(reasoning_tokens), COALESCE(SUM(cost_nanos), 0),
+                                SUM(cost_nanos IS NULL),
+                                COALESCE(SUM(CASE WHEN cost_nanos IS NULL THEN input_tokens + output_tokens END), 0)
+                            FROM usage_events GROUP BY org, ts - ts % \(width), \(value)
+                            """)
+                }
+            }
+        }
         return migrator
     }
 }
