@@ -56,21 +56,29 @@ public protocol CallHealthStore: Sendable {
 public enum LatencyBuckets {
     public static let count = 80
 
-    public static func upperBound(_ index: Int) -> Int {
-        Int((pow1_2(index)).rounded(.up))
-    }
+    public static func upperBound(_ index: Int) -> Int { Int(bounds[index].rounded(.up)) }
 
-    /// The bucket of a time in milliseconds.
-    public static func index(_ milliseconds: Int) -> Int {
-        var index = 0
-        while index < count - 1, Double(milliseconds) > pow1_2(index) { index += 1 }
-        return index
-    }
-
-    static func pow1_2(_ exponent: Int) -> Double {
+    /// Each bucket's upper bound: 1.2 to the bucket's power.
+    static let bounds: [Double] = {
+        var bounds: [Double] = []
         var value = 1.0
-        for _ in 0..<exponent { value *= 1.2 }
-        return value
+        for _ in 0..<count {
+            bounds.append(value)
+            value *= 1.2
+        }
+        return bounds
+    }()
+
+    /// The bucket of a time in milliseconds: the first whose bound it does not exceed.
+    public static func index(_ milliseconds: Int) -> Int {
+        let value = Double(milliseconds)
+        var low = 0
+        var high = count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if value > bounds[middle] { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The bound of the bucket holding the `quantile` (0…1) of `counts`; `nil` when there are none.

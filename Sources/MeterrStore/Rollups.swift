@@ -3,8 +3,8 @@ import MeterrCore
 /// The dimensions the rollups keep totals for, each at hour and day grain.
 enum RollupDimension: Int, CaseIterable, Sendable {
     case all = 0, provider, model, team, user, project, key
-    /// A team's users, and a team's users' keys: `team␟user`, `team␟user␟key` (the drill-down).
-    case teamUser, teamUserKey
+    /// A team's users, `team␟user` (the team drill-down).
+    case teamUser
 
     /// The separator of combined values (U+001F, never in a name meterr accepts from a header).
     static let separator = "\u{1F}"
@@ -33,7 +33,6 @@ enum RollupDimension: Int, CaseIterable, Sendable {
         case .project: event.project ?? ""
         case .key: event.keyId ?? ""
         case .teamUser: (event.team ?? "") + Self.separator + (event.user ?? "")
-        case .teamUserKey: (event.team ?? "") + Self.separator + (event.user ?? "") + Self.separator + (event.keyId ?? "")
         }
     }
 }

@@ -30,8 +30,7 @@ public protocol UsageBreakdowns: Sendable {
     func breakdown(org: String, filter: EventFilter, by columns: [BreakdownColumn], limit: Int) async throws
         -> [BreakdownRow]
 
-    /// One team's totals over `[from, to)` by user (values `[user]`) or by user and key (`[user, key]`),
-    /// from the rollups (hour resolution), largest cost first.
-    func teamBreakdown(org: String, team: String, from: Timestamp, to: Timestamp, byKey: Bool) async throws
-        -> [BreakdownRow]
+    /// One team's totals over `[from, to)` by user (values `[user]`), from the rollups (hour
+    /// resolution), largest cost first.
+    func teamUsers(org: String, team: String, from: Timestamp, to: Timestamp) async throws -> [BreakdownRow]
 }

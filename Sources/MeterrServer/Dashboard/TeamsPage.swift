@@ -50,17 +50,24 @@ extension DashboardRoutes {
             "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
         var body: HTML = "<h1>Team analytics</h1><p>\(periodLinks)</p><p class=\"muted\">\(comparison).</p>"
         if let team {
-            // From the team × user and team × user × key rollups: as fast at ten million events as at ten.
-            func rows(_ range: (Timestamp, Timestamp), byKey: Bool) async throws -> [BreakdownRow] {
+            // From the rollups (team × user, and the keys bound to the team): as fast at ten million
+            // events as at ten.
+            func usersIn(_ range: (Timestamp, Timestamp)) async throws -> [BreakdownRow] {
                 Array(
-                    try await breakdowns.teamBreakdown(
-                        org: context.orgId, team: team, from: range.0, to: range.1, byKey: byKey
-                    ).prefix(100))
+                    try await breakdowns.teamUsers(org: context.orgId, team: team, from: range.0, to: range.1).prefix(
+                        100))
             }
-            async let users = rows(current, byKey: false)
-            async let keys = rows(current, byKey: true)
-            async let usersBefore = rows(previous, byKey: false)
-            async let keysBefore = rows(previous, byKey: true)
+            let bound = Set(try await accounts.keys(org: context.orgId).filter { $0.team == team }.map(\.id))
+            func keysIn(_ range: (Timestamp, Timestamp)) async throws -> [BreakdownRow] {
+                try await ledger.summary(org: context.orgId, groupBy: .key, from: range.0, to: range.1).groups
+                    .filter { bound.contains($0.value ?? "") }.map {
+                        BreakdownRow(values: [$0.value], totals: $0.totals)
+                    }
+            }
+            async let users = usersIn(current)
+            async let keys = keysIn(current)
+            async let usersBefore = usersIn(previous)
+            async let keysBefore = keysIn(previous)
             let names = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
             body += """
                 <p><a href="/teams?period=\(period.rawValue)">← All teams</a></p>
@@ -69,12 +76,9 @@ extension DashboardRoutes {
                     id: "team-users", caption: "Users of team \(team)", columns: ["User"], rows: try await users,
                     before: try await usersBefore, name: { [$0[0] ?? "(no user)"] }))
                 \(comparisonTable(
-                    id: "team-keys", caption: "Keys of team \(team), by user", columns: ["User", "Key"],
-                    rows: try await keys, before: try await keysBefore,
-                    name: { values in
-                        let key = values[1].map { id in names[id].map { "\($0) (\(id))" } ?? id }
-                        return [values[0] ?? "(no user)", key ?? "(no key)"]
-                    }))
+                    id: "team-keys", caption: "Keys bound to team \(team)", columns: ["Key"], rows: try await keys,
+                    before: try await keysBefore,
+                    name: { values in [values[0].map { id in names[id].map { "\($0) (\(id))" } ?? id } ?? "(no key)"] }))
                 """
         } else {
             async let teams = ledger.summary(

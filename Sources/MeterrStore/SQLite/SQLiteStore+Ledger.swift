@@ -124,12 +124,10 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
     }
 
-    /// One team's spend by user (or by user and key) over `[from, to)`, from the rollups (hour
-    /// resolution, as the summary), dearest first.
-    public func teamBreakdown(org: String, team: String, from: Timestamp, to: Timestamp, byKey: Bool) async throws
-        -> [BreakdownRow]
-    {
-        let dimension: RollupDimension = byKey ? .teamUserKey : .teamUser
+    /// One team's spend by user over `[from, to)`, from the rollups (hour resolution, as the summary),
+    /// dearest first.
+    public func teamUsers(org: String, team: String, from: Timestamp, to: Timestamp) async throws -> [BreakdownRow] {
+        let dimension = RollupDimension.teamUser
         let prefix = team + RollupDimension.separator
         let ranges = Self.rollupRanges(from: from, to: to, hourly: false)
         let groups = try await read { db -> [String: UsageTotals] in
@@ -145,7 +143,9 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             for (grain, start, end) in ranges where start < end {
                 let rows = try Row.fetchCursor(
                     statement,
-                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, prefix.unicodeScalars.count, prefix])
+                    arguments: [
+                        org, grain.rawValue, dimension.rawValue, start, end, prefix.unicodeScalars.count, prefix,
+                    ])
                 while let row = try rows.next() {
                     groups[row[0], default: UsageTotals()] += UsageTotals(
                         requests: row[1],
@@ -158,9 +158,11 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             return groups
         }
         return groups.map { value, totals in
-            let parts = value.components(separatedBy: RollupDimension.separator).dropFirst()
-            return BreakdownRow(values: parts.map { $0.isEmpty ? nil : $0 }, totals: totals)
-        }.sorted { ($0.totals.pricedCost.nanos, $1.values.description) > ($1.totals.pricedCost.nanos, $0.values.description) }
+            let rest = String(value.unicodeScalars.dropFirst(prefix.unicodeScalars.count))
+            return BreakdownRow(values: [rest.isEmpty ? nil : rest], totals: totals)
+        }.sorted {
+            ($0.totals.pricedCost.nanos, $1.values.description) > ($1.totals.pricedCost.nanos, $0.values.description)
+        }
     }
 
     /// Adds a batch's call health to the day rollups.
@@ -360,7 +362,8 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             result.sort { ($0.totals.pricedCost, $1.value ?? "") > ($1.totals.pricedCost, $0.value ?? "") }
         }
         return UsageSummary(
-            from: Timestamp(milliseconds: ranges.first!.1), to: Timestamp(milliseconds: ranges.last!.2), groupBy: groupBy,
+            from: Timestamp(milliseconds: ranges.first!.1), to: Timestamp(milliseconds: ranges.last!.2),
+            groupBy: groupBy,
             groups: result, totals: total)
     }
 

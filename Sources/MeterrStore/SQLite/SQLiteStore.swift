@@ -473,13 +473,10 @@ public final class SQLiteStore: Sendable {
             try SQLiteStore.write(health, in: db)
         }
         migrator.registerMigration("v17-team-rollups") { db in
-            // A team's users and their keys, hourly and daily, from the events still stored (the team
-            // drill-down reads these instead of raw events).
+            // A team's users, hourly and daily, from the events still stored (the team drill-down reads
+            // these instead of raw events).
             for (grain, width) in [(0, 3_600_000), (1, 86_400_000)] {
-                for (dimension, value) in [
-                    (7, "COALESCE(team, '') || char(31) || COALESCE(user, '')"),
-                    (8, "COALESCE(team, '') || char(31) || COALESCE(user, '') || char(31) || COALESCE(key_id, '')"),
-                ] {
+                for (dimension, value) in [(7, "COALESCE(team, '') || char(31) || COALESCE(user, '')")] {
                     try db.execute(
                         sql: """
                             INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens,
