@@ -91,9 +91,15 @@ struct ResponseCacheStoreTests {
         #expect(try await reopened.stats(org: "a").entries == 5)
         #expect(try await reopened.answers(org: "a", key: "k3", now: Self.now).first?.body.count == 1_000)
         // Forgetting and purging reach the memory tier too.
-        try await reopened.store(org: "a", key: "u", Self.answer(user: "ana"))
-        #expect(try await reopened.forget(org: "a", users: ["ana"]) == 1)
+        try await reopened.store(org: "a", key: "u", Self.answer(user: "zoe.forgotten@example.com"))
+        #expect(try await reopened.forget(org: "a", users: ["zoe.forgotten@example.com"]) == 1)
         #expect(try await reopened.answers(org: "a", key: "u", now: Self.now).isEmpty)
+        // No trace of the person is left in the file or its write-ahead log.
+        for suffix in ["", "-wal"] {
+            let data =
+                (try? Data(contentsOf: URL(fileURLWithPath: directory + "/response-cache.sqlite" + suffix))) ?? Data()
+            #expect(data.range(of: Data("zoe.forgotten".utf8)) == nil, "response-cache.sqlite\(suffix)")
+        }
         #expect(try await reopened.purge(org: "a") == 5)
         #expect(try await reopened.answers(org: "a", key: "k3", now: Self.now).isEmpty)
     }

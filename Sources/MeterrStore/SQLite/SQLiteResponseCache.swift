@@ -265,7 +265,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         guard !users.isEmpty else { return 0 }
         forgetHeld { id, answer in id.hasPrefix(org + "\u{0}") && answer.user.map(users.contains) == true }
         let marks = Array(repeating: "?", count: users.count).joined(separator: ", ")
-        return try await drop(where: "org = ? AND user IN (\(marks))", arguments: [org] + users)
+        return try await drop(where: "org = ? AND user IN (\(marks))", arguments: [org] + users, erase: true)
     }
 
     /// Drops matching answers from the memory tier.
@@ -278,24 +278,35 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         }
     }
 
-    private func drop(where condition: String, arguments: [String]) async throws -> Int {
-        let (count, size) = try await pool.write { db -> (Int, Int) in
-            let found = try Row.fetchOne(
-                db, sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM answers WHERE \(condition)",
-                arguments: StatementArguments(arguments))
-            try db.execute(sql: "DELETE FROM answers WHERE \(condition)", arguments: StatementArguments(arguments))
-            return (found?[0] ?? 0, found?[1] ?? 0)
+    /// Deletes matching answers; `erase`: their bytes are overwritten in the file and the write-ahead
+    /// log is truncated (forgetting a person leaves no trace of their answers).
+    private func drop(where condition: String, arguments: [String], erase: Bool = false) async throws -> Int {
+        let (count, size) = try await pool.writeWithoutTransaction { db -> (Int, Int) in
+            if erase { try db.execute(sql: "PRAGMA secure_delete = ON") }
+            defer { if erase { try? db.execute(sql: "PRAGMA secure_delete = OFF") } }
+            var result = (0, 0)
+            try db.inTransaction {
+                let found = try Row.fetchOne(
+                    db, sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM answers WHERE \(condition)",
+                    arguments: StatementArguments(arguments))
+                try db.execute(sql: "DELETE FROM answers WHERE \(condition)", arguments: StatementArguments(arguments))
+                result = (found?[0] ?? 0, found?[1] ?? 0)
+                return .commit
+            }
+            if erase { _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            return result
         }
         bytes.withLock { $0 -= size }
         return count
     }
 
     public func stats(org: String?) async throws -> ResponseCacheStats {
-        let row = try await pool.read { db in
-            try Row.fetchOne(
+        let (entries, bytes) = try await pool.read { db -> (Int, Int) in
+            let row = try Row.fetchOne(
                 db, sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM answers WHERE ? IS NULL OR org = ?",
                 arguments: [org, org])
+            return (row?[0] ?? 0, row?[1] ?? 0)
         }
-        return ResponseCacheStats(entries: row?[0] ?? 0, bytes: row?[1] ?? 0, maxBytes: maxBytes)
+        return ResponseCacheStats(entries: entries, bytes: bytes, maxBytes: maxBytes)
     }
 }

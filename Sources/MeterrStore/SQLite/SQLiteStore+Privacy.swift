@@ -106,6 +106,24 @@ extension SQLiteStore {
         try db.execute(
             sql: "DELETE FROM usage_rollups WHERE org = ? AND dim = \(user) AND value IN (\(marks))",
             arguments: StatementArguments([org] + ids))
+        // The team × user rows (`team␟user`): the same, keeping each row's team.
+        let teamUser = RollupDimension.teamUser.rawValue
+        let team = "substr(value, 1, instr(value, char(31)))"
+        let person = "substr(value, instr(value, char(31)) + 1)"
+        try db.execute(
+            sql: """
+                INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens,
+                    cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos,
+                    unpriced_requests, unpriced_tokens)
+                SELECT org, grain, dim, bucket, \(team) || ?, SUM(requests), SUM(input_tokens),
+                    SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cache_write_1h_tokens), SUM(output_tokens),
+                    SUM(reasoning_tokens), SUM(cost_nanos), SUM(unpriced_requests), SUM(unpriced_tokens)
+                FROM usage_rollups WHERE org = ? AND dim = \(teamUser) AND \(person) IN (\(marks))
+                GROUP BY org, grain, dim, bucket, \(team)
+                """, arguments: StatementArguments([token, org] + ids))
+        try db.execute(
+            sql: "DELETE FROM usage_rollups WHERE org = ? AND dim = \(teamUser) AND \(person) IN (\(marks))",
+            arguments: StatementArguments([org] + ids))
         let keys = try exact("api_keys", "user", orgColumn: "org_id")
         _ = try exact("budgets", "scope_value", orgColumn: "org_id")
         _ = try exact("audit_log", "actor", orgColumn: "org_id")
