@@ -40,4 +40,26 @@ struct ModelHealthTests {
             #expect(html.contains("openai/fault-500"))
         }
     }
+
+    @Test("The overview stacks each day's cost by team and by model, the largest five named")
+    func stackedCharts() async throws {
+        try await withGateway { client, _ in
+            let events = [
+                #"{"id":"s1","provider":"openai","model":"gpt-4.1","input_tokens":1,"output_tokens":1,"team":"ml"}"#,
+                #"{"id":"s2","provider":"openai","model":"gpt-4.1","input_tokens":1,"output_tokens":1,"team":"search"}"#,
+                #"{"id":"s3","provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1,"output_tokens":1}"#,
+            ]
+            #expect(try await client.post("/api/usage/events", "[" + events.joined(separator: ",") + "]").status == .ok)
+            let session = try await client.signIn(email: "fin@example.com", role: "viewer")
+            let html = String(buffer: try await client.page("/", session).body)
+            #expect(html.contains(#"id="chart-teams""#) && html.contains(#"id="chart-models""#))
+            let day = String(ordinaryMoment.prefix(10))
+            // Priced by the catalog: gpt-4.1 $2 + $8, claude-sonnet-4-5 $3 + $15 per million tokens.
+            #expect(html.contains("<title>\(day) · ml: $0.00001</title>"))
+            #expect(html.contains("<title>\(day) · (no team): $0.000018</title>"))
+            #expect(html.contains("<title>\(day) · anthropic/claude-sonnet-4-5: $0.000018</title>"))
+            #expect(html.contains("<title>\(day) · openai/gpt-4.1: $0.00002</title>"))
+            #expect(html.contains(#"<li><span class="swatch s0" aria-hidden="true"></span>(no team)</li>"#))
+        }
+    }
 }

@@ -53,4 +53,50 @@ enum Chart {
             <text x="2" y="20">\(top)</text><text x="2" y="\(10 + plotHeight)">0</text>\(bars)\(labels)</svg>
             """
     }
+
+    /// Columns of stacked segments, one colour per series (the largest first, the rest as "other"),
+    /// with a legend.
+    static func stacked(
+        id: String, title: String, description: String, labels: [String], series: [(name: String, values: [Int64])],
+        display: (Int64) -> String
+    ) -> HTML {
+        let plotWidth = width - left - 8
+        let plotHeight = height - bottom - 10
+        let totals = labels.indices.map { index in series.reduce(Int64(0)) { $0 + $1.values[index] } }
+        let maximum = max(totals.max() ?? 0, 1)
+        let slot = labels.isEmpty ? plotWidth : plotWidth / labels.count
+        let barWidth = max(1, slot - max(1, slot / 5))
+        var segments = HTML.empty
+        for index in labels.indices {
+            var base = 0
+            for (number, line) in series.enumerated() where line.values[index] > 0 {
+                let segment = Int(Int128(line.values[index]) * Int128(plotHeight) / Int128(maximum))
+                let y = 10 + plotHeight - base - max(segment, 1)
+                segments += """
+                    <rect class="seg s\(number)" x="\(left + index * slot)" y="\(y)" width="\(barWidth)" \
+                    height="\(max(segment, 1))"><title>\(labels[index]) · \(line.name): \(display(line.values[index]))</title></rect>
+                    """
+                base += segment
+            }
+        }
+        var marks = HTML.empty
+        for index in Set([0, labels.count / 2, labels.count - 1]).sorted() where index >= 0 && index < labels.count {
+            let last = index == labels.count - 1 && index > 0
+            let anchor: HTML = last ? " text-anchor=\"end\"" : ""
+            marks +=
+                "<text x=\"\(left + index * slot + (last ? barWidth : 0))\" y=\"\(height - 6)\"\(anchor)>\(labels[index])</text>"
+        }
+        let legend = series.enumerated().html { number, line in
+            "<li><span class=\"swatch s\(number)\" aria-hidden=\"true\"></span>\(line.name)</li>"
+        }
+        return """
+            <svg class="chart" id="\(id)" viewBox="0 0 \(width) \(height)" role="img" \
+            aria-labelledby="\(id)-title \(id)-desc"><title id="\(id)-title">\(title)</title>\
+            <desc id="\(id)-desc">\(description)</desc>\
+            <line class="axis" x1="\(left)" y1="\(10 + plotHeight)" x2="\(width - 8)" y2="\(10 + plotHeight)"/>\
+            <line class="axis" x1="\(left)" y1="10" x2="\(width - 8)" y2="10"/>\
+            <text x="2" y="20">\(display(totals.max() ?? 0))</text><text x="2" y="\(10 + plotHeight)">0</text>\
+            \(segments)\(marks)</svg><ul class="legend" id="\(id)-legend">\(legend)</ul>
+            """
+    }
 }

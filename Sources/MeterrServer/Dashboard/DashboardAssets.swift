@@ -52,6 +52,14 @@ enum DashboardAssets {
         .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
         svg.chart { width: 100%; height: auto; display: block; }
         svg.chart .bar { fill: var(--accent); } svg.chart .bar.alt { fill: var(--accent2); }
+        svg.chart .seg.s0, .swatch.s0 { fill: #0969da; background: #0969da; }
+        svg.chart .seg.s1, .swatch.s1 { fill: #8250df; background: #8250df; }
+        svg.chart .seg.s2, .swatch.s2 { fill: #1a7f37; background: #1a7f37; }
+        svg.chart .seg.s3, .swatch.s3 { fill: #bf8700; background: #bf8700; }
+        svg.chart .seg.s4, .swatch.s4 { fill: #cf222e; background: #cf222e; }
+        svg.chart .seg.s5, .swatch.s5 { fill: #8c959f; background: #8c959f; }
+        ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 14px; padding: 0; margin: 4px 0 12px; font-size: 13px; }
+        .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
         svg.chart .axis { stroke: var(--line); } svg.chart text { fill: var(--muted); font-size: 11px; }
         form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin-bottom: 12px; }
         form.filters label, form.stack label { display: flex; flex-direction: column; font-size: 13px; color: var(--muted); gap: 2px; }

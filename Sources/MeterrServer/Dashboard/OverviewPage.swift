@@ -116,9 +116,64 @@ extension DashboardRoutes {
         let keyNames = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
         let now = clock.now()
         let health = try await health?.modelHealth(org: context.orgId, from: now.monthStart, to: now) ?? []
+        async let teams = breakdowns.dailyCost(org: context.orgId, by: .team, from: now.monthStart, to: now)
+        async let models = breakdowns.dailyCost(org: context.orgId, by: .model, from: now.monthStart, to: now)
+        let stacked = Self.stackedPanel(
+            teams: try await teams, models: try await models, from: now.monthStart, to: now)
         return page(
             "Overview", context, current: "/", live: true,
-            overviewBody(data, keyNames: keyNames) + healthTable(health))
+            overviewBody(data, keyNames: keyNames) + stacked + healthTable(health))
+    }
+
+    /// Cost per day this month, stacked by team and by model: the five largest, the rest as "other".
+    static func stackedPanel(
+        teams: [(day: Timestamp, value: String, cost: Money)], models: [(day: Timestamp, value: String, cost: Money)],
+        from: Timestamp, to: Timestamp
+    ) -> HTML {
+        var days: [Int64] = []
+        var day = from.dayStart.milliseconds
+        while day < to.milliseconds {
+            days.append(day)
+            day += 86_400_000
+        }
+        let index = Dictionary(uniqueKeysWithValues: days.enumerated().map { ($1, $0) })
+        let labels = days.map { String(Timestamp(milliseconds: $0).rfc3339.prefix(10)) }
+        func series(_ rows: [(day: Timestamp, value: String, cost: Money)], unnamed: String) -> [(String, [Int64])] {
+            var totals: [String: Int64] = [:]
+            for row in rows { totals[row.value, default: 0] += row.cost.nanos }
+            let top = totals.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
+                .map(\.key)
+            var lines = top.map { (name: $0, values: [Int64](repeating: 0, count: days.count)) }
+            var other = [Int64](repeating: 0, count: days.count)
+            for row in rows {
+                guard let at = index[row.day.dayStart.milliseconds] else { continue }
+                if let line = top.firstIndex(of: row.value) {
+                    lines[line].values[at] += row.cost.nanos
+                } else {
+                    other[at] += row.cost.nanos
+                }
+            }
+            var named = lines.map { ($0.name.isEmpty ? unnamed : $0.name, $0.values) }
+            if other.contains(where: { $0 > 0 }) { named.append(("other", other)) }
+            return named
+        }
+        let byTeam = series(teams, unnamed: "(no team)")
+        let byModel = series(models, unnamed: "(unknown)")
+        guard !byTeam.isEmpty || !byModel.isEmpty else { return "" }
+        let usd = { (nanos: Int64) in Format.usd(Money(nanos: nanos)) }
+        return """
+            <section class="panel" aria-labelledby="stacked-heading">
+            <h2 id="stacked-heading">Cost this month by day (UTC), by team and by model</h2>
+            \(Chart.stacked(
+                id: "chart-teams", title: "Cost by team, this month by day",
+                description: "Stacked bars: each day's cost split by the five teams that cost most this month, the rest as other.",
+                labels: labels, series: byTeam.map { (name: $0.0, values: $0.1) }, display: usd))
+            \(Chart.stacked(
+                id: "chart-models", title: "Cost by model, this month by day",
+                description: "Stacked bars: each day's cost split by the five models that cost most this month, the rest as other.",
+                labels: labels, series: byModel.map { (name: $0.0, values: $0.1) }, display: usd))
+            </section>
+            """
     }
 
     /// Each model's calls this month: failures, refusals, latency and time to first token.

@@ -124,6 +124,25 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
     }
 
+    public func dailyCost(org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp) async throws
+        -> [(day: Timestamp, value: String, cost: Money)]
+    {
+        let dimension = RollupDimension(grouping)
+        let rows = try await read { db -> [(Int64, String, Int64)] in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT bucket, value, cost_nanos FROM usage_rollups
+                    WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
+                    """,
+                arguments: [
+                    org, RollupGrain.day.rawValue, dimension.rawValue, from.dayStart.milliseconds, to.milliseconds,
+                ]
+            ).map { ($0[0], $0[1], $0[2]) }
+        }
+        return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) }
+    }
+
     /// One team's spend by user over `[from, to)`, from the rollups (hour resolution, as the summary),
     /// dearest first.
     public func teamUsers(org: String, team: String, from: Timestamp, to: Timestamp) async throws -> [BreakdownRow] {
