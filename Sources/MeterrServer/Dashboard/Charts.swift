@@ -34,23 +34,34 @@ enum Chart {
                 height="\(max(barHeight, point.value > 0 ? 1 : 0))"><title>\(point.label): \(point.display)</title></rect>
                 """
         }
-        var labels = HTML.empty
-        let marks = Set([0, points.count / 2, points.count - 1].filter { $0 >= 0 })
-        for index in marks.sorted() where index < points.count {
-            // The last label ends at its bar, so it stays inside the chart.
-            let last = index == points.count - 1 && index > 0
-            let x = left + index * slot + (last ? barWidth : 0)
+        return frame(
+            id: id, title: title, description: description, top: axis(points.map(\.value).max() ?? 0),
+            bars + marks(points.map(\.label), slot: slot, barWidth: barWidth))
+    }
+
+    /// The first, middle and last labels under the bars; the last ends at its bar, so it stays inside.
+    static func marks(_ labels: [String], slot: Int, barWidth: Int) -> HTML {
+        var marks = HTML.empty
+        for index in Set([0, labels.count / 2, labels.count - 1]).sorted() where index >= 0 && index < labels.count {
+            let last = index == labels.count - 1 && index > 0
             let anchor: HTML = last ? " text-anchor=\"end\"" : ""
-            labels += "<text x=\"\(x)\" y=\"\(height - 6)\"\(anchor)>\(points[index].label)</text>"
+            marks +=
+                "<text x=\"\(left + index * slot + (last ? barWidth : 0))\" y=\"\(height - 6)\"\(anchor)>\(labels[index])</text>"
         }
-        let top = axis(points.map(\.value).max() ?? 0)
+        return marks
+    }
+
+    /// The chart's frame: its title and description for assistive technology, the axis lines and the
+    /// scale's top and zero, around `content`.
+    static func frame(id: String, title: String, description: String, top: String, _ content: HTML) -> HTML {
+        let plotHeight = height - bottom - 10
         return """
             <svg class="chart" id="\(id)" viewBox="0 0 \(width) \(height)" role="img" \
             aria-labelledby="\(id)-title \(id)-desc"><title id="\(id)-title">\(title)</title>\
             <desc id="\(id)-desc">\(description)</desc>\
             <line class="axis" x1="\(left)" y1="\(10 + plotHeight)" x2="\(width - 8)" y2="\(10 + plotHeight)"/>\
             <line class="axis" x1="\(left)" y1="10" x2="\(width - 8)" y2="10"/>\
-            <text x="2" y="20">\(top)</text><text x="2" y="\(10 + plotHeight)">0</text>\(bars)\(labels)</svg>
+            <text x="2" y="20">\(top)</text><text x="2" y="\(10 + plotHeight)">0</text>\(content)</svg>
             """
     }
 
@@ -79,24 +90,12 @@ enum Chart {
                 base += segment
             }
         }
-        var marks = HTML.empty
-        for index in Set([0, labels.count / 2, labels.count - 1]).sorted() where index >= 0 && index < labels.count {
-            let last = index == labels.count - 1 && index > 0
-            let anchor: HTML = last ? " text-anchor=\"end\"" : ""
-            marks +=
-                "<text x=\"\(left + index * slot + (last ? barWidth : 0))\" y=\"\(height - 6)\"\(anchor)>\(labels[index])</text>"
-        }
         let legend = series.enumerated().html { number, line in
             "<li><span class=\"swatch s\(number)\" aria-hidden=\"true\"></span>\(line.name)</li>"
         }
-        return """
-            <svg class="chart" id="\(id)" viewBox="0 0 \(width) \(height)" role="img" \
-            aria-labelledby="\(id)-title \(id)-desc"><title id="\(id)-title">\(title)</title>\
-            <desc id="\(id)-desc">\(description)</desc>\
-            <line class="axis" x1="\(left)" y1="\(10 + plotHeight)" x2="\(width - 8)" y2="\(10 + plotHeight)"/>\
-            <line class="axis" x1="\(left)" y1="10" x2="\(width - 8)" y2="10"/>\
-            <text x="2" y="20">\(display(totals.max() ?? 0))</text><text x="2" y="\(10 + plotHeight)">0</text>\
-            \(segments)\(marks)</svg><ul class="legend" id="\(id)-legend">\(legend)</ul>
-            """
+        return frame(
+            id: id, title: title, description: description, top: display(totals.max() ?? 0),
+            segments + marks(labels, slot: slot, barWidth: barWidth))
+            + "<ul class=\"legend\" id=\"\(id)-legend\">\(legend)</ul>"
     }
 }
