@@ -62,4 +62,29 @@ struct ModelHealthTests {
             #expect(html.contains(#"<li><span class="swatch s0" aria-hidden="true"></span>(no team)</li>"#))
         }
     }
+
+    @Test("The teams page takes a date range (whole UTC days, to inclusive) in place of its period, drill-down too")
+    func teamsRange() async throws {
+        try await withGateway { client, _ in
+            let events = [
+                #"{"id":"r1","ts":"2026-12-10T23:59:59Z","provider":"openai","model":"gpt-4.1","input_tokens":1000,"output_tokens":100,"team":"ml","user":"ana"}"#,
+                #"{"id":"r2","ts":"2026-12-03T10:00:00Z","provider":"openai","model":"gpt-4.1","input_tokens":2000,"output_tokens":0,"team":"ml","user":"ana"}"#,
+                #"{"id":"r3","ts":"2026-12-14T10:00:00Z","provider":"openai","model":"gpt-4.1","input_tokens":10,"output_tokens":0,"team":"search"}"#,
+            ]
+            #expect(try await client.post("/api/usage/events", "[" + events.joined(separator: ",") + "]").status == .ok)
+            let session = try await client.signIn(email: "lead@example.com", role: "viewer")
+            let teams = String(buffer: try await client.page("/teams?from=2026-12-09&to=2026-12-10", session).body)
+            #expect(
+                teams.contains(#"data-usd="0.002800000""#), "ml's call of the 10th: 1,000 × 2 + 100 × 8 per million")
+            #expect(!teams.contains(#"data-usd="0.004000000""#), "the 3rd is outside the range")
+            #expect(!teams.contains(">search<"), "the 14th is outside the range")
+            #expect(
+                teams.contains(#"value="2026-12-09""#)
+                    && teams.contains(#"href="/teams?period=month&amp;from=2026-12-09&amp;to=2026-12-10&amp;team=ml""#))
+            let drill = String(
+                buffer: try await client.page("/teams?from=2026-12-09&to=2026-12-10&team=ml", session).body)
+            #expect(drill.contains(#"data-usd="0.002800000""#) && drill.contains("ana"))
+            #expect(!drill.contains(#"data-usd="0.004000000""#))
+        }
+    }
 }

@@ -35,20 +35,51 @@ extension DashboardRoutes {
         let query = request.uri.queryParameters
         let period = Period(rawValue: query.get("period") ?? "month") ?? .month
         let team = query.get("team")
-        let (current, previous) = period.ranges(now: clock.now())
+        let now = clock.now()
+        var ranges = period.ranges(now: now)
+        // A chosen range (whole UTC days, `to` inclusive) replaces the period; it is compared with the
+        // same length just before it.
+        let chosenFrom = query.get("from").flatMap { $0.isEmpty ? nil : Timestamp(rfc3339: $0)?.dayStart }
+        let chosenTo = query.get("to").flatMap { $0.isEmpty ? nil : Timestamp(rfc3339: $0)?.dayStart }
+        var range: (from: Timestamp, to: Timestamp)?
+        if let chosenFrom {
+            let end = min((chosenTo ?? now.dayStart).adding(milliseconds: 86_400_000), now)
+            if chosenFrom < end {
+                range = (chosenFrom, end)
+                let length = end.milliseconds - chosenFrom.milliseconds
+                ranges = ((chosenFrom, end), (chosenFrom.adding(milliseconds: -length), chosenFrom))
+            }
+        }
+        let (current, previous) = ranges
+        let rangePart =
+            range.map { "&from=\(String($0.from.rfc3339.prefix(10)))&to=\(String(chosenTo?.rfc3339.prefix(10) ?? ""))" }
+            ?? ""
         let periodLinks = Period.allCases.html { option in
             let teamPart =
                 team.map {
                     "&team="
                         + ($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryValueAllowed) ?? "")
                 } ?? ""
-            return option == period
+            return option == period && range == nil
                 ? "<strong>This \(option.rawValue)</strong> "
                 : "<a href=\"/teams?period=\(option.rawValue)\(teamPart)\">This \(option.rawValue)</a> "
         }
         let comparison =
-            "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
-        var body: HTML = "<h1>Team analytics</h1><p>\(periodLinks)</p><p class=\"muted\">\(comparison).</p>"
+            range.map {
+                "From \(Format.time($0.from)) to \(Format.time($0.to)) (UTC) against the same length just before it"
+            }
+            ?? "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
+        let rangeForm: HTML = """
+            <form class="row" method="get" action="/teams">\
+            <label for="t-from">From (UTC)<input id="t-from" name="from" type="date" \
+            value="\(range.map { String($0.from.rfc3339.prefix(10)) } ?? "")"></label>\
+            <label for="t-to">To (UTC, inclusive)<input id="t-to" name="to" type="date" \
+            value="\(chosenTo.map { String($0.rfc3339.prefix(10)) } ?? "")"></label>\
+            \(team.map { "<input type=\"hidden\" name=\"team\" value=\"\($0)\">" as HTML } ?? "")\
+            <button type="submit">Show</button></form>
+            """
+        var body: HTML =
+            "<h1>Team analytics</h1><p>\(periodLinks)</p>\(rangeForm)<p class=\"muted\" id=\"teams-range\">\(comparison).</p>"
         if let team {
             // From the rollups (team × user, and the keys bound to the team): as fast at ten million
             // events as at ten.
@@ -70,7 +101,7 @@ extension DashboardRoutes {
             async let keysBefore = keysIn(previous)
             let names = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
             body += """
-                <p><a href="/teams?period=\(period.rawValue)">← All teams</a></p>
+                <p><a href="/teams?period=\(period.rawValue)\(rangePart)">← All teams</a></p>
                 <h2>Team \(team)</h2>
                 \(comparisonTable(
                     id: "team-users", caption: "Users of team \(team)", columns: ["User"], rows: try await users,
@@ -97,7 +128,7 @@ extension DashboardRoutes {
                 },
                 link: { values in
                     let team = values[0] ?? ""
-                    return "/teams?period=\(period.rawValue)&team="
+                    return "/teams?period=\(period.rawValue)\(rangePart)&team="
                         + (team.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryValueAllowed) ?? "")
                 })
         }
