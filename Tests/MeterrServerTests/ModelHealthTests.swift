@@ -87,4 +87,23 @@ struct ModelHealthTests {
             #expect(!drill.contains(#"data-usd="0.004000000""#))
         }
     }
+
+    @Test("A date the teams or savings page cannot read is named on the page, which shows its default")
+    func badDates() async throws {
+        try await withGateway { client, _ in
+            let session = try await client.signIn(email: "lead@example.com", role: "viewer")
+            for (path, words) in [
+                ("/teams?from=junk", "From must be a date"),
+                ("/teams?from=2026-12-10&to=2026-12-01", "From must be before To"),
+                ("/savings?to=%3Cx%3E", "To must be a date"),
+                ("/savings?from=2026-12-10&to=2026-12-01", "From must be before To"),
+            ] {
+                let response = try await client.page(path, session)
+                #expect(response.status == .ok, "\(path)")
+                let html = String(buffer: response.body)
+                #expect(html.contains(#"class="error" role="alert""#) && html.contains(words), "\(path)")
+                #expect(!html.contains("<x>"), "\(path)")
+            }
+        }
+    }
 }

@@ -79,6 +79,18 @@ struct DashboardRoutes: Sendable {
         pages.get("savings", use: savingsPage)
     }
 
+    /// A page's date parameter (a day from the form's date picker, or an RFC 3339 time), or `nil` when
+    /// absent; a value that is neither is named in `problems` (the page then shows it, as the usage
+    /// explorer does, and uses its default).
+    static func day(_ query: Parameters, _ name: String, label: String, problems: inout [String]) -> Timestamp? {
+        guard let text = query.get(name), !text.isEmpty else { return nil }
+        guard let value = Timestamp(rfc3339: text) else {
+            problems.append("\(label) must be a date (2026-11-01) or an RFC 3339 time")
+            return nil
+        }
+        return value
+    }
+
     // MARK: layout
 
     /// A whole page: the navigation, the signed-in person, and `body`.

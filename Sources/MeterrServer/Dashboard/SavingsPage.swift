@@ -8,19 +8,20 @@ extension DashboardRoutes {
         let query = request.uri.queryParameters
         func given(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         let now = clock.now()
-        let to = given("to").flatMap { Timestamp(rfc3339: $0)?.adding(milliseconds: 86_400_000) } ?? now
-        let from = given("from").flatMap { Timestamp(rfc3339: $0) } ?? to.adding(milliseconds: -30 * 86_400_000)
+        var problems: [String] = []
+        let to = Self.day(query, "to", label: "To", problems: &problems)?.adding(milliseconds: 86_400_000) ?? now
+        let from =
+            Self.day(query, "from", label: "From", problems: &problems) ?? to.adding(milliseconds: -30 * 86_400_000)
         let (team, route) = (given("team"), given("route"))
-        var problem: String?
         var report: SavingsReport?
         if from >= to {
-            problem = "From must be before To."
-        } else if let shapes {
+            problems.append("From must be before To.")
+        } else if problems.isEmpty, let shapes {
             report = try await OptimizeRoutes.report(
                 org: context.orgId, from: from, to: to, team: team, route: route, shapes: shapes, prices: prices,
                 cacheTTL: cacheTTL, now: now)
         }
-        let error: HTML = problem.map { "<p class=\"error\" role=\"alert\">\($0)</p>" } ?? ""
+        let error: HTML = problems.isEmpty ? "" : problemsHTML(problems)
         var results: HTML = ""
         if let report {
             let rows = report.findings.html { finding in

@@ -39,15 +39,18 @@ extension DashboardRoutes {
         var ranges = period.ranges(now: now)
         // A chosen range (whole UTC days, `to` inclusive) replaces the period; it is compared with the
         // same length just before it.
-        let chosenFrom = query.get("from").flatMap { $0.isEmpty ? nil : Timestamp(rfc3339: $0)?.dayStart }
-        let chosenTo = query.get("to").flatMap { $0.isEmpty ? nil : Timestamp(rfc3339: $0)?.dayStart }
+        var problems: [String] = []
+        let chosenFrom = Self.day(query, "from", label: "From", problems: &problems)?.dayStart
+        let chosenTo = Self.day(query, "to", label: "To", problems: &problems)?.dayStart
         var range: (from: Timestamp, to: Timestamp)?
-        if let chosenFrom {
+        if let chosenFrom, problems.isEmpty {
             let end = min((chosenTo ?? now.dayStart).adding(milliseconds: 86_400_000), now)
             if chosenFrom < end {
                 range = (chosenFrom, end)
                 let length = end.milliseconds - chosenFrom.milliseconds
                 ranges = ((chosenFrom, end), (chosenFrom.adding(milliseconds: -length), chosenFrom))
+            } else {
+                problems.append("From must be before To (and not after today).")
             }
         }
         let (current, previous) = ranges
@@ -79,7 +82,7 @@ extension DashboardRoutes {
             <button type="submit">Show</button></form>
             """
         var body: HTML =
-            "<h1>Team analytics</h1><p>\(periodLinks)</p>\(rangeForm)<p class=\"muted\" id=\"teams-range\">\(comparison).</p>"
+            "<h1>Team analytics</h1><p>\(periodLinks)</p>\(rangeForm)\(problems.isEmpty ? "" : problemsHTML(problems))<p class=\"muted\" id=\"teams-range\">\(comparison).</p>"
         if let team {
             // From the rollups (team × user, and the keys bound to the team): as fast at ten million
             // events as at ten.
