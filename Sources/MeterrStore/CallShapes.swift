@@ -66,9 +66,9 @@ public struct ShapedCall: Sendable, Hashable {
     }
 }
 
-/// Where call shapes are kept, beside the ledger's events.
+/// Where call shapes are read, beside the ledger's events (they are written with them:
+/// `UsageLedger.append(_:shapes:)`).
 public protocol CallShapeStore: Sendable {
-    func append(_ shapes: [CallShape]) async throws
     /// The organisation's events in `[from, to)` (optionally one team's), each with its shape when one
     /// was recorded; at most `limit`.
     func shapedCalls(org: String, from: Timestamp, to: Timestamp, team: String?, limit: Int) async throws

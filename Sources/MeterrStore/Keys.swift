@@ -11,14 +11,7 @@ public enum APIKey {
 
     /// The SHA-256 of a presented key in hex, the form in which keys are stored and looked up.
     public static func hash(_ key: String) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8]()
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Array(key.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.string(SHA256.hash(data: Array(key.utf8)))
     }
 
     /// Whether two byte strings are equal, in time that depends only on their length.

@@ -47,6 +47,12 @@ public struct CachedAnswer: Sendable, Hashable {
     public var size: Int { body.count + model.utf8.count + contentType.utf8.count + 256 }
 }
 
+/// Where an answer is kept: its organisation and the key of its request.
+struct AnswerKey: Hashable, Sendable {
+    var org: String
+    var key: String
+}
+
 /// How many answers a cache holds and how much room they take.
 public struct ResponseCacheStats: Sendable, Hashable, Codable {
     public var entries: Int
@@ -87,8 +93,14 @@ public final class MemoryResponseCache: ResponseCacheStore {
         var used: UInt64
     }
 
+    /// An answer's place: its key and its shape.
+    private struct Slot: Hashable {
+        var id: AnswerKey
+        var shape: CachedAnswer.Shape
+    }
+
     private struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [Slot: Entry] = [:]
         var bytes = 0
         var tick: UInt64 = 0
     }
@@ -98,15 +110,11 @@ public final class MemoryResponseCache: ResponseCacheStore {
 
     public init(maxBytes: Int) { self.maxBytes = maxBytes }
 
-    private static func id(_ org: String, _ key: String, _ shape: CachedAnswer.Shape) -> String {
-        "\(org)\u{0}\(key)\u{0}\(shape.rawValue)"
-    }
-
     public func answers(org: String, key: String, now: Timestamp) async throws -> [CachedAnswer] {
         state.withLock { state in
             var found: [CachedAnswer] = []
             for shape in CachedAnswer.Shape.allCases {
-                let id = Self.id(org, key, shape)
+                let id = Slot(id: AnswerKey(org: org, key: key), shape: shape)
                 guard let entry = state.entries[id] else { continue }
                 if entry.answer.expiresAt <= now {
                     state.bytes -= entry.answer.size
@@ -125,7 +133,7 @@ public final class MemoryResponseCache: ResponseCacheStore {
         let maxBytes = self.maxBytes
         state.withLock { state in
             guard answer.size <= maxBytes else { return }
-            let id = Self.id(org, key, answer.shape)
+            let id = Slot(id: AnswerKey(org: org, key: key), shape: answer.shape)
             if let old = state.entries[id] { state.bytes -= old.answer.size }
             state.tick += 1
             state.entries[id] = Entry(answer: answer, used: state.tick)
@@ -157,11 +165,10 @@ public final class MemoryResponseCache: ResponseCacheStore {
     private func drop(where matches: (String, CachedAnswer) -> Bool) -> Int {
         state.withLock { state in
             var dropped = 0
-            for (id, entry) in state.entries {
-                let org = String(id.prefix { $0 != "\u{0}" })
-                guard matches(org, entry.answer) else { continue }
+            for (slot, entry) in state.entries {
+                guard matches(slot.id.org, entry.answer) else { continue }
                 state.bytes -= entry.answer.size
-                state.entries[id] = nil
+                state.entries[slot] = nil
                 dropped += 1
             }
             return dropped
@@ -173,7 +180,7 @@ public final class MemoryResponseCache: ResponseCacheStore {
             guard let org else {
                 return ResponseCacheStats(entries: state.entries.count, bytes: state.bytes, maxBytes: maxBytes)
             }
-            let mine = state.entries.filter { $0.key.hasPrefix(org + "\u{0}") }
+            let mine = state.entries.filter { $0.key.id.org == org }
             return ResponseCacheStats(
                 entries: mine.count, bytes: mine.values.reduce(0) { $0 + $1.answer.size }, maxBytes: maxBytes)
         }

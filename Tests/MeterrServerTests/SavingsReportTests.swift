@@ -91,8 +91,7 @@ struct SavingsReportTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SQLiteStore(directory: directory)
         let calls = Self.ledger()
-        _ = try await store.append(calls.map(\.event))
-        try await store.append(calls.compactMap(\.shape))
+        _ = try await store.append(calls.map(\.event), shapes: calls.compactMap(\.shape))
         let read = try await store.shapedCalls(org: "org_a", from: Self.from, to: Self.to, team: nil, limit: 1000)
         #expect(read.count == calls.count)
         #expect(read.filter { $0.shape != nil }.count == 12)

@@ -202,11 +202,12 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             return
         }
         if firstByte == nil { firstByte = .now }
-        if cacheBytes != nil {
-            if cacheBytes!.count + part.readableBytes > GatewayCache.maxAnswerBytes {
+        if let kept = cacheBytes?.count {
+            // An answer too big to keep stops being gathered.
+            if kept + part.readableBytes > GatewayCache.maxAnswerBytes {
                 cacheBytes = nil
             } else {
-                cacheBytes!.append(contentsOf: part.readableBytesView)
+                cacheBytes?.append(contentsOf: part.readableBytesView)
             }
         }
         if chatStream != nil {

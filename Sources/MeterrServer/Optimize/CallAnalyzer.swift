@@ -56,17 +56,12 @@ enum CallAnalyzer {
                 hasher.update(data: bytes)
                 hashed = length
                 let digest = hasher.finalize()
-                prefixes.append(.init(tokens: length, hash: digest.prefix(8).map { Self.hex($0) }.joined()))
+                prefixes.append(.init(tokens: length, hash: Hex.string(digest.prefix(8))))
             }
         }
         return CallShape(
             org: job.org, eventId: job.eventId, ts: job.ts, requestHash: key.hex, promptTokens: count,
             prefixes: prefixes, tools: tools, maxTokens: job.maxTokens)
-    }
-
-    static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
     }
 
     /// The prompt in the order the provider reads (and caches) it: tools and instructions first, then

@@ -69,7 +69,7 @@ struct SavingsAnalysis {
             let team = event.team ?? ""
             let previous = teams[team] ?? (0, .zero)
             teams[team] = (previous.calls + 1, Money(nanos: previous.saving.nanos + saving.nanos))
-            if examples.count < 5, let id = event.requestId ?? Optional(event.id) { examples.append(id) }
+            if examples.count < 5 { examples.append(event.requestId ?? event.id) }
         }
 
         mutating func count(_ name: String, _ value: Int64 = 1) { numbers[name, default: 0] += value }

@@ -17,11 +17,11 @@ public final class SQLiteResponseCache: ResponseCacheStore {
 
     /// The answers held in memory, by organisation and key; when each key was last used.
     private struct Hot {
-        var answers: [String: [CachedAnswer]] = [:]
-        var used: [String: Int64] = [:]
+        var answers: [AnswerKey: [CachedAnswer]] = [:]
+        var used: [AnswerKey: Int64] = [:]
         var bytes = 0
         /// Keys used since their use was last written to the file.
-        var touched: [String: Int64] = [:]
+        var touched: [AnswerKey: Int64] = [:]
         var flushing = false
     }
 
@@ -37,12 +37,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         let path = (directory as NSString).appendingPathComponent("response-cache.sqlite")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(10)
-            configuration.label = "meterr-cache"
-            configuration.qos = .utility
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: SQLiteStore.configuration(label: "meterr-cache"))
             var migrator = DatabaseMigrator()
             migrator.registerMigration("v1-answers") { db in
                 try db.execute(
@@ -82,11 +77,9 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         self.maxBytes = maxBytes
     }
 
-    private static func id(_ org: String, _ key: String) -> String { org + "\u{0}" + key }
-
     public func answers(org: String, key: String, now: Timestamp) async throws -> [CachedAnswer] {
-        let id = Self.id(org, key)
-        let (held, flush) = hot.withLock { hot -> ([CachedAnswer]?, [String: Int64]?) in
+        let id = AnswerKey(org: org, key: key)
+        let (held, flush) = hot.withLock { hot -> ([CachedAnswer]?, [AnswerKey: Int64]?) in
             guard let answers = hot.answers[id] else { return (nil, nil) }
             let live = answers.filter { $0.expiresAt > now }
             if live.count < answers.count { Self.replace(id, with: live, in: &hot) }
@@ -109,7 +102,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
             ).compactMap(Self.answer)
         }
         if !found.isEmpty {
-            let flush = hot.withLock { hot -> [String: Int64]? in
+            let flush = hot.withLock { hot -> [AnswerKey: Int64]? in
                 Self.replace(id, with: found, in: &hot)
                 hot.used[id] = now.milliseconds
                 hot.touched[id] = now.milliseconds
@@ -122,7 +115,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     }
 
     /// Puts a key's answers in the memory tier (none: takes the key out).
-    private static func replace(_ id: String, with answers: [CachedAnswer], in hot: inout Hot) {
+    private static func replace(_ id: AnswerKey, with answers: [CachedAnswer], in hot: inout Hot) {
         hot.bytes -= hot.answers[id]?.reduce(0) { $0 + $1.size } ?? 0
         if answers.isEmpty {
             hot.answers[id] = nil
@@ -142,7 +135,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     }
 
     /// The uses to write now, when enough have gathered and no write is under way.
-    private static func takeTouched(_ hot: inout Hot) -> [String: Int64]? {
+    private static func takeTouched(_ hot: inout Hot) -> [AnswerKey: Int64]? {
         guard hot.touched.count >= touchBatch, !hot.flushing else { return nil }
         hot.flushing = true
         defer { hot.touched = [:] }
@@ -150,18 +143,16 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     }
 
     /// Writes when keys were last used, off the caller's path: the order only matters when the file is full.
-    private func write(touched: [String: Int64]) {
+    private func write(touched: [AnswerKey: Int64]) {
         Task { [self] in
-            try? await pool.write { db in
-                let update = try db.cachedStatement(sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?")
-                for (id, used) in touched {
-                    let parts = id.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-                    guard parts.count == 2 else { continue }
-                    try update.execute(arguments: [used, parts[0], parts[1]])
-                }
-            }
+            try? await pool.write { db in try Self.write(uses: touched, in: db) }
             hot.withLock { $0.flushing = false }
         }
+    }
+
+    private static func write(uses: [AnswerKey: Int64], in db: Database) throws {
+        let update = try db.cachedStatement(sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?")
+        for (id, used) in uses { try update.execute(arguments: [used, id.org, id.key]) }
     }
 
     private static func answer(_ row: Row) -> CachedAnswer? {
@@ -181,8 +172,8 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     public func store(org: String, key: String, _ answer: CachedAnswer) async throws {
         guard answer.size <= maxBytes else { return }
         let maxBytes = self.maxBytes
-        let id = Self.id(org, key)
-        let touched = hot.withLock { hot -> [String: Int64] in
+        let id = AnswerKey(org: org, key: key)
+        let touched = hot.withLock { hot -> [AnswerKey: Int64] in
             var answers = hot.answers[id] ?? []
             answers.removeAll { $0.shape == answer.shape }
             answers.append(answer)
@@ -193,11 +184,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
             return hot.touched
         }
         let change = try await pool.write { db -> Int in
-            let update = try db.cachedStatement(sql: "UPDATE answers SET used_at = ? WHERE org = ? AND key = ?")
-            for (id, used) in touched {
-                let parts = id.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-                if parts.count == 2 { try update.execute(arguments: [used, parts[0], parts[1]]) }
-            }
+            try Self.write(uses: touched, in: db)
             let previous =
                 try Int.fetchOne(
                     db, sql: "SELECT size FROM answers WHERE org = ? AND key = ? AND shape = ?",
@@ -250,26 +237,26 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         bytes.withLock { $0 -= freed }
         hot.withLock { hot in
             for (org, key, shape) in victims {
-                let id = Self.id(org, key)
+                let id = AnswerKey(org: org, key: key)
                 Self.replace(id, with: (hot.answers[id] ?? []).filter { $0.shape.rawValue != shape }, in: &hot)
             }
         }
     }
 
     public func purge(org: String?) async throws -> Int {
-        forgetHeld { id, _ in org == nil || id.hasPrefix(org! + "\u{0}") }
+        forgetHeld { id, _ in org == nil || id.org == org }
         return try await drop(where: org == nil ? "1" : "org = ?", arguments: org.map { [$0] } ?? [])
     }
 
     public func forget(org: String, users: [String]) async throws -> Int {
         guard !users.isEmpty else { return 0 }
-        forgetHeld { id, answer in id.hasPrefix(org + "\u{0}") && answer.user.map(users.contains) == true }
+        forgetHeld { id, answer in id.org == org && answer.user.map(users.contains) == true }
         let marks = Array(repeating: "?", count: users.count).joined(separator: ", ")
         return try await drop(where: "org = ? AND user IN (\(marks))", arguments: [org] + users, erase: true)
     }
 
     /// Drops matching answers from the memory tier.
-    private func forgetHeld(_ matches: (String, CachedAnswer) -> Bool) {
+    private func forgetHeld(_ matches: (AnswerKey, CachedAnswer) -> Bool) {
         hot.withLock { hot in
             for (id, answers) in hot.answers {
                 let kept = answers.filter { !matches(id, $0) }

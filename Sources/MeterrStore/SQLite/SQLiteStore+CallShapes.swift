@@ -2,11 +2,6 @@ import GRDB
 import MeterrCore
 
 extension SQLiteStore: CallShapeStore {
-    public func append(_ shapes: [CallShape]) async throws {
-        guard !shapes.isEmpty else { return }
-        try await write { db in try Self.insert(shapes, in: db) }
-    }
-
     public func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
         guard !shapes.isEmpty else { return try await append(events) }
         return try await write { db in

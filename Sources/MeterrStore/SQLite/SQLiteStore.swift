@@ -39,10 +39,27 @@ public final class SQLiteStore: Sendable {
                 throw MeterrError(.storage, "cannot create data directory \(directory)", underlying: error)
             }
         }
+        do {
+            pool = try DatabasePool(
+                path: path,
+                configuration: Self.configuration(label: "meterr", readOnly: readOnly, durability: durability))
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch let error as MeterrError {
+            throw error
+        } catch {
+            throw MeterrError(.storage, "cannot open the database \(path)", underlying: error)
+        }
+        self.path = path
+    }
+
+    /// How meterr opens its SQLite files.
+    static func configuration(label: String, readOnly: Bool = false, durability: Durability = .normal)
+        -> Configuration
+    {
         var configuration = Configuration()
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
-        configuration.label = "meterr"
+        configuration.label = label
         // SQLite's threads yield to the event loops (on Linux a lower QoS is a higher nice value):
         // commits and dashboard queries wait a little rather than a gateway call.
         configuration.qos = .utility
@@ -53,15 +70,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -16384")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try Self.migrator.migrate(pool) }
-        } catch let error as MeterrError {
-            throw error
-        } catch {
-            throw MeterrError(.storage, "cannot open the database \(path)", underlying: error)
-        }
-        self.path = path
+        return configuration
     }
 
     /// Runs SQLite's own consistency check; `"ok"` when the file is sound.

@@ -105,7 +105,7 @@ struct CachedReply {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var from = 0
-        while let found = bytes.firstRange(of: pattern, in: from..<bytes.count) {
+        while let found = bytes[from...].firstRange(of: pattern) {
             out.append(contentsOf: bytes[from..<found.lowerBound])
             out.append(contentsOf: replacement)
             from = found.upperBound
@@ -119,7 +119,7 @@ struct CachedReply {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var from = 0
-        while let found = bytes.firstRange(of: key, in: from..<bytes.count) {
+        while let found = bytes[from...].firstRange(of: key) {
             var index = found.upperBound
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == UInt8(ascii: ":") { index += 1 }
             var end = index

@@ -58,8 +58,8 @@ final class GatewayCache: Sendable {
 
     /// How the cache treats a call, from the rules and the call's headers; a bad header is refused.
     func use(
-        _ call: AuthenticatedCall, _ inspected: InspectedCall, team: String?, provider: Provider, route: String? = nil,
-        deployment: String? = nil
+        _ call: AuthenticatedCall, _ inspected: InspectedCall, attribution: Attribution, provider: Provider,
+        route: String? = nil, deployment: String? = nil
     ) throws -> Use {
         let fields = call.inbound.head.headerFields
         var asked: Asked?
@@ -82,7 +82,7 @@ final class GatewayCache: Sendable {
         }
         let principal = call.principal
         let rule = settings.rule(
-            org: principal.orgId, team: team, key: principal.keyId, model: inspected.facts.model)
+            org: principal.orgId, team: attribution.team, key: principal.keyId, model: inspected.facts.model)
         guard asked != nil || rule != nil else { return .none }
         if asked == .off { return .bypass }
         guard call.inbound.head.method == .post, let endpoint = inspected.endpoint, endpoint.isCacheable,
@@ -97,7 +97,7 @@ final class GatewayCache: Sendable {
         else { return .bypass }
         let pending = Pending(
             key: key, org: principal.orgId, ttl: ttl ?? rule?.ttl ?? settings.ttl,
-            user: principal.user ?? Attribution(fields, facts: inspected.facts).user, deployment: deployment)
+            user: attribution.user, deployment: deployment)
         return .use(pending, refresh: asked == .refresh)
     }
 
@@ -135,7 +135,7 @@ final class GatewayCache: Sendable {
         ]
         for (key, values) in reasons {
             var from = 0
-            while let at = body.firstRange(of: key, in: from..<body.count) {
+            while let at = body[from...].firstRange(of: key) {
                 var index = at.upperBound
                 while index < body.count,
                     body[index] == 0x20 || body[index] == 0x09 || body[index] == 0x0A
@@ -164,21 +164,6 @@ extension ProviderEndpoint {
     }
 }
 
-extension Array where Element == UInt8 {
-    func firstRange(of pattern: [UInt8], in range: Range<Int>) -> Range<Int>? {
-        guard !pattern.isEmpty, range.count >= pattern.count else { return nil }
-        var index = range.lowerBound
-        let last = range.upperBound - pattern.count
-        while index <= last {
-            if self[index] == pattern[0], self[index..<index + pattern.count].elementsEqual(pattern) {
-                return index..<index + pattern.count
-            }
-            index += 1
-        }
-        return nil
-    }
-}
-
 extension Gateway {
     /// The cache's answer to a call (a hit, recorded at no cost), or how the cache treats the call's own
     /// answer. A store that cannot be read is a miss, never a failed call.
@@ -194,7 +179,7 @@ extension Gateway {
         let principal = call.principal
         let attribution = Attribution(fields, facts: inspected.facts, principal: principal)
         let use = try cache.use(
-            call, inspected, team: attribution.team, provider: provider, route: route, deployment: deployment)
+            call, inspected, attribution: attribution, provider: provider, route: route, deployment: deployment)
         guard case .use(let pending, refresh: false) = use, let endpoint = inspected.endpoint else { return (nil, use) }
         // A team the organisation refuses is refused on the way upstream, not answered from the cache.
         if let team = attribution.team, principal.team == nil,

@@ -54,10 +54,7 @@ struct ResponseCacheKey: Sendable, Hashable {
             field(headers.filter { $0.name.lowercased() == name }.map(\.value).joined(separator: ","))
         }
         Self.write(.object(members.filter { !Self.ignored.contains($0.key) }), into: &canonical)
-        hex = SHA256.hash(data: canonical).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        hex = Hex.string(SHA256.hash(data: canonical))
         choices =
             json["n"]?.int ?? json[path: "generationConfig", "candidateCount"]?.int
             ?? json[path: "generation_config", "candidate_count"]?.int ?? 1
