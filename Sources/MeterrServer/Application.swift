@@ -116,7 +116,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     BudgetRoutes(store: store, guardian: budgetGuard, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
         .register(on: api)
     AlertRoutes(store: store).register(on: api)
-    StatementRoutes(ledger: store, breakdowns: store, clock: clock).register(on: api)
+    StatementRoutes(ledger: store, breakdowns: store, policies: policies, clock: clock).register(on: api)
     CacheRoutes(answers: answers).register(on: api)
     ModelHealthRoutes(health: store, clock: clock).register(on: api)
     OptimizeRoutes(shapes: store, prices: prices, cacheSettings: configuration.responseCache, clock: clock)

@@ -101,6 +101,9 @@ public struct OrgPolicy: Sendable, Hashable {
     /// Days raw events are kept (rollups and budget history are kept regardless); `nil`: the server's
     /// `event_retention_days`, or for ever.
     public var eventRetentionDays: Int?
+    /// The time zone its days and months are counted in (`time_zone`, an IANA name; UTC by default):
+    /// the dashboard's today and this month, its charts' days, date ranges and chargeback months.
+    public var calendar = LocalCalendar.utc
 
     /// The defaults: blocks are re-sent until acknowledged, anomaly spikes cool down for an hour.
     public static let defaults = OrgPolicy(
@@ -135,6 +138,7 @@ public struct OrgPolicy: Sendable, Hashable {
         json.string("unpriced_fallback_model", unpriced?.fallbackModel)
         json.int("event_retention_days", eventRetentionDays)
         json.string("unknown_team", refuseUnknownTeams ? "refuse" : "accept")
+        json.string("time_zone", calendar.identifier)
         json.beginObject("alerts")
         for (kind, rule) in alertRules.sorted(by: { $0.key < $1.key }) {
             json.beginObject(kind)
@@ -171,6 +175,7 @@ public struct OrgPolicy: Sendable, Hashable {
         var policy = self
         let sections: Set = [
             "alerts", "anomalies", "unpriced_policy", "unpriced_fallback_model", "event_retention_days", "unknown_team",
+            "time_zone",
         ]
         for key in members.keys where !sections.contains(key) {
             throw MeterrError.invalid(key, "is not a policy section (\(sections.sorted().joined(separator: ", ")))")
@@ -204,6 +209,16 @@ public struct OrgPolicy: Sendable, Hashable {
         case .string("accept")?: policy.refuseUnknownTeams = false
         case .string("refuse")?: policy.refuseUnknownTeams = true
         default: throw MeterrError.invalid("unknown_team", "must be accept or refuse")
+        }
+        switch members["time_zone"] {
+        case .none: break
+        case .null?: policy.calendar = .utc
+        case .string(let name)?:
+            guard let calendar = LocalCalendar(identifier: name) else {
+                throw MeterrError.invalid("time_zone", "is not an IANA time zone such as Europe/Berlin (got \(name))")
+            }
+            policy.calendar = calendar
+        default: throw MeterrError.invalid("time_zone", "must be an IANA time zone such as Europe/Berlin, or null")
         }
         switch members["event_retention_days"] {
         case .none: break

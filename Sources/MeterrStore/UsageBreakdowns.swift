@@ -30,11 +30,12 @@ public protocol UsageBreakdowns: Sendable {
     func breakdown(org: String, filter: EventFilter, by columns: [BreakdownColumn], limit: Int) async throws
         -> [BreakdownRow]
 
-    /// The priced cost per UTC day and value of a dimension (`team` or `model`, models as
+    /// The priced cost per day of `calendar` and value of a dimension (`team` or `model`, models as
     /// `provider/model`; `""` for calls without a team) over the days from `from` to `to`, from the
-    /// daily rollups.
-    func dailyCost(org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp) async throws
-        -> [(day: Timestamp, value: String, cost: Money)]
+    /// rollups.
+    func dailyCost(
+        org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> [(day: Timestamp, value: String, cost: Money)]
 
     /// One team's totals over `[from, to)` by user (values `[user]`), from the rollups (hour
     /// resolution), largest cost first.

@@ -20,8 +20,10 @@ public protocol UsageLedger: Sendable {
     /// Totals of cost and every token kind over `[from, to)`, read from the rollups.
     ///
     /// The rollups have one-hour resolution: `from` is floored and `to` is ceiled to the hour, and
-    /// the summary reports the range it covers.
-    func summary(org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp) async throws -> UsageSummary
+    /// the summary reports the range it covers. Groups by `.day` are the days of `calendar`.
+    func summary(
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> UsageSummary
 
     /// Calls `body` with every event in `[from, to)` in time order, without holding them all in memory.
     /// - Parameter org: one organisation, or `nil` for all (operator export).
@@ -31,6 +33,13 @@ public protocol UsageLedger: Sendable {
 }
 
 extension UsageLedger {
+    /// Totals over `[from, to)`, days grouped by UTC day.
+    public func summary(org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp) async throws
+        -> UsageSummary
+    {
+        try await summary(org: org, groupBy: groupBy, from: from, to: to, calendar: .utc)
+    }
+
     /// A ledger that keeps no call shapes stores the events alone.
     public func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
         try await append(events)

@@ -161,6 +161,19 @@ struct DashboardBrowserTests {
         #expect(csv.split(separator: "\n").count == searchEvents.count + 1)
         #expect(try await browser.find("#events + button.table-export") != nil)
 
+        // The overview over a range chosen in its form (today alone): the API's numbers for it, not live.
+        let todayDate = String(dayStart.prefix(10))
+        try await browser.open(base + "/")
+        _ = try await browser.run(
+            "document.getElementById('ov-from').value = '\(todayDate)'; "
+                + "document.getElementById('ov-to').value = '\(todayDate)'; "
+                + "document.getElementById('overview-range').submit(); return true")
+        try await browser.wait("return !!document.getElementById('overview-period')")
+        let chosen = try #require(try await summary(server, "from=\(dayStart)")["totals"] as? [String: Any])
+        #expect(try await browser.attribute("#spend-month", "data-usd") == chosen["cost_usd"] as? String)
+        #expect(try await browser.attribute("#ov-to", "value") == todayDate)
+        #expect(try await browser.find("#live-status") == nil)
+
         // Teams: each team's cost is the API's.
         try await browser.open(base + "/teams")
         try await browser.wait("return !!document.getElementById('teams')")

@@ -457,17 +457,24 @@ struct DashboardTests {
     @Test("Team analytics compares this day, week (from Monday) or month so far with the same stretch before")
     func periods() throws {
         let now = try #require(Timestamp(rfc3339: "2026-11-29T15:30:00Z"))  // a Sunday
-        let week = DashboardRoutes.Period.week.ranges(now: now)
+        let week = DashboardRoutes.Period.week.ranges(now: now, calendar: .utc)
         #expect(week.current.0.rfc3339 == "2026-11-23T00:00:00.000Z")
         #expect(week.previous.0.rfc3339 == "2026-11-16T00:00:00.000Z")
         #expect(week.previous.1.rfc3339 == "2026-11-22T15:30:00.000Z")
-        let month = DashboardRoutes.Period.month.ranges(now: now)
+        let month = DashboardRoutes.Period.month.ranges(now: now, calendar: .utc)
         #expect(month.current.0.rfc3339 == "2026-11-01T00:00:00.000Z")
         #expect(month.previous.0.rfc3339 == "2026-10-01T00:00:00.000Z")
         #expect(month.previous.1.rfc3339 == "2026-10-29T15:30:00.000Z")
-        let day = DashboardRoutes.Period.day.ranges(now: now)
+        let day = DashboardRoutes.Period.day.ranges(now: now, calendar: .utc)
         #expect(day.previous.0.rfc3339 == "2026-11-28T00:00:00.000Z")
         #expect(day.previous.1.rfc3339 == "2026-11-28T15:30:00.000Z")
+        // In the organisation's zone: Berlin is an hour ahead in November and two in October.
+        let berlin = try #require(LocalCalendar(identifier: "Europe/Berlin"))
+        let localWeek = DashboardRoutes.Period.week.ranges(now: now, calendar: berlin)
+        #expect(localWeek.current.0.rfc3339 == "2026-11-22T23:00:00.000Z")
+        let localMonth = DashboardRoutes.Period.month.ranges(now: now, calendar: berlin)
+        #expect(localMonth.current.0.rfc3339 == "2026-10-31T23:00:00.000Z")
+        #expect(localMonth.previous.0.rfc3339 == "2026-09-30T22:00:00.000Z")
     }
 
     @Test(

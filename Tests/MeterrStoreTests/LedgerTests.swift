@@ -330,8 +330,10 @@ final class FlakyLedger: UsageLedger, Sendable {
         try await store.events(org: org, filter: filter, limit: limit, cursor: cursor)
     }
 
-    func summary(org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp) async throws -> UsageSummary {
-        try await store.summary(org: org, groupBy: groupBy, from: from, to: to)
+    func summary(
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> UsageSummary {
+        try await store.summary(org: org, groupBy: groupBy, from: from, to: to, calendar: calendar)
     }
 
     func forEachEvent(org: String?, from: Timestamp?, to: Timestamp?, _ body: (UsageEvent) throws -> Void) async throws

@@ -1,14 +1,16 @@
 /// `GET /api/statements/{month}`: what an organisation (or one of its teams) spent in a calendar month
-/// (UTC), as line items per team, project, provider and model, ready to feed an invoicing system.
+/// of its time zone (UTC unless its policy names one), as line items per team, project, provider and model, ready to feed an invoicing system.
 public struct UsageStatement: Sendable, Hashable, Codable {
     public var org: String
     /// The team the statement is for; `nil` for the whole organisation.
     public var team: String?
     /// `2026-11`.
     public var month: String
-    /// The month's first instant and the next month's (UTC).
+    /// The month's first instant and the next month's.
     public var from: Timestamp
     public var to: Timestamp
+    /// The time zone the month is counted in (an IANA name).
+    public var timeZone: String
     public var currency: String
     /// One line per team, project, provider and model, dearest first.
     public var lines: [UsageStatementLine]
@@ -23,8 +25,9 @@ public struct UsageStatement: Sendable, Hashable, Codable {
     public init(
         org: String, team: String?, month: String, from: Timestamp, to: Timestamp, currency: String,
         lines: [UsageStatementLine], totals: UsageTotals, ledgerTotals: UsageTotals, complete: Bool,
-        generatedAt: Timestamp
+        generatedAt: Timestamp, timeZone: String = "UTC"
     ) {
+        self.timeZone = timeZone
         self.org = org
         self.team = team
         self.month = month
@@ -42,6 +45,22 @@ public struct UsageStatement: Sendable, Hashable, Codable {
         case org, team, month, from, to, currency, lines, totals, complete
         case ledgerTotals = "ledger_totals"
         case generatedAt = "generated_at"
+        case timeZone = "time_zone"
+    }
+
+    /// Decodes a statement; one without `time_zone` (an older server) is in UTC.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            org: try c.decode(String.self, forKey: .org), team: try c.decodeIfPresent(String.self, forKey: .team),
+            month: try c.decode(String.self, forKey: .month), from: try c.decode(Timestamp.self, forKey: .from),
+            to: try c.decode(Timestamp.self, forKey: .to), currency: try c.decode(String.self, forKey: .currency),
+            lines: try c.decode([UsageStatementLine].self, forKey: .lines),
+            totals: try c.decode(UsageTotals.self, forKey: .totals),
+            ledgerTotals: try c.decode(UsageTotals.self, forKey: .ledgerTotals),
+            complete: try c.decode(Bool.self, forKey: .complete),
+            generatedAt: try c.decode(Timestamp.self, forKey: .generatedAt),
+            timeZone: try c.decodeIfPresent(String.self, forKey: .timeZone) ?? "UTC")
     }
 
     /// Encodes every key (`team` is `null` for the organisation's statement).
@@ -52,6 +71,7 @@ public struct UsageStatement: Sendable, Hashable, Codable {
         try c.encode(month, forKey: .month)
         try c.encode(from, forKey: .from)
         try c.encode(to, forKey: .to)
+        try c.encode(timeZone, forKey: .timeZone)
         try c.encode(currency, forKey: .currency)
         try c.encode(lines, forKey: .lines)
         try c.encode(totals, forKey: .totals)

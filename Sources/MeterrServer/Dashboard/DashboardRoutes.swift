@@ -59,6 +59,7 @@ struct DashboardRoutes: Sendable {
         pages.get("usage.csv", use: usageCSV)
         pages.get("budgets", use: budgetsPage)
         pages.post("budgets/unpriced", use: setUnpricedPolicy)
+        pages.post("budgets/time-zone", use: setTimeZone)
         pages.post("budgets", use: createBudget)
         pages.post("budgets/:id/delete", use: deleteBudget)
         pages.get("budgets/:id/edit", use: editBudgetPage)
@@ -79,16 +80,9 @@ struct DashboardRoutes: Sendable {
         pages.get("savings", use: savingsPage)
     }
 
-    /// A page's date parameter (a day from the form's date picker, or an RFC 3339 time), or `nil` when
-    /// absent; a value that is neither is named in `problems` (the page then shows it, as the usage
-    /// explorer does, and uses its default).
-    static func day(_ query: Parameters, _ name: String, label: String, problems: inout [String]) -> Timestamp? {
-        guard let text = query.get(name), !text.isEmpty else { return nil }
-        guard let value = Timestamp(rfc3339: text) else {
-            problems.append("\(label) must be a date (2026-11-01) or an RFC 3339 time")
-            return nil
-        }
-        return value
+    /// The calendar the organisation counts its days and months in (`time_zone` in its policy).
+    func calendar(_ context: DashboardContext) async throws -> LocalCalendar {
+        try await unpriced.policies.policy(org: context.orgId).calendar
     }
 
     // MARK: layout
@@ -175,7 +169,7 @@ struct DashboardRoutes: Sendable {
     /// `GET /events`: server-sent events of the organisation's new usage, one `usage` event per
     /// ledger commit, a comment as heartbeat; ends when meterr stops.
     @Sendable func events(_ request: Request, context: DashboardContext) async throws -> Response {
-        let stream = broadcaster.subscribe(org: context.orgId)
+        let stream = broadcaster.subscribe(org: context.orgId, calendar: try await calendar(context))
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             for await message in stream.cancelOnGracefulShutdown() {

@@ -66,6 +66,7 @@ extension DashboardRoutes {
             <tbody>\(rows.text.isEmpty ? "<tr><td colspan=\"10\" class=\"muted\">No budgets yet.</td></tr>" as HTML : rows)</tbody></table></section>
             \(context.session.canManage ? newBudgetForm(context, problem: budgetProblem) : .empty)
             \(try await unpricedPanel(context, problem: problem))
+            \(try await timeZonePanel(context))
             """
         return page(
             "Budgets", context, current: "/budgets", body,
@@ -260,6 +261,39 @@ extension DashboardRoutes {
         current.unpriced = policy
         try await unpriced.policies.set(org: context.orgId, current, actor: context.session.principal.keyId)
         return redirect("/budgets#unpriced")
+    }
+
+    /// The time zone the organisation counts its days and months in, and (for admins) the form that
+    /// changes it.
+    func timeZonePanel(_ context: DashboardContext) async throws -> HTML {
+        let zone = try await calendar(context).identifier
+        let heading: HTML = """
+            <section class="panel" id="time-zone"><h2 id="time-zone-heading">Days and months</h2>\
+            <p>Counted in <strong id="org-time-zone">\(zone)</strong>: today and this month on the overview, \
+            the days of charts and date ranges, and chargeback statements.</p>
+            """
+        guard context.session.canManage else { return heading + "</section>" }
+        return heading + """
+            <form class="filters" method="post" action="/budgets/time-zone" aria-labelledby="time-zone-heading">\
+            <input type="hidden" name="csrf" value="\(context.session.csrf)">\
+            <label for="tz-zone">Time zone (IANA)<input id="tz-zone" name="time_zone" value="\(zone)" \
+            placeholder="Europe/Berlin"></label><button type="submit">Save</button></form></section>
+            """
+    }
+
+    @Sendable func setTimeZone(_ request: Request, context: DashboardContext) async throws -> Response {
+        let form = try await FormData.read(request)
+        try context.checkCSRF(form)
+        try context.require(.admin)
+        let name = form.nonEmpty("time_zone") ?? "UTC"
+        guard let calendar = LocalCalendar(identifier: name) else {
+            return try await budgetsResponse(
+                context, problem: "\"\(name)\" is not an IANA time zone such as Europe/Berlin.")
+        }
+        var current = try await unpriced.policies.policy(org: context.orgId)
+        current.calendar = calendar
+        try await unpriced.policies.set(org: context.orgId, current, actor: context.session.principal.keyId)
+        return redirect("/budgets#time-zone")
     }
 
     // MARK: alerts

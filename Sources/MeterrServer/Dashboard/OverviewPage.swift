@@ -12,12 +12,18 @@ struct Overview: Sendable {
     }
 
     var now: Timestamp
+    /// The organisation's calendar: today, this month and the chart's days are its own.
+    var calendar: LocalCalendar
+    /// The period shown: this month so far, or the range chosen (`chosen`).
+    var from: Timestamp
+    var to: Timestamp
+    var chosen: Bool
     var today: UsageTotals
     var month: UsageSummary
     var projected: Money?
     /// What the projection rests on (`the pace of the 3.5 days since 2026-12-01`), or why there is none yet.
     var projectionBasis: String
-    /// Models past their end-of-life date in the catalog that this month's calls still use, by
+    /// Models past their end-of-life date in the catalog that the period's calls still use, by
     /// `provider/model`, with the date.
     var endOfLife: [String: String] = [:]
     var byModel: [SummaryGroup]
@@ -31,42 +37,55 @@ struct Overview: Sendable {
     var cacheSavings: Money
     var cachedTokens: Int
 
+    /// The period in words: `this month` or `2026-11-01 to 2026-11-30`.
+    var periodName: String {
+        chosen ? "\(calendar.date(from)) to \(calendar.date(to.adding(milliseconds: -1)))" : "this month"
+    }
+
+    /// The overview of this month so far, or of `range` (whole days of `calendar`, the end exclusive).
     static func load(
-        ledger: any UsageLedger, engine: CostEngine, org: String, now: Timestamp, grain: Grain
+        ledger: any UsageLedger, engine: CostEngine, org: String, now: Timestamp, grain: Grain,
+        calendar: LocalCalendar = .utc, range: (from: Timestamp, to: Timestamp)? = nil
     ) async throws -> Overview {
-        let monthStart = now.monthStart
-        async let today = ledger.summary(org: org, groupBy: .none, from: now.dayStart, to: now)
-        async let month = ledger.summary(org: org, groupBy: .provider, from: monthStart, to: now)
-        async let models = ledger.summary(org: org, groupBy: .model, from: monthStart, to: now)
-        async let teams = ledger.summary(org: org, groupBy: .team, from: monthStart, to: now)
-        async let users = ledger.summary(org: org, groupBy: .user, from: monthStart, to: now)
-        async let projects = ledger.summary(org: org, groupBy: .project, from: monthStart, to: now)
-        async let keys = ledger.summary(org: org, groupBy: .key, from: monthStart, to: now)
-        let seriesFrom = grain == .hour ? now.hourStart.adding(milliseconds: -47 * 3_600_000) : monthStart
-        async let series = ledger.summary(
-            org: org, groupBy: grain == .hour ? .hour : .day, from: seriesFrom, to: now)
+        let monthStart = calendar.monthStart(now)
+        let from = range?.from ?? monthStart
+        let to = min(range?.to ?? now, now)
+        func summary(_ grouping: SummaryGrouping, from: Timestamp = from) async throws -> UsageSummary {
+            try await ledger.summary(org: org, groupBy: grouping, from: from, to: to, calendar: calendar)
+        }
+        async let today = ledger.summary(org: org, groupBy: .none, from: calendar.dayStart(now), to: now)
+        async let month = summary(.provider)
+        async let models = summary(.model)
+        async let teams = summary(.team)
+        async let users = summary(.user)
+        async let projects = summary(.project)
+        async let keys = summary(.key)
+        let seriesFrom = grain == .hour ? to.hourStart.adding(milliseconds: -47 * 3_600_000) : from
+        async let series = summary(grain == .hour ? .hour : .day, from: seriesFrom)
         let monthSummary = try await month
-        let nextMonth = Timestamp(milliseconds: monthStart.milliseconds + 32 * 86_400_000).monthStart
         // A projection from minutes of calls says nothing: it waits for a day of them, and rests on the
-        // pace since the first call of the month, not since the month began.
-        let days =
-            grain == .day
-            ? try await series.groups
-            : try await ledger.summary(org: org, groupBy: .day, from: monthStart, to: now).groups
-        let firstDay = days.first { $0.totals.requests > 0 }.flatMap { $0.value.flatMap(Timestamp.init(rfc3339:)) }
+        // pace since the first call of the month, not since the month began. A chosen range has none.
         var projected: Money?
         var basis = "from a day of calls this month"
-        if let firstDay, now.milliseconds - firstDay.milliseconds >= 86_400_000 {
-            projected =
-                BudgetGuard.forecast(
-                    spent: monthSummary.totals.pricedCost.nanos, limit: .max, periodStart: firstDay,
-                    periodEnd: nextMonth, now: now)?.projected
-            let elapsed = Double(now.milliseconds - firstDay.milliseconds) / 86_400_000
-            basis = "at the pace of the \(String(format: "%.1f", elapsed)) days since \(firstDay.rfc3339.prefix(10))"
+        if range == nil {
+            let days = grain == .day ? try await series.groups : try await summary(.day).groups
+            let firstDay = days.first { $0.totals.requests > 0 }.flatMap {
+                $0.value.flatMap(Timestamp.init(rfc3339:))
+            }
+            if let firstDay, now.milliseconds - firstDay.milliseconds >= 86_400_000 {
+                projected =
+                    BudgetGuard.forecast(
+                        spent: monthSummary.totals.pricedCost.nanos, limit: .max, periodStart: firstDay,
+                        periodEnd: calendar.nextMonthStart(now), now: now)?.projected
+                let elapsed = Double(now.milliseconds - firstDay.milliseconds) / 86_400_000
+                basis = "at the pace of the \(String(format: "%.1f", elapsed)) days since \(calendar.date(firstDay))"
+            }
+        } else {
+            basis = "only for the current month"
         }
         let modelGroups = try await models.groups
         var endOfLife: [String: String] = [:]
-        let todayDate = String(now.rfc3339.prefix(10))
+        let todayDate = calendar.date(now)
         for group in modelGroups {
             guard let model = group.value, let provider = group.provider.flatMap(Provider.init(rawValue:)),
                 let date = engine.resolve(model: model, provider: provider)?.deprecationDate, date <= todayDate
@@ -90,54 +109,78 @@ struct Overview: Sendable {
             cached += tokens
         }
         // Every bucket of the range, empty ones included, so the chart's time axis is even.
-        let step: Int64 = grain == .hour ? 3_600_000 : 86_400_000
         let found = Dictionary(
             try await series.groups.map { ($0.value ?? "", $0) }, uniquingKeysWith: { first, _ in first })
-        let buckets = stride(
-            from: (grain == .hour ? seriesFrom : monthStart).milliseconds, through: now.milliseconds, by: Int(step)
-        ).map { start in
-            let value = Timestamp(milliseconds: start).rfc3339
-            return found[value] ?? SummaryGroup(value: value, totals: UsageTotals())
+        var buckets: [SummaryGroup] = []
+        var start = grain == .hour ? seriesFrom : calendar.dayStart(from)
+        while start <= to, range.map({ start < $0.to }) ?? true {
+            let value = start.rfc3339
+            buckets.append(found[value] ?? SummaryGroup(value: value, totals: UsageTotals()))
+            start = grain == .hour ? start.adding(milliseconds: 3_600_000) : calendar.nextDayStart(start)
         }
         return Overview(
-            now: now, today: try await today.totals, month: monthSummary, projected: projected,
-            projectionBasis: basis, endOfLife: endOfLife, byModel: modelGroups,
-            teams: try await teams.groups, users: try await users.groups, projects: try await projects.groups,
-            keys: try await keys.groups, grain: grain, series: buckets, cacheSavings: savings, cachedTokens: cached)
+            now: now, calendar: calendar, from: from, to: to, chosen: range != nil, today: try await today.totals,
+            month: monthSummary, projected: projected, projectionBasis: basis, endOfLife: endOfLife,
+            byModel: modelGroups, teams: try await teams.groups, users: try await users.groups,
+            projects: try await projects.groups, keys: try await keys.groups, grain: grain, series: buckets,
+            cacheSavings: savings, cachedTokens: cached)
     }
 }
 
 extension DashboardRoutes {
     @Sendable func overview(_ request: Request, context: DashboardContext) async throws -> Response {
-        let grain = Overview.Grain(rawValue: request.uri.queryParameters.get("chart") ?? "day") ?? .day
+        let query = request.uri.queryParameters
+        let grain = Overview.Grain(rawValue: query.get("chart") ?? "day") ?? .day
+        let calendar = try await calendar(context)
+        let now = clock.now()
+        // A chosen range (whole days, `to` inclusive) replaces this month; the live numbers are this
+        // month's, so a range is shown still.
+        var range = DayRange(from: query.get("from"), to: query.get("to"), calendar: calendar)
+        if let from = range.from, from >= now {
+            range.problems.append("From must not be after today.")
+            range.from = nil
+        }
+        let period = range.from.map { (from: $0, to: range.end ?? now) }
         let data = try await Overview.load(
-            ledger: ledger, engine: engine, org: context.orgId, now: clock.now(), grain: grain)
+            ledger: ledger, engine: engine, org: context.orgId, now: now, grain: grain, calendar: calendar,
+            range: period)
         // Key names only for those who may list keys, as with the API.
         let keyNames = context.session.canManage ? try await keyNames(org: context.orgId) : [:]
-        let now = clock.now()
-        let health = try await health?.modelHealth(org: context.orgId, from: now.monthStart, to: now) ?? []
-        async let teams = breakdowns.dailyCost(org: context.orgId, by: .team, from: now.monthStart, to: now)
-        async let models = breakdowns.dailyCost(org: context.orgId, by: .model, from: now.monthStart, to: now)
+        let health = try await health?.modelHealth(org: context.orgId, from: data.from, to: data.to) ?? []
+        async let teams = breakdowns.dailyCost(
+            org: context.orgId, by: .team, from: data.from, to: data.to, calendar: calendar)
+        async let models = breakdowns.dailyCost(
+            org: context.orgId, by: .model, from: data.from, to: data.to, calendar: calendar)
         let stacked = Self.stackedPanel(
-            teams: try await teams, models: try await models, from: now.monthStart, to: now)
+            teams: try await teams, models: try await models, from: data.from, to: data.to, calendar: calendar,
+            period: data.periodName)
+        let form: HTML = """
+            <form class="row" method="get" action="/" id="overview-range">\
+            <label for="ov-from">From<input id="ov-from" name="from" type="date" value="\(range.fromText)"></label>\
+            <label for="ov-to">To (inclusive)<input id="ov-to" name="to" type="date" value="\(range.toText)"></label>\
+            <input type="hidden" name="chart" value="\(grain.rawValue)"><button type="submit">Show</button>\
+            \(data.chosen ? "<a href=\"/?chart=\(grain.rawValue)\">This month</a>" as HTML : "")</form>\
+            \(range.problems.isEmpty ? "" : problemsHTML(range.problems))
+            """
         return page(
-            "Overview", context, current: "/", live: true,
-            overviewBody(data, keyNames: keyNames) + stacked + healthTable(health))
+            "Overview", context, current: "/", live: !data.chosen,
+            overviewBody(data, keyNames: keyNames, form: form) + stacked
+                + healthTable(health, period: data.periodName))
     }
 
-    /// Cost per day this month, stacked by team and by model: the five largest, the rest as "other".
+    /// Cost per day of the period, stacked by team and by model: the five largest, the rest as "other".
     static func stackedPanel(
         teams: [(day: Timestamp, value: String, cost: Money)], models: [(day: Timestamp, value: String, cost: Money)],
-        from: Timestamp, to: Timestamp
+        from: Timestamp, to: Timestamp, calendar: LocalCalendar = .utc, period: String = "this month"
     ) -> HTML {
         var days: [Int64] = []
-        var day = from.dayStart.milliseconds
-        while day < to.milliseconds {
-            days.append(day)
-            day += 86_400_000
+        var day = calendar.dayStart(from)
+        while day < to {
+            days.append(day.milliseconds)
+            day = calendar.nextDayStart(day)
         }
         let index = Dictionary(uniqueKeysWithValues: days.enumerated().map { ($1, $0) })
-        let labels = days.map { String(Timestamp(milliseconds: $0).rfc3339.prefix(10)) }
+        let labels = days.map { calendar.date(Timestamp(milliseconds: $0)) }
         func series(_ rows: [(day: Timestamp, value: String, cost: Money)], unnamed: String) -> [(String, [Int64])] {
             var totals: [String: Int64] = [:]
             for row in rows { totals[row.value, default: 0] += row.cost.nanos }
@@ -146,7 +189,7 @@ extension DashboardRoutes {
             var lines = top.map { (name: $0, values: [Int64](repeating: 0, count: days.count)) }
             var other = [Int64](repeating: 0, count: days.count)
             for row in rows {
-                guard let at = index[row.day.dayStart.milliseconds] else { continue }
+                guard let at = index[calendar.dayStart(row.day).milliseconds] else { continue }
                 if let line = top.firstIndex(of: row.value) {
                     lines[line].values[at] += row.cost.nanos
                 } else {
@@ -163,21 +206,21 @@ extension DashboardRoutes {
         let usd = { (nanos: Int64) in Format.usd(Money(nanos: nanos)) }
         return """
             <section class="panel" aria-labelledby="stacked-heading">
-            <h2 id="stacked-heading">Cost this month by day (UTC), by team and by model</h2>
+            <h2 id="stacked-heading">Cost \(period) by day (\(calendar.identifier)), by team and by model</h2>
             \(Chart.stacked(
-                id: "chart-teams", title: "Cost by team, this month by day",
-                description: "Stacked bars: each day's cost split by the five teams that cost most this month, the rest as other.",
+                id: "chart-teams", title: "Cost by team, \(period) by day",
+                description: "Stacked bars: each day's cost split by the five teams that cost most in the period, the rest as other.",
                 labels: labels, series: byTeam.map { (name: $0.0, values: $0.1) }, display: usd))
             \(Chart.stacked(
-                id: "chart-models", title: "Cost by model, this month by day",
-                description: "Stacked bars: each day's cost split by the five models that cost most this month, the rest as other.",
+                id: "chart-models", title: "Cost by model, \(period) by day",
+                description: "Stacked bars: each day's cost split by the five models that cost most in the period, the rest as other.",
                 labels: labels, series: byModel.map { (name: $0.0, values: $0.1) }, display: usd))
             </section>
             """
     }
 
-    /// Each model's calls this month: failures, refusals, latency and time to first token.
-    func healthTable(_ models: [ModelHealth]) -> HTML {
+    /// Each model's calls in the period: failures, refusals, latency and time to first token.
+    func healthTable(_ models: [ModelHealth], period: String = "this month") -> HTML {
         guard !models.isEmpty else { return "" }
         func ms(_ value: Int?) -> String { value.map { "≤ \(Format.count($0)) ms" } ?? "—" }
         let rows = models.prefix(20).html { model in
@@ -194,7 +237,7 @@ extension DashboardRoutes {
                 """
         }
         return """
-            <section class="panel"><table id="health"><caption>Calls by model this month (UTC): failures, \
+            <section class="panel"><table id="health"><caption>Calls by model \(period) (whole UTC days): failures, \
             meterr's refusals, latency and time to first token (streams)</caption><thead><tr>\
             <th scope="col">Model</th><th scope="col" class="num">Calls</th>\
             <th scope="col" class="num">Failed (rate)</th><th scope="col" class="num">Refused</th>\
@@ -209,7 +252,7 @@ extension DashboardRoutes {
         Dictionary(try await accounts.keys(org: org).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 
-    func overviewBody(_ data: Overview, keyNames: [String: String]) -> HTML {
+    func overviewBody(_ data: Overview, keyNames: [String: String], form: HTML = "") -> HTML {
         let month = data.month.totals
         let tokens = month.usage.inputTokens + month.usage.outputTokens
         let unpriced: HTML =
@@ -224,11 +267,11 @@ extension DashboardRoutes {
             } ?? "<div class=\"value\" id=\"projected\">—</div>"
         let cards: HTML = """
             <div class="cards">
-            <div class="card"><div class="label">Spend today (UTC)</div>\
+            <div class="card"><div class="label">Spend today (\(data.calendar.identifier))</div>\
             <div class="value" id="spend-today" data-live-usd="today" data-usd="\(data.today.pricedCost.decimalString)">\
             \(Format.usd(data.today.pricedCost))</div><div class="sub"><span id="requests-today" data-live-count="today_requests" \
             data-count="\(data.today.requests)">\(Format.count(data.today.requests))</span> calls</div></div>
-            <div class="card"><div class="label">Spend this month</div>\
+            <div class="card"><div class="label">Spend \(data.periodName)</div>\
             <div class="value" id="spend-month" data-live-usd="total" data-usd="\(month.pricedCost.decimalString)">\
             \(Format.usd(month.pricedCost))</div><div class="sub"><span id="requests-month" data-live-count="requests" \
             data-count="\(month.requests)">\(Format.count(month.requests))</span> calls, \
@@ -264,10 +307,20 @@ extension DashboardRoutes {
                 name: { group in group.value.map { keyNames[$0].map { "\($0) (\(group.value!))" } ?? $0 } ?? "(no key)" }))
             </div>
             """
-        return """
-            <h1>Overview</h1>
+        let status: HTML =
+            data.chosen
+            ? """
+            <p class="muted" id="overview-period">From \(data.calendar.time(data.from)) to \(data.calendar.time(data.to)) \
+            (\(data.calendar.identifier)): a past range, not live.</p>
+            """
+            : """
             <p class="live" aria-live="polite"><span class="dot" aria-hidden="true">●</span> \
             <span id="live-status">Live: connecting…</span></p>
+            """
+        return """
+            <h1>Overview</h1>
+            \(status)
+            \(form)
             \(cards)
             \(timeSeries(data))
             <div class="grid2">\(providers)\(models)</div>
@@ -278,10 +331,8 @@ extension DashboardRoutes {
     func timeSeries(_ data: Overview) -> HTML {
         let hourly = data.grain == .hour
         func label(_ group: SummaryGroup) -> String {
-            let text = group.value ?? ""
-            return hourly
-                ? String(text.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ")
-                : String(text.prefix(10))
+            guard let start = group.value.flatMap(Timestamp.init(rfc3339:)) else { return group.value ?? "" }
+            return hourly ? String(data.calendar.time(start).dropFirst(5)) : data.calendar.date(start)
         }
         let cost = data.series.map {
             Chart.Point(label: label($0), value: $0.totals.pricedCost.nanos, display: Format.usd($0.totals))
@@ -290,14 +341,22 @@ extension DashboardRoutes {
             let count = $0.totals.usage.inputTokens + $0.totals.usage.outputTokens
             return Chart.Point(label: label($0), value: Int64(count), display: Format.count(count))
         }
-        let span = hourly ? "the last 48 hours, by hour (UTC)" : "this month, by day (UTC)"
+        let zone = data.calendar.identifier
+        let span =
+            hourly
+            ? "the last 48 hours\(data.chosen ? " of the range" : ""), by hour (\(zone))"
+            : "\(data.periodName), by day (\(zone))"
+        let range: HTML =
+            data.chosen
+            ? "&amp;from=\(data.calendar.date(data.from))&amp;to=\(data.calendar.date(data.to.adding(milliseconds: -1)))"
+            : ""
         let switcher: HTML =
             hourly
-            ? "<a href=\"/?chart=day\">By day</a> · <strong>By hour</strong>"
-            : "<strong>By day</strong> · <a href=\"/?chart=hour\">By hour</a>"
+            ? "<a href=\"/?chart=day\(range)\">By day</a> · <strong>By hour</strong>"
+            : "<strong>By day</strong> · <a href=\"/?chart=hour\(range)\">By hour</a>"
         let rows = data.series.html { group in
             """
-            <tr><th scope="row">\(group.value ?? "")</th><td class="num">\(Format.count(group.totals.requests))</td>\
+            <tr><th scope="row">\(label(group))</th><td class="num">\(Format.count(group.totals.requests))</td>\
             <td class="num">\(Format.usd(group.totals))</td>\
             <td class="num">\(Format.count(group.totals.usage.inputTokens))</td>\
             <td class="num">\(Format.count(group.totals.usage.outputTokens))</td></tr>

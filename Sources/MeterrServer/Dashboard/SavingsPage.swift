@@ -8,10 +8,11 @@ extension DashboardRoutes {
         let query = request.uri.queryParameters
         func given(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         let now = clock.now()
-        var problems: [String] = []
-        let to = Self.day(query, "to", label: "To", problems: &problems)?.adding(milliseconds: 86_400_000) ?? now
-        let from =
-            Self.day(query, "from", label: "From", problems: &problems) ?? to.adding(milliseconds: -30 * 86_400_000)
+        let calendar = try await calendar(context)
+        let chosen = DayRange(from: given("from"), to: given("to"), calendar: calendar)
+        var problems = chosen.problems
+        let to = chosen.end ?? now
+        let from = chosen.from ?? to.adding(milliseconds: -30 * 86_400_000)
         let (team, route) = (given("team"), given("route"))
         var report: SavingsReport?
         if from >= to {
@@ -71,14 +72,14 @@ extension DashboardRoutes {
                 </div><section class="panel">\(truncated)\(table)</section>
                 """
         }
-        let fromDay = String(from.rfc3339.prefix(10))
-        let toDay = String(to.adding(milliseconds: -1).rfc3339.prefix(10))
+        let fromDay = calendar.date(from)
+        let toDay = calendar.date(to.adding(milliseconds: -1))
         let body: HTML = """
             <h1>Savings</h1>
             \(error)
             <section class="panel"><form class="row" method="get" action="/savings">\
-            <label for="o-from">From (UTC)<input id="o-from" name="from" type="date" value="\(fromDay)"></label>\
-            <label for="o-to">To (UTC, inclusive)<input id="o-to" name="to" type="date" value="\(toDay)"></label>\
+            <label for="o-from">From<input id="o-from" name="from" type="date" value="\(fromDay)"></label>\
+            <label for="o-to">To (inclusive)<input id="o-to" name="to" type="date" value="\(toDay)"></label>\
             <label for="o-team">Team<input id="o-team" name="team" value="\(team ?? "")"></label>\
             <label for="o-route">Model or virtual model<input id="o-route" name="route" value="\(route ?? "")"></label>\
             <button type="submit">Show</button></form></section>

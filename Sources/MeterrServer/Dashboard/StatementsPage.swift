@@ -1,17 +1,20 @@
 import Hummingbird
 import MeterrCore
 
-/// The chargeback statement page: a month (UTC) for the organisation or one team, as a printable page
+/// The chargeback statement page: a month (in the organisation's time zone) for the organisation or one team, as a printable page
 /// (the navigation and the form are left off paper) and as CSV.
 extension DashboardRoutes {
     @Sendable func statementsPage(_ request: Request, context: DashboardContext) async throws -> Response {
         let query = request.uri.queryParameters
-        let month = query.get("month").flatMap { $0.isEmpty ? nil : $0 } ?? Self.previousMonth(clock.now())
+        let calendar = try await calendar(context)
+        let month =
+            query.get("month").flatMap { $0.isEmpty ? nil : $0 } ?? Self.previousMonth(clock.now(), calendar: calendar)
         let team = query.get("team").flatMap { $0.isEmpty ? nil : $0 }
         let statement: UsageStatement
         do {
             statement = try await StatementRoutes.statement(
-                org: context.orgId, month: month, team: team, ledger: ledger, breakdowns: breakdowns, now: clock.now())
+                org: context.orgId, month: month, team: team, ledger: ledger, breakdowns: breakdowns,
+                calendar: calendar, now: clock.now())
         } catch let error as MeterrError {
             return statementsResponse(context, month: month, team: team, statement: nil, problem: error.message)
         }
@@ -20,10 +23,12 @@ extension DashboardRoutes {
 
     @Sendable func statementsCSV(_ request: Request, context: DashboardContext) async throws -> Response {
         let query = request.uri.queryParameters
-        let month = query.get("month") ?? Self.previousMonth(clock.now())
+        let calendar = try await calendar(context)
+        let month = query.get("month") ?? Self.previousMonth(clock.now(), calendar: calendar)
         let team = query.get("team").flatMap { $0.isEmpty ? nil : $0 }
         let statement = try await StatementRoutes.statement(
-            org: context.orgId, month: month, team: team, ledger: ledger, breakdowns: breakdowns, now: clock.now())
+            org: context.orgId, month: month, team: team, ledger: ledger, breakdowns: breakdowns,
+            calendar: calendar, now: clock.now())
         let name = "meterr-statement-\(month)\(team.map { "-" + StatementRoutes.fileSafe($0) } ?? "").csv"
         return Response(
             status: .ok,
@@ -35,8 +40,8 @@ extension DashboardRoutes {
     }
 
     /// The month before `now`'s (statements are usually for a month that has ended).
-    static func previousMonth(_ now: Timestamp) -> String {
-        String(now.monthStart.adding(milliseconds: -1).rfc3339.prefix(7))
+    static func previousMonth(_ now: Timestamp, calendar: LocalCalendar = .utc) -> String {
+        calendar.month(calendar.monthStart(now).adding(milliseconds: -1))
     }
 
     func statementsResponse(
@@ -65,7 +70,7 @@ extension DashboardRoutes {
                 : "<p class=\"notice\">The ledger's rollups hold \(Format.usd(statement.ledgerTotals.pricedCost)) for this month: raw events were removed by retention, so the lines cover less than the month.</p>"
             table = """
                 <section class="panel"><table id="statement"><caption>\(statement.month)\
-                \(statement.team.map { " · team \($0)" } ?? " · whole organisation") · UTC · USD</caption>\
+                \(statement.team.map { " · team \($0)" } ?? " · whole organisation") · \(statement.timeZone) · USD</caption>\
                 <thead><tr><th scope="col">Team</th><th scope="col">Project</th><th scope="col">Model</th>\
                 <th scope="col" class="num">Calls</th><th scope="col" class="num">Input tokens</th>\
                 <th scope="col" class="num">Output tokens</th><th scope="col" class="num">Cost</th></tr></thead>\

@@ -9,22 +9,22 @@ extension DashboardRoutes {
     enum Period: String, CaseIterable, Sendable {
         case day, week, month
 
-        /// This period so far, and the same length from the start of the previous one.
-        func ranges(now: Timestamp) -> (current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)) {
+        /// This period so far, and the same length from the start of the previous one, in `calendar`.
+        func ranges(now: Timestamp, calendar: LocalCalendar) -> (
+            current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)
+        ) {
             let start: Timestamp
+            switch self {
+            case .day: start = calendar.dayStart(now)
+            case .week: start = calendar.weekStart(now)
+            case .month: start = calendar.monthStart(now)
+            }
+            let before = start.adding(milliseconds: -1)
             let previousStart: Timestamp
             switch self {
-            case .day:
-                start = now.dayStart
-                previousStart = start.adding(milliseconds: -86_400_000)
-            case .week:
-                // Weeks start on Monday; 1970-01-01 was a Thursday.
-                let days = now.dayStart.milliseconds / 86_400_000
-                start = Timestamp(milliseconds: (days - (days + 3) % 7) * 86_400_000)
-                previousStart = start.adding(milliseconds: -7 * 86_400_000)
-            case .month:
-                start = now.monthStart
-                previousStart = start.adding(milliseconds: -86_400_000).monthStart
+            case .day: previousStart = calendar.dayStart(before)
+            case .week: previousStart = calendar.weekStart(before)
+            case .month: previousStart = calendar.monthStart(before)
             }
             let elapsed = now.milliseconds - start.milliseconds
             return ((start, now), (previousStart, previousStart.adding(milliseconds: elapsed)))
@@ -36,27 +36,26 @@ extension DashboardRoutes {
         let period = Period(rawValue: query.get("period") ?? "month") ?? .month
         let team = query.get("team")
         let now = clock.now()
-        var ranges = period.ranges(now: now)
-        // A chosen range (whole UTC days, `to` inclusive) replaces the period; it is compared with the
+        let calendar = try await calendar(context)
+        let zone = calendar.identifier
+        var ranges = period.ranges(now: now, calendar: calendar)
+        // A chosen range (whole days, `to` inclusive) replaces the period; it is compared with the
         // same length just before it.
-        var problems: [String] = []
-        let chosenFrom = Self.day(query, "from", label: "From", problems: &problems)?.dayStart
-        let chosenTo = Self.day(query, "to", label: "To", problems: &problems)?.dayStart
+        let chosen = DayRange(from: query.get("from"), to: query.get("to"), calendar: calendar)
+        var problems = chosen.problems
         var range: (from: Timestamp, to: Timestamp)?
-        if let chosenFrom, problems.isEmpty {
-            let end = min((chosenTo ?? now.dayStart).adding(milliseconds: 86_400_000), now)
-            if chosenFrom < end {
-                range = (chosenFrom, end)
-                let length = end.milliseconds - chosenFrom.milliseconds
-                ranges = ((chosenFrom, end), (chosenFrom.adding(milliseconds: -length), chosenFrom))
+        if let from = chosen.from {
+            let end = min(chosen.end ?? now, now)
+            if from < end {
+                range = (from, end)
+                let length = end.milliseconds - from.milliseconds
+                ranges = ((from, end), (from.adding(milliseconds: -length), from))
             } else {
                 problems.append("From must be before To (and not after today).")
             }
         }
         let (current, previous) = ranges
-        let rangePart =
-            range.map { "&from=\(String($0.from.rfc3339.prefix(10)))&to=\(String(chosenTo?.rfc3339.prefix(10) ?? ""))" }
-            ?? ""
+        let rangePart = range == nil ? "" : "&from=\(chosen.fromText)&to=\(chosen.toText)"
         let periodLinks = Period.allCases.html { option in
             let teamPart =
                 team.map {
@@ -69,15 +68,13 @@ extension DashboardRoutes {
         }
         let comparison =
             range.map {
-                "From \(Format.time($0.from)) to \(Format.time($0.to)) (UTC) against the same length just before it"
+                "From \(calendar.time($0.from)) to \(calendar.time($0.to)) (\(zone)) against the same length just before it"
             }
-            ?? "This \(period.rawValue) so far (since \(Format.time(current.0))) against the same stretch of the previous one"
+            ?? "This \(period.rawValue) so far (since \(calendar.time(current.0)) \(zone)) against the same stretch of the previous one"
         let rangeForm: HTML = """
             <form class="row" method="get" action="/teams">\
-            <label for="t-from">From (UTC)<input id="t-from" name="from" type="date" \
-            value="\(range.map { String($0.from.rfc3339.prefix(10)) } ?? "")"></label>\
-            <label for="t-to">To (UTC, inclusive)<input id="t-to" name="to" type="date" \
-            value="\(chosenTo.map { String($0.rfc3339.prefix(10)) } ?? "")"></label>\
+            <label for="t-from">From<input id="t-from" name="from" type="date" value="\(chosen.fromText)"></label>\
+            <label for="t-to">To (inclusive)<input id="t-to" name="to" type="date" value="\(chosen.toText)"></label>\
             \(team.map { "<input type=\"hidden\" name=\"team\" value=\"\($0)\">" as HTML } ?? "")\
             <button type="submit">Show</button></form>
             """

@@ -4,8 +4,8 @@ import MeterrStore
 import ServiceLifecycle
 import Synchronization
 
-/// What one ledger commit added to an organisation's usage of this month (and of today): what the
-/// dashboard's live stream sends. Late reports of earlier months are only counted in `earlier`.
+/// What one ledger commit added to an organisation's usage of this month (and of today, both in its
+/// time zone): what the dashboard's live stream sends. Late reports of earlier months are only counted in `earlier`.
 struct UsageDelta: Sendable, Hashable {
     var requests = 0
     var cost = Money.zero
@@ -20,13 +20,13 @@ struct UsageDelta: Sendable, Hashable {
     var costByProvider: [String: Money] = [:]
     var costByModel: [String: Money] = [:]
 
-    mutating func add(_ event: UsageEvent, now: Timestamp) {
-        guard event.ts >= now.monthStart, event.ts <= now.adding(milliseconds: 3_600_000) else {
+    mutating func add(_ event: UsageEvent, now: Timestamp, calendar: LocalCalendar = .utc) {
+        guard event.ts >= calendar.monthStart(now), event.ts <= now.adding(milliseconds: 3_600_000) else {
             earlier += 1
             return
         }
         requests += 1
-        let today = event.ts >= now.dayStart
+        let today = event.ts >= calendar.dayStart(now)
         if today { todayRequests += 1 }
         if let cost = event.cost {
             self.cost += cost
@@ -77,7 +77,15 @@ final class UsageBroadcaster: Service, Sendable {
 
     struct Subscriber {
         var org: String
+        /// The organisation's calendar: what counts as today and this month.
+        var calendar: LocalCalendar
         var continuation: AsyncStream<Message>.Continuation
+    }
+
+    /// Subscribers that see the same numbers: one organisation, one calendar.
+    struct Audience: Hashable {
+        var org: String
+        var calendar: LocalCalendar
     }
 
     struct State {
@@ -94,12 +102,14 @@ final class UsageBroadcaster: Service, Sendable {
         self.clock = clock
     }
 
-    /// A stream of what is committed for `org` from now on.
-    func subscribe(org: String) -> AsyncStream<Message> {
+    /// A stream of what is committed for `org` from now on, today and this month in `calendar`.
+    func subscribe(org: String, calendar: LocalCalendar = .utc) -> AsyncStream<Message> {
         let (stream, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(64))
         let id = UUID()
         let open = state.withLock { state in
-            if !state.closed { state.subscribers[id] = Subscriber(org: org, continuation: continuation) }
+            if !state.closed {
+                state.subscribers[id] = Subscriber(org: org, calendar: calendar, continuation: continuation)
+            }
             return !state.closed
         }
         guard open else {
@@ -117,13 +127,18 @@ final class UsageBroadcaster: Service, Sendable {
 
     /// Publishes the new events of a commit, each to its own organisation's subscribers only.
     func publish(_ events: some Sequence<UsageEvent>) {
-        let listening = state.withLock { $0.subscribers.values.map { ($0.org, $0.continuation) } }
+        let listening = state.withLock { $0.subscribers.values.map { ($0.org, $0.calendar, $0.continuation) } }
         if listening.isEmpty { return }
-        var deltas: [String: UsageDelta] = [:]
+        let audiences = Set(listening.map { Audience(org: $0.0, calendar: $0.1) })
+        var deltas: [Audience: UsageDelta] = [:]
         let now = clock.now()
-        for event in events { deltas[event.org, default: UsageDelta()].add(event, now: now) }
-        for (org, continuation) in listening {
-            if let delta = deltas[org] { continuation.yield(.usage(delta)) }
+        for event in events {
+            for audience in audiences where audience.org == event.org {
+                deltas[audience, default: UsageDelta()].add(event, now: now, calendar: audience.calendar)
+            }
+        }
+        for (org, calendar, continuation) in listening {
+            if let delta = deltas[Audience(org: org, calendar: calendar)] { continuation.yield(.usage(delta)) }
         }
     }
 
@@ -174,8 +189,10 @@ struct PublishingLedger: UsageLedger {
         try await ledger.events(org: org, filter: filter, limit: limit, cursor: cursor)
     }
 
-    func summary(org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp) async throws -> UsageSummary {
-        try await ledger.summary(org: org, groupBy: groupBy, from: from, to: to)
+    func summary(
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> UsageSummary {
+        try await ledger.summary(org: org, groupBy: groupBy, from: from, to: to, calendar: calendar)
     }
 
     func forEachEvent(

@@ -17,15 +17,14 @@ struct UsageQuery: Sendable {
 
     static let textFields = ["team", "user", "project", "key_id", "model"]
 
-    init(_ query: FormData) {
+    /// Reads the filters; plain dates are whole days of the organisation's `calendar`.
+    init(_ query: FormData, calendar: LocalCalendar = .utc) {
         func time(_ name: String, endOfDay: Bool) -> Timestamp? {
             guard let text = query.nonEmpty(name) else { return nil }
             fields.append((name, text))
+            // A plain date from the form's date picker: the whole day.
+            if let day = calendar.day(Substring(text)) { return endOfDay ? calendar.nextDayStart(day) : day }
             if let value = Timestamp(rfc3339: text) { return value }
-            // A plain date from the form's date picker: the whole UTC day.
-            if let day = Timestamp(rfc3339: text + "T00:00:00Z") {
-                return endOfDay ? day.adding(milliseconds: 86_400_000) : day
-            }
             problems.append("\(name) must be a date (2026-11-01) or an RFC 3339 time")
             return nil
         }
@@ -95,7 +94,8 @@ extension DashboardRoutes {
     }
 
     @Sendable func usage(_ request: Request, context: DashboardContext) async throws -> Response {
-        let query = UsageQuery(FormData(request.uri.query ?? ""))
+        let calendar = try await calendar(context)
+        let query = UsageQuery(FormData(request.uri.query ?? ""), calendar: calendar)
         if !query.problems.isEmpty {
             return page("Usage", context, current: "/usage", usageForm(query) + problemsHTML(query.problems))
         }
@@ -107,7 +107,7 @@ extension DashboardRoutes {
         let rows = events.events.html { event in
             let tags = event.tags.sorted { $0.key < $1.key }.html { "<span class=\"tag\">\($0.key)=\($0.value)</span>" }
             return """
-                <tr><td class="nowrap">\(Format.time(event.ts))</td><td>\(event.team)</td><td>\(event.user)</td>\
+                <tr><td class="nowrap">\(calendar.time(event.ts))</td><td>\(event.team)</td><td>\(event.user)</td>\
                 <td>\(event.project)</td><td><code>\(event.keyId)</code></td><td>\(event.provider.rawValue)</td>\
                 <td>\(event.model)</td>\(Self.statusCell(event))\
                 <td class="num">\(event.latencyMs.map { "\($0) ms" } ?? "")</td>\
@@ -132,7 +132,7 @@ extension DashboardRoutes {
             \(usageForm(query))
             \(totalsHTML(total, link: link))
             <section class="panel"><table id="events"><caption>Calls, newest first</caption><thead><tr>\
-            <th scope="col">Time (UTC)</th><th scope="col">Team</th><th scope="col">User</th><th scope="col">Project</th>\
+            <th scope="col">Time (\(calendar.identifier))</th><th scope="col">Team</th><th scope="col">User</th><th scope="col">Project</th>\
             <th scope="col">Key</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">Status</th>\
             <th scope="col" class="num">Latency</th><th scope="col" class="num" title="Time to first token (streams)">TTFT</th>\
             <th scope="col" class="num">Input</th><th scope="col" class="num">Cache read</th>\
@@ -212,7 +212,7 @@ extension DashboardRoutes {
         let tags = query.fields.filter { $0.0 == "tag" }.map(\.1).joined(separator: ",")
         return """
             <form class="filters" method="get" action="/usage" aria-label="Filter calls">
-            \(field("from", "From (UTC)", type: "date"))\(field("to", "To (UTC, inclusive)", type: "date"))\
+            \(field("from", "From", type: "date"))\(field("to", "To (inclusive)", type: "date"))\
             \(field("team", "Team"))\(field("user", "User"))\(field("project", "Project"))\
             \(field("key_id", "Key id"))<label for="f-provider">Provider<select id="f-provider" name="provider">\
             <option value="">any</option>\(providers)</select></label>\(field("model", "Model"))\
@@ -223,7 +223,7 @@ extension DashboardRoutes {
 
     /// `GET /usage.csv`: every call the explorer's filter selects, streamed page by page.
     @Sendable func usageCSV(_ request: Request, context: DashboardContext) async throws -> Response {
-        let query = UsageQuery(FormData(request.uri.query ?? ""))
+        let query = UsageQuery(FormData(request.uri.query ?? ""), calendar: try await calendar(context))
         if let problem = query.problems.first { throw MeterrError.invalid("filter", problem) }
         let ledger = self.ledger
         let org = context.orgId

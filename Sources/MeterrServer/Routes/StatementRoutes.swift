@@ -2,12 +2,14 @@ import Hummingbird
 import MeterrCore
 import MeterrStore
 
-/// `GET /api/statements/{month}`: the chargeback statement of a calendar month (UTC), for the whole
+/// `GET /api/statements/{month}`: the chargeback statement of a calendar month in the organisation's
+/// time zone (UTC unless its policy names one), for the whole
 /// organisation or one team (`?team=`), as JSON or CSV (`?format=csv`). Line items come from the raw
 /// events; their totals are checked against the ledger's rollups.
 struct StatementRoutes: Sendable {
     let ledger: any UsageLedger
     let breakdowns: any UsageBreakdowns
+    let policies: PolicyCache
     let clock: WallClock
 
     /// Line items one statement may hold.
@@ -24,9 +26,10 @@ struct StatementRoutes: Sendable {
         let team = query.get("team").flatMap { $0.isEmpty ? nil : $0 }
         let format = query.get("format") ?? "json"
         guard format == "json" || format == "csv" else { throw MeterrError.invalid("format", "must be json or csv") }
+        let org = context.principal.orgId
         let statement = try await Self.statement(
-            org: context.principal.orgId, month: month, team: team, ledger: ledger, breakdowns: breakdowns,
-            now: clock.now())
+            org: org, month: month, team: team, ledger: ledger, breakdowns: breakdowns,
+            calendar: try await policies.policy(org: org).calendar, now: clock.now())
         guard format == "csv" else { return try jsonResponse(statement) }
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
@@ -35,24 +38,23 @@ struct StatementRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: statement.csv)))
     }
 
-    /// A month's bounds: `2026-11` is `[2026-11-01T00:00Z, 2026-12-01T00:00Z)`.
-    static func bounds(_ month: String) throws -> (from: Timestamp, to: Timestamp) {
-        let parts = month.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let year = Int(parts[0]),
-            let number = Int(parts[1]), (1...12).contains(number), (1970...9998).contains(year),
-            let from = Timestamp(rfc3339: "\(month)-01T00:00:00Z")
+    /// A month's bounds in `calendar`: `2026-11` in UTC is `[2026-11-01T00:00Z, 2026-12-01T00:00Z)`.
+    ///
+    /// The rollups the totals are checked against have one-hour resolution, so in a zone whose offset
+    /// is not whole hours the month runs from the UTC hour that holds its local midnight.
+    static func bounds(_ month: String, calendar: LocalCalendar = .utc) throws -> (from: Timestamp, to: Timestamp) {
+        guard month.count == 7, let year = Int(month.prefix(4)), (1970...9998).contains(year),
+            let (from, to) = calendar.month(Substring(month))
         else { throw MeterrError.invalid("month", "must be a month such as 2026-11 (got \(month))") }
-        let (nextYear, nextMonth) = number == 12 ? (year + 1, 1) : (year, number + 1)
-        let next = "\(nextYear)-" + (nextMonth < 10 ? "0" : "") + "\(nextMonth)"
-        return (from, Timestamp(rfc3339: "\(next)-01T00:00:00Z")!)
+        return (from.hourStart, to.hourStart)
     }
 
     /// Builds a statement: line items from the raw events, totals from the lines, the rollups' totals beside.
     static func statement(
         org: String, month: String, team: String?, ledger: any UsageLedger, breakdowns: any UsageBreakdowns,
-        now: Timestamp
+        calendar: LocalCalendar = .utc, now: Timestamp
     ) async throws -> UsageStatement {
-        let (from, to) = try bounds(month)
+        let (from, to) = try bounds(month, calendar: calendar)
         let rows = try await breakdowns.breakdown(
             org: org, filter: EventFilter(from: from, to: to, team: team), by: [.team, .project, .provider, .model],
             limit: maxLines)
@@ -68,7 +70,8 @@ struct StatementRoutes: Sendable {
             team.map { name in summary.groups.first { $0.value == name }?.totals ?? UsageTotals() } ?? summary.totals
         return UsageStatement(
             org: org, team: team, month: month, from: from, to: to, currency: "USD", lines: lines, totals: totals,
-            ledgerTotals: ledgerTotals, complete: totals == ledgerTotals, generatedAt: now)
+            ledgerTotals: ledgerTotals, complete: totals == ledgerTotals, generatedAt: now,
+            timeZone: calendar.identifier)
     }
 
     static func fileSafe(_ text: String) -> String {

@@ -97,11 +97,22 @@ struct UsageRoutes: Sendable {
             let names = SummaryGrouping.allCases.map(\.rawValue).joined(separator: ", ")
             throw MeterrError.invalid("group_by", "must be one of \(names)")
         }
+        // Days and this month in the organisation's time zone, unless the call names one.
+        let org = context.principal.orgId
+        let calendar: LocalCalendar
+        if let name = query.get("time_zone") {
+            guard let named = LocalCalendar(identifier: name) else {
+                throw MeterrError.invalid("time_zone", "is not an IANA time zone such as Europe/Berlin (got \(name))")
+            }
+            calendar = named
+        } else {
+            calendar = try await unpriced.policies.policy(org: org).calendar
+        }
         let now = clock.now()
-        let from = try query.timestamp("from") ?? now.monthStart
+        let from = try query.timestamp("from") ?? calendar.monthStart(now)
         let to = try query.timestamp("to") ?? now
         guard from <= to else { throw MeterrError.invalid("from", "must not be after to") }
-        let summary = try await ledger.summary(org: context.principal.orgId, groupBy: groupBy, from: from, to: to)
+        let summary = try await ledger.summary(org: org, groupBy: groupBy, from: from, to: to, calendar: calendar)
         return try jsonResponse(summary)
     }
 

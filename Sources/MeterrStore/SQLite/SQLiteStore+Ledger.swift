@@ -124,10 +124,13 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
     }
 
-    public func dailyCost(org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp) async throws
-        -> [(day: Timestamp, value: String, cost: Money)]
-    {
+    public func dailyCost(
+        org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> [(day: Timestamp, value: String, cost: Money)] {
         let dimension = RollupDimension(grouping)
+        // Local days are made of hours; UTC days come whole from the daily rollups.
+        let grain: RollupGrain = calendar.isUTC ? .day : .hour
+        let start = calendar.isUTC ? from.dayStart : from.hourStart
         let rows = try await read { db -> [(Int64, String, Int64)] in
             try Row.fetchAll(
                 db,
@@ -135,12 +138,23 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                     SELECT bucket, value, cost_nanos FROM usage_rollups
                     WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
                     """,
-                arguments: [
-                    org, RollupGrain.day.rawValue, dimension.rawValue, from.dayStart.milliseconds, to.milliseconds,
-                ]
+                arguments: [org, grain.rawValue, dimension.rawValue, start.milliseconds, to.milliseconds]
             ).map { ($0[0], $0[1], $0[2]) }
         }
-        return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) }
+        guard !calendar.isUTC else { return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) } }
+        var days: [DayValue: Int64] = [:]
+        for (bucket, value, cost) in rows {
+            days[
+                DayValue(day: calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds, value: value), default: 0
+            ] +=
+                cost
+        }
+        return days.map { (Timestamp(milliseconds: $0.key.day), $0.key.value, Money(nanos: $0.value)) }
+    }
+
+    private struct DayValue: Hashable {
+        var day: Int64
+        var value: String
     }
 
     /// One team's spend by user over `[from, to)`, from the rollups (hour resolution, as the summary),
@@ -321,10 +335,12 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
     }
 
     public func summary(
-        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
     ) async throws -> UsageSummary {
         let dimension = RollupDimension(groupBy)
-        let ranges = Self.rollupRanges(from: from, to: to, hourly: groupBy == .hour)
+        // Local days are made of hours; UTC days come whole from the daily rollups.
+        let localDays = groupBy == .day && !calendar.isUTC
+        let ranges = Self.rollupRanges(from: from, to: to, hourly: groupBy == .hour || localDays)
         let byBucket = groupBy == .day || groupBy == .hour
         let groups = try await read { db -> [String: UsageTotals] in
             var groups: [String: UsageTotals] = [:]
@@ -343,7 +359,8 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                     let key: String
                     if byBucket {
                         let bucket: Int64 = row[1]
-                        key = String(groupBy == .day ? Timestamp(milliseconds: bucket).dayStart.milliseconds : bucket)
+                        key = String(
+                            groupBy == .day ? calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds : bucket)
                     } else {
                         key = row[0]
                     }
