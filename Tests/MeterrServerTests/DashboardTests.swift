@@ -329,6 +329,17 @@ struct DashboardTests {
         }
     }
 
+    @Test("The prices page shows each price's start date, and says since release where the catalog has no date")
+    func priceDates() async throws {
+        try await withApp { client in
+            let viewer = try await client.signIn(email: "prices@example.com", role: "viewer")
+            let dated = String(buffer: try await client.page("/prices?q=gpt-5.4-mini", viewer).body)
+            #expect(dated.contains("<td>2026-03-17</td>"))
+            let undated = String(buffer: try await client.page("/prices?q=gpt-5.6-luna", viewer).body)
+            #expect(undated.contains(">since release</td>") && !undated.contains("2023-01-01"))
+        }
+    }
+
     @Test("The keys page shows the provider keys meterr was started with, masked, marked from the environment")
     func environmentCredentials() async throws {
         try await withApp(configure: { configuration in

@@ -625,6 +625,16 @@ extension DashboardRoutes {
 
     // MARK: prices
 
+    /// The cell saying since when a price applies: its date, or for a price the catalog gives from the
+    /// model's release without recording that date (`PriceCatalog.sinceRelease`), "since release".
+    static func since(_ effectiveFrom: String) -> HTML {
+        guard effectiveFrom == PriceCatalog.sinceRelease else { return "<td>\(effectiveFrom)</td>" }
+        return """
+            <td class="muted" title="The price applies from the model's release; the catalog's source \
+            (LiteLLM's price list) does not record that date, so calls of any date are priced with it.">since release</td>
+            """
+    }
+
     @Sendable func pricesPage(_ request: Request, context: DashboardContext) async throws -> Response {
         let search = request.uri.queryParameters.get("q")?.lowercased() ?? ""
         let now = clock.now()
@@ -637,7 +647,7 @@ extension DashboardRoutes {
             return """
                 <tr><th scope="row">\(entry.id)</th><td>\(entry.mode)</td>\(price(version.prices.input))\
                 \(price(version.prices.cacheRead))\(price(version.prices.cacheWrite5m))\(price(version.prices.output))\
-                <td>\(version.effectiveFrom)</td></tr>
+                \(Self.since(version.effectiveFrom))</tr>
                 """
         }
         let mine = overrides.filter { $0.org == context.orgId }
