@@ -21,20 +21,33 @@ enum RollupDimension: Int, CaseIterable, Sendable {
         }
     }
 
-    /// The value an event has in this dimension; `""` when it is unattributed.
-    /// Models are kept as `provider/model`, since two providers can serve models of the same name.
-    func value(of event: UsageEvent) -> String {
+    /// The value an event has in this dimension, in its parts (joined only once per row, not per
+    /// event); `""` when it is unattributed. Models are kept as `provider/model`, since two
+    /// providers can serve models of the same name.
+    func parts(of event: UsageEvent) -> RollupValue {
         switch self {
-        case .all: ""
-        case .provider: event.provider.rawValue
-        case .model: event.provider.rawValue + "/" + event.model
-        case .team: event.team ?? ""
-        case .user: event.user ?? ""
-        case .project: event.project ?? ""
-        case .key: event.keyId ?? ""
-        case .teamUser: (event.team ?? "") + Self.separator + (event.user ?? "")
+        case .all: RollupValue(first: "")
+        case .provider: RollupValue(first: event.provider.rawValue)
+        case .model: RollupValue(first: event.provider.rawValue, second: event.model)
+        case .team: RollupValue(first: event.team ?? "")
+        case .user: RollupValue(first: event.user ?? "")
+        case .project: RollupValue(first: event.project ?? "")
+        case .key: RollupValue(first: event.keyId ?? "")
+        case .teamUser: RollupValue(first: event.team ?? "", second: event.user ?? "")
         }
     }
+
+    /// A value's parts joined as the rollups store them: `provider/model`, `team␟user`.
+    func value(_ parts: RollupValue) -> String {
+        guard let second = parts.second else { return parts.first }
+        return parts.first + (self == .model ? "/" : Self.separator) + second
+    }
+}
+
+/// A rollup value before its parts are joined.
+struct RollupValue: Hashable, Sendable {
+    var first: String
+    var second: String?
 }
 
 /// Rollup grains: the bucket widths.
@@ -66,7 +79,7 @@ struct RollupDeltas: Sendable {
         var hour: Int64
     }
 
-    private var slots: [Slot: [[String: UsageTotals]]] = [:]
+    private var slots: [Slot: [[RollupValue: UsageTotals]]] = [:]
     private var lastSlot: Slot?
 
     mutating func add(_ event: UsageEvent) {
@@ -77,25 +90,38 @@ struct RollupDeltas: Sendable {
         lastSlot = slot
         slots[slot]!.withUnsafeMutableBufferPointer { dimensions in
             for dimension in RollupDimension.allCases {
-                dimensions[dimension.rawValue][dimension.value(of: event), default: UsageTotals()].add(event)
+                dimensions[dimension.rawValue][dimension.parts(of: event), default: UsageTotals()].add(event)
             }
         }
     }
 
-    /// Calls `body` with each hourly row's delta and the same delta for its daily row; the
-    /// upsert adds deltas up, so a day that several hours of the batch share is summed in SQL.
+    /// Calls `body` with each row's delta: every hour's, then every day's (the hours of a batch that
+    /// share a day summed into one), in key order, so each row is written once per batch and writers
+    /// always touch rows in the same order.
     func forEachRow(_ body: (RollupKey, UsageTotals) throws -> Void) rethrows {
-        for (slot, dimensions) in slots {
+        var days: [RollupKey: UsageTotals] = [:]
+        for (slot, dimensions) in slots.sorted(by: { ($0.key.org, $0.key.hour) < ($1.key.org, $1.key.hour) }) {
             let day = Timestamp(milliseconds: slot.hour).dayStart.milliseconds
             for dimension in RollupDimension.allCases {
-                for (value, totals) in dimensions[dimension.rawValue] {
+                let rows = dimensions[dimension.rawValue].map { (dimension.value($0.key), $0.value) }
+                for (value, totals) in rows.sorted(by: { $0.0 < $1.0 }) {
                     try body(
                         RollupKey(org: slot.org, grain: .hour, dimension: dimension, bucket: slot.hour, value: value),
                         totals)
-                    try body(
-                        RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value), totals)
+                    days[
+                        RollupKey(org: slot.org, grain: .day, dimension: dimension, bucket: day, value: value),
+                        default: UsageTotals()] += totals
                 }
             }
         }
+        for (key, totals) in days.sorted(by: { $0.key < $1.key }) { try body(key, totals) }
+    }
+}
+
+extension RollupKey: Comparable {
+    /// The table's key order: organisation, grain, dimension, bucket, value.
+    static func < (lhs: RollupKey, rhs: RollupKey) -> Bool {
+        (lhs.org, lhs.grain.rawValue, lhs.dimension.rawValue, lhs.bucket, lhs.value)
+            < (rhs.org, rhs.grain.rawValue, rhs.dimension.rawValue, rhs.bucket, rhs.value)
     }
 }

@@ -53,7 +53,10 @@ struct DashboardBrowserTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Stopped at the end; on a failure its deinit ends it.
-        let server = try await ServerProcess.start(dataDirectory: directory)
+        // A provider key (never used: the one gateway call is refused by a budget before it leaves).
+        let server = try await ServerProcess.start(
+            dataDirectory: directory,
+            environment: ["OPENAI_API_KEY": "sk-browser-test-0000", "METERR_OPENAI_BASE_URL": "http://127.0.0.1:9"])
         for (email, role) in [("ana@example.com", "admin"), ("vic@example.com", "viewer")] {
             let (status, _) = try await server.post(
                 "/api/users", Data(#"{"email":"\#(email)","role":"\#(role)","password":"\#(Self.password)"}"#.utf8))
@@ -303,6 +306,22 @@ struct DashboardBrowserTests {
                 "params": ["features": [["name": "prefers-color-scheme", "value": "light"]]],
             ])
 
+        // A hard budget made in the dashboard's form refuses the next gateway call, naming itself.
+        try await browser.open(base + "/budgets")
+        try await browser.type("#b-name", "Browser hard cap")
+        try await browser.type("#b-limit", "0.0001")
+        _ = try await browser.run(
+            "document.querySelector('form[action=\"/budgets\"] input[name=hard]').checked = true; return true")
+        try await browser.click("form[action='/budgets'] button[type=submit]")
+        try await browser.wait(
+            "return location.pathname === '/budgets' && document.getElementById('budgets').textContent.includes('Browser hard cap')"
+        )
+        let (refused, refusal) = try await server.post(
+            "/openai/v1/chat/completions",
+            Data(#"{"model":"gpt-4.1","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        #expect(refused == 429)
+        #expect(String(decoding: refusal, as: UTF8.self).contains("Browser hard cap"))
+
         // A viewer sees the numbers but no admin action.
         try await browser.click("header form button")
         try await browser.wait("return location.pathname === '/login'")
@@ -312,6 +331,15 @@ struct DashboardBrowserTests {
         #expect(try await browser.find("form[action='/keys']") == nil)
         try await browser.open(base + "/alerts")
         #expect(try await browser.find("#alerts form") != nil)  // viewers may acknowledge, as with a read key
+
+        // "Acknowledge all" on the alerts page (a viewer may) leaves no alert open in the API.
+        try await browser.open(base + "/alerts")
+        try await browser.click("form[action='/alerts/acknowledge'] button")
+        try await browser.wait(
+            "return location.pathname === '/alerts' && !document.querySelector('form[action=\"/alerts/acknowledge\"]')")
+        let (_, openAlerts) = try await server.get("/api/alerts")
+        let alertList = json(openAlerts)["alerts"] as? [[String: Any]] ?? []
+        #expect(!alertList.isEmpty && alertList.allSatisfy { $0["acknowledged_at"] is String })
 
         // Savings: a billed attempt that failed is a finding; the page's monthly figure is the API's.
         let (failed, _) = try await server.post(

@@ -19,8 +19,17 @@ struct RawRow {
 
     mutating func bind(_ value: String?) {
         index += 1
-        if let value {
-            sqlite3_bind_text(statement, index, value, -1, Self.transient)
+        if var value {
+            // The string's own UTF-8 with its length: no C-string copy, no strlen.
+            value.withUTF8 { utf8 in
+                if let base = utf8.baseAddress, !utf8.isEmpty {
+                    base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                        _ = sqlite3_bind_text(statement, index, $0, Int32(utf8.count), Self.transient)
+                    }
+                } else {
+                    _ = sqlite3_bind_text(statement, index, "", 0, Self.transient)
+                }
+            }
         } else {
             sqlite3_bind_null(statement, index)
         }
