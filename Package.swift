@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Domain types: no dependencies.
@@ -81,6 +82,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The ledger on PostgreSQL, for several meterr nodes on one database: partitioned events,
+        // rollups, row-level security per organisation, migrations under an advisory lock.
+        .target(
+            name: "MeterrPostgres",
+            dependencies: [
+                "MeterrCore", "MeterrStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "MeterrPostgresTests",
+            dependencies: ["MeterrCore", "MeterrStore", "MeterrPostgres"]
         ),
         // The gateway's HTTP/1.1 client to providers: pooled per event loop, TLS, proxies, time-outs.
         .target(
@@ -212,7 +228,7 @@ let package = Package(
         // `swift run -c release meterr-ledger-bench`: ledger ingest and summary speed.
         .executableTarget(
             name: "meterr-ledger-bench",
-            dependencies: ["MeterrCore", "MeterrStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MeterrCore", "MeterrStore", "MeterrPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/LedgerBenchmark"
         ),
         .testTarget(name: "MeterrCoreTests", dependencies: ["MeterrCore"]),

@@ -1,10 +1,13 @@
 import Foundation
 import Logging
 import MeterrCore
+import MeterrPostgres
 import MeterrStore
 
 // Measures the usage ledger on this machine:
-//   meterr-ledger-bench ingest  [--events N]            events/s committed through the group-commit writer
+//   meterr-ledger-bench ingest  [--events N] [--database-url postgres://…]
+//                                                       events/s committed through the group-commit writer,
+//                                                       into SQLite or PostgreSQL
 //   meterr-ledger-bench summary [--events N] [--data D] [--start T] GET /api/usage/summary's query for a month
 // The HTTP ingest benchmark is scripts/bench-ledger.sh (wrk against `meterr serve`).
 
@@ -78,13 +81,18 @@ func ingest() async throws {
     let clients = option("--clients", default: 8)
     let directory = stringOption("--data") ?? temporaryDirectory()
     defer { if stringOption("--data") == nil { try? FileManager.default.removeItem(atPath: directory) } }
-    let store = try SQLiteStore(directory: directory)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let store: any UsageLedger =
+        if let url = stringOption("--database-url") {
+            try await PostgresStore(url: try DatabaseURL(url), logger: logger)
+        } else {
+            try SQLiteStore(directory: directory)
+        }
     var workload = Workload()
     let start = Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
     let events = (0..<count).map { workload.event($0, of: count, start: start) }
     let batches = stride(from: 0, to: count, by: batch).map { Array(events[$0..<min($0 + batch, count)]) }
-    var logger = Logger(label: "bench")
-    logger.logLevel = .warning
     let writer = LedgerWriter(ledger: store, logger: logger)
     let runner = Task { try await writer.run() }
     let began = monotonicSeconds()

@@ -2,9 +2,9 @@ import Foundation
 import MeterrCore
 
 /// Small JSON helpers for the string maps stored in text columns.
-enum JSONText {
+package enum JSONText {
     /// A JSON object with keys in sorted order, so equal maps store equal text.
-    static func object(_ map: [String: String]) -> String {
+    package static func object(_ map: [String: String]) -> String {
         var json = JSONWriter(capacity: 64)
         json.stringMap(nil, map)
         return String(decoding: json.bytes, as: UTF8.self)
@@ -19,7 +19,7 @@ enum JSONText {
     /// The SQLite JSON path of one object key, quoted so any key is taken literally.
     static func path(forKey key: String) -> String { "$." + quoted(key) }
 
-    static func decodeObject(_ text: String) throws -> [String: String] {
+    package static func decodeObject(_ text: String) throws -> [String: String] {
         do {
             return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
         } catch {

@@ -1,15 +1,15 @@
 import MeterrCore
 
 /// The dimensions the rollups keep totals for, each at hour and day grain.
-enum RollupDimension: Int, CaseIterable, Sendable {
+package enum RollupDimension: Int, CaseIterable, Sendable {
     case all = 0, provider, model, team, user, project, key
     /// A team's users, `team␟user` (the team drill-down).
     case teamUser
 
     /// The separator of combined values (U+001F, never in a name meterr accepts from a header).
-    static let separator = "\u{1F}"
+    package static let separator = "\u{1F}"
 
-    init(_ grouping: SummaryGrouping) {
+    package init(_ grouping: SummaryGrouping) {
         switch grouping {
         case .none, .day, .hour: self = .all
         case .provider: self = .provider
@@ -24,7 +24,7 @@ enum RollupDimension: Int, CaseIterable, Sendable {
     /// The value an event has in this dimension, in its parts (joined only once per row, not per
     /// event); `""` when it is unattributed. Models are kept as `provider/model`, since two
     /// providers can serve models of the same name.
-    func parts(of event: UsageEvent) -> RollupValue {
+    package func parts(of event: UsageEvent) -> RollupValue {
         switch self {
         case .all: RollupValue(first: "")
         case .provider: RollupValue(first: event.provider.rawValue)
@@ -38,34 +38,36 @@ enum RollupDimension: Int, CaseIterable, Sendable {
     }
 
     /// A value's parts joined as the rollups store them: `provider/model`, `team␟user`.
-    func value(_ parts: RollupValue) -> String {
+    package func value(_ parts: RollupValue) -> String {
         guard let second = parts.second else { return parts.first }
         return parts.first + (self == .model ? "/" : Self.separator) + second
     }
 }
 
 /// A rollup value before its parts are joined.
-struct RollupValue: Hashable, Sendable {
-    var first: String
-    var second: String?
+package struct RollupValue: Hashable, Sendable {
+    package var first: String
+    package var second: String?
 }
 
 /// Rollup grains: the bucket widths.
-enum RollupGrain: Int, Sendable {
+package enum RollupGrain: Int, Sendable {
     case hour = 0, day = 1
 
-    var milliseconds: Int64 { self == .hour ? 3_600_000 : 86_400_000 }
+    package var milliseconds: Int64 { self == .hour ? 3_600_000 : 86_400_000 }
 
-    func bucket(_ ts: Timestamp) -> Int64 { self == .hour ? ts.hourStart.milliseconds : ts.dayStart.milliseconds }
+    package func bucket(_ ts: Timestamp) -> Int64 {
+        self == .hour ? ts.hourStart.milliseconds : ts.dayStart.milliseconds
+    }
 }
 
 /// The key of one rollup row.
-struct RollupKey: Hashable, Sendable {
-    var org: String
-    var grain: RollupGrain
-    var dimension: RollupDimension
-    var bucket: Int64
-    var value: String
+package struct RollupKey: Hashable, Sendable {
+    package var org: String
+    package var grain: RollupGrain
+    package var dimension: RollupDimension
+    package var bucket: Int64
+    package var value: String
 }
 
 /// Rollup deltas of a batch of new events, summed in memory so each row is written once per batch.
@@ -73,7 +75,7 @@ struct RollupKey: Hashable, Sendable {
 /// Events of a batch nearly always share their organisation and hour, so the deltas are kept per
 /// (organisation, hour) and, inside, per dimension by value: one short string hash per dimension
 /// and event.
-struct RollupDeltas: Sendable {
+package struct RollupDeltas: Sendable {
     struct Slot: Hashable, Sendable {
         var org: String
         var hour: Int64
@@ -82,7 +84,9 @@ struct RollupDeltas: Sendable {
     private var slots: [Slot: [[RollupValue: UsageTotals]]] = [:]
     private var lastSlot: Slot?
 
-    mutating func add(_ event: UsageEvent) {
+    package init() {}
+
+    package mutating func add(_ event: UsageEvent) {
         let slot = Slot(org: event.org, hour: RollupGrain.hour.bucket(event.ts))
         if slot != lastSlot, slots[slot] == nil {
             slots[slot] = Array(repeating: [:], count: RollupDimension.allCases.count)
@@ -98,7 +102,7 @@ struct RollupDeltas: Sendable {
     /// Calls `body` with each row's delta: every hour's, then every day's (the hours of a batch that
     /// share a day summed into one), in key order, so each row is written once per batch and writers
     /// always touch rows in the same order.
-    func forEachRow(_ body: (RollupKey, UsageTotals) throws -> Void) rethrows {
+    package func forEachRow(_ body: (RollupKey, UsageTotals) throws -> Void) rethrows {
         var days: [RollupKey: UsageTotals] = [:]
         for (slot, dimensions) in slots.sorted(by: { ($0.key.org, $0.key.hour) < ($1.key.org, $1.key.hour) }) {
             let day = Timestamp(milliseconds: slot.hour).dayStart.milliseconds
@@ -120,8 +124,75 @@ struct RollupDeltas: Sendable {
 
 extension RollupKey: Comparable {
     /// The table's key order: organisation, grain, dimension, bucket, value.
-    static func < (lhs: RollupKey, rhs: RollupKey) -> Bool {
+    package static func < (lhs: RollupKey, rhs: RollupKey) -> Bool {
         (lhs.org, lhs.grain.rawValue, lhs.dimension.rawValue, lhs.bucket, lhs.value)
             < (rhs.org, rhs.grain.rawValue, rhs.dimension.rawValue, rhs.bucket, rhs.value)
+    }
+}
+
+/// How a summary is read from rollup rows, whatever database holds them.
+package enum RollupSummary {
+    /// The rollup rows that cover `[from, to)` (floored and ceiled to the hour): whole days from the
+    /// daily rollups, the hours at either edge from the hourly ones (all hourly when `hourly`).
+    package static func ranges(from: Timestamp, to: Timestamp, hourly: Bool) -> [(RollupGrain, Int64, Int64)] {
+        let hourFrom = from.hourStart.milliseconds
+        let hourTo =
+            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
+        let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
+        let dayTo = Timestamp(milliseconds: hourTo).dayStart.milliseconds
+        return hourly || dayFrom >= dayTo
+            ? [(.hour, hourFrom, hourTo)]
+            : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
+    }
+
+    /// The ranges a summary grouped by `groupBy` reads: local days are made of hours, UTC days come
+    /// whole from the daily rollups.
+    package static func ranges(
+        from: Timestamp, to: Timestamp, groupBy: SummaryGrouping, calendar: LocalCalendar
+    ) -> [(RollupGrain, Int64, Int64)] {
+        ranges(from: from, to: to, hourly: groupBy == .hour || (groupBy == .day && !calendar.isUTC))
+    }
+
+    /// The group a rollup row counts in: its value, or for `.day` and `.hour` its bucket (days of `calendar`).
+    package static func key(value: String, bucket: Int64, groupBy: SummaryGrouping, calendar: LocalCalendar)
+        -> String
+    {
+        switch groupBy {
+        case .day: String(calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds)
+        case .hour: String(bucket)
+        default: value
+        }
+    }
+
+    /// The summary of rows summed by group key (see `key`).
+    package static func summary(
+        _ groups: [String: UsageTotals], groupBy: SummaryGrouping, ranges: [(RollupGrain, Int64, Int64)]
+    ) -> UsageSummary {
+        var total = UsageTotals()
+        var result: [SummaryGroup] = []
+        for (key, totals) in groups {
+            total += totals
+            switch groupBy {
+            case .none:
+                break
+            case .day, .hour:
+                result.append(SummaryGroup(value: Timestamp(milliseconds: Int64(key) ?? 0).rfc3339, totals: totals))
+            case .model:
+                let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+                result.append(
+                    SummaryGroup(
+                        value: parts.count == 2 ? String(parts[1]) : key, provider: String(parts[0]), totals: totals))
+            default:
+                result.append(SummaryGroup(value: key.isEmpty ? nil : key, totals: totals))
+            }
+        }
+        if groupBy == .day || groupBy == .hour {
+            result.sort { ($0.value ?? "") < ($1.value ?? "") }
+        } else {
+            result.sort { ($0.totals.pricedCost, $1.value ?? "") > ($1.totals.pricedCost, $0.value ?? "") }
+        }
+        return UsageSummary(
+            from: Timestamp(milliseconds: ranges.first!.1), to: Timestamp(milliseconds: ranges.last!.2),
+            groupBy: groupBy, groups: result, totals: total)
     }
 }

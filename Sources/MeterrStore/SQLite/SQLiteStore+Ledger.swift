@@ -111,19 +111,6 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         return inserted
     }
 
-    /// The rollup rows that cover `[from, to)` (floored and ceiled to the hour): whole days from the
-    /// daily rollups, the hours at either edge from the hourly ones (all hourly when `hourly`).
-    static func rollupRanges(from: Timestamp, to: Timestamp, hourly: Bool) -> [(RollupGrain, Int64, Int64)] {
-        let hourFrom = from.hourStart.milliseconds
-        let hourTo =
-            to.milliseconds == to.hourStart.milliseconds ? to.milliseconds : to.hourStart.milliseconds + 3_600_000
-        let dayFrom = Timestamp(milliseconds: hourFrom + 86_400_000 - 1).dayStart.milliseconds
-        let dayTo = Timestamp(milliseconds: hourTo).dayStart.milliseconds
-        return hourly || dayFrom >= dayTo
-            ? [(.hour, hourFrom, hourTo)]
-            : [(.hour, hourFrom, dayFrom), (.day, dayFrom, dayTo), (.hour, dayTo, hourTo)]
-    }
-
     public func dailyCost(
         org: String, by grouping: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
     ) async throws -> [(day: Timestamp, value: String, cost: Money)] {
@@ -162,7 +149,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
     public func teamUsers(org: String, team: String, from: Timestamp, to: Timestamp) async throws -> [BreakdownRow] {
         let dimension = RollupDimension.teamUser
         let prefix = team + RollupDimension.separator
-        let ranges = Self.rollupRanges(from: from, to: to, hourly: false)
+        let ranges = RollupSummary.ranges(from: from, to: to, hourly: false)
         let groups = try await read { db -> [String: UsageTotals] in
             var groups: [String: UsageTotals] = [:]
             let statement = try db.cachedStatement(
@@ -338,10 +325,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
     ) async throws -> UsageSummary {
         let dimension = RollupDimension(groupBy)
-        // Local days are made of hours; UTC days come whole from the daily rollups.
-        let localDays = groupBy == .day && !calendar.isUTC
-        let ranges = Self.rollupRanges(from: from, to: to, hourly: groupBy == .hour || localDays)
-        let byBucket = groupBy == .day || groupBy == .hour
+        let ranges = RollupSummary.ranges(from: from, to: to, groupBy: groupBy, calendar: calendar)
         let groups = try await read { db -> [String: UsageTotals] in
             var groups: [String: UsageTotals] = [:]
             let statement = try db.cachedStatement(
@@ -356,14 +340,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                 let rows = try Row.fetchCursor(
                     statement, arguments: [org, grain.rawValue, dimension.rawValue, start, end])
                 while let row = try rows.next() {
-                    let key: String
-                    if byBucket {
-                        let bucket: Int64 = row[1]
-                        key = String(
-                            groupBy == .day ? calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds : bucket)
-                    } else {
-                        key = row[0]
-                    }
+                    let key = RollupSummary.key(value: row[0], bucket: row[1], groupBy: groupBy, calendar: calendar)
                     groups[key, default: UsageTotals()] += UsageTotals(
                         requests: row[2],
                         usage: Usage(
@@ -374,33 +351,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             }
             return groups
         }
-        var total = UsageTotals()
-        var result: [SummaryGroup] = []
-        for (key, totals) in groups {
-            total += totals
-            switch groupBy {
-            case .none:
-                break
-            case .day, .hour:
-                result.append(SummaryGroup(value: Timestamp(milliseconds: Int64(key) ?? 0).rfc3339, totals: totals))
-            case .model:
-                let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-                result.append(
-                    SummaryGroup(
-                        value: parts.count == 2 ? String(parts[1]) : key, provider: String(parts[0]), totals: totals))
-            default:
-                result.append(SummaryGroup(value: key.isEmpty ? nil : key, totals: totals))
-            }
-        }
-        if byBucket {
-            result.sort { ($0.value ?? "") < ($1.value ?? "") }
-        } else {
-            result.sort { ($0.totals.pricedCost, $1.value ?? "") > ($1.totals.pricedCost, $0.value ?? "") }
-        }
-        return UsageSummary(
-            from: Timestamp(milliseconds: ranges.first!.1), to: Timestamp(milliseconds: ranges.last!.2),
-            groupBy: groupBy,
-            groups: result, totals: total)
+        return RollupSummary.summary(groups, groupBy: groupBy, ranges: ranges)
     }
 
     public func forEachEvent(

@@ -1,0 +1,323 @@
+import Logging
+import MeterrCore
+import MeterrStore
+import PostgresNIO
+
+extension PostgresStore: UsageLedger {
+    static let eventColumns = """
+        org, id, ts, team, "user", project, key_id, tags, provider, model, model_requested, endpoint, \
+        input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
+        reasoning_tokens, cost_nanos, price_id, usage_source, stream, status, latency_ms, ttft_ms, \
+        request_id, upstream_request_id, route, cache_hit, saved_nanos
+        """
+    static let columnCount = 30
+    /// Rows per INSERT: PostgreSQL takes at most 65,535 parameters per statement.
+    static let rowsPerStatement = 1_000
+
+    public func append(_ events: [UsageEvent]) async throws -> [Bool] {
+        if events.isEmpty { return [] }
+        try await ensurePartitions(for: events.map(\.ts))
+        // One transaction for the batch; each organisation's rows are written as that organisation,
+        // so row-level security checks every one.
+        var inserted = [Bool](repeating: false, count: events.count)
+        let byOrg = Dictionary(grouping: events.indices, by: { events[$0].org })
+        let fresh = try await client.withTransaction(logger: logger) { connection -> [Int] in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.appRole)"), logger: logger)
+            var fresh: [Int] = []
+            var deltas = RollupDeltas()
+            for org in byOrg.keys.sorted() {
+                let indices = byOrg[org]!
+                try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+                // Ids first: those the database did not have are the new events (the first of
+                // duplicates within the batch).
+                let ids = indices.map { events[$0].id }
+                let times = indices.map { events[$0].ts.milliseconds }
+                var known: Set<String> = []
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO usage_event_ids (org, id, ts)
+                    SELECT \(org), id, ts FROM unnest(\(ids)::text[], \(times)::bigint[]) AS batch (id, ts)
+                    ON CONFLICT (org, id) DO NOTHING RETURNING id
+                    """, logger: logger)
+                for try await id in rows.decode(String.self) { known.insert(id) }
+                var new: [Int] = []
+                for index in indices where known.remove(events[index].id) != nil { new.append(index) }
+                for chunk in stride(from: 0, to: new.count, by: Self.rowsPerStatement) {
+                    let part = new[chunk..<min(chunk + Self.rowsPerStatement, new.count)]
+                    try await connection.query(try Self.insert(part.map { events[$0] }), logger: logger)
+                }
+                for index in new { deltas.add(events[index]) }
+                fresh += new
+            }
+            // Rollups last, in the table's key order, so concurrent nodes lock rows in one order.
+            var byOrgRows: [String: [(RollupKey, UsageTotals)]] = [:]
+            deltas.forEachRow { key, totals in byOrgRows[key.org, default: []].append((key, totals)) }
+            for org in byOrgRows.keys.sorted() {
+                try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+                let rows = byOrgRows[org]!.sorted { $0.0 < $1.0 }
+                for chunk in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
+                    try await connection.query(
+                        try Self.upsert(rows[chunk..<min(chunk + Self.rowsPerStatement, rows.count)]), logger: logger)
+                }
+            }
+            return fresh
+        }
+        for index in fresh { inserted[index] = true }
+        return inserted
+    }
+
+    static func insert(_ events: [UsageEvent]) throws -> PostgresQuery {
+        var binds = PostgresBindings(capacity: events.count * columnCount)
+        var values: [String] = []
+        values.reserveCapacity(events.count)
+        for (row, event) in events.enumerated() {
+            let base = row * columnCount
+            // `tags` (the eighth column) is bound as text and stored as jsonb.
+            values.append(
+                "(" + (1...columnCount).map { "$\(base + $0)" + ($0 == 8 ? "::jsonb" : "") }.joined(separator: ",")
+                    + ")")
+            let usage = event.usage
+            try binds.append(event.org)
+            try binds.append(event.id)
+            try binds.append(event.ts.milliseconds)
+            try binds.append(event.team)
+            try binds.append(event.user)
+            try binds.append(event.project)
+            try binds.append(event.keyId)
+            try binds.append(event.tags.isEmpty ? nil : JSONText.object(event.tags))
+            try binds.append(event.provider.rawValue)
+            try binds.append(event.model)
+            try binds.append(event.modelRequested)
+            try binds.append(event.endpoint)
+            try binds.append(Int64(usage.inputTokens))
+            try binds.append(Int64(usage.cacheReadTokens))
+            try binds.append(Int64(usage.cacheWriteTokens))
+            try binds.append(Int64(usage.cacheWrite1hTokens))
+            try binds.append(Int64(usage.outputTokens))
+            try binds.append(Int64(usage.reasoningTokens))
+            try binds.append(event.cost?.nanos)
+            try binds.append(event.priceId)
+            try binds.append(event.usageSource.rawValue)
+            try binds.append(event.stream)
+            try binds.append(event.status.map(Int32.init(clamping:)))
+            try binds.append(event.latencyMs.map(Int32.init(clamping:)))
+            try binds.append(event.ttftMs.map(Int32.init(clamping:)))
+            try binds.append(event.requestId)
+            try binds.append(event.upstreamRequestId)
+            try binds.append(event.route)
+            try binds.append(event.cacheHit)
+            try binds.append(event.saved?.nanos)
+        }
+        let sql = "INSERT INTO usage_events (\(eventColumns)) VALUES " + values.joined(separator: ",")
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    static func upsert(_ rows: ArraySlice<(RollupKey, UsageTotals)>) throws -> PostgresQuery {
+        var binds = PostgresBindings(capacity: rows.count * 15)
+        var values: [String] = []
+        for (row, (key, totals)) in rows.enumerated() {
+            let base = row * 15
+            values.append(
+                "($\(base + 1),$\(base + 2)::smallint,$\(base + 3)::smallint,"
+                    + (4...15).map { "$\(base + $0)" }.joined(separator: ",") + ")")
+            let usage = totals.usage
+            try binds.append(key.org)
+            try binds.append(Int64(key.grain.rawValue))
+            try binds.append(Int64(key.dimension.rawValue))
+            try binds.append(key.bucket)
+            try binds.append(key.value)
+            for value in [
+                totals.requests, usage.inputTokens, usage.cacheReadTokens, usage.cacheWriteTokens,
+                usage.cacheWrite1hTokens, usage.outputTokens, usage.reasoningTokens,
+            ] {
+                try binds.append(Int64(value))
+            }
+            try binds.append(totals.pricedCost.nanos)
+            try binds.append(Int64(totals.unpricedRequests))
+            try binds.append(Int64(totals.unpricedTokens))
+        }
+        let sql = """
+            INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens,
+                cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos,
+                unpriced_requests, unpriced_tokens)
+            VALUES \(values.joined(separator: ","))
+            ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
+                requests = usage_rollups.requests + excluded.requests,
+                input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
+                cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens,
+                cache_write_tokens = usage_rollups.cache_write_tokens + excluded.cache_write_tokens,
+                cache_write_1h_tokens = usage_rollups.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+                output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
+                reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens,
+                cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos,
+                unpriced_requests = usage_rollups.unpriced_requests + excluded.unpriced_requests,
+                unpriced_tokens = usage_rollups.unpriced_tokens + excluded.unpriced_tokens
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    public func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
+        var sql = "SELECT seq, \(Self.selectColumns) FROM usage_events WHERE org = $1"
+        var binds = PostgresBindings()
+        try binds.append(org)
+        func parameter(_ value: some PostgresThrowingDynamicTypeEncodable) throws -> String {
+            try binds.append(value)
+            return "$\(binds.count)"
+        }
+        if let from = filter.from { sql += " AND ts >= " + (try parameter(from.milliseconds)) }
+        if let to = filter.to { sql += " AND ts < " + (try parameter(to.milliseconds)) }
+        let columns: [(String, String?)] = [
+            ("team", filter.team), ("\"user\"", filter.user), ("project", filter.project), ("key_id", filter.keyId),
+            ("provider", filter.provider?.rawValue),
+        ]
+        for case (let column, let value?) in columns { sql += " AND \(column) = " + (try parameter(value)) }
+        if let model = filter.model {
+            sql += " AND (model = \(try parameter(model)) OR model ~ \(try parameter(Self.snapshotPattern(model))))"
+        }
+        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
+            sql += " AND tags ->> \(try parameter(key)) = \(try parameter(value))"
+        }
+        if let cursor {
+            sql += " AND (ts, seq) < (\(try parameter(cursor.ts)), \(try parameter(cursor.sequence)))"
+        }
+        sql += " ORDER BY ts DESC, seq DESC LIMIT \(try parameter(Int64(limit + 1)))"
+        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        let rows = try await tenant(org) { connection in
+            var rows: [(Int64, UsageEvent)] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                rows.append(try Self.event(row))
+            }
+            return rows
+        }
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { EventCursor(ts: $0.1.ts.milliseconds, sequence: $0.0) } : nil
+        return EventPage(events: page.map { $0.1 }, nextCursor: next)
+    }
+
+    /// A model's dated snapshots as a regular expression (`ModelFamily`'s patterns).
+    static func snapshotPattern(_ model: String) -> String {
+        let escaped = model.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
+        return "^" + escaped
+            + "-([0-9]{4}-[0-1][0-9]-[0-3][0-9]|20[0-9]{2}[0-1][0-9][0-3][0-9]|[0-9]{2}[0-1][0-9]|[0-9]{3})$"
+    }
+
+    public func summary(
+        org: String, groupBy: SummaryGrouping, from: Timestamp, to: Timestamp, calendar: LocalCalendar
+    ) async throws -> UsageSummary {
+        let dimension = Int64(RollupDimension(groupBy).rawValue)
+        let ranges = RollupSummary.ranges(from: from, to: to, groupBy: groupBy, calendar: calendar)
+        let groups = try await tenant(org) { connection in
+            var groups: [String: UsageTotals] = [:]
+            for (grain, start, end) in ranges where start < end {
+                let rows = try await connection.query(
+                    """
+                    SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
+                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests,
+                        unpriced_tokens
+                    FROM usage_rollups
+                    WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint AND dim = \(dimension)::smallint
+                        AND bucket >= \(start) AND bucket < \(end)
+                    """, logger: logger)
+                for try await row in rows {
+                    let cells = try row.decode(
+                        (String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                    let key = RollupSummary.key(value: cells.0, bucket: cells.1, groupBy: groupBy, calendar: calendar)
+                    groups[key, default: UsageTotals()] += UsageTotals(
+                        requests: Int(cells.2),
+                        usage: Usage(
+                            inputTokens: Int(cells.3), cacheReadTokens: Int(cells.4), cacheWriteTokens: Int(cells.5),
+                            cacheWrite1hTokens: Int(cells.6), outputTokens: Int(cells.7),
+                            reasoningTokens: Int(cells.8)),
+                        pricedCost: Money(nanos: cells.9), unpricedRequests: Int(cells.10),
+                        unpricedTokens: Int(cells.11))
+                }
+            }
+            return groups
+        }
+        return RollupSummary.summary(groups, groupBy: groupBy, ranges: ranges)
+    }
+
+    public func forEachEvent(
+        org: String?, from: Timestamp?, to: Timestamp?, _ body: (UsageEvent) throws -> Void
+    ) async throws {
+        // Pages of a few thousand rows keep memory flat and never hold a transaction for long.
+        var after: (Int64, Int64) = (Int64.min, Int64.min)
+        let fromMillis = from?.milliseconds ?? Int64.min
+        let toMillis = to?.milliseconds ?? Int64.max
+        while true {
+            let cursor = after
+            let query: PostgresQuery = """
+                SELECT seq, \(unescaped: Self.selectColumns) FROM usage_events
+                WHERE ts >= \(fromMillis) AND ts < \(toMillis) AND (ts, seq) > (\(cursor.0), \(cursor.1))
+                ORDER BY ts, seq LIMIT 5000
+                """
+            func page(_ connection: PostgresConnection) async throws -> [(Int64, UsageEvent)] {
+                var rows: [(Int64, UsageEvent)] = []
+                for try await row in try await connection.query(query, logger: logger) {
+                    rows.append(try Self.event(row))
+                }
+                return rows
+            }
+            let rows: [(Int64, UsageEvent)]
+            if let org { rows = try await tenant(org, page) } else { rows = try await acrossOrganisations(page) }
+            for (_, event) in rows { try body(event) }
+            guard let last = rows.last, rows.count == 5000 else { return }
+            after = (last.1.ts.milliseconds, last.0)
+        }
+    }
+
+    /// The stored columns as read back: `tags` as text.
+    static let selectColumns = eventColumns.replacingOccurrences(of: "tags,", with: "tags::text,")
+
+    static func event(_ row: PostgresRow) throws -> (Int64, UsageEvent) {
+        var cells = row.makeIterator()
+        func next<Value: PostgresDecodable>(_: Value.Type = Value.self) throws -> Value {
+            guard let cell = cells.next() else { throw MeterrError(.storage, "a stored event has too few columns") }
+            return try cell.decode(Value.self)
+        }
+        let seq: Int64 = try next()
+        let org: String = try next()
+        let id: String = try next()
+        let ts: Int64 = try next()
+        let team: String? = try next()
+        let user: String? = try next()
+        let project: String? = try next()
+        let keyId: String? = try next()
+        let tags: String? = try next()
+        let providerName: String = try next()
+        guard let provider = Provider(rawValue: providerName) else {
+            throw MeterrError(.storage, "stored event has unknown provider \(providerName)")
+        }
+        let model: String = try next()
+        let modelRequested: String? = try next()
+        let endpoint: String? = try next()
+        let usage = Usage(
+            inputTokens: Int(try next(Int64.self)), cacheReadTokens: Int(try next(Int64.self)),
+            cacheWriteTokens: Int(try next(Int64.self)), cacheWrite1hTokens: Int(try next(Int64.self)),
+            outputTokens: Int(try next(Int64.self)), reasoningTokens: Int(try next(Int64.self)))
+        let cost: Int64? = try next()
+        let priceId: String? = try next()
+        let source: String = try next()
+        let stream: Bool = try next()
+        let status: Int32? = try next()
+        let latency: Int32? = try next()
+        let ttft: Int32? = try next()
+        let requestId: String? = try next()
+        let upstreamRequestId: String? = try next()
+        let route: String? = try next()
+        let cacheHit: Bool = try next()
+        let saved: Int64? = try next()
+        return (
+            seq,
+            UsageEvent(
+                id: id, ts: Timestamp(milliseconds: ts), org: org, team: team, user: user, project: project,
+                keyId: keyId, tags: try tags.map(JSONText.decodeObject) ?? [:], provider: provider, model: model,
+                modelRequested: modelRequested, endpoint: endpoint, usage: usage, cost: cost.map(Money.init(nanos:)),
+                priceId: priceId, usageSource: UsageSource(rawValue: source) ?? .reported, stream: stream,
+                status: status.map(Int.init), latencyMs: latency.map(Int.init), ttftMs: ttft.map(Int.init),
+                requestId: requestId, upstreamRequestId: upstreamRequestId, route: route, cacheHit: cacheHit,
+                saved: saved.map(Money.init(nanos:)))
+        )
+    }
+}

@@ -1,0 +1,148 @@
+import Logging
+import MeterrCore
+import MeterrStore
+import PostgresNIO
+import Synchronization
+
+/// meterr's stores on PostgreSQL, for several meterr nodes on one database.
+///
+/// The role in the URL owns the schema and applies the migrations; every query of an organisation's
+/// data runs in a transaction that first becomes `meterr_app` (`SET LOCAL ROLE`, which owns nothing
+/// and does not bypass row-level security) and names the organisation with
+/// `set_config('app.org_id', $1, true)`, both undone at the transaction's end, so a pooled connection
+/// never carries them to the next query. A query that forgets `WHERE org` still sees one organisation.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    /// The first instant of each month whose event partition is known to exist.
+    private let partitions = Mutex<Set<Int64>>([])
+
+    /// Connects (the pool opens connections as queries need them) and applies missing migrations.
+    public init(url: DatabaseURL, logger: Logger) async throws {
+        var configuration = url.configuration
+        configuration.options.maximumConnections = 20
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.runner = Task { await client.run() }
+        do {
+            try await PostgresMigrations.apply(on: client, logger: logger)
+        } catch {
+            runner.cancel()
+            throw MeterrError(.storage, "PostgreSQL at \(url) could not be prepared: \(String(reflecting: error))")
+        }
+    }
+
+    /// Closes the pool.
+    public func close() { runner.cancel() }
+
+    deinit { runner.cancel() }
+
+    /// Runs `body` in a transaction that sees only `org`'s rows.
+    func tenant<Result: Sendable>(
+        _ org: String, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.appRole)"), logger: logger)
+            try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` in a transaction that sees every organisation: operator paths only (exports of
+    /// all organisations, the ledger writer's batches, which hold several).
+    func acrossOrganisations<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result)
+        async throws -> Result
+    {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.operatorRole)"), logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Makes sure the event partitions for the months of `times` exist (made ahead of time for
+    /// this month and the next two by `preparePartitions(now:)`; others, such as late reports, on
+    /// first use). Partitions belong to the schema's owner, never to `meterr_app`.
+    func ensurePartitions(for times: some Sequence<Timestamp>) async throws {
+        let months = Set(times.map { $0.monthStart.milliseconds })
+        let missing = partitions.withLock { months.subtracting($0) }
+        guard !missing.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { connection in
+            // One node at a time, so two nodes never race to make the same partition.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey + 1))", logger: logger)
+            for start in missing.sorted() {
+                let end = Timestamp(milliseconds: start + 32 * 86_400_000).monthStart.milliseconds
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE TABLE IF NOT EXISTS \(Self.partitionName(start)) PARTITION OF usage_events
+                            FOR VALUES FROM (\(start)) TO (\(end))
+                            """), logger: logger)
+            }
+        }
+        _ = partitions.withLock { $0.formUnion(missing) }
+    }
+
+    /// Makes this month's partition and the next two's.
+    public func preparePartitions(now: Timestamp) async throws {
+        var month = now.monthStart
+        var months: [Timestamp] = []
+        for _ in 0..<3 {
+            months.append(month)
+            month = Timestamp(milliseconds: month.milliseconds + 32 * 86_400_000).monthStart
+        }
+        try await ensurePartitions(for: months)
+    }
+
+    /// Drops the event partitions of months that end before `cutoff`, all at once, without a DELETE
+    /// (rollups and everything else stay); returns the months dropped (`2026-01`).
+    public func dropEventMonths(before cutoff: Timestamp) async throws -> [String] {
+        var dropped: [String] = []
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey + 1))", logger: logger)
+            let rows = try await connection.query(
+                """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'usage_events'
+                """, logger: logger)
+            var names: [String] = []
+            for try await name in rows.decode(String.self) { names.append(name) }
+            for name in names.sorted() {
+                guard let start = Self.partitionStart(name),
+                    Timestamp(milliseconds: start + 32 * 86_400_000).monthStart <= cutoff
+                else { continue }
+                // The ids go with the events: an id may be reported again once its month is gone.
+                let end = Timestamp(milliseconds: start + 32 * 86_400_000).monthStart.milliseconds
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.operatorRole)"), logger: logger)
+                try await connection.query(
+                    "DELETE FROM usage_event_ids WHERE ts >= \(start) AND ts < \(end)", logger: logger)
+                // The partition is the owner's to drop.
+                try await connection.query("RESET ROLE", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), logger: logger)
+                dropped.append(String(Timestamp(milliseconds: start).rfc3339.prefix(7)))
+            }
+        }
+        partitions.withLock { $0.removeAll() }
+        return dropped
+    }
+
+    /// `usage_events_2026_12` for December 2026.
+    static func partitionName(_ monthStart: Int64) -> String {
+        let text = Timestamp(milliseconds: monthStart).rfc3339
+        return "usage_events_" + text.prefix(4) + "_" + text.dropFirst(5).prefix(2)
+    }
+
+    static func partitionStart(_ name: String) -> Int64? {
+        let suffix = name.dropFirst("usage_events_".count)
+        guard name.hasPrefix("usage_events_"), suffix.count == 7,
+            let start = Timestamp(rfc3339: suffix.replacingOccurrences(of: "_", with: "-") + "-01T00:00:00Z")
+        else { return nil }
+        return start.milliseconds
+    }
+}
