@@ -11,8 +11,8 @@ extension PostgresStore: UsageLedger {
         request_id, upstream_request_id, route, cache_hit, saved_nanos
         """
     static let columnCount = 30
-    /// Rows per INSERT: PostgreSQL takes at most 65,535 parameters per statement.
-    static let rowsPerStatement = 1_000
+    /// Rows per statement, so one statement's arrays stay a few megabytes.
+    static let rowsPerStatement = 5_000
 
     public func append(_ events: [UsageEvent]) async throws -> [Bool] {
         if events.isEmpty { return [] }
@@ -67,95 +67,109 @@ extension PostgresStore: UsageLedger {
         return inserted
     }
 
+    /// One INSERT for a batch of events: a parameter per column, each an array over the batch.
     static func insert(_ events: [UsageEvent]) throws -> PostgresQuery {
-        var binds = PostgresBindings(capacity: events.count * columnCount)
-        var values: [String] = []
-        values.reserveCapacity(events.count)
-        for (row, event) in events.enumerated() {
-            let base = row * columnCount
-            // `tags` (the eighth column) is bound as text and stored as jsonb.
-            values.append(
-                "(" + (1...columnCount).map { "$\(base + $0)" + ($0 == 8 ? "::jsonb" : "") }.joined(separator: ",")
-                    + ")")
-            let usage = event.usage
-            try binds.append(event.org)
-            try binds.append(event.id)
-            try binds.append(event.ts.milliseconds)
-            try binds.append(event.team)
-            try binds.append(event.user)
-            try binds.append(event.project)
-            try binds.append(event.keyId)
-            try binds.append(event.tags.isEmpty ? nil : JSONText.object(event.tags))
-            try binds.append(event.provider.rawValue)
-            try binds.append(event.model)
-            try binds.append(event.modelRequested)
-            try binds.append(event.endpoint)
-            try binds.append(Int64(usage.inputTokens))
-            try binds.append(Int64(usage.cacheReadTokens))
-            try binds.append(Int64(usage.cacheWriteTokens))
-            try binds.append(Int64(usage.cacheWrite1hTokens))
-            try binds.append(Int64(usage.outputTokens))
-            try binds.append(Int64(usage.reasoningTokens))
-            try binds.append(event.cost?.nanos)
-            try binds.append(event.priceId)
-            try binds.append(event.usageSource.rawValue)
-            try binds.append(event.stream)
-            try binds.append(event.status.map(Int32.init(clamping:)))
-            try binds.append(event.latencyMs.map(Int32.init(clamping:)))
-            try binds.append(event.ttftMs.map(Int32.init(clamping:)))
-            try binds.append(event.requestId)
-            try binds.append(event.upstreamRequestId)
-            try binds.append(event.route)
-            try binds.append(event.cacheHit)
-            try binds.append(event.saved?.nanos)
+        func texts(_ value: (UsageEvent) -> String?) -> NullableArray<String> { NullableArray(events.map(value)) }
+        func numbers(_ value: (UsageEvent) -> Int64?) -> NullableArray<Int64> { NullableArray(events.map(value)) }
+        func smalls(_ value: (UsageEvent) -> Int?) -> NullableArray<Int32> {
+            NullableArray(events.map { value($0).map(Int32.init(clamping:)) })
         }
-        let sql = "INSERT INTO usage_events (\(eventColumns)) VALUES " + values.joined(separator: ",")
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+        func flags(_ value: (UsageEvent) -> Bool) -> NullableArray<Bool> { NullableArray(events.map(value)) }
+        var binds = PostgresBindings(capacity: columnCount)
+        try binds.append(texts(\.org))
+        try binds.append(texts(\.id))
+        try binds.append(numbers { $0.ts.milliseconds })
+        try binds.append(texts(\.team))
+        try binds.append(texts(\.user))
+        try binds.append(texts(\.project))
+        try binds.append(texts(\.keyId))
+        try binds.append(texts { $0.tags.isEmpty ? nil : JSONText.object($0.tags) })
+        try binds.append(texts(\.provider.rawValue))
+        try binds.append(texts(\.model))
+        try binds.append(texts(\.modelRequested))
+        try binds.append(texts(\.endpoint))
+        try binds.append(numbers { Int64($0.usage.inputTokens) })
+        try binds.append(numbers { Int64($0.usage.cacheReadTokens) })
+        try binds.append(numbers { Int64($0.usage.cacheWriteTokens) })
+        try binds.append(numbers { Int64($0.usage.cacheWrite1hTokens) })
+        try binds.append(numbers { Int64($0.usage.outputTokens) })
+        try binds.append(numbers { Int64($0.usage.reasoningTokens) })
+        try binds.append(numbers { $0.cost?.nanos })
+        try binds.append(texts(\.priceId))
+        try binds.append(texts(\.usageSource.rawValue))
+        try binds.append(flags(\.stream))
+        try binds.append(smalls(\.status))
+        try binds.append(smalls(\.latencyMs))
+        try binds.append(smalls(\.ttftMs))
+        try binds.append(texts(\.requestId))
+        try binds.append(texts(\.upstreamRequestId))
+        try binds.append(texts(\.route))
+        try binds.append(flags(\.cacheHit))
+        try binds.append(numbers { $0.saved?.nanos })
+        return PostgresQuery(unsafeSQL: insertSQL, binds: binds)
     }
 
+    static let insertSQL = """
+        INSERT INTO usage_events (\(eventColumns))
+        SELECT org, id, ts, team, "user", project, key_id, tags::jsonb, provider, model, model_requested, endpoint,
+            input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens,
+            reasoning_tokens, cost_nanos, price_id, usage_source, stream, status, latency_ms, ttft_ms, request_id,
+            upstream_request_id, route, cache_hit, saved_nanos
+        FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[], $14::int8[], $15::int8[], $16::int8[],
+            $17::int8[], $18::int8[], $19::int8[], $20::text[], $21::text[], $22::bool[], $23::int4[], $24::int4[],
+            $25::int4[], $26::text[], $27::text[], $28::text[], $29::bool[], $30::int8[])
+            AS batch (\(eventColumns))
+        """
+
+    /// One upsert for a batch's rollup rows (distinct keys, in key order), as arrays.
     static func upsert(_ rows: ArraySlice<(RollupKey, UsageTotals)>) throws -> PostgresQuery {
-        var binds = PostgresBindings(capacity: rows.count * 15)
-        var values: [String] = []
-        for (row, (key, totals)) in rows.enumerated() {
-            let base = row * 15
-            values.append(
-                "($\(base + 1),$\(base + 2)::smallint,$\(base + 3)::smallint,"
-                    + (4...15).map { "$\(base + $0)" }.joined(separator: ",") + ")")
-            let usage = totals.usage
-            try binds.append(key.org)
-            try binds.append(Int64(key.grain.rawValue))
-            try binds.append(Int64(key.dimension.rawValue))
-            try binds.append(key.bucket)
-            try binds.append(key.value)
-            for value in [
-                totals.requests, usage.inputTokens, usage.cacheReadTokens, usage.cacheWriteTokens,
-                usage.cacheWrite1hTokens, usage.outputTokens, usage.reasoningTokens,
-            ] {
-                try binds.append(Int64(value))
-            }
-            try binds.append(totals.pricedCost.nanos)
-            try binds.append(Int64(totals.unpricedRequests))
-            try binds.append(Int64(totals.unpricedTokens))
+        func column<Value: PostgresArrayEncodable>(_ value: ((RollupKey, UsageTotals)) -> Value) -> [Value] {
+            rows.map(value)
         }
-        let sql = """
-            INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens,
-                cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos,
-                unpriced_requests, unpriced_tokens)
-            VALUES \(values.joined(separator: ","))
-            ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
-                requests = usage_rollups.requests + excluded.requests,
-                input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
-                cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens,
-                cache_write_tokens = usage_rollups.cache_write_tokens + excluded.cache_write_tokens,
-                cache_write_1h_tokens = usage_rollups.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-                output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
-                reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens,
-                cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos,
-                unpriced_requests = usage_rollups.unpriced_requests + excluded.unpriced_requests,
-                unpriced_tokens = usage_rollups.unpriced_tokens + excluded.unpriced_tokens
-            """
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+        var binds = PostgresBindings(capacity: 15)
+        try binds.append(column { $0.0.org })
+        try binds.append(column { Int64($0.0.grain.rawValue) })
+        try binds.append(column { Int64($0.0.dimension.rawValue) })
+        try binds.append(column { $0.0.bucket })
+        try binds.append(column { $0.0.value })
+        try binds.append(column { Int64($0.1.requests) })
+        try binds.append(column { Int64($0.1.usage.inputTokens) })
+        try binds.append(column { Int64($0.1.usage.cacheReadTokens) })
+        try binds.append(column { Int64($0.1.usage.cacheWriteTokens) })
+        try binds.append(column { Int64($0.1.usage.cacheWrite1hTokens) })
+        try binds.append(column { Int64($0.1.usage.outputTokens) })
+        try binds.append(column { Int64($0.1.usage.reasoningTokens) })
+        try binds.append(column { $0.1.pricedCost.nanos })
+        try binds.append(column { Int64($0.1.unpricedRequests) })
+        try binds.append(column { Int64($0.1.unpricedTokens) })
+        return PostgresQuery(unsafeSQL: upsertSQL, binds: binds)
     }
+
+    static let upsertSQL = """
+        INSERT INTO usage_rollups (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens,
+            cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos,
+            unpriced_requests, unpriced_tokens)
+        SELECT org, grain::smallint, dim::smallint, bucket, value, requests, input_tokens, cache_read_tokens,
+            cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos,
+            unpriced_requests, unpriced_tokens
+        FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[], $6::int8[], $7::int8[], $8::int8[],
+            $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::int8[])
+            AS batch (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens, cache_write_tokens,
+                cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests, unpriced_tokens)
+        ORDER BY org, grain, dim, bucket, value
+        ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
+            requests = usage_rollups.requests + excluded.requests,
+            input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
+            cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens,
+            cache_write_tokens = usage_rollups.cache_write_tokens + excluded.cache_write_tokens,
+            cache_write_1h_tokens = usage_rollups.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+            output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
+            reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens,
+            cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos,
+            unpriced_requests = usage_rollups.unpriced_requests + excluded.unpriced_requests,
+            unpriced_tokens = usage_rollups.unpriced_tokens + excluded.unpriced_tokens
+        """
 
     public func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
         var sql = "SELECT seq, \(Self.selectColumns) FROM usage_events WHERE org = $1"
