@@ -17,6 +17,27 @@ extension PostgresStore: UsageLedger {
     public func append(_ events: [UsageEvent]) async throws -> [Bool] {
         if events.isEmpty { return [] }
         try await ensurePartitions(for: events.map(\.ts))
+        do {
+            return try await appendOnce(events)
+        } catch  where Self.sqlState(of: error) == "23514" {
+            // No partition for a row: another node's retention dropped a month this node thought it
+            // had. Look again, make it, and try once more.
+            forgetPartitions()
+            try await ensurePartitions(for: events.map(\.ts))
+            return try await appendOnce(events)
+        }
+    }
+
+    /// The SQLSTATE of a server error, also when a transaction wraps it.
+    static func sqlState(of error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError, let inner = error.closureError {
+            return sqlState(of: inner)
+        }
+        return nil
+    }
+
+    private func appendOnce(_ events: [UsageEvent]) async throws -> [Bool] {
         // One transaction for the batch; each organisation's rows are written as that organisation,
         // so row-level security checks every one.
         var inserted = [Bool](repeating: false, count: events.count)

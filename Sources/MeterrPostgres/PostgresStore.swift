@@ -87,6 +87,9 @@ public final class PostgresStore: Sendable {
         _ = partitions.withLock { $0.formUnion(missing) }
     }
 
+    /// Forgets which partitions exist, so the next append looks again.
+    func forgetPartitions() { partitions.withLock { $0.removeAll() } }
+
     /// Makes this month's partition and the next two's.
     public func preparePartitions(now: Timestamp) async throws {
         var month = now.monthStart
@@ -128,7 +131,7 @@ public final class PostgresStore: Sendable {
                 dropped.append(String(Timestamp(milliseconds: start).rfc3339.prefix(7)))
             }
         }
-        partitions.withLock { $0.removeAll() }
+        forgetPartitions()
         return dropped
     }
 

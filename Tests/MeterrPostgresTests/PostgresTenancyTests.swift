@@ -98,6 +98,21 @@ struct PostgresTenancyTests {
         }
     }
 
+    @Test("A month another node's retention dropped is made again when a late report for it arrives")
+    func partitionDroppedElsewhere() async throws {
+        try await TestCluster.withStore { first, ownerURL in
+            let second = try await PostgresStore(url: try DatabaseURL(ownerURL), logger: TestCluster.logger)
+            defer { second.close() }
+            _ = try await first.append([Fixture.event("old", "2026-09-10T00:00:00.000Z")])
+            #expect(try await second.dropEventMonths(before: Fixture.at("2026-11-01T00:00:00Z")) == ["2026-09"])
+            // The first node still believes September's partition exists.
+            #expect(try await first.append([Fixture.event("late", "2026-09-11T00:00:00.000Z")]) == [true])
+            var ids: [String] = []
+            try await second.forEachEvent(org: "org_a", from: nil, to: nil) { ids.append($0.id) }
+            #expect(ids == ["late"])
+        }
+    }
+
     func partitionNames(_ store: PostgresStore) async throws -> [String] {
         var names: [String] = []
         for try await name in try await store.client.query(
