@@ -23,7 +23,7 @@ struct ReporterTests {
             ingest.received == [["size-0", "size-1", "size-2", "size-3"], ["size-4", "size-5", "size-6", "size-7"]])
         #expect(reporter.counters.pending == 2, "the last two wait for a full batch or the interval")
 
-        await reporter.shutdown()
+        await reporter.shutdown(timeout: .seconds(120))
         #expect(ingest.received.last == ["size-8", "size-9"])
         #expect(reporter.counters.sent == 10)
         #expect(reporter.counters.pending == 0)
@@ -137,7 +137,8 @@ struct ReporterTests {
         bad.usage.inputTokens = -1
         reporter.report(bad)
         reporter.report(sampleEvent("good"))
-        await reporter.shutdown()
+        // Long enough for a loaded machine: shutdown returns as soon as the buffer is delivered.
+        await reporter.shutdown(timeout: .seconds(120))
         #expect(reporter.counters.rejected == 1)
         #expect(ingest.received == [["good"]])
     }

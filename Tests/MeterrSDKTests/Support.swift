@@ -47,8 +47,10 @@ final class FakeIngest: Sendable {
     }
 }
 
-/// Waits, bounded, until `condition` holds; returns whether it did.
-func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// Waits, bounded, until `condition` holds, checking every 20 ms; returns whether it did. The limit
+/// is generous: it only matters when the condition never holds, and a machine loaded by other builds
+/// can take many seconds per step.
+func eventually(within limit: Duration = .seconds(120), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
