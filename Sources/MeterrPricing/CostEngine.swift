@@ -148,25 +148,45 @@ public final class PricingWarnings: Sendable {
 /// `Σ tokens × price × tier ppm × discount ppm`, divided once by 10^18 and rounded half to even to whole
 /// nano-dollars. Tool-call fees (exact nano-dollars) are added after, unscaled.
 public struct CostEngine: UsagePricer {
+    /// Everything the engine holds, behind one reference: an engine is handed to every call, and a
+    /// copy then costs one retain instead of one per array and dictionary of the catalog.
+    private final class Storage: Sendable {
+        let catalog: PriceCatalog
+        let azureDeployments: [String: String]
+        let overridesByOrg: [String: [OrgPriceOverride]]
+        let warnings: PricingWarnings
+
+        init(
+            catalog: PriceCatalog, azureDeployments: [String: String], overridesByOrg: [String: [OrgPriceOverride]],
+            warnings: PricingWarnings
+        ) {
+            self.catalog = catalog
+            self.azureDeployments = azureDeployments
+            self.overridesByOrg = overridesByOrg
+            self.warnings = warnings
+        }
+    }
+
+    private let storage: Storage
     /// The catalog prices are read from.
-    public let catalog: PriceCatalog
+    public var catalog: PriceCatalog { storage.catalog }
     /// Azure deployment name (lower-cased) → model name.
-    public let azureDeployments: [String: String]
-    let overridesByOrg: [String: [OrgPriceOverride]]
+    public var azureDeployments: [String: String] { storage.azureDeployments }
+    var overridesByOrg: [String: [OrgPriceOverride]] { storage.overridesByOrg }
     /// Calls that found no price.
-    public let warnings: PricingWarnings
+    public var warnings: PricingWarnings { storage.warnings }
 
     /// Creates an engine.
     public init(
         catalog: PriceCatalog, azureDeployments: [String: String] = [:], overrides: [OrgPriceOverride] = [],
         warnings: PricingWarnings = PricingWarnings()
     ) {
-        self.catalog = catalog
-        // Azure deployment names are case-insensitive.
-        self.azureDeployments = Dictionary(
-            azureDeployments.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
-        self.overridesByOrg = Dictionary(grouping: overrides, by: \.org)
-        self.warnings = warnings
+        storage = Storage(
+            catalog: catalog,
+            // Azure deployment names are case-insensitive.
+            azureDeployments: Dictionary(
+                azureDeployments.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first }),
+            overridesByOrg: Dictionary(grouping: overrides, by: \.org), warnings: warnings)
     }
 
     /// Prices a usage event at its own time; `nil` (and a counted warning) when its model has no price. The

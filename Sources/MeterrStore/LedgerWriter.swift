@@ -167,8 +167,14 @@ public final class LedgerWriter: Service, Sendable {
                     count += state.queue[taken].events.count
                     taken += 1
                 }
-                let group = Array(state.queue.prefix(taken))
-                state.queue.removeFirst(taken)
+                // Usually the whole queue: its buffer is handed over, not copied submission by submission.
+                var group: [Submission] = []
+                if taken == state.queue.count {
+                    swap(&group, &state.queue)
+                } else {
+                    group = Array(state.queue.prefix(taken))
+                    state.queue.removeFirst(taken)
+                }
                 state.queuedEvents -= count
                 return .group(group)
             }
@@ -192,7 +198,9 @@ public final class LedgerWriter: Service, Sendable {
     }
 
     private func commit(_ group: [Submission]) async {
-        let events = group.flatMap(\.events)
+        var events: [UsageEvent] = []
+        events.reserveCapacity(group.reduce(0) { $0 + $1.events.count })
+        for submission in group { events.append(contentsOf: submission.events) }
         let shapes = group.compactMap { $0.shape?() }
         do {
             let inserted = try await ledger.append(events, shapes: shapes)

@@ -148,20 +148,46 @@ final class Gateway: Sendable {
     }
 
     /// Where and how a call goes upstream, and what its answer is read with.
-    struct UpstreamPlan: Sendable {
-        var request: UpstreamRequest
-        var call: GatewayCall
-        var target: Provider
+    ///
+    /// A class: the exchange reads it at each step of the answer, and a reference is one retain where
+    /// a copy of the struct retained each of its two dozen references.
+    final class UpstreamPlan: Sendable {
+        let request: UpstreamRequest
+        let call: GatewayCall
+        let target: Provider
         /// The provider format the answer speaks (OpenAI's for compatible surfaces).
-        var wire: Provider
-        var injectedUsage: Bool
-        var limitHeaders: HTTPFields
+        let wire: Provider
+        let injectedUsage: Bool
+        let limitHeaders: HTTPFields
         /// The translation of a `/v1` call to the target's native API, whose answer goes back in OpenAI's format.
-        var translation: GatewayTranslation? = nil
+        let translation: GatewayTranslation?
         /// A call to a virtual model: its decision and attempts, for falling back.
-        var routing: RouteAttempts? = nil
+        let routing: RouteAttempts?
         /// What the response cache does with the answer.
-        var cache: GatewayCache.Use = .none
+        let cache: GatewayCache.Use
+
+        init(
+            request: UpstreamRequest, call: GatewayCall, target: Provider, wire: Provider, injectedUsage: Bool,
+            limitHeaders: HTTPFields, translation: GatewayTranslation? = nil, routing: RouteAttempts? = nil,
+            cache: GatewayCache.Use = .none
+        ) {
+            self.request = request
+            self.call = call
+            self.target = target
+            self.wire = wire
+            self.injectedUsage = injectedUsage
+            self.limitHeaders = limitHeaders
+            self.translation = translation
+            self.routing = routing
+            self.cache = cache
+        }
+
+        /// The same plan with what the response cache does with its answer.
+        func caching(_ use: GatewayCache.Use) -> UpstreamPlan {
+            UpstreamPlan(
+                request: request, call: call, target: target, wire: wire, injectedUsage: injectedUsage,
+                limitHeaders: limitHeaders, translation: translation, routing: routing, cache: use)
+        }
     }
 
     /// The one place a gateway error becomes an answer: the status from its code (as on `/api`), the

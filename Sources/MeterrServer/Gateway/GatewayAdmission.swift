@@ -95,9 +95,8 @@ extension Gateway {
                     limitHeaders: limitHeaders)
                 if let hit { return .reply(hit) }
                 switch await firstAttempt(call, inspected, decision: decision, limitHeaders: limitHeaders) {
-                case .attempt(var plan):
-                    plan.cache = cacheUse
-                    return .forward(plan)
+                case .attempt(let plan):
+                    return .forward(plan.caching(cacheUse))
                 case .exhausted(let refusal): throw refusal
                 }
             }
