@@ -1,13 +1,20 @@
-/// Bytes as lower-case hexadecimal text (digests, keys).
+/// Lower-case hexadecimal text of bytes (digests, keys' hashes, cache keys).
 public enum Hex {
+    /// `bytes` as lower-case hex. Inlinable, so each caller's sequence (a digest, an array) is
+    /// iterated directly rather than through a generic witness on every byte: API keys are hashed
+    /// on every gateway call.
+    @inlinable
     public static func string(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
-        text.reserveCapacity(bytes.underestimatedCount * 2)
+        // A SHA-256 digest's 64 digits without growing.
+        text.reserveCapacity(max(bytes.underestimatedCount * 2, 64))
         for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 15)])
+            text.append(digit(byte >> 4))
+            text.append(digit(byte & 15))
         }
         return String(decoding: text, as: UTF8.self)
     }
+
+    @inlinable
+    static func digit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
 }

@@ -22,7 +22,10 @@ package struct UpstreamEndpoint: Sendable, Hashable {
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         rest = rest[authorityEnd...]
-        guard !authority.contains("@"), !rest.contains("?"), !rest.contains("#") else { return nil }
+        // Byte tests: with Foundation imported, a string argument would search through NSString.
+        guard !authority.utf8.contains(UInt8(ascii: "@")), !rest.utf8.contains(UInt8(ascii: "?")),
+            !rest.utf8.contains(UInt8(ascii: "#"))
+        else { return nil }
         var path = String(rest)
         while path.hasSuffix("/") { path.removeLast() }
         basePath = path
@@ -78,12 +81,13 @@ package struct UpstreamEndpoint: Sendable, Hashable {
 
     /// The `Host` header: the port only when it is not the scheme's own.
     package var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
+        let name = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         return port == (tls ? 443 : 80) ? name : "\(name):\(port)"
     }
 
     /// Whether the host is an address literal (no server name to send in TLS).
     package var hostIsAddress: Bool {
-        host.contains(":") || host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) }
+        host.utf8.contains(UInt8(ascii: ":"))
+            || host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) }
     }
 }
