@@ -9,6 +9,8 @@ import MeterrStore
 //                                                       events/s committed through the group-commit writer,
 //                                                       into SQLite or PostgreSQL
 //   meterr-ledger-bench summary [--events N] [--data D] [--start T] GET /api/usage/summary's query for a month
+//   meterr-ledger-bench holds --database-url postgres://… [--calls N] [--callers N]
+//                                                       hard-budget admissions (hold, then settle) per second
 // The HTTP ingest benchmark is scripts/bench-ledger.sh (wrk against `meterr serve`).
 
 func monotonicSeconds() -> Double {
@@ -158,11 +160,53 @@ func summary() async throws {
     if stringOption("--data") == nil { try? FileManager.default.removeItem(atPath: directory) }
 }
 
+/// Hard-budget admissions on PostgreSQL: `--callers` concurrent callers hold a worst case against
+/// one organisation budget and one team budget (the hot rows every call of a team locks), then
+/// settle it, `--calls` times in all.
+func holds() async throws {
+    let calls = option("--calls", default: 20_000)
+    let callers = option("--callers", default: 8)
+    guard let url = stringOption("--database-url") else {
+        print("holds needs --database-url postgres://…")
+        exit(2)
+    }
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let store = try await PostgresStore(url: try DatabaseURL(url), logger: logger)
+    let period = Timestamp.now().monthStart
+    let budgets = [
+        BudgetPeriodLimit(budgetId: "bud_org", periodStart: period, limit: Money(nanos: .max / 4)),
+        BudgetPeriodLimit(budgetId: "bud_team", periodStart: period, limit: Money(nanos: .max / 4)),
+    ]
+    let began = monotonicSeconds()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<callers {
+            group.addTask {
+                for _ in stride(from: caller, to: calls, by: callers) {
+                    guard
+                        case .held(let id) = try await store.hold(
+                            org: "org_bench", amount: Money(nanos: 50_000_000), budgets: budgets, ttl: .seconds(300))
+                    else { continue }
+                    try await store.settle(org: "org_bench", holdId: id, actual: Money(nanos: 30_000_000))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = monotonicSeconds() - began
+    store.close()
+    print(
+        "holds: \(calls) calls held and settled on 2 budgets in \(String(format: "%.2f", elapsed)) s = "
+            + "\(Int(Double(calls) / elapsed)) calls/s (\(callers) callers)")
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "ingest": try await ingest()
 case "summary": try await summary()
+case "holds": try await holds()
 default:
     print(
-        "usage: meterr-ledger-bench ingest [--events N] [--batch N] [--clients N] | summary [--events N] [--data DIR]")
+        "usage: meterr-ledger-bench ingest [--events N] [--batch N] [--clients N] [--database-url URL] | "
+            + "summary [--events N] [--data DIR] | holds --database-url URL [--calls N] [--callers N]")
     exit(2)
 }
