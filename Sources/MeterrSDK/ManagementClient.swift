@@ -45,7 +45,7 @@ public struct ManagementClient: Sendable {
 
     /// Totals of requests, tokens and cost, per group and overall (`GET /api/usage/summary`).
     /// - Parameters:
-    ///   - from: default: the start of this month (UTC).
+    ///   - from: default: the start of this month in the organisation's time zone.
     ///   - to: default: now.
     public func summary(groupBy: SummaryGrouping = .none, from: Timestamp? = nil, to: Timestamp? = nil)
         async throws(MeterrError) -> UsageSummary

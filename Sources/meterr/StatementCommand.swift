@@ -8,7 +8,9 @@ import MeterrSDK
 struct StatementCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "statement",
-        abstract: "A calendar month's chargeback statement (UTC): line items per team, project, provider and model.")
+        abstract:
+            "A calendar month's chargeback statement, in the organisation's time zone: line items per team, project, "
+            + "provider and model.")
 
     @Argument(help: "The month, e.g. 2026-11.") var month: String
     @Option(help: "One team's statement (default: the whole organisation).") var team: String?
@@ -29,7 +31,8 @@ struct StatementCommand: AsyncParsableCommand {
         case "table":
             let statement = try await client.statement(month: month, team: team)
             print(
-                "Statement \(statement.month)\(statement.team.map { " for team \($0)" } ?? "") (\(statement.org), UTC)")
+                "Statement \(statement.month)\(statement.team.map { " for team \($0)" } ?? "") (\(statement.org), \(statement.timeZone))"
+            )
             for line in statement.lines {
                 let cost = line.totals.cost.map { "$" + $0.decimalString } ?? "unpriced"
                 print(
