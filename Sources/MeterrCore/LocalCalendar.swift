@@ -46,8 +46,19 @@ public struct LocalCalendar: Sendable, Hashable {
         isUTC ? time.dayStart.adding(milliseconds: 86_400_000) : end(of: .day, holding: time)
     }
 
-    /// The start of the local week (from Monday) that holds `time`.
-    public func weekStart(_ time: Timestamp) -> Timestamp { start(of: .weekOfYear, holding: time) }
+    /// A calendar period: a day, a week from Monday, a month.
+    public enum Period: Sendable {
+        case day, week, month
+    }
+
+    /// The local period that holds `time`: its start, and the start of the next one.
+    public func bounds(of period: Period, holding time: Timestamp) -> (start: Timestamp, end: Timestamp) {
+        switch period {
+        case .day: (dayStart(time), nextDayStart(time))
+        case .week: (start(of: .weekOfYear, holding: time), end(of: .weekOfYear, holding: time))
+        case .month: (monthStart(time), nextMonthStart(time))
+        }
+    }
 
     /// The start of the local month that holds `time`.
     public func monthStart(_ time: Timestamp) -> Timestamp {

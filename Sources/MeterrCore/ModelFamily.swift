@@ -8,6 +8,14 @@ public enum ModelFamily {
         "[0-9][0-9][0-9]",
     ]
 
+    /// The snapshots of `name` as a POSIX regular expression (PostgreSQL's `~`): the same suffixes as
+    /// `snapshotPatterns`.
+    public static func snapshotRegex(_ name: String) -> String {
+        let escaped = name.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
+        return "^" + escaped
+            + "-([0-9]{4}-[0-1][0-9]-[0-3][0-9]|20[0-9]{2}[0-1][0-9][0-3][0-9]|[0-9]{2}[0-1][0-9]|[0-9]{3})$"
+    }
+
     /// Whether `model` is `name` or one of its dated snapshots.
     public static func matches(_ name: String, model: String) -> Bool {
         guard model != name else { return true }

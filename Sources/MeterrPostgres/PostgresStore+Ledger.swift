@@ -43,13 +43,12 @@ extension PostgresStore: UsageLedger {
         var inserted = [Bool](repeating: false, count: events.count)
         let byOrg = Dictionary(grouping: events.indices, by: { events[$0].org })
         let fresh = try await client.withTransaction(logger: logger) { connection -> [Int] in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.appRole)"), logger: logger)
+            try await become(PostgresMigrations.appRole, on: connection)
             var fresh: [Int] = []
             var deltas = RollupDeltas()
             for org in byOrg.keys.sorted() {
                 let indices = byOrg[org]!
-                try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+                try await see(org, on: connection)
                 // Ids first: those the database did not have are the new events (the first of
                 // duplicates within the batch).
                 let ids = indices.map { events[$0].id }
@@ -75,7 +74,7 @@ extension PostgresStore: UsageLedger {
             var byOrgRows: [String: [(RollupKey, UsageTotals)]] = [:]
             deltas.forEachRow { key, totals in byOrgRows[key.org, default: []].append((key, totals)) }
             for org in byOrgRows.keys.sorted() {
-                try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+                try await see(org, on: connection)
                 let rows = byOrgRows[org]!.sorted { $0.0 < $1.0 }
                 for chunk in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
                     try await connection.query(
@@ -208,7 +207,8 @@ extension PostgresStore: UsageLedger {
         ]
         for case (let column, let value?) in columns { sql += " AND \(column) = " + (try parameter(value)) }
         if let model = filter.model {
-            sql += " AND (model = \(try parameter(model)) OR model ~ \(try parameter(Self.snapshotPattern(model))))"
+            sql +=
+                " AND (model = \(try parameter(model)) OR model ~ \(try parameter(ModelFamily.snapshotRegex(model))))"
         }
         for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
             sql += " AND tags ->> \(try parameter(key)) = \(try parameter(value))"
@@ -228,13 +228,6 @@ extension PostgresStore: UsageLedger {
         let page = rows.prefix(limit)
         let next = rows.count > limit ? page.last.map { EventCursor(ts: $0.1.ts.milliseconds, sequence: $0.0) } : nil
         return EventPage(events: page.map { $0.1 }, nextCursor: next)
-    }
-
-    /// A model's dated snapshots as a regular expression (`ModelFamily`'s patterns).
-    static func snapshotPattern(_ model: String) -> String {
-        let escaped = model.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
-        return "^" + escaped
-            + "-([0-9]{4}-[0-1][0-9]-[0-3][0-9]|20[0-9]{2}[0-1][0-9][0-3][0-9]|[0-9]{2}[0-1][0-9]|[0-9]{3})$"
     }
 
     public func summary(

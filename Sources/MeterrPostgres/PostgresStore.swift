@@ -39,14 +39,28 @@ public final class PostgresStore: Sendable {
 
     deinit { runner.cancel() }
 
+    /// Makes the rest of `connection`'s transaction run as `role` (`SET LOCAL ROLE`: undone at its end).
+    func become(_ role: String, on connection: PostgresConnection) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(role)"), logger: logger)
+    }
+
+    /// Names the organisation the rest of `connection`'s transaction sees (`app.org_id`, undone at its end).
+    func see(_ org: String, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+    }
+
+    /// Makes or drops event partitions one node at a time, for the rest of the transaction.
+    func lockPartitions(on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey + 1))", logger: logger)
+    }
+
     /// Runs `body` in a transaction that sees only `org`'s rows.
     func tenant<Result: Sendable>(
         _ org: String, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.appRole)"), logger: logger)
-            try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+            try await become(PostgresMigrations.appRole, on: connection)
+            try await see(org, on: connection)
             return try await body(connection)
         }
     }
@@ -57,8 +71,7 @@ public final class PostgresStore: Sendable {
         async throws -> Result
     {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.operatorRole)"), logger: logger)
+            try await become(PostgresMigrations.operatorRole, on: connection)
             return try await body(connection)
         }
     }
@@ -72,10 +85,9 @@ public final class PostgresStore: Sendable {
         guard !missing.isEmpty else { return }
         try await client.withTransaction(logger: logger) { connection in
             // One node at a time, so two nodes never race to make the same partition.
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey + 1))", logger: logger)
+            try await lockPartitions(on: connection)
             for start in missing.sorted() {
-                let end = Timestamp(milliseconds: start + 32 * 86_400_000).monthStart.milliseconds
+                let end = LocalCalendar.utc.nextMonthStart(Timestamp(milliseconds: start)).milliseconds
                 try await connection.query(
                     PostgresQuery(
                         unsafeSQL: """
@@ -96,7 +108,7 @@ public final class PostgresStore: Sendable {
         var months: [Timestamp] = []
         for _ in 0..<3 {
             months.append(month)
-            month = Timestamp(milliseconds: month.milliseconds + 32 * 86_400_000).monthStart
+            month = LocalCalendar.utc.nextMonthStart(month)
         }
         try await ensurePartitions(for: months)
     }
@@ -106,8 +118,7 @@ public final class PostgresStore: Sendable {
     public func dropEventMonths(before cutoff: Timestamp) async throws -> [String] {
         var dropped: [String] = []
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey + 1))", logger: logger)
+            try await lockPartitions(on: connection)
             let rows = try await connection.query(
                 """
                 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -116,13 +127,11 @@ public final class PostgresStore: Sendable {
             var names: [String] = []
             for try await name in rows.decode(String.self) { names.append(name) }
             for name in names.sorted() {
-                guard let start = Self.partitionStart(name),
-                    Timestamp(milliseconds: start + 32 * 86_400_000).monthStart <= cutoff
-                else { continue }
+                guard let start = Self.partitionStart(name) else { continue }
+                let end = LocalCalendar.utc.nextMonthStart(Timestamp(milliseconds: start)).milliseconds
+                guard end <= cutoff.milliseconds else { continue }
                 // The ids go with the events: an id may be reported again once its month is gone.
-                let end = Timestamp(milliseconds: start + 32 * 86_400_000).monthStart.milliseconds
-                try await connection.query(
-                    PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(PostgresMigrations.operatorRole)"), logger: logger)
+                try await become(PostgresMigrations.operatorRole, on: connection)
                 try await connection.query(
                     "DELETE FROM usage_event_ids WHERE ts >= \(start) AND ts < \(end)", logger: logger)
                 // The partition is the owner's to drop.

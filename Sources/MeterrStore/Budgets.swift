@@ -125,15 +125,8 @@ public enum BudgetPeriod: Sendable, Hashable {
             let end = time.hourStart.adding(milliseconds: 3_600_000)
             return (end.adding(milliseconds: -Int64(hours) * 3_600_000), end)
         }
-        var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = zone
-        let date = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
-        let component: Calendar.Component = self == .day ? .day : self == .week ? .weekOfYear : .month
-        let interval = calendar.dateInterval(of: component, for: date)!
-        return (
-            Timestamp(milliseconds: Int64((interval.start.timeIntervalSince1970 * 1000).rounded())),
-            Timestamp(milliseconds: Int64((interval.end.timeIntervalSince1970 * 1000).rounded()))
-        )
+        return LocalCalendar(zone: zone).bounds(
+            of: self == .day ? .day : self == .week ? .week : .month, holding: time)
     }
 }
 

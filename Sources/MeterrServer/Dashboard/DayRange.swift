@@ -33,7 +33,4 @@ struct DayRange: Sendable {
             self.end = nil
         }
     }
-
-    /// Whether a start was chosen (a range replaces the page's default period).
-    var isChosen: Bool { from != nil }
 }

@@ -137,14 +137,8 @@ enum Format {
 
     /// A time in a time zone, with the zone's name: `2027-01-01 00:00 Europe/Berlin`.
     static func time(_ ts: Timestamp, in zone: TimeZone) -> String {
-        guard zone.identifier != "UTC", zone.identifier != "GMT" else { return time(ts) + " UTC" }
-        var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = zone
-        let parts = calendar.dateComponents(
-            [.year, .month, .day, .hour, .minute], from: Date(timeIntervalSince1970: Double(ts.milliseconds) / 1000))
-        func two(_ value: Int?) -> String { (value ?? 0) < 10 ? "0\(value ?? 0)" : "\(value ?? 0)" }
-        return "\(parts.year ?? 0)-\(two(parts.month))-\(two(parts.day)) \(two(parts.hour)):\(two(parts.minute)) "
-            + zone.identifier
+        let calendar = LocalCalendar(zone: zone)
+        return calendar.time(ts) + " " + calendar.identifier
     }
 
     /// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00`.

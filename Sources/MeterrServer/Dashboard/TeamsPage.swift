@@ -13,19 +13,9 @@ extension DashboardRoutes {
         func ranges(now: Timestamp, calendar: LocalCalendar) -> (
             current: (Timestamp, Timestamp), previous: (Timestamp, Timestamp)
         ) {
-            let start: Timestamp
-            switch self {
-            case .day: start = calendar.dayStart(now)
-            case .week: start = calendar.weekStart(now)
-            case .month: start = calendar.monthStart(now)
-            }
-            let before = start.adding(milliseconds: -1)
-            let previousStart: Timestamp
-            switch self {
-            case .day: previousStart = calendar.dayStart(before)
-            case .week: previousStart = calendar.weekStart(before)
-            case .month: previousStart = calendar.monthStart(before)
-            }
+            let unit: LocalCalendar.Period = self == .day ? .day : self == .week ? .week : .month
+            let start = calendar.bounds(of: unit, holding: now).start
+            let previousStart = calendar.bounds(of: unit, holding: start.adding(milliseconds: -1)).start
             let elapsed = now.milliseconds - start.milliseconds
             return ((start, now), (previousStart, previousStart.adding(milliseconds: elapsed)))
         }

@@ -130,11 +130,13 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         }
         guard !calendar.isUTC else { return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) } }
         var days: [DayValue: Int64] = [:]
+        // Each hour's local day is worked out once, not once per row of the hour.
+        var dayOfHour: [Int64: Int64] = [:]
         for (bucket, value, cost) in rows {
-            days[
-                DayValue(day: calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds, value: value), default: 0
-            ] +=
-                cost
+            if dayOfHour[bucket] == nil {
+                dayOfHour[bucket] = calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds
+            }
+            days[DayValue(day: dayOfHour[bucket]!, value: value), default: 0] += cost
         }
         return days.map { (Timestamp(milliseconds: $0.key.day), $0.key.value, Money(nanos: $0.value)) }
     }
