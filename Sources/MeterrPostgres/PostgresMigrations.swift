@@ -96,6 +96,9 @@ enum PostgresMigrations {
                 "CREATE INDEX budget_holds_expiry ON budget_holds (expires_at)",
             ] + tenantTables(["budget_counters", "budget_holds"])
         ),
+        (3, accounts),
+        (4, operations),
+        (5, budgetsAndShapes),
     ]
 
     /// Row-level security on tenant tables: forced (the owner is held to it too), one policy per role.

@@ -14,17 +14,20 @@ import Synchronization
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// The time the store writes (creation times, audit entries); hold expiry uses the database's clock.
+    public let clock: WallClock
     private let runner: Task<Void, Never>
     /// The first instant of each month whose event partition is known to exist.
     private let partitions = Mutex<Set<Int64>>([])
 
     /// Connects (the pool opens connections as queries need them) and applies missing migrations.
-    public init(url: DatabaseURL, logger: Logger) async throws {
+    public init(url: DatabaseURL, clock: WallClock = .system, logger: Logger) async throws {
         var configuration = url.configuration
         configuration.options.maximumConnections = 20
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.clock = clock
         self.runner = Task { await client.run() }
         do {
             try await PostgresMigrations.apply(on: client, logger: logger)
@@ -47,6 +50,17 @@ public final class PostgresStore: Sendable {
     /// Names the organisation the rest of `connection`'s transaction sees (`app.org_id`, undone at its end).
     func see(_ org: String, on connection: PostgresConnection) async throws {
         try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
+    }
+
+    /// Records an audit entry in the caller's transaction (of `org`'s tenant transaction).
+    func log(
+        on connection: PostgresConnection, org: String, actor: String, action: String, target: String?, detail: String?
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO audit_log (org, at, actor, action, target, detail)
+            VALUES (\(org), \(clock.now().milliseconds), \(actor), \(action), \(target), \(detail))
+            """, logger: logger)
     }
 
     /// Makes or drops event partitions one node at a time, for the rest of the transaction.

@@ -49,11 +49,40 @@ enum TestCluster {
     }
 
     /// A store on a fresh database.
-    static func withStore(_ body: (PostgresStore, _ ownerURL: String) async throws -> Void) async throws {
+    static func withStore(
+        clock: WallClock = .system, _ body: (PostgresStore, _ ownerURL: String) async throws -> Void
+    ) async throws {
         try await withDatabase { ownerURL, _ in
-            let store = try await PostgresStore(url: try DatabaseURL(ownerURL), logger: logger)
+            let store = try await PostgresStore(url: try DatabaseURL(ownerURL), clock: clock, logger: logger)
             defer { store.close() }
             try await body(store, ownerURL)
+        }
+    }
+}
+
+/// The databases every store's conformance tests run on: SQLite always, PostgreSQL when the suite has
+/// a cluster.
+enum StoreDatabase: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var available: [StoreDatabase] { TestCluster.unavailable == nil ? allCases : [.sqlite] }
+
+    /// Runs `body` with a fresh store of this database, seen as `Store` (a store protocol, or a
+    /// composition of them: `(any AlertStore & WebhookStore).self`).
+    func withStore<Store>(
+        as _: Store.Type, clock: WallClock = .system, _ body: (Store) async throws -> Void
+    ) async throws {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString).path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let store = try SQLiteStore(directory: directory, clock: clock)
+            try await body(try #require(store as? Store, "SQLiteStore is no \(Store.self)"))
+        case .postgres:
+            try await TestCluster.withStore(clock: clock) { store, _ in
+                try await body(try #require(store as? Store, "PostgresStore is no \(Store.self)"))
+            }
         }
     }
 }

@@ -1,0 +1,4 @@
+extension PostgresMigrations {
+    /// Budgets and their closed periods, call shapes, call health.
+    static let budgetsAndShapes: [String] = []
+}
