@@ -145,6 +145,7 @@ let package = Package(
                 "MeterrCore",
                 "MeterrGatewayChannel",
                 "MeterrMCP",
+                "MeterrPostgres",
                 "MeterrPricing",
                 "MeterrProviders",
                 "MeterrRouter",
@@ -204,6 +205,7 @@ let package = Package(
             dependencies: [
                 "MeterrCore",
                 "MeterrMCP",
+                "MeterrPostgres",
                 "MeterrPricing",
                 "MeterrSDK",
                 "MeterrStore",

@@ -7,11 +7,15 @@ public struct BudgetPeriodLimit: Sendable, Hashable {
     public var budgetId: String
     public var periodStart: Timestamp
     public var limit: Money
+    /// What the ledger says the period had spent when this node loaded it: the period's counter
+    /// starts from it when no node has counted the period yet.
+    public var spentBefore: Money
 
-    public init(budgetId: String, periodStart: Timestamp, limit: Money) {
+    public init(budgetId: String, periodStart: Timestamp, limit: Money, spentBefore: Money = .zero) {
         self.budgetId = budgetId
         self.periodStart = periodStart
         self.limit = limit
+        self.spentBefore = spentBefore
     }
 }
 
@@ -42,8 +46,9 @@ extension PostgresStore {
                 // The row lock of the upsert is held to the transaction's end: budgets in id order.
                 try await connection.query(
                     """
-                    INSERT INTO budget_counters (org, budget_id, period_start, limit_nanos)
-                    VALUES (\(org), \(budget.budgetId), \(budget.periodStart.milliseconds), \(budget.limit.nanos))
+                    INSERT INTO budget_counters (org, budget_id, period_start, limit_nanos, spent_nanos)
+                    VALUES (\(org), \(budget.budgetId), \(budget.periodStart.milliseconds), \(budget.limit.nanos),
+                        \(budget.spentBefore.nanos))
                     ON CONFLICT (org, budget_id, period_start) DO UPDATE SET limit_nanos = excluded.limit_nanos
                     """, logger: logger)
             }
@@ -84,6 +89,23 @@ extension PostgresStore {
                     """
                     UPDATE budget_counters SET spent_nanos = spent_nanos + \(actual.nanos)
                     WHERE org = \(org) AND budget_id = \(budget) AND period_start = \(period)
+                    """, logger: logger)
+            }
+        }
+    }
+
+    /// Counts spend that held nothing (usage reported through the API) on budget periods already
+    /// counted; a period no node has counted yet starts from the ledger, which has it.
+    public func charge(org: String, amount: Money, budgets: [BudgetPeriodLimit]) async throws {
+        guard amount.nanos != 0, !budgets.isEmpty else { return }
+        let ordered = budgets.sorted { ($0.budgetId, $0.periodStart) < ($1.budgetId, $1.periodStart) }
+        try await tenant(org) { connection in
+            for budget in ordered {
+                try await connection.query(
+                    """
+                    UPDATE budget_counters SET spent_nanos = spent_nanos + \(amount.nanos)
+                    WHERE org = \(org) AND budget_id = \(budget.budgetId)
+                        AND period_start = \(budget.periodStart.milliseconds)
                     """, logger: logger)
             }
         }

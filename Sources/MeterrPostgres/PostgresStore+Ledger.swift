@@ -15,16 +15,21 @@ extension PostgresStore: UsageLedger {
     static let rowsPerStatement = 5_000
 
     public func append(_ events: [UsageEvent]) async throws -> [Bool] {
-        if events.isEmpty { return [] }
+        try await append(events, shapes: [])
+    }
+
+    /// Stores events, their rollups and call health, and the shapes of their calls in one transaction.
+    public func append(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
+        if events.isEmpty && shapes.isEmpty { return [] }
         try await ensurePartitions(for: events.map(\.ts))
         do {
-            return try await appendOnce(events)
+            return try await appendOnce(events, shapes: shapes)
         } catch  where Self.sqlState(of: error) == "23514" {
             // No partition for a row: another node's retention dropped a month this node thought it
             // had. Look again, make it, and try once more.
             forgetPartitions()
             try await ensurePartitions(for: events.map(\.ts))
-            return try await appendOnce(events)
+            return try await appendOnce(events, shapes: shapes)
         }
     }
 
@@ -37,7 +42,7 @@ extension PostgresStore: UsageLedger {
         return nil
     }
 
-    private func appendOnce(_ events: [UsageEvent]) async throws -> [Bool] {
+    private func appendOnce(_ events: [UsageEvent], shapes: [CallShape]) async throws -> [Bool] {
         // One transaction for the batch; each organisation's rows are written as that organisation,
         // so row-level security checks every one.
         var inserted = [Bool](repeating: false, count: events.count)
@@ -46,18 +51,22 @@ extension PostgresStore: UsageLedger {
             try await become(PostgresMigrations.appRole, on: connection)
             var fresh: [Int] = []
             var deltas = RollupDeltas()
+            var health = HealthDeltas()
             for org in byOrg.keys.sorted() {
                 let indices = byOrg[org]!
                 try await see(org, on: connection)
-                // Ids first: those the database did not have are the new events (the first of
-                // duplicates within the batch).
+                // Ids first, in key order (nodes storing the same ids at once wait, never deadlock):
+                // those the database did not have are the new events (the first of duplicates within
+                // the batch).
                 let ids = indices.map { events[$0].id }
                 let times = indices.map { events[$0].ts.milliseconds }
                 var known: Set<String> = []
                 let rows = try await connection.query(
                     """
                     INSERT INTO usage_event_ids (org, id, ts)
-                    SELECT \(org), id, ts FROM unnest(\(ids)::text[], \(times)::bigint[]) AS batch (id, ts)
+                    SELECT \(org), id, ts FROM unnest(\(ids)::text[], \(times)::bigint[]) WITH ORDINALITY
+                        AS batch (id, ts, n)
+                    ORDER BY id, n
                     ON CONFLICT (org, id) DO NOTHING RETURNING id
                     """, logger: logger)
                 for try await id in rows.decode(String.self) { known.insert(id) }
@@ -67,10 +76,13 @@ extension PostgresStore: UsageLedger {
                     let part = new[chunk..<min(chunk + Self.rowsPerStatement, new.count)]
                     try await connection.query(try Self.insert(part.map { events[$0] }), logger: logger)
                 }
-                for index in new { deltas.add(events[index]) }
+                for index in new {
+                    deltas.add(events[index])
+                    health.add(events[index])
+                }
                 fresh += new
             }
-            // Rollups last, in the table's key order, so concurrent nodes lock rows in one order.
+            // Rollups next, in the table's key order, so concurrent nodes lock rows in one order.
             var byOrgRows: [String: [(RollupKey, UsageTotals)]] = [:]
             deltas.forEachRow { key, totals in byOrgRows[key.org, default: []].append((key, totals)) }
             for org in byOrgRows.keys.sorted() {
@@ -81,6 +93,9 @@ extension PostgresStore: UsageLedger {
                         try Self.upsert(rows[chunk..<min(chunk + Self.rowsPerStatement, rows.count)]), logger: logger)
                 }
             }
+            // Then call health and shapes, each table in its key order too.
+            try await writeHealth(health, on: connection)
+            try await insertShapes(shapes, on: connection)
             return fresh
         }
         for index in fresh { inserted[index] = true }
@@ -178,6 +193,10 @@ extension PostgresStore: UsageLedger {
             AS batch (org, grain, dim, bucket, value, requests, input_tokens, cache_read_tokens, cache_write_tokens,
                 cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests, unpriced_tokens)
         ORDER BY org, grain, dim, bucket, value
+        """ + "\n" + rollupMerge
+
+    /// Adds the rows an upsert brings to the rollup rows already there.
+    static let rollupMerge = """
         ON CONFLICT (org, grain, dim, bucket, value) DO UPDATE SET
             requests = usage_rollups.requests + excluded.requests,
             input_tokens = usage_rollups.input_tokens + excluded.input_tokens,

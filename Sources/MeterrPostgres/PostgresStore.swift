@@ -72,10 +72,12 @@ public final class PostgresStore: Sendable {
     func tenant<Result: Sendable>(
         _ org: String, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
-            try await become(PostgresMigrations.appRole, on: connection)
-            try await see(org, on: connection)
-            return try await body(connection)
+        try await Self.surfacingMeterrErrors {
+            try await client.withTransaction(logger: logger) { connection in
+                try await become(PostgresMigrations.appRole, on: connection)
+                try await see(org, on: connection)
+                return try await body(connection)
+            }
         }
     }
 
@@ -84,9 +86,22 @@ public final class PostgresStore: Sendable {
     func acrossOrganisations<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result)
         async throws -> Result
     {
-        try await client.withTransaction(logger: logger) { connection in
-            try await become(PostgresMigrations.operatorRole, on: connection)
-            return try await body(connection)
+        try await Self.surfacingMeterrErrors {
+            try await client.withTransaction(logger: logger) { connection in
+                try await become(PostgresMigrations.operatorRole, on: connection)
+                return try await body(connection)
+            }
+        }
+    }
+
+    /// Throws a `MeterrError` the transaction's body threw as itself (PostgresNIO wraps it in a
+    /// `PostgresTransactionError`), so a store answers with the same errors as on SQLite.
+    static func surfacingMeterrErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? MeterrError { throw inner }
+            throw error
         }
     }
 

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import MeterrCore
 import MeterrGatewayChannel
+import MeterrPostgres
 import MeterrPricing
 import MeterrRouter
 import MeterrStore
@@ -43,6 +44,18 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
     )
 }
 
+/// The database of `configuration`: PostgreSQL when it names one (migrated on open, this month's
+/// partitions made), else the data directory's SQLite file.
+func openDatabase(_ configuration: ServerConfiguration, logger: Logger) async throws -> any MeterrDatabase {
+    guard let url = configuration.databaseURL else {
+        return try SQLiteStore(
+            directory: configuration.dataDirectory, durability: configuration.durability, clock: configuration.clock)
+    }
+    let store = try await PostgresStore(url: try DatabaseURL(url), clock: configuration.clock, logger: logger)
+    try await store.preparePartitions(now: configuration.clock.now())
+    return store
+}
+
 /// The router with every route, and the services the application runs beside it.
 func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCertificate? = nil) async throws -> (
     router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger,
@@ -51,8 +64,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let clock = configuration.clock
     let logger = configuration.logFormat.logger(label: "meterr", level: configuration.logLevel, clock: clock)
     let servesTLS = certificate != nil
-    let store = try SQLiteStore(
-        directory: configuration.dataDirectory, durability: configuration.durability, clock: clock)
+    let store = try await openDatabase(configuration, logger: logger)
     let bootstrap = try await store.bootstrap(adminKey: configuration.adminKey)
     configuration.onBootstrap(bootstrap)
     let broadcaster = UsageBroadcaster(clock: clock)
@@ -70,12 +82,18 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let prices = PriceBook(try PriceBook.edition(configuration, firstOrganisation: bootstrap.organisation.id))
     let pricer = configuration.pricer ?? prices
 
-    let principals = PrincipalCache(accounts: store, clock: clock)
+    // With several nodes, a key revoked on one is refused by every other within a second: each
+    // node keeps a key's principal for at most 900 ms.
+    let shared = store as? PostgresStore
+    let principals = PrincipalCache(
+        accounts: store, lifetimeMilliseconds: shared == nil ? 10_000 : 900, clock: clock)
     let policies = PolicyCache(store: store)
     let alertService = AlertService(
         store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger,
         publicURL: configuration.publicURL, accounts: store)
-    let budgetGuard = BudgetGuard(store: store, clock: clock, raise: { alertService.raise($0) })
+    let budgetGuard = BudgetGuard(
+        store: store, clock: clock, shared: shared, holdTTL: .seconds(Int64(configuration.budgetHoldSeconds)),
+        logger: logger, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)
     try await anomalies.loadBlocks()
@@ -199,7 +217,18 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
             store: store, defaultDays: configuration.eventRetentionDays, clock: clock, logger: logger,
             tick: configuration.maintenanceTick * 60)
     ]
-    if let directory = configuration.backupDirectory {
+    if let shared {
+        // What other nodes change reaches this one within the upkeep's tick (5 s).
+        let router = gateway.router
+        maintenance.append(
+            PostgresMaintenance(store: shared, clock: clock, logger: logger) {
+                try await budgetGuard.reload()
+                policies.forgetAll()
+                try await anomalies.loadBlocks()
+                try await RouterRoutes.load(from: store, into: router)
+            })
+    }
+    if let directory = configuration.backupDirectory, let store = store as? SQLiteStore {
         maintenance.append(
             ScheduledBackups(
                 store: store, archive: BackupArchive(directory: directory), dataDirectory: configuration.dataDirectory,

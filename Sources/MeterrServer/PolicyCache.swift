@@ -24,6 +24,9 @@ package final class PolicyCache: Sendable {
     /// The organisation's policy if loaded, else the defaults (for code that cannot wait).
     func cached(org: String) -> OrgPolicy { policies.withLock { $0[org] } ?? .defaults }
 
+    /// Forgets every loaded policy, so each is read again on next use (another node may have changed it).
+    func forgetAll() { policies.withLock { $0.removeAll() } }
+
     /// Saves a new policy.
     func set(org: String, _ policy: OrgPolicy, actor: String) async throws {
         try await store.setPolicy(org: org, policy, actor: actor)

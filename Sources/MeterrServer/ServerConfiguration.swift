@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeterrCore
+import MeterrPostgres
 import MeterrPricing
 import MeterrProviders
 import MeterrRouter
@@ -17,8 +18,15 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// The port to listen on; 0 picks a free one.
     public var port = 8787
-    /// Where the SQLite database lives.
+    /// Where the SQLite database lives (and, with `databaseURL`, this node's own files: its response
+    /// cache, imported prices).
     public var dataDirectory = "./meterr-data"
+    /// A PostgreSQL URL (`database_url`, `METERR_DATABASE_URL`, `--database-url`): every store then
+    /// lives there, for several nodes on one database; `nil` keeps the embedded SQLite file.
+    public var databaseURL: String?
+    /// With `databaseURL`: how long a hard budget's hold lasts when its node never settles it (it
+    /// died); then the hold is charged in full (`budget_hold_seconds`).
+    public var budgetHoldSeconds = 600
     /// The largest request body accepted on `/api`.
     public var maxBodyBytes = 1_048_576
     /// The largest request body the gateway forwards.
@@ -186,6 +194,21 @@ public struct ServerConfiguration: Sendable {
         case (.some, nil): throw MeterrError(.configuration, "tls_cert is set but tls_key is not: give both")
         case (nil, .some): throw MeterrError(.configuration, "tls_key is set but tls_cert is not: give both")
         }
+        if databaseURL != nil {
+            // Nodes on one database must open each other's provider credentials.
+            guard masterKey != nil else {
+                throw MeterrError(
+                    .configuration,
+                    "database_url needs METERR_MASTER_KEY: every node must seal provider credentials with the same key "
+                        + "(make one with: openssl rand -base64 32)")
+            }
+            guard backupDirectory == nil else {
+                throw MeterrError(
+                    .configuration,
+                    "backup_dir backs up the embedded SQLite database; with database_url back PostgreSQL up with "
+                        + "pg_dump or its own tools (docs/postgresql.md)")
+            }
+        }
     }
 
     mutating func apply(yamlFile path: String) throws {
@@ -244,6 +267,7 @@ public struct ServerConfiguration: Sendable {
     mutating func apply(environment: [String: String]) throws {
         let names: [(String, String)] = [
             ("METERR_HOST", "host"), ("METERR_PORT", "port"), ("METERR_DATA_DIR", "data_dir"),
+            ("METERR_DATABASE_URL", "database_url"), ("METERR_BUDGET_HOLD_SECONDS", "budget_hold_seconds"),
             ("METERR_MAX_BODY_BYTES", "max_body_bytes"), ("METERR_LOG_LEVEL", "log_level"),
             ("METERR_DURABILITY", "durability"), ("METERR_MAX_GATEWAY_BODY_BYTES", "max_gateway_body_bytes"),
             ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
@@ -362,7 +386,8 @@ public struct ServerConfiguration: Sendable {
 
     /// Every setting's configuration-file name.
     static let settingNames = [
-        "host", "port", "data_dir", "max_body_bytes", "max_gateway_body_bytes", "log_level", "log_format", "durability",
+        "host", "port", "data_dir", "database_url", "budget_hold_seconds", "max_body_bytes", "max_gateway_body_bytes",
+        "log_level", "log_format", "durability",
         "azure_deployments", "price_overrides", "upstream_allow_hosts", "upstream_no_proxy", "upstream_proxy",
         "upstream_ca_file", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_read_timeout",
         "cors_origins", "secure_cookies", "auth_failures_per_minute", "unpriced_policy", "unpriced_fallback_model",
@@ -404,6 +429,18 @@ public struct ServerConfiguration: Sendable {
             self.port = port
         case "data_dir":
             dataDirectory = value
+        case "database_url":
+            do {
+                _ = try DatabaseURL(value)
+            } catch {
+                // The value is not repeated: it may hold a password.
+                throw MeterrError(
+                    .configuration, "\(source): database_url must be postgres://user:password@host:port/database")
+            }
+            databaseURL = value
+        case "budget_hold_seconds":
+            guard let seconds = Int(value), (5...86_400).contains(seconds) else { throw invalid("seconds (5–86400)") }
+            budgetHoldSeconds = seconds
         case "max_body_bytes":
             guard let bytes = Int(value), bytes >= 1024 else { throw invalid("a byte count of at least 1024") }
             maxBodyBytes = bytes

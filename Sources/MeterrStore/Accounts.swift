@@ -203,6 +203,12 @@ public struct BootstrapResult: Sendable {
     public var organisation: Organisation
     /// The admin key created now, in plain text; `nil` when one existed already. Shown once.
     public var createdAdminKey: String?
+
+    /// Creates a result.
+    package init(organisation: Organisation, createdAdminKey: String?) {
+        self.organisation = organisation
+        self.createdAdminKey = createdAdminKey
+    }
 }
 
 /// Organisations and keys.

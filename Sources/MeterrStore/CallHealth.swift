@@ -96,24 +96,26 @@ public enum LatencyBuckets {
 }
 
 /// The day rollups of call health, summed in memory per batch like the usage rollups.
-struct HealthDeltas: Sendable {
-    struct Key: Hashable, Sendable {
-        var org: String
-        var day: Int64
-        var model: String
+package struct HealthDeltas: Sendable {
+    package struct Key: Hashable, Sendable {
+        package var org: String
+        package var day: Int64
+        package var model: String
     }
 
-    struct Counts: Sendable {
-        var calls = 0
-        var errors = 0
-        var refusals = 0
+    package struct Counts: Sendable {
+        package var calls = 0
+        package var errors = 0
+        package var refusals = 0
         /// Bucket counts, for latency (`0`) and time to first token (`1`).
-        var buckets: [[Int: Int]] = [[:], [:]]
+        package var buckets: [[Int: Int]] = [[:], [:]]
     }
 
-    private(set) var rows: [Key: Counts] = [:]
+    package private(set) var rows: [Key: Counts] = [:]
 
-    mutating func add(_ event: UsageEvent) {
+    package init() {}
+
+    package mutating func add(_ event: UsageEvent) {
         let key = Key(
             org: event.org, day: event.ts.dayStart.milliseconds, model: event.provider.rawValue + "/" + event.model)
         var counts = rows[key] ?? Counts()

@@ -28,6 +28,16 @@ public struct Delivery: Sendable, Hashable {
     public var alertId: String
     public var payload: String
     public var attempts: Int
+
+    /// Creates a delivery (as a store reads it from its queue).
+    package init(seq: Int64, webhook: Webhook, secret: String, alertId: String, payload: String, attempts: Int) {
+        self.seq = seq
+        self.webhook = webhook
+        self.secret = secret
+        self.alertId = alertId
+        self.payload = payload
+        self.attempts = attempts
+    }
 }
 
 /// Webhooks and their delivery queue, kept in the database so a restart loses no alert.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import MeterrPostgres
 import MeterrServer
 import NIOCore
 import Synchronization
@@ -11,13 +12,19 @@ import Synchronization
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the meterr server on the embedded SQLite database.",
+        abstract: "Run the meterr server on the embedded SQLite database (or PostgreSQL, with --database-url).",
         discussion: "SIGTERM or SIGINT stop accepting requests, commit every queued usage event and exit 0."
     )
 
     @Option(help: "The address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "The port to listen on (default 8787; 0 picks a free one).") var port: Int?
     @Option(help: "The data directory (default ./meterr-data).") var data: String?
+    @Option(
+        help: """
+            Keep every store in PostgreSQL (postgres://user:password@host:5432/database?sslmode=require), for several \
+            nodes on one database; needs METERR_MASTER_KEY. Default: $METERR_DATABASE_URL, else the embedded SQLite file.
+            """)
+    var databaseURL: String?
     @Option(help: "A YAML configuration file (read again on SIGHUP).") var config: String?
     @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; reloaded on SIGHUP).")
     var tlsCert: String?
@@ -29,7 +36,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let flags: [(key: String, value: String?)] = [
-            ("host", host), ("port", port.map(String.init)), ("data_dir", data), ("tls_cert", tlsCert),
+            ("host", host), ("port", port.map(String.init)), ("data_dir", data), ("database_url", databaseURL),
+            ("tls_cert", tlsCert),
             ("tls_key", tlsKey),
         ]
         var configuration = try ServerConfiguration.load(
@@ -37,6 +45,9 @@ struct Serve: AsyncParsableCommand {
             commandLine: flags.compactMap { flag in flag.value.map { (flag.key, $0) } })
         let host = configuration.host
         let dataDirectory = configuration.dataDirectory
+        let database =
+            (try? configuration.databaseURL.map { "the PostgreSQL database \(try DatabaseURL($0))" })
+            ?? "a new data directory at \(dataDirectory)"
         // The first start's greeting (with the admin key) is printed once meterr listens: a start
         // that fails leaves neither a key that works nowhere nor the directory it made.
         let greeting = Mutex<String?>(nil)
@@ -44,7 +55,7 @@ struct Serve: AsyncParsableCommand {
             guard let key = result.createdAdminKey else { return }
             greeting.withLock {
                 $0 = """
-                    meterr created a new data directory at \(dataDirectory)
+                    meterr set up \(database)
                       organisation: \(result.organisation.name) (\(result.organisation.id))
                       admin key:    \(key)
                     Keep the admin key: it is shown only this once.

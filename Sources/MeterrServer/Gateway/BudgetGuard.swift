@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import MeterrCore
+import MeterrPostgres
 import MeterrPricing
 import MeterrStore
 import Synchronization
@@ -10,8 +12,12 @@ import Synchronization
 /// concurrent calls cannot overrun it together.
 ///
 /// Spend is held in memory per budget and period, from the ledger when a period is first seen, then
-/// kept current by the calls that settle and the events reported through the API. (One node.)
-/// Rolling windows keep their spend per hour and slide as the hours pass.
+/// kept current by the calls that settle and the events reported through the API. Rolling windows
+/// keep their spend per hour and slide as the hours pass.
+///
+/// With several nodes on PostgreSQL, each node's memory sees only its own calls, so a hard budget's
+/// worst case is also held in the database (`shared`), against every hard budget at once, all or
+/// none: the database's count, which every node's calls settle into, decides.
 package final class BudgetGuard: Sendable {
     package struct PeriodState {
         var periodStart: Timestamp
@@ -34,6 +40,8 @@ package final class BudgetGuard: Sendable {
     /// Money held for one call against its budgets.
     package struct Reservation: Sendable {
         package var holds: [Hold]
+        /// The hold in the shared database (hard budgets, several nodes): its organisation and id.
+        package var shared: (org: String, id: String)? = nil
         package static let none = Reservation(holds: [])
     }
 
@@ -108,6 +116,12 @@ package final class BudgetGuard: Sendable {
 
     let store: any BudgetStore
     let clock: WallClock
+    /// The database several nodes share, where hard budgets' holds are kept; `nil` on one node.
+    let shared: PostgresStore?
+    /// How long a shared hold lasts when its node never settles it (the node died): then it is
+    /// charged in full.
+    let holdTTL: Duration
+    let logger: Logger
     /// Where threshold, forecast and block alerts go.
     let raise: @Sendable (AlertRecord) -> Void
     /// An organisation's budgets by what they cover, so finding a call's budgets takes a few lookups
@@ -144,10 +158,15 @@ package final class BudgetGuard: Sendable {
     private let states = Mutex([String: PeriodState]())
 
     package init(
-        store: any BudgetStore, clock: WallClock = .system, raise: @escaping @Sendable (AlertRecord) -> Void = { _ in }
+        store: any BudgetStore, clock: WallClock = .system, shared: PostgresStore? = nil,
+        holdTTL: Duration = .seconds(600), logger: Logger = Logger(label: "meterr.budgets"),
+        raise: @escaping @Sendable (AlertRecord) -> Void = { _ in }
     ) {
         self.store = store
         self.clock = clock
+        self.shared = shared
+        self.holdTTL = holdTTL
+        self.logger = logger
         self.raise = raise
     }
 
@@ -358,16 +377,7 @@ package final class BudgetGuard: Sendable {
                     let refusal = Refusal(
                         budget: budget, spent: Money(nanos: state.spent), limit: budget.limit,
                         resetsAt: Self.resetsAt(budget, state), worstCase: basis, held: Money(nanos: state.reserved))
-                    raise(
-                        AlertRecord(
-                            id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
-                            subject: budget.id, severity: "critical", message: refusal.message,
-                            dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
-                            createdAt: now
-                        ).withDetails(
-                            Self.details(
-                                budget, state: state, spent: state.spent,
-                                extra: ["call_worst_case_usd": worstCase.decimalString])))
+                    raise(blockedAlert(refusal, state: state, worstCase: worstCase, now: now))
                     return .failure(refusal)
                 }
             }
@@ -385,8 +395,75 @@ package final class BudgetGuard: Sendable {
         }
     }
 
+    /// The alert of a call a hard budget refused.
+    func blockedAlert(_ refusal: Refusal, state: PeriodState, worstCase: Money, now: Timestamp) -> AlertRecord {
+        let budget = refusal.budget
+        return AlertRecord(
+            id: Identifier.make("alr", length: 16), orgId: budget.orgId, kind: "budget.blocked",
+            subject: budget.id, severity: "critical", message: refusal.message,
+            dedupeKey: "budget-blocked:\(budget.id):\(state.periodStart.milliseconds)",
+            createdAt: now
+        ).withDetails(
+            Self.details(
+                budget, state: state, spent: refusal.spent.nanos,
+                extra: ["call_worst_case_usd": worstCase.decimalString]))
+    }
+
+    /// Reserves `worstCase` against every budget as `reserve` does and, on a database several nodes
+    /// share, holds it there against the hard ones, all or none: a call is refused when this node's
+    /// count or the database's would cross a hard budget.
+    package func admit(_ budgets: [Budget], worstCase: Money, basis: WorstCase? = nil, now: Timestamp) async throws
+        -> Result<Reservation, Refusal>
+    {
+        let local = reserve(budgets, worstCase: worstCase, basis: basis, now: now)
+        guard let shared, case .success(var reservation) = local else { return local }
+        let hard = reservation.holds.filter(\.budget.hard)
+        guard let org = hard.first?.budget.orgId else { return local }
+        let periods = hard.map { hold in
+            BudgetPeriodLimit(
+                budgetId: hold.budget.id, periodStart: hold.periodStart, limit: hold.budget.limit,
+                spentBefore: Money(nanos: states.withLock { $0[hold.budget.id]?.spent } ?? 0))
+        }
+        let outcome: BudgetHoldOutcome
+        do {
+            outcome = try await shared.hold(org: org, amount: worstCase, budgets: periods, ttl: holdTTL)
+        } catch {
+            settle(reservation, cost: nil)
+            throw error
+        }
+        switch outcome {
+        case .held(let id):
+            reservation.shared = (org, id)
+            return .success(reservation)
+        case .refused(let budgetId, _):
+            settle(reservation, cost: nil)
+            guard let budget = hard.first(where: { $0.budget.id == budgetId })?.budget,
+                let state = states.withLock({ $0[budgetId] })
+            else { throw MeterrError(.storage, "budget \(budgetId) was refused by the database but is not loaded") }
+            let use = try await shared.budgetUse(org: org, budgetId: budgetId, periodStart: state.periodStart)
+            let refusal = Refusal(
+                budget: budget, spent: use.spent, limit: budget.limit, resetsAt: Self.resetsAt(budget, state),
+                worstCase: basis, held: use.held)
+            raise(blockedAlert(refusal, state: state, worstCase: worstCase, now: now))
+            return .failure(refusal)
+        }
+    }
+
     /// Settles a reservation: the hold is released and the real cost (if any) is spent.
     package func settle(_ reservation: Reservation, cost: Money?) {
+        if let hold = reservation.shared, let shared {
+            // Off the call's path; if it never lands, the hold expires and is charged in full.
+            let logger = logger
+            Task {
+                do {
+                    try await shared.settle(org: hold.org, holdId: hold.id, actual: cost ?? .zero)
+                } catch {
+                    logger.warning(
+                        "a budget hold was not settled; it is charged in full when it expires",
+                        metadata: ["hold": "\(hold.id)", "error": "\(String(reflecting: error))"])
+                }
+            }
+        }
         guard !reservation.holds.isEmpty else { return }
         let now = clock.now()
         let alerts = states.withLock { states in
@@ -411,6 +488,30 @@ package final class BudgetGuard: Sendable {
         for event in events {
             guard let cost = event.cost else { continue }
             let covering = budgets(for: event)
+            if let shared {
+                // The shared count of hard budgets whose period this event falls in, off the request's path.
+                let periods = states.withLock { states in
+                    covering.compactMap { budget -> BudgetPeriodLimit? in
+                        guard budget.hard, let state = states[budget.id], event.ts >= state.periodStart,
+                            event.ts < state.periodEnd
+                        else { return nil }
+                        return BudgetPeriodLimit(
+                            budgetId: budget.id, periodStart: state.periodStart, limit: budget.limit)
+                    }
+                }
+                if !periods.isEmpty {
+                    let logger = logger
+                    Task {
+                        do {
+                            try await shared.charge(org: event.org, amount: cost, budgets: periods)
+                        } catch {
+                            logger.warning(
+                                "reported usage was not counted in the shared budgets",
+                                metadata: ["event": "\(event.id)", "error": "\(String(reflecting: error))"])
+                        }
+                    }
+                }
+            }
             let alerts = states.withLock { states in
                 var alerts: [AlertRecord] = []
                 for budget in covering {

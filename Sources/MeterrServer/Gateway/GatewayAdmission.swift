@@ -382,7 +382,7 @@ extension Gateway {
                             provider: routed.target, model: model, embeddings: endpoint == .embeddings,
                             at: startedAt)
                     })
-                switch budgets.reserve(covering, worstCase: worst.cost, basis: worst, now: startedAt) {
+                switch try await budgets.admit(covering, worstCase: worst.cost, basis: worst, now: startedAt) {
                 case .failure(let refusal):
                     let wait = max(1, (refusal.resetsAt.milliseconds - startedAt.milliseconds + 999) / 1000)
                     var refused = GatewayRefusal(.rateLimited, refusal.message, headers: [.retryAfter: String(wait)])

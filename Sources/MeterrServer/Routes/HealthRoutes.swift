@@ -3,7 +3,7 @@ import MeterrStore
 
 /// `/healthz` (the process answers) and `/readyz` (the database answers and the ledger takes events).
 struct HealthRoutes: Sendable {
-    let store: SQLiteStore
+    let store: any MeterrDatabase
 
     func register(on router: Router<MeterrRequestContext>) {
         router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }

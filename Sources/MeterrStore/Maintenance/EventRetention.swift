@@ -5,12 +5,14 @@ import ServiceLifecycle
 
 /// Removes raw events past each organisation's `event_retention_days` (else the server's), once an
 /// hour, in batches with a pause between them so the ledger's group commit never waits long for the
-/// database. Whole UTC days go at a time; rollups and budget history stay, so totals by day and month
-/// do not change.
+/// database. Whole UTC days go at a time on SQLite; on PostgreSQL whole months, and months past every
+/// organisation's retention are dropped as partitions before anything is deleted, so with one
+/// retention for all nothing is. Rollups and budget history stay, so totals by day and month do not
+/// change.
 public struct EventRetention: Service, CustomStringConvertible {
     public var description: String { "EventRetention" }
 
-    let store: SQLiteStore
+    let store: any MeterrDatabase
     /// The server's `event_retention_days`; `nil` keeps events for ever unless an organisation says.
     let defaultDays: Int?
     let clock: WallClock
@@ -19,7 +21,7 @@ public struct EventRetention: Service, CustomStringConvertible {
     let batch: Int
 
     public init(
-        store: SQLiteStore, defaultDays: Int?, clock: WallClock, logger: Logger, tick: Duration = .seconds(3600),
+        store: any MeterrDatabase, defaultDays: Int?, clock: WallClock, logger: Logger, tick: Duration = .seconds(3600),
         batch: Int = 2_000
     ) {
         self.store = store
@@ -46,24 +48,41 @@ public struct EventRetention: Service, CustomStringConvertible {
     /// Removes every organisation's expired events now; returns how many per organisation.
     public func sweep() async throws -> [String: Int] {
         var removed: [String: Int] = [:]
+        var cutoffs: [(org: String, cutoff: Timestamp?)] = []
         for organisation in try await store.organisations() {
-            guard let days = try await store.policy(org: organisation.id).eventRetentionDays ?? defaultDays else {
-                continue
+            let days = try await store.policy(org: organisation.id).eventRetentionDays ?? defaultDays
+            cutoffs.append(
+                (
+                    organisation.id,
+                    days.map {
+                        store.retentionCutoff(clock.now().dayStart.adding(milliseconds: -Int64($0) * 86_400_000))
+                    }
+                ))
+        }
+        // Months past every organisation's retention go at once, where the database keeps months.
+        if !cutoffs.isEmpty, cutoffs.allSatisfy({ $0.cutoff != nil }),
+            let oldest = cutoffs.compactMap(\.cutoff).min()
+        {
+            let months = try await store.dropEventMonths(before: oldest)
+            if !months.isEmpty {
+                logger.notice("retention dropped months of events", metadata: ["months": "\(months)"])
             }
-            let cutoff = clock.now().dayStart.adding(milliseconds: -Int64(days) * 86_400_000)
+        }
+        for (org, cutoff) in cutoffs {
+            guard let cutoff else { continue }
             var total = 0
             while !Task.isCancelled {
-                let count = try await store.removeEvents(org: organisation.id, before: cutoff, limit: batch)
+                let count = try await store.removeEvents(org: org, before: cutoff, limit: batch)
                 total += count
                 if count < batch { break }
                 try? await Task.sleep(for: .milliseconds(20))
             }
             if total > 0 {
                 try await store.recordAudit(
-                    org: organisation.id, actor: "retention", action: "events.expire", target: nil,
+                    org: org, actor: "retention", action: "events.expire", target: nil,
                     detail: "\(total) events before \(cutoff.rfc3339)")
             }
-            removed[organisation.id] = total
+            removed[org] = total
         }
         return removed
     }

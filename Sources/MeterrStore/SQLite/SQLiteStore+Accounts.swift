@@ -328,7 +328,7 @@ extension SQLiteStore: AccountStore {
     }
 
     /// Names are 1 to 128 characters without control characters; stored as given otherwise.
-    static func checkedName(_ name: String, field: String) throws -> String {
+    package static func checkedName(_ name: String, field: String) throws -> String {
         guard !name.isEmpty, name.utf8.count <= 128,
             !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else { throw MeterrError.invalid(field, "must be 1 to 128 characters without control characters") }

@@ -24,7 +24,7 @@ extension SQLiteStore: BudgetStore {
         ]
     }
 
-    static func describe(_ budget: Budget) -> String {
+    package static func describe(_ budget: Budget) -> String {
         "\(budget.name): \(budget.limit.decimalString) per \(budget.period.label)\(budget.hard ? " (hard)" : "")"
     }
 

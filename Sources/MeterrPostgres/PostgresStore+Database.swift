@@ -1,0 +1,3 @@
+import MeterrStore
+
+extension PostgresStore: UserStore, MeterrDatabase {}
