@@ -99,6 +99,19 @@ enum PostgresMigrations {
         (3, accounts),
         (4, operations),
         (5, budgetsAndShapes),
+        (
+            6,
+            [
+                // The nodes at work on this database, each seen every few seconds: per-node limits
+                // (rate limits, sign-in back-off) take their share of each limit from the count.
+                """
+                CREATE TABLE meterr_nodes (
+                    id text PRIMARY KEY, host text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
+                    seen_at timestamptz NOT NULL DEFAULT now()
+                )
+                """
+            ]
+        ),
     ]
 
     /// Row-level security on tenant tables: forced (the owner is held to it too), one policy per role.

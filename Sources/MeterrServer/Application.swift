@@ -99,7 +99,11 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     try await anomalies.loadBlocks()
     let unpriced = UnpricedPricing(prices: prices, policies: policies)
     let teams = TeamDirectory(accounts: store, clock: clock)
-    let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock)
+    // Limits kept in memory take this node's share: the nodes on the database are counted at start.
+    let node = Identifier.make("node", length: 12)
+    let nodes = NodeCount()
+    if let shared { nodes.set(try await shared.heartbeat(node: node)) }
+    let throttle = AuthenticationThrottle(failures: configuration.authFailuresPerMinute, clock: clock, nodes: nodes)
     let router = Router(context: MeterrRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware(servesTLS: servesTLS))
     let cors = CORSPolicy(origins: Set(configuration.corsOrigins))
@@ -188,7 +192,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         client: upstreamClient, principals: principals, credentials: credentials, writer: writer, pricer: pricer,
         estimator: configuration.tokenEstimator,
         upstreams: configuration.upstreams, maxRequestBytes: configuration.maxGatewayBodyBytes,
-        limiter: RateLimiter(clock: clock), throttle: throttle, budgets: budgetGuard, anomalies: anomalies,
+        limiter: RateLimiter(clock: clock, nodes: nodes), throttle: throttle, budgets: budgetGuard,
+        anomalies: anomalies,
         clock: clock,
         prices: prices, unpriced: unpriced, metrics: gatewayMetrics, cors: cors, servesTLS: servesTLS,
         telemetry: telemetry, teams: teams, router: ModelRouter(table: configuration.routes),
@@ -221,7 +226,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         // What other nodes change reaches this one within the upkeep's tick (5 s).
         let router = gateway.router
         maintenance.append(
-            PostgresMaintenance(store: shared, clock: clock, logger: logger) {
+            PostgresMaintenance(store: shared, clock: clock, logger: logger, node: node, nodes: nodes) {
                 try await budgetGuard.reload()
                 policies.forgetAll()
                 try await anomalies.loadBlocks()

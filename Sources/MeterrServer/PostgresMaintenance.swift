@@ -4,15 +4,18 @@ import MeterrPostgres
 import ServiceLifecycle
 
 /// The PostgreSQL database's upkeep, on every node (each step is safe to run on several at once):
-/// every few seconds, charging the expired holds of nodes that died and reading again what other
-/// nodes may have changed (budgets, policies, anomaly blocks, routes); every hour, making the event
-/// partitions of this month and the next two.
+/// every few seconds, saying this node is alive and counting the nodes, charging the expired holds of
+/// nodes that died and reading again what other nodes may have changed (budgets, policies, anomaly
+/// blocks, routes); every hour, making the event partitions of this month and the next two.
 struct PostgresMaintenance: Service, CustomStringConvertible {
     var description: String { "PostgresMaintenance" }
 
     let store: PostgresStore
     let clock: WallClock
     let logger: Logger
+    /// This node's name among the nodes, and how many there are (each node's limits take their share).
+    let node: String
+    let nodes: NodeCount
     /// Reads again what this node keeps in memory of the database.
     let refresh: @Sendable () async throws -> Void
     var tick: Duration = .seconds(5)
@@ -21,7 +24,9 @@ struct PostgresMaintenance: Service, CustomStringConvertible {
         var partitionsDue = ContinuousClock.now + .seconds(3600)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
+            if Task.isShuttingDownGracefully || Task.isCancelled { break }
             do {
+                nodes.set(try await store.heartbeat(node: node))
                 let charged = try await store.chargeExpiredHolds()
                 if charged > 0 {
                     logger.notice("charged expired budget holds in full", metadata: ["holds": "\(charged)"])
@@ -35,5 +40,7 @@ struct PostgresMaintenance: Service, CustomStringConvertible {
                 logger.error("PostgreSQL upkeep failed: \(String(reflecting: error))")
             }
         }
+        // The other nodes take this one's share at once.
+        try? await store.leave(node: node)
     }
 }

@@ -60,6 +60,31 @@ struct RateLimitTests {
         #expect(throttle.blocked("10.0.0.9", now: 63) == nil)
     }
 
+    @Test("With several nodes each admits its share of a limit, so together they admit the limit")
+    func nodeShares() {
+        let nodes = NodeCount()
+        nodes.set(3)
+        // Three nodes, each with its own limiter, as three processes on one database would have.
+        let limiters = (0..<3).map { _ in RateLimiter(violationsToBlock: 1_000, nodes: nodes) }
+        let key = principal(RateLimits(tier: .unlimited, requestsPerMinute: 30))
+        var admitted = 0
+        for call in 0..<90 where limiters[call % 3].admit(key, now: 0).refusal == nil { admitted += 1 }
+        #expect(admitted == 30, "10 per node")
+        // A limit below the number of nodes still lets each node admit one call: max(limit, nodes).
+        let tight = principal(RateLimits(tier: .unlimited, requestsPerMinute: 2), key: "key_b")
+        #expect((0..<3).filter { limiters[$0].admit(tight, now: 0).refusal == nil }.count == 3)
+        // A node leaves: the others take its share, keeping what their buckets already spent.
+        nodes.set(2)
+        let refilled = (0..<2).map { limiters[$0].admit(key, now: 60) }
+        #expect(refilled.map(\.refusal) == [nil, nil])
+        #expect(refilled.map(\.limit) == [15, 15])
+        // Sign-in back-off: each node blocks an address after its share of the failures.
+        nodes.set(3)
+        let throttles = (0..<3).map { _ in AuthenticationThrottle(failures: 9, coolDown: 60, nodes: nodes) }
+        for attempt in 0..<9 { throttles[attempt % 3].failed("10.0.0.9", now: 0) }
+        #expect(throttles.allSatisfy { $0.blocked("10.0.0.9", now: 1) != nil }, "9 failures over 3 nodes block it")
+    }
+
     @Test("Over its limit a gateway call gets a 429 in the provider's shape with Retry-After and x-ratelimit headers")
     func gatewayRefusal() async throws {
         try await withGateway { client, _ in

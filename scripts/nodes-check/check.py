@@ -158,6 +158,16 @@ check(call(2, "GET", "/api/usage/summary", key=key)[0] == 401, "and node 2 refus
 # A node killed during a call: its hold is charged in full once it expires.
 call(0, "PATCH", f"/api/budgets/{budget['id']}", {"limit_usd": "10"})
 time.sleep(6)
+# A rate limit of 30 requests a minute holds across the three: each node admits its share (10).
+status, limited = call(0, "POST", "/api/keys", {"name": "limited", "scopes": ["gateway", "read"], "rpm": 30})
+with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
+    statuses = list(pool.map(
+        lambda i: call(i % 3, "POST", "/openai/v1/chat/completions", {
+            "model": "gpt-4o-2024-08-06", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]},
+            key=limited["key"])[0], range(90)))
+print(f"     90 calls at 30 per minute over three nodes: {statuses.count(200)} admitted, {statuses.count(429)} refused")
+check(statuses.count(200) == 30 and statuses.count(429) == 60, "the rate limit admits exactly 30 across the nodes")
+
 counter_before = int(sql("SELECT coalesce(sum(spent_nanos), 0) FROM budget_counters"))
 
 

@@ -2,15 +2,20 @@ import MeterrCore
 import Synchronization
 
 /// Backs off an address that keeps presenting bad keys: past `failures` in a minute, it is refused
-/// for `coolDown` seconds, valid key or not.
+/// for `coolDown` seconds, valid key or not. With several nodes, each counts its share of
+/// `failures` (`NodeCount`), so an address spreading its attempts over every node is held to the
+/// same number.
 final class AuthenticationThrottle: Sendable {
     let failures: Int
     let coolDown: Double
     let clock: WallClock
+    /// The nodes sharing the limit: each blocks an address after its share of the failures.
+    let nodes: NodeCount
     private let states = Mutex([String: (attempts: [Double], blockedUntil: Double)]())
 
-    init(failures: Int = 20, coolDown: Double = 60, clock: WallClock = .system) {
+    init(failures: Int = 20, coolDown: Double = 60, clock: WallClock = .system, nodes: NodeCount = NodeCount()) {
         self.clock = clock
+        self.nodes = nodes
         self.failures = failures
         self.coolDown = coolDown
     }
@@ -30,7 +35,7 @@ final class AuthenticationThrottle: Sendable {
             if states.count > 100_000 { states.removeAll() }
             var state = states[address] ?? ([], 0)
             state.attempts = state.attempts.filter { now - $0 < 60 } + [now]
-            if state.attempts.count >= failures {
+            if Double(state.attempts.count) >= nodes.share(of: Double(failures)) {
                 state.blockedUntil = now + coolDown
                 state.attempts = []
             }

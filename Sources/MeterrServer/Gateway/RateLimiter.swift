@@ -5,7 +5,9 @@ import Synchronization
 /// Per-key rate limits of the gateway: the tier's requests per hour and the optional requests and
 /// tokens per minute, as token buckets; a key that keeps hitting its limit is blocked for a cool-down.
 ///
-/// Limits hold per node (the embedded database serves one node).
+/// With several nodes on one database, each node's buckets hold its share of every limit
+/// (`NodeCount`), so all nodes together admit at most the limit (at least one call per node and
+/// window: `max(limit, nodes)`), with no database round trip on the call's path.
 final class RateLimiter: Sendable {
     /// What the limiter decided for one call.
     struct Decision: Sendable {
@@ -23,6 +25,27 @@ final class RateLimiter: Sendable {
         var level: Double
         var capacity: Double
         var perSecond: Double
+
+        init(level: Double, capacity: Double, perSecond: Double) {
+            self.level = level
+            self.capacity = capacity
+            self.perSecond = perSecond
+        }
+
+        /// A full bucket of this node's share of `limit` per `seconds`.
+        init(limit: Int, per seconds: Double, nodes: NodeCount) {
+            let share = nodes.share(of: Double(limit))
+            self.init(level: share, capacity: share, perSecond: share / seconds)
+        }
+
+        /// Takes this node's new share of `limit` per `seconds` (the number of nodes changed).
+        mutating func resize(limit: Int, per seconds: Double, nodes: NodeCount) {
+            let share = nodes.share(of: Double(limit))
+            guard share != capacity else { return }
+            capacity = share
+            perSecond = share / seconds
+            level = min(level, capacity)
+        }
 
         mutating func refill(elapsed: Double) { level = min(capacity, level + elapsed * perSecond) }
         var secondsUntilOne: Double { level >= 1 ? 0 : (1 - level) / perSecond }
@@ -42,11 +65,16 @@ final class RateLimiter: Sendable {
     let violationWindow: Double
     let coolDown: Double
     let clock: WallClock
+    /// The nodes sharing the limits.
+    let nodes: NodeCount
     private let states = Mutex([String: State]())
 
-    init(violationsToBlock: Int = 20, violationWindow: Double = 600, coolDown: Double = 300, clock: WallClock = .system)
-    {
+    init(
+        violationsToBlock: Int = 20, violationWindow: Double = 600, coolDown: Double = 300, clock: WallClock = .system,
+        nodes: NodeCount = NodeCount()
+    ) {
         self.clock = clock
+        self.nodes = nodes
         self.violationsToBlock = violationsToBlock
         self.violationWindow = violationWindow
         self.coolDown = coolDown
@@ -63,17 +91,14 @@ final class RateLimiter: Sendable {
             var state =
                 states[principal.keyId]
                 ?? State(
-                    hour: limits.tier.requestsPerHour.map {
-                        Bucket(level: Double($0), capacity: Double($0), perSecond: Double($0) / 3600)
-                    },
-                    minute: limits.requestsPerMinute.map {
-                        Bucket(level: Double($0), capacity: Double($0), perSecond: Double($0) / 60)
-                    },
-                    tokens: limits.tokensPerMinute.map {
-                        Bucket(level: Double($0), capacity: Double($0), perSecond: Double($0) / 60)
-                    },
+                    hour: limits.tier.requestsPerHour.map { Bucket(limit: $0, per: 3600, nodes: nodes) },
+                    minute: limits.requestsPerMinute.map { Bucket(limit: $0, per: 60, nodes: nodes) },
+                    tokens: limits.tokensPerMinute.map { Bucket(limit: $0, per: 60, nodes: nodes) },
                     updated: now)
             defer { states[principal.keyId] = state }
+            if let limit = limits.tier.requestsPerHour { state.hour?.resize(limit: limit, per: 3600, nodes: nodes) }
+            if let limit = limits.requestsPerMinute { state.minute?.resize(limit: limit, per: 60, nodes: nodes) }
+            if let limit = limits.tokensPerMinute { state.tokens?.resize(limit: limit, per: 60, nodes: nodes) }
             let elapsed = max(0, now - state.updated)
             state.updated = now
             state.hour?.refill(elapsed: elapsed)
