@@ -109,8 +109,10 @@ enum PostgresMigrations {
                     id text PRIMARY KEY, host text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
                     seen_at timestamptz NOT NULL DEFAULT now()
                 )
-                """
-            ]
+                """,
+                // Live dashboards follow every node's events in the order they were numbered.
+                "CREATE INDEX usage_events_seq ON usage_events (seq)",
+            ] + budgetHoldFunctions
         ),
     ]
 

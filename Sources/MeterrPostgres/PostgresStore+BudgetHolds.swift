@@ -33,7 +33,8 @@ public enum BudgetHoldOutcome: Sendable, Hashable {
 /// database's clock: money is never held for ever, and a dead node can never cause an overrun,
 /// since until then the hold counts as spent.
 extension PostgresStore {
-    /// Holds `amount` against every budget in `budgets`, or none of them.
+    /// Holds `amount` against every budget in `budgets`, or none of them: one statement
+    /// (`meterr_hold`), one round trip.
     public func hold(
         org: String, amount: Money, budgets: [BudgetPeriodLimit], ttl: Duration
     ) async throws -> BudgetHoldOutcome {
@@ -41,57 +42,22 @@ extension PostgresStore {
         guard !budgets.isEmpty else { return .held(id: id) }
         let ordered = budgets.sorted { ($0.budgetId, $0.periodStart) < ($1.budgetId, $1.periodStart) }
         let ttlMilliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        return try await tenant(org) { connection in
-            for budget in ordered {
-                // The row lock of the upsert is held to the transaction's end: budgets in id order.
-                try await connection.query(
-                    """
-                    INSERT INTO budget_counters (org, budget_id, period_start, limit_nanos, spent_nanos)
-                    VALUES (\(org), \(budget.budgetId), \(budget.periodStart.milliseconds), \(budget.limit.nanos),
-                        \(budget.spentBefore.nanos))
-                    ON CONFLICT (org, budget_id, period_start) DO UPDATE SET limit_nanos = excluded.limit_nanos
-                    """, logger: logger)
-            }
-            for budget in ordered {
-                let room = try await Self.room(
-                    org: org, budget: budget.budgetId, periodStart: budget.periodStart.milliseconds, on: connection,
-                    logger: logger)
-                if room < amount.nanos {
-                    // Nothing was held: the transaction only made sure the counters exist.
-                    return .refused(budgetId: budget.budgetId, room: Money(nanos: room))
-                }
-            }
-            for budget in ordered {
-                try await connection.query(
-                    """
-                    INSERT INTO budget_holds (org, hold_id, budget_id, period_start, amount_nanos, expires_at)
-                    VALUES (\(org), \(id), \(budget.budgetId), \(budget.periodStart.milliseconds), \(amount.nanos),
-                        now() + \(ttlMilliseconds) * interval '1 millisecond')
-                    """, logger: logger)
-            }
-            return .held(id: id)
+        let rows = try await client.query(
+            """
+            SELECT refused_budget, refused_room FROM meterr_hold(\(org), \(id), \(amount.nanos), \(ordered.map(\.budgetId)),
+                \(ordered.map(\.periodStart.milliseconds)), \(ordered.map(\.limit.nanos)),
+                \(ordered.map(\.spentBefore.nanos)), \(ttlMilliseconds))
+            """, logger: logger)
+        for try await (budget, room) in rows.decode((String, Int64).self) {
+            return .refused(budgetId: budget, room: Money(nanos: room))
         }
+        return .held(id: id)
     }
 
     /// Replaces a hold with the call's real cost, on every budget it was held against. A hold
     /// already charged (it expired first) is left as charged: its worst case stays spent.
     public func settle(org: String, holdId: String, actual: Money) async throws {
-        try await tenant(org) { connection in
-            let rows = try await connection.query(
-                """
-                DELETE FROM budget_holds WHERE org = \(org) AND hold_id = \(holdId)
-                RETURNING budget_id, period_start
-                """, logger: logger)
-            var held: [(String, Int64)] = []
-            for try await row in rows.decode((String, Int64).self) { held.append(row) }
-            for (budget, period) in held.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
-                try await connection.query(
-                    """
-                    UPDATE budget_counters SET spent_nanos = spent_nanos + \(actual.nanos)
-                    WHERE org = \(org) AND budget_id = \(budget) AND period_start = \(period)
-                    """, logger: logger)
-            }
-        }
+        try await client.query("SELECT meterr_settle(\(org), \(holdId), \(actual.nanos))", logger: logger)
     }
 
     /// Counts spend that held nothing (usage reported through the API) on budget periods already
@@ -123,22 +89,26 @@ extension PostgresStore {
         try await acrossOrganisations { connection in
             let rows = try await connection.query(
                 """
-                WITH expired AS (
-                    DELETE FROM budget_holds WHERE expires_at <= now()
-                    RETURNING org, budget_id, period_start, amount_nanos
-                ), sums AS (
-                    SELECT org, budget_id, period_start, sum(amount_nanos) AS amount, count(*) AS holds
-                    FROM expired GROUP BY org, budget_id, period_start
-                ), charged AS (
-                    UPDATE budget_counters c SET spent_nanos = c.spent_nanos + s.amount FROM sums s
-                    WHERE c.org = s.org AND c.budget_id = s.budget_id AND c.period_start = s.period_start
-                    RETURNING s.holds
-                )
-                SELECT coalesce(sum(holds), 0)::bigint FROM charged
+                DELETE FROM budget_holds WHERE expires_at <= now()
+                RETURNING org, budget_id, period_start, amount_nanos
                 """, logger: logger)
-            var charged: Int64 = 0
-            for try await count in rows.decode(Int64.self) { charged = count }
-            return Int(charged)
+            var charged: [String: (org: String, budget: String, period: Int64, amount: Int64)] = [:]
+            var count = 0
+            for try await (org, budget, period, amount) in rows.decode((String, String, Int64, Int64).self) {
+                charged["\(org)\u{1F}\(budget)\u{1F}\(period)", default: (org, budget, period, 0)].amount += amount
+                count += 1
+            }
+            // Counter rows in the order holds lock them, so the two never deadlock.
+            for (org, budget, period, amount) in charged.values.sorted(by: {
+                ($0.org, $0.budget, $0.period) < ($1.org, $1.budget, $1.period)
+            }) {
+                try await connection.query(
+                    """
+                    UPDATE budget_counters SET spent_nanos = spent_nanos + \(amount), held_nanos = held_nanos - \(amount)
+                    WHERE org = \(org) AND budget_id = \(budget) AND period_start = \(period)
+                    """, logger: logger)
+            }
+            return count
         }
     }
 
@@ -149,10 +119,8 @@ extension PostgresStore {
         try await tenant(org) { connection in
             let rows = try await connection.query(
                 """
-                SELECT coalesce((SELECT spent_nanos FROM budget_counters
-                        WHERE org = \(org) AND budget_id = \(budgetId) AND period_start = \(periodStart.milliseconds)), 0),
-                    coalesce((SELECT sum(amount_nanos) FROM budget_holds
-                        WHERE org = \(org) AND budget_id = \(budgetId) AND period_start = \(periodStart.milliseconds)), 0)::bigint
+                SELECT coalesce(max(spent_nanos), 0)::bigint, coalesce(max(held_nanos), 0)::bigint FROM budget_counters
+                WHERE org = \(org) AND budget_id = \(budgetId) AND period_start = \(periodStart.milliseconds)
                 """, logger: logger)
             var use = (spent: Money.zero, held: Money.zero)
             for try await (spent, held) in rows.decode((Int64, Int64).self) {
@@ -160,21 +128,5 @@ extension PostgresStore {
             }
             return use
         }
-    }
-
-    /// The room left in a budget period: its limit less what is spent and every hold on it
-    /// (expired holds too: they are charged, not forgotten).
-    static func room(
-        org: String, budget: String, periodStart: Int64, on connection: PostgresConnection, logger: Logger
-    ) async throws -> Int64 {
-        let rows = try await connection.query(
-            """
-            SELECT c.limit_nanos - c.spent_nanos - coalesce((SELECT sum(h.amount_nanos) FROM budget_holds h
-                WHERE h.org = c.org AND h.budget_id = c.budget_id AND h.period_start = c.period_start), 0)::bigint
-            FROM budget_counters c WHERE c.org = \(org) AND c.budget_id = \(budget) AND c.period_start = \(periodStart)
-            """, logger: logger)
-        var room: Int64 = 0
-        for try await value in rows.decode(Int64.self) { room = value }
-        return room
     }
 }

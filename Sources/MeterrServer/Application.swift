@@ -75,7 +75,10 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
                 directory: configuration.dataDirectory, maxBytes: configuration.responseCache.maxBytes)
         case .memory: MemoryResponseCache(maxBytes: configuration.responseCache.maxBytes)
         }
-    let writer = LedgerWriter(ledger: PublishingLedger(ledger: store, broadcaster: broadcaster), logger: logger)
+    // With several nodes, live dashboards follow the database (`LiveEventsPoller`), not this node's writes.
+    let shared = store as? PostgresStore
+    let writer = LedgerWriter(
+        ledger: shared == nil ? PublishingLedger(ledger: store, broadcaster: broadcaster) : store, logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
     let credentials = CredentialCache(store: store, vault: vault, clock: clock)
     // The shipped catalog with the data directory's imported prices laid over it.
@@ -84,7 +87,6 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
 
     // With several nodes, a key revoked on one is refused by every other within a second: each
     // node keeps a key's principal for at most 900 ms.
-    let shared = store as? PostgresStore
     let principals = PrincipalCache(
         accounts: store, lifetimeMilliseconds: shared == nil ? 10_000 : 900, clock: clock)
     let policies = PolicyCache(store: store)
@@ -223,6 +225,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
             tick: configuration.maintenanceTick * 60)
     ]
     if let shared {
+        maintenance.append(LiveEventsPoller(store: shared, broadcaster: broadcaster, logger: logger))
         // What other nodes change reaches this one within the upkeep's tick (5 s).
         let router = gateway.router
         maintenance.append(

@@ -4,6 +4,7 @@ Usage: check.py MEERR_BINARY DATABASE_URL WORK_DIR (scripts/nodes-check/run.sh s
 A fake OpenAI answers every chat completion with 5 prompt and max_tokens completion tokens
 (`"user": "slow"` makes it wait a minute first)."""
 import concurrent.futures
+import http.client
 import http.server
 import json
 import os
@@ -158,6 +159,30 @@ check(call(2, "GET", "/api/usage/summary", key=key)[0] == 401, "and node 2 refus
 # A node killed during a call: its hold is charged in full once it expires.
 call(0, "PATCH", f"/api/budgets/{budget['id']}", {"limit_usd": "10"})
 time.sleep(6)
+# A dashboard open on node 1 shows a call reported to node 2, live; the session works on every node.
+call(0, "POST", "/api/users", {"email": "ana@example.com", "role": "admin", "password": "correct horse battery"})
+login = urllib.request.Request(
+    f"http://127.0.0.1:{nodes[2][0]}/auth/login", method="POST",
+    data=json.dumps({"email": "ana@example.com", "password": "correct horse battery"}).encode(),
+    headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(login, timeout=10) as response:
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+live = http.client.HTTPConnection("127.0.0.1", nodes[1][0], timeout=10)
+live.request("GET", "/events", headers={"Cookie": cookie})
+stream = live.getresponse()
+check(stream.status == 200, f"a session made on node 2 opens node 1's live stream ({stream.status})")
+stream.readline()
+time.sleep(1)  # the stream is listening: node 1 starts following the database
+reported_at = time.monotonic()
+call(2, "POST", "/api/usage/events", {"id": "live-1", "provider": "openai", "model": "gpt-4o-mini",
+                                     "input_tokens": 1000, "output_tokens": 10})
+seen = ""
+while time.monotonic() - reported_at < 5 and "openai/gpt-4o-mini" not in seen:
+    seen += stream.readline().decode()
+check("event: usage" in seen and "openai/gpt-4o-mini" in seen,
+      f"node 1's dashboard shows the call reported to node 2 {time.monotonic() - reported_at:.1f} s later")
+live.close()
+
 # A rate limit of 30 requests a minute holds across the three: each node admits its share (10).
 status, limited = call(0, "POST", "/api/keys", {"name": "limited", "scopes": ["gateway", "read"], "rpm": 30})
 with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:

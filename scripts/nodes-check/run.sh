@@ -10,7 +10,7 @@ root=$(cd "$here/../.." && pwd)
 binary=${1:-$root/.build/debug/meterr}
 work=$(mktemp -d)
 [ "$(id -u)" != 0 ] || chmod 755 "$work"
-trap '"$root/scripts/postgres/cluster.sh" stop "$work/pg"; rm -rf "$work"' EXIT
+trap '"$root/scripts/postgres/cluster.sh" stop "$work/pg"; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 admin_url=$("$root/scripts/postgres/cluster.sh" start "$work/pg")
 psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
 # The database belongs to a role that may make roles but is no superuser, as an operator would set it up.
