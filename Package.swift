@@ -89,6 +89,8 @@ let package = Package(
             name: "MeterrPostgres",
             dependencies: [
                 "MeterrCore", "MeterrStore",
+                // `SQLiteImport` reads an embedded database through its GRDB pool.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -257,6 +259,8 @@ let package = Package(
             dependencies: [
                 "MeterrCore", "MeterrStore", "MeterrTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // A fresh PostgreSQL database for the commands run with --database-url.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -267,6 +271,7 @@ let package = Package(
             dependencies: [
                 "MeterrCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/MeterrTestSupport"
         ),

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeterrCore
+import MeterrTestSupport
 import Testing
 import Yams
 
@@ -60,10 +61,22 @@ struct OpenAPITests {
     }
 
     @Test(
-        "Every documented operation, called with another organisation's key on this one's ids, reveals and changes nothing"
-    )
-    func isolationMatrix() async throws {
-        try await withGateway { client, _ in
+        "Every documented operation, called with another organisation's key on this one's ids, reveals and changes nothing",
+        arguments: TestPostgres.databases)
+    func isolationMatrix(_ database: String?) async throws {
+        if database == nil {
+            try await isolationMatrix(databaseURL: nil)
+        } else {
+            try await TestPostgres.withDatabase { url in try await isolationMatrix(databaseURL: url) }
+        }
+    }
+
+    /// The matrix on the embedded database (`nil`) or on PostgreSQL.
+    func isolationMatrix(databaseURL: String?) async throws {
+        try await withGateway(masterKey: databaseURL.map { _ in String(repeating: "c", count: 64) }) {
+            configuration, _ in
+            configuration.databaseURL = databaseURL
+        } _: { client, _ in
             // Organisation A: a team, a key, a credential, an event, all with recognisable names.
             let aTeam = try await client.post("/api/teams", #"{"name":"alpha-secret-team"}"#)
             let aTeamId = try #require(aTeam.json["id"] as? String)
