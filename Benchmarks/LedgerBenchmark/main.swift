@@ -8,7 +8,8 @@ import MeterrStore
 //   meterr-ledger-bench ingest  [--events N] [--database-url postgres://…]
 //                                                       events/s committed through the group-commit writer,
 //                                                       into SQLite or PostgreSQL
-//   meterr-ledger-bench summary [--events N] [--data D] [--start T] GET /api/usage/summary's query for a month
+//   meterr-ledger-bench summary [--events N] [--data D | --database-url postgres://…] [--start T]
+//                                                          GET /api/usage/summary's query for a month
 //   meterr-ledger-bench holds --database-url postgres://… [--calls N] [--callers N]
 //                                                       hard-budget admissions (hold, then settle) per second
 // The HTTP ingest benchmark is scripts/bench-ledger.sh (wrk against `meterr serve`).
@@ -95,7 +96,8 @@ func ingest() async throws {
     let start = Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
     let events = (0..<count).map { workload.event($0, of: count, start: start) }
     let batches = stride(from: 0, to: count, by: batch).map { Array(events[$0..<min($0 + batch, count)]) }
-    let writer = LedgerWriter(ledger: store, logger: logger)
+    let writer = LedgerWriter(
+        ledger: store, concurrentCommits: stringOption("--database-url") == nil ? 1 : 2, logger: logger)
     let runner = Task { try await writer.run() }
     let began = monotonicSeconds()
     // `clients` callers submit batches concurrently, as HTTP handlers do; each waits for its commit.
@@ -123,14 +125,22 @@ func summary() async throws {
     let count = option("--events", default: 10_000_000)
     let iterations = option("--iterations", default: 200)
     let directory = stringOption("--data") ?? temporaryDirectory()
-    let store = try SQLiteStore(directory: directory)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let url = stringOption("--database-url")
+    let store: any UsageLedger =
+        if let url {
+            try await PostgresStore(url: try DatabaseURL(url), logger: logger)
+        } else {
+            try SQLiteStore(directory: directory)
+        }
     // `--start`: where the 30 days begin (scripts/bench-dashboard.sh loads the current month).
     let start =
         stringOption("--start").flatMap { Timestamp(rfc3339: $0) } ?? Timestamp(rfc3339: "2026-11-01T00:00:00Z")!
     let end = start.adding(milliseconds: 30 * 86_400_000)
     let existing = try await store.summary(org: "org_bench", groupBy: .none, from: start, to: end).totals.requests
     if existing < count {
-        print("loading \(count - existing) events into \(directory) …")
+        print("loading \(count - existing) events into \(url.map { _ in "PostgreSQL" } ?? directory) …")
         var workload = Workload()
         let began = monotonicSeconds()
         var index = existing
@@ -207,6 +217,7 @@ case "holds": try await holds()
 default:
     print(
         "usage: meterr-ledger-bench ingest [--events N] [--batch N] [--clients N] [--database-url URL] | "
-            + "summary [--events N] [--data DIR] | holds --database-url URL [--calls N] [--callers N]")
+            + "summary [--events N] [--data DIR | --database-url URL] | holds --database-url URL [--calls N] [--callers N]"
+    )
     exit(2)
 }

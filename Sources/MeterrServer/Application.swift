@@ -78,7 +78,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     // With several nodes, live dashboards follow the database (`LiveEventsPoller`), not this node's writes.
     let shared = store as? PostgresStore
     let writer = LedgerWriter(
-        ledger: shared == nil ? PublishingLedger(ledger: store, broadcaster: broadcaster) : store, logger: logger)
+        ledger: shared == nil ? PublishingLedger(ledger: store, broadcaster: broadcaster) : store,
+        concurrentCommits: shared == nil ? 1 : 2, logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)
     let credentials = CredentialCache(store: store, vault: vault, clock: clock)
     // The shipped catalog with the data directory's imported prices laid over it.

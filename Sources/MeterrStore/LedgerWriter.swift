@@ -49,6 +49,7 @@ public final class LedgerWriter: Service, Sendable {
     let maxQueuedEvents: Int
     /// How long fire-and-forget events may wait for others to share their commit.
     let linger: Duration
+    let concurrentCommits: Int
     let logger: Logger
     let state = Mutex(State())
     let statistics = Mutex(Statistics(committed: 0, duplicates: 0, commits: 0, dropped: 0, failures: 0))
@@ -58,11 +59,14 @@ public final class LedgerWriter: Service, Sendable {
     ///   - maxGroupSize: the most events one transaction takes (more wait for the next one).
     ///   - maxQueuedEvents: the bound of the queue for fire-and-forget events (`enqueue`).
     ///   - linger: how long fire-and-forget events wait for others to share their commit.
+    ///   - concurrentCommits: transactions in flight at once: 1 for SQLite (one writer); more for a
+    ///     database server, whose work on one transaction uses one of its cores.
     public init(
         ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000,
-        linger: Duration = .milliseconds(2), logger: Logger
+        linger: Duration = .milliseconds(2), concurrentCommits: Int = 1, logger: Logger
     ) {
         self.ledger = ledger
+        self.concurrentCommits = max(1, concurrentCommits)
         self.linger = linger
         self.maxGroupSize = maxGroupSize
         self.maxQueuedEvents = maxQueuedEvents
@@ -120,8 +124,16 @@ public final class LedgerWriter: Service, Sendable {
         // say): either way stop taking events and commit what is queued.
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                while let group = await nextGroup() {
-                    await commit(group)
+                await withTaskGroup(of: Void.self) { commits in
+                    var running = 0
+                    while let group = await nextGroup() {
+                        if running == concurrentCommits {
+                            await commits.next()
+                            running -= 1
+                        }
+                        commits.addTask { await self.commit(group) }
+                        running += 1
+                    }
                 }
             } onGracefulShutdown: {
                 self.close()

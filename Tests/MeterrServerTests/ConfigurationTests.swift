@@ -62,6 +62,31 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("A database URL is read from the environment; a bad one, or one without a master key, is refused")
+    func databaseURL() throws {
+        let url = "postgres://meterr:s3cret-pw@db.internal:5432/meterr?sslmode=require"
+        let masterKey = String(repeating: "a", count: 64)
+        var configuration = try ServerConfiguration.load(
+            file: nil,
+            environment: [
+                "METERR_DATABASE_URL": url, "METERR_BUDGET_HOLD_SECONDS": "30", "METERR_MASTER_KEY": masterKey,
+            ])
+        #expect(configuration.databaseURL == url && configuration.budgetHoldSeconds == 30)
+        try configuration.validate()
+        configuration.masterKey = nil
+        #expect(throws: MeterrError.self) { try configuration.validate() }
+        configuration.masterKey = masterKey
+        configuration.backupDirectory = "/tmp/backups"
+        #expect(throws: MeterrError.self) { try configuration.validate() }
+        do {
+            _ = try ServerConfiguration.load(
+                file: nil, environment: ["METERR_DATABASE_URL": "mysql://meterr:s3cret-pw@db/meterr"])
+            Issue.record("accepted a mysql URL")
+        } catch let error as MeterrError {
+            #expect(error.message.contains("database_url") && !error.message.contains("s3cret-pw"), "\(error.message)")
+        }
+    }
+
     @Test("Bad price overrides name the item and the field")
     func badOverrides() throws {
         try expectRefused([
