@@ -254,18 +254,32 @@ extension PostgresStore: UsageLedger {
     ) async throws -> UsageSummary {
         let dimension = Int64(RollupDimension(groupBy).rawValue)
         let ranges = RollupSummary.ranges(from: from, to: to, groupBy: groupBy, calendar: calendar)
+        // Groups that are not times are summed by the database: one row per group comes back.
+        let byValue = groupBy != .day && groupBy != .hour
         let groups = try await tenant(org) { connection in
             var groups: [String: UsageTotals] = [:]
             for (grain, start, end) in ranges where start < end {
                 let rows = try await connection.query(
-                    """
-                    SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
-                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests,
-                        unpriced_tokens
-                    FROM usage_rollups
-                    WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint AND dim = \(dimension)::smallint
-                        AND bucket >= \(start) AND bucket < \(end)
-                    """, logger: logger)
+                    byValue
+                        ? """
+                        SELECT value, 0::bigint, sum(requests)::bigint, sum(input_tokens)::bigint,
+                            sum(cache_read_tokens)::bigint, sum(cache_write_tokens)::bigint,
+                            sum(cache_write_1h_tokens)::bigint, sum(output_tokens)::bigint,
+                            sum(reasoning_tokens)::bigint, sum(cost_nanos)::bigint, sum(unpriced_requests)::bigint,
+                            sum(unpriced_tokens)::bigint
+                        FROM usage_rollups
+                        WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint AND dim = \(dimension)::smallint
+                            AND bucket >= \(start) AND bucket < \(end)
+                        GROUP BY value
+                        """
+                        : """
+                        SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
+                            cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests,
+                            unpriced_tokens
+                        FROM usage_rollups
+                        WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint AND dim = \(dimension)::smallint
+                            AND bucket >= \(start) AND bucket < \(end)
+                        """, logger: logger)
                 for try await row in rows {
                     let cells = try row.decode(
                         (String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
