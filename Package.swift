@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeterrPostgresTests",
-            dependencies: ["MeterrCore", "MeterrStore", "MeterrPostgres"]
+            dependencies: ["MeterrCore", "MeterrStore", "MeterrPostgres", "MeterrTestSupport"]
         ),
         // The gateway's HTTP/1.1 client to providers: pooled per event loop, TLS, proxies, time-outs.
         .target(

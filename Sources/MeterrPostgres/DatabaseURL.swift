@@ -12,6 +12,9 @@ import PostgresNIO
 /// connects through the unix socket in that directory.
 public struct DatabaseURL: Sendable, CustomStringConvertible {
     public var configuration: PostgresClient.Configuration
+    /// The same for one connection: a first connection says at once what is wrong (a password, a
+    /// database name), where the pool would retry for a minute.
+    var connection: PostgresConnection.Configuration
     /// The URL with its password left out, for logs and errors.
     public let description: String
 
@@ -30,25 +33,40 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             let port = components.port ?? 5432
             configuration = .init(
                 unixSocketPath: socket + "/.s.PGSQL.\(port)", username: user, password: password, database: database)
+            connection = .init(
+                unixSocketPath: socket + "/.s.PGSQL.\(port)", username: user, password: password, database: database)
         } else {
             guard let host = components.host, !host.isEmpty else {
                 throw MeterrError.invalid("database_url", "names no host (postgres://user@host:5432/database)")
             }
             let tls: PostgresClient.Configuration.TLS
+            let connectionTLS: PostgresConnection.Configuration.TLS
+            func context(_ client: TLSConfiguration) throws(MeterrError) -> NIOSSLContext {
+                do {
+                    return try NIOSSLContext(configuration: client)
+                } catch {
+                    throw MeterrError.invalid("database_url", "its TLS settings cannot be used: \(error)")
+                }
+            }
             switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
+            case "disable":
+                tls = .disable
+                connectionTLS = .disable
             case "prefer", "allow":
                 var client = TLSConfiguration.makeClientConfiguration()
                 client.certificateVerification = .none
                 tls = .prefer(client)
+                connectionTLS = .prefer(try context(client))
             case "require":
                 var client = TLSConfiguration.makeClientConfiguration()
                 client.certificateVerification = .none
                 tls = .require(client)
+                connectionTLS = .require(try context(client))
             case "verify-full", "verify-ca":
                 var client = TLSConfiguration.makeClientConfiguration()
                 if let root = query["sslrootcert"] { client.trustRoots = .file(root) }
                 tls = .require(client)
+                connectionTLS = .require(try context(client))
             case let mode:
                 throw MeterrError.invalid(
                     "database_url", "sslmode must be disable, prefer, require or verify-full (got \(mode))")
@@ -56,6 +74,9 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             configuration = .init(
                 host: host, port: components.port ?? 5432, username: user, password: password, database: database,
                 tls: tls)
+            connection = .init(
+                host: host, port: components.port ?? 5432, username: user, password: password, database: database,
+                tls: connectionTLS)
         }
         var shown = components
         if shown.password != nil { shown.password = "…" }

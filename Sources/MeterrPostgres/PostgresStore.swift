@@ -30,7 +30,14 @@ public final class PostgresStore: Sendable {
         self.clock = clock
         self.runner = Task { await client.run() }
         do {
+            // One connection first: a wrong password, database or TLS setting is said at once.
+            let probe = try await PostgresConnection.connect(configuration: url.connection, id: 0, logger: logger)
+            try await probe.close()
             try await PostgresMigrations.apply(on: client, logger: logger)
+        } catch let error as PSQLError {
+            runner.cancel()
+            let reason = error.serverInfo?[.message] ?? "\(error.code)"
+            throw MeterrError(.storage, "PostgreSQL at \(url) could not be prepared: \(reason)")
         } catch {
             runner.cancel()
             throw MeterrError(.storage, "PostgreSQL at \(url) could not be prepared: \(String(reflecting: error))")

@@ -3,18 +3,18 @@ import Foundation
 import MeterrCore
 import MeterrStore
 
-/// Options of the commands that manage one organisation in the data directory.
+/// Options of the commands that manage one organisation in the data directory (or PostgreSQL).
 struct OrganisationOptions: ParsableArguments {
-    @OptionGroup var data: DataOptions
+    @OptionGroup var database: DatabaseOptions
     @Option(help: "The organisation id (default: the first organisation).") var org: String?
 
     /// Opens the store and finds the organisation.
-    func open() async throws -> (SQLiteStore, Organisation) {
-        let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
+    func open() async throws -> (any MeterrDatabase, Organisation) {
+        let store = try await database.open()
         let organisations = try await store.organisations()
         guard let organisation = org.map({ id in organisations.first { $0.id == id } }) ?? organisations.first else {
             throw CLIError(
-                org.map { "no organisation \($0) in \(data.directory)" } ?? "no organisation yet: run meterr serve once"
+                org.map { "no organisation \($0) in \(database.place)" } ?? "no organisation yet: run meterr serve once"
             )
         }
         return (store, organisation)
@@ -29,10 +29,10 @@ struct OrgsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an organisation and print its admin key once.")
         @Argument(help: "The organisation's name.") var name: String
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
+            let store = try await database.open()
             let (organisation, key) = try await store.createOrganisation(name: name, actor: "cli")
             print("organisation: \(organisation.name) (\(organisation.id))")
             print("admin key:    \(key)")
@@ -41,10 +41,10 @@ struct OrgsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List organisations.")
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            for organisation in try await SQLiteStore(directory: data.directory).organisations() {
+            for organisation in try await database.open().organisations() {
                 print("\(organisation.id)\t\(organisation.name)")
             }
         }

@@ -27,10 +27,14 @@ struct BackupCommand: AsyncParsableCommand {
     struct Now: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Back the database up now, then delete the backups no tier keeps any longer.")
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
         @OptionGroup var backups: BackupDirectoryOptions
+        var data: DataOptions { database.data }
 
         func run() async throws {
+            guard database.url == nil else {
+                throw CLIError("backup is for the embedded database; back PostgreSQL up with pg_dump")
+            }
             let store = try SQLiteStore(directory: data.directory, readOnly: true, clock: Meterr.clock)
             let archive = backups.archive
             let before = Set(try archive.list().map(\.name))

@@ -14,13 +14,20 @@ struct SecretsCommand: AsyncParsableCommand {
             abstract: "Re-seal every stored provider credential under a new master key.",
             discussion: """
                 With master.key in the data directory, a new key replaces it. With METERR_MASTER_KEY, give the \
-                new key in METERR_NEW_MASTER_KEY, then set METERR_MASTER_KEY to it. Stop the server first.
+                new key in METERR_NEW_MASTER_KEY, then set METERR_MASTER_KEY to it. Stop the server first. On \
+                PostgreSQL (--database-url) the key is always METERR_MASTER_KEY: stop every node.
                 """)
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
+        var data: DataOptions { database.data }
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
+            if database.url != nil, (environment["METERR_MASTER_KEY"] ?? "").isEmpty {
+                throw CLIError(
+                    "on PostgreSQL the master key is METERR_MASTER_KEY, as meterr serve --database-url takes it: "
+                        + "set it, and the new key in METERR_NEW_MASTER_KEY")
+            }
+            let store = try await database.open()
             let old = try CredentialVault.load(masterKey: environment["METERR_MASTER_KEY"], directory: data.directory)
             if let text = environment["METERR_MASTER_KEY"], !text.isEmpty {
                 guard let newText = environment["METERR_NEW_MASTER_KEY"], !newText.isEmpty else {

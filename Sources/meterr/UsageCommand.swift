@@ -19,7 +19,7 @@ struct UsageCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print usage events in time order, one per line; works while the server runs.")
 
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
         @Option(help: "jsonl (one usage event per line) or csv.") var format: Format = .jsonl
         @Option(help: "Only events at or after this RFC 3339 time.") var from: String?
         @Option(help: "Only events before this RFC 3339 time.") var to: String?
@@ -28,7 +28,7 @@ struct UsageCommand: AsyncParsableCommand {
         func run() async throws {
             let from = try from.map { try parseTime($0, option: "--from") }
             let to = try to.map { try parseTime($0, option: "--to") }
-            let store = try SQLiteStore(directory: data.directory, readOnly: true, clock: Meterr.clock)
+            let store = try await database.open(readOnly: true)
             let output = OutputBuffer()
             let format = format
             if format == .csv { output.write(CSV.header + "\n") }
@@ -52,7 +52,7 @@ struct UsageCommand: AsyncParsableCommand {
             discussion: "The whole file is checked first: one bad line imports nothing.")
 
         @Argument(help: "A file of usage events, one JSON object per line.") var file: String
-        @OptionGroup var data: DataOptions
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             // First pass: every line must be a valid event, or nothing is imported.
@@ -67,11 +67,12 @@ struct UsageCommand: AsyncParsableCommand {
                 }
                 total += 1
             }
-            let store = try SQLiteStore(directory: data.directory, clock: Meterr.clock)
-            let pricer = CostEngine(catalog: try PriceCatalog.load(dataDirectory: data.directory))
+            let store = try await database.open()
+            let pricer = CostEngine(catalog: try PriceCatalog.load(dataDirectory: database.data.directory))
             let bootstrap = try await store.bootstrap(adminKey: ProcessInfo.processInfo.environment["METERR_ADMIN_KEY"])
             if let key = bootstrap.createdAdminKey {
-                FileHandle.standardError.write(Data("meterr created a new data directory; admin key: \(key)\n".utf8))
+                let made = database.url == nil ? "created a new data directory" : "set up the PostgreSQL database"
+                FileHandle.standardError.write(Data("meterr \(made); admin key: \(key)\n".utf8))
             }
             // Second pass: the lines are known good; store them in batches.
             let progress = Progress(total: total)

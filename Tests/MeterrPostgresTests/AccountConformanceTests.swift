@@ -555,7 +555,7 @@ struct AccountConformanceTests {
 struct PostgresAccountTests {
     /// `count` stores on one fresh database, as separate nodes.
     func withNodes(_ count: Int, _ body: ([PostgresStore]) async throws -> Void) async throws {
-        try await TestCluster.withDatabase { ownerURL, _ in
+        try await TestCluster.withDatabase { ownerURL in
             let url = try DatabaseURL(ownerURL)
             var nodes: [PostgresStore] = []
             for _ in 0..<count { nodes.append(try await PostgresStore(url: url, logger: TestCluster.logger)) }

@@ -11,7 +11,7 @@ struct BudgetHoldTests {
 
     @Test("300 calls spread over three nodes at once never overrun a hard budget; later calls fill it exactly")
     func threeNodes() async throws {
-        try await TestCluster.withDatabase { ownerURL, _ in
+        try await TestCluster.withDatabase { ownerURL in
             let url = try DatabaseURL(ownerURL)
             var nodes: [PostgresStore] = []
             for _ in 0..<3 { nodes.append(try await PostgresStore(url: url, logger: TestCluster.logger)) }

@@ -128,7 +128,7 @@ struct PostgresTenancyTests {
 
     @Test("Nodes starting at once on a new database apply each migration once; later starts apply none")
     func concurrentMigrations() async throws {
-        try await TestCluster.withDatabase { ownerURL, _ in
+        try await TestCluster.withDatabase { ownerURL in
             let url = try DatabaseURL(ownerURL)
             let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
                 for _ in 0..<4 { group.addTask { try await PostgresStore(url: url, logger: TestCluster.logger) } }

@@ -109,7 +109,8 @@ struct OpenAPITests {
                 ] {
                     text += String(buffer: try await client.get(uri).body)
                 }
-                return text
+                // When A's own key was last used moves as the snapshot itself uses it.
+                return text.replacing(/"last_used_at":("[^"]*"|null)/, with: "")
             }
             let before = try await snapshot()
 

@@ -15,7 +15,8 @@ public final class SQLiteStore: Sendable {
         case full
     }
 
-    let pool: DatabasePool
+    /// The file's connections; `package` for `SQLiteImport`, which reads them into PostgreSQL.
+    package let pool: DatabasePool
     /// The database file.
     public let path: String
     /// Where rows take their creation, expiry and delivery times from.
@@ -103,8 +104,9 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// The schema. Shipped migrations are never edited: changes go in new ones.
-    static var migrator: DatabaseMigrator {
+    /// The schema. Shipped migrations are never edited: changes go in new ones. (`package`: an import
+    /// checks a file's schema is this one.)
+    package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-ledger") { db in
             try db.execute(
