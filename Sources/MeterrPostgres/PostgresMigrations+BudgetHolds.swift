@@ -69,6 +69,32 @@ extension PostgresMigrations {
         END
         $$
         """,
-        "GRANT EXECUTE ON FUNCTION meterr_hold, meterr_settle TO meterr_app, meterr_operator",
+        // Many holds of any organisations at once (a node settles the calls that ended in the last
+        // few milliseconds together): as meterr_operator, counters updated in the order holds lock them.
+        """
+        CREATE FUNCTION meterr_settle_many(p_orgs text[], p_holds text[], p_actuals bigint[]) RETURNS void
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            counter record;
+        BEGIN
+            SET LOCAL ROLE meterr_operator;
+            FOR counter IN
+                WITH settled AS (
+                    DELETE FROM budget_holds h USING unnest(p_orgs, p_holds, p_actuals) AS s (org, hold_id, actual)
+                    WHERE h.org = s.org AND h.hold_id = s.hold_id
+                    RETURNING h.org, h.budget_id, h.period_start, h.amount_nanos, s.actual
+                )
+                SELECT org, budget_id, period_start, sum(amount_nanos)::bigint AS held, sum(actual)::bigint AS spent
+                FROM settled GROUP BY org, budget_id, period_start ORDER BY org, budget_id, period_start
+            LOOP
+                UPDATE budget_counters c
+                SET held_nanos = c.held_nanos - counter.held, spent_nanos = c.spent_nanos + counter.spent
+                WHERE c.org = counter.org AND c.budget_id = counter.budget_id
+                    AND c.period_start = counter.period_start;
+            END LOOP;
+        END
+        $$
+        """,
+        "GRANT EXECUTE ON FUNCTION meterr_hold, meterr_settle, meterr_settle_many TO meterr_app, meterr_operator",
     ]
 }

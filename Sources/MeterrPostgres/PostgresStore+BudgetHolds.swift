@@ -60,6 +60,15 @@ extension PostgresStore {
         try await client.query("SELECT meterr_settle(\(org), \(holdId), \(actual.nanos))", logger: logger)
     }
 
+    /// Settles many holds, of any organisations, in one statement (`meterr_settle_many`).
+    public func settle(_ holds: [(org: String, holdId: String, actual: Money)]) async throws {
+        guard !holds.isEmpty else { return }
+        try await client.query(
+            """
+            SELECT meterr_settle_many(\(holds.map(\.org)), \(holds.map(\.holdId)), \(holds.map(\.actual.nanos)))
+            """, logger: logger)
+    }
+
     /// Counts spend that held nothing (usage reported through the API) on budget periods already
     /// counted; a period no node has counted yet starts from the ledger, which has it.
     public func charge(org: String, amount: Money, budgets: [BudgetPeriodLimit]) async throws {

@@ -59,6 +59,12 @@ public final class PostgresStore: Sendable {
         try await connection.query("SELECT set_config('app.org_id', \(org), true)", logger: logger)
     }
 
+    /// Both in one statement: the rest of the transaction runs as `role` and sees `org`.
+    func become(_ role: String, seeing org: String, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "SELECT set_config('role', \(role), true), set_config('app.org_id', \(org), true)", logger: logger)
+    }
+
     /// Records an audit entry in the caller's transaction (of `org`'s tenant transaction).
     func log(
         on connection: PostgresConnection, org: String, actor: String, action: String, target: String?, detail: String?
@@ -81,8 +87,7 @@ public final class PostgresStore: Sendable {
     ) async throws -> Result {
         try await Self.surfacingMeterrErrors {
             try await client.withTransaction(logger: logger) { connection in
-                try await become(PostgresMigrations.appRole, on: connection)
-                try await see(org, on: connection)
+                try await become(PostgresMigrations.appRole, seeing: org, on: connection)
                 return try await body(connection)
             }
         }

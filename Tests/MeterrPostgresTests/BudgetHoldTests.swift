@@ -90,4 +90,32 @@ struct BudgetHoldTests {
                     != .refused(budgetId: "bud_a", room: .zero))
         }
     }
+
+    @Test(
+        "Holds of several organisations and budgets settle together in one statement, each on its own counters",
+        .disabled(if: TestCluster.unavailable != nil, "\(TestCluster.unavailable ?? "")"))
+    func settleMany() async throws {
+        try await TestCluster.withStore { store, _ in
+            let both = [
+                BudgetPeriodLimit(budgetId: "bud_org", periodStart: Self.period, limit: Money(nanos: 1_000)),
+                BudgetPeriodLimit(budgetId: "bud_team", periodStart: Self.period, limit: Money(nanos: 500)),
+            ]
+            var holds: [(org: String, holdId: String, actual: Money)] = []
+            for (org, amount, actual) in [("org_a", 100, 70), ("org_a", 200, 0), ("org_b", 300, 310)] {
+                guard
+                    case .held(let id) = try await store.hold(
+                        org: org, amount: Money(nanos: Int64(amount)), budgets: both, ttl: .seconds(60))
+                else { Issue.record("no hold"); return }
+                holds.append((org, id, Money(nanos: Int64(actual))))
+            }
+            try await store.settle(holds)
+            try await store.settle(holds)  // settled already: nothing more
+            for budget in ["bud_org", "bud_team"] {
+                let a = try await store.budgetUse(org: "org_a", budgetId: budget, periodStart: Self.period)
+                let b = try await store.budgetUse(org: "org_b", budgetId: budget, periodStart: Self.period)
+                #expect(a.spent == Money(nanos: 70) && a.held == .zero)
+                #expect(b.spent == Money(nanos: 310) && b.held == .zero)
+            }
+        }
+    }
 }

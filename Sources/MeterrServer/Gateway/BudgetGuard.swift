@@ -155,6 +155,8 @@ package final class BudgetGuard: Sendable {
     }
 
     private let budgetsByOrg = Mutex([String: OrgBudgets]())
+    /// Shared holds whose calls ended, waiting to be settled together.
+    private let settling = Mutex((pending: [(org: String, holdId: String, actual: Money)](), flushing: false))
     private let states = Mutex([String: PeriodState]())
 
     package init(
@@ -449,21 +451,39 @@ package final class BudgetGuard: Sendable {
         }
     }
 
-    /// Settles a reservation: the hold is released and the real cost (if any) is spent.
-    package func settle(_ reservation: Reservation, cost: Money?) {
-        if let hold = reservation.shared, let shared {
-            // Off the call's path; if it never lands, the hold expires and is charged in full.
-            let logger = logger
-            Task {
+    /// Settles a shared hold off the call's path, with the others that end within a few
+    /// milliseconds, in one statement. If it never lands, the hold expires and is charged in full.
+    private func settleShared(org: String, holdId: String, actual: Money) {
+        let flush = settling.withLock { state -> Bool in
+            state.pending.append((org, holdId, actual))
+            defer { state.flushing = true }
+            return !state.flushing
+        }
+        guard flush, let shared else { return }
+        let logger = logger
+        Task {
+            while true {
+                try? await Task.sleep(for: .milliseconds(2))
+                let batch = settling.withLock { state in
+                    defer { state.pending.removeAll() }
+                    if state.pending.isEmpty { state.flushing = false }
+                    return state.pending
+                }
+                if batch.isEmpty { return }
                 do {
-                    try await shared.settle(org: hold.org, holdId: hold.id, actual: cost ?? .zero)
+                    try await shared.settle(batch)
                 } catch {
                     logger.warning(
-                        "a budget hold was not settled; it is charged in full when it expires",
-                        metadata: ["hold": "\(hold.id)", "error": "\(String(reflecting: error))"])
+                        "budget holds were not settled; they are charged in full when they expire",
+                        metadata: ["holds": "\(batch.count)", "error": "\(String(reflecting: error))"])
                 }
             }
         }
+    }
+
+    /// Settles a reservation: the hold is released and the real cost (if any) is spent.
+    package func settle(_ reservation: Reservation, cost: Money?) {
+        if let hold = reservation.shared { settleShared(org: hold.org, holdId: hold.id, actual: cost ?? .zero) }
         guard !reservation.holds.isEmpty else { return }
         let now = clock.now()
         let alerts = states.withLock { states in
