@@ -97,7 +97,8 @@ func ingest() async throws {
     let events = (0..<count).map { workload.event($0, of: count, start: start) }
     let batches = stride(from: 0, to: count, by: batch).map { Array(events[$0..<min($0 + batch, count)]) }
     let writer = LedgerWriter(
-        ledger: store, concurrentCommits: stringOption("--database-url") == nil ? 1 : 2, logger: logger)
+        ledger: store, maxGroupSize: stringOption("--database-url") == nil ? 20_000 : option("--group", default: 4_000),
+        concurrentCommits: stringOption("--database-url") == nil ? 1 : 2, logger: logger)
     let runner = Task { try await writer.run() }
     let began = monotonicSeconds()
     // `clients` callers submit batches concurrently, as HTTP handlers do; each waits for its commit.
