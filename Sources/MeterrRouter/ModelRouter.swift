@@ -141,6 +141,9 @@ public final class ModelRouter: Sendable {
     /// An organisation's own virtual models.
     public func models(org: String) -> [String: VirtualModel] { organisations.withLock { $0[org] ?? [:] } }
 
+    /// The organisations that have virtual models of their own.
+    public var organisationsWithModels: [String] { organisations.withLock { Array($0.keys) } }
+
     /// The virtual model a name means for an organisation: its own, else the configuration's.
     public func virtualModel(named name: String, org: String?) -> VirtualModel? {
         if let org, let own = organisations.withLock({ $0[org]?[name] }) { return own }

@@ -233,7 +233,11 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         // What other nodes change reaches this one within the upkeep's tick (5 s).
         let router = gateway.router
         maintenance.append(
-            PostgresMaintenance(store: shared, clock: clock, logger: logger, node: node, nodes: nodes) {
+            PostgresMaintenance(
+                store: shared, clock: clock, logger: logger, node: node, nodes: nodes,
+                finish: { await budgetGuard.settleAll() }
+            ) {
+                budgetGuard.retireLeases(takenBefore: .now - .seconds(5))
                 try await budgetGuard.reload()
                 policies.forgetAll()
                 try await anomalies.loadBlocks()

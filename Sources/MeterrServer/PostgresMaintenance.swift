@@ -16,6 +16,8 @@ struct PostgresMaintenance: Service, CustomStringConvertible {
     /// This node's name among the nodes, and how many there are (each node's limits take their share).
     let node: String
     let nodes: NodeCount
+    /// Hands back what this node holds in the database, when it stops.
+    let finish: @Sendable () async -> Void
     /// Reads again what this node keeps in memory of the database.
     let refresh: @Sendable () async throws -> Void
     var tick: Duration = .seconds(5)
@@ -40,7 +42,8 @@ struct PostgresMaintenance: Service, CustomStringConvertible {
                 logger.error("PostgreSQL upkeep failed: \(String(reflecting: error))")
             }
         }
-        // The other nodes take this one's share at once.
+        // The other nodes take this one's share and its budget leases back at once.
+        await finish()
         try? await store.leave(node: node)
     }
 }

@@ -42,6 +42,8 @@ package final class BudgetGuard: Sendable {
         package var holds: [Hold]
         /// The hold in the shared database (hard budgets, several nodes): its organisation and id.
         package var shared: (org: String, id: String)? = nil
+        /// What the call took from this node's leases of hard budgets (several nodes).
+        package var claims: [BudgetLeases.Claim] = []
         package static let none = Reservation(holds: [])
     }
 
@@ -155,6 +157,8 @@ package final class BudgetGuard: Sendable {
     }
 
     private let budgetsByOrg = Mutex([String: OrgBudgets]())
+    /// Slices of hard budgets this node holds in the shared database.
+    let leases = BudgetLeases()
     /// Shared holds whose calls ended, waiting to be settled together.
     private let settling = Mutex((pending: [(org: String, holdId: String, actual: Money)](), flushing: false))
     private let states = Mutex([String: PeriodState]())
@@ -412,8 +416,9 @@ package final class BudgetGuard: Sendable {
     }
 
     /// Reserves `worstCase` against every budget as `reserve` does and, on a database several nodes
-    /// share, holds it there against the hard ones, all or none: a call is refused when this node's
-    /// count or the database's would cross a hard budget.
+    /// share, against the hard ones there too, all or none: from this node's leases of them in
+    /// memory, taking a new lease in one statement when one lacks room. A call is refused when this
+    /// node's count or the database's would cross a hard budget.
     package func admit(_ budgets: [Budget], worstCase: Money, basis: WorstCase? = nil, now: Timestamp) async throws
         -> Result<Reservation, Refusal>
     {
@@ -421,33 +426,111 @@ package final class BudgetGuard: Sendable {
         guard let shared, case .success(var reservation) = local else { return local }
         let hard = reservation.holds.filter(\.budget.hard)
         guard let org = hard.first?.budget.orgId else { return local }
-        let periods = hard.map { hold in
-            BudgetPeriodLimit(
-                budgetId: hold.budget.id, periodStart: hold.periodStart, limit: hold.budget.limit,
-                spentBefore: Money(nanos: states.withLock { $0[hold.budget.id]?.spent } ?? 0))
-        }
-        let outcome: BudgetHoldOutcome
+        let wanted = hard.map { (id: $0.budget.id, periodStart: $0.periodStart) }
         do {
-            outcome = try await shared.hold(org: org, amount: worstCase, budgets: periods, ttl: holdTTL)
+            // A few rounds: calls running at once may take a new lease's room first.
+            for _ in 0..<4 {
+                switch leases.take(wanted, org: org, amount: worstCase.nanos) {
+                case .success(let claims):
+                    reservation.claims = claims
+                    return .success(reservation)
+                case .failure(let lacking):
+                    for budgetId in lacking.budgets.sorted() {
+                        guard let hold = hard.first(where: { $0.budget.id == budgetId }) else { continue }
+                        if try await !lease(hold, org: org, worstCase: worstCase, shared: shared) {
+                            settle(reservation, cost: nil)
+                            return .failure(
+                                try await refusal(
+                                    hold, org: org, worstCase: worstCase, basis: basis, now: now, shared: shared))
+                        }
+                    }
+                }
+            }
+            // Still none: hold this call's worst case on every hard budget itself.
+            let periods = hard.map { hold in
+                BudgetPeriodLimit(
+                    budgetId: hold.budget.id, periodStart: hold.periodStart, limit: hold.budget.limit,
+                    spentBefore: Money(nanos: states.withLock { $0[hold.budget.id]?.spent } ?? 0))
+            }
+            switch try await shared.hold(org: org, amount: worstCase, budgets: periods, ttl: holdTTL) {
+            case .held(let id):
+                reservation.shared = (org, id)
+                return .success(reservation)
+            case .refused(let budgetId, _):
+                settle(reservation, cost: nil)
+                guard let hold = hard.first(where: { $0.budget.id == budgetId }) else {
+                    throw MeterrError(.storage, "budget \(budgetId) was refused by the database but is not loaded")
+                }
+                return .failure(
+                    try await refusal(hold, org: org, worstCase: worstCase, basis: basis, now: now, shared: shared))
+            }
         } catch {
             settle(reservation, cost: nil)
             throw error
         }
-        switch outcome {
-        case .held(let id):
-            reservation.shared = (org, id)
-            return .success(reservation)
-        case .refused(let budgetId, _):
-            settle(reservation, cost: nil)
-            guard let budget = hard.first(where: { $0.budget.id == budgetId })?.budget,
-                let state = states.withLock({ $0[budgetId] })
-            else { throw MeterrError(.storage, "budget \(budgetId) was refused by the database but is not loaded") }
-            let use = try await shared.budgetUse(org: org, budgetId: budgetId, periodStart: state.periodStart)
-            let refusal = Refusal(
-                budget: budget, spent: use.spent, limit: budget.limit, resetsAt: Self.resetsAt(budget, state),
-                worstCase: basis, held: use.held)
-            raise(blockedAlert(refusal, state: state, worstCase: worstCase, now: now))
-            return .failure(refusal)
+    }
+
+    /// Takes a new lease of a hard budget: a slice of it, or the call's worst case when less is
+    /// left; `false` when not even that is left.
+    private func lease(_ hold: Hold, org: String, worstCase: Money, shared: PostgresStore) async throws -> Bool {
+        let period = BudgetPeriodLimit(
+            budgetId: hold.budget.id, periodStart: hold.periodStart, limit: hold.budget.limit,
+            spentBefore: Money(nanos: states.withLock { $0[hold.budget.id]?.spent } ?? 0))
+        var amount = BudgetLeases.slice(limit: hold.budget.limit, worstCase: worstCase.nanos)
+        var outcome = try await shared.hold(org: org, amount: Money(nanos: amount), budgets: [period], ttl: holdTTL)
+        if case .refused = outcome, amount > worstCase.nanos {
+            amount = worstCase.nanos
+            outcome = try await shared.hold(org: org, amount: worstCase, budgets: [period], ttl: holdTTL)
+        }
+        guard case .held(let id) = outcome else { return false }
+        let lease = BudgetLeases.Lease(
+            id: id, org: org, budgetId: hold.budget.id, periodStart: hold.periodStart, granted: amount)
+        if let replaced = leases.install(lease) {
+            settleShared(org: replaced.org, holdId: replaced.id, actual: Money(nanos: replaced.spent))
+        }
+        return true
+    }
+
+    /// Why the database refused a call on a hard budget, with what is spent and held there.
+    private func refusal(
+        _ hold: Hold, org: String, worstCase: Money, basis: WorstCase?, now: Timestamp, shared: PostgresStore
+    ) async throws -> Refusal {
+        let budget = hold.budget
+        guard let state = states.withLock({ $0[budget.id] }) else {
+            throw MeterrError(.storage, "budget \(budget.id) was refused by the database but is not loaded")
+        }
+        let use = try await shared.budgetUse(org: org, budgetId: budget.id, periodStart: state.periodStart)
+        let refusal = Refusal(
+            budget: budget, spent: use.spent, limit: budget.limit, resetsAt: Self.resetsAt(budget, state),
+            worstCase: basis, held: use.held)
+        raise(blockedAlert(refusal, state: state, worstCase: worstCase, now: now))
+        return refusal
+    }
+
+    /// Retires this node's leases taken before `cutoff`: what their calls spent reaches the
+    /// database, what they did not goes back to every node (the upkeep does it every few seconds).
+    package func retireLeases(takenBefore cutoff: ContinuousClock.Instant) {
+        for lease in leases.retire(takenBefore: cutoff) {
+            settleShared(org: lease.org, holdId: lease.id, actual: Money(nanos: lease.spent))
+        }
+    }
+
+    /// Before the node stops: settles every lease and hold waiting to be settled, and waits for it,
+    /// so a restart leaves nothing to expire and be charged in full.
+    package func settleAll() async {
+        guard let shared else { return }
+        let retired = leases.retire(takenBefore: .now + .seconds(86_400))
+        let pending = settling.withLock { state in
+            defer { state.pending.removeAll() }
+            return state.pending
+        }
+        let batch = pending + retired.map { (org: $0.org, holdId: $0.id, actual: Money(nanos: $0.spent)) }
+        do {
+            try await shared.settle(batch)
+        } catch {
+            logger.warning(
+                "budget holds were not settled at shutdown; they are charged in full when they expire",
+                metadata: ["holds": "\(batch.count)", "error": "\(String(reflecting: error))"])
         }
     }
 
@@ -484,6 +567,9 @@ package final class BudgetGuard: Sendable {
     /// Settles a reservation: the hold is released and the real cost (if any) is spent.
     package func settle(_ reservation: Reservation, cost: Money?) {
         if let hold = reservation.shared { settleShared(org: hold.org, holdId: hold.id, actual: cost ?? .zero) }
+        for lease in leases.give(reservation.claims, cost: cost?.nanos ?? 0) {
+            settleShared(org: lease.org, holdId: lease.id, actual: Money(nanos: lease.spent))
+        }
         guard !reservation.holds.isEmpty else { return }
         let now = clock.now()
         let alerts = states.withLock { states in

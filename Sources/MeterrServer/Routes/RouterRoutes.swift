@@ -23,10 +23,18 @@ struct RouterRoutes: Sendable {
 
     /// Loads every organisation's stored routes into the router (at start).
     static func load(from store: any RouteStore, into router: ModelRouter) async throws {
+        var stored: [String: Set<String>] = [:]
         for route in try await store.allRoutes() {
             let spec = try JSONSerialization.jsonObject(with: Data(route.definition.utf8))
             let model = try RouteTable.virtualModel(route.name, spec, source: "route \(route.name) of \(route.orgId)")
             router.setModel(model, named: route.name, org: route.orgId)
+            stored[route.orgId, default: []].insert(route.name)
+        }
+        // Read again while serving (several nodes): routes another node deleted go here too.
+        for org in router.organisationsWithModels {
+            for name in router.models(org: org).keys where stored[org]?.contains(name) != true {
+                router.setModel(nil, named: name, org: org)
+            }
         }
     }
 
