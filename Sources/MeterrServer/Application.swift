@@ -239,6 +239,7 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
             ) {
                 budgetGuard.retireLeases(takenBefore: .now - .seconds(5))
                 try await budgetGuard.reload()
+                try await budgetGuard.recountAllIfDue(now: clock.now())
                 policies.forgetAll()
                 try await anomalies.loadBlocks()
                 try await RouterRoutes.load(from: store, into: router)

@@ -144,6 +144,10 @@ check(set(statuses) <= {200, 429}, f"every call is admitted or refused by the bu
 check(spent <= 0.05 + 1e-12, f"the recorded spend {spent:.9f} stays within the 0.05 USD limit")
 check(abs(spent - admitted * per_call) < 1e-9, "the recorded spend is exactly the admitted calls' cost")
 check(spent > 0.05 - 2 * per_call, "the budget is filled to within two calls of its limit")
+shown = [float(next(b["spent_usd"] for b in call(n, "GET", "/api/budgets")[1]["budgets"] if b["name"] == "cap"))
+         for n in range(3)]
+check(all(abs(value - spent) < 1e-9 for value in shown),
+      f"every node's budget status shows every node's spend ({', '.join(f'{v:.9f}' for v in shown)})")
 
 # A key revoked on node 0 is refused on nodes 1 and 2 within a second.
 status, made = call(0, "POST", "/api/keys", {"name": "temporary", "scopes": ["read"]})

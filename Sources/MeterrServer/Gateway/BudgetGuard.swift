@@ -159,6 +159,8 @@ package final class BudgetGuard: Sendable {
     private let budgetsByOrg = Mutex([String: OrgBudgets]())
     /// Slices of hard budgets this node holds in the shared database.
     let leases = BudgetLeases()
+    /// When every loaded budget was last recounted from the ledger (several nodes).
+    private let lastRecount = Mutex(ContinuousClock.now)
     /// Shared holds whose calls ended, waiting to be settled together.
     private let settling = Mutex((pending: [(org: String, holdId: String, actual: Money)](), flushing: false))
     private let states = Mutex([String: PeriodState]())
@@ -649,10 +651,59 @@ package final class BudgetGuard: Sendable {
         return (Money(nanos: projected), exceedsAt)
     }
 
-    /// A budget's current spend, holds and period (loading it if needed).
+    /// A budget's current spend, holds and period (loading it if needed; with several nodes,
+    /// counted again from the ledger, which holds every node's calls).
     func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
         try await prepare([budget], now: now)
+        if shared != nil { try await recount(budget, now: now) }
         return states.withLock { $0[budget.id]! }
+    }
+
+    /// With several nodes: counts a budget's current period again from the ledger, so this node's
+    /// spend includes the other nodes' calls, and raises the thresholds and forecasts they crossed.
+    /// (The ledger lacks only calls committed in the last moments; this node's own are kept.)
+    func recount(_ budget: Budget, now: Timestamp) async throws {
+        guard let loaded = states.withLock({ $0[budget.id] }) else { return }
+        var hours: [Int64: Int64] = [:]
+        let spent: Int64
+        if budget.period.isRolling {
+            hours = try await store.hourlySpend(
+                org: budget.orgId, scope: budget.scope, from: loaded.periodStart, to: loaded.periodEnd)
+            spent = hours.values.reduce(0, +)
+        } else {
+            spent = try await store.spend(
+                org: budget.orgId, scope: budget.scope, from: loaded.periodStart, to: loaded.periodEnd
+            ).nanos
+        }
+        let alerts = states.withLock { states -> [AlertRecord] in
+            guard var state = states[budget.id], state.periodStart == loaded.periodStart, spent > state.spent else {
+                return []
+            }
+            let before = state.spent
+            state.spent = spent
+            if budget.period.isRolling { state.hours.merge(hours) { max($0, $1) } }
+            states[budget.id] = state
+            var alerts = crossings(budget, state: state, from: before, to: spent)
+            if let forecast = forecastAlert(budget, state: state, now: now) { alerts.append(forecast) }
+            return alerts
+        }
+        alerts.forEach(raise)
+    }
+
+    /// With several nodes, every minute: recounts every loaded budget from the ledger.
+    package func recountAllIfDue(now: Timestamp) async throws {
+        let due = lastRecount.withLock { last in
+            guard ContinuousClock.now - last >= .seconds(60) else { return false }
+            last = .now
+            return true
+        }
+        guard due, shared != nil else { return }
+        let loaded = budgetsByOrg.withLock { byOrg in
+            byOrg.values.flatMap { $0.byScope.values.flatMap { $0 } + $0.byTag }
+        }
+        for budget in loaded where states.withLock({ $0[budget.id] != nil }) {
+            try await recount(budget, now: now)
+        }
     }
 
     /// Keeps each finished calendar period's spend as history, counted from the ledger: every period
