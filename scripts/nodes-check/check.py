@@ -3,6 +3,7 @@
 Usage: check.py MEERR_BINARY DATABASE_URL WORK_DIR (scripts/nodes-check/run.sh sets it up).
 A fake OpenAI answers every chat completion with 5 prompt and max_tokens completion tokens
 (`"user": "slow"` makes it wait a minute first)."""
+import atexit
 import concurrent.futures
 import http.client
 import http.server
@@ -66,6 +67,14 @@ fake.daemon_threads = True
 threading.Thread(target=fake.serve_forever, daemon=True).start()
 
 nodes = []  # [port, process]
+
+
+@atexit.register
+def stop_nodes():
+    """No node outlives the check, whatever ends it."""
+    for _, process in nodes:
+        if process.poll() is None:
+            process.kill()
 
 
 def start(index, port):
