@@ -164,6 +164,29 @@ package enum RollupSummary {
         }
     }
 
+    /// Rollup rows `(bucket, value, cost)` of whole UTC days or hours as each day of `calendar` and
+    /// value's cost (UTC rows as they are).
+    package static func dailyCost(_ rows: [(Int64, String, Int64)], calendar: LocalCalendar)
+        -> [(day: Timestamp, value: String, cost: Money)]
+    {
+        guard !calendar.isUTC else { return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) } }
+        var days: [DayValue: Int64] = [:]
+        // Each hour's local day is worked out once, not once per row of the hour.
+        var dayOfHour: [Int64: Int64] = [:]
+        for (bucket, value, cost) in rows {
+            if dayOfHour[bucket] == nil {
+                dayOfHour[bucket] = calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds
+            }
+            days[DayValue(day: dayOfHour[bucket]!, value: value), default: 0] += cost
+        }
+        return days.map { (Timestamp(milliseconds: $0.key.day), $0.key.value, Money(nanos: $0.value)) }
+    }
+
+    private struct DayValue: Hashable {
+        var day: Int64
+        var value: String
+    }
+
     /// The summary of rows summed by group key (see `key`).
     package static func summary(
         _ groups: [String: UsageTotals], groupBy: SummaryGrouping, ranges: [(RollupGrain, Int64, Int64)]

@@ -128,22 +128,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                 arguments: [org, grain.rawValue, dimension.rawValue, start.milliseconds, to.milliseconds]
             ).map { ($0[0], $0[1], $0[2]) }
         }
-        guard !calendar.isUTC else { return rows.map { (Timestamp(milliseconds: $0.0), $0.1, Money(nanos: $0.2)) } }
-        var days: [DayValue: Int64] = [:]
-        // Each hour's local day is worked out once, not once per row of the hour.
-        var dayOfHour: [Int64: Int64] = [:]
-        for (bucket, value, cost) in rows {
-            if dayOfHour[bucket] == nil {
-                dayOfHour[bucket] = calendar.dayStart(Timestamp(milliseconds: bucket)).milliseconds
-            }
-            days[DayValue(day: dayOfHour[bucket]!, value: value), default: 0] += cost
-        }
-        return days.map { (Timestamp(milliseconds: $0.key.day), $0.key.value, Money(nanos: $0.value)) }
-    }
-
-    private struct DayValue: Hashable {
-        var day: Int64
-        var value: String
+        return RollupSummary.dailyCost(rows, calendar: calendar)
     }
 
     /// One team's spend by user over `[from, to)`, from the rollups (hour resolution, as the summary),
