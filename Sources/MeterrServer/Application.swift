@@ -79,8 +79,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let shared = store as? PostgresStore
     let writer = LedgerWriter(
         ledger: shared == nil ? PublishingLedger(ledger: store, broadcaster: broadcaster) : store,
-        // A database server: calls wait a little longer for company, so each transaction carries many.
-        maxGroupSize: shared == nil ? 20_000 : 4_000, linger: shared == nil ? .milliseconds(2) : .milliseconds(20),
+        // Gateway calls wait up to 20 ms (the default) for company, so each transaction carries many.
+        maxGroupSize: shared == nil ? 20_000 : 4_000,
         concurrentCommits: shared == nil ? 1 : 2,
         logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)

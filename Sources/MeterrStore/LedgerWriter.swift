@@ -6,8 +6,9 @@ import Synchronization
 /// Commits usage events in groups, so no request waits on a disk write of its own.
 ///
 /// Callers hand events over and the writer commits everything queued in one transaction, then the
-/// next group as soon as that one is done: under load a group holds what arrived during the previous
-/// commit, at rest a single event is committed at once. On graceful shutdown it stops taking events,
+/// next group as soon as that one is done. Events nobody waits for (the gateway's) wait up to
+/// `linger` for company, so one commit carries many calls; an awaited batch, a group's worth of
+/// queued events or shutdown ends that wait at once. On graceful shutdown it stops taking events,
 /// commits what is queued and returns.
 public final class LedgerWriter: Service, Sendable {
     /// Events waiting for a commit, and who waits for it.
@@ -28,7 +29,42 @@ public final class LedgerWriter: Service, Sendable {
         var queuedEvents = 0
         var wakeUp: CheckedContinuation<Void, Never>?
         var closed = false
+        /// Set while the writer waits for company; ended early by what should not wait.
+        var linger: Linger?
+
+        /// Ends the wait for company, if there is one: returns its waiter to resume.
+        mutating func endLinger() -> CheckedContinuation<Void, Never>? {
+            linger?.over = true
+            defer { linger?.waiter = nil }
+            return linger?.waiter
+        }
+
+        /// Takes the writer's waiter, if it waits for work.
+        mutating func takeWakeUp() -> CheckedContinuation<Void, Never>? {
+            defer { wakeUp = nil }
+            return wakeUp
+        }
     }
+
+    /// Who to wake after a change to the queue, resumed outside the lock.
+    struct Wake {
+        var writer: CheckedContinuation<Void, Never>?
+        var linger: CheckedContinuation<Void, Never>?
+
+        func resume() {
+            writer?.resume()
+            linger?.resume()
+        }
+    }
+
+    /// One wait for company: its waiter, once installed, and whether it is over.
+    struct Linger {
+        var waiter: CheckedContinuation<Void, Never>?
+        var over = false
+    }
+
+    /// Queued fire-and-forget events that make a commit worth doing without waiting for more.
+    static let enoughCompany = 1_024
 
     /// The writer's counters.
     public struct Statistics: Sendable {
@@ -63,7 +99,7 @@ public final class LedgerWriter: Service, Sendable {
     ///     database server, whose work on one transaction uses one of its cores.
     public init(
         ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000,
-        linger: Duration = .milliseconds(2), concurrentCommits: Int = 1, logger: Logger
+        linger: Duration = .milliseconds(20), concurrentCommits: Int = 1, logger: Logger
     ) {
         self.ledger = ledger
         self.concurrentCommits = max(1, concurrentCommits)
@@ -84,15 +120,15 @@ public final class LedgerWriter: Service, Sendable {
     public func submit(_ events: [UsageEvent]) async throws -> [Bool] {
         if events.isEmpty { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            let (accepted, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
-                if state.closed { return (false, nil) }
+            let wake: Wake? = state.withLock { state in
+                if state.closed { return nil }
                 state.queue.append(Submission(events: events, continuation: continuation))
                 state.queuedEvents += events.count
-                defer { state.wakeUp = nil }
-                return (true, state.wakeUp)
+                // Someone waits for these: no waiting for company.
+                return Wake(writer: state.takeWakeUp(), linger: state.endLinger())
             }
-            if accepted {
-                wake?.resume()
+            if let wake {
+                wake.resume()
             } else {
                 continuation.resume(throwing: MeterrError(.unavailable, "meterr is shutting down"))
             }
@@ -104,15 +140,16 @@ public final class LedgerWriter: Service, Sendable {
     /// - Parameter shape: works out the call's shape for the savings report; called in the commit that
     ///   stores the event, and stored in the same transaction.
     public func enqueue(_ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil) {
-        let (accepted, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
-            if state.closed || state.queuedEvents >= maxQueuedEvents { return (false, nil) }
+        let wake: Wake? = state.withLock { state in
+            if state.closed || state.queuedEvents >= maxQueuedEvents { return nil }
             state.queue.append(Submission(events: [event], continuation: nil, shape: shape))
             state.queuedEvents += 1
-            defer { state.wakeUp = nil }
-            return (true, state.wakeUp)
+            return Wake(
+                writer: state.takeWakeUp(),
+                linger: state.queuedEvents >= Self.enoughCompany ? state.endLinger() : nil)
         }
-        if accepted {
-            wake?.resume()
+        if let wake {
+            wake.resume()
         } else {
             statistics.withLock { $0.dropped += 1 }
             logger.error("usage event dropped: the ledger queue is full or closed", metadata: ["event": "\(event.id)"])
@@ -146,12 +183,10 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Stops taking events; what is queued is still committed.
     public func close() {
-        let wake = state.withLock { state in
+        state.withLock { state in
             state.closed = true
-            defer { state.wakeUp = nil }
-            return state.wakeUp
-        }
-        wake?.resume()
+            return Wake(writer: state.takeWakeUp(), linger: state.endLinger())
+        }.resume()
     }
 
     /// Waits for work; `nil` once closed and drained.
@@ -168,7 +203,7 @@ public final class LedgerWriter: Service, Sendable {
                 if state.queue.isEmpty { return state.closed ? .finished : .wait }
                 // Events nobody waits for (the gateway's) may wait a moment for company: one commit
                 // for many calls instead of one per call. Awaited batches go at once.
-                if !lingered, !state.closed, state.queuedEvents < 256,
+                if !lingered, !state.closed, state.queuedEvents < Self.enoughCompany,
                     state.queue.allSatisfy({ $0.continuation == nil })
                 {
                     return .linger
@@ -195,7 +230,7 @@ public final class LedgerWriter: Service, Sendable {
             case .finished: return nil
             case .linger:
                 lingered = true
-                try? await Task.sleep(for: linger)
+                await waitForCompany()
             case .wait:
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state in
@@ -207,6 +242,29 @@ public final class LedgerWriter: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// Waits `linger` for more events to share the next commit, or less when `endLinger` is called
+    /// (an awaited batch, enough queued events, shutdown).
+    private func waitForCompany() async {
+        state.withLock { $0.linger = Linger() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: self.linger) }
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let over = self.state.withLock { state in
+                        if state.linger?.over ?? true { return true }
+                        state.linger?.waiter = continuation
+                        return false
+                    }
+                    if over { continuation.resume() }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+            state.withLock { $0.endLinger() }?.resume()
+        }
+        state.withLock { $0.linger = nil }
     }
 
     private func commit(_ group: [Submission]) async {

@@ -281,6 +281,34 @@ struct LedgerTests {
         }
     }
 
+    // The writer below waits an hour for company: each test hangs (and fails at its time limit) if
+    // what should end that wait does not.
+    @Test(
+        "Events nobody waits for wait for company; an awaited batch, enough queued events and shutdown end the wait",
+        .timeLimit(.minutes(2)))
+    func lingerEndsEarly() async throws {
+        try await withStore { store in
+            let writer = LedgerWriter(ledger: store, linger: .seconds(3600), logger: Logger(label: "test"))
+            let runner = Task { try await writer.run() }
+            var factory = EventFactory(seed: 21)
+            writer.enqueue(factory.event(index: 0))
+            // An awaited batch is committed at once, with the fire-and-forget event queued before it.
+            #expect(try await writer.submit([factory.event(index: 1)]) == [true])
+            #expect(writer.stats.committed == 2)
+            // A group's worth of queued events is committed without waiting for more.
+            for index in 0..<LedgerWriter.enoughCompany { writer.enqueue(factory.event(index: 100 + index)) }
+            while writer.stats.committed < 2 + LedgerWriter.enoughCompany {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(writer.stats.commits == 2)
+            // A few events left waiting for company are committed on shutdown, without waiting it out.
+            for index in 0..<3 { writer.enqueue(factory.event(index: 5_000 + index)) }
+            writer.close()
+            try await runner.value
+            #expect(writer.stats.committed == 5 + LedgerWriter.enoughCompany)
+        }
+    }
+
     @Test("The first start creates one organisation and one admin key; later starts create none")
     func bootstrap() async throws {
         try await withStore { store in
