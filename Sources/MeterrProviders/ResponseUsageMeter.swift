@@ -40,7 +40,7 @@ public struct ResponseUsageMeter: Sendable {
     public static func isStreamed(status: Int, contentType: String?, requested: Bool, endpoint: ProviderEndpoint?)
         -> Bool
     {
-        contentType.map { $0.utf8.firstRange(of: "event-stream".utf8) != nil } == true
+        contentType?.containsIgnoringASCIICase("event-stream") == true
             || (status == 200 && (requested || endpoint == .streamGenerateContent))
     }
 

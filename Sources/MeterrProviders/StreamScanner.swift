@@ -1,3 +1,5 @@
+import MeterrCore
+
 /// One event of a streamed response: an SSE event, an NDJSON line or an element of a streamed JSON array.
 public struct StreamEvent: Sendable, Hashable {
     /// The SSE `event:` name, when the stream names its events.
@@ -53,10 +55,14 @@ public struct StreamScanner: Sendable {
 
     /// The framing a response's content type implies.
     public static func framing(forContentType contentType: String?) -> Framing {
-        let type = contentType?.lowercased() ?? ""
-        if type.contains("event-stream") { return .serverSentEvents }
-        if type.contains("ndjson") || type.contains("jsonl") || type.contains("stream+json") { return .jsonLines }
-        if type.contains("json") { return .jsonArray }
+        guard let type = contentType else { return .serverSentEvents }
+        if type.containsIgnoringASCIICase("event-stream") { return .serverSentEvents }
+        if type.containsIgnoringASCIICase("ndjson") || type.containsIgnoringASCIICase("jsonl")
+            || type.containsIgnoringASCIICase("stream+json")
+        {
+            return .jsonLines
+        }
+        if type.containsIgnoringASCIICase("json") { return .jsonArray }
         return .serverSentEvents
     }
 

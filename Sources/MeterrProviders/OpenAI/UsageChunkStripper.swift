@@ -45,8 +45,10 @@ public struct UsageChunkStripper: Sendable {
     }
 
     /// `data: {… "choices": [], "usage": {…}}`: the extra chunk `include_usage` adds.
+    static let dataField = Array("data:".utf8)
+
     static func isUsageOnlyChunk(_ event: ArraySlice<UInt8>) -> Bool {
-        guard let dataStart = event.firstRange(of: Array("data:".utf8)) else { return false }
+        guard let dataStart = event.range(ofBytes: Self.dataField) else { return false }
         let payload = event[dataStart.upperBound...]
         guard let json = JSONValue(parsing: payload.drop { $0 == 0x20 }.prefix { $0 != 0x0A && $0 != 0x0D }) else {
             return false

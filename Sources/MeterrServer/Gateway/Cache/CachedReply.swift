@@ -105,7 +105,7 @@ struct CachedReply {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var from = 0
-        while let found = bytes[from...].firstRange(of: pattern) {
+        while let found = bytes[from...].range(ofBytes: pattern) {
             out.append(contentsOf: bytes[from..<found.lowerBound])
             out.append(contentsOf: replacement)
             from = found.upperBound
@@ -119,7 +119,7 @@ struct CachedReply {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var from = 0
-        while let found = bytes[from...].firstRange(of: key) {
+        while let found = bytes[from...].range(ofBytes: key) {
             var index = found.upperBound
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == UInt8(ascii: ":") { index += 1 }
             var end = index

@@ -135,7 +135,7 @@ final class GatewayCache: Sendable {
         ]
         for (key, values) in reasons {
             var from = 0
-            while let at = body[from...].firstRange(of: key) {
+            while let at = body[from...].range(ofBytes: key) {
                 var index = at.upperBound
                 while index < body.count,
                     body[index] == 0x20 || body[index] == 0x09 || body[index] == 0x0A

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// Searches in bytes for the gateway's per-call and per-event tests (is an answer a stream, where an
+// event's data starts, where a cached answer's id is). The standard library's `firstRange(of:)` and
+// `String.contains` are generic walks (or Foundation's NSString search) several times slower here.
+
+extension ArraySlice<UInt8> {
+    /// Where `needle` first occurs, in the slice's own indices; `nil` when it does not (or is empty).
+    public func range(ofBytes needle: [UInt8]) -> Range<Int>? {
+        withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { needle in
+                guard let start = haystack.baseAddress, let pattern = needle.baseAddress, needle.count > 0,
+                    haystack.count >= needle.count
+                else { return nil }
+                // Each place the first byte occurs (memchr), then the rest compared (memcmp).
+                let last = haystack.count - needle.count
+                var from = 0
+                while from <= last, let hit = memchr(start + from, Int32(needle[0]), last - from + 1) {
+                    let at = start.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(start + at, pattern, needle.count) == 0 {
+                        return startIndex + at..<startIndex + at + needle.count
+                    }
+                    from = at + 1
+                }
+                return nil
+            }
+        }
+    }
+}
+
+extension Array<UInt8> {
+    /// Where `needle` first occurs; `nil` when it does not (or is empty).
+    public func range(ofBytes needle: [UInt8]) -> Range<Int>? { self[...].range(ofBytes: needle) }
+}
+
+extension String {
+    /// Whether the text contains `needle`, ASCII letters compared without case (for header values
+    /// such as a content type).
+    public func containsIgnoringASCIICase(_ needle: StaticString) -> Bool {
+        var text = self
+        return text.withUTF8 { text in
+            needle.withUTF8Buffer { needle in
+                guard needle.count > 0 else { return true }
+                guard text.count >= needle.count else { return false }
+                func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+                search: for start in 0...(text.count - needle.count) {
+                    for offset in 0..<needle.count where lower(text[start + offset]) != lower(needle[offset]) {
+                        continue search
+                    }
+                    return true
+                }
+                return false
+            }
+        }
+    }
+}
