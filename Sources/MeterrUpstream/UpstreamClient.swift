@@ -7,6 +7,9 @@ import NIOSSL
 import Synchronization
 
 /// One request to an upstream: the head as it goes on the wire, and the whole body.
+///
+/// Its header names and values must already be valid HTTP: the client writes them as they are (the
+/// gateway's come from a request NIO parsed, its own constants, and provider keys it checked).
 package struct UpstreamRequest: Sendable {
     package var endpoint: UpstreamEndpoint
     package var head: HTTPRequestHead
@@ -186,7 +189,8 @@ package final class UpstreamClient: Sendable {
             try sync.addHandler(
                 NIOSSLClientHandler(context: tls, serverHostname: endpoint.hostIsAddress ? nil : endpoint.host))
         }
-        try sync.addHTTPClientHandlers()
+        // Headers are not checked again here (see `UpstreamRequest`).
+        try sync.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
         try sync.addHandler(UpstreamConnectionHandler())
     }
 

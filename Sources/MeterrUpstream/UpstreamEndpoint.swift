@@ -9,6 +9,8 @@ package struct UpstreamEndpoint: Sendable, Hashable {
     package var basePath: String
 
     package init?(baseURL: String) {
+        // No spaces or control characters: the host goes into a header as it is.
+        guard !baseURL.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return nil }
         var rest: Substring
         if baseURL.hasPrefix("https://") {
             tls = true

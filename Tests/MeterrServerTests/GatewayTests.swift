@@ -228,6 +228,20 @@ struct GatewayTests {
         #expect(path("https://h/version", "/v1/x") == "/version/v1/x", "not a version segment")
     }
 
+    @Test("Nothing that goes into an upstream header may carry a line break: base URLs and provider keys")
+    func headerInjection() throws {
+        // The upstream client writes headers as it gets them; these are the two ways text from
+        // configuration or a stored credential reaches one.
+        #expect(UpstreamEndpoint(baseURL: "http://h\r\nx-evil: 1") == nil)
+        #expect(UpstreamEndpoint(baseURL: "http://h x") == nil)
+        #expect(UpstreamEndpoint(baseURL: "https://h/p\u{7F}") == nil)
+        #expect(UpstreamEndpoint(baseURL: "https://h:8443/v1")?.hostHeader == "h:8443")
+        #expect(try Gateway.headerSafe("sk-good\tkey", .openai) == "sk-good\tkey")
+        #expect(try Gateway.headerSafe(nil, .openai) == nil)
+        #expect(throws: GatewayRefusal.self) { try Gateway.headerSafe("sk-key\r\nx-evil: 1", .anthropic) }
+        #expect(throws: GatewayRefusal.self) { try Gateway.headerSafe("sk-key\u{0}", .gemini) }
+    }
+
     @Test("An OpenAI stream without include_usage gets it upstream, and the extra chunk never reaches the caller")
     func injectsAndStripsUsage() async throws {
         try await withGateway { client, seen in

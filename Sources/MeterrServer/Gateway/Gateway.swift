@@ -26,6 +26,8 @@ final class Gateway: Sendable {
     let pricer: any UsagePricer
     let estimator: any TokenEstimator
     let upstreams: [Provider: ServerConfiguration.Upstream]
+    /// The configured base URLs, read once (a stored credential's own is read per call).
+    let endpoints: [Provider: UpstreamEndpoint]
     let maxRequestBytes: Int
     let limiter: RateLimiter
     let throttle: AuthenticationThrottle
@@ -71,6 +73,7 @@ final class Gateway: Sendable {
         self.pricer = pricer
         self.estimator = estimator
         self.upstreams = upstreams
+        self.endpoints = upstreams.compactMapValues { UpstreamEndpoint(baseURL: $0.baseURL) }
         self.maxRequestBytes = maxRequestBytes
         self.limiter = limiter
         self.throttle = throttle
