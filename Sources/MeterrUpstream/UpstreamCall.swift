@@ -43,8 +43,11 @@ package final class UpstreamCall {
     }
 
     func start() {
-        firstByteDeadline = min(.now() + client.timeouts.firstByte, request.firstByteBy ?? .distantFuture)
-        arm(at: firstByteDeadline)
+        let now = NIODeadline.now()
+        firstByteDeadline = min(now + client.timeouts.firstByte, request.firstByteBy ?? .distantFuture)
+        // One timer for the call, set at the soonest any time-out could end it: when it fires it
+        // sets itself for what is next (reads only move the silence's end later).
+        arm(at: min(firstByteDeadline, now + client.timeouts.read))
         if let connection = pool.checkout(request.endpoint) {
             send(on: connection)
         } else {
@@ -74,7 +77,6 @@ package final class UpstreamCall {
         connection.handler.call = self
         state = .awaitingHead
         lastRead = .now()
-        arm(at: min(firstByteDeadline, lastRead + client.timeouts.read))
         let channel = connection.channel
         var head = request.head
         if let proxy = connection.forwardingProxy {
@@ -104,7 +106,6 @@ package final class UpstreamCall {
         state = .receiving
         keepAlive = head.isKeepAlive
         lastRead = .now()
-        arm(at: lastRead + client.timeouts.read)
         handler?.upstreamReceived(head: head)
     }
 
@@ -208,7 +209,12 @@ package final class UpstreamCall {
         let silenceEnds = lastRead + client.timeouts.read
         switch state {
         case .connecting:
-            if now >= firstByteDeadline { fail(.timedOut) } else { arm(at: firstByteDeadline) }
+            // Once connected the silence is counted from the send: look again within one read time-out.
+            if now >= firstByteDeadline {
+                fail(.timedOut)
+            } else {
+                arm(at: min(firstByteDeadline, now + client.timeouts.read))
+            }
         case .awaitingHead:
             if now >= firstByteDeadline || now >= silenceEnds {
                 fail(requestWritten ? .timedOutAfterRequest : .timedOut)

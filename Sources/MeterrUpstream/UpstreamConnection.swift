@@ -1,10 +1,10 @@
 import NIOCore
 
-/// One keep-alive connection to an upstream. What changes over its life (its idle timer, its pool)
-/// and its handler are bound to the channel's event loop: touched from anywhere else, they trap.
+/// One keep-alive connection to an upstream. What changes over its life (since when it is idle, its
+/// pool) and its handler are bound to the channel's event loop: touched from anywhere else, they trap.
 final class UpstreamConnection: Sendable {
     private struct State {
-        var idleTimer: Scheduled<Void>?
+        var idleSince: NIODeadline?
         weak var pool: UpstreamPool?
     }
 
@@ -12,6 +12,8 @@ final class UpstreamConnection: Sendable {
     let endpoint: UpstreamEndpoint
     /// The proxy this connection goes to when it forwards plain http requests (absolute-form).
     let forwardingProxy: UpstreamProxy?
+    /// The socket's options (a TCP socket's state), looked up once.
+    let socketOptions: (any SocketOptionProvider)?
     private let boundHandler: NIOLoopBound<UpstreamConnectionHandler>
     private let state: NIOLoopBoundBox<State>
 
@@ -23,6 +25,7 @@ final class UpstreamConnection: Sendable {
         self.channel = channel
         self.endpoint = endpoint
         self.forwardingProxy = forwardingProxy
+        socketOptions = channel as? any SocketOptionProvider
         boundHandler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         state = NIOLoopBoundBox(State(), eventLoop: channel.eventLoop)
     }
@@ -30,10 +33,10 @@ final class UpstreamConnection: Sendable {
     /// The handler that passes the response parts to the call that owns the connection.
     var handler: UpstreamConnectionHandler { boundHandler.value }
 
-    /// Closes the connection when it has been idle too long.
-    var idleTimer: Scheduled<Void>? {
-        get { state.value.idleTimer }
-        set { state.value.idleTimer = newValue }
+    /// When it went back to the pool, while it waits there.
+    var idleSince: NIODeadline? {
+        get { state.value.idleSince }
+        set { state.value.idleSince = newValue }
     }
 
     /// The pool it returns to.

@@ -2,10 +2,15 @@ import NIOCore
 
 /// The idle connections of one event loop, by endpoint. Its state is bound to that loop: touched
 /// from anywhere else, it traps (in debug builds).
+///
+/// One timer per pool closes connections idle for `idleTimeout` (not one timer per connection, set
+/// and cancelled on every call).
 final class UpstreamPool: Sendable {
     struct State {
         var idle: [UpstreamEndpoint: [UpstreamConnection]] = [:]
         var closed = false
+        /// The next sweep of idle connections, while any are idle.
+        var sweep: Scheduled<Void>?
     }
 
     let loop: any EventLoop
@@ -22,9 +27,8 @@ final class UpstreamPool: Sendable {
     /// already hung up (its close not yet seen by the event loop) is closed instead of reused.
     func checkout(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
         while let connection = state.value.idle[endpoint]?.popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
-            if connection.channel.isActive && Self.stillEstablished(connection.channel) { return connection }
+            connection.idleSince = nil
+            if connection.channel.isActive && Self.stillEstablished(connection) { return connection }
             connection.channel.close(promise: nil)
         }
         return nil
@@ -32,13 +36,13 @@ final class UpstreamPool: Sendable {
 
     /// Whether the kernel still sees the connection as established: one `getsockopt` (TCP_INFO), which
     /// tells a provider's close that has arrived but not been read yet.
-    static func stillEstablished(_ channel: any Channel) -> Bool {
+    static func stillEstablished(_ connection: UpstreamConnection) -> Bool {
         #if os(Linux)
-            guard let provider = channel as? any SocketOptionProvider else { return true }
+            guard let options = connection.socketOptions else { return true }
             var established = true
             // On the channel's own event loop the option is read at once and the future is complete;
             // 1 is TCP_ESTABLISHED.
-            provider.getTCPInfo().assumeIsolated().whenSuccess { info in established = info.tcpi_state == 1 }
+            options.getTCPInfo().assumeIsolated().whenSuccess { info in established = info.tcpi_state == 1 }
             return established
         #else
             return true
@@ -50,24 +54,55 @@ final class UpstreamPool: Sendable {
             connection.channel.close(promise: nil)
             return
         }
+        let now = NIODeadline.now()
+        connection.idleSince = now
         state.value.idle[connection.endpoint, default: []].append(connection)
-        let bound = NIOLoopBound(connection, eventLoop: loop)
-        connection.idleTimer = loop.scheduleTask(in: idleTimeout) { [weak self] in
-            self?.remove(bound.value)
-            bound.value.channel.close(promise: nil)
-        }
+        if state.value.sweep == nil { sweep(at: now + idleTimeout) }
     }
 
     /// Forgets a connection that closed while idle.
     func remove(_ connection: UpstreamConnection) {
-        connection.idleTimer?.cancel()
-        connection.idleTimer = nil
+        connection.idleSince = nil
         state.value.idle[connection.endpoint]?.removeAll { $0 === connection }
     }
 
     func closeAll() {
         state.value.closed = true
+        state.value.sweep?.cancel()
+        state.value.sweep = nil
         for connection in state.value.idle.values.joined() { connection.channel.close(promise: nil) }
         state.value.idle.removeAll()
+    }
+
+    private func sweep(at deadline: NIODeadline) {
+        state.value.sweep = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.closeIdle()
+        }
+    }
+
+    /// Closes the connections idle for `idleTimeout`, and comes back when the next one will be.
+    private func closeIdle() {
+        state.value.sweep = nil
+        let now = NIODeadline.now()
+        var expired: [UpstreamConnection] = []
+        var next: NIODeadline?
+        for (endpoint, connections) in state.value.idle {
+            var kept: [UpstreamConnection] = []
+            for connection in connections {
+                let expiry = (connection.idleSince ?? now) + idleTimeout
+                if expiry <= now {
+                    expired.append(connection)
+                } else {
+                    kept.append(connection)
+                    next = min(next ?? expiry, expiry)
+                }
+            }
+            state.value.idle[endpoint] = kept.isEmpty ? nil : kept
+        }
+        if let next { sweep(at: next) }
+        for connection in expired {
+            connection.idleSince = nil
+            connection.channel.close(promise: nil)
+        }
     }
 }

@@ -130,10 +130,11 @@ struct Harness {
     let client: UpstreamClient
     let loop = MultiThreadedEventLoopGroup.singleton.next()
 
-    init(firstByte: TimeAmount = .seconds(5)) throws {
+    // A long idle time-out by default: a test whose next call waits on a busy machine must still find
+    // its connection.
+    init(firstByte: TimeAmount = .seconds(5), read: TimeAmount = .seconds(5), idle: TimeAmount = .seconds(600)) throws {
         client = try UpstreamClient(
-            // A long idle time-out: a test whose next call waits on a busy machine must still find its connection.
-            timeouts: .init(connect: .seconds(2), firstByte: firstByte, read: .seconds(5), idle: .seconds(600)))
+            timeouts: .init(connect: .seconds(2), firstByte: firstByte, read: read, idle: idle))
     }
 
     func call(_ port: Int, body: String = #"{"model":"m"}"#) async -> Result<
@@ -225,6 +226,37 @@ struct UpstreamClientTests {
             return
         }
         #expect(failure == .timedOutAfterRequest)
+    }
+
+    @Test("A provider that falls silent in the middle of a body times out at the read limit")
+    func silenceMidBody() async throws {
+        let server = try ScriptedServer { _ in
+            .bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", close: false)
+        }
+        defer { server.stop() }
+        // The first-byte limit is far off: only the silence after the head can end this call.
+        let harness = try Harness(firstByte: .seconds(600), read: .milliseconds(300))
+        let result = await harness.call(server.port)
+        guard case .failure(let failure) = result else {
+            Issue.record("expected a time-out, got \(result)")
+            return
+        }
+        #expect(failure == .timedOut)
+    }
+
+    @Test("A connection idle past the idle time-out is closed: the next call opens a new one")
+    func idleConnectionsClose() async throws {
+        let server = try ScriptedServer { _ in .bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false) }
+        defer { server.stop() }
+        let harness = try Harness(idle: .milliseconds(50))
+        #expect(try await harness.call(server.port).get().1 == "ok")
+        // Each pause is ten idle time-outs; a call after it must find its connection closed. (Tried a
+        // few times only so a stalled machine cannot fail it.)
+        for _ in 0..<10 where server.connections < 2 {
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await harness.call(server.port).get().1 == "ok")
+        }
+        #expect(server.connections >= 2)
     }
 
     @Test("Nothing listening is unreachable")
