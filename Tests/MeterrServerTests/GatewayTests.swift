@@ -540,17 +540,40 @@ struct GatewayConnectionTests {
             }
             let socket = try RawSocket(port: port)
             defer { socket.close() }
-            // Three requests in one write: a gateway call, an ordinary route, a gateway call that closes.
+            // Four requests in one write: a gateway call, one of Hummingbird's routes, the liveness
+            // answer (the gateway's handler serves it), a gateway call that closes.
             try socket.send(
-                call(closing: false) + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + call(closing: true))
+                call(closing: false) + "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + call(closing: true))
             let answers = try await socket.receive(atLeast: .max).components(separatedBy: "HTTP/1.1 ").dropFirst().map {
                 $0.lowercased()
             }
-            #expect(answers.count == 3)
+            #expect(answers.count == 4)
             #expect(answers.allSatisfy { $0.hasPrefix("200") })
             #expect(answers.first?.contains("x-meterr-cost-usd") == true)
-            #expect(answers.dropFirst().first?.contains(#"{"status":"ok"}"#) == true)
+            #expect(answers.dropFirst().first?.contains(#"{"status":"ready"}"#) == true)
+            #expect(answers.dropFirst(2).first?.contains(#"{"status":"ok"}"#) == true)
             #expect(answers.last?.contains("x-meterr-cost-usd") == true)
+        }
+    }
+
+    @Test("GET /healthz is answered on the event loop as the router answers it: body, type and common headers")
+    func liveness() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            let answer = try await socket.receive(atLeast: .max)
+            let lines = answer.lowercased().components(separatedBy: "\r\n")
+            #expect(lines.first == "http/1.1 200 ok")
+            #expect(lines.contains("content-type: application/json; charset=utf-8"))
+            #expect(lines.contains("content-length: 15"))
+            #expect(lines.contains("x-content-type-options: nosniff"))
+            #expect(lines.contains { $0.hasPrefix("x-meterr-request-id: req_") })
+            #expect(answer.hasSuffix(#"{"status":"ok"}"#))
+            // Other methods stay with the router, as before.
+            #expect(try await client.execute(uri: "/healthz", method: .post).status == .notFound)
         }
     }
 

@@ -2,16 +2,20 @@ import HTTPTypes
 import MeterrGatewayChannel
 import NIOCore
 
-/// The gateway serves its mounts (`/openai/…`, `/anthropic/…`, `/v1/…`); the rest is Hummingbird's.
+/// The gateway serves its mounts (`/openai/…`, `/anthropic/…`, `/v1/…`) and `GET /healthz`; the rest
+/// is Hummingbird's.
 extension Gateway: GatewayRouting {
     func serves(method: HTTPRequest.Method, path: String) -> Bool {
-        Gateway.mount(method: method, path: path) != nil
+        (method == .get && path == HealthAnswer.path) || Gateway.mount(method: method, path: path) != nil
     }
 
     func receiver(
         for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)? {
+        if head.method == .get && path == HealthAnswer.path {
+            return HealthAnswer(gateway: self, head: head, context: context, owner: owner)
+        }
         guard let mount = Gateway.mount(method: head.method, path: path) else { return nil }
         return GatewayExchange(
             gateway: self, owner: owner, context: context, head: head, path: path, query: query, mount: mount)

@@ -2,6 +2,8 @@ import Hummingbird
 import MeterrStore
 
 /// `/healthz` (the process answers) and `/readyz` (the database answers and the ledger takes events).
+/// In a running server `GET /healthz` is answered on the event loop by `HealthAnswer`, with the same
+/// answer; this route serves the router on its own (its tests).
 struct HealthRoutes: Sendable {
     let store: any MeterrDatabase
 
