@@ -53,6 +53,16 @@ start_all() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 }
 
+# write_post_lua: the wrk script of one chat completion with meterr's key, into $work/post.lua.
+write_post_lua() {
+  cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
+LUA
+}
+
 # The processes that serve a URL's port: nginx's master and workers, or meterr.
 pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
 

@@ -16,12 +16,7 @@ meterr_port=18892
 proxy_port=18897
 start_all
 
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
-LUA
+write_post_lua
 direct="http://127.0.0.1:$mock_port/v1/chat/completions"
 proxied="http://127.0.0.1:$proxy_port/v1/chat/completions"
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"

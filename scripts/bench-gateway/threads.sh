@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Where meterr's CPU goes per gateway call, thread by thread: the event loops, the ledger writer's
+# SQLite queue and Swift's thread pool, at 32 connections against the nginx mock (release build, a
+# fresh ledger), with events per ledger commit. Usage: scripts/bench-gateway/threads.sh [--perf]
+# (--perf also records a profile into ./perf.data for `perf report`).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/mock.sh"
+(cd "$root" && swift build -c release --product meterr >/dev/null)
+
+work=$(mktemp -d)
+mock_port=18891
+meterr_port=18892
+proxy_port=18897
+start_all
+write_post_lua
+gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
+wrk -t2 -c32 -d3s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
+
+# Per thread name: CPU ticks (user + system) and context switches, summed over threads of that name.
+threads() {
+  for task in /proc/$server/task/*; do
+    echo "$(tr ' ' '_' < "$task/comm") $(awk '{print $14 + $15}' "$task/stat") $(awk '/ctxt/{s+=$2} END{print s}' "$task/status")"
+  done | awk '{c[$1]+=$2; s[$1]+=$3} END {for (k in c) print k, c[k], s[k]}' | sort
+}
+metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+threads > "$work/before"
+events0=$(metric meterr_ledger_events_committed_total); commits0=$(metric meterr_ledger_commits_total)
+if [ "${1:-}" = --perf ]; then
+  perf record -F 2999 -g -p "$server" -o perf.data -- sleep 10 >/dev/null 2>&1 &
+fi
+wrk -t2 -c32 -d10s --latency -s "$work/post.lua" "$gateway" > "$work/out"
+if [ "${1:-}" = --perf ]; then sleep 1; fi
+threads > "$work/after"
+events1=$(metric meterr_ledger_events_committed_total); commits1=$(metric meterr_ledger_commits_total)
+calls=$(awk '/requests in/{print $1}' "$work/out")
+echo "$(awk '/Requests\/sec/{print $2}' "$work/out") requests/s, p50 $(awk '$1=="50%"{print $2}' "$work/out"), $calls calls"
+echo "ledger: $(( (events1 - events0) / (commits1 - commits0 > 0 ? commits1 - commits0 : 1) )) events per commit"
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+join "$work/before" "$work/after" | awk -v n="$calls" -v tick="$tick_us" '
+  { cpu = ($4 - $2) * tick / n; sw = ($5 - $3) / n; total += cpu; switches += sw
+    if (cpu > 0 || sw > 0) printf "%-24s %7.1f us CPU per call  %5.2f switches per call\n", $1, cpu, sw }
+  END { printf "%-24s %7.1f us CPU per call  %5.2f switches per call\n", "all threads", total, switches }'
