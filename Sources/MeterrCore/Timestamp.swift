@@ -105,6 +105,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
     }
 
+    /// The HTTP `Date` form (IMF-fixdate): `Sat, 05 Dec 2026 12:02:09 GMT`.
+    public var httpDate: String {
+        let floorSeconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        let days = floorSeconds >= 0 ? floorSeconds / 86_400 : (floorSeconds - 86_399) / 86_400
+        let secondOfDay = Int(floorSeconds - days * 86_400)
+        let (year, month, day) = Timestamp.civil(fromDays: Int(days))
+        // 1 January 1970 was a Thursday.
+        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][Int(((days + 4) % 7 + 7) % 7)]
+        let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][month - 1]
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        return "\(weekday), \(two(day)) \(monthName) \(year) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):"
+            + "\(two(secondOfDay % 60)) GMT"
+    }
+
     /// The start of the UTC hour that holds this time.
     public var hourStart: Timestamp { Timestamp(milliseconds: Timestamp.floor(milliseconds, 3_600_000)) }
 

@@ -571,6 +571,7 @@ struct GatewayConnectionTests {
             #expect(lines.contains("content-length: 15"))
             #expect(lines.contains("x-content-type-options: nosniff"))
             #expect(lines.contains { $0.hasPrefix("x-meterr-request-id: req_") })
+            #expect(lines.contains { $0.hasPrefix("date: ") && $0.hasSuffix(" gmt") })
             #expect(answer.hasSuffix(#"{"status":"ok"}"#))
             // Other methods stay with the router, as before.
             #expect(try await client.execute(uri: "/healthz", method: .post).status == .notFound)

@@ -6,7 +6,7 @@ import NIOHTTPTypes
 
 /// `GET /healthz`, answered on the connection's event loop like a gateway call: liveness probes come
 /// often, and through Hummingbird's router each one would hop to Swift's thread pool and back. The
-/// answer is the router's own (`HealthRoutes`), with the headers every gateway answer carries.
+/// answer is the router's own (`HealthRoutes`), `Date` included, with the headers every gateway answer carries.
 final class HealthAnswer: GatewayRequestReceiver {
     static let path = "/healthz"
     private static let body = ByteBuffer(string: #"{"status":"ok"}"#)
@@ -26,7 +26,9 @@ final class HealthAnswer: GatewayRequestReceiver {
     func received(body part: ByteBuffer) {}
 
     func requestEnded() {
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        var headers: HTTPFields = [
+            .contentType: "application/json; charset=utf-8", .date: gateway.clock.now().httpDate,
+        ]
         gateway.finish(&headers, requestId: Identifier.ordered("req"), origin: head.headerFields[.origin])
         headers[.contentLength] = String(Self.body.readableBytes)
         context.write(NIOAny(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: headers))), promise: nil)
