@@ -92,11 +92,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
     /// The RFC 3339 UTC form with milliseconds.
     public var rfc3339: String {
-        let floorSeconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
-        let millis = Int(milliseconds - floorSeconds * 1000)
-        let days = floorSeconds >= 0 ? floorSeconds / 86_400 : (floorSeconds - 86_399) / 86_400
-        let secondOfDay = Int(floorSeconds - days * 86_400)
-        let (year, month, day) = Timestamp.civil(fromDays: Int(days))
+        let (days, secondOfDay, millis) = utcParts
+        let (year, month, day) = Timestamp.civil(fromDays: days)
         func pad(_ value: Int, _ width: Int) -> String {
             let text = String(value)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
@@ -105,14 +102,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
     }
 
+    /// Days since 1970-01-01, the second of that UTC day and the millisecond of that second (floored,
+    /// also before 1970).
+    private var utcParts: (days: Int, secondOfDay: Int, millis: Int) {
+        let dayStart = Timestamp.floor(milliseconds, 86_400_000)
+        let ofDay = Int(milliseconds - dayStart)
+        return (Int(dayStart / 86_400_000), ofDay / 1000, ofDay % 1000)
+    }
+
     /// The HTTP `Date` form (IMF-fixdate): `Sat, 05 Dec 2026 12:02:09 GMT`.
     public var httpDate: String {
-        let floorSeconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
-        let days = floorSeconds >= 0 ? floorSeconds / 86_400 : (floorSeconds - 86_399) / 86_400
-        let secondOfDay = Int(floorSeconds - days * 86_400)
-        let (year, month, day) = Timestamp.civil(fromDays: Int(days))
+        let (days, secondOfDay, _) = utcParts
+        let (year, month, day) = Timestamp.civil(fromDays: days)
         // 1 January 1970 was a Thursday.
-        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][Int(((days + 4) % 7 + 7) % 7)]
+        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][((days + 4) % 7 + 7) % 7]
         let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][month - 1]
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
         return "\(weekday), \(two(day)) \(monthName) \(year) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):"

@@ -526,13 +526,8 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         }
         var headers = headers
         gateway.finish(&headers, requestId: requestId, origin: head.headerFields[.origin])
-        headers[.contentLength] = String(body.readableBytes)
         if close { headers[.connection] = "close" }
-        context.write(
-            NIOAny(HTTPResponsePart.head(HTTPResponse(status: .init(code: status), headerFields: headers))),
-            promise: nil)
-        if body.readableBytes > 0 { context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil) }
-        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
+        GatewayReply(status: status, headers: headers, body: body).write(to: context)
         end(close: close)
     }
 

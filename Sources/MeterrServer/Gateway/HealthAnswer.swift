@@ -2,7 +2,6 @@ import HTTPTypes
 import MeterrCore
 import MeterrGatewayChannel
 import NIOCore
-import NIOHTTPTypes
 
 /// `GET /healthz`, answered on the connection's event loop like a gateway call: liveness probes come
 /// often, and through Hummingbird's router each one would hop to Swift's thread pool and back. The
@@ -30,10 +29,7 @@ final class HealthAnswer: GatewayRequestReceiver {
             .contentType: "application/json; charset=utf-8", .date: gateway.clock.now().httpDate,
         ]
         gateway.finish(&headers, requestId: Identifier.ordered("req"), origin: head.headerFields[.origin])
-        headers[.contentLength] = String(Self.body.readableBytes)
-        context.write(NIOAny(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: headers))), promise: nil)
-        context.write(NIOAny(HTTPResponsePart.body(Self.body)), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
+        GatewayReply(status: 200, headers: headers, body: Self.body).write(to: context)
         end(close: head.headerFields[.connection] == "close")
     }
 
