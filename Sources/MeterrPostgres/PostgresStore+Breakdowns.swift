@@ -101,23 +101,15 @@ extension PostgresStore: UsageBreakdowns {
             for (grain, start, end) in ranges where start < end {
                 let rows = try await connection.query(
                     """
-                    SELECT value, requests, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
-                        output_tokens, reasoning_tokens, cost_nanos, unpriced_requests, unpriced_tokens
+                    SELECT value, bucket, requests, input_tokens, cache_read_tokens, cache_write_tokens,
+                        cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, unpriced_requests,
+                        unpriced_tokens
                     FROM usage_rollups
                     WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint AND dim = \(dimension)::smallint
                         AND bucket >= \(start) AND bucket < \(end) AND starts_with(value, \(prefix))
                     """, logger: logger)
-                for try await cells in rows.decode(
-                    (String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
-                {
-                    groups[cells.0, default: UsageTotals()] += UsageTotals(
-                        requests: Int(cells.1),
-                        usage: Usage(
-                            inputTokens: Int(cells.2), cacheReadTokens: Int(cells.3), cacheWriteTokens: Int(cells.4),
-                            cacheWrite1hTokens: Int(cells.5), outputTokens: Int(cells.6),
-                            reasoningTokens: Int(cells.7)),
-                        pricedCost: Money(nanos: cells.8), unpricedRequests: Int(cells.9),
-                        unpricedTokens: Int(cells.10))
+                for try await cells in rows.decode(RollupCells.self) {
+                    groups[cells.0, default: UsageTotals()] += Self.totals(cells)
                 }
             }
             return groups

@@ -7,15 +7,15 @@ extension PostgresStore: CallHealthStore {
     public func modelHealth(org: String, from: Timestamp, to: Timestamp) async throws -> [ModelHealth] {
         let start = from.dayStart.milliseconds
         let end = to.milliseconds
-        let health = try await tenant(org) { connection in
-            var health: [String: (calls: Int, errors: Int, refusals: Int, buckets: [[Int: Int]])] = [:]
+        return try await tenant(org) { connection in
+            var tally = ModelHealthTally()
             let calls = try await connection.query(
                 """
                 SELECT model, sum(calls)::bigint, sum(errors)::bigint, sum(refusals)::bigint FROM call_health
                 WHERE org = \(org) AND day >= \(start) AND day < \(end) GROUP BY model
                 """, logger: logger)
             for try await (model, count, errors, refusals) in calls.decode((String, Int64, Int64, Int64).self) {
-                health[model] = (Int(count), Int(errors), Int(refusals), [[:], [:]])
+                tally.add(model: model, calls: Int(count), errors: Int(errors), refusals: Int(refusals))
             }
             let buckets = try await connection.query(
                 """
@@ -23,22 +23,10 @@ extension PostgresStore: CallHealthStore {
                 WHERE org = \(org) AND day >= \(start) AND day < \(end) GROUP BY model, kind, bucket
                 """, logger: logger)
             for try await (model, kind, bucket, count) in buckets.decode((String, Int32, Int32, Int64).self) {
-                guard kind >= 0, kind < 2, health[model] != nil else { continue }
-                health[model]!.buckets[Int(kind)][Int(bucket)] = Int(count)
+                tally.add(model: model, kind: Int(kind), bucket: Int(bucket), count: Int(count))
             }
-            return health
+            return tally.health
         }
-        return health.compactMap { name, value -> ModelHealth? in
-            guard let slash = name.firstIndex(of: "/"), let provider = Provider(rawValue: String(name[..<slash]))
-            else { return nil }
-            return ModelHealth(
-                provider: provider, model: String(name[name.index(after: slash)...]), calls: value.calls,
-                errors: value.errors, refusals: value.refusals,
-                latencyP50: LatencyBuckets.percentile(value.buckets[0], 0.5),
-                latencyP95: LatencyBuckets.percentile(value.buckets[0], 0.95),
-                ttftP50: LatencyBuckets.percentile(value.buckets[1], 0.5),
-                ttftP95: LatencyBuckets.percentile(value.buckets[1], 0.95))
-        }.sorted { ($0.calls, $1.model) > ($1.calls, $0.model) }
     }
 
     /// Adds a batch's call health to the day rollups, in the caller's transaction (the ledger's

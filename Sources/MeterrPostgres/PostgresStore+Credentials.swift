@@ -9,8 +9,7 @@ extension PostgresStore: CredentialStore {
         org: String, team: String?, provider: Provider, secret: String, baseURL: String?, vault: CredentialVault,
         actor: String
     ) async throws -> CredentialRecord {
-        guard !secret.isEmpty, secret.utf8.count <= 4096, !secret.unicodeScalars.contains(where: { $0.value < 0x20 })
-        else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
+        let secret = try SQLiteStore.checkedSecret(secret)
         let sealed = ByteBuffer(bytes: try vault.seal(secret))
         let masked = CredentialVault.mask(secret)
         let now = clock.now()

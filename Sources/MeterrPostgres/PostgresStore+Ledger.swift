@@ -281,17 +281,9 @@ extension PostgresStore: UsageLedger {
                             AND bucket >= \(start) AND bucket < \(end)
                         """, logger: logger)
                 for try await row in rows {
-                    let cells = try row.decode(
-                        (String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                    let cells = try row.decode(RollupCells.self)
                     let key = RollupSummary.key(value: cells.0, bucket: cells.1, groupBy: groupBy, calendar: calendar)
-                    groups[key, default: UsageTotals()] += UsageTotals(
-                        requests: Int(cells.2),
-                        usage: Usage(
-                            inputTokens: Int(cells.3), cacheReadTokens: Int(cells.4), cacheWriteTokens: Int(cells.5),
-                            cacheWrite1hTokens: Int(cells.6), outputTokens: Int(cells.7),
-                            reasoningTokens: Int(cells.8)),
-                        pricedCost: Money(nanos: cells.9), unpricedRequests: Int(cells.10),
-                        unpricedTokens: Int(cells.11))
+                    groups[key, default: UsageTotals()] += Self.totals(cells)
                 }
             }
             return groups
@@ -380,5 +372,21 @@ extension PostgresStore: UsageLedger {
                 requestId: requestId, upstreamRequestId: upstreamRequestId, route: route, cacheHit: cacheHit,
                 saved: saved.map(Money.init(nanos:)))
         )
+    }
+}
+
+extension PostgresStore {
+    /// A `usage_rollups` row as read: value, bucket, then requests, the six token counts, cost in
+    /// nanodollars, unpriced requests and unpriced tokens.
+    typealias RollupCells = (String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)
+
+    /// The totals a rollup row holds.
+    static func totals(_ cells: RollupCells) -> UsageTotals {
+        UsageTotals(
+            requests: Int(cells.2),
+            usage: Usage(
+                inputTokens: Int(cells.3), cacheReadTokens: Int(cells.4), cacheWriteTokens: Int(cells.5),
+                cacheWrite1hTokens: Int(cells.6), outputTokens: Int(cells.7), reasoningTokens: Int(cells.8)),
+            pricedCost: Money(nanos: cells.9), unpricedRequests: Int(cells.10), unpricedTokens: Int(cells.11))
     }
 }

@@ -13,15 +13,11 @@ extension PostgresStore: PolicyStore {
             for try await value in rows.decode(String.self) { text = value }
             return text
         }
-        // Saved policies are whole, so new defaults only fill what an older save did not name.
-        guard let text, let saved = JSONValue(parsing: Array(text.utf8)) else { return .defaults }
-        return (try? OrgPolicy.defaults.merging(saved)) ?? .defaults
+        return OrgPolicy(storedText: text)
     }
 
     public func setPolicy(org: String, _ policy: OrgPolicy, actor: String) async throws {
-        var json = JSONWriter()
-        policy.write(to: &json)
-        let text = String(decoding: json.bytes, as: UTF8.self)
+        let text = policy.storedText
         try await tenant(org) { connection in
             try await requireOrganisation(org, on: connection)
             try await connection.query(

@@ -20,11 +20,7 @@ extension PostgresStore {
     public func createUser(
         org: String, email: String, name: String?, role: Role, team: String?, passwordHash: String?, actor: String
     ) async throws -> UserRecord {
-        // The same check and normal form as SQLiteStore.createUser.
-        let email = email.trimmingCharacters(in: .whitespaces).lowercased()
-        guard email.utf8.count <= 254, let at = email.firstIndex(of: "@"), at != email.startIndex,
-            email[email.index(after: at)...].contains("."), !email.contains(where: { $0 == " " || $0 == "\n" })
-        else { throw MeterrError.invalid("email", "must be an email address") }
+        let email = try SQLiteStore.checkedEmail(email)
         if let name { _ = try SQLiteStore.checkedName(name, field: "name") }
         let member = MeterrError(.conflict, "\(email) is already a member", field: "email")
         return try await tenant(org) { connection in
@@ -99,7 +95,7 @@ extension PostgresStore {
     }
 
     public func userForSignIn(email: String) async throws -> [(UserRecord, String)] {
-        let email = email.trimmingCharacters(in: .whitespaces).lowercased()
+        let email = SQLiteStore.normalEmail(email)
         return try await acrossOrganisations { connection in
             try await collect(
                 """

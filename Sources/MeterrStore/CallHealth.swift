@@ -95,6 +95,40 @@ public enum LatencyBuckets {
     }
 }
 
+/// Call health read back from the day rollups, as each database sums them: per `provider/model` the
+/// calls, errors and refusals, then the latency buckets of those models.
+package struct ModelHealthTally {
+    private var models: [String: (calls: Int, errors: Int, refusals: Int, buckets: [[Int: Int]])] = [:]
+
+    package init() {}
+
+    /// A model's summed calls, errors and refusals.
+    package mutating func add(model: String, calls: Int, errors: Int, refusals: Int) {
+        models[model] = (calls, errors, refusals, [[:], [:]])
+    }
+
+    /// A summed latency bucket (kind 0: latency, 1: time to first token) of a model added before.
+    package mutating func add(model: String, kind: Int, bucket: Int, count: Int) {
+        guard kind >= 0, kind < 2, models[model] != nil else { return }
+        models[model]!.buckets[kind][bucket] = count
+    }
+
+    /// Each model's health with its percentiles, most calls first.
+    package var health: [ModelHealth] {
+        models.compactMap { name, value -> ModelHealth? in
+            guard let slash = name.firstIndex(of: "/"), let provider = Provider(rawValue: String(name[..<slash]))
+            else { return nil }
+            return ModelHealth(
+                provider: provider, model: String(name[name.index(after: slash)...]), calls: value.calls,
+                errors: value.errors, refusals: value.refusals,
+                latencyP50: LatencyBuckets.percentile(value.buckets[0], 0.5),
+                latencyP95: LatencyBuckets.percentile(value.buckets[0], 0.95),
+                ttftP50: LatencyBuckets.percentile(value.buckets[1], 0.5),
+                ttftP95: LatencyBuckets.percentile(value.buckets[1], 0.95))
+        }.sorted { ($0.calls, $1.model) > ($1.calls, $0.model) }
+    }
+}
+
 /// The day rollups of call health, summed in memory per batch like the usage rollups.
 package struct HealthDeltas: Sendable {
     package struct Key: Hashable, Sendable {

@@ -419,3 +419,22 @@ public protocol PolicyStore: Sendable {
     /// Remembers that a key called a model.
     func recordKeyModel(org: String, keyId: String, model: String, at: Timestamp) async throws
 }
+
+extension OrgPolicy {
+    /// A policy as a database stores it: its JSON text.
+    public var storedText: String {
+        var json = JSONWriter()
+        write(to: &json)
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
+    /// A stored policy, or the defaults when there is none (or it cannot be read). Saved policies are
+    /// whole, so new defaults only fill what an older save did not name.
+    public init(storedText text: String?) {
+        guard let text, let saved = JSONValue(parsing: Array(text.utf8)) else {
+            self = .defaults
+            return
+        }
+        self = (try? OrgPolicy.defaults.merging(saved)) ?? .defaults
+    }
+}

@@ -335,6 +335,28 @@ extension SQLiteStore: AccountStore {
         return name
     }
 
+    /// A provider key as it may be stored: 1 to 4096 characters, none of them control characters (it
+    /// goes into a header as it is).
+    package static func checkedSecret(_ secret: String) throws -> String {
+        guard !secret.isEmpty, secret.utf8.count <= 4096, !secret.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
+        return secret
+    }
+
+    /// A person's email in its stored form: trimmed, lower case.
+    package static func normalEmail(_ email: String) -> String {
+        email.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    /// A person's email in its stored form, if it looks like an address.
+    package static func checkedEmail(_ email: String) throws -> String {
+        let email = normalEmail(email)
+        guard email.utf8.count <= 254, let at = email.firstIndex(of: "@"), at != email.startIndex,
+            email[email.index(after: at)...].contains("."), !email.contains(where: { $0 == " " || $0 == "\n" })
+        else { throw MeterrError.invalid("email", "must be an email address") }
+        return email
+    }
+
     func log(_ db: Database, org: String, actor: String, action: String, target: String?, detail: String?) throws {
         try db.execute(
             sql: "INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",

@@ -7,8 +7,7 @@ extension SQLiteStore: CredentialStore {
         org: String, team: String?, provider: Provider, secret: String, baseURL: String?, vault: CredentialVault,
         actor: String
     ) async throws -> CredentialRecord {
-        guard !secret.isEmpty, secret.utf8.count <= 4096, !secret.unicodeScalars.contains(where: { $0.value < 0x20 })
-        else { throw MeterrError.invalid("key", "must be 1 to 4096 printable characters") }
+        let secret = try Self.checkedSecret(secret)
         let sealed = try vault.seal(secret)
         let masked = CredentialVault.mask(secret)
         let now = self.clock.now()

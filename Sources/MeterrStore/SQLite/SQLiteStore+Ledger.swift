@@ -216,7 +216,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
     public func modelHealth(org: String, from: Timestamp, to: Timestamp) async throws -> [ModelHealth] {
         try await read { db in
             let range: StatementArguments = [org, from.dayStart.milliseconds, to.milliseconds]
-            var health: [String: (calls: Int, errors: Int, refusals: Int, buckets: [[Int: Int]])] = [:]
+            var tally = ModelHealthTally()
             for row in try Row.fetchAll(
                 db,
                 sql: """
@@ -224,7 +224,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                     WHERE org = ? AND day >= ? AND day < ? GROUP BY model
                     """, arguments: range)
             {
-                health[row[0]] = (row[1], row[2], row[3], [[:], [:]])
+                tally.add(model: row[0], calls: row[1], errors: row[2], refusals: row[3])
             }
             for row in try Row.fetchAll(
                 db,
@@ -233,22 +233,9 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
                     WHERE org = ? AND day >= ? AND day < ? GROUP BY model, kind, bucket
                     """, arguments: range)
             {
-                let model: String = row[0]
-                let kind: Int = row[1]
-                guard kind < 2, health[model] != nil else { continue }
-                health[model]!.buckets[kind][row[2]] = row[3]
+                tally.add(model: row[0], kind: row[1], bucket: row[2], count: row[3])
             }
-            return health.compactMap { name, value -> ModelHealth? in
-                guard let slash = name.firstIndex(of: "/"), let provider = Provider(rawValue: String(name[..<slash]))
-                else { return nil }
-                return ModelHealth(
-                    provider: provider, model: String(name[name.index(after: slash)...]), calls: value.calls,
-                    errors: value.errors, refusals: value.refusals,
-                    latencyP50: LatencyBuckets.percentile(value.buckets[0], 0.5),
-                    latencyP95: LatencyBuckets.percentile(value.buckets[0], 0.95),
-                    ttftP50: LatencyBuckets.percentile(value.buckets[1], 0.5),
-                    ttftP95: LatencyBuckets.percentile(value.buckets[1], 0.95))
-            }.sorted { ($0.calls, $1.model) > ($1.calls, $0.model) }
+            return tally.health
         }
     }
 

@@ -6,15 +6,11 @@ extension SQLiteStore: PolicyStore {
         let text = try await read { db in
             try String.fetchOne(db, sql: "SELECT policy FROM org_policies WHERE org_id = ?", arguments: [org])
         }
-        // Saved policies are whole, so new defaults only fill what an older save did not name.
-        guard let text, let saved = JSONValue(parsing: Array(text.utf8)) else { return .defaults }
-        return (try? OrgPolicy.defaults.merging(saved)) ?? .defaults
+        return OrgPolicy(storedText: text)
     }
 
     public func setPolicy(org: String, _ policy: OrgPolicy, actor: String) async throws {
-        var json = JSONWriter()
-        policy.write(to: &json)
-        let text = String(decoding: json.bytes, as: UTF8.self)
+        let text = policy.storedText
         try await write { db in
             try Self.requireOrganisation(db, org)
             try db.execute(

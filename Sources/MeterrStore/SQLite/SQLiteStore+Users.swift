@@ -14,10 +14,7 @@ extension SQLiteStore: UserStore {
     public func createUser(
         org: String, email: String, name: String?, role: Role, team: String?, passwordHash: String?, actor: String
     ) async throws -> UserRecord {
-        let email = email.trimmingCharacters(in: .whitespaces).lowercased()
-        guard email.utf8.count <= 254, let at = email.firstIndex(of: "@"), at != email.startIndex,
-            email[email.index(after: at)...].contains("."), !email.contains(where: { $0 == " " || $0 == "\n" })
-        else { throw MeterrError.invalid("email", "must be an email address") }
+        let email = try Self.checkedEmail(email)
         if let name { _ = try Self.checkedName(name, field: "name") }
         return try await write { db in
             try Self.requireOrganisation(db, org)
@@ -101,7 +98,7 @@ extension SQLiteStore: UserStore {
     }
 
     public func userForSignIn(email: String) async throws -> [(UserRecord, String)] {
-        let email = email.trimmingCharacters(in: .whitespaces).lowercased()
+        let email = Self.normalEmail(email)
         return try await read { db in
             try Row.fetchAll(
                 db,
