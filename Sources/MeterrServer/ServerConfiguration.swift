@@ -189,6 +189,21 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks settings that only make sense together.
     public func validate() throws {
+        // Provider keys go into a header as they are (the upstream client does not check headers
+        // again): a line break in one would add headers of its own.
+        for provider in Provider.allCases {
+            if let key = upstreams[provider]?.apiKey, Self.hasControlCharacter(key) {
+                throw MeterrError(
+                    .configuration,
+                    "\(Providers.profile(provider).keyVariable) holds a control character (a line break?): give the key alone"
+                )
+            }
+        }
+        for (deployment, key) in deploymentKeys.sorted(by: { $0.key < $1.key }) where Self.hasControlCharacter(key) {
+            throw MeterrError(
+                .configuration,
+                "the key_env of \(deployment) holds a control character (a line break?): give the key alone")
+        }
         switch (tlsCertificateFile, tlsKeyFile) {
         case (nil, nil), (.some, .some): break
         case (.some, nil): throw MeterrError(.configuration, "tls_cert is set but tls_key is not: give both")
@@ -373,6 +388,10 @@ public struct ServerConfiguration: Sendable {
         } catch let error as MeterrError where error.code == .invalidRequest {
             throw MeterrError(.configuration, "\(source): \(error.field ?? "value"): \(error.message)")
         }
+    }
+
+    static func hasControlCharacter(_ text: String) -> Bool {
+        text.unicodeScalars.contains { ($0.value < 0x20 && $0.value != 0x09) || $0.value == 0x7F }
     }
 
     static func baseURL(_ text: String, source: String) throws -> String {

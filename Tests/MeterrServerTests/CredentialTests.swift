@@ -74,6 +74,13 @@ struct CredentialTests {
                 headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
                 body: ByteBuffer(string: #"{"key":"x"}"#))
             #expect(bad.status == .notFound)
+            // A key goes into a header as it is: one with a line break is refused when stored.
+            let injected = try await client.execute(
+                uri: "/api/credentials/openai", method: .put,
+                headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"key":"sk-x\r\nx-evil: 1"}"#))
+            #expect(injected.status == .badRequest)
+            #expect(String(buffer: injected.body).contains("key"))
         }
     }
 

@@ -230,16 +230,22 @@ struct GatewayTests {
 
     @Test("Nothing that goes into an upstream header may carry a line break: base URLs and provider keys")
     func headerInjection() throws {
-        // The upstream client writes headers as it gets them; these are the two ways text from
-        // configuration or a stored credential reaches one.
+        // The upstream client writes headers as it gets them; base URLs and provider keys are the
+        // ways text from configuration or a stored credential reaches one.
         #expect(UpstreamEndpoint(baseURL: "http://h\r\nx-evil: 1") == nil)
         #expect(UpstreamEndpoint(baseURL: "http://h x") == nil)
         #expect(UpstreamEndpoint(baseURL: "https://h/p\u{7F}") == nil)
         #expect(UpstreamEndpoint(baseURL: "https://h:8443/v1")?.hostHeader == "h:8443")
-        #expect(try Gateway.headerSafe("sk-good\tkey", .openai) == "sk-good\tkey")
-        #expect(try Gateway.headerSafe(nil, .openai) == nil)
-        #expect(throws: GatewayRefusal.self) { try Gateway.headerSafe("sk-key\r\nx-evil: 1", .anthropic) }
-        #expect(throws: GatewayRefusal.self) { try Gateway.headerSafe("sk-key\u{0}", .gemini) }
+        // Provider keys are checked where they enter: configured ones when meterr starts (stored ones
+        // when they are stored: `CredentialTests`).
+        var configuration = ServerConfiguration()
+        configuration.upstreams[.openai]?.apiKey = "sk-good\tkey"
+        try configuration.validate()
+        configuration.upstreams[.anthropic]?.apiKey = "sk-key\r\nx-evil: 1"
+        #expect(throws: MeterrError.self) { try configuration.validate() }
+        configuration.upstreams[.anthropic]?.apiKey = nil
+        configuration.deploymentKeys["eu"] = "sk-key\u{0}"
+        #expect(throws: MeterrError.self) { try configuration.validate() }
     }
 
     @Test("An OpenAI stream without include_usage gets it upstream, and the extra chunk never reaches the caller")

@@ -244,7 +244,7 @@ extension Gateway {
                 throw GatewayRefusal(
                     .unauthenticated, "meterr holds no key for \(deployment.id): set its key_env", counted: false)
             }
-            return UpstreamTarget(endpoint: endpoint, providerKey: try Self.headerSafe(key, target))
+            return UpstreamTarget(endpoint: endpoint, providerKey: key)
         }
         var stored: StoredCredential?
         if !call.ownsKey {
@@ -277,16 +277,7 @@ extension Gateway {
                 "meterr holds no \(target.rawValue) key: configure one, or send yours with x-meterr-key",
                 counted: false)
         }
-        return UpstreamTarget(endpoint: endpoint, providerKey: try Self.headerSafe(providerKey, target))
-    }
-
-    /// A provider key as it goes into a header: refused if it holds a line break or another control
-    /// character (a stored credential could otherwise add headers of its own; the upstream client does
-    /// not check headers again, those it gets from the caller were checked when parsed).
-    static func headerSafe(_ key: String?, _ target: Provider) throws -> String? {
-        guard let key, key.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return key }
-        throw GatewayRefusal(
-            .badGateway, "meterr's \(target.rawValue) key holds a control character: store it again", counted: false)
+        return UpstreamTarget(endpoint: endpoint, providerKey: providerKey)
     }
 
     /// The request as it goes upstream: the caller's headers but hop-by-hop ones, meterr's and the
