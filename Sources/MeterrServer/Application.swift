@@ -98,7 +98,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
         store: store, webhooks: store, policies: policies, clock: clock, tick: configuration.alertTick, logger: logger,
         publicURL: configuration.publicURL, accounts: store)
     let budgetGuard = BudgetGuard(
-        store: store, clock: clock, shared: shared, holdTTL: .seconds(Int64(configuration.budgetHoldSeconds)),
+        store: store, ledgerQueue: writer, clock: clock, shared: shared,
+        holdTTL: .seconds(Int64(configuration.budgetHoldSeconds)),
         logger: logger, raise: { alertService.raise($0) })
     try await budgetGuard.reload()
     let anomalies = AnomalyDetector(store: store, policies: policies, clock: clock, report: alertService.report)

@@ -31,6 +31,18 @@ public final class LedgerWriter: Service, Sendable {
         var closed = false
         /// Set while the writer waits for company; ended early by what should not wait.
         var linger: Linger?
+        /// Submissions ever queued (retries again), and ever taken into groups: the queue holds the
+        /// difference.
+        var handedOver = 0
+        var taken = 0
+        /// Groups taken so far, and the number of the last one done with all before it done too, with
+        /// the submissions handed over up to its end; groups done ahead of an earlier one wait here.
+        var groupsTaken = 0
+        var groupsDone = 0
+        var doneThrough = 0
+        var doneAhead: [Int: Int] = [:]
+        /// Callers of `flush`, each waiting until everything handed over before it is done.
+        var flushes: [(through: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
         /// Ends the wait for company, if there is one: returns its waiter to resume.
         mutating func endLinger() -> CheckedContinuation<Void, Never>? {
@@ -124,6 +136,7 @@ public final class LedgerWriter: Service, Sendable {
                 if state.closed { return nil }
                 state.queue.append(Submission(events: events, continuation: continuation))
                 state.queuedEvents += events.count
+                state.handedOver += 1
                 // Someone waits for these: no waiting for company.
                 return Wake(writer: state.takeWakeUp(), linger: state.endLinger())
             }
@@ -132,6 +145,20 @@ public final class LedgerWriter: Service, Sendable {
             } else {
                 continuation.resume(throwing: MeterrError(.unavailable, "meterr is shutting down"))
             }
+        }
+    }
+
+    /// Returns once every event handed over before it is committed (or has failed): for reads that
+    /// must count every call recorded so far, such as a budget's spend when its period loads. Ends a
+    /// wait for company at once.
+    public func flush() async {
+        await withCheckedContinuation { continuation in
+            let wake: Wake? = state.withLock { state in
+                guard state.handedOver > state.doneThrough else { return nil }
+                state.flushes.append((state.handedOver, continuation))
+                return Wake(writer: state.takeWakeUp(), linger: state.endLinger())
+            }
+            if let wake { wake.resume() } else { continuation.resume() }
         }
     }
 
@@ -144,6 +171,7 @@ public final class LedgerWriter: Service, Sendable {
             if state.closed || state.queuedEvents >= maxQueuedEvents { return nil }
             state.queue.append(Submission(events: [event], continuation: nil, shape: shape))
             state.queuedEvents += 1
+            state.handedOver += 1
             return Wake(
                 writer: state.takeWakeUp(),
                 linger: state.queuedEvents >= Self.enoughCompany ? state.endLinger() : nil)
@@ -189,12 +217,20 @@ public final class LedgerWriter: Service, Sendable {
         }.resume()
     }
 
+    /// Submissions committed in one transaction: the `number`th group, ending with the `through`th
+    /// submission handed over.
+    struct Group {
+        var submissions: [Submission]
+        var number: Int
+        var through: Int
+    }
+
     /// Waits for work; `nil` once closed and drained.
-    private func nextGroup() async -> [Submission]? {
+    private func nextGroup() async -> Group? {
         var lingered = linger == .zero
         while true {
             enum Next {
-                case group([Submission])
+                case group(Group)
                 case finished
                 case wait
                 case linger
@@ -203,7 +239,7 @@ public final class LedgerWriter: Service, Sendable {
                 if state.queue.isEmpty { return state.closed ? .finished : .wait }
                 // Events nobody waits for (the gateway's) may wait a moment for company: one commit
                 // for many calls instead of one per call. Awaited batches go at once.
-                if !lingered, !state.closed, state.queuedEvents < Self.enoughCompany,
+                if !lingered, !state.closed, state.flushes.isEmpty, state.queuedEvents < Self.enoughCompany,
                     state.queue.allSatisfy({ $0.continuation == nil })
                 {
                     return .linger
@@ -223,7 +259,9 @@ public final class LedgerWriter: Service, Sendable {
                     state.queue.removeFirst(taken)
                 }
                 state.queuedEvents -= count
-                return .group(group)
+                state.taken += taken
+                state.groupsTaken += 1
+                return .group(Group(submissions: group, number: state.groupsTaken, through: state.taken))
             }
             switch next {
             case .group(let group): return group
@@ -265,6 +303,23 @@ public final class LedgerWriter: Service, Sendable {
             state.withLock { $0.endLinger() }?.resume()
         }
         state.withLock { $0.linger = nil }
+    }
+
+    private func commit(_ group: Group) async {
+        await commit(group.submissions)
+        // This group is done (committed, or its events failed): flushes waiting on it may return.
+        let flushed = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.doneAhead[group.number] = group.through
+            while let through = state.doneAhead.removeValue(forKey: state.groupsDone + 1) {
+                state.groupsDone += 1
+                state.doneThrough = through
+            }
+            let done = state.doneThrough
+            let ready = state.flushes.filter { $0.through <= done }.map(\.continuation)
+            state.flushes.removeAll { $0.through <= done }
+            return ready
+        }
+        flushed.forEach { $0.resume() }
     }
 
     private func commit(_ group: [Submission]) async {
@@ -312,6 +367,7 @@ public final class LedgerWriter: Service, Sendable {
                 state.withLock { state in
                     state.queue.insert(contentsOf: retry, at: 0)
                     state.queuedEvents += count
+                    state.handedOver += retry.count
                 }
             }
         }

@@ -309,6 +309,27 @@ struct LedgerTests {
         }
     }
 
+    @Test(
+        "flush returns once everything handed over before it is committed, without waiting for company",
+        .timeLimit(.minutes(2)))
+    func flushCommitsWhatIsQueued() async throws {
+        try await withStore { store in
+            let writer = LedgerWriter(ledger: store, linger: .seconds(3600), logger: Logger(label: "test"))
+            let runner = Task { try await writer.run() }
+            var factory = EventFactory(seed: 23)
+            // Nothing handed over: at once.
+            await writer.flush()
+            for index in 0..<3 { writer.enqueue(factory.event(index: index)) }
+            await writer.flush()
+            var count = 0
+            try await store.forEachEvent(org: nil, from: nil, to: nil) { _ in count += 1 }
+            #expect(count == 3, "the flushed events are in the ledger")
+            #expect(writer.stats.committed == 3)
+            writer.close()
+            try await runner.value
+        }
+    }
+
     @Test("The first start creates one organisation and one admin key; later starts create none")
     func bootstrap() async throws {
         try await withStore { store in

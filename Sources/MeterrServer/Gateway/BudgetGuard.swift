@@ -117,6 +117,9 @@ package final class BudgetGuard: Sendable {
     }
 
     let store: any BudgetStore
+    /// The ledger's writer: spend is read from the ledger once what it holds is committed, so a period
+    /// loaded just after a call counts it.
+    let ledgerQueue: LedgerWriter?
     let clock: WallClock
     /// The database several nodes share, where hard budgets' holds are kept; `nil` on one node.
     let shared: PostgresStore?
@@ -166,11 +169,13 @@ package final class BudgetGuard: Sendable {
     private let states = Mutex([String: PeriodState]())
 
     package init(
-        store: any BudgetStore, clock: WallClock = .system, shared: PostgresStore? = nil,
+        store: any BudgetStore, ledgerQueue: LedgerWriter? = nil, clock: WallClock = .system,
+        shared: PostgresStore? = nil,
         holdTTL: Duration = .seconds(600), logger: Logger = Logger(label: "meterr.budgets"),
         raise: @escaping @Sendable (AlertRecord) -> Void = { _ in }
     ) {
         self.store = store
+        self.ledgerQueue = ledgerQueue
         self.clock = clock
         self.shared = shared
         self.holdTTL = holdTTL
@@ -287,6 +292,20 @@ package final class BudgetGuard: Sendable {
         budgetsByOrg.withLock { $0[event.org] }?.covering(event) ?? []
     }
 
+    /// A scope's spend over `[from, to)` in the ledger, counting the events its writer still holds.
+    private func ledgerSpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money {
+        await ledgerQueue?.flush()
+        return try await store.spend(org: org, scope: scope, from: from, to: to)
+    }
+
+    /// A scope's spend by hour over `[from, to)` in the ledger, counting the events its writer still holds.
+    private func ledgerHourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
+        -> [Int64: Int64]
+    {
+        await ledgerQueue?.flush()
+        return try await store.hourlySpend(org: org, scope: scope, from: from, to: to)
+    }
+
     /// Makes sure each budget's current period is loaded from the ledger (or its window slid on).
     package func prepare(_ budgets: [Budget], now: Timestamp) async throws {
         for budget in budgets {
@@ -316,10 +335,10 @@ package final class BudgetGuard: Sendable {
             var hours: [Int64: Int64] = [:]
             let spent: Int64
             if budget.period.isRolling {
-                hours = try await store.hourlySpend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+                hours = try await ledgerHourlySpend(org: budget.orgId, scope: budget.scope, from: start, to: end)
                 spent = hours.values.reduce(0, +)
             } else {
-                spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end).nanos
+                spent = try await ledgerSpend(org: budget.orgId, scope: budget.scope, from: start, to: end).nanos
             }
             let loaded = states.withLock { states -> PeriodState? in
                 // Another call may have loaded it meanwhile; the first load stands (it has their holds).
@@ -667,11 +686,11 @@ package final class BudgetGuard: Sendable {
         var hours: [Int64: Int64] = [:]
         let spent: Int64
         if budget.period.isRolling {
-            hours = try await store.hourlySpend(
+            hours = try await ledgerHourlySpend(
                 org: budget.orgId, scope: budget.scope, from: loaded.periodStart, to: loaded.periodEnd)
             spent = hours.values.reduce(0, +)
         } else {
-            spent = try await store.spend(
+            spent = try await ledgerSpend(
                 org: budget.orgId, scope: budget.scope, from: loaded.periodStart, to: loaded.periodEnd
             ).nanos
         }
@@ -720,7 +739,7 @@ package final class BudgetGuard: Sendable {
         var closed: [ClosedPeriod] = []
         while cursor < current && closed.count < 400 {
             let (start, end) = budget.period.bounds(of: cursor, in: zone)
-            let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: end)
+            let spent = try await ledgerSpend(org: budget.orgId, scope: budget.scope, from: start, to: end)
             closed.append(
                 ClosedPeriod(
                     budgetId: budget.id, start: start, end: end, period: budget.period.storageName, limit: budget.limit,
@@ -736,7 +755,7 @@ package final class BudgetGuard: Sendable {
         try await closeFinishedPeriods(of: budget, now: now)
         let start = max(budget.period.bounds(of: now, in: budget.zone).start, budget.baselineAt)
         guard start < now else { return }
-        let spent = try await store.spend(org: budget.orgId, scope: budget.scope, from: start, to: now)
+        let spent = try await ledgerSpend(org: budget.orgId, scope: budget.scope, from: start, to: now)
         try await store.recordClosedPeriods([
             ClosedPeriod(
                 budgetId: budget.id, start: start, end: now, period: budget.period.storageName, limit: budget.limit,
