@@ -79,8 +79,8 @@ func buildRouter(_ configuration: ServerConfiguration, certificate: ServingCerti
     let shared = store as? PostgresStore
     let writer = LedgerWriter(
         ledger: shared == nil ? PublishingLedger(ledger: store, broadcaster: broadcaster) : store,
-        // Gateway calls wait up to 20 ms (the default) for company, so each transaction carries many.
-        maxGroupSize: shared == nil ? 20_000 : 4_000,
+        // Gateway calls wait up to `ledger_wait_ms` for company, so each transaction carries many.
+        maxGroupSize: shared == nil ? 20_000 : 4_000, linger: configuration.ledgerWait,
         concurrentCommits: shared == nil ? 1 : 2,
         logger: logger)
     let vault = try CredentialVault.load(masterKey: configuration.masterKey, directory: configuration.dataDirectory)

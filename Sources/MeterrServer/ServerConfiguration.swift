@@ -120,6 +120,9 @@ public struct ServerConfiguration: Sendable {
     public var commandLine: [(key: String, value: String)] = []
     /// How hard a commit waits for the disk.
     public var durability: SQLiteStore.Durability = .normal
+    /// How long a gateway call's event may wait for others to share its ledger commit (`ledger_wait_ms`):
+    /// longer saves CPU per call under load, shorter gives each commit less to do at once.
+    public var ledgerWait: Duration = .milliseconds(5)
     /// Prices ingested events; `nil` uses the catalog (shipped prices plus the data directory's imports).
     public var pricer: (any UsagePricer)?
     /// Called once the store is ready, with what the first start created (the admin key, shown once).
@@ -284,7 +287,8 @@ public struct ServerConfiguration: Sendable {
             ("METERR_HOST", "host"), ("METERR_PORT", "port"), ("METERR_DATA_DIR", "data_dir"),
             ("METERR_DATABASE_URL", "database_url"), ("METERR_BUDGET_HOLD_SECONDS", "budget_hold_seconds"),
             ("METERR_MAX_BODY_BYTES", "max_body_bytes"), ("METERR_LOG_LEVEL", "log_level"),
-            ("METERR_DURABILITY", "durability"), ("METERR_MAX_GATEWAY_BODY_BYTES", "max_gateway_body_bytes"),
+            ("METERR_DURABILITY", "durability"), ("METERR_LEDGER_WAIT_MS", "ledger_wait_ms"),
+            ("METERR_MAX_GATEWAY_BODY_BYTES", "max_gateway_body_bytes"),
             ("METERR_UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
             ("METERR_UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
             ("METERR_UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream_first_byte_timeout"),
@@ -406,7 +410,7 @@ public struct ServerConfiguration: Sendable {
     /// Every setting's configuration-file name.
     static let settingNames = [
         "host", "port", "data_dir", "database_url", "budget_hold_seconds", "max_body_bytes", "max_gateway_body_bytes",
-        "log_level", "log_format", "durability",
+        "log_level", "log_format", "durability", "ledger_wait_ms",
         "azure_deployments", "price_overrides", "upstream_allow_hosts", "upstream_no_proxy", "upstream_proxy",
         "upstream_ca_file", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_read_timeout",
         "cors_origins", "secure_cookies", "auth_failures_per_minute", "unpriced_policy", "unpriced_fallback_model",
@@ -536,6 +540,11 @@ public struct ServerConfiguration: Sendable {
         case "durability":
             guard let durability = SQLiteStore.Durability(rawValue: value) else { throw invalid("normal or full") }
             self.durability = durability
+        case "ledger_wait_ms":
+            guard let milliseconds = Int(value), (0...1000).contains(milliseconds) else {
+                throw invalid("milliseconds (0–1000)")
+            }
+            ledgerWait = .milliseconds(milliseconds)
         default:
             let hint = Self.nearestSetting(to: key).map { ": did you mean \($0)?" } ?? ""
             throw MeterrError(.configuration, "\(source): unknown setting \"\(key)\"\(hint)")

@@ -111,7 +111,7 @@ public final class LedgerWriter: Service, Sendable {
     ///     database server, whose work on one transaction uses one of its cores.
     public init(
         ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000,
-        linger: Duration = .milliseconds(20), concurrentCommits: Int = 1, logger: Logger
+        linger: Duration = .milliseconds(5), concurrentCommits: Int = 1, logger: Logger
     ) {
         self.ledger = ledger
         self.concurrentCommits = max(1, concurrentCommits)

@@ -62,6 +62,23 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("ledger_wait_ms sets how long gateway events wait to share a commit: 5 ms unless set, 0–1000 allowed")
+    func ledgerWait() throws {
+        #expect(try ServerConfiguration.load(file: nil, environment: [:]).ledgerWait == .milliseconds(5))
+        let path = try yamlFile("ledger_wait_ms: 20\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try ServerConfiguration.load(file: path, environment: [:]).ledgerWait == .milliseconds(20))
+        let fromEnvironment = try ServerConfiguration.load(file: path, environment: ["METERR_LEDGER_WAIT_MS": "0"])
+        #expect(fromEnvironment.ledgerWait == .zero)
+        for bad in ["-1", "1001", "5ms"] {
+            #expect {
+                _ = try ServerConfiguration.load(file: nil, environment: ["METERR_LEDGER_WAIT_MS": bad])
+            } throws: { error in
+                (error as? MeterrError)?.message.contains("ledger_wait_ms must be milliseconds (0–1000)") == true
+            }
+        }
+    }
+
     @Test("A database URL is read from the environment; a bad one, or one without a master key, is refused")
     func databaseURL() throws {
         let url = "postgres://meterr:s3cret-pw@db.internal:5432/meterr?sslmode=require"
