@@ -104,6 +104,11 @@ let passthrough = measure(50_000) {
     sink &+= UsageReader.read(provider: .openai, endpoint: .chatCompletions, body: openAIAnswer).usage?.inputTokens ?? 0
 }
 print("passthrough (read an OpenAI answer's usage): \(format(passthrough.wall)) wall, \(format(passthrough.cpu)) CPU")
+// What the gateway reads from every request before it goes upstream (model, stream, output limit, user).
+let requestFacts = measure(50_000) { sink &+= RequestFacts(body: request).maxTokens ?? 0 }
+print(
+    "request facts (an agent call's model, stream and limits): \(format(requestFacts.wall)) wall, \(format(requestFacts.cpu)) CPU"
+)
 
 for (provider, endpoint, answerFile) in [
     (Provider.anthropic, ProviderEndpoint.messages, "anthropic-messages-tools.json"),

@@ -47,15 +47,14 @@ struct TopLevelFields {
     var hasStreamOptions = false
     var user: String?
 
+    /// The members read (a set built once, not hashed anew on every call).
+    static let keys: Set<String> = [
+        "model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "stream_options", "user",
+    ]
+
     static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> TopLevelFields {
         var fields = TopLevelFields()
-        guard
-            case .object(let members)? = JSONMemberScanner.topLevel(
-                keys: [
-                    "model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "stream_options",
-                    "user",
-                ],
-                in: bytes, wholeBody: true)
+        guard case .object(let members)? = JSONMemberScanner.topLevel(keys: keys, in: bytes, wholeBody: true)
         else { return fields }
         fields.isObject = true
         fields.model = members["model"]?.string
