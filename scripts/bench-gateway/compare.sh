@@ -24,16 +24,7 @@ done
 work=$(mktemp -d)
 mock_port=18893
 meterr_port=18894
-write_mock_conf "$work" "$mock_port"
-nginx -c "$work/nginx.conf" -p "$work" &
-mock=$!
-server=
-trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
-# The mock must listen before the first wrk line.
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$mock_port/" && break; sleep 0.1; done
-export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark OPENAI_API_KEY=sk-bench
-export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port" METERR_LOG_LEVEL=warning
-write_post_lua
+start_mock
 
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

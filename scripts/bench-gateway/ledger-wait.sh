@@ -18,15 +18,7 @@ waits=("$@")
 work=$(mktemp -d)
 mock_port=18895
 meterr_port=18896
-write_mock_conf "$work" "$mock_port"
-nginx -c "$work/nginx.conf" -p "$work" &
-mock=$!
-server=
-trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$mock_port/" && break; sleep 0.1; done
-export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark OPENAI_API_KEY=sk-bench
-export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port" METERR_LOG_LEVEL=warning
-write_post_lua
+start_mock
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
 metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 

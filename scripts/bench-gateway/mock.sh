@@ -53,6 +53,21 @@ start_all() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 }
 
+# start_mock: in $work, starts the mock alone on $mock_port (each script starts its own meterr as
+# $server); stops both on exit, waits for the mock, exports meterr's settings for it and writes the
+# wrk script.
+start_mock() {
+  write_mock_conf "$work" "$mock_port"
+  nginx -c "$work/nginx.conf" -p "$work" &
+  mock=$!
+  server=
+  trap 'kill $server $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$mock_port/" && break; sleep 0.1; done
+  export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark OPENAI_API_KEY=sk-bench
+  export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port" METERR_LOG_LEVEL=warning
+  write_post_lua
+}
+
 # write_post_lua: the wrk script of one chat completion with meterr's key, into $work/post.lua.
 write_post_lua() {
   cat > "$work/post.lua" <<LUA
