@@ -7,7 +7,7 @@ import UnixSignals
 /// (catalog imports, Azure deployments, negotiated prices), the server's unpriced policy and the TLS
 /// certificate in force, all or nothing: a configuration that does not load is refused with one log
 /// line and the one in force stays. Settings read only at start (address, data directory, database
-/// durability) need a restart; the log line names any that changed.
+/// durability, the ledger's wait) need a restart; the log line names any that changed.
 struct ConfigurationReloader: Service, CustomStringConvertible {
     var description: String { "ConfigurationReloader" }
 
@@ -51,6 +51,8 @@ struct ConfigurationReloader: Service, CustomStringConvertible {
             let restart = [
                 ("host", fresh.host != configuration.host), ("port", fresh.port != configuration.port),
                 ("data_dir", fresh.dataDirectory != configuration.dataDirectory),
+                ("durability", fresh.durability != configuration.durability),
+                ("ledger_wait_ms", fresh.ledgerWait != configuration.ledgerWait),
             ].filter(\.1).map(\.0)
             if !restart.isEmpty { summary += " (\(restart.joined(separator: ", ")) change only on restart)" }
             return .success(summary)

@@ -20,9 +20,9 @@ struct ReloadCLITests {
     @Test("SIGHUP puts new negotiated prices in force; a bad file is refused in one line and the old prices stay")
     func reloadsPrices() async throws {
         let config = "\(directory)/meterr.yaml"
-        func write(discount: String) throws {
-            try "log_format: json\nprice_overrides:\n  - org: default\n    discount_percent: \(discount)\n".write(
-                toFile: config, atomically: true, encoding: .utf8)
+        func write(discount: String, extra: String = "") throws {
+            try "log_format: json\n\(extra)price_overrides:\n  - org: default\n    discount_percent: \(discount)\n"
+                .write(toFile: config, atomically: true, encoding: .utf8)
         }
         try write(discount: "10")
         let log = "\(directory)/serve.log"
@@ -43,10 +43,12 @@ struct ReloadCLITests {
         #expect(status == 200)
         #expect(seen.last.withLock { $0?.headers["authorization"] } == "Bearer \(providerKey)")
 
-        try write(discount: "50")
+        // A setting read only at start is named in the reload's line, and the rest goes into force.
+        try write(discount: "50", extra: "ledger_wait_ms: 20\n")
         server.send(SIGHUP)
         #expect(try await waitForLog(log, containing: "configuration reloaded"))
         #expect(try await millionTokens(server) == "1.250000000")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("(ledger_wait_ms change only on restart)"))
 
         try write(discount: "lots")
         server.send(SIGHUP)
