@@ -88,6 +88,19 @@ struct ProviderConformanceTests {
         #expect(profile.refusal(path: item.path, endpoint: item.endpoint, facts: facts) == nil, "it is forwarded")
     }
 
+    @Test("An OpenAI-format path's endpoint is found by its last segments, before any query, and nothing else")
+    func openAIEndpoints() {
+        let profile = Providers.profile(.openai)
+        let expected: [(String, ProviderEndpoint?)] = [
+            ("/v1/chat/completions", .chatCompletions), ("/v1/completions", .completions),
+            ("/v1/responses?stream=true", .responses), ("/v1/embeddings", .embeddings),
+            ("/v1/chat/completions?a=/embeddings", .chatCompletions), ("/v1/models", nil),
+            ("/v1/chat/completions/x", nil), ("completions", nil), ("", nil), ("?/completions", nil),
+            ("/v1/é/embeddings", .embeddings), ("/v1/embeddingsé", nil),
+        ]
+        for (path, endpoint) in expected { #expect(profile.endpoint(forPath: path) == endpoint, "\(path)") }
+    }
+
     @Test(
         "What cannot be metered is refused (404), what costs nothing goes, a call without a model is a 400",
         arguments: profileCases)

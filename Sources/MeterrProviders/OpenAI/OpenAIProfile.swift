@@ -54,11 +54,18 @@ public enum OpenAIWire {
 
     /// The metered endpoint of an OpenAI-style path.
     static func endpoint(forPath path: String) -> ProviderEndpoint? {
-        let trimmed = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
-        if trimmed.hasSuffix("/chat/completions") { return .chatCompletions }
-        if trimmed.hasSuffix("/completions") { return .completions }
-        if trimmed.hasSuffix("/responses") { return .responses }
-        if trimmed.hasSuffix("/embeddings") { return .embeddings }
+        // Compared as bytes, without copying the path (every call asks).
+        let bytes = path.utf8
+        let trimmed = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+        func ends(with suffix: StaticString) -> Bool {
+            let count = suffix.utf8CodeUnitCount
+            guard trimmed.count >= count else { return false }
+            return suffix.withUTF8Buffer { trimmed.suffix(count).elementsEqual($0) }
+        }
+        if ends(with: "/chat/completions") { return .chatCompletions }
+        if ends(with: "/completions") { return .completions }
+        if ends(with: "/responses") { return .responses }
+        if ends(with: "/embeddings") { return .embeddings }
         return nil
     }
 
