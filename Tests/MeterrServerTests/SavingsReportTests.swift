@@ -190,6 +190,11 @@ struct SavingsReportTests {
         let b = try shape("Who approves expenses above the limit?")
         #expect(a.promptTokens > 2048 && a.tools && a.maxTokens == 300)
         #expect(a.requestHash != b.requestHash)
+        // The request's hash is the response cache's key of the same body (duplicates are found by it).
+        let key = ResponseCacheKey(
+            org: "o", provider: .openai, format: .openai, endpoint: .chatCompletions, path: "", query: nil,
+            headers: [], body: body("Where is the holiday policy?"))
+        #expect(a.requestHash == key?.hex)
         #expect(a.prefixes.map(\.tokens).starts(with: [512, 1024, 2048]))
         // The long system prompt is the same: its prefixes hash alike; the whole prompts differ.
         for (x, y) in zip(a.prefixes, b.prefixes) where x.tokens <= 2048 { #expect(x == y) }

@@ -24,11 +24,11 @@ enum CallAnalyzer {
     static let boundaries = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131_072]
 
     static func shape(_ job: Job) -> CallShape? {
-        guard
+        // The body is parsed once, for the request's hash and for its prompt.
+        guard let json = try? OrderedJSONParser.parse(job.body),
             let key = ResponseCacheKey(
                 org: job.org, provider: job.provider, format: job.provider, endpoint: job.endpoint, path: "",
-                query: nil, headers: [], body: job.body),
-            let json = try? OrderedJSONParser.parse(job.body)
+                query: nil, headers: [], parsed: json, bodyBytes: job.body.count)
         else { return nil }
         let tools = (json["tools"]?.array?.isEmpty == false) || (json["functions"]?.array?.isEmpty == false)
         var prefixes: [CallShape.Prefix] = []

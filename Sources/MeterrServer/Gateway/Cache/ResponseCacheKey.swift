@@ -34,9 +34,21 @@ struct ResponseCacheKey: Sendable, Hashable {
         org: String, provider: Provider, format: Provider, endpoint: ProviderEndpoint, path: String, query: String?,
         headers: [(name: String, value: String)], body: [UInt8], route: String? = nil
     ) {
-        guard let json = try? OrderedJSONParser.parse(body), case .object(let members) = json else { return nil }
+        guard let json = try? OrderedJSONParser.parse(body) else { return nil }
+        self.init(
+            org: org, provider: provider, format: format, endpoint: endpoint, path: path, query: query,
+            headers: headers, parsed: json, bodyBytes: body.count, route: route)
+    }
+
+    /// The key of a call whose body (`bodyBytes` long) the caller has already parsed (the savings
+    /// report's call shape reads the same body for its prompt), or `nil` when it is not a JSON object.
+    init?(
+        org: String, provider: Provider, format: Provider, endpoint: ProviderEndpoint, path: String, query: String?,
+        headers: [(name: String, value: String)], parsed json: OrderedJSON, bodyBytes: Int, route: String? = nil
+    ) {
+        guard case .object(let members) = json else { return nil }
         var canonical: [UInt8] = []
-        canonical.reserveCapacity(body.count + 128)
+        canonical.reserveCapacity(bodyBytes + 128)
         func field(_ text: String) {
             canonical.append(contentsOf: text.utf8)
             canonical.append(0)
