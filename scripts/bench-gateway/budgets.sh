@@ -19,12 +19,7 @@ proxy_port=18897
 start_all
 trap 'kill $server $mock $proxy 2>/dev/null || true; "$root/scripts/postgres/cluster.sh" stop "$work/pg"; rm -rf "$work"' EXIT
 
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","max_tokens":50,"messages":[{"role":"user","content":"Say hello"}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
-LUA
+write_post_lua '{"model":"gpt-4.1","max_tokens":50,"messages":[{"role":"user","content":"Say hello"}]}'
 budget() {
   curl -sf "http://127.0.0.1:$meterr_port/api/budgets" -H "Authorization: Bearer $METERR_ADMIN_KEY" \
     -d '{"name":"bench","limit_usd":"1000000","hard":true}' >/dev/null

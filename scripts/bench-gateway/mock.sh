@@ -68,11 +68,13 @@ start_mock() {
   write_post_lua
 }
 
-# write_post_lua: the wrk script of one chat completion with meterr's key, into $work/post.lua.
+# write_post_lua [BODY]: the wrk script of one chat completion (BODY, or a one-line "Say hello")
+# with meterr's key, into $work/post.lua.
 write_post_lua() {
+  local body=${1:-'{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'}
   cat > "$work/post.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA

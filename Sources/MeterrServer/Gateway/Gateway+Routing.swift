@@ -6,14 +6,14 @@ import NIOCore
 /// is Hummingbird's.
 extension Gateway: GatewayRouting {
     func serves(method: HTTPRequest.Method, path: String) -> Bool {
-        (method == .get && path == HealthAnswer.path) || Gateway.mount(method: method, path: path) != nil
+        HealthAnswer.answers(method: method, path: path) || Gateway.mount(method: method, path: path) != nil
     }
 
     func receiver(
         for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)? {
-        if head.method == .get && path == HealthAnswer.path {
+        if HealthAnswer.answers(method: head.method, path: path) {
             return HealthAnswer(gateway: self, head: head, context: context, owner: owner)
         }
         guard let mount = Gateway.mount(method: head.method, path: path) else { return nil }

@@ -10,6 +10,9 @@ final class HealthAnswer: GatewayRequestReceiver {
     static let path = "/healthz"
     private static let body = ByteBuffer(string: #"{"status":"ok"}"#)
 
+    /// Whether a request is the one this answers (`GET /healthz`).
+    static func answers(method: HTTPRequest.Method, path: String) -> Bool { method == .get && path == Self.path }
+
     private let gateway: Gateway
     private let head: HTTPRequest
     private let context: ChannelHandlerContext
