@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import MeterrCore
 import MeterrGatewayChannel
@@ -10,11 +9,16 @@ import MeterrPricing
 import MeterrRouter
 import MeterrStore
 import MeterrUpstream
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 
 /// Builds the meterr server: opens (and on first start sets up) the store, then wires the routes and
 /// the background services. `meterr serve` and the tests build it the same way.
-public func buildApplication(_ configuration: ServerConfiguration) async throws -> some ApplicationProtocol {
+public func buildApplication(_ configuration: ServerConfiguration) async throws -> MeterrApplication {
     try configuration.validate()
     let certificate = try configuration.tlsCertificateFile.map { file in
         try ServingCertificate(
@@ -22,26 +26,96 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
             minimumVersion: configuration.tlsMinimumVersion)
     }
     let parts = try await buildRouter(configuration, certificate: certificate)
-    let onListening = configuration.onListening
-    let gateway = parts.gateway
-    let loopback = parts.loopback
-    // Gateway calls are served on the connection's event loop, before Hummingbird's router.
-    let http1 = HTTPServerBuilder.http1(
-        configuration: .init(additionalChannelHandlers: [GatewayChannelHandler(routing: gateway)]))
-    return Application(
-        router: parts.router,
-        server: try certificate.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+    return MeterrApplication(configuration: configuration, certificate: certificate, parts: parts)
+}
+
+/// The meterr server: Hummingbird's router (`/api`, the dashboard, the rest), the gateway's handler in
+/// every connection's pipeline, and the background services, served on meterr's own `HTTPServer`,
+/// which keeps each connection on the event loop that accepted it.
+public struct MeterrApplication: Service {
+    let responder: RouterResponder<MeterrRequestContext>
+    let services: [any Service]
+    public let logger: Logger
+    let gateway: Gateway
+    let certificate: ServingCertificate?
+    let clock: WallClock
+    var host: String
+    var port: Int
+    /// Called once the server listens, with its listening channel.
+    var listening: @Sendable (any Channel) -> Void
+
+    init(
+        configuration settings: ServerConfiguration, certificate: ServingCertificate?,
+        parts: (
+            router: Router<MeterrRequestContext>, gateway: Gateway, services: [any Service], logger: Logger,
+            loopback: LoopbackURL
+        )
+    ) {
+        responder = parts.router.buildResponder()
         // Stopped in reverse order: the server stops taking requests, then the upstream client
         // closes, then the ledger commits what is queued.
-        services: parts.services,
-        onServerRunning: { channel in
-            let port = channel.localAddress?.port ?? configuration.port
-            loopback.listening(host: configuration.host, port: port)
+        services = parts.services
+        logger = parts.logger
+        gateway = parts.gateway
+        self.certificate = certificate
+        clock = settings.clock
+        host = settings.host
+        port = settings.port
+        let loopback = parts.loopback
+        let onListening = settings.onListening
+        listening = { channel in
+            let port = channel.localAddress?.port ?? settings.port
+            loopback.listening(host: settings.host, port: port)
             onListening(port)
-        },
-        logger: parts.logger
-    )
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func runService(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: [self], gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+        try await group.run()
+    }
+
+    /// Serves until a graceful shutdown (SIGTERM, SIGINT) or cancellation.
+    public func run() async throws {
+        // Each connection's pipeline: HTTP/1, then the gateway's handler, which serves gateway calls on
+        // the connection's event loop and passes every other request on to Hummingbird.
+        let gateway = gateway
+        let server = HTTPServer(
+            host: host, port: port, group: .singleton,
+            tls: try certificate.map { try NIOSSLContext(configuration: $0.configuration) },
+            handlers: { [GatewayChannelHandler(routing: gateway)] }, responder: hummingbirdResponder, logger: logger,
+            onRunning: listening)
+        try await ServiceGroup(configuration: .init(services: services + [server], logger: logger)).run()
+    }
+
+    /// Hummingbird's answer to a request the gateway does not serve: the router's, with `Date` (from
+    /// meterr's clock); an error the router did not turn into an answer is a bare 500.
+    private var hummingbirdResponder: HTTPChannelHandler.Responder {
+        let responder = responder
+        let logger = logger
+        let clock = clock
+        return { (request, writer: consuming ResponseWriter, channel) in
+            let context = MeterrRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                logger.debug("an error the router did not answer", metadata: ["error.type": "\(error)"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = clock.now().httpDate
+            do {
+                try await writer.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // Thrown on, it would be answered with a second response.
+                throw HTTPServer.ParseErrorWhileWriting()
+            }
+        }
+    }
 }
 
 /// The database of `configuration`: PostgreSQL when it names one (migrated on open, this month's

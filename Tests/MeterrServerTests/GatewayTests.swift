@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import MeterrCore
 import MeterrTestSupport
 import NIOCore
@@ -18,6 +17,22 @@ func withGateway(
     masterKey: String? = nil, clock: ManualClock = ManualClock(ordinaryMoment, ticking: true),
     configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
     _ body: @Sendable (any TestClientProtocol, SeenRequests) async throws -> Void
+) async throws {
+    try await withGatewayApplication(
+        readTimeout: readTimeout, firstByteTimeout: firstByteTimeout, directory: given, masterKey: masterKey,
+        clock: clock, configure: configure
+    ) { app, seen in
+        // On its own server, as `meterr serve` runs it.
+        try await app.testLive { client in try await body(client, seen) }
+    }
+}
+
+/// The application `withGateway` runs, for a test that runs it itself.
+func withGatewayApplication(
+    readTimeout: Int = 300, firstByteTimeout: Int = 600, directory given: String? = nil,
+    masterKey: String? = nil, clock: ManualClock = ManualClock(ordinaryMoment, ticking: true),
+    configure: (inout ServerConfiguration, Int) -> Void = { _, _ in },
+    _ body: (MeterrApplication, SeenRequests) async throws -> Void
 ) async throws {
     let seen = SeenRequests()
     let (provider, port) = try await FakeProvider.start(seen: seen)
@@ -39,9 +54,7 @@ func withGateway(
             baseURL: "http://127.0.0.1:\(port)", apiKey: "real-\(provider.rawValue)-key")
     }
     configure(&configuration, port)
-    let app = try await buildApplication(configuration)
-    // Live: gateway calls are served by a channel handler in the server's pipeline, not by the router.
-    try await app.test(.live) { client in try await body(client, seen) }
+    try await body(try await buildApplication(configuration), seen)
 }
 
 extension TestClientProtocol {

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import MeterrCore
 import MeterrServer
 import MeterrTestSupport
@@ -29,7 +28,7 @@ func withApp(
     configuration.clock = clock.clock
     try configure(&configuration)
     let app = try await buildApplication(configuration)
-    try await app.test(.router) { client in try await body(client) }
+    try await app.testLive { client in try await body(client) }
 }
 
 extension TestClientProtocol {

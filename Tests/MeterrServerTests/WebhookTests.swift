@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import MeterrCore
 import MeterrTestSupport
 import Synchronization

@@ -1,0 +1,121 @@
+import Foundation
+import HummingbirdCore
+import Logging
+import MeterrCore
+import MeterrTestSupport
+import NIOCore
+import Testing
+
+@testable import MeterrServer
+
+/// meterr's own HTTP server (`HTTPServer`): every test in this target runs on it; these check what is
+/// the server's alone.
+@Suite("meterr's HTTP server")
+struct HTTPServerTests {
+    static let call = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#
+
+    static func request(_ body: String, close: Bool = true) -> String {
+        "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: meterr\r\nAuthorization: Bearer \(adminKey)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + (close ? "Connection: close\r\n" : "") + "\r\n" + body
+    }
+
+    /// The requests in the ledger.
+    static func requests(_ client: any TestClientProtocol) async throws -> Int {
+        (try await client.get("/api/usage/summary").json["totals"] as? [String: Any])?["requests"] as? Int ?? -1
+    }
+
+    @Test("Connections opened at once are each served, whichever event loop accepts them")
+    func connectionsAtOnce() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let answers = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<24 {
+                    group.addTask {
+                        let socket = try RawSocket(port: port)
+                        defer { close(socket.descriptor) }
+                        // Half a health check, half a gateway call; each answer ends with the connection.
+                        try socket.send(
+                            index.isMultiple(of: 2)
+                                ? "GET /healthz HTTP/1.1\r\nHost: meterr\r\nConnection: close\r\n\r\n"
+                                : Self.request(Self.call))
+                        return try await socket.receive(atLeast: 1 << 20)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.count == 24)
+            #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200 OK\r\n") })
+            #expect(answers.filter { $0.contains("x-meterr-cost-usd:") }.count == 12)
+            // Every call was metered (the ledger commits within milliseconds).
+            var metered = 0
+            for _ in 0..<200 where metered < 12 {
+                metered = try await Self.requests(client)
+                if metered < 12 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(metered == 12)
+        }
+    }
+
+    @Test("The server holds its port: a second server on it, or any listener, is refused with EADDRINUSE")
+    func portInUse() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let second = HTTPServer(
+                host: "127.0.0.1", port: port, group: .singleton, tls: nil, handlers: { [] },
+                responder: { _, _, _ in }, logger: Logger(label: "second"), onRunning: { _ in })
+            await #expect {
+                try await second.run()
+            } throws: { error in
+                (error as? IOError)?.errnoCode == EADDRINUSE
+            }
+            #expect {
+                _ = try HTTPServer.boundSocket(host: "127.0.0.1", port: port, sharedPort: false)
+            } throws: { error in
+                (error as? IOError)?.errnoCode == EADDRINUSE
+            }
+            // The server still answers.
+            #expect(try await client.get("/healthz").status == .ok)
+        }
+    }
+
+    @Test(
+        "A graceful shutdown answers the gateway call in flight, meters it, closes idle connections, then stops listening",
+        .timeLimit(.minutes(1)))
+    func shutdownWithCallInFlight() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var port = 0
+        try await withGatewayApplication(directory: directory) { app, seen in
+            let live = try await app.startLive()
+            port = live.port
+            // A kept-alive connection that made a gateway call and waits for more (Hummingbird never
+            // heard of it): the shutdown must close it, or it would wait for it for ever.
+            let idle = try RawSocket(port: live.port)
+            defer { close(idle.descriptor) }
+            try idle.send(Self.request(Self.call, close: false))
+            #expect(try await idle.receive(atLeast: 12).hasPrefix("HTTP/1.1 200"))
+            let socket = try RawSocket(port: live.port)
+            defer { close(socket.descriptor) }
+            // The fake provider takes 3 s over this one; the shutdown starts once it has the call.
+            try socket.send(
+                Self.request(#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"fault-slow"}]}"#))
+            while seen.all.withLock({ $0.count < 2 }) { try await Task.sleep(for: .milliseconds(10)) }
+            async let stopped: Void = live.stop()
+            let answer = try await socket.receive(atLeast: 1 << 20)
+            try await stopped
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(answer.contains("x-meterr-cost-usd:"))
+            #expect(throws: (any Error).self) { try RawSocket(port: live.port) }
+        }
+        // Both calls were committed before the server ended: they are in the ledger when meterr starts again.
+        try await withGatewayApplication(directory: directory) { app, _ in
+            try await app.testLive { client in
+                let requests = try await Self.requests(client)
+                #expect(requests == 2)
+            }
+        }
+        #expect(port != 0)
+    }
+}
