@@ -80,6 +80,15 @@ wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
 }
 
+# ttfb URL [RUNS]: the median time to the first byte of a streamed chat completion from URL, each
+# run on a new connection (curl; 50 runs unless told).
+ttfb() {
+  for _ in $(seq 1 "${2:-50}"); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $METERR_ADMIN_KEY" \
+      -H 'Content-Type: application/json' -d '{"model":"gpt-4.1","stream":true,"messages":[]}' "$1"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f ms\n", a[int(NR/2)+1]*1000}'
+}
+
 # The processes that serve a URL's port: nginx's master and workers, or meterr.
 pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
 

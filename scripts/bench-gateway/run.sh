@@ -38,12 +38,6 @@ get_measure "nginx static answer, 32 connections" "http://127.0.0.1:$proxy_port/
 get_measure "meterr /healthz, 32 connections" "http://127.0.0.1:$meterr_port/healthz" 32 2 meterr
 
 echo "== streamed time to first byte (curl, median of 50)"
-ttfb() {
-  for _ in $(seq 1 50); do
-    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $METERR_ADMIN_KEY" \
-      -H 'Content-Type: application/json' -d '{"model":"gpt-4.1","stream":true,"messages":[]}' "$1"
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f ms\n", a[int(NR/2)+1]*1000}'
-}
 echo "direct:        $(ttfb "http://127.0.0.1:$mock_port/stream/v1/chat/completions")"
 export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/stream"
 kill $server; wait $server 2>/dev/null || true
