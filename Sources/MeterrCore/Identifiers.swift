@@ -1,22 +1,46 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Random identifiers for events, requests and keys.
 public enum Identifier {
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// A random base-62 string of `length` characters from the system's secure generator.
     public static func random(length: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(length)
-        // 62 * 4 = 248: rejecting bytes of 248 and above keeps every character equally likely.
-        while bytes.count < length {
-            var word = generator.next()
-            for _ in 0..<8 where bytes.count < length {
-                let byte = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                if byte < 248 { bytes.append(alphabet[Int(byte % 62)]) }
+        var characters = [UInt8]()
+        characters.reserveCapacity(length)
+        // 62 * 4 = 248: rejecting bytes of 248 and above keeps every character equally likely. One byte
+        // in 32 is rejected, so a quarter more bytes than characters, drawn in one call to the system's
+        // generator, nearly always suffice.
+        while characters.count < length {
+            let needed = length - characters.count
+            for byte in secureBytes(needed + needed / 4 + 4) where byte < 248 && characters.count < length {
+                characters.append(alphabet[Int(byte % 62)])
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(decoding: characters, as: UTF8.self)
+    }
+
+    /// `count` bytes from the system's secure generator: with `getentropy` (one system call per 256
+    /// bytes) where the platform has it; the standard library's generator makes one per eight bytes.
+    static func secureBytes(_ count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        #if canImport(Glibc)
+            let drawn = bytes.withUnsafeMutableBytes { buffer in
+                var start = 0
+                while start < count {
+                    let size = min(256, count - start)
+                    guard getentropy(buffer.baseAddress! + start, size) == 0 else { return false }
+                    start += size
+                }
+                return true
+            }
+            if drawn { return bytes }
+        #endif
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = generator.next() }
+        return bytes
     }
 
     /// A new id with a readable prefix, e.g. `evt_3kP…`.

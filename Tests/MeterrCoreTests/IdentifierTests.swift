@@ -15,4 +15,22 @@ struct IdentifierTests {
         #expect(Set(same).count == 1000)
         #expect(Set(same.map { $0.prefix(12) }).count == 1)
     }
+
+    @Test("Random ids have their length, base-62 characters only, and no favourite character")
+    func random() {
+        let alphabet = Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        for length in [0, 1, 12, 43, 300, 5000] {
+            let id = Identifier.random(length: length)
+            #expect(id.count == length)
+            #expect(id.allSatisfy(alphabet.contains))
+        }
+        // 248,000 characters: each of the 62 expected 4,000 times (a standard deviation of 63). Taking
+        // every byte modulo 62, without rejecting those of 248 and above, would give eight of them
+        // 4,844 each and the rest 3,875.
+        var counts: [Character: Int] = [:]
+        for character in Identifier.random(length: 248_000) { counts[character, default: 0] += 1 }
+        #expect(counts.count == 62)
+        #expect(counts.values.allSatisfy { (3_600...4_400).contains($0) })
+        #expect(Identifier.random(length: 22) != Identifier.random(length: 22))
+    }
 }
