@@ -115,6 +115,11 @@ package final class UpstreamCall {
         handler?.upstreamReceived(body: body)
     }
 
+    /// The end of one read from the provider.
+    func readComplete() {
+        handler?.upstreamReadComplete()
+    }
+
     func received(end: Void) {
         guard state == .receiving else { return }
         state = .done

@@ -48,8 +48,15 @@ package enum UpstreamFailure: Error, Sendable {
 package protocol UpstreamResponseHandler: AnyObject {
     func upstreamReceived(head: HTTPResponseHead)
     func upstreamReceived(body: ByteBuffer)
+    /// What one read from the provider held has been handed over (the head and body parts before
+    /// this): the moment to flush what they were turned into, so one read's parts leave together.
+    func upstreamReadComplete()
     func upstreamFinished()
     func upstreamFailed(_ failure: UpstreamFailure)
+}
+
+extension UpstreamResponseHandler {
+    package func upstreamReadComplete() {}
 }
 
 /// The gateway's HTTP/1.1 client: keep-alive connections pooled per event loop, so a call is made

@@ -17,6 +17,11 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        call?.readComplete()
+        context.fireChannelReadComplete()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if let call {
             call.connectionClosed()

@@ -183,10 +183,15 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
         gateway.finish(&headers, requestId: requestId, origin: self.head.headerFields[.origin])
         guard !callerGone else { return }
-        context.writeAndFlush(
+        // Flushed with the stream's first bytes when the same read brought them (`upstreamReadComplete`).
+        context.write(
             NIOAny(
                 HTTPResponsePart.head(HTTPResponse(status: .init(code: Int(head.status.code)), headerFields: headers))),
             promise: nil)
+    }
+
+    func upstreamReadComplete() {
+        if streaming, !callerGone { context.flush() }
     }
 
     func upstreamReceived(body part: ByteBuffer) {
@@ -214,7 +219,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             var out: [UInt8] = []
             meter?.feed(part.readableBytesView) { chatStream?.translate($0, into: &out) }
             guard !out.isEmpty, !callerGone else { return }
-            context.writeAndFlush(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+            context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
             if !context.channel.isWritable { upstream?.pause() }
             return
         }
@@ -225,7 +230,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             stripper = active
         }
         guard out.readableBytes > 0, !callerGone else { return }
-        context.writeAndFlush(NIOAny(HTTPResponsePart.body(out)), promise: nil)
+        context.write(NIOAny(HTTPResponsePart.body(out)), promise: nil)
         if !context.channel.isWritable { upstream?.pause() }
     }
 
