@@ -597,6 +597,34 @@ struct GatewayConnectionTests {
         }
     }
 
+    @Test(
+        "A stream's head reaches the caller when it arrives, before the provider's first chunk",
+        .timeLimit(.minutes(1)))
+    func streamHeadAlone() async throws {
+        let provider = try HeadFirstStreamProvider()
+        defer { provider.stop() }
+        try await withGateway(configure: { configuration, _ in
+            configuration.upstreams[.openai] = .init(baseURL: "http://127.0.0.1:\(provider.port)", apiKey: "sk-x")
+        }) { client, _ in
+            let port = try #require(client.port)
+            let body = #"{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send(
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
+                    + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                    + body)
+            // The provider sends its first chunk only once the caller has the head (or after 10 s).
+            let head = try await socket.receive(atLeast: 12)
+            provider.headSeen.signal()
+            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(!head.contains("chatcmpl"), "the head came alone: \(head)")
+            let rest = try await socket.receive(atLeast: .max)
+            #expect(rest.contains("chatcmpl-head-first"))
+            #expect(rest.contains("[DONE]"))
+        }
+    }
+
     @Test("A call the provider read whole and hung up on is never sent again: a 502 in its shape, input recorded")
     func droppedAfterRequest() async throws {
         let provider = try OneAnswerPerConnectionProvider(closeAfterAnswer: false)
@@ -794,6 +822,51 @@ final class OneAnswerPerConnectionProvider: Sendable {
             _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
             if closeAfterAnswer { return }
         }
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        _ = Glibc.close(listener)
+    }
+}
+
+/// A provider that streams: it sends the answer's head, waits until the test says the caller has it
+/// (at most 10 s), then sends one chunk with usage and `[DONE]`, and closes.
+final class HeadFirstStreamProvider: Sendable {
+    let port: Int
+    let headSeen = DispatchSemaphore(value: 0)
+    private let listener: Int32
+
+    init() throws {
+        let (listener, port) = try listenOnLoopback()
+        self.listener = listener
+        self.port = port
+        let headSeen = headSeen
+        Thread {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            defer { _ = Glibc.close(connection) }
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            // The request's head and its body (the body's last byte is the JSON's closing brace).
+            while !String(decoding: received, as: UTF8.self).hasSuffix("}") {
+                let read = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                guard read > 0 else { return }
+                received += buffer[..<read]
+            }
+            func write(_ text: String) {
+                _ = Array(text.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+            }
+            write(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                    + "Connection: close\r\n\r\n")
+            _ = headSeen.wait(timeout: .now() + 10)
+            let events =
+                #"data: {"id":"chatcmpl-head-first","object":"chat.completion.chunk","model":"gpt-4.1","#
+                + #""choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":{"prompt_tokens":8,"#
+                + #""completion_tokens":1,"total_tokens":9}}"# + "\n\ndata: [DONE]\n\n"
+            write(String(events.utf8.count, radix: 16) + "\r\n" + events + "\r\n0\r\n\r\n")
+        }.start()
     }
 
     func stop() {
