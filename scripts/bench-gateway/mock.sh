@@ -80,6 +80,16 @@ wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
 }
 
+# binaries_or_build [BINARY...]: the binaries given, or this tree's release build of meterr (built
+# first), into the array `binaries`.
+binaries_or_build() {
+  binaries=("$@")
+  if [ ${#binaries[@]} -eq 0 ]; then
+    (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && swift build -c release --product meterr >/dev/null)
+    binaries=("$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/release/meterr")
+  fi
+}
+
 # ttfb URL [RUNS]: the median time to the first byte of a streamed chat completion from URL, each
 # run on a new connection (curl; 50 runs unless told).
 ttfb() {

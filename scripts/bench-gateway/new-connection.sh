@@ -7,15 +7,10 @@
 # Usage: scripts/bench-gateway/new-connection.sh [--seconds S] [BINARY...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 seconds=8
 if [ "${1:-}" = --seconds ]; then seconds=$2; shift 2; fi
-binaries=("$@")
 . "$here/mock.sh"
-if [ ${#binaries[@]} -eq 0 ]; then
-  (cd "$root" && swift build -c release --product meterr >/dev/null)
-  binaries=("$root/.build/release/meterr")
-fi
+binaries_or_build "$@"
 
 work=$(mktemp -d)
 mock_port=18898

@@ -5,14 +5,9 @@
 # Usage: scripts/bench-gateway/syscalls.sh [BINARY...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-binaries=("$@")
 . "$here/mock.sh"
 command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
-if [ ${#binaries[@]} -eq 0 ]; then
-  (cd "$root" && swift build -c release --product meterr >/dev/null)
-  binaries=("$root/.build/release/meterr")
-fi
+binaries_or_build "$@"
 
 work=$(mktemp -d)
 mock_port=18905
