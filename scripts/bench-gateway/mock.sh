@@ -12,7 +12,10 @@ switches_of() {
   local n=0
   for p in "$@"; do
     for f in /proc/$p/task/*/status; do
-      n=$((n + $(awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s}' "$f")))
+      # (A thread may end between the listing and the read: it counts as none.)
+      local s
+      s=$(awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s}' "$f" 2>/dev/null) || s=0
+      n=$((n + ${s:-0}))
     done
   done
   echo $n
