@@ -32,7 +32,9 @@ public func buildApplication(_ configuration: ServerConfiguration) async throws 
 /// The meterr server: Hummingbird's router (`/api`, the dashboard, the rest), the gateway's handler in
 /// every connection's pipeline, and the background services, served on meterr's own `HTTPServer`,
 /// which keeps each connection on the event loop that accepted it.
-public struct MeterrApplication: Service {
+public struct MeterrApplication: Service, CustomStringConvertible {
+    public var description: String { "MeterrApplication" }
+
     let responder: RouterResponder<MeterrRequestContext>
     let services: [any Service]
     public let logger: Logger

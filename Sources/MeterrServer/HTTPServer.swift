@@ -27,7 +27,9 @@ import ServiceLifecycle
 /// not be parsed) arrives: a connection that only makes gateway calls never wakes Swift's thread pool.
 /// A graceful shutdown stops accepting, lets each connection finish the request in flight, and ends
 /// when every connection has closed.
-final class HTTPServer: Service, Sendable {
+final class HTTPServer: Service, Sendable, CustomStringConvertible {
+    var description: String { "HTTPServer" }
+
     typealias Connection = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     /// An answer could not be written because the request was malformed: the connection closes.

@@ -85,7 +85,6 @@ struct Serve: AsyncParsableCommand {
 
     /// Why meterr could not listen on the address, found before anything is opened or created.
     static func bindProblem(host: String, port: Int) -> String? {
-        guard port != 0 else { return nil }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_PASSIVE
@@ -94,6 +93,8 @@ struct Serve: AsyncParsableCommand {
             return "cannot listen on \(host):\(port): the host name does not resolve"
         }
         defer { freeaddrinfo(found) }
+        // Port 0 takes a free port: only the host can be wrong.
+        guard port != 0 else { return nil }
         let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
         guard socket >= 0 else { return nil }
         defer { close(socket) }

@@ -94,6 +94,22 @@ struct ServeProcessTests {
         await server.stop()
     }
 
+    @Test("A host that does not resolve is one clear line, also with a free port asked for, and leaves no directory")
+    func hostDoesNotResolve() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for port in ["0", "8787"] {
+            let result = try await runMeterr(
+                ["serve", "--host", "nosuchhost.invalid", "--port", port, "--data", directory],
+                environment: ["METERR_LOG_LEVEL": "error"])
+            #expect(result.status != 0)
+            #expect(
+                result.errorOutput
+                    == "meterr: cannot listen on nosuchhost.invalid:\(port): the host name does not resolve\n")
+            #expect(!FileManager.default.fileExists(atPath: directory))
+        }
+    }
+
     @Test("The first start prints a new admin key once; the next start prints none and the key still works")
     func adminKeyShownOnce() async throws {
         let directory = temporaryDirectory()
