@@ -39,6 +39,7 @@ get_measure "meterr /healthz, 32 connections" "http://127.0.0.1:$meterr_port/hea
 
 echo "== streamed time to first byte (curl, median of 50)"
 echo "direct:        $(ttfb "http://127.0.0.1:$mock_port/stream/v1/chat/completions")"
+echo "nginx as proxy: $(ttfb "http://127.0.0.1:$proxy_port/stream/v1/chat/completions")"
 export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/stream"
 kill $server; wait $server 2>/dev/null || true
 METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
