@@ -4,6 +4,7 @@ import Foundation
 import MeterrTestSupport
 import NIOSSL
 import SwiftASN1
+import Synchronization
 import Testing
 import X509
 
@@ -48,19 +49,26 @@ struct PrivateAuthority {
     }
 }
 
-/// Runs curl and returns its exit status and what it printed.
+/// Runs curl and returns its exit status and what it printed (standard output, then standard error).
+/// Started with `posix_spawn` (`ChildProcess`): Foundation's `Process.run()` can crash in a test
+/// process holding many descriptors.
 func curl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
     try await onOwnThread {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["--silent", "--show-error", "--max-time", "10"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let process = try ChildProcess(
+            path: "/usr/bin/curl", arguments: ["--silent", "--show-error", "--max-time", "10"] + arguments,
+            environment: ProcessInfo.processInfo.environment)
+        // Standard error is read on another thread, so neither pipe can fill and stall curl.
+        let errors = Mutex(Data())
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let data = ChildProcess.readAll(process.errorOutput)
+            errors.withLock { $0 = data }
+            done.signal()
+        }.start()
+        let output = ChildProcess.readAll(process.output)
+        done.wait()
+        let status = process.wait()
+        return (status, String(decoding: output + errors.withLock { $0 }, as: UTF8.self))
     }
 }
 
