@@ -92,6 +92,9 @@ public struct MeterrApplication: Service, CustomStringConvertible {
         try await ServiceGroup(configuration: .init(services: services + [server], logger: logger)).run()
     }
 
+    /// An answer could not be written because the request was malformed: the connection closes.
+    private struct ParseErrorWhileWriting: Error {}
+
     /// Hummingbird's answer to a request the gateway does not serve: the router's, with `Date` (from
     /// meterr's clock); an error the router did not turn into an answer is a bare 500.
     private var hummingbirdResponder: HTTPChannelHandler.Responder {
@@ -114,7 +117,7 @@ public struct MeterrApplication: Service, CustomStringConvertible {
                 try await writer.write(response: response.head, body: response.body)
             } catch is HTTPParserError {
                 // Thrown on, it would be answered with a second response.
-                throw HTTPServer.ParseErrorWhileWriting()
+                throw ParseErrorWhileWriting()
             }
         }
     }

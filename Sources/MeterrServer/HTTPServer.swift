@@ -32,9 +32,6 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
 
     typealias Connection = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
-    /// An answer could not be written because the request was malformed: the connection closes.
-    struct ParseErrorWhileWriting: Error {}
-
     let host: String
     let port: Int
     let group: MultiThreadedEventLoopGroup
@@ -69,21 +66,23 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
         // One quiescing helper per listener (a helper follows one server channel and what it accepted).
         var listeners: [(channel: any Channel, quiescing: ServerQuiescingHelper)] = []
         do {
+            let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
             #if os(Linux)
                 // A plain bind first: a port someone holds is refused here, even by a listener that also
                 // shares its port (which the listeners below would otherwise join).
-                if port != 0 { close(try Self.boundSocket(host: host, port: port, sharedPort: false)) }
-                // One listener per loop on the same port: the kernel spreads new connections over them.
+                if port != 0 { close(try Self.boundSocket(address, sharedPort: false)) }
+                // One listener per loop on the same port (the first one's, when port 0 picked it): the
+                // kernel spreads new connections over them.
                 for loop in group.makeIterator() {
-                    let port = listeners.first?.channel.localAddress?.port ?? port
-                    let socket = try Self.boundSocket(host: host, port: port, sharedPort: true)
+                    let socket = try Self.boundSocket(
+                        listeners.first?.channel.localAddress ?? address, sharedPort: true)
                     let quiescing = ServerQuiescingHelper(group: loop)
                     let channel = try await listener(on: loop, childGroup: loop, socket: socket, quiescing, arrivals)
                     listeners.append((channel, quiescing))
                 }
             #else
                 // One listener; connections are spread over the loops.
-                let socket = try Self.boundSocket(host: host, port: port, sharedPort: false)
+                let socket = try Self.boundSocket(address, sharedPort: false)
                 let loop = group.next()
                 let quiescing = ServerQuiescingHelper(group: loop)
                 listeners.append(
@@ -122,6 +121,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
     ) async throws -> any Channel {
         let tls = tls
         let logger = logger
+        let http = http
         return try await ServerBootstrap(group: loop, childGroup: childGroup)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -134,11 +134,12 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    // As Hummingbird's HTTP/1 channel sets it up.
+                    // As Hummingbird's HTTP/1 channel sets it up, with its decoder's limits.
+                    let decoder = http.configuration.httpDecoder
                     var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderFieldSize = 80 * 1024
-                    limits.maxHeaderListSize = 80 * 1024
-                    limits.maxHeaderFieldCount = 1000
+                    limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
+                    limits.maxHeaderListSize = decoder.maxHeaderListSize
+                    limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: false,
                         withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
@@ -159,10 +160,9 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
             .withBoundSocket(socket).get()
     }
 
-    /// A TCP socket bound to `host`'s first address, `SO_REUSEPORT` when `sharedPort` (NIO listens on
-    /// it); errors are NIO's `IOError`, with the errno.
-    static func boundSocket(host: String, port: Int, sharedPort: Bool) throws -> CInt {
-        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+    /// A TCP socket bound to `address`, `SO_REUSEPORT` when `sharedPort` (NIO listens on it); errors
+    /// are NIO's `IOError`, with the errno.
+    static func boundSocket(_ address: SocketAddress, sharedPort: Bool) throws -> CInt {
         #if canImport(Glibc)
             let kind = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
         #else

@@ -70,7 +70,8 @@ struct HTTPServerTests {
                 (error as? IOError)?.errnoCode == EADDRINUSE
             }
             #expect {
-                _ = try HTTPServer.boundSocket(host: "127.0.0.1", port: port, sharedPort: false)
+                _ = try HTTPServer.boundSocket(
+                    SocketAddress.makeAddressResolvingHost("127.0.0.1", port: port), sharedPort: false)
             } throws: { error in
                 (error as? IOError)?.errnoCode == EADDRINUSE
             }
