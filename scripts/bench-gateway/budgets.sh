@@ -43,7 +43,7 @@ pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; meterr) echo $serve
 METERR_MASTER_KEY=$(printf "b%.0s" $(seq 64)) METERR_LOG_LEVEL=warning \
   "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data-pg" --database-url "$admin_url" >/dev/null &
 server=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for_meterr
 budget
 measure "meterr on PostgreSQL, 1 connection" "$gateway" 1 1 "${seconds}s" meterr
 measure "  (the database's side of those calls)" "$gateway" 1 1 "${seconds}s" postgres

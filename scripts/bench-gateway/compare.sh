@@ -47,7 +47,7 @@ for round in $(seq 1 "$rounds"); do
     rm -rf "$work/data"
     "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
     server=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+    wait_for_meterr
     url="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
     run_wrk "$binary" 1 "$url" "$server"
     run_wrk "$binary" 32 "$url" "$server"

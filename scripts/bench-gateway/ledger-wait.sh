@@ -28,7 +28,7 @@ for connections in 1 32; do
     rm -rf "$work/data"
     METERR_LEDGER_WAIT_MS=$wait "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
     server=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+    wait_for_meterr
     wrk -t"$threads" -c"$connections" -d2s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
     events0=$(metric meterr_ledger_events_committed_total); commits0=$(metric meterr_ledger_commits_total)
     cpu0=$(cpu_of "$server")

@@ -53,7 +53,7 @@ start_all() {
   METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
   server=$!
   trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+  wait_for_meterr
 }
 
 # start_mock: in $work, starts the mock alone on $mock_port (each script starts its own meterr as
@@ -88,9 +88,16 @@ LUA
 binaries_or_build() {
   binaries=("$@")
   if [ ${#binaries[@]} -eq 0 ]; then
-    (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && swift build -c release --product meterr >/dev/null)
-    binaries=("$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/release/meterr")
+    local tree
+    tree=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    (cd "$tree" && swift build -c release --product meterr >/dev/null)
+    binaries=("$tree/.build/release/meterr")
   fi
+}
+
+# wait_for_meterr: waits (at most 10 s) until meterr answers /healthz on $meterr_port.
+wait_for_meterr() {
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 }
 
 # ttfb URL [RUNS]: the median time to the first byte of a streamed chat completion from URL, each

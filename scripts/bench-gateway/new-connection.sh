@@ -33,12 +33,12 @@ for binary in "${binaries[@]}"; do
   METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/stream" \
     "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "$health" >/dev/null && break; sleep 0.1; done
+  wait_for_meterr
   echo "stream through meterr, first byte: $(ttfb "$gateway" 200)"
   kill $server; wait $server 2>/dev/null || true
   "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "$health" >/dev/null && break; sleep 0.1; done
+  wait_for_meterr
   measure "/healthz, 1 connection" "$health" 1 1 "${seconds}s" meterr "$work/get.lua"
   measure "gateway, 1 connection" "$gateway" 1 1 "${seconds}s" meterr
   measure "/healthz, 32 connections" "$health" 32 2 "${seconds}s" meterr "$work/get.lua"

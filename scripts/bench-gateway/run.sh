@@ -44,13 +44,13 @@ export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/stream"
 kill $server; wait $server 2>/dev/null || true
 METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
 server=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for_meterr
 echo "through meterr: $(ttfb "$gateway")"
 export METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
 kill $server; wait $server 2>/dev/null || true
 METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
 server=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for_meterr
 
 echo "== memory over $total requests (resident set size)"
 rss() { awk '/VmRSS/{print $2/1024 " MB"}' "/proc/$server/status"; }

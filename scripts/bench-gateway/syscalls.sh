@@ -26,7 +26,7 @@ for binary in "${binaries[@]}"; do
     rm -rf "$work/data"
     METERR_OPENAI_BASE_URL=$base "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
     server=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
+    wait_for_meterr
     wrk -t1 -c1 -d1s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
     strace -f -c -p "$server" -o "$work/counts" 2>/dev/null &
     tracer=$!
