@@ -82,7 +82,7 @@ struct HTTPServerTests {
 
     @Test(
         "A graceful shutdown answers the gateway call in flight, meters it, closes idle connections, then stops listening",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(5)))
     func shutdownWithCallInFlight() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
             .path
