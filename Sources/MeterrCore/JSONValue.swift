@@ -150,8 +150,8 @@ extension JSONParser {
         guard peek() == UInt8(ascii: "{") else { return nil }
         var found: JSONValue?
         var done = false
-        try forEachMember("body") { (parser, name) throws(MeterrError) in
-            if !done, name == key {
+        try forEachMemberKey("body") { (parser, name) throws(MeterrError) in
+            if !done, name.matches(key) {
                 found = try parser.valueAt(path.dropFirst())
                 done = true
             } else {
@@ -172,9 +172,10 @@ extension JSONMemberScanner {
         var parser = JSONParser(bytes)
         var members = [String: JSONValue](minimumCapacity: keys.count)
         do {
-            try parser.forEachMember("body") { (parser, key) throws(MeterrError) in
-                if keys.contains(key) {
-                    members[key] = try parser.readValue(depth: 1)
+            try parser.forEachMemberKey("body") { (parser, key) throws(MeterrError) in
+                // Compared as bytes: the members skipped build no key.
+                if let name = keys.first(where: key.matches) {
+                    members[name] = try parser.readValue(depth: 1)
                 } else {
                     try parser.skipValue()
                 }
@@ -202,11 +203,11 @@ extension JSONMemberScanner {
         var parser = JSONParser(bytes)
         var range: Range<Int>?
         do {
-            try parser.forEachMember("body") { (parser, name) throws(MeterrError) in
+            try parser.forEachMemberKey("body") { (parser, name) throws(MeterrError) in
                 parser.skipWhitespace()
                 let start = parser.index
                 try parser.skipValue()
-                if name == key { range = start..<parser.index }
+                if name.matches(key) { range = start..<parser.index }
             }
         } catch {
             return nil

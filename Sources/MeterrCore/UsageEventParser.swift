@@ -125,6 +125,30 @@ package struct JSONParser {
     package mutating func forEachMember(_ field: String, _ body: (inout JSONParser, String) throws(MeterrError) -> Void)
         throws(MeterrError)
     {
+        try forEachMemberKey(field) { (parser, key) throws(MeterrError) in
+            try body(&parser, try parser.text(of: key, field))
+        }
+    }
+
+    /// A member's key as read: its bytes between the quotes when it has no escape (no `String` is
+    /// built for a key that is only compared or skipped), else its decoded text.
+    package enum Key {
+        case raw(UnsafeBufferPointer<UInt8>)
+        case decoded(String)
+
+        /// Whether the key is `name`.
+        package func matches(_ name: String) -> Bool {
+            switch self {
+            case .raw(let bytes): bytes.elementsEqual(name.utf8)
+            case .decoded(let text): text == name
+            }
+        }
+    }
+
+    /// Walks the members of an object like `forEachMember`, with each key as read (`Key`).
+    package mutating func forEachMemberKey(_ field: String, _ body: (inout JSONParser, Key) throws(MeterrError) -> Void)
+        throws(MeterrError)
+    {
         skipWhitespace()
         guard peek() == UInt8(ascii: "{") else {
             throw MeterrError.invalid(field, consumeNull() ? "must be an object, not null" : "must be an object")
@@ -138,7 +162,7 @@ package struct JSONParser {
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw malformed() }
-            let key = try readString(field)
+            let key = try readKey(field)
             try expect(UInt8(ascii: ":"))
             try body(&self, key)
             skipWhitespace()
@@ -149,6 +173,32 @@ package struct JSONParser {
                 return
             default: throw malformed()
             }
+        }
+    }
+
+    /// Reads a member's key at the current position (an opening quote).
+    private mutating func readKey(_ field: String) throws(MeterrError) -> Key {
+        let quote = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return .raw(UnsafeBufferPointer(rebasing: bytes[(quote + 1)..<(index - 1)]))
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw malformed("has a control character inside a string") }
+            index += 1
+        }
+        index = quote
+        return .decoded(try readString(field))
+    }
+
+    /// A key's text, checked as UTF-8 when the parser is strict.
+    package func text(of key: Key, _ field: String) throws(MeterrError) -> String {
+        switch key {
+        case .raw(let bytes): try string(bytes, field)
+        case .decoded(let text): text
         }
     }
 
@@ -328,7 +378,7 @@ package struct JSONParser {
         switch peek() {
         case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "{"):
-            try forEachMember("body") { (parser, _) throws(MeterrError) in try parser.skipValue(depth: depth + 1) }
+            try forEachMemberKey("body") { (parser, _) throws(MeterrError) in try parser.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
             try forEachElement("body") { (parser, _) throws(MeterrError) in try parser.skipValue(depth: depth + 1) }
         case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try readBool("body")

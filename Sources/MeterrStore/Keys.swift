@@ -11,7 +11,10 @@ public enum APIKey {
 
     /// The SHA-256 of a presented key in hex, the form in which keys are stored and looked up.
     public static func hash(_ key: String) -> String {
-        Hex.string(SHA256.hash(data: Array(key.utf8)))
+        var key = key
+        var hasher = SHA256()
+        key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes(Hex.string(raw:))
     }
 
     /// Whether two byte strings are equal, in time that depends only on their length.

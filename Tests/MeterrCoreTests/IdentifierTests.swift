@@ -33,4 +33,20 @@ struct IdentifierTests {
         #expect(counts.values.allSatisfy { (3_600...4_400).contains($0) })
         #expect(Identifier.random(length: 22) != Identifier.random(length: 22))
     }
+
+    @Test("Prefixed ids are the prefix, an underscore and the random part")
+    func prefixed() {
+        let id = Identifier.make("evt")
+        #expect(id.hasPrefix("evt_") && id.utf8.count == 26)
+        #expect(Identifier.make("", length: 3).hasPrefix("_"))
+        #expect(Identifier.make("alr", length: 0) == "alr_")
+        #expect(Identifier.ordered("req", length: 8, now: Timestamp(milliseconds: 62)) == "req_00000010")
+    }
+
+    @Test("Hex text of raw bytes is lower-case, two digits a byte")
+    func hex() {
+        #expect([UInt8]([0x00, 0x0F, 0xA0, 0xFF]).withUnsafeBytes(Hex.string(raw:)) == "000fa0ff")
+        #expect([UInt8]().withUnsafeBytes(Hex.string(raw:)) == "")
+        #expect(Hex.string([0xBA, 0x78]) == "ba78")
+    }
 }

@@ -25,6 +25,8 @@ package final class AnomalyDetector: Sendable {
         /// By organisation, then entity (`org`, `team:…`, `user:…`, `key:…`).
         var activity: [String: [String: EntityActivity]] = [:]
         var blocks: [String: [AnomalyBlock]] = [:]
+        /// By organisation: the latest hour in which one of its entities was rate-limited.
+        var rateLimitedHour: [String: Int64] = [:]
         /// By organisation, then key id: the models (`provider/model`) each key has called.
         var keyModels: [String: [String: Set<String>]] = [:]
     }
@@ -81,6 +83,13 @@ package final class AnomalyDetector: Sendable {
 
     /// Refuses a call from a blocked or rate-capped entity.
     package func admit(org: String, team: String?, user: String?, keyId: String?, now: Timestamp) -> Refusal? {
+        let hour = now.hourStart.milliseconds
+        // The usual call: nothing of its organisation is blocked or rate-limited, and its entities'
+        // names are not built.
+        let clear = state.withLock { state in
+            state.blocks[org]?.isEmpty ?? true && state.rateLimitedHour[org] != hour
+        }
+        if clear { return nil }
         let entities = AnomalyEntity.of(team: team, user: user, keyId: keyId)
         return state.withLock { state in
             if let block = state.blocks[org]?.first(where: { $0.isActive(at: now) && entities.contains($0.entity) }) {
@@ -90,7 +99,6 @@ package final class AnomalyDetector: Sendable {
                         + "lift it with POST /api/anomalies/blocks/\(block.id)/lift",
                     retryAt: block.until)
             }
-            let hour = now.hourStart.milliseconds
             for entity in entities {
                 if let activity = state.activity[org]?[entity], activity.rateLimited, activity.hour == hour {
                     let retry = Timestamp(milliseconds: hour + 3_600_000)
@@ -232,6 +240,7 @@ package final class AnomalyDetector: Sendable {
                 >= max(Double(settings.minHourlyRequests), settings.rateMultiple * requests.mean)
         {
             activity.rateLimited = true
+            state.rateLimitedHour[org] = max(state.rateLimitedHour[org] ?? .min, activity.hour)
             findings.append(
                 .alert(
                     AlertRecord(

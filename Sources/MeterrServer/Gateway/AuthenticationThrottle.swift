@@ -20,10 +20,14 @@ final class AuthenticationThrottle: Sendable {
         self.coolDown = coolDown
     }
 
-    /// Seconds the address must still wait, or `nil`.
-    func blocked(_ address: String?, now: Double? = nil) -> Int? {
+    /// Seconds the address must still wait, or `nil`. The address is formatted only when some
+    /// address has failed.
+    func blocked(_ address: @autoclosure () -> String?, now: Double? = nil) -> Int? {
+        guard !states.withLock({ $0.isEmpty }) else { return nil }
         let now = now ?? clock.seconds
-        guard let address, let state = states.withLock({ $0[address] }), state.blockedUntil > now else { return nil }
+        guard let address = address(), let state = states.withLock({ $0[address] }), state.blockedUntil > now else {
+            return nil
+        }
         return Int((state.blockedUntil - now).rounded(.up))
     }
 

@@ -146,7 +146,8 @@ final class Gateway: Sendable {
         var query: String?
         var body: ByteBuffer
         var mount: Mount
-        var remoteAddress: String?
+        /// The caller's address (formatted only when needed).
+        var remoteAddress: SocketAddress?
         var requestId: String
     }
 
@@ -224,11 +225,15 @@ final class Gateway: Sendable {
         return headers
     }
 
+    /// Each provider's key headers as field names, made once (making one checks and lower-cases it).
+    static let keyFieldNames: [Provider: [HTTPField.Name]] = Dictionary(
+        uniqueKeysWithValues: Providers.all.map { ($0.provider, $0.keyHeaders.compactMap { HTTPField.Name($0) }) })
+
     /// The gateway key as the provider's SDK sends it.
     static func presentedKey(_ headers: HTTPFields, query: String?, profile: any ProviderProfile) -> String? {
-        for name in profile.keyHeaders {
-            guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { continue }
-            if let key = name == "authorization" ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
+        for fieldName in keyFieldNames[profile.provider] ?? [] {
+            guard let value = headers[fieldName] else { continue }
+            if let key = fieldName == .authorization ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
                 return key
             }
         }

@@ -145,7 +145,7 @@ extension Gateway {
     func authenticate(_ inbound: Inbound, profile: any ProviderProfile) async throws -> AuthenticatedCall {
         let started = ContinuousClock.now
         let startedAt = clock.now()
-        if let wait = throttle.blocked(inbound.remoteAddress) {
+        if let wait = throttle.blocked(inbound.remoteAddress?.ipAddress) {
             throw GatewayRefusal(
                 .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
                 headers: [.retryAfter: String(wait)], counted: false)
@@ -155,7 +155,7 @@ extension Gateway {
         guard let key = ownKey ?? Self.presentedKey(fields, query: inbound.query, profile: profile),
             APIKey.isWellFormed(key), let principal = try await principals.principal(forKey: key)
         else {
-            throttle.failed(inbound.remoteAddress)
+            throttle.failed(inbound.remoteAddress?.ipAddress)
             throw GatewayRefusal(
                 .unauthenticated, "invalid meterr key: send a meterr key (mk_…) where this SDK sends its API key",
                 counted: false)

@@ -105,7 +105,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         }
         let inbound = Gateway.Inbound(
             head: head, path: path, query: query, body: body, mount: mount,
-            remoteAddress: context.channel.remoteAddress?.ipAddress, requestId: requestId)
+            remoteAddress: context.channel.remoteAddress, requestId: requestId)
         body = ByteBuffer()
         let gateway = self.gateway
         let loop = context.eventLoop
@@ -113,7 +113,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         // A call is admitted on its connection's event loop; a large body is read (checked, and
         // counted for budgets) on Swift's pool instead, so the loop's other connections do not wait.
         let executor =
-            inbound.body.readableBytes <= Self.onLoopAdmissionBytes ? EventLoopTaskExecutor(loop) : nil
+            inbound.body.readableBytes <= Self.onLoopAdmissionBytes ? EventLoopTaskExecutor.of(loop) : nil
         Task(executorPreference: executor) {
             let admission = await gateway.admit(inbound)
             if loop.inEventLoop {
@@ -363,7 +363,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         let exchange = NIOLoopBound(self, eventLoop: loop)
         let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
         loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
-            Task(executorPreference: EventLoopTaskExecutor(loop)) {
+            Task(executorPreference: EventLoopTaskExecutor.of(loop)) {
                 let step = await gateway.nextAttempt(next)
                 let admission: Gateway.Admission =
                     switch step {

@@ -145,7 +145,11 @@ final class RateLimiter: Sendable {
     /// Takes a finished call's tokens from its key's per-minute token bucket (it may go negative:
     /// the next calls wait until it refills).
     func consume(tokens: Int, keyId: String) {
-        states.withLock { states in states[keyId]?.tokens?.level -= Double(tokens) }
+        states.withLock { states in
+            // Looked up first: modifying a key the dictionary lacks prepares room for it, an allocation per call.
+            guard states[keyId]?.tokens != nil else { return }
+            states[keyId]?.tokens?.level -= Double(tokens)
+        }
     }
 }
 

@@ -59,14 +59,16 @@ struct ResponseCacheKey: Sendable, Hashable {
         field(format.rawValue)
         // Gemini's streamed and whole surfaces answer alike: one key for both.
         field(endpoint == .streamGenerateContent ? ProviderEndpoint.generateContent.rawValue : endpoint.rawValue)
-        field(path.replacingOccurrences(of: ":streamGenerateContent", with: ":generateContent"))
+        field(
+            path.contains(":streamGenerateContent")
+                ? path.replacingOccurrences(of: ":streamGenerateContent", with: ":generateContent") : path)
         field(Self.canonicalQuery(query))
         field(route ?? "")
         for name in Self.keyedHeaders {
             field(headers.filter { $0.name.lowercased() == name }.map(\.value).joined(separator: ","))
         }
         Self.write(.object(members.filter { !Self.ignored.contains($0.key) }), into: &canonical)
-        hex = Hex.string(SHA256.hash(data: canonical))
+        hex = SHA256.hash(data: canonical).withUnsafeBytes(Hex.string(raw:))
         choices =
             json["n"]?.int ?? json[path: "generationConfig", "candidateCount"]?.int
             ?? json[path: "generation_config", "candidate_count"]?.int ?? 1
@@ -92,7 +94,7 @@ struct ResponseCacheKey: Sendable, Hashable {
                 .enumerated()
             {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                write(.string(member.key), into: &out)
+                JSONWriter.appendQuoted(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 write(member.value, into: &out)
             }
@@ -105,9 +107,7 @@ struct ResponseCacheKey: Sendable, Hashable {
             }
             out.append(UInt8(ascii: "]"))
         case .string(let text):
-            var json = JSONWriter(capacity: text.utf8.count + 2)
-            json.value(nil, .string(text))
-            out.append(contentsOf: json.bytes)
+            JSONWriter.appendQuoted(text, to: &out)
         case .number(let text):
             out.append(contentsOf: canonicalNumber(text).utf8)
         case .bool(let flag):
