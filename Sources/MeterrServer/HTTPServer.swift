@@ -144,7 +144,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                         withPipeliningAssistance: false, withErrorHandling: false,
                         withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                    try pipeline.addHandler(HTTP1ServerCodec(secure: false))
                     try pipeline.addHandlers(handlers())
                     try pipeline.addHandler(
                         HummingbirdStart { channel in

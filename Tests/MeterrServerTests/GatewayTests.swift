@@ -597,6 +597,26 @@ struct GatewayConnectionTests {
         }
     }
 
+    @Test("Request targets: the origin form is the path as sent, the absolute form is read for its path")
+    func requestTargets() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send(
+                "GET http://127.0.0.1:\(port)/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /readyz?probe=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    + "GET /api/budgets?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n\r\n"
+                    + "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            let answers = try await socket.receive(atLeast: .max).components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.count == 4)
+            let statuses = answers.map { String($0.prefix(3)) }
+            #expect(statuses == ["200", "200", "200", "404"])
+            #expect(answers.first?.hasSuffix(#"{"status":"ok"}"#) == true)
+            #expect(answers.dropFirst().first?.contains(#"{"status":"ready"}"#) == true)
+        }
+    }
+
     @Test(
         "A stream's head reaches the caller when it arrives, before the provider's first chunk",
         .timeLimit(.minutes(5)))
