@@ -56,12 +56,19 @@ public final class LedgerWriter: Service, Sendable {
             defer { wakeUp = nil }
             return wakeUp
         }
+
+        /// Who to wake for fire-and-forget events in the queue: the writer if it waits for work, and
+        /// its wait for company once there is enough.
+        mutating func wakeForQueue() -> Wake {
+            guard queuedEvents > 0 else { return Wake() }
+            return Wake(writer: takeWakeUp(), linger: queuedEvents >= LedgerWriter.enoughCompany ? endLinger() : nil)
+        }
     }
 
     /// Who to wake after a change to the queue, resumed outside the lock.
     struct Wake {
-        var writer: CheckedContinuation<Void, Never>?
-        var linger: CheckedContinuation<Void, Never>?
+        var writer: CheckedContinuation<Void, Never>? = nil
+        var linger: CheckedContinuation<Void, Never>? = nil
 
         func resume() {
             writer?.resume()
@@ -164,17 +171,19 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Hands over one event without waiting (the gateway's path): never blocks, never throws.
     /// An event that finds the queue full or the writer closed is dropped, logged and counted.
-    /// - Parameter shape: works out the call's shape for the savings report; called in the commit that
-    ///   stores the event, and stored in the same transaction.
-    public func enqueue(_ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil) {
+    /// - Parameters:
+    ///   - shape: works out the call's shape for the savings report; called in the commit that stores
+    ///     the event, and stored in the same transaction.
+    ///   - wakesWriter: `false` leaves waking the writer to the caller's `wake()`. The event is queued
+    ///     at once (a `flush` counts it); a gateway call wakes the writer once its answer has left, so
+    ///     the answer does not wait on another thread's wake-up.
+    public func enqueue(_ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil, wakesWriter: Bool = true) {
         let wake: Wake? = state.withLock { state in
             if state.closed || state.queuedEvents >= maxQueuedEvents { return nil }
             state.queue.append(Submission(events: [event], continuation: nil, shape: shape))
             state.queuedEvents += 1
             state.handedOver += 1
-            return Wake(
-                writer: state.takeWakeUp(),
-                linger: state.queuedEvents >= Self.enoughCompany ? state.endLinger() : nil)
+            return wakesWriter ? state.wakeForQueue() : Wake()
         }
         if let wake {
             wake.resume()
@@ -182,6 +191,11 @@ public final class LedgerWriter: Service, Sendable {
             statistics.withLock { $0.dropped += 1 }
             logger.error("usage event dropped: the ledger queue is full or closed", metadata: ["event": "\(event.id)"])
         }
+    }
+
+    /// Wakes the writer for the events queued with `wakesWriter: false`, if it waits for work.
+    public func wake() {
+        state.withLock { $0.wakeForQueue() }.resume()
     }
 
     public func run() async throws {

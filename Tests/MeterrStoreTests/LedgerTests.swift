@@ -330,6 +330,28 @@ struct LedgerTests {
         }
     }
 
+    @Test(
+        "Events queued without waking the writer are counted by a flush, and committed once it is woken",
+        .timeLimit(.minutes(2)))
+    func quietEnqueue() async throws {
+        try await withStore { store in
+            let writer = LedgerWriter(ledger: store, logger: Logger(label: "test"))
+            let runner = Task { try await writer.run() }
+            var factory = EventFactory(seed: 29)
+            writer.enqueue(factory.event(index: 0), wakesWriter: false)
+            await writer.flush()
+            #expect(writer.stats.committed == 1, "a flush wakes the writer for what is queued")
+            for index in 1...3 { writer.enqueue(factory.event(index: index), wakesWriter: false) }
+            writer.wake()
+            while writer.stats.committed < 4 { try await Task.sleep(for: .milliseconds(5)) }
+            // Nothing queued: waking is harmless.
+            writer.wake()
+            writer.close()
+            try await runner.value
+            #expect(writer.stats.committed == 4)
+        }
+    }
+
     @Test("The first start creates one organisation and one admin key; later starts create none")
     func bootstrap() async throws {
         try await withStore { store in

@@ -39,12 +39,15 @@ struct GatewayCall: Sendable {
     }
 
     /// Builds, prices and hands over the call's usage event; never throws, never waits.
-    /// - Parameter possiblyRun: the whole request reached the provider but no answer came back: its
-    ///   input is counted (estimated), since the provider may have run and billed it.
+    /// - Parameters:
+    ///   - possiblyRun: the whole request reached the provider but no answer came back: its input is
+    ///     counted (estimated), since the provider may have run and billed it.
+    ///   - wakesWriter: `false` when the caller wakes the ledger's writer itself once the answer has
+    ///     left (`LedgerWriter.wake()`).
     @discardableResult
     func record(
         status: Int, reading: UsageReading?, stream: Bool, firstByte: ContinuousClock.Instant?,
-        upstreamRequestId: String? = nil, possiblyRun: Bool = false
+        upstreamRequestId: String? = nil, possiblyRun: Bool = false, wakesWriter: Bool = true
     ) -> UsageEvent? {
         // Model lists and token counts cost nothing: no event.
         guard let endpoint, endpoint != .countTokens else {
@@ -93,9 +96,9 @@ struct GatewayCall: Sendable {
             let job = CallAnalyzer.Job(
                 org: principal.orgId, eventId: event.id, ts: startedAt, provider: provider, endpoint: endpoint,
                 body: requestBody, maxTokens: facts.maxTokens)
-            gateway.writer.enqueue(event) { CallAnalyzer.shape(job) }
+            gateway.writer.enqueue(event, shape: { CallAnalyzer.shape(job) }, wakesWriter: wakesWriter)
         } else {
-            gateway.writer.enqueue(event)
+            gateway.writer.enqueue(event, wakesWriter: wakesWriter)
         }
         gateway.limiter.consume(tokens: usage.inputTokens + usage.outputTokens, keyId: principal.keyId)
         gateway.budgets.settle(reservation, cost: event.cost)

@@ -248,7 +248,9 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             } ?? UsageReading(finished: true)
         let event = plan.call.record(
             status: status, reading: reading, stream: plan.call.facts.stream, firstByte: afterHead,
-            upstreamRequestId: upstreamRequestId ?? reading.responseId)
+            upstreamRequestId: upstreamRequestId ?? reading.responseId, wakesWriter: false)
+        // The event is queued; the ledger's writer is woken once the answer has left.
+        defer { gateway.writer.wake() }
         keep(
             plan, status: status, reading: reading, shape: .whole, contentType: head.headers.first(name: "content-type")
         ) {
@@ -430,7 +432,8 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         if callerGone { reading.finished = false }
         plan.call.record(
             status: status, reading: reading, stream: true, firstByte: firstByte,
-            upstreamRequestId: upstreamRequestId ?? reading.responseId)
+            upstreamRequestId: upstreamRequestId ?? reading.responseId, wakesWriter: false)
+        defer { gateway.writer.wake() }
         if let bytes = cacheBytes {
             cacheBytes = nil
             keep(
