@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Heap allocations per gateway call: libc's malloc counted with a perf uprobe over 3 s of wrk at one
 # kept-alive connection, for a plain chat completion, /healthz and /api/budgets, through meterr
-# (release build, or each BINARY given, in one sitting). Needs perf with uprobes (run as root).
+# (release build, or each BINARY given, in one sitting), by thread: the event loops (the call's own
+# path), Swift's pool and the ledger's SQLite queue. Needs perf with uprobes (run as root).
 # Usage: scripts/bench-gateway/allocations.sh [BINARY...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,15 +19,19 @@ printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$wo
 # per_call LABEL URL SCRIPT: mallocs per call of $server over 3 s of wrk at one connection.
 per_call() {
   wrk -t1 -c1 -d1s -s "$3" "$2" >/dev/null # warm-up
-  perf stat -x, -e probe_libc:malloc -p "$server" -o "$work/stat" -- sleep 4 &
+  perf stat --per-thread -x, -e probe_libc:malloc -p "$server" -o "$work/stat" -- sleep 4 &
   local counter=$!
   sleep 0.3
   wrk -t1 -c1 -d3s -s "$3" "$2" > "$work/out"
   wait $counter
-  local calls mallocs
+  local calls
   calls=$(awk '/requests in/{print $1}' "$work/out")
-  mallocs=$(awk -F, '/probe_libc:malloc/{print $1}' "$work/stat")
-  printf "  %-14s %7.1f mallocs per call (%s calls)\n" "$1" "$(echo "$mallocs / $calls" | bc -l)" "$calls"
+  # Lines are "name-tid,count,…": summed by thread kind.
+  awk -F, -v n="$calls" -v label="$1" '/probe_libc:malloc/ {
+      kind = $1 ~ /^NIO-/ ? "event loops" : $1 ~ /overcommit/ ? "SQLite queue" : "Swift pool and others"
+      count[kind] += $2; total += $2 }
+    END { printf "  %-14s %7.1f mallocs per call (%d calls):", label, total / n, n
+      for (kind in count) printf "  %s %.1f", kind, count[kind] / n; printf "\n" }' "$work/stat"
 }
 for binary in "${binaries[@]}"; do
   rm -rf "$work/data"

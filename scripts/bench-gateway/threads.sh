@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where meterr's CPU goes per gateway call, thread by thread: the event loops, the ledger writer's
 # SQLite queue and Swift's thread pool, at 32 connections against the nginx mock (release build, a
-# fresh ledger), with events per ledger commit. Usage: scripts/bench-gateway/threads.sh [--perf]
+# fresh ledger), in user space and in the kernel, with events per ledger commit, and the same split
+# for nginx as a reverse proxy. Usage: scripts/bench-gateway/threads.sh [--perf]
 # (--perf also records a profile into ./perf.data for `perf report`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,11 +19,12 @@ write_post_lua
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
 wrk -t2 -c32 -d3s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
 
-# Per thread name: CPU ticks (user + system) and context switches, summed over threads of that name.
+# Per thread name: CPU ticks in user space and in the kernel, and context switches, summed over
+# threads of that name.
 threads() {
   for task in /proc/$server/task/*; do
-    echo "$(tr ' ' '_' < "$task/comm") $(awk '{print $14 + $15}' "$task/stat") $(awk '/ctxt/{s+=$2} END{print s}' "$task/status")"
-  done | awk '{c[$1]+=$2; s[$1]+=$3} END {for (k in c) print k, c[k], s[k]}' | sort
+    echo "$(tr ' ' '_' < "$task/comm") $(awk '{print $14, $15}' "$task/stat") $(awk '/ctxt/{s+=$2} END{print s}' "$task/status")"
+  done | awk '{u[$1]+=$2; k[$1]+=$3; s[$1]+=$4} END {for (n in u) print n, u[n], k[n], s[n]}' | sort
 }
 metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 threads > "$work/before"
@@ -39,6 +41,23 @@ echo "$(awk '/Requests\/sec/{print $2}' "$work/out") requests/s, p50 $(awk '$1==
 echo "ledger: $(( (events1 - events0) / (commits1 - commits0 > 0 ? commits1 - commits0 : 1) )) events per commit"
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 join "$work/before" "$work/after" | awk -v n="$calls" -v tick="$tick_us" '
-  { cpu = ($4 - $2) * tick / n; sw = ($5 - $3) / n; total += cpu; switches += sw
-    if (cpu > 0 || sw > 0) printf "%-24s %7.1f us CPU per call  %5.2f switches per call\n", $1, cpu, sw }
-  END { printf "%-24s %7.1f us CPU per call  %5.2f switches per call\n", "all threads", total, switches }'
+  { user = ($5 - $2) * tick / n; kernel = ($6 - $3) * tick / n; sw = ($7 - $4) / n
+    users += user; kernels += kernel; switches += sw
+    if (user + kernel > 0 || sw > 0)
+      printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)  %5.2f switches per call\n", $1, user + kernel, user, kernel, sw }
+  END { printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)  %5.2f switches per call\n", "all threads", users + kernels, users, kernels, switches }'
+
+# The same split for nginx as a reverse proxy in front of the same mock (its master and workers).
+proxy_ticks() {
+  local user=0 kernel=0 u k
+  for pid in $(pgrep -P "$proxy") "$proxy"; do
+    read -r u k < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    user=$((user + u)); kernel=$((kernel + k))
+  done
+  echo "$user $kernel"
+}
+read -r user0 kernel0 < <(proxy_ticks)
+calls=$(wrk -t2 -c32 -d10s -s "$work/post.lua" "http://127.0.0.1:$proxy_port/v1/chat/completions" | awk '/requests in/{print $1}')
+read -r user1 kernel1 < <(proxy_ticks)
+awk -v n="$calls" -v tick="$tick_us" -v u="$((user1 - user0))" -v k="$((kernel1 - kernel0))" 'BEGIN {
+  printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)\n", "nginx as reverse proxy", (u + k) * tick / n, u * tick / n, k * tick / n }'
