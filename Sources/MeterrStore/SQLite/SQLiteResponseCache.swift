@@ -69,7 +69,9 @@ public final class SQLiteResponseCache: ResponseCacheStore {
                         """)
             }
             try migrator.migrate(pool)
-            let stored = try pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM answers") }
+            let stored = try pool.read { db in
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(SUM(size), 0) FROM answers"))
+            }
             bytes = Mutex(stored ?? 0)
         } catch {
             throw MeterrError(.storage, "cannot open the response cache \(path)", underlying: error)
@@ -92,13 +94,13 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         if let held { return held }
         let found = try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT shape, provider, format, model, content_type, body, input_tokens, cache_read_tokens,
-                        cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, response_id,
-                        stored_at, expires_at, user
-                    FROM answers WHERE org = ? AND key = ? AND expires_at > ?
-                    """, arguments: [org, key, now.milliseconds]
+                db.cachedStatement(
+                    sql: """
+                        SELECT shape, provider, format, model, content_type, body, input_tokens, cache_read_tokens,
+                            cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, response_id,
+                            stored_at, expires_at, user
+                        FROM answers WHERE org = ? AND key = ? AND expires_at > ?
+                        """), arguments: [org, key, now.milliseconds]
             ).compactMap(Self.answer)
         }
         if !found.isEmpty {
@@ -187,7 +189,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
             try Self.write(uses: touched, in: db)
             let previous =
                 try Int.fetchOne(
-                    db, sql: "SELECT size FROM answers WHERE org = ? AND key = ? AND shape = ?",
+                    db.cachedStatement(sql: "SELECT size FROM answers WHERE org = ? AND key = ? AND shape = ?"),
                     arguments: [org, key, answer.shape.rawValue]) ?? 0
             let usage = answer.usage
             try db.execute(
@@ -216,11 +218,12 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         let (freed, victims) = try await pool.write { db -> (Int, [(String, String, String)]) in
             var freed =
                 try Int.fetchOne(
-                    db, sql: "SELECT COALESCE(SUM(size), 0) FROM answers WHERE expires_at <= ?", arguments: [now]) ?? 0
+                    db.cachedStatement(sql: "SELECT COALESCE(SUM(size), 0) FROM answers WHERE expires_at <= ?"),
+                    arguments: [now]) ?? 0
             try db.execute(sql: "DELETE FROM answers WHERE expires_at <= ?", arguments: [now])
             var excess = total - freed - maxBytes * 9 / 10
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT org, key, shape, size FROM answers ORDER BY used_at, stored_at")
+                db.cachedStatement(sql: "SELECT org, key, shape, size FROM answers ORDER BY used_at, stored_at"))
             var victims: [(String, String, String)] = []
             while excess > 0, let row = try rows.next() {
                 victims.append((row[0], row[1], row[2]))
@@ -290,7 +293,8 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     public func stats(org: String?) async throws -> ResponseCacheStats {
         let (entries, bytes) = try await pool.read { db -> (Int, Int) in
             let row = try Row.fetchOne(
-                db, sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM answers WHERE ? IS NULL OR org = ?",
+                db.cachedStatement(
+                    sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM answers WHERE ? IS NULL OR org = ?"),
                 arguments: [org, org])
             return (row?[0] ?? 0, row?[1] ?? 0)
         }

@@ -10,7 +10,9 @@ extension SQLiteStore: AccountStore {
         return try await write { db in
             let now = self.clock.now().milliseconds
             let organisation: Organisation
-            if let row = try Row.fetchOne(db, sql: "SELECT id, name FROM organisations ORDER BY created_at LIMIT 1") {
+            if let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT id, name FROM organisations ORDER BY created_at LIMIT 1"))
+            {
                 organisation = Organisation(id: row[0], name: row[1])
             } else {
                 organisation = Organisation(id: Identifier.make("org", length: 16), name: "Default")
@@ -20,13 +22,14 @@ extension SQLiteStore: AccountStore {
             }
             let hasAdmin =
                 try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE scopes & ? != 0 AND revoked_at IS NULL)",
+                    db.cachedStatement(
+                        sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE scopes & ? != 0 AND revoked_at IS NULL)"),
                     arguments: [KeyScopes.admin.rawValue]) ?? false
             var created: String?
             if let adminKey {
                 let hash = APIKey.hash(adminKey)
                 let known = try Row.fetchOne(
-                    db, sql: "SELECT revoked_at FROM api_keys WHERE hash = ?", arguments: [hash])
+                    db.cachedStatement(sql: "SELECT revoked_at FROM api_keys WHERE hash = ?"), arguments: [hash])
                 if let known, let revoked = known[0] as Int64?, revoked <= now {
                     throw MeterrError(
                         .configuration,
@@ -52,14 +55,14 @@ extension SQLiteStore: AccountStore {
         let prefix = APIKey.displayPrefix(key)
         return try await read { db in
             let candidates = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT k.id, k.org_id, k.scopes, k.team, k.user, k.project, k.expires_at, k.revoked_at,
-                        COALESCE(k.tier, o.tier), k.rpm, k.tpm, k.hash
-                    FROM api_keys k JOIN organisations o ON o.id = k.org_id
-                    WHERE k.display_prefix = ? AND (k.revoked_at IS NULL OR k.revoked_at > ?)
-                        AND (k.expires_at IS NULL OR k.expires_at > ?)
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT k.id, k.org_id, k.scopes, k.team, k.user, k.project, k.expires_at, k.revoked_at,
+                            COALESCE(k.tier, o.tier), k.rpm, k.tpm, k.hash
+                        FROM api_keys k JOIN organisations o ON o.id = k.org_id
+                        WHERE k.display_prefix = ? AND (k.revoked_at IS NULL OR k.revoked_at > ?)
+                            AND (k.expires_at IS NULL OR k.expires_at > ?)
+                        """),
                 arguments: [prefix, now, now])
             guard let row = candidates.first(where: { APIKey.constantTimeEqual(Array(($0[11] as String).utf8), hash) })
             else { return nil }
@@ -87,7 +90,8 @@ extension SQLiteStore: AccountStore {
         let name = try Self.checkedName(name, field: "name")
         return try await write { db in
             if try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE name = ?)", arguments: [name])
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE name = ?)"), arguments: [name]
+            )
                 ?? false
             {
                 throw MeterrError(.conflict, "an organisation named \(name) exists", field: "name")
@@ -106,7 +110,7 @@ extension SQLiteStore: AccountStore {
 
     public func organisations() async throws -> [Organisation] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name FROM organisations ORDER BY created_at").map {
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM organisations ORDER BY created_at")).map {
                 Organisation(id: $0[0], name: $0[1])
             }
         }
@@ -152,7 +156,8 @@ extension SQLiteStore: AccountStore {
     public func keys(org: String) async throws -> [KeyRecord] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ? ORDER BY created_at DESC, id",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ? ORDER BY created_at DESC, id"),
                 arguments: [org]
             ).map(Self.keyRecord)
         }
@@ -162,7 +167,8 @@ extension SQLiteStore: AccountStore {
         try await write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT hash, scopes FROM api_keys WHERE org_id = ? AND id = ?", arguments: [org, id])
+                    db.cachedStatement(sql: "SELECT hash, scopes FROM api_keys WHERE org_id = ? AND id = ?"),
+                    arguments: [org, id])
             else { return nil }
             let hash: String = row[0]
             // The installation's operator key (METERR_ADMIN_KEY, or the key the first start printed)
@@ -187,7 +193,8 @@ extension SQLiteStore: AccountStore {
     {
         try await write { db in
             guard let old = try Self.keyRecord(db, org: org, id: id),
-                let hash = try String.fetchOne(db, sql: "SELECT hash FROM api_keys WHERE id = ?", arguments: [id])
+                let hash = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT hash FROM api_keys WHERE id = ?"), arguments: [id])
             else { return nil }
             if let revoked = old.revokedAt, revoked <= self.clock.now() {
                 throw MeterrError(.conflict, "the key is revoked; create a new one")
@@ -279,9 +286,10 @@ extension SQLiteStore: AccountStore {
     public func audit(org: String, limit: Int) async throws -> [AuditEntry] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT at, actor, action, target, detail FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
+                db.cachedStatement(
+                    sql:
+                        "SELECT at, actor, action, target, detail FROM audit_log WHERE org_id = ? ORDER BY seq DESC LIMIT ?"
+                ),
                 arguments: [org, limit]
             ).map {
                 AuditEntry(
@@ -313,7 +321,8 @@ extension SQLiteStore: AccountStore {
 
     static func requireOrganisation(_ db: Database, _ org: String) throws {
         guard
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE id = ?)", arguments: [org])
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM organisations WHERE id = ?)"), arguments: [org])
                 ?? false
         else { throw MeterrError(.notFound, "no such organisation", field: "org") }
     }

@@ -36,10 +36,10 @@ extension SQLiteStore: AlertStore {
     public func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [AlertRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ?"
-                    + (unacknowledgedOnly ? " AND acknowledged_at IS NULL" : "")
-                    + " ORDER BY created_at DESC, id LIMIT ?",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ?"
+                        + (unacknowledgedOnly ? " AND acknowledged_at IS NULL" : "")
+                        + " ORDER BY created_at DESC, id LIMIT ?"),
                 arguments: [org, limit]
             ).map(Self.alert)
         }
@@ -77,9 +77,9 @@ extension SQLiteStore: AlertStore {
     public func latestAlert(org: String, kind: String, subject: String?) async throws -> AlertRecord? {
         try await read { db in
             try Row.fetchOne(
-                db,
-                sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ? AND kind = ? AND subject IS ? "
-                    + "ORDER BY created_at DESC LIMIT 1",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ? AND kind = ? AND subject IS ? "
+                        + "ORDER BY created_at DESC LIMIT 1"),
                 arguments: [org, kind, subject]
             ).map(Self.alert)
         }
@@ -88,9 +88,9 @@ extension SQLiteStore: AlertStore {
     public func dueRenotifications(now: Timestamp, limit: Int) async throws -> [(AlertRecord, Int)] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT \(Self.alertColumns), notifications FROM alerts "
-                    + "WHERE renotify_at <= ? AND acknowledged_at IS NULL ORDER BY renotify_at LIMIT ?",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.alertColumns), notifications FROM alerts "
+                        + "WHERE renotify_at <= ? AND acknowledged_at IS NULL ORDER BY renotify_at LIMIT ?"),
                 arguments: [now.milliseconds, limit]
             ).map { (Self.alert($0), $0[11]) }
         }

@@ -66,7 +66,8 @@ extension SQLiteStore: BudgetStore {
     public func budgets(org: String) async throws -> [Budget] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.budgetColumns) FROM budgets WHERE org_id = ? ORDER BY created_at",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.budgetColumns) FROM budgets WHERE org_id = ? ORDER BY created_at"),
                 arguments: [org]
             ).compactMap(Self.budget)
         }
@@ -74,7 +75,8 @@ extension SQLiteStore: BudgetStore {
 
     public func allBudgets() async throws -> [Budget] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.budgetColumns) FROM budgets").compactMap(Self.budget)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.budgetColumns) FROM budgets")).compactMap(
+                Self.budget)
         }
     }
 
@@ -164,11 +166,11 @@ extension SQLiteStore: BudgetStore {
     public func closedPeriods(budgetId: String, limit: Int) async throws -> [ClosedPeriod] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT budget_id, period_start, period_end, period, limit_nanos, spent_nanos, reason FROM budget_history
-                    WHERE budget_id = ? ORDER BY period_start DESC LIMIT ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT budget_id, period_start, period_end, period, limit_nanos, spent_nanos, reason FROM budget_history
+                        WHERE budget_id = ? ORDER BY period_start DESC LIMIT ?
+                        """),
                 arguments: [budgetId, limit]
             ).map { row in
                 ClosedPeriod(

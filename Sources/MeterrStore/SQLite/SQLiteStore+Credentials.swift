@@ -37,11 +37,11 @@ extension SQLiteStore: CredentialStore {
     public func credentials(org: String) async throws -> [CredentialRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT provider, team, masked, updated_at, base_url FROM provider_credentials WHERE org_id = ?
-                    ORDER BY provider, team
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT provider, team, masked, updated_at, base_url FROM provider_credentials WHERE org_id = ?
+                        ORDER BY provider, team
+                        """),
                 arguments: [org]
             ).compactMap { row in
                 let team: String = row[1]
@@ -72,12 +72,12 @@ extension SQLiteStore: CredentialStore {
     {
         let stored = try await read { db -> ([UInt8], String?)? in
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT sealed, base_url FROM provider_credentials
-                    WHERE org_id = ? AND provider = ? AND team IN (?, '')
-                    ORDER BY team DESC LIMIT 1
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT sealed, base_url FROM provider_credentials
+                        WHERE org_id = ? AND provider = ? AND team IN (?, '')
+                        ORDER BY team DESC LIMIT 1
+                        """),
                 arguments: [org, provider.rawValue, team ?? ""])
             return row.map { (Array($0[0] as Data), $0[1]) }
         }
@@ -87,13 +87,16 @@ extension SQLiteStore: CredentialStore {
 
     public func credentialFingerprints() async throws -> Set<String> {
         try await read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT key_fingerprint FROM provider_credentials"))
+            Set(
+                try String.fetchAll(
+                    db.cachedStatement(sql: "SELECT DISTINCT key_fingerprint FROM provider_credentials")))
         }
     }
 
     public func resealCredentials(from old: CredentialVault, to new: CredentialVault) async throws -> Int {
         try await write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT org_id, team, provider, sealed FROM provider_credentials")
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT org_id, team, provider, sealed FROM provider_credentials"))
             for row in rows {
                 let secret = try old.open(Array(row[3] as Data))
                 try db.execute(

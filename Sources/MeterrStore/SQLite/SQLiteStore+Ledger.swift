@@ -120,11 +120,11 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         let start = calendar.isUTC ? from.dayStart : from.hourStart
         let rows = try await read { db -> [(Int64, String, Int64)] in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT bucket, value, cost_nanos FROM usage_rollups
-                    WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT bucket, value, cost_nanos FROM usage_rollups
+                        WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?
+                        """),
                 arguments: [org, grain.rawValue, dimension.rawValue, start.milliseconds, to.milliseconds]
             ).map { ($0[0], $0[1], $0[2]) }
         }
@@ -218,20 +218,20 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             let range: StatementArguments = [org, from.dayStart.milliseconds, to.milliseconds]
             var tally = ModelHealthTally()
             for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT model, SUM(calls), SUM(errors), SUM(refusals) FROM call_health
-                    WHERE org = ? AND day >= ? AND day < ? GROUP BY model
-                    """, arguments: range)
+                db.cachedStatement(
+                    sql: """
+                        SELECT model, SUM(calls), SUM(errors), SUM(refusals) FROM call_health
+                        WHERE org = ? AND day >= ? AND day < ? GROUP BY model
+                        """), arguments: range)
             {
                 tally.add(model: row[0], calls: row[1], errors: row[2], refusals: row[3])
             }
             for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT model, kind, bucket, SUM(count) FROM latency_buckets
-                    WHERE org = ? AND day >= ? AND day < ? GROUP BY model, kind, bucket
-                    """, arguments: range)
+                db.cachedStatement(
+                    sql: """
+                        SELECT model, kind, bucket, SUM(count) FROM latency_buckets
+                        WHERE org = ? AND day >= ? AND day < ? GROUP BY model, kind, bucket
+                        """), arguments: range)
             {
                 tally.add(model: row[0], kind: row[1], bucket: row[2], count: row[3])
             }

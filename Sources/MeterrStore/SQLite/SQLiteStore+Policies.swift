@@ -4,7 +4,8 @@ import MeterrCore
 extension SQLiteStore: PolicyStore {
     public func policy(org: String) async throws -> OrgPolicy {
         let text = try await read { db in
-            try String.fetchOne(db, sql: "SELECT policy FROM org_policies WHERE org_id = ?", arguments: [org])
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT policy FROM org_policies WHERE org_id = ?"), arguments: [org])
         }
         return OrgPolicy(storedText: text)
     }
@@ -55,7 +56,7 @@ extension SQLiteStore: PolicyStore {
             guard db.changesCount > 0 else { return nil }
             try self.log(db, org: org, actor: actor, action: "anomaly.lift", target: id, detail: nil)
             return try Row.fetchOne(
-                db, sql: "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE id = ?", arguments: [id]
+                db.cachedStatement(sql: "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE id = ?"), arguments: [id]
             ).map(Self.block)
         }
     }
@@ -63,9 +64,10 @@ extension SQLiteStore: PolicyStore {
     public func blocks(org: String, limit: Int) async throws -> [AnomalyBlock] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE org_id = ? ORDER BY created_at DESC LIMIT ?",
+                db.cachedStatement(
+                    sql:
+                        "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE org_id = ? ORDER BY created_at DESC LIMIT ?"
+                ),
                 arguments: [org, limit]
             ).map(Self.block)
         }
@@ -74,7 +76,7 @@ extension SQLiteStore: PolicyStore {
     public func unliftedBlocks() async throws -> [AnomalyBlock] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE lifted_at IS NULL"
+                db.cachedStatement(sql: "SELECT \(Self.blockColumns) FROM anomaly_blocks WHERE lifted_at IS NULL")
             ).map(Self.block)
         }
     }
@@ -88,11 +90,11 @@ extension SQLiteStore: PolicyStore {
             var totals: [HourlyTotals] = []
             for (dimension, entity) in dimensions {
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT bucket, value, requests, input_tokens + output_tokens, cost_nanos FROM usage_rollups
-                        WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ?
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT bucket, value, requests, input_tokens + output_tokens, cost_nanos FROM usage_rollups
+                            WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ?
+                            """),
                     arguments: [org, RollupGrain.hour.rawValue, dimension.rawValue, from.milliseconds])
                 for row in rows {
                     let value: String = row[1]
@@ -111,7 +113,7 @@ extension SQLiteStore: PolicyStore {
         try await read { db in
             var models: [String: Set<String>] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT key_id, model FROM key_models WHERE org_id = ?", arguments: [org])
+                db.cachedStatement(sql: "SELECT key_id, model FROM key_models WHERE org_id = ?"), arguments: [org])
             {
                 models[row[0], default: []].insert(row[1])
             }

@@ -8,7 +8,7 @@ extension SQLiteStore {
     /// id or email) that account's id and email. `nil` when meterr holds nothing under any of them.
     func identities(_ db: Database, org: String, person: String) throws -> (ids: [String], account: Row?)? {
         let account = try Row.fetchOne(
-            db, sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND (id = ? OR email = ?)",
+            db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND (id = ? OR email = ?)"),
             arguments: [org, person, person.lowercased()])
         var ids = [person]
         if let account {

@@ -4,10 +4,12 @@ import MeterrCore
 extension SQLiteStore: RouteStore {
     public func allRoutes() async throws -> [StoredRoute] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT org_id, name, definition, updated_at FROM routes ORDER BY org_id, name")
-                .map {
-                    StoredRoute(orgId: $0[0], name: $0[1], definition: $0[2], updatedAt: Timestamp(milliseconds: $0[3]))
-                }
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT org_id, name, definition, updated_at FROM routes ORDER BY org_id, name")
+            )
+            .map {
+                StoredRoute(orgId: $0[0], name: $0[1], definition: $0[2], updatedAt: Timestamp(milliseconds: $0[3]))
+            }
         }
     }
 

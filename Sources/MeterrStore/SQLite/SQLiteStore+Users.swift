@@ -20,7 +20,8 @@ extension SQLiteStore: UserStore {
             try Self.requireOrganisation(db, org)
             if let team { try Self.requireGroup(db, kind: .team, org: org, name: team, field: "team") }
             if try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ? AND email = ?)", arguments: [org, email])
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ? AND email = ?)"),
+                arguments: [org, email])
                 ?? false
             {
                 throw MeterrError(.conflict, "\(email) is already a member", field: "email")
@@ -46,7 +47,8 @@ extension SQLiteStore: UserStore {
     public func users(org: String) async throws -> [UserRecord] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? ORDER BY email", arguments: [org]
+                db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? ORDER BY email"),
+                arguments: [org]
             ).map(Self.user)
         }
     }
@@ -55,13 +57,15 @@ extension SQLiteStore: UserStore {
         try await write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND id = ?", arguments: [org, id])
+                    db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND id = ?"),
+                    arguments: [org, id])
             else { return nil }
             var user = Self.user(row)
             if user.role == .owner && role != .owner {
                 let owners =
                     try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = 'owner'", arguments: [org])
+                        db.cachedStatement(sql: "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = 'owner'"),
+                        arguments: [org])
                     ?? 0
                 if owners <= 1 {
                     throw MeterrError(.conflict, "an organisation keeps at least one owner", field: "role")
@@ -80,13 +84,15 @@ extension SQLiteStore: UserStore {
         try await write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND id = ?", arguments: [org, id])
+                    db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE org_id = ? AND id = ?"),
+                    arguments: [org, id])
             else { return false }
             let user = Self.user(row)
             if user.role == .owner {
                 let owners =
                     try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = 'owner'", arguments: [org])
+                        db.cachedStatement(sql: "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = 'owner'"),
+                        arguments: [org])
                     ?? 0
                 if owners <= 1 { throw MeterrError(.conflict, "an organisation keeps at least one owner") }
             }
@@ -101,9 +107,10 @@ extension SQLiteStore: UserStore {
         let email = Self.normalEmail(email)
         return try await read { db in
             try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT \(Self.userColumns), password_hash FROM users WHERE email = ? AND password_hash IS NOT NULL",
+                db.cachedStatement(
+                    sql:
+                        "SELECT \(Self.userColumns), password_hash FROM users WHERE email = ? AND password_hash IS NOT NULL"
+                ),
                 arguments: [email]
             ).map { (Self.user($0), $0[8]) }
         }
@@ -127,13 +134,13 @@ extension SQLiteStore: UserStore {
         let now = self.clock.now().milliseconds
         return try await read { db in
             try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT u.id, u.org_id, u.email, u.name, u.role, u.team, u.password_hash IS NOT NULL, u.created_at,
-                        s.csrf_token
-                    FROM sessions s JOIN users u ON u.id = s.user_id
-                    WHERE s.hash = ? AND s.expires_at > ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT u.id, u.org_id, u.email, u.name, u.role, u.team, u.password_hash IS NOT NULL, u.created_at,
+                            s.csrf_token
+                        FROM sessions s JOIN users u ON u.id = s.user_id
+                        WHERE s.hash = ? AND s.expires_at > ?
+                        """),
                 arguments: [tokenHash, now]
             ).map { (Self.user($0), $0[8]) }
         }

@@ -21,8 +21,9 @@ extension SQLiteStore: WebhookStore {
     public func webhooks(org: String) async throws -> [Webhook] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT id, org_id, url, format, created_at FROM webhooks WHERE org_id = ? ORDER BY created_at",
+                db.cachedStatement(
+                    sql: "SELECT id, org_id, url, format, created_at FROM webhooks WHERE org_id = ? ORDER BY created_at"
+                ),
                 arguments: [org]
             ).map {
                 Webhook(id: $0[0], orgId: $0[1], url: $0[2], format: $0[3], createdAt: Timestamp(milliseconds: $0[4]))
@@ -62,14 +63,14 @@ extension SQLiteStore: WebhookStore {
     public func dueDeliveries(now: Timestamp, limit: Int, vault: CredentialVault) async throws -> [Delivery] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT d.seq, w.id, w.org_id, w.url, w.format, w.created_at, w.sealed_secret, d.alert_id, d.payload,
-                        d.attempts
-                    FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                    WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ?
-                    ORDER BY d.seq LIMIT ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT d.seq, w.id, w.org_id, w.url, w.format, w.created_at, w.sealed_secret, d.alert_id, d.payload,
+                            d.attempts
+                        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                        WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ?
+                        ORDER BY d.seq LIMIT ?
+                        """),
                 arguments: [now.milliseconds, limit]
             ).map { row in
                 Delivery(

@@ -81,7 +81,7 @@ public final class SQLiteStore: Sendable {
 
     /// Whether the database answers a trivial query.
     public func isReady() async -> Bool {
-        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+        (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -468,11 +468,11 @@ public final class SQLiteStore: Sendable {
             // The events already stored, read once.
             var health = HealthDeltas()
             let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT org, ts, provider, model, status, latency_ms, ttft_ms, stream, route, cache_hit
-                    FROM usage_events
-                    """)
+                db.cachedStatement(
+                    sql: """
+                        SELECT org, ts, provider, model, status, latency_ms, ttft_ms, stream, route, cache_hit
+                        FROM usage_events
+                        """))
             while let row = try rows.next() {
                 guard let provider = Provider(rawValue: row[2]) else { continue }
                 var event = UsageEvent(
