@@ -268,13 +268,21 @@ struct WireContractTests {
         }
     }
 
-    @Test("The usage event's fast writer (SDK batches, exports) and its Codable form are the same bytes")
+    @Test("The usage event's fast writer (SDK batches, exports, API pages) and its Codable form say the same")
     func usageEventWritersAgree() throws {
         let plain = UsageEvent(id: "e", ts: Self.moment, org: "o", provider: .cohere, model: "m", usage: Usage())
         var escaped = Self.sampleEvent
         escaped.tags = ["z": "last", "a": "first \"quoted\" / ü", "m": "\n"]
         for event in [Self.sampleEvent, plain, escaped] {
+            // The wire encoder writes events with the fast writer: its Codable form, read back, must
+            // say the same.
+            let codable = try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as? NSDictionary
+            let fast = try JSONSerialization.jsonObject(with: Data(event.jsonLine)) as? NSDictionary
+            #expect(codable != nil && codable == fast)
             #expect(try WireEncoder().encode(event) == event.jsonLine)
+            #expect(
+                try WireEncoder().encode([event, plain]) == Array("[".utf8) + event.jsonLine + Array(",".utf8)
+                    + plain.jsonLine + Array("]".utf8))
         }
     }
 
