@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# /api reads through meterr (release build, or each BINARY given, in one sitting): after a few
+# seconds of gateway calls against the nginx mock, p50, CPU and context switches per call of
+# /api/usage/summary, /api/keys, /api/alerts, a page of 20 events and /api/budgets at one connection,
+# and /api/budgets at 32. Usage: scripts/bench-gateway/api.sh [BINARY...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mock.sh"
+binaries_or_build "$@"
+
+work=$(mktemp -d)
+mock_port=18909
+meterr_port=18910
+start_mock
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+for binary in "${binaries[@]}"; do
+  rm -rf "$work/data"
+  "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+  server=$!
+  wait_for_meterr
+  # Some usage to read.
+  wrk -t2 -c8 -d3s -s "$work/post.lua" "http://127.0.0.1:$meterr_port/openai/v1/chat/completions" >/dev/null
+  echo "== $binary"
+  for path in /api/usage/summary /api/keys /api/alerts "/api/usage/events?limit=20" /api/budgets; do
+    wrk -t1 -c1 -d1s -s "$work/get.lua" "http://127.0.0.1:$meterr_port$path" >/dev/null # warm-up
+    measure "$path, 1 connection" "http://127.0.0.1:$meterr_port$path" 1 1 4s meterr "$work/get.lua"
+  done
+  measure "/api/budgets, 32 connections" "http://127.0.0.1:$meterr_port/api/budgets" 32 2 6s meterr "$work/get.lua"
+  kill $server; wait $server 2>/dev/null || true
+  server=
+done
