@@ -557,14 +557,13 @@ struct GatewayConnectionTests {
                     + "Content-Type: application/json\r\n\(closing ? "Connection: close\r\n" : "")"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
             }
-            let socket = try RawSocket(port: port)
-            defer { socket.close() }
             // Four requests in one write: a gateway call, one of Hummingbird's routes, the liveness
             // answer (the gateway's handler serves it), a gateway call that closes.
-            try socket.send(
+            let answer = try await RawSocket.exchange(
+                port: port,
                 call(closing: false) + "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + call(closing: true))
-            let answers = try await socket.receive(atLeast: .max).components(separatedBy: "HTTP/1.1 ").dropFirst().map {
+            let answers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map {
                 $0.lowercased()
             }
             #expect(answers.count == 4)
@@ -580,10 +579,8 @@ struct GatewayConnectionTests {
     func liveness() async throws {
         try await withGateway { client, _ in
             let port = try #require(client.port)
-            let socket = try RawSocket(port: port)
-            defer { socket.close() }
-            try socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            let answer = try await socket.receive(atLeast: .max)
+            let answer = try await RawSocket.exchange(
+                port: port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             let lines = answer.lowercased().components(separatedBy: "\r\n")
             #expect(lines.first == "http/1.1 200 ok")
             #expect(lines.contains("content-type: application/json; charset=utf-8"))
@@ -601,14 +598,13 @@ struct GatewayConnectionTests {
     func requestTargets() async throws {
         try await withGateway { client, _ in
             let port = try #require(client.port)
-            let socket = try RawSocket(port: port)
-            defer { socket.close() }
-            try socket.send(
+            let answer = try await RawSocket.exchange(
+                port: port,
                 "GET http://127.0.0.1:\(port)/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     + "GET /readyz?probe=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     + "GET /api/budgets?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n\r\n"
                     + "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            let answers = try await socket.receive(atLeast: .max).components(separatedBy: "HTTP/1.1 ").dropFirst()
+            let answers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst()
             #expect(answers.count == 4)
             let statuses = answers.map { String($0.prefix(3)) }
             #expect(statuses == ["200", "200", "200", "404"])
@@ -708,12 +704,10 @@ struct GatewayConnectionTests {
             // keeps reading after its answer.
             let body =
                 #"{"model":"gpt-4.1","messages":[{"content":""# + String(repeating: "x", count: 32 << 20) + #""}]}"#
-            let socket = try RawSocket(port: port)
-            defer { socket.close() }
-            try socket.send(
+            let answer = try await RawSocket.exchange(
+                port: port,
                 "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminKey)\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            let answer = try await socket.receive(atLeast: .max)
             #expect(answer.hasPrefix("HTTP/1.1 413"))
             #expect(answer.contains("request body exceeds 1024 bytes"))
             #expect(answer.lowercased().contains("connection: close"))
@@ -743,12 +737,10 @@ struct GatewayConnectionTests {
             let body =
                 #"{"model":"claude-sonnet-4-5","messages":[{"content":""# + String(repeating: "x", count: 4096)
                 + #""}]}"#
-            let socket = try RawSocket(port: port)
-            defer { socket.close() }
-            try socket.send(
+            let answer = try await RawSocket.exchange(
+                port: port,
                 "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: \(adminKey)\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            let answer = try await socket.receive(atLeast: .max)
             #expect(answer.hasPrefix("HTTP/1.1 413"))
             #expect(answer.contains(#""type":"error""#))
             #expect(answer.lowercased().contains("x-meterr-request-id"))
@@ -947,4 +939,12 @@ struct RawSocket {
     }
 
     func close() { _ = Glibc.close(descriptor) }
+
+    /// Sends `text` on a new connection to `port` and reads everything until the server closes it.
+    static func exchange(port: Int, _ text: String) async throws -> String {
+        let socket = try RawSocket(port: port)
+        defer { socket.close() }
+        try socket.send(text)
+        return try await socket.receive(atLeast: .max)
+    }
 }
