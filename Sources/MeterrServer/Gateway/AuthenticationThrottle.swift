@@ -23,12 +23,13 @@ final class AuthenticationThrottle: Sendable {
     /// Seconds the address must still wait, or `nil`. The address is formatted only when some
     /// address has failed.
     func blocked(_ address: @autoclosure () -> String?, now: Double? = nil) -> Int? {
-        guard !states.withLock({ $0.isEmpty }) else { return nil }
-        let now = now ?? clock.seconds
-        guard let address = address(), let state = states.withLock({ $0[address] }), state.blockedUntil > now else {
-            return nil
+        let blockedUntil = states.withLock { states -> Double? in
+            guard !states.isEmpty, let address = address() else { return nil }
+            return states[address]?.blockedUntil
         }
-        return Int((state.blockedUntil - now).rounded(.up))
+        let now = now ?? clock.seconds
+        guard let blockedUntil, blockedUntil > now else { return nil }
+        return Int((blockedUntil - now).rounded(.up))
     }
 
     /// Notes a failed authentication from an address.
