@@ -46,9 +46,9 @@ extension String {
             needle.withUTF8Buffer { needle in
                 guard needle.count > 0 else { return true }
                 guard text.count >= needle.count else { return false }
-                func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
                 search: for start in 0...(text.count - needle.count) {
-                    for offset in 0..<needle.count where lower(text[start + offset]) != lower(needle[offset]) {
+                    for offset in 0..<needle.count where Self.lower(text[start + offset]) != Self.lower(needle[offset])
+                    {
                         continue search
                     }
                     return true
@@ -57,4 +57,19 @@ extension String {
             }
         }
     }
+
+    /// Whether two header names are equal, ASCII letters compared without case.
+    public func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { Self.lower($0) == Self.lower($1) }
+    }
+
+    /// The text with its ASCII capitals made small; the text itself (no copy) when it has none, as
+    /// header names from most SDKs do not.
+    public var asciiLowercased: String {
+        guard utf8.contains(where: { Self.lower($0) != $0 }) else { return self }
+        return String(decoding: utf8.map(Self.lower), as: UTF8.self)
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 }

@@ -1,6 +1,5 @@
-import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
 /// One gateway call, fed its request as it arrives; it answers through the connection's context and
 /// tells the handler when it is done (`GatewayChannelHandler.exchangeEnded`).
@@ -18,7 +17,7 @@ package protocol GatewayRequestReceiver: AnyObject {
 /// Which requests the gateway serves itself, and the receivers that serve them.
 package protocol GatewayRouting: Sendable {
     /// Whether the gateway serves this request (the rest go to Hummingbird).
-    func serves(method: HTTPRequest.Method, path: String) -> Bool
+    func serves(method: HTTPMethod, path: String) -> Bool
 
     /// The receiver of a request the gateway serves, once no earlier answer is outstanding; `nil`
     /// leaves the request to Hummingbird.
@@ -26,7 +25,7 @@ package protocol GatewayRouting: Sendable {
     ///   - path: the request target up to `?`; `query`: what follows it.
     ///   - owner: the handler to tell when the call has been answered.
     func receiver(
-        for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
+        for head: HTTPRequestHead, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)?
 }
@@ -34,13 +33,16 @@ package protocol GatewayRouting: Sendable {
 /// Takes gateway calls off Hummingbird's HTTP/1 pipeline and serves them on the connection's event
 /// loop; every other request passes on to Hummingbird untouched.
 ///
+/// It sits right after NIO's HTTP/1 decoder and encoder, before the conversion to `HTTPTypes` that
+/// Hummingbird needs: a gateway call is read and answered in NIO's own HTTP/1 parts, never converted.
+///
 /// Answers leave in the order the requests came (HTTP/1.1 pipelining): a request that arrives while
 /// an earlier one of the other kind is unanswered waits, and reading pauses meanwhile.
 package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    package typealias InboundIn = HTTPRequestPart
-    package typealias InboundOut = HTTPRequestPart
-    package typealias OutboundIn = HTTPResponsePart
-    package typealias OutboundOut = HTTPResponsePart
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias InboundOut = HTTPServerRequestPart
+    package typealias OutboundIn = HTTPServerResponsePart
+    package typealias OutboundOut = HTTPServerResponsePart
 
     /// Where the rest of the request being read goes.
     private enum Route {
@@ -55,7 +57,7 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
     private var hummingbirdOpen = 0
     private var exchange: (any GatewayRequestReceiver)?
     /// Parts that wait for an earlier answer.
-    private var backlog = CircularBuffer<HTTPRequestPart>()
+    private var backlog = CircularBuffer<HTTPServerRequestPart>()
     private var replaying = false
     private var heldRead = false
     private var heldQuiesce = false
@@ -95,11 +97,11 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     /// Routes one part; false when it has to wait for an earlier answer.
-    private func dispatch(_ part: HTTPRequestPart, context: ChannelHandlerContext) -> Bool {
+    private func dispatch(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) -> Bool {
         switch part {
         case .head(let head):
             guard exchange == nil else { return false }
-            let target = head.path ?? "/"
+            let target = Self.originForm(head.uri)
             let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
             let path = String(target[..<pathEnd])
             if hummingbirdOpen == 0 {
@@ -133,6 +135,24 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
             route = .none
         }
         return true
+    }
+
+    /// The path and query of a request target: the origin form (`/path?query`) as it is, the path and
+    /// query of an absolute form (`http://host/path?query`, as proxies send it), other forms as they are.
+    package static func originForm(_ target: String) -> String {
+        let bytes = target.utf8
+        guard let first = bytes.first, first != UInt8(ascii: "/"),
+            let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+            bytes[colon...].starts(with: "://".utf8)
+        else { return target }
+        let scheme = target[..<colon].lowercased()
+        guard scheme == "http" || scheme == "https" else { return target }
+        let authorityStart = bytes.index(colon, offsetBy: 3)
+        let rest = target[authorityStart...]
+        guard let end = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else {
+            return "/"
+        }
+        return rest[end] == "/" ? String(rest[end...]) : "/" + rest[end...]
     }
 
     /// Goes on with the parts that waited, as far as the order of answers allows.

@@ -37,7 +37,8 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
     let group: MultiThreadedEventLoopGroup
     /// Hummingbird's handling of a connection, once it has a request for Hummingbird.
     let http: HTTP1Channel
-    /// The handlers between HTTP/1 and Hummingbird, made for each connection.
+    /// The handlers between NIO's HTTP/1 handlers and the conversion to Hummingbird's parts, made for
+    /// each connection.
     let handlers: @Sendable () -> [any RemovableChannelHandler]
     let tls: NIOSSLContext?
     let logger: Logger
@@ -144,8 +145,9 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                         withPipeliningAssistance: false, withErrorHandling: false,
                         withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(HTTP1ServerCodec(secure: false))
+                    // The gateway's calls are taken in NIO's HTTP/1 parts; the rest go on as HTTPTypes parts.
                     try pipeline.addHandlers(handlers())
+                    try pipeline.addHandler(HTTP1ServerCodec(secure: false))
                     try pipeline.addHandler(
                         HummingbirdStart { channel in
                             try channel.pipeline.syncOperations.addHandler(

@@ -33,4 +33,20 @@ struct ByteSearchTests {
         // Only ASCII letters fold: "[" (0x5B) is not "{" (0x7B).
         #expect(!"[".containsIgnoringASCIICase("{"))
     }
+
+    @Test("Header names compare and lower-case without regard to ASCII case, and only ASCII letters fold")
+    func namesIgnoringCase() {
+        #expect("Content-Type".equalsIgnoringASCIICase("content-type"))
+        #expect("X-METERR-TEAM".equalsIgnoringASCIICase("x-meterr-team"))
+        #expect(!"content-type".equalsIgnoringASCIICase("content-typ"))
+        #expect(!"content-typf".equalsIgnoringASCIICase("content-type"))
+        #expect(!"@".equalsIgnoringASCIICase("`"))
+        #expect(!"[".equalsIgnoringASCIICase("{"))
+        #expect("".equalsIgnoringASCIICase(""))
+        #expect("Ünïcode-ÄB".equalsIgnoringASCIICase("Ünïcode-äb") == false, "only ASCII folds")
+        #expect("Ünïcode-AB".equalsIgnoringASCIICase("Ünïcode-ab"))
+        #expect("Content-Type".asciiLowercased == "content-type")
+        #expect("x-api-key".asciiLowercased == "x-api-key")
+        #expect("Ä-X".asciiLowercased == "Ä-x")
+    }
 }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import NIOHTTPTypes
 import Testing
 
@@ -124,6 +125,20 @@ struct PipelineTests {
         }
     }
 
+    @Test("A request target is routed by its origin form: as sent, or the path and query of an absolute form")
+    func originForm() {
+        #expect(
+            GatewayChannelHandler.originForm("/openai/v1/chat/completions?x=1") == "/openai/v1/chat/completions?x=1")
+        #expect(GatewayChannelHandler.originForm("http://h:8787/openai/v1/models?x") == "/openai/v1/models?x")
+        #expect(GatewayChannelHandler.originForm("HTTPS://h/v1/models") == "/v1/models")
+        #expect(GatewayChannelHandler.originForm("http://h") == "/")
+        #expect(GatewayChannelHandler.originForm("http://h?q=1") == "/?q=1")
+        // Other forms are left as they are (no mount matches them).
+        #expect(GatewayChannelHandler.originForm("*") == "*")
+        #expect(GatewayChannelHandler.originForm("h:443") == "h:443")
+        #expect(GatewayChannelHandler.originForm("ftp://h/v1/models") == "ftp://h/v1/models")
+    }
+
     @Test("A graceful shutdown waits for the gateway call in flight before Hummingbird hears of it")
     func quiesce() throws {
         let journal = Journal()
@@ -132,10 +147,10 @@ struct PipelineTests {
             GatewayChannelHandler(routing: ScriptedRouting(journal: journal)), HummingbirdStandIn(journal: journal),
         ])
         try channel.writeInbound(
-            HTTPRequestPart.head(HTTPRequest(method: .post, scheme: nil, authority: "x", path: "/gw/slow")))
+            HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/gw/slow")))
         channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         #expect(!journal.all.contains("hb quiesce"), "held while the call is in flight")
-        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
         #expect(journal.all.contains("hb quiesce"), "passed on once it is answered")
         _ = try channel.finish()

@@ -26,10 +26,10 @@ final class Journal: Sendable {
 struct ScriptedRouting: GatewayRouting {
     let journal: Journal
 
-    func serves(method: HTTPRequest.Method, path: String) -> Bool { path.hasPrefix("/gw/") }
+    func serves(method: HTTPMethod, path: String) -> Bool { path.hasPrefix("/gw/") }
 
     func receiver(
-        for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
+        for head: HTTPRequestHead, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)? {
         guard serves(method: head.method, path: path) else { return nil }
@@ -41,7 +41,7 @@ struct ScriptedRouting: GatewayRouting {
 /// `/gw/echo` answers what it read; `/gw/slow` answers 100 ms after the request ends; `/gw/limit`
 /// refuses a body over 16 bytes at once (413, before the body is read whole).
 final class ScriptedReceiver: GatewayRequestReceiver {
-    let head: HTTPRequest
+    let head: HTTPRequestHead
     let path: String
     let context: ChannelHandlerContext
     var owner: GatewayChannelHandler?
@@ -49,7 +49,8 @@ final class ScriptedReceiver: GatewayRequestReceiver {
     var body = ByteBuffer()
 
     init(
-        head: HTTPRequest, path: String, context: ChannelHandlerContext, owner: GatewayChannelHandler, journal: Journal
+        head: HTTPRequestHead, path: String, context: ChannelHandlerContext, owner: GatewayChannelHandler,
+        journal: Journal
     ) {
         self.head = head
         self.path = path
@@ -63,7 +64,7 @@ final class ScriptedReceiver: GatewayRequestReceiver {
         var part = part
         body.writeBuffer(&part)
         if path == "/gw/limit", body.readableBytes > 16 {
-            answer(status: .contentTooLarge, "too large", close: true, unreadBody: true)
+            answer(status: .payloadTooLarge, "too large", close: true, unreadBody: true)
         }
     }
 
@@ -75,7 +76,7 @@ final class ScriptedReceiver: GatewayRequestReceiver {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(100)) { bound.value.answer(status: .ok, text) }
         } else {
-            answer(status: .ok, text, close: head.headerFields[.connection] == "close")
+            answer(status: .ok, text, close: !head.isKeepAlive)
         }
     }
 
@@ -86,14 +87,15 @@ final class ScriptedReceiver: GatewayRequestReceiver {
         owner = nil
     }
 
-    func answer(status: HTTPResponse.Status, _ text: String, close: Bool = false, unreadBody: Bool = false) {
+    func answer(status: HTTPResponseStatus, _ text: String, close: Bool = false, unreadBody: Bool = false) {
         guard let owner else { return }
         self.owner = nil
-        var headers: HTTPFields = [.contentLength: String(text.utf8.count)]
-        if close { headers[.connection] = "close" }
-        context.write(NIOAny(HTTPResponsePart.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
-        context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(string: text))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
+        var headers: HTTPHeaders = ["Content-Length": String(text.utf8.count)]
+        if close { headers.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
         owner.exchangeEnded(context: context, close: close, unreadBody: unreadBody)
     }
 }
@@ -134,8 +136,8 @@ final class HummingbirdStandIn: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// A loopback HTTP/1.1 server with the pipeline Hummingbird builds: NIO's codec, the gateway's
-/// handler, then "Hummingbird".
+/// A loopback HTTP/1.1 server with meterr's pipeline: NIO's HTTP/1 handlers, the gateway's handler,
+/// the conversion to `HTTPTypes` parts, then "Hummingbird".
 struct LoopbackServer {
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
@@ -152,8 +154,8 @@ struct LoopbackServer {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandlers([
-                        HTTP1ToHTTPServerCodec(secure: false),
                         GatewayChannelHandler(routing: ScriptedRouting(journal: journal)),
+                        HTTP1ToHTTPServerCodec(secure: false),
                         HummingbirdStandIn(journal: journal),
                     ])
                 }

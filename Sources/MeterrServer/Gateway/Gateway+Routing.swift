@@ -1,16 +1,16 @@
-import HTTPTypes
 import MeterrGatewayChannel
 import NIOCore
+import NIOHTTP1
 
 /// The gateway serves its mounts (`/openai/…`, `/anthropic/…`, `/v1/…`) and `GET /healthz`; the rest
 /// is Hummingbird's.
 extension Gateway: GatewayRouting {
-    func serves(method: HTTPRequest.Method, path: String) -> Bool {
+    func serves(method: HTTPMethod, path: String) -> Bool {
         HealthAnswer.answers(method: method, path: path) || Gateway.mount(method: method, path: path) != nil
     }
 
     func receiver(
-        for head: HTTPRequest, path: String, query: String?, context: ChannelHandlerContext,
+        for head: HTTPRequestHead, path: String, query: String?, context: ChannelHandlerContext,
         owner: GatewayChannelHandler
     ) -> (any GatewayRequestReceiver)? {
         if HealthAnswer.answers(method: head.method, path: path) {

@@ -111,8 +111,8 @@ final class Gateway: Sendable {
         } + [Mount(prefix: "/v1/", provider: OpenAIWire.provider, strip: "")]
 
     /// The mount serving a call, if the gateway serves it (GET, POST and DELETE under a mount).
-    static func mount(method: HTTPRequest.Method, path: String) -> Mount? {
-        guard method == .post || method == .get || method == .delete else { return nil }
+    static func mount(method: HTTPMethod, path: String) -> Mount? {
+        guard method == .POST || method == .GET || method == .DELETE else { return nil }
         let served = mounts.first { path.hasPrefix($0.prefix) && path.utf8.count > $0.prefix.utf8.count }
         // Served calls skip the misdirection list, unless their mount has misdirected paths under it
         // (`/v1/messages` under `/v1/`).
@@ -133,6 +133,12 @@ final class Gateway: Sendable {
         "content-length", "expect",
     ]
 
+    /// Headers of a provider's answer that the caller gets from meterr instead: the hop-by-hop ones,
+    /// and those meterr sets on every answer (`finish`, `Server-Timing`).
+    static let answerOwnHeaders: Set<String> = hopByHop.union(
+        [MeterrHeader.requestId, "server-timing"]
+            + HTTPFields.securityHeaders(servesTLS: true).map { $0.name.canonicalName })
+
     /// What the gateway does with a call: answer it itself, or send it upstream.
     enum Admission: Sendable {
         case reply(GatewayReply)
@@ -141,7 +147,8 @@ final class Gateway: Sendable {
 
     /// A call through the gateway as it arrived.
     struct Inbound: Sendable {
-        var head: HTTPRequest
+        /// As NIO read it: the gateway never converts a call's head to `HTTPTypes`.
+        var head: HTTPRequestHead
         var path: String
         var query: String?
         var body: ByteBuffer
@@ -214,6 +221,12 @@ final class Gateway: Sendable {
         cors.decorate(&headers, origin: origin)
     }
 
+    /// `finish` for an answer in NIO's headers.
+    func finish(_ headers: inout HTTPHeaders, requestId: String, origin: String?) {
+        headers.setCommonHeaders(requestId: requestId, servesTLS: servesTLS)
+        cors.decorate(&headers, origin: origin)
+    }
+
     /// `x-ratelimit-*` headers for a key's tightest request limit (none for unlimited keys).
     static func rateLimitHeaders(_ decision: RateLimiter.Decision) -> HTTPFields {
         var headers = HTTPFields()
@@ -225,15 +238,15 @@ final class Gateway: Sendable {
         return headers
     }
 
-    /// Each provider's key headers as field names, made once (making one checks and lower-cases it).
-    static let keyFieldNames: [Provider: [HTTPField.Name]] = Dictionary(
-        uniqueKeysWithValues: Providers.all.map { ($0.provider, $0.keyHeaders.compactMap { HTTPField.Name($0) }) })
+    /// Each provider's key headers, made once (a profile makes its list anew on each read).
+    static let keyHeaders: [Provider: [String]] = Dictionary(
+        uniqueKeysWithValues: Providers.all.map { ($0.provider, $0.keyHeaders) })
 
     /// The gateway key as the provider's SDK sends it.
-    static func presentedKey(_ headers: HTTPFields, query: String?, profile: any ProviderProfile) -> String? {
-        for fieldName in keyFieldNames[profile.provider] ?? [] {
-            guard let value = headers[fieldName] else { continue }
-            if let key = fieldName == .authorization ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
+    static func presentedKey(_ headers: HTTPHeaders, query: String?, profile: any ProviderProfile) -> String? {
+        for fieldName in keyHeaders[profile.provider] ?? [] {
+            guard let value = headers.value(fieldName) else { continue }
+            if let key = fieldName == "authorization" ? PresentedKey.bearer(value) : PresentedKey.plain(value) {
                 return key
             }
         }
@@ -286,13 +299,7 @@ final class Gateway: Sendable {
 }
 
 extension HTTPField.Name {
-    static let meterrKey = HTTPField.Name(MeterrHeader.key)!
-    static let meterrTeam = HTTPField.Name(MeterrHeader.team)!
-    static let meterrUser = HTTPField.Name(MeterrHeader.user)!
-    static let meterrProject = HTTPField.Name(MeterrHeader.project)!
-    static let meterrTags = HTTPField.Name(MeterrHeader.tags)!
     static let meterrCost = HTTPField.Name(MeterrHeader.cost)!
-    static let serverTiming = HTTPField.Name("Server-Timing")!
     static let rateLimitLimit = HTTPField.Name("x-ratelimit-limit-requests")!
     static let rateLimitRemaining = HTTPField.Name("x-ratelimit-remaining-requests")!
     static let rateLimitReset = HTTPField.Name("x-ratelimit-reset-requests")!

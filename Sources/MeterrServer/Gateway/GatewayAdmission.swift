@@ -26,17 +26,40 @@ struct GatewayRefusal: Error {
 }
 
 /// A gateway call whose caller is known: its principal, and whether it brings its own provider key.
-struct AuthenticatedCall: Sendable {
-    var inbound: Gateway.Inbound
-    var principal: Principal
+///
+/// A class: every stage of admission (and the call's record) takes it, and a reference is one retain
+/// where a copy of the struct copied the request, the principal and the profile's existential.
+final class AuthenticatedCall: Sendable {
+    let inbound: Gateway.Inbound
+    let principal: Principal
     /// The caller's own provider key (`x-meterr-key` carried the meterr key), if any.
-    var ownsKey: Bool
+    let ownsKey: Bool
     /// The provider the call was made to (its SDK's format).
-    var profile: any ProviderProfile
+    let profile: any ProviderProfile
     /// The path below meterr's mount.
-    var path: String
-    var started: ContinuousClock.Instant
-    var startedAt: Timestamp
+    let path: String
+    let started: ContinuousClock.Instant
+    let startedAt: Timestamp
+
+    init(
+        inbound: Gateway.Inbound, principal: Principal, ownsKey: Bool, profile: any ProviderProfile, path: String,
+        started: ContinuousClock.Instant, startedAt: Timestamp
+    ) {
+        self.inbound = inbound
+        self.principal = principal
+        self.ownsKey = ownsKey
+        self.profile = profile
+        self.path = path
+        self.started = started
+        self.startedAt = startedAt
+    }
+
+    /// The same call started again now (a routed call's later attempt).
+    func restarted(at now: Timestamp) -> AuthenticatedCall {
+        AuthenticatedCall(
+            inbound: inbound, principal: principal, ownsKey: ownsKey, profile: profile, path: path, started: .now,
+            startedAt: now)
+    }
 }
 
 /// What the call asks for: its body, the facts read from it, and the metered endpoint (POSTs only).
@@ -113,12 +136,8 @@ extension Gateway {
             var (request, wire, injectedUsage) = upstreamRequest(call, inspected, routed, upstream)
             var gatewayCall = try await holdSpend(call, inspected, routed)
             if let telemetry {
-                let fields = call.inbound.head.headerFields
                 gatewayCall.span = telemetry.start(
-                    call: gatewayCall,
-                    callerHeaders: HTTPFieldsCarrier(
-                        traceparent: fields[HTTPField.Name("traceparent")!],
-                        tracestate: fields[HTTPField.Name("tracestate")!]),
+                    call: gatewayCall, callerHeaders: HTTPFieldsCarrier(call.inbound.head.headers),
                     upstream: &request.head.headers)
             }
             return .forward(
@@ -150,9 +169,9 @@ extension Gateway {
                 .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
                 headers: [.retryAfter: String(wait)], counted: false)
         }
-        let fields = inbound.head.headerFields
-        let ownKey = fields[.meterrKey]
-        guard let key = ownKey ?? Self.presentedKey(fields, query: inbound.query, profile: profile),
+        let headers = inbound.head.headers
+        let ownKey = headers.value(MeterrHeader.key)
+        guard let key = ownKey ?? Self.presentedKey(headers, query: inbound.query, profile: profile),
             APIKey.isWellFormed(key), let principal = try await principals.principal(forKey: key)
         else {
             throttle.failed(inbound.remoteAddress?.ipAddress)
@@ -173,7 +192,7 @@ extension Gateway {
     func inspect(_ call: AuthenticatedCall) throws -> InspectedCall {
         let bytes = Array(call.inbound.body.readableBytesView)
         let facts = call.profile.inspect(path: call.path, query: call.inbound.query, body: bytes)
-        let isPost = call.inbound.head.method == .post
+        let isPost = call.inbound.head.method == .POST
         let endpoint = isPost ? call.profile.endpoint(forPath: call.path) : nil
         if isPost, let refusal = call.profile.refusal(path: call.path, endpoint: endpoint, facts: facts) {
             throw GatewayRefusal(refusal.code, refusal.message)
@@ -299,13 +318,14 @@ extension Gateway {
             injectedUsage = true
         }
         var headers = HTTPHeaders()
-        headers.reserveCapacity(request.headerFields.count + 3)
+        headers.reserveCapacity(request.headers.count + 3)
         headers.add(name: "host", value: upstream.endpoint.hostHeader)
-        for field in request.headerFields {
-            let name = field.name.canonicalName
+        let keyHeaders = call.ownsKey ? [] : Self.keyHeaders[call.profile.provider] ?? []
+        for (rawName, value) in request.headers {
+            let name = rawName.asciiLowercased
             if Self.hopByHop.contains(name) || name.hasPrefix("x-meterr-") || name == "accept-encoding" { continue }
-            if !call.ownsKey && call.profile.keyHeaders.contains(name) { continue }
-            headers.add(name: field.name.rawName, value: field.value)
+            if keyHeaders.contains(name) { continue }
+            headers.add(name: rawName, value: value)
         }
         if let key = upstream.providerKey {
             let credential = targetProfile.credentialHeader(key: key, compatible: routed.compatible)
@@ -317,11 +337,11 @@ extension Gateway {
         }
         // Usage is read from the bytes as they pass: they must not be compressed.
         headers.add(name: "accept-encoding", value: "identity")
-        if body.readableBytes > 0 || request.method == .post {
+        if body.readableBytes > 0 || request.method == .POST {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
         let head = HTTPRequestHead(
-            version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
+            version: .http1_1, method: request.method,
             uri: upstream.endpoint.path(for: routed.path)
                 + (routed.translation == nil ? Self.query(call.inbound.query, profile: call.profile) : ""),
             headers: headers)
@@ -334,7 +354,7 @@ extension Gateway {
         -> GatewayCall
     {
         let (principal, startedAt, facts) = (call.principal, call.startedAt, inspected.facts)
-        let attribution = Attribution(call.inbound.head.headerFields, facts: facts, principal: principal)
+        let attribution = Attribution(call.inbound.head.headers, facts: facts, principal: principal)
         var reservation = BudgetGuard.Reservation.none
         var unpricedPolicy: UnpricedPolicy?
         if let endpoint = inspected.endpoint, endpoint != .countTokens {
@@ -407,7 +427,7 @@ extension Gateway {
     ) {
         guard let endpoint = inspected.endpoint, endpoint != .countTokens else { return }
         let facts = inspected.facts
-        let attribution = Attribution(call.inbound.head.headerFields, facts: facts, principal: call.principal)
+        let attribution = Attribution(call.inbound.head.headers, facts: facts, principal: call.principal)
         let provider = target ?? Providers.routed(facts.model ?? "").map(\.0) ?? call.inbound.mount.provider
         let event = UsageEvent(
             id: call.inbound.requestId, ts: call.startedAt, org: call.principal.orgId, team: attribution.team,

@@ -8,7 +8,6 @@ import MeterrStore
 import MeterrUpstream
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
 
 /// One gateway call on its connection's event loop: reads the request, has the gateway admit it,
 /// sends it upstream and passes the answer back (streams chunk by chunk) while metering it.
@@ -23,7 +22,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private let gateway: Gateway
     private var owner: GatewayChannelHandler?
     private let context: ChannelHandlerContext
-    private let head: HTTPRequest
+    private let head: HTTPRequestHead
     private let path: String
     private let query: String?
     private let mount: Gateway.Mount
@@ -48,7 +47,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     /// Answered before the request body was read whole.
     private var unreadBody = false
     /// A routed call's failed answer, sent if no other deployment can take the call.
-    private var heldReply: (status: Int, headers: HTTPFields, body: ByteBuffer)?
+    private var heldReply: (status: Int, headers: HTTPHeaders, body: ByteBuffer)?
     /// What the response cache does with the answer (kept across a routed call's attempts).
     private var cacheUse = GatewayCache.Use.none
     /// A stream's bytes as the provider sent them, while the cache may keep them.
@@ -60,7 +59,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     static let onLoopAdmissionBytes = 64 << 10
 
     init(
-        gateway: Gateway, owner: GatewayChannelHandler, context: ChannelHandlerContext, head: HTTPRequest,
+        gateway: Gateway, owner: GatewayChannelHandler, context: ChannelHandlerContext, head: HTTPRequestHead,
         path: String, query: String?, mount: Gateway.Mount
     ) {
         self.gateway = gateway
@@ -98,7 +97,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         guard phase == .reading else { return }
         phase = .admitting
         if let misdirection = mount.misdirection {
-            let host = head.authority
+            let host = head.headers.value("host")
             let message = misdirection.message(host: host, scheme: gateway.servesTLS ? "https" : "http")
             reply(Gateway.failure(Providers.profile(mount.provider), .notFound, message))
             return
@@ -177,17 +176,19 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             chatStream = ChatStream(
                 reader: translation.translator.stream(translation.chat), chat: translation.chat,
                 created: translation.created, fallbackId: requestId)
-            headers[.contentType] = "text/event-stream"
+            headers.replaceOrAdd(name: "Content-Type", value: "text/event-stream")
         }
-        headers[.serverTiming] = gateway.serverTiming(
-            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
-        gateway.finish(&headers, requestId: requestId, origin: self.head.headerFields[.origin])
+        headers.add(
+            name: "Server-Timing",
+            value: gateway.serverTiming(
+                provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
+        )
+        gateway.finish(&headers, requestId: requestId, origin: self.head.headers.value("origin"))
         guard !callerGone else { return }
         // Flushed with the stream's first bytes when the same read brought them (`upstreamReadComplete`).
-        context.write(
-            NIOAny(
-                HTTPResponsePart.head(HTTPResponse(status: .init(code: Int(head.status.code)), headerFields: headers))),
-            promise: nil)
+        let answerHead = HTTPResponseHead(
+            version: .http1_1, status: HTTPResponseStatus(statusCode: Int(head.status.code)), headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(answerHead)), promise: nil)
     }
 
     func upstreamReadComplete() {
@@ -219,7 +220,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             var out: [UInt8] = []
             meter?.feed(part.readableBytesView) { chatStream?.translate($0, into: &out) }
             guard !out.isEmpty, !callerGone else { return }
-            context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: out)))), promise: nil)
             if !context.channel.isWritable { upstream?.pause() }
             return
         }
@@ -230,7 +231,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             stripper = active
         }
         guard out.readableBytes > 0, !callerGone else { return }
-        context.write(NIOAny(HTTPResponsePart.body(out)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(out))), promise: nil)
         if !context.channel.isWritable { upstream?.pause() }
     }
 
@@ -257,10 +258,12 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             Array(collected.readableBytesView)
         }
         var headers = responseHeaders(head, plan: plan)
-        if let cost = event?.cost { headers[.meterrCost] = cost.decimalString }
-        headers[.serverTiming] = gateway.serverTiming(
-            provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
-            upstreamEnded: ContinuousClock.now)
+        if let cost = event?.cost { headers.replaceOrAdd(name: MeterrHeader.cost, value: cost.decimalString) }
+        headers.add(
+            name: "Server-Timing",
+            value: gateway.serverTiming(
+                provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
+                upstreamEnded: ContinuousClock.now))
         var answerStatus = status
         var answer = collected
         if let translation = plan.translation {
@@ -268,7 +271,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 translation, status: status, body: collected, usage: reading.usage, requestId: requestId)
             answerStatus = translated.0
             answer = ByteBuffer(bytes: translated.1)
-            headers[.contentType] = "application/json"
+            headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         }
         if let routing = plan.routing, let deployment = routing.current {
             let failure = Providers.profile(plan.wire).failure(
@@ -328,7 +331,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private func replyOrFallBack(_ plan: Gateway.UpstreamPlan, failure: AttemptFailure, _ reply: GatewayReply) {
         if let routing = plan.routing, let deployment = routing.current {
             gateway.router.failed(deployment, failure: failure, retryAfter: nil, now: gateway.clock.now())
-            if fallBack(routing, failure: failure, held: (reply.status, reply.headers, reply.body)) { return }
+            if fallBack(routing, failure: failure, held: (reply.status, reply.headers.http1, reply.body)) { return }
         }
         self.reply(reply)
     }
@@ -337,7 +340,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     /// no deployment is left; `false` when no attempt, time or deployment is left (nothing was streamed
     /// to the caller yet, so the call can still go elsewhere).
     private func fallBack(
-        _ routing: RouteAttempts, failure: AttemptFailure, held: (status: Int, headers: HTTPFields, body: ByteBuffer)
+        _ routing: RouteAttempts, failure: AttemptFailure, held: (status: Int, headers: HTTPHeaders, body: ByteBuffer)
     ) -> Bool {
         guard failure.fallsBack, !callerGone, routing.attempt < gateway.router.table.maxAttempts,
             routing.position < routing.decision.order.count
@@ -392,7 +395,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
 
     private func finishStream(plan: Gateway.UpstreamPlan, status: Int) {
         if let remaining = stripper?.flush(), !remaining.isEmpty, !callerGone {
-            context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: remaining))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: remaining)))), promise: nil)
             stripper = UsageChunkStripper()
         }
         var reading: UsageReading
@@ -416,7 +419,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             chatStream?.finish(usage: reading.usage, into: &out)
             chatStream = nil
             if !out.isEmpty, !callerGone {
-                context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: out)))), promise: nil)
             }
         } else {
             reading = meter?.finish() ?? UsageReading(finished: false)
@@ -426,7 +429,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 var out: [UInt8] = []
                 ChatChunkWriter(id: requestId, model: "", created: 0).error(
                     type: "api_error", message: ChatChunkWriter.brokenOff, into: &out)
-                context.write(NIOAny(HTTPResponsePart.body(ByteBuffer(bytes: out))), promise: nil)
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: out)))), promise: nil)
             }
         }
         if callerGone { reading.finished = false }
@@ -441,7 +444,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 contentType: responseHead?.headers.first(name: "content-type")
             ) { bytes }
         }
-        if !callerGone { context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil) }
+        if !callerGone { context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
         end()
     }
 
@@ -504,38 +507,44 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         }
     }
 
-    private func responseHeaders(_ head: HTTPResponseHead, plan: Gateway.UpstreamPlan) -> HTTPFields {
-        var headers = plan.limitHeaders
-        for (name, value) in head.headers where !Gateway.hopByHop.contains(name.lowercased()) {
-            if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
+    /// The provider's answer headers passed on (but for those meterr sets itself), after the call's
+    /// rate-limit headers, with meterr's own about the call.
+    private func responseHeaders(_ head: HTTPResponseHead, plan: Gateway.UpstreamPlan) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(plan.limitHeaders.count + head.headers.count + 12)
+        headers.add(contentsOf: plan.limitHeaders)
+        for (name, value) in head.headers where !Gateway.answerOwnHeaders.contains(name.asciiLowercased) {
+            headers.add(name: name, value: value)
         }
-        if let note = plan.call.routeNote { headers[Gateway.routeHeader] = note.header }
+        if let note = plan.call.routeNote {
+            headers.replaceOrAdd(name: Gateway.routeHeader.rawName, value: note.header)
+        }
         switch cacheUse {
         case .none: break
-        case .bypass: headers[GatewayCache.header] = "bypass"
+        case .bypass: headers.replaceOrAdd(name: MeterrHeader.cache, value: "bypass")
         case .use(let pending, _):
-            headers[GatewayCache.header] = "miss"
-            headers[GatewayCache.keyHeader] = pending.key.hex
+            headers.replaceOrAdd(name: MeterrHeader.cache, value: "miss")
+            headers.replaceOrAdd(name: GatewayCache.keyHeader.rawName, value: pending.key.hex)
         }
         if let dropped = plan.translation?.native.dropped, !dropped.isEmpty {
-            headers[GatewayTranslation.droppedHeader] = dropped.joined(separator: ",")
+            headers.replaceOrAdd(name: MeterrHeader.droppedParameters, value: dropped.joined(separator: ","))
         }
         return headers
     }
 
     private func reply(_ reply: GatewayReply, close: Bool = false) {
-        send(status: reply.status, headers: reply.headers, body: reply.body, close: close)
+        send(status: reply.status, headers: reply.headers.http1, body: reply.body, close: close)
     }
 
-    private func send(status: Int, headers: HTTPFields, body: ByteBuffer, close: Bool = false) {
+    private func send(status: Int, headers: HTTPHeaders, body: ByteBuffer, close: Bool = false) {
         guard !callerGone else {
             end()
             return
         }
         var headers = headers
-        gateway.finish(&headers, requestId: requestId, origin: head.headerFields[.origin])
-        if close { headers[.connection] = "close" }
-        GatewayReply(status: status, headers: headers, body: body).write(to: context)
+        gateway.finish(&headers, requestId: requestId, origin: head.headers.value("origin"))
+        if close { headers.replaceOrAdd(name: "Connection", value: "close") }
+        GatewayReply.write(status: status, headers: headers, body: body, to: context)
         end(close: close)
     }
 
@@ -545,7 +554,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         let owner = self.owner
         self.owner = nil
         owner?.exchangeEnded(
-            context: context, close: close || callerGone || head.headerFields[.connection] == "close",
+            context: context, close: close || callerGone || !head.isKeepAlive,
             unreadBody: unreadBody && !callerGone)
     }
 }

@@ -1,8 +1,8 @@
 import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
-/// A gateway answer meterr makes itself (errors, refusals, the liveness answer).
+/// A gateway answer meterr makes itself (errors, refusals, cached answers).
 struct GatewayReply: Sendable {
     var status: Int
     var headers: HTTPFields
@@ -10,15 +10,16 @@ struct GatewayReply: Sendable {
 }
 
 extension GatewayReply {
-    /// Writes the whole answer to the caller, with its length, and flushes once. `headers` should
-    /// already carry the common ones (`Gateway.finish`).
-    func write(to context: ChannelHandlerContext) {
+    /// Writes a whole answer to the caller in NIO's HTTP/1 parts, with its length, and flushes once.
+    /// `headers` should already carry the common ones (`Gateway.finish`).
+    static func write(status: Int, headers: HTTPHeaders, body: ByteBuffer, to context: ChannelHandlerContext) {
         var headers = headers
-        headers[.contentLength] = String(body.readableBytes)
-        context.write(
-            NIOAny(HTTPResponsePart.head(HTTPResponse(status: .init(code: status), headerFields: headers))),
-            promise: nil)
-        if body.readableBytes > 0 { context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil) }
-        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
+        headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        if body.readableBytes > 0 {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
     }
 }

@@ -179,11 +179,7 @@ extension Gateway {
                         }(), endpoint: routing.inspected.endpoint)
                 // A later attempt's event has its own time and latency; Server-Timing then counts meterr's
                 // own time from this attempt on.
-                var attemptCall = routing.call
-                if routing.attempt > 0 {
-                    attemptCall.started = .now
-                    attemptCall.startedAt = now
-                }
+                let attemptCall = routing.attempt > 0 ? routing.call.restarted(at: now) : routing.call
                 let upstream = try await credential(attemptCall, routed, deployment: deployment)
                 var (request, wire, injectedUsage) = upstreamRequest(attemptCall, inspected, routed, upstream)
                 // The call's deadline bounds the wait for this attempt's first byte.
@@ -202,12 +198,9 @@ extension Gateway {
                     baseline: routing.decision.candidates.filter { $0.expectedCost != nil }
                         .max { $0.expectedCost! < $1.expectedCost! }?.deployment)
                 if let telemetry {
-                    let fields = routing.call.inbound.head.headerFields
                     call.span = telemetry.start(
                         call: call,
-                        callerHeaders: HTTPFieldsCarrier(
-                            traceparent: fields[HTTPField.Name("traceparent")!],
-                            tracestate: fields[HTTPField.Name("tracestate")!]),
+                        callerHeaders: HTTPFieldsCarrier(routing.call.inbound.head.headers),
                         upstream: &request.head.headers)
                 }
                 router.started(deployment, now: now)

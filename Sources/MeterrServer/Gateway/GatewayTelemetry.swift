@@ -148,6 +148,11 @@ struct EpochInstant: TracerInstant {
 struct HTTPFieldsCarrier: Sendable {
     let traceparent: String?
     let tracestate: String?
+
+    init(_ headers: HTTPHeaders) {
+        traceparent = headers.value("traceparent")
+        tracestate = headers.value("tracestate")
+    }
 }
 
 struct CallerHeaders: Extractor {

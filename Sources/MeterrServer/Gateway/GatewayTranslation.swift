@@ -1,6 +1,6 @@
-import HTTPTypes
 import MeterrCore
 import MeterrProviders
+import NIOHTTP1
 
 /// A `/v1` Chat Completions call translated to its provider's native API: the translator, the call as
 /// the caller sent it, and the native request. The answer is read for usage in the native format and
@@ -11,10 +11,6 @@ struct GatewayTranslation: Sendable {
     let native: NativeRequest
     /// The `created` second of the answer.
     let created: Int64
-
-    static let wireHeader = HTTPField.Name(MeterrHeader.wire)!
-    static let unsupportedHeader = HTTPField.Name(MeterrHeader.unsupportedParameters)!
-    static let droppedHeader = HTTPField.Name(MeterrHeader.droppedParameters)!
 }
 
 extension Gateway {
@@ -24,10 +20,10 @@ extension Gateway {
     func translation(_ call: AuthenticatedCall, _ inspected: InspectedCall, target: Provider, model: String) throws
         -> GatewayTranslation?
     {
-        let fields = call.inbound.head.headerFields
+        let headers = call.inbound.head.headers
         guard let translator = Providers.profile(target).chatTranslator, inspected.endpoint == .chatCompletions
         else { return nil }
-        switch fields[GatewayTranslation.wireHeader]?.lowercased() {
+        switch headers.value(MeterrHeader.wire)?.lowercased() {
         case nil, "native": break
         case "compatible": return nil
         case let other?:
@@ -35,7 +31,7 @@ extension Gateway {
                 .invalidRequest, "\(MeterrHeader.wire) must be native or compatible (got \(other))", counted: false)
         }
         var options = TranslationOptions()
-        if let value = fields[GatewayTranslation.unsupportedHeader] {
+        if let value = headers.value(MeterrHeader.unsupportedParameters) {
             guard let policy = TranslationOptions.Unsupported(rawValue: value.lowercased()) else {
                 throw GatewayRefusal(
                     .invalidRequest, "\(MeterrHeader.unsupportedParameters) must be drop or reject (got \(value))",

@@ -1,7 +1,7 @@
-import HTTPTypes
 import MeterrCore
 import MeterrGatewayChannel
 import NIOCore
+import NIOHTTP1
 
 /// `GET /healthz`, answered on the connection's event loop like a gateway call: liveness probes come
 /// often, and through Hummingbird's router each one would hop to Swift's thread pool and back. The
@@ -11,14 +11,14 @@ final class HealthAnswer: GatewayRequestReceiver {
     private static let body = ByteBuffer(string: #"{"status":"ok"}"#)
 
     /// Whether a request is the one this answers (`GET /healthz`).
-    static func answers(method: HTTPRequest.Method, path: String) -> Bool { method == .get && path == Self.path }
+    static func answers(method: HTTPMethod, path: String) -> Bool { method == .GET && path == Self.path }
 
     private let gateway: Gateway
-    private let head: HTTPRequest
+    private let head: HTTPRequestHead
     private let context: ChannelHandlerContext
     private weak var owner: GatewayChannelHandler?
 
-    init(gateway: Gateway, head: HTTPRequest, context: ChannelHandlerContext, owner: GatewayChannelHandler) {
+    init(gateway: Gateway, head: HTTPRequestHead, context: ChannelHandlerContext, owner: GatewayChannelHandler) {
         self.gateway = gateway
         self.head = head
         self.context = context
@@ -28,12 +28,12 @@ final class HealthAnswer: GatewayRequestReceiver {
     func received(body part: ByteBuffer) {}
 
     func requestEnded() {
-        var headers: HTTPFields = [
-            .contentType: "application/json; charset=utf-8", .date: gateway.clock.now().httpDate,
+        var headers: HTTPHeaders = [
+            "Content-Type": "application/json; charset=utf-8", "Date": gateway.clock.now().httpDate,
         ]
-        gateway.finish(&headers, requestId: Identifier.ordered("req"), origin: head.headerFields[.origin])
-        GatewayReply(status: 200, headers: headers, body: Self.body).write(to: context)
-        end(close: head.headerFields[.connection] == "close")
+        gateway.finish(&headers, requestId: Identifier.ordered("req"), origin: head.headers.value("origin"))
+        GatewayReply.write(status: 200, headers: headers, body: Self.body, to: context)
+        end(close: !head.isKeepAlive)
     }
 
     func writabilityChanged(_ writable: Bool) {}

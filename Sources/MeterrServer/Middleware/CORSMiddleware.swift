@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import MeterrCore
 import MeterrProviders
+import NIOHTTP1
 
 /// Which browser origins may call meterr (`cors_origins`): one rule for the gateway, `/api` and the
 /// dashboard alike. None by default.
@@ -35,6 +36,14 @@ struct CORSPolicy: Sendable {
         headers[Self.allowOrigin] = origin
         headers[Self.exposeHeaders] = Self.exposed
         headers[Self.vary] = "Origin"
+    }
+
+    /// `decorate` for an answer in NIO's headers (the gateway's).
+    func decorate(_ headers: inout HTTPHeaders, origin: String?) {
+        guard let origin = allowed(origin) else { return }
+        headers.replaceOrAdd(name: Self.allowOrigin.rawName, value: origin)
+        headers.replaceOrAdd(name: Self.exposeHeaders.rawName, value: Self.exposed)
+        headers.replaceOrAdd(name: Self.vary.rawName, value: "Origin")
     }
 
     /// The answer to an allowed origin's preflight: the methods and the headers the providers' SDKs send.

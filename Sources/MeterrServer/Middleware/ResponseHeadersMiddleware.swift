@@ -37,12 +37,20 @@ extension HTTPFields {
     /// (on plain HTTP it is ignored, and would pin a host that later serves both).
     mutating func setCommonHeaders(requestId: String, servesTLS: Bool) {
         self[.meterrRequestId] = requestId
-        self[.xFrameOptions] = "DENY"
-        self[.xContentTypeOptions] = "nosniff"
-        self[.contentSecurityPolicy] = "default-src 'self'"
-        if servesTLS { self[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
-        self[.referrerPolicy] = "no-referrer"
+        for field in Self.securityHeaders(servesTLS: servesTLS) { self[field.name] = field.value }
     }
+
+    /// The security headers of DESIGN.md.
+    static func securityHeaders(servesTLS: Bool) -> [HTTPField] { servesTLS ? overTLS : plain }
+
+    private static let plain: [HTTPField] = [
+        HTTPField(name: .xFrameOptions, value: "DENY"),
+        HTTPField(name: .xContentTypeOptions, value: "nosniff"),
+        HTTPField(name: .contentSecurityPolicy, value: "default-src 'self'"),
+        HTTPField(name: .referrerPolicy, value: "no-referrer"),
+    ]
+    private static let overTLS =
+        plain + [HTTPField(name: .strictTransportSecurity, value: "max-age=31536000; includeSubDomains")]
 }
 
 extension HTTPField.Name {

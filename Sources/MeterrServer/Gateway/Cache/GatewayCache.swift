@@ -4,6 +4,7 @@ import MeterrCore
 import MeterrProviders
 import MeterrStore
 import NIOCore
+import NIOHTTP1
 
 /// The gateway's response cache: which calls it covers, the answers it serves, the answers it keeps.
 ///
@@ -18,7 +19,6 @@ final class GatewayCache: Sendable {
     let logger: Logger
 
     static let header = HTTPField.Name(MeterrHeader.cache)!
-    static let ttlHeader = HTTPField.Name(MeterrHeader.cacheTTL)!
     static let keyHeader = HTTPField.Name("x-meterr-cache-key")!
     /// On a hit: what the call would have cost.
     static let savedHeader = HTTPField.Name("x-meterr-saved-usd")!
@@ -61,9 +61,9 @@ final class GatewayCache: Sendable {
         _ call: AuthenticatedCall, _ inspected: InspectedCall, attribution: Attribution, provider: Provider,
         route: String? = nil, deployment: String? = nil
     ) throws -> Use {
-        let fields = call.inbound.head.headerFields
+        let headers = call.inbound.head.headers
         var asked: Asked?
-        if let value = fields[Self.header] {
+        if let value = headers.value(MeterrHeader.cache) {
             guard let parsed = Asked(rawValue: value.lowercased()) else {
                 throw GatewayRefusal(
                     .invalidRequest, "\(MeterrHeader.cache) must be on, off or refresh (got \(value))", counted: false)
@@ -71,7 +71,7 @@ final class GatewayCache: Sendable {
             asked = parsed
         }
         var ttl: Duration?
-        if let value = fields[Self.ttlHeader] {
+        if let value = headers.value(MeterrHeader.cacheTTL) {
             guard let seconds = Int(value), seconds >= 1, seconds <= ResponseCacheSettings.maxTTLSeconds else {
                 throw GatewayRefusal(
                     .invalidRequest,
@@ -85,13 +85,14 @@ final class GatewayCache: Sendable {
             org: principal.orgId, team: attribution.team, key: principal.keyId, model: inspected.facts.model)
         guard asked != nil || rule != nil else { return .none }
         if asked == .off { return .bypass }
-        guard call.inbound.head.method == .post, let endpoint = inspected.endpoint, endpoint.isCacheable,
+        guard call.inbound.head.method == .POST, let endpoint = inspected.endpoint, endpoint.isCacheable,
             let key = ResponseCacheKey(
                 org: principal.orgId, provider: provider,
                 format: call.inbound.mount.strip.isEmpty ? OpenAIWire.provider : call.inbound.mount.provider,
                 endpoint: endpoint, path: call.path, query: call.inbound.query,
-                headers: fields.filter { ResponseCacheKey.keyedHeaders.contains($0.name.canonicalName) }.map {
-                    ($0.name.canonicalName, $0.value)
+                headers: headers.compactMap { field in
+                    let name = field.name.asciiLowercased
+                    return ResponseCacheKey.keyedHeaders.contains(name) ? (name, field.value) : nil
                 }, body: inspected.bytes, route: route),
             !key.storesUpstream, key.choices == 1 || asked == .on
         else { return .bypass }
@@ -171,9 +172,9 @@ extension Gateway {
         _ call: AuthenticatedCall, _ inspected: InspectedCall, provider: Provider, route: String? = nil,
         deployment: String? = nil, limitHeaders: HTTPFields
     ) async throws -> (GatewayReply?, GatewayCache.Use) {
-        let fields = call.inbound.head.headerFields
+        let fields = call.inbound.head.headers
         // Most calls: no rule could cover them and they ask nothing of the cache.
-        guard let cache, !cache.settings.rules.isEmpty || fields[GatewayCache.header] != nil else {
+        guard let cache, !cache.settings.rules.isEmpty || fields.value(MeterrHeader.cache) != nil else {
             return (nil, .none)
         }
         let principal = call.principal
