@@ -64,6 +64,12 @@ extension String {
         return zip(utf8, other.utf8).allSatisfy { Self.lower($0) == Self.lower($1) }
     }
 
+    /// Whether the text starts with `prefix`, ASCII letters compared without case.
+    public func hasPrefixIgnoringASCIICase(_ prefix: String) -> Bool {
+        guard utf8.count >= prefix.utf8.count else { return false }
+        return zip(utf8, prefix.utf8).allSatisfy { Self.lower($0) == Self.lower($1) }
+    }
+
     /// The text with its ASCII capitals made small; the text itself (no copy) when it has none, as
     /// header names from most SDKs do not.
     public var asciiLowercased: String {

@@ -128,14 +128,14 @@ final class Gateway: Sendable {
         mounts.map(\.prefix).filter { prefix in Misdirection.all.contains { $0.prefix.hasPrefix(prefix) } })
 
     /// Headers never forwarded in either direction (hop-by-hop, or recomputed).
-    static let hopByHop: Set<String> = [
+    static let hopByHop = HeaderNames([
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host",
         "content-length", "expect",
-    ]
+    ])
 
     /// Headers of a provider's answer that the caller gets from meterr instead: the hop-by-hop ones,
     /// and those meterr sets on every answer (`finish`, `Server-Timing`).
-    static let answerOwnHeaders: Set<String> = hopByHop.union(
+    static let answerOwnHeaders = hopByHop.union(
         [MeterrHeader.requestId, "server-timing"]
             + HTTPFields.securityHeaders(servesTLS: true).map { $0.name.canonicalName })
 

@@ -321,11 +321,14 @@ extension Gateway {
         headers.reserveCapacity(request.headers.count + 3)
         headers.add(name: "host", value: upstream.endpoint.hostHeader)
         let keyHeaders = call.ownsKey ? [] : Self.keyHeaders[call.profile.provider] ?? []
-        for (rawName, value) in request.headers {
-            let name = rawName.asciiLowercased
-            if Self.hopByHop.contains(name) || name.hasPrefix("x-meterr-") || name == "accept-encoding" { continue }
-            if keyHeaders.contains(name) { continue }
-            headers.add(name: rawName, value: value)
+        for (name, value) in request.headers {
+            if Self.hopByHop.contains(name) || name.hasPrefixIgnoringASCIICase("x-meterr-")
+                || name.equalsIgnoringASCIICase("accept-encoding")
+                || keyHeaders.contains(where: name.equalsIgnoringASCIICase)
+            {
+                continue
+            }
+            headers.add(name: name, value: value)
         }
         if let key = upstream.providerKey {
             let credential = targetProfile.credentialHeader(key: key, compatible: routed.compatible)

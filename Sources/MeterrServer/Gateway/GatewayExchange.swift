@@ -513,7 +513,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
         var headers = HTTPHeaders()
         headers.reserveCapacity(plan.limitHeaders.count + head.headers.count + 12)
         headers.add(contentsOf: plan.limitHeaders)
-        for (name, value) in head.headers where !Gateway.answerOwnHeaders.contains(name.asciiLowercased) {
+        for (name, value) in head.headers where !Gateway.answerOwnHeaders.contains(name) {
             headers.add(name: name, value: value)
         }
         if let note = plan.call.routeNote {

@@ -40,3 +40,19 @@ extension HTTPFields {
         return headers
     }
 }
+
+/// A few header names, matched without regard to case, and without lower-casing (copying) the name
+/// looked up, as a `Set` would need for every name in every head.
+struct HeaderNames: Sendable {
+    private let names: [String]
+
+    init(_ names: some Sequence<String>) {
+        self.names = names.map(\.asciiLowercased)
+    }
+
+    func contains(_ name: String) -> Bool {
+        names.contains { $0.utf8.count == name.utf8.count && $0.equalsIgnoringASCIICase(name) }
+    }
+
+    func union(_ more: some Sequence<String>) -> HeaderNames { HeaderNames(names + more) }
+}
