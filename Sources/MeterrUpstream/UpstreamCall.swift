@@ -29,7 +29,10 @@ package final class UpstreamCall {
     private var paused = false
     private var lastRead = NIODeadline.now()
     private var firstByteDeadline = NIODeadline.now()
-    private var timer: Scheduled<Void>?
+    /// When the time-outs are next checked (`deadlineReached`), while the pool's deadlines watch it.
+    var deadline = NIODeadline.now()
+    /// Its place among the calls its pool's deadlines watch.
+    var watchIndex: Int?
 
     init(
         request: UpstreamRequest, client: UpstreamClient, pool: UpstreamPool, loop: any EventLoop,
@@ -45,8 +48,8 @@ package final class UpstreamCall {
     func start() {
         let now = NIODeadline.now()
         firstByteDeadline = min(now + client.timeouts.firstByte, request.firstByteBy ?? .distantFuture)
-        // One timer for the call, set at the soonest any time-out could end it: when it fires it
-        // sets itself for what is next (reads only move the silence's end later).
+        // One deadline for the call, at the soonest any time-out could end it: when it comes, the call
+        // sets the next (reads only move the silence's end later). The loop's deadlines share a timer.
         arm(at: min(firstByteDeadline, now + client.timeouts.read))
         if let connection = pool.checkout(request.endpoint) {
             send(on: connection)
@@ -197,17 +200,17 @@ package final class UpstreamCall {
     /// Checks the time-outs at `deadline`: the first-byte deadline until the head, and the read
     /// time-out (a silence) once the request is sent.
     private func arm(at deadline: NIODeadline) {
-        timer?.cancel()
-        timer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+        self.deadline = deadline
+        pool.deadlines.watch(self)
     }
 
     private func disarm() {
-        timer?.cancel()
-        timer = nil
+        pool.deadlines.unwatch(self)
     }
 
-    private func timerFired() {
-        timer = nil
+    /// The deadline has come (the call has left the watch): a time-out ends the call, or the next check
+    /// is armed.
+    func deadlineReached() {
         let now = NIODeadline.now()
         // A paused read is the caller's slowness, not the upstream's silence.
         if paused { lastRead = now }

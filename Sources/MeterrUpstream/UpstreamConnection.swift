@@ -12,8 +12,6 @@ final class UpstreamConnection: Sendable {
     let endpoint: UpstreamEndpoint
     /// The proxy this connection goes to when it forwards plain http requests (absolute-form).
     let forwardingProxy: UpstreamProxy?
-    /// The socket's options (a TCP socket's state), looked up once.
-    let socketOptions: (any SocketOptionProvider)?
     private let boundHandler: NIOLoopBound<UpstreamConnectionHandler>
     private let state: NIOLoopBoundBox<State>
 
@@ -25,7 +23,6 @@ final class UpstreamConnection: Sendable {
         self.channel = channel
         self.endpoint = endpoint
         self.forwardingProxy = forwardingProxy
-        socketOptions = channel as? any SocketOptionProvider
         boundHandler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         state = NIOLoopBoundBox(State(), eventLoop: channel.eventLoop)
     }

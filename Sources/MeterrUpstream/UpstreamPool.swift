@@ -16,12 +16,17 @@ final class UpstreamPool: Sendable {
     let loop: any EventLoop
     let idleTimeout: TimeAmount
     private let state: NIOLoopBoundBox<State>
+    private let boundDeadlines: NIOLoopBound<UpstreamDeadlines>
 
     init(loop: any EventLoop, idleTimeout: TimeAmount) {
         self.loop = loop
         self.idleTimeout = idleTimeout
         state = NIOLoopBoundBox(State(), eventLoop: loop)
+        boundDeadlines = NIOLoopBound(UpstreamDeadlines(loop: loop), eventLoop: loop)
     }
+
+    /// The time-outs of this loop's calls in flight.
+    var deadlines: UpstreamDeadlines { boundDeadlines.value }
 
     /// The most recently used open connection to `endpoint`, if any. A connection whose provider has
     /// already hung up (its close not yet seen by the event loop) is closed instead of reused.
@@ -36,14 +41,16 @@ final class UpstreamPool: Sendable {
 
     /// Whether the kernel still sees the connection as established: one `getsockopt` (TCP_INFO), which
     /// tells a provider's close that has arrived but not been read yet.
+    ///
+    /// Read as a 4-byte socket option through the channel's synchronous options (no future): Linux
+    /// copies as much of `tcp_info` as is asked for, and its first byte is the state (1 is
+    /// TCP_ESTABLISHED).
     static func stillEstablished(_ connection: UpstreamConnection) -> Bool {
         #if os(Linux)
-            guard let options = connection.socketOptions else { return true }
-            var established = true
-            // On the channel's own event loop the option is read at once and the future is complete;
-            // 1 is TCP_ESTABLISHED.
-            options.getTCPInfo().assumeIsolated().whenSuccess { info in established = info.tcpi_state == 1 }
-            return established
+            guard let options = connection.channel.syncOptions,
+                let head = try? options.getOption(ChannelOptions.Types.SocketOption(level: .tcp, name: .tcp_info))
+            else { return true }
+            return withUnsafeBytes(of: head) { $0[0] } == 1
         #else
             return true
         #endif

@@ -259,6 +259,47 @@ struct UpstreamClientTests {
         #expect(server.connections >= 2)
     }
 
+    @Test("A pooled connection reads as established while open, and not once the provider has closed it")
+    func establishedState() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        // A loop of its own: the test holds it while the provider's close arrives, as happens when the
+        // close comes in the same turn of the loop as the next call.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        let accepted = accept(listener, nil, nil)
+        try #require(accepted >= 0)
+        let endpoint = try #require(UpstreamEndpoint(baseURL: "http://127.0.0.1:\(port)"))
+        let seen = try await channel.eventLoop.submit {
+            let connection = UpstreamConnection(
+                channel: channel, endpoint: endpoint, handler: UpstreamConnectionHandler())
+            let before = UpstreamPool.stillEstablished(connection)
+            close(accepted)
+            var after = true
+            for _ in 0..<100 where after {
+                usleep(10_000)
+                after = UpstreamPool.stillEstablished(connection)
+            }
+            return (before: before, after: after, active: channel.isActive)
+        }.get()
+        try? await channel.close()
+        try await group.shutdownGracefully()
+        #expect(seen.before)
+        #expect(!seen.after, "the provider's close is seen before the connection is used again")
+        #expect(seen.active, "though the loop has not read it yet")
+    }
+
     @Test("Nothing listening is unreachable")
     func unreachable() async throws {
         // Port 1 on loopback: nothing listens there, and unlike a port freed by a stopped server, no
