@@ -98,7 +98,7 @@ extension ProviderProfile {
     /// a call that names no model (400). `endpoint` is `endpoint(forPath: path)`. (Reads, GET and
     /// DELETE, cost nothing and always go.)
     public func refusal(path: String, endpoint: ProviderEndpoint?, facts: RequestFacts) -> RequestRefusal? {
-        let trimmed = path.firstIndex(of: "?").map { String(path[..<$0]) } ?? path
+        let trimmed = path.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(path[..<$0]) } ?? path
         guard let endpoint else {
             if freeCalls.contains(where: { trimmed.hasSuffix($0) }) { return nil }
             return RequestRefusal(

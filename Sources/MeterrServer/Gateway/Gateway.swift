@@ -134,9 +134,9 @@ final class Gateway: Sendable {
     ])
 
     /// Headers of a provider's answer that the caller gets from meterr instead: the hop-by-hop ones,
-    /// and those meterr sets on every answer (`finish`, `Server-Timing`).
+    /// those meterr sets on every answer (`finish`, `Server-Timing`), and the call's cost.
     static let answerOwnHeaders = hopByHop.union(
-        [MeterrHeader.requestId, "server-timing"]
+        [MeterrHeader.requestId, "server-timing", MeterrHeader.cost]
             + HTTPFields.securityHeaders(servesTLS: true).map { $0.name.canonicalName })
 
     /// What the gateway does with a call: answer it itself, or send it upstream.

@@ -258,7 +258,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             Array(collected.readableBytesView)
         }
         var headers = responseHeaders(head, plan: plan)
-        if let cost = event?.cost { headers.replaceOrAdd(name: MeterrHeader.cost, value: cost.decimalString) }
+        if let cost = event?.cost { headers.add(name: MeterrHeader.cost, value: cost.decimalString) }
         headers.add(
             name: "Server-Timing",
             value: gateway.serverTiming(

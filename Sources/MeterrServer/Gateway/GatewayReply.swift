@@ -11,10 +11,11 @@ struct GatewayReply: Sendable {
 
 extension GatewayReply {
     /// Writes a whole answer to the caller in NIO's HTTP/1 parts, with its length, and flushes once.
-    /// `headers` should already carry the common ones (`Gateway.finish`).
+    /// `headers` should already carry the common ones (`Gateway.finish`), and no length: meterr's own
+    /// answers have none, and a provider's is not passed on (`Gateway.hopByHop`).
     static func write(status: Int, headers: HTTPHeaders, body: ByteBuffer, to context: ChannelHandlerContext) {
         var headers = headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         if body.readableBytes > 0 {
