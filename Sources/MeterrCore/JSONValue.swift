@@ -122,7 +122,7 @@ extension JSONParser {
     }
 
     /// Reads the value at the current position as a `JSONValue`.
-    mutating func readValue(depth: Int) throws(MeterrError) -> JSONValue { try readTree(depth: depth) }
+    package mutating func readValue(depth: Int) throws(MeterrError) -> JSONValue { try readTree(depth: depth) }
 }
 
 /// Finds members of a JSON object without parsing the rest: the gateway reads `usage` out of a

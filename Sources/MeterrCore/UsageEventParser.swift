@@ -372,7 +372,7 @@ package struct JSONParser {
     }
 
     /// Skips any JSON value, checking its grammar.
-    mutating func skipValue(depth: Int = 0) throws(MeterrError) {
+    package mutating func skipValue(depth: Int = 0) throws(MeterrError) {
         guard depth < 64 else { throw malformed("is nested too deeply") }
         skipWhitespace()
         switch peek() {

@@ -21,18 +21,93 @@ enum OpenAIUsage {
             reasoningTokens: usage[path: "output_tokens_details", "reasoning_tokens"]?.int ?? 0)
     }
 
-    /// The members a response's usage is read from; the rest (choices, embeddings) is skipped unbuilt.
-    static let responseMembers: Set<String> = ["id", "model", "usage", "error"]
-
+    /// A whole response's usage, read as the bytes are walked: only `id`, `model`, `usage` and `error`
+    /// are built (and of `usage`, only its counts); the rest (choices, embeddings) is skipped unbuilt.
+    /// It reads what `chat`/`responses` read from the parsed body, a repeated member's last value
+    /// included; a body that is not one JSON object has no reading.
     static func read(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        guard let root = JSONMemberScanner.topLevel(keys: responseMembers, in: body) else { return UsageReading() }
-        var reading = UsageReading(responseId: root["id"]?.string, finished: true)
-        reading.noteModel(root["model"])
-        if let usage = root["usage"], !usage.isNull {
-            reading.usage = endpoint == .responses ? responses(usage) : chat(usage)
+        let names = endpoint == .responses ? UsageNames.responses : UsageNames.chat
+        return body.withUnsafeBufferPointer { bytes in
+            var parser = JSONParser(bytes)
+            var (id, model, error): (JSONValue?, JSONValue?, JSONValue?)
+            var usage: Usage?
+            do {
+                try parser.forEachMemberKey("body") { (parser, key) throws(MeterrError) in
+                    if key.matches("usage") {
+                        usage = try readUsage(&parser, names)
+                    } else if key.matches("id") {
+                        id = try parser.readValue(depth: 1)
+                    } else if key.matches("model") {
+                        model = try parser.readValue(depth: 1)
+                    } else if key.matches("error") {
+                        error = try parser.readValue(depth: 1)
+                    } else {
+                        try parser.skipValue()
+                    }
+                }
+            } catch {
+                return UsageReading()
+            }
+            var reading = UsageReading(responseId: id?.string, finished: true)
+            reading.noteModel(model)
+            reading.usage = usage
+            if let error, !error.isNull { reading.error = error["message"]?.string ?? "error" }
+            return reading
         }
-        if let error = root["error"], !error.isNull { reading.error = error["message"]?.string ?? "error" }
-        return reading
+    }
+
+    /// The member names of a usage object: Chat Completions' or the Responses API's.
+    struct UsageNames {
+        var input, cached, inputDetails, output, reasoning, outputDetails: String
+
+        static let chat = UsageNames(
+            input: "prompt_tokens", cached: "cached_tokens", inputDetails: "prompt_tokens_details",
+            output: "completion_tokens", reasoning: "reasoning_tokens", outputDetails: "completion_tokens_details")
+        static let responses = UsageNames(
+            input: "input_tokens", cached: "cached_tokens", inputDetails: "input_tokens_details",
+            output: "output_tokens", reasoning: "reasoning_tokens", outputDetails: "output_tokens_details")
+    }
+
+    /// The counts of a `usage` member (`nil` for `null`), as `chat`/`responses` read them.
+    private static func readUsage(_ parser: inout JSONParser, _ names: UsageNames) throws(MeterrError) -> Usage? {
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "{") else {
+            // Not an object: no counts (zero), or none at all for null.
+            return try parser.readValue(depth: 1).isNull ? nil : Usage()
+        }
+        var usage = Usage()
+        try parser.forEachMemberKey("usage") { (parser, key) throws(MeterrError) in
+            if key.matches(names.input) {
+                usage.inputTokens = try parser.readValue(depth: 2).int ?? 0
+            } else if key.matches(names.output) {
+                usage.outputTokens = try parser.readValue(depth: 2).int ?? 0
+            } else if key.matches(names.inputDetails) {
+                usage.cacheReadTokens = try count(names.cached, in: &parser)
+            } else if key.matches(names.outputDetails) {
+                usage.reasoningTokens = try count(names.reasoning, in: &parser)
+            } else {
+                try parser.skipValue()
+            }
+        }
+        return usage
+    }
+
+    /// The count `name` of a details object (zero when absent, or when the value is no object).
+    private static func count(_ name: String, in parser: inout JSONParser) throws(MeterrError) -> Int {
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "{") else {
+            try parser.skipValue()
+            return 0
+        }
+        var count = 0
+        try parser.forEachMemberKey("usage") { (parser, key) throws(MeterrError) in
+            if key.matches(name) {
+                count = try parser.readValue(depth: 3).int ?? 0
+            } else {
+                try parser.skipValue()
+            }
+        }
+        return count
     }
 }
 
