@@ -47,25 +47,47 @@ struct TopLevelFields {
     var hasStreamOptions = false
     var user: String?
 
-    /// The members read (a set built once, not hashed anew on every call).
-    static let keys: Set<String> = [
-        "model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "stream_options", "user",
-    ]
-
+    /// The fields of a body that is one JSON object (whitespace around it allowed), read as its bytes
+    /// are walked: only the members read are built, a repeated member's last value counting as in a
+    /// parsed object; any other body reads as no object.
     static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> TopLevelFields {
-        var fields = TopLevelFields()
-        guard case .object(let members)? = JSONMemberScanner.topLevel(keys: keys, in: bytes, wholeBody: true)
-        else { return fields }
-        fields.isObject = true
-        fields.model = members["model"]?.string
-        fields.stream = members["stream"] == .bool(true)
-        fields.maxTokens =
-            members["max_completion_tokens"]?.int ?? members["max_tokens"]?.int ?? members["max_output_tokens"]?.int
-        if let options = members["stream_options"] {
-            fields.hasStreamOptions = !options.isNull
-            fields.includeUsage = options["include_usage"] == .bool(true)
+        var parser = JSONParser(bytes)
+        var (model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, streamOptions, user):
+            (JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?)
+        do {
+            try parser.forEachMemberKey("body") { (parser, key) throws(MeterrError) in
+                if key.matches("model") {
+                    model = try parser.readValue(depth: 1)
+                } else if key.matches("stream") {
+                    stream = try parser.readValue(depth: 1)
+                } else if key.matches("max_tokens") {
+                    maxTokens = try parser.readValue(depth: 1)
+                } else if key.matches("max_completion_tokens") {
+                    maxCompletionTokens = try parser.readValue(depth: 1)
+                } else if key.matches("max_output_tokens") {
+                    maxOutputTokens = try parser.readValue(depth: 1)
+                } else if key.matches("stream_options") {
+                    streamOptions = try parser.readValue(depth: 1)
+                } else if key.matches("user") {
+                    user = try parser.readValue(depth: 1)
+                } else {
+                    try parser.skipValue()
+                }
+            }
+        } catch {
+            return TopLevelFields()
         }
-        fields.user = members["user"]?.string
+        parser.skipWhitespace()
+        guard parser.atEnd else { return TopLevelFields() }
+        var fields = TopLevelFields(isObject: true)
+        fields.model = model?.string
+        fields.stream = stream == .bool(true)
+        fields.maxTokens = maxCompletionTokens?.int ?? maxTokens?.int ?? maxOutputTokens?.int
+        if let streamOptions {
+            fields.hasStreamOptions = !streamOptions.isNull
+            fields.includeUsage = streamOptions["include_usage"] == .bool(true)
+        }
+        fields.user = user?.string
         return fields
     }
 }
