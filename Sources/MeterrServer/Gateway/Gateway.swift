@@ -221,9 +221,9 @@ final class Gateway: Sendable {
         cors.decorate(&headers, origin: origin)
     }
 
-    /// `finish` for an answer in NIO's headers.
-    func finish(_ headers: inout HTTPHeaders, requestId: String, origin: String?) {
-        headers.setCommonHeaders(requestId: requestId, servesTLS: servesTLS)
+    /// `finish` for an answer the gateway writes itself.
+    func finish(_ headers: inout OutgoingHeaders, requestId: String, origin: String?) {
+        headers.addCommonHeaders(requestId: requestId, servesTLS: servesTLS)
         cors.decorate(&headers, origin: origin)
     }
 

@@ -317,9 +317,8 @@ extension Gateway {
             body = ByteBuffer(bytes: rewritten)
             injectedUsage = true
         }
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(request.headers.count + 3)
-        headers.add(name: "host", value: upstream.endpoint.hostHeader)
+        var headers = OutgoingHeaders(capacity: request.headers.count + 4)
+        headers.add("host", upstream.endpoint.hostHeader)
         let keyHeaders = call.ownsKey ? [] : Self.keyHeaders[call.profile.provider] ?? []
         for (name, value) in request.headers {
             if Self.hopByHop.contains(name) || name.hasPrefixIgnoringASCIICase("x-meterr-")
@@ -328,26 +327,26 @@ extension Gateway {
             {
                 continue
             }
-            headers.add(name: name, value: value)
+            headers.add(name, value)
         }
         if let key = upstream.providerKey {
             let credential = targetProfile.credentialHeader(key: key, compatible: routed.compatible)
-            headers.replaceOrAdd(name: credential.name, value: credential.value)
+            headers.set(credential.name, credential.value)
         }
         if let translation = routed.translation {
-            for (name, value) in translation.native.headers { headers.replaceOrAdd(name: name, value: value) }
-            headers.replaceOrAdd(name: "content-type", value: "application/json")
+            for (name, value) in translation.native.headers { headers.set(name, value) }
+            headers.set("content-type", "application/json")
         }
         // Usage is read from the bytes as they pass: they must not be compressed.
-        headers.add(name: "accept-encoding", value: "identity")
+        headers.add("accept-encoding", "identity")
         if body.readableBytes > 0 || request.method == .POST {
-            headers.add(name: "content-length", value: String(body.readableBytes))
+            headers.add("content-length", String(body.readableBytes))
         }
         let head = HTTPRequestHead(
             version: .http1_1, method: request.method,
             uri: upstream.endpoint.path(for: routed.path)
                 + (routed.translation == nil ? Self.query(call.inbound.query, profile: call.profile) : ""),
-            headers: headers)
+            headers: headers.http1)
         return (UpstreamRequest(endpoint: upstream.endpoint, head: head, body: body), wire, injectedUsage)
     }
 

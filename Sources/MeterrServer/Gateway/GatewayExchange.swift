@@ -47,7 +47,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     /// Answered before the request body was read whole.
     private var unreadBody = false
     /// A routed call's failed answer, sent if no other deployment can take the call.
-    private var heldReply: (status: Int, headers: HTTPHeaders, body: ByteBuffer)?
+    private var heldReply: (status: Int, headers: OutgoingHeaders, body: ByteBuffer)?
     /// What the response cache does with the answer (kept across a routed call's attempts).
     private var cacheUse = GatewayCache.Use.none
     /// A stream's bytes as the provider sent them, while the cache may keep them.
@@ -176,18 +176,18 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             chatStream = ChatStream(
                 reader: translation.translator.stream(translation.chat), chat: translation.chat,
                 created: translation.created, fallbackId: requestId)
-            headers.replaceOrAdd(name: "Content-Type", value: "text/event-stream")
+            headers.set("Content-Type", "text/event-stream")
         }
         headers.add(
-            name: "Server-Timing",
-            value: gateway.serverTiming(
+            "Server-Timing",
+            gateway.serverTiming(
                 provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted, upstreamEnded: now)
         )
         gateway.finish(&headers, requestId: requestId, origin: self.head.headers.value("origin"))
         guard !callerGone else { return }
         // Flushed with the stream's first bytes when the same read brought them (`upstreamReadComplete`).
         let answerHead = HTTPResponseHead(
-            version: .http1_1, status: HTTPResponseStatus(statusCode: Int(head.status.code)), headers: headers)
+            version: .http1_1, status: HTTPResponseStatus(statusCode: Int(head.status.code)), headers: headers.http1)
         context.write(NIOAny(HTTPServerResponsePart.head(answerHead)), promise: nil)
     }
 
@@ -258,10 +258,10 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
             Array(collected.readableBytesView)
         }
         var headers = responseHeaders(head, plan: plan)
-        if let cost = event?.cost { headers.add(name: MeterrHeader.cost, value: cost.decimalString) }
+        if let cost = event?.cost { headers.add(MeterrHeader.cost, cost.decimalString) }
         headers.add(
-            name: "Server-Timing",
-            value: gateway.serverTiming(
+            "Server-Timing",
+            gateway.serverTiming(
                 provider: plan.target, started: plan.call.started, upstreamStarted: upstreamStarted,
                 upstreamEnded: ContinuousClock.now))
         var answerStatus = status
@@ -271,7 +271,7 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
                 translation, status: status, body: collected, usage: reading.usage, requestId: requestId)
             answerStatus = translated.0
             answer = ByteBuffer(bytes: translated.1)
-            headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            headers.set("Content-Type", "application/json")
         }
         if let routing = plan.routing, let deployment = routing.current {
             let failure = Providers.profile(plan.wire).failure(
@@ -331,7 +331,9 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     private func replyOrFallBack(_ plan: Gateway.UpstreamPlan, failure: AttemptFailure, _ reply: GatewayReply) {
         if let routing = plan.routing, let deployment = routing.current {
             gateway.router.failed(deployment, failure: failure, retryAfter: nil, now: gateway.clock.now())
-            if fallBack(routing, failure: failure, held: (reply.status, reply.headers.http1, reply.body)) { return }
+            if fallBack(routing, failure: failure, held: (reply.status, OutgoingHeaders(reply.headers), reply.body)) {
+                return
+            }
         }
         self.reply(reply)
     }
@@ -340,7 +342,8 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
     /// no deployment is left; `false` when no attempt, time or deployment is left (nothing was streamed
     /// to the caller yet, so the call can still go elsewhere).
     private func fallBack(
-        _ routing: RouteAttempts, failure: AttemptFailure, held: (status: Int, headers: HTTPHeaders, body: ByteBuffer)
+        _ routing: RouteAttempts, failure: AttemptFailure,
+        held: (status: Int, headers: OutgoingHeaders, body: ByteBuffer)
     ) -> Bool {
         guard failure.fallsBack, !callerGone, routing.attempt < gateway.router.table.maxAttempts,
             routing.position < routing.decision.order.count
@@ -509,41 +512,36 @@ final class GatewayExchange: UpstreamResponseHandler, GatewayRequestReceiver {
 
     /// The provider's answer headers passed on (but for those meterr sets itself), after the call's
     /// rate-limit headers, with meterr's own about the call.
-    private func responseHeaders(_ head: HTTPResponseHead, plan: Gateway.UpstreamPlan) -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(plan.limitHeaders.count + head.headers.count + 12)
+    private func responseHeaders(_ head: HTTPResponseHead, plan: Gateway.UpstreamPlan) -> OutgoingHeaders {
+        var headers = OutgoingHeaders(capacity: plan.limitHeaders.count + head.headers.count + 12)
         headers.add(contentsOf: plan.limitHeaders)
-        for (name, value) in head.headers where !Gateway.answerOwnHeaders.contains(name) {
-            headers.add(name: name, value: value)
-        }
-        if let note = plan.call.routeNote {
-            headers.replaceOrAdd(name: Gateway.routeHeader.rawName, value: note.header)
-        }
+        for (name, value) in head.headers where !Gateway.answerOwnHeaders.contains(name) { headers.add(name, value) }
+        if let note = plan.call.routeNote { headers.set(Gateway.routeHeader.rawName, note.header) }
         switch cacheUse {
         case .none: break
-        case .bypass: headers.replaceOrAdd(name: MeterrHeader.cache, value: "bypass")
+        case .bypass: headers.set(MeterrHeader.cache, "bypass")
         case .use(let pending, _):
-            headers.replaceOrAdd(name: MeterrHeader.cache, value: "miss")
-            headers.replaceOrAdd(name: GatewayCache.keyHeader.rawName, value: pending.key.hex)
+            headers.set(MeterrHeader.cache, "miss")
+            headers.set(GatewayCache.keyHeader.rawName, pending.key.hex)
         }
         if let dropped = plan.translation?.native.dropped, !dropped.isEmpty {
-            headers.replaceOrAdd(name: MeterrHeader.droppedParameters, value: dropped.joined(separator: ","))
+            headers.set(MeterrHeader.droppedParameters, dropped.joined(separator: ","))
         }
         return headers
     }
 
     private func reply(_ reply: GatewayReply, close: Bool = false) {
-        send(status: reply.status, headers: reply.headers.http1, body: reply.body, close: close)
+        send(status: reply.status, headers: OutgoingHeaders(reply.headers), body: reply.body, close: close)
     }
 
-    private func send(status: Int, headers: HTTPHeaders, body: ByteBuffer, close: Bool = false) {
+    private func send(status: Int, headers: OutgoingHeaders, body: ByteBuffer, close: Bool = false) {
         guard !callerGone else {
             end()
             return
         }
         var headers = headers
         gateway.finish(&headers, requestId: requestId, origin: head.headers.value("origin"))
-        if close { headers.replaceOrAdd(name: "Connection", value: "close") }
+        if close { headers.set("Connection", "close") }
         GatewayReply.write(status: status, headers: headers, body: body, to: context)
         end(close: close)
     }

@@ -15,30 +15,44 @@ extension HTTPHeaders {
         }
         return found
     }
+}
 
-    /// Appends fields made as `HTTPFields` (meterr's own answers and headers).
+/// Headers meterr writes (an answer to its caller, a request to a provider), gathered as name-value
+/// pairs and made into NIO's headers once, when the head goes out. `HTTPHeaders.add` checks each name
+/// it is given byte by byte; these names are meterr's own, or come from a head NIO parsed.
+struct OutgoingHeaders: Sendable {
+    private(set) var fields: [(String, String)] = []
+
+    init(capacity: Int = 0) {
+        fields.reserveCapacity(capacity)
+    }
+
+    /// Fields made as `HTTPFields` (meterr's own answers and headers).
+    init(_ fields: HTTPFields) {
+        self.fields = fields.map { ($0.name.rawName, $0.value) }
+    }
+
+    mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
     mutating func add(contentsOf fields: HTTPFields) {
-        for field in fields { add(name: field.name.rawName, value: field.value) }
+        for field in fields { add(field.name.rawName, field.value) }
+    }
+
+    /// Sets a field over any field of the same name (compared without regard to case).
+    mutating func set(_ name: String, _ value: String) {
+        fields.removeAll { $0.0.equalsIgnoringASCIICase(name) }
+        fields.append((name, value))
     }
 
     /// What every gateway answer carries (`HTTPFields.setCommonHeaders`), added to headers that have
     /// none of them: meterr's own answers, and a provider's without its `Gateway.answerOwnHeaders`.
-    mutating func setCommonHeaders(requestId: String, servesTLS: Bool) {
-        add(name: MeterrHeader.requestId, value: requestId)
-        for field in HTTPFields.securityHeaders(servesTLS: servesTLS) {
-            add(name: field.name.rawName, value: field.value)
-        }
+    mutating func addCommonHeaders(requestId: String, servesTLS: Bool) {
+        add(MeterrHeader.requestId, requestId)
+        for field in HTTPFields.securityHeaders(servesTLS: servesTLS) { add(field.name.rawName, field.value) }
     }
-}
 
-extension HTTPFields {
-    /// The same fields as NIO's HTTP/1 headers.
-    var http1: HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(count)
-        headers.add(contentsOf: self)
-        return headers
-    }
+    /// The fields as NIO's headers.
+    var http1: HTTPHeaders { HTTPHeaders(fields) }
 }
 
 /// A few header names, matched without regard to case, and without lower-casing (copying) the name

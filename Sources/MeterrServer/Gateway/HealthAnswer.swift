@@ -28,9 +28,9 @@ final class HealthAnswer: GatewayRequestReceiver {
     func received(body part: ByteBuffer) {}
 
     func requestEnded() {
-        var headers: HTTPHeaders = [
-            "Content-Type": "application/json; charset=utf-8", "Date": gateway.clock.now().httpDate,
-        ]
+        var headers = OutgoingHeaders(capacity: 10)
+        headers.add("Content-Type", "application/json; charset=utf-8")
+        headers.add("Date", gateway.clock.now().httpDate)
         gateway.finish(&headers, requestId: Identifier.ordered("req"), origin: head.headers.value("origin"))
         GatewayReply.write(status: 200, headers: headers, body: Self.body, to: context)
         end(close: !head.isKeepAlive)

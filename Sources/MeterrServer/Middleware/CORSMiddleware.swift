@@ -2,7 +2,6 @@ import HTTPTypes
 import Hummingbird
 import MeterrCore
 import MeterrProviders
-import NIOHTTP1
 
 /// Which browser origins may call meterr (`cors_origins`): one rule for the gateway, `/api` and the
 /// dashboard alike. None by default.
@@ -38,12 +37,12 @@ struct CORSPolicy: Sendable {
         headers[Self.vary] = "Origin"
     }
 
-    /// `decorate` for an answer in NIO's headers (the gateway's).
-    func decorate(_ headers: inout HTTPHeaders, origin: String?) {
+    /// `decorate` for an answer the gateway writes.
+    func decorate(_ headers: inout OutgoingHeaders, origin: String?) {
         guard let origin = allowed(origin) else { return }
-        headers.replaceOrAdd(name: Self.allowOrigin.rawName, value: origin)
-        headers.replaceOrAdd(name: Self.exposeHeaders.rawName, value: Self.exposed)
-        headers.replaceOrAdd(name: Self.vary.rawName, value: "Origin")
+        headers.set(Self.allowOrigin.rawName, origin)
+        headers.set(Self.exposeHeaders.rawName, Self.exposed)
+        headers.set(Self.vary.rawName, "Origin")
     }
 
     /// The answer to an allowed origin's preflight: the methods and the headers the providers' SDKs send.
