@@ -116,7 +116,8 @@ let package = Package(
             name: "MeterrUpstreamTests",
             dependencies: [
                 "MeterrUpstream", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         // The gateway's place in the HTTP/1.1 pipeline: takes its calls off Hummingbird's, answers in order.
         .target(

@@ -7,7 +7,7 @@ import NIOHTTP1
 ///
 /// It lives on its event loop: not `Sendable`, its callbacks are the loop's isolated futures and
 /// timers (`assumeIsolated()`), which trap if they ever run anywhere else.
-package final class UpstreamCall {
+package final class UpstreamCall: DeadlineWatched {
     private enum State {
         case connecting
         case awaitingHead

@@ -16,7 +16,7 @@ final class UpstreamPool: Sendable {
     let loop: any EventLoop
     let idleTimeout: TimeAmount
     private let state: NIOLoopBoundBox<State>
-    private let boundDeadlines: NIOLoopBound<UpstreamDeadlines>
+    private let boundDeadlines: NIOLoopBound<UpstreamDeadlines<UpstreamCall>>
 
     init(loop: any EventLoop, idleTimeout: TimeAmount) {
         self.loop = loop
@@ -26,7 +26,7 @@ final class UpstreamPool: Sendable {
     }
 
     /// The time-outs of this loop's calls in flight.
-    var deadlines: UpstreamDeadlines { boundDeadlines.value }
+    var deadlines: UpstreamDeadlines<UpstreamCall> { boundDeadlines.value }
 
     /// The most recently used open connection to `endpoint`, if any. A connection whose provider has
     /// already hung up (its close not yet seen by the event loop) is closed instead of reused.
