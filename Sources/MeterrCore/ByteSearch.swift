@@ -61,7 +61,15 @@ extension String {
     /// Whether two header names are equal, ASCII letters compared without case.
     public func equalsIgnoringASCIICase(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
-        return zip(utf8, other.utf8).allSatisfy { Self.lower($0) == Self.lower($1) }
+        var (mine, theirs) = (self, other)
+        return mine.withUTF8 { mine in
+            theirs.withUTF8 { theirs in
+                for index in mine.indices where mine[index] != theirs[index] {
+                    guard Self.lower(mine[index]) == Self.lower(theirs[index]) else { return false }
+                }
+                return true
+            }
+        }
     }
 
     /// Whether the text starts with `prefix`, ASCII letters compared without case.

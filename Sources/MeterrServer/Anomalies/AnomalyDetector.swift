@@ -20,15 +20,26 @@ package final class AnomalyDetector: Sendable {
         var retryAt: Timestamp?
     }
 
+    /// One organisation's learnt baselines. A class: a call's updates reach them with one lookup of
+    /// the organisation, and change its tables in place. Touched only under the detector's lock.
+    final class Organisation: @unchecked Sendable {
+        /// By entity (`org`, `team:…`, `user:…`, `key:…`).
+        var activity: [String: EntityActivity]
+        /// By key id: the models (`provider/model`) each key has called.
+        var keyModels: [String: Set<String>]
+
+        init(activity: [String: EntityActivity], keyModels: [String: Set<String>]) {
+            self.activity = activity
+            self.keyModels = keyModels
+        }
+    }
+
     struct State {
-        var loadedOrgs: Set<String> = []
-        /// By organisation, then entity (`org`, `team:…`, `user:…`, `key:…`).
-        var activity: [String: [String: EntityActivity]] = [:]
+        /// The organisations whose baselines are learnt.
+        var organisations: [String: Organisation] = [:]
         var blocks: [String: [AnomalyBlock]] = [:]
         /// By organisation: the latest hour in which one of its entities was rate-limited.
         var rateLimitedHour: [String: Int64] = [:]
-        /// By organisation, then key id: the models (`provider/model`) each key has called.
-        var keyModels: [String: [String: Set<String>]] = [:]
     }
 
     /// How far back baselines are learnt from the rollups when an organisation is first seen.
@@ -57,7 +68,7 @@ package final class AnomalyDetector: Sendable {
 
     /// Learns an organisation's baselines from its hourly rollups, once.
     package func prepare(org: String) async throws {
-        if state.withLock({ $0.loadedOrgs.contains(org) }) { return }
+        if state.withLock({ $0.organisations[org] != nil }) { return }
         let alpha = try await policies.policy(org: org).anomalies.alpha
         let currentHour = clock.now().hourStart.milliseconds
         let totals = try await store.hourlyTotals(
@@ -74,10 +85,8 @@ package final class AnomalyDetector: Sendable {
         }
         for entity in built.keys { built[entity]!.advance(to: currentHour, alpha: alpha) }
         state.withLock { state in
-            guard !state.loadedOrgs.contains(org) else { return }
-            state.loadedOrgs.insert(org)
-            state.activity[org] = built
-            state.keyModels[org] = models
+            guard state.organisations[org] == nil else { return }
+            state.organisations[org] = Organisation(activity: built, keyModels: models)
         }
     }
 
@@ -100,7 +109,9 @@ package final class AnomalyDetector: Sendable {
                     retryAt: block.until)
             }
             for entity in entities {
-                if let activity = state.activity[org]?[entity], activity.rateLimited, activity.hour == hour {
+                if let activity = state.organisations[org]?.activity[entity], activity.rateLimited,
+                    activity.hour == hour
+                {
                     let retry = Timestamp(milliseconds: hour + 3_600_000)
                     return Refusal(
                         message: "\(entity) is rate-limited by anomaly detection until \(retry.rfc3339): its request "
@@ -121,10 +132,10 @@ package final class AnomalyDetector: Sendable {
         // would fold the hours between into the baselines before they happened.
         let hour = min(event.ts.hourStart.milliseconds, now.hourStart.milliseconds)
         let findings = state.withLock { state -> [Finding] in
-            guard state.loadedOrgs.contains(event.org) else { return [] }
+            guard let organisation = state.organisations[event.org] else { return [] }
             var findings: [Finding] = []
             for entity in AnomalyEntity.of(team: event.team, user: event.user, keyId: event.keyId) {
-                var activity = state.activity[event.org]?[entity] ?? EntityActivity(hour: hour)
+                var activity = organisation.activity[entity] ?? EntityActivity(hour: hour)
                 // Hours already folded into the baselines are not reopened.
                 guard hour >= activity.hour else { continue }
                 activity.advance(to: hour, alpha: settings.alpha)
@@ -133,19 +144,19 @@ package final class AnomalyDetector: Sendable {
                 activity.requests += 1
                 findings += evaluate(
                     &activity, entity: entity, org: event.org, settings: settings, now: now, in: &state)
-                state.activity[event.org, default: [:]][entity] = activity
+                organisation.activity[entity] = activity
             }
             if let keyId = event.keyId {
                 let model = event.provider.rawValue + "/" + event.model
-                let known = state.keyModels[event.org]?[keyId]
+                let known = organisation.keyModels[keyId]
                 if known?.contains(model) != true {
-                    state.keyModels[event.org, default: [:]][keyId, default: []].insert(model)
+                    organisation.keyModels[keyId, default: []].insert(model)
                     findings.append(.keyModel(org: event.org, keyId: keyId, model: model, at: event.ts))
                     // A key's first models are how it starts, not a change: only a key with a settled
                     // baseline (min_baseline_hours of use) is alerted on, and once an hour at most
                     // (further new models that hour are in the key's model list).
                     let settled =
-                        (state.activity[event.org]?[AnomalyEntity.key(keyId)]?.hoursObserved ?? 0)
+                        (organisation.activity[AnomalyEntity.key(keyId)]?.hoursObserved ?? 0)
                         >= settings.minBaselineHours
                     if known != nil && settled && settings.newModelAlerts {
                         findings.append(
@@ -258,16 +269,18 @@ package final class AnomalyDetector: Sendable {
         state.withLock { state in
             state.blocks[block.orgId]?.removeAll { $0.id == block.id }
             // What tripped it this hour does not trip it again.
-            if var activity = state.activity[block.orgId]?[block.entity] {
+            if let organisation = state.organisations[block.orgId], var activity = organisation.activity[block.entity] {
                 activity.costRung = max(activity.costRung, 4)
                 activity.tokenRung = max(activity.tokenRung, 4)
-                state.activity[block.orgId]?[block.entity] = activity
+                organisation.activity[block.entity] = activity
             }
         }
     }
 
     /// A snapshot of an organisation's baselines, for the API.
-    func activity(org: String) -> [String: EntityActivity] { state.withLock { $0.activity[org] ?? [:] } }
+    func activity(org: String) -> [String: EntityActivity] {
+        state.withLock { $0.organisations[org]?.activity ?? [:] }
+    }
 }
 
 /// Learns every organisation's baselines when meterr starts, so no first call waits for its
