@@ -176,6 +176,20 @@ package struct JSONParser {
         }
     }
 
+    /// Walks the members of an object like `forEachMemberKey`, handing `body` the place in `names` of
+    /// each member named there (`body` must read its value); the others are skipped unbuilt.
+    package mutating func forEachMember(
+        named names: [String], _ field: String, _ body: (inout JSONParser, Int) throws(MeterrError) -> Void
+    ) throws(MeterrError) {
+        try forEachMemberKey(field) { (parser, key) throws(MeterrError) in
+            if let place = names.firstIndex(where: key.matches) {
+                try body(&parser, place)
+            } else {
+                try parser.skipValue()
+            }
+        }
+    }
+
     /// Reads a member's key at the current position (an opening quote).
     private mutating func readKey(_ field: String) throws(MeterrError) -> Key {
         let quote = index

@@ -50,35 +50,26 @@ struct TopLevelFields {
     /// The fields of a body that is one JSON object (whitespace around it allowed), read as its bytes
     /// are walked: only the members read are built, a repeated member's last value counting as in a
     /// parsed object; any other body reads as no object.
+    /// The members read, in the order `read` takes their values.
+    static let members = [
+        "model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "stream_options", "user",
+    ]
+
     static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> TopLevelFields {
         var parser = JSONParser(bytes)
-        var (model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, streamOptions, user):
-            (JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?, JSONValue?)
+        var values = [JSONValue?](repeating: nil, count: members.count)
         do {
-            try parser.forEachMemberKey("body") { (parser, key) throws(MeterrError) in
-                if key.matches("model") {
-                    model = try parser.readValue(depth: 1)
-                } else if key.matches("stream") {
-                    stream = try parser.readValue(depth: 1)
-                } else if key.matches("max_tokens") {
-                    maxTokens = try parser.readValue(depth: 1)
-                } else if key.matches("max_completion_tokens") {
-                    maxCompletionTokens = try parser.readValue(depth: 1)
-                } else if key.matches("max_output_tokens") {
-                    maxOutputTokens = try parser.readValue(depth: 1)
-                } else if key.matches("stream_options") {
-                    streamOptions = try parser.readValue(depth: 1)
-                } else if key.matches("user") {
-                    user = try parser.readValue(depth: 1)
-                } else {
-                    try parser.skipValue()
-                }
+            try parser.forEachMember(named: members, "body") { (parser, place) throws(MeterrError) in
+                values[place] = try parser.readValue(depth: 1)
             }
         } catch {
             return TopLevelFields()
         }
         parser.skipWhitespace()
         guard parser.atEnd else { return TopLevelFields() }
+        let (model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, streamOptions, user) = (
+            values[0], values[1], values[2], values[3], values[4], values[5], values[6]
+        )
         var fields = TopLevelFields(isObject: true)
         fields.model = model?.string
         fields.stream = stream == .bool(true)

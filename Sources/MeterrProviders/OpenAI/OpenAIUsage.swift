@@ -26,23 +26,19 @@ enum OpenAIUsage {
     /// It reads what `chat`/`responses` read from the parsed body, a repeated member's last value
     /// included; a body that is not one JSON object has no reading.
     static func read(endpoint: ProviderEndpoint, body: [UInt8]) -> UsageReading {
-        let names = endpoint == .responses ? UsageNames.responses : UsageNames.chat
+        let counts = endpoint == .responses ? responsesCounts : chatCounts
         return body.withUnsafeBufferPointer { bytes in
             var parser = JSONParser(bytes)
             var (id, model, error): (JSONValue?, JSONValue?, JSONValue?)
             var usage: Usage?
             do {
-                try parser.forEachMemberKey("body") { (parser, key) throws(MeterrError) in
-                    if key.matches("usage") {
-                        usage = try readUsage(&parser, names)
-                    } else if key.matches("id") {
-                        id = try parser.readValue(depth: 1)
-                    } else if key.matches("model") {
-                        model = try parser.readValue(depth: 1)
-                    } else if key.matches("error") {
-                        error = try parser.readValue(depth: 1)
-                    } else {
-                        try parser.skipValue()
+                try parser.forEachMember(named: answerMembers, "body") {
+                    (parser, place) throws(MeterrError) in
+                    switch place {
+                    case 0: usage = try readUsage(&parser, counts)
+                    case 1: id = try parser.readValue(depth: 1)
+                    case 2: model = try parser.readValue(depth: 1)
+                    default: error = try parser.readValue(depth: 1)
                     }
                 }
             } catch {
@@ -56,56 +52,46 @@ enum OpenAIUsage {
         }
     }
 
-    /// The member names of a usage object: Chat Completions' or the Responses API's.
-    struct UsageNames {
-        var input, cached, inputDetails, output, reasoning, outputDetails: String
-
-        static let chat = UsageNames(
-            input: "prompt_tokens", cached: "cached_tokens", inputDetails: "prompt_tokens_details",
-            output: "completion_tokens", reasoning: "reasoning_tokens", outputDetails: "completion_tokens_details")
-        static let responses = UsageNames(
-            input: "input_tokens", cached: "cached_tokens", inputDetails: "input_tokens_details",
-            output: "output_tokens", reasoning: "reasoning_tokens", outputDetails: "output_tokens_details")
-    }
+    /// The members of an answer read, in the order `read` takes them.
+    static let answerMembers = ["usage", "id", "model", "error"]
+    /// The members of a usage object read: input and output tokens, then their details (whose
+    /// `cached_tokens` and `reasoning_tokens` are read), for Chat Completions and the Responses API.
+    static let chatCounts = [
+        "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
+    ]
+    static let responsesCounts = ["input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"]
+    static let cachedTokens = ["cached_tokens"]
+    static let reasoningTokens = ["reasoning_tokens"]
 
     /// The counts of a `usage` member (`nil` for `null`), as `chat`/`responses` read them.
-    private static func readUsage(_ parser: inout JSONParser, _ names: UsageNames) throws(MeterrError) -> Usage? {
+    private static func readUsage(_ parser: inout JSONParser, _ counts: [String]) throws(MeterrError) -> Usage? {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "{") else {
             // Not an object: no counts (zero), or none at all for null.
             return try parser.readValue(depth: 1).isNull ? nil : Usage()
         }
         var usage = Usage()
-        try parser.forEachMemberKey("usage") { (parser, key) throws(MeterrError) in
-            if key.matches(names.input) {
-                usage.inputTokens = try parser.readValue(depth: 2).int ?? 0
-            } else if key.matches(names.output) {
-                usage.outputTokens = try parser.readValue(depth: 2).int ?? 0
-            } else if key.matches(names.inputDetails) {
-                usage.cacheReadTokens = try count(names.cached, in: &parser)
-            } else if key.matches(names.outputDetails) {
-                usage.reasoningTokens = try count(names.reasoning, in: &parser)
-            } else {
-                try parser.skipValue()
+        try parser.forEachMember(named: counts, "usage") { (parser, place) throws(MeterrError) in
+            switch place {
+            case 0: usage.inputTokens = try parser.readValue(depth: 2).int ?? 0
+            case 1: usage.outputTokens = try parser.readValue(depth: 2).int ?? 0
+            case 2: usage.cacheReadTokens = try count(cachedTokens, in: &parser)
+            default: usage.reasoningTokens = try count(reasoningTokens, in: &parser)
             }
         }
         return usage
     }
 
-    /// The count `name` of a details object (zero when absent, or when the value is no object).
-    private static func count(_ name: String, in parser: inout JSONParser) throws(MeterrError) -> Int {
+    /// The count named (`[name]`) in a details object (zero when absent, or when the value is no object).
+    private static func count(_ name: [String], in parser: inout JSONParser) throws(MeterrError) -> Int {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "{") else {
             try parser.skipValue()
             return 0
         }
         var count = 0
-        try parser.forEachMemberKey("usage") { (parser, key) throws(MeterrError) in
-            if key.matches(name) {
-                count = try parser.readValue(depth: 3).int ?? 0
-            } else {
-                try parser.skipValue()
-            }
+        try parser.forEachMember(named: name, "usage") { (parser, _) throws(MeterrError) in
+            count = try parser.readValue(depth: 3).int ?? 0
         }
         return count
     }

@@ -137,7 +137,7 @@ extension Gateway {
             var gatewayCall = try await holdSpend(call, inspected, routed)
             if let telemetry {
                 gatewayCall.span = telemetry.start(
-                    call: gatewayCall, callerHeaders: HTTPFieldsCarrier(call.inbound.head.headers),
+                    call: gatewayCall, callerHeaders: CallerTraceHeaders(call.inbound.head.headers),
                     upstream: &request.head.headers)
             }
             return .forward(

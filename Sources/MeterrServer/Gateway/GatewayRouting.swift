@@ -200,7 +200,7 @@ extension Gateway {
                 if let telemetry {
                     call.span = telemetry.start(
                         call: call,
-                        callerHeaders: HTTPFieldsCarrier(routing.call.inbound.head.headers),
+                        callerHeaders: CallerTraceHeaders(routing.call.inbound.head.headers),
                         upstream: &request.head.headers)
                 }
                 router.started(deployment, now: now)

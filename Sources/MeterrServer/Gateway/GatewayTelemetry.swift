@@ -71,7 +71,7 @@ final class GatewayTelemetry: Sendable {
     /// Starts the call's span as a child of the caller's `traceparent` (if any), and puts the span's
     /// own trace context on the upstream request in place of the caller's.
     func start(
-        call: GatewayCall, callerHeaders: HTTPFieldsCarrier, upstream headers: inout HTTPHeaders
+        call: GatewayCall, callerHeaders: CallerTraceHeaders, upstream headers: inout HTTPHeaders
     ) -> any Span {
         var parent = InstrumentationContext.topLevel
         tracer.extract(callerHeaders, into: &parent, using: CallerHeaders())
@@ -145,7 +145,7 @@ struct EpochInstant: TracerInstant {
 }
 
 /// The caller's request headers, for reading `traceparent`.
-struct HTTPFieldsCarrier: Sendable {
+struct CallerTraceHeaders: Sendable {
     let traceparent: String?
     let tracestate: String?
 
@@ -156,7 +156,7 @@ struct HTTPFieldsCarrier: Sendable {
 }
 
 struct CallerHeaders: Extractor {
-    func extract(key: String, from carrier: HTTPFieldsCarrier) -> String? {
+    func extract(key: String, from carrier: CallerTraceHeaders) -> String? {
         switch key.lowercased() {
         case "traceparent": carrier.traceparent
         case "tracestate": carrier.tracestate
