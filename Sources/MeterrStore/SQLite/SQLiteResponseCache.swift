@@ -92,16 +92,19 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         }
         if let flush { write(touched: flush) }
         if let held { return held }
-        let found = try await pool.read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT shape, provider, format, model, content_type, body, input_tokens, cache_read_tokens,
-                            cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, response_id,
-                            stored_at, expires_at, user
-                        FROM answers WHERE org = ? AND key = ? AND expires_at > ?
-                        """), arguments: [org, key, now.milliseconds]
-            ).compactMap(Self.answer)
+        let pool = pool
+        let found = try await SQLiteReadThreads.shared.run {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT shape, provider, format, model, content_type, body, input_tokens, cache_read_tokens,
+                                cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, response_id,
+                                stored_at, expires_at, user
+                            FROM answers WHERE org = ? AND key = ? AND expires_at > ?
+                            """), arguments: [org, key, now.milliseconds]
+                ).compactMap(Self.answer)
+            }
         }
         if !found.isEmpty {
             let flush = hot.withLock { hot -> [AnswerKey: Int64]? in

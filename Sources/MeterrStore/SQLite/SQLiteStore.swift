@@ -84,9 +84,11 @@ public final class SQLiteStore: Sendable {
         (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
+    /// Runs `body` in a read transaction on one of meterr's read threads (`SQLiteReadThreads`).
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        let pool = pool
         do {
-            return try await pool.read(body)
+            return try await SQLiteReadThreads.shared.run { try pool.read(body) }
         } catch let error as MeterrError {
             throw error
         } catch {

@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import MeterrCore
+import Testing
+
+@testable import MeterrStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The threads SQLite reads run on: off the caller's thread, below the event loops, side by side.
+@Suite("SQLite read threads")
+struct SQLiteReadThreadsTests {
+    struct Refused: Error, Equatable {}
+
+    @Test("A store's read runs on a read thread at nice 2 and answers what it read")
+    func storeRead() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reads-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory.path)
+        let (name, nice, answer) = try await store.read { db in
+            #if canImport(Glibc)
+                let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            #else
+                let nice: Int32 = 2
+            #endif
+            return (Thread.current.name ?? "", nice, try Int.fetchOne(db, sql: "SELECT 40 + 2"))
+        }
+        #expect(name.hasPrefix("sqlite-read-"))
+        #expect(nice == 2)
+        #expect(answer == 42)
+    }
+
+    @Test("Reads run side by side, and a read's error reaches its caller")
+    func sideBySide() async throws {
+        let threads = SQLiteReadThreads(count: 2)
+        // Each read waits for the other to start: with one thread at a time, neither would.
+        let first = DispatchSemaphore(value: 0)
+        let second = DispatchSemaphore(value: 0)
+        async let a = threads.run {
+            first.signal()
+            return second.wait(timeout: .now() + 30) == .success
+        }
+        async let b = threads.run {
+            second.signal()
+            return first.wait(timeout: .now() + 30) == .success
+        }
+        #expect(try await a)
+        #expect(try await b)
+        await #expect(throws: Refused()) { try await threads.run { () throws -> Int in throw Refused() } }
+    }
+}
