@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import MeterrCore
 import Synchronization
@@ -195,6 +196,8 @@ struct LedgerTests {
                 EventFilter(tags: ["env": "prod"]),
                 EventFilter(
                     from: Timestamp(rfc3339: "2026-10-01T00:00:00Z"), to: Timestamp(rfc3339: "2026-11-01T00:00:00Z")),
+                EventFilter(user: "ana", project: "p1"), EventFilter(keyId: "key_2", model: "gpt-4o"),
+                EventFilter(team: "search", provider: .openai, model: "m/x", tags: ["env": "prod"]),
             ] {
                 var seen: [UsageEvent] = []
                 var cursor: EventCursor?
@@ -205,13 +208,42 @@ struct LedgerTests {
                 } while cursor != nil
                 let expected = events.filter { event in
                     event.org == "org_a" && (filter.team == nil || event.team == filter.team)
+                        && (filter.user == nil || event.user == filter.user)
+                        && (filter.project == nil || event.project == filter.project)
+                        && (filter.keyId == nil || event.keyId == filter.keyId)
+                        && (filter.model == nil || event.model == filter.model)
                         && (filter.provider == nil || event.provider == filter.provider)
                         && filter.tags.allSatisfy { event.tags[$0.key] == $0.value }
                         && (filter.from.map { event.ts >= $0 } ?? true) && (filter.to.map { event.ts < $0 } ?? true)
                 }
+                #expect(!expected.isEmpty, "\(filter) selects some events")
                 #expect(Set(seen.map(\.id)) == Set(expected.map(\.id)))
                 #expect(seen.count == expected.count)
                 #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.ts >= $1.ts })
+            }
+        }
+    }
+
+    @Test("An event page reads through the (org, ts, seq) index in its order, whatever its filters")
+    func eventPagePlan() async throws {
+        try await withStore { store in
+            for (filter, cursor) in [
+                (EventFilter(), nil),
+                (
+                    EventFilter(
+                        from: Timestamp(milliseconds: 1), to: Timestamp(milliseconds: 2), team: "t", user: "u",
+                        project: "p", keyId: "k", provider: .openai, model: "gpt-4o", tags: ["a": "1", "b": "2"]),
+                    EventCursor(ts: 2, sequence: 9)
+                ),
+            ] as [(EventFilter, EventCursor?)] {
+                let (sql, arguments) = SQLiteStore.eventPage(org: "o", filter: filter, limit: 20, cursor: cursor)
+                let plan = try await store.read { db in
+                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                        $0["detail"] as String
+                    }
+                }
+                #expect(plan.contains { $0.contains("USING INDEX usage_events_org_ts") }, "\(plan)")
+                #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
             }
         }
     }

@@ -8,7 +8,7 @@ import Foundation
 /// dispatch queue, and libdispatch wakes a worker or two before the read begins, then the caller's
 /// executor is woken again; here a read is one job on one of a few threads of meterr's own, which runs
 /// GRDB's synchronous read (on that thread: the reader's queue is idle) and resumes the caller. One
-/// wake-up each way: an `/api` read at one connection made 8.9 context switches, and makes 5.6.
+/// wake-up each way: an `/api` read at one connection made 8.9 context switches, and makes 6.4.
 ///
 /// The threads run at nice 2, as GRDB's queues do at QoS `.utility`: a read waits a little rather than
 /// an event loop. They start on first use and last as long as the process, like NIO's shared threads.

@@ -248,51 +248,55 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
     }
 
     public func events(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) async throws -> EventPage {
-        var sql = "SELECT seq, \(Self.eventColumns) FROM usage_events WHERE org = ?"
-        var arguments: [(any DatabaseValueConvertible)?] = [org]
-        if let from = filter.from {
-            sql += " AND ts >= ?"
-            arguments.append(from.milliseconds)
-        }
-        if let to = filter.to {
-            sql += " AND ts < ?"
-            arguments.append(to.milliseconds)
-        }
-        let columns: [(String, String?)] = [
-            ("team", filter.team), ("user", filter.user), ("project", filter.project), ("key_id", filter.keyId),
-            ("provider", filter.provider?.rawValue),
-        ]
-        for case (let column, let value?) in columns {
-            sql += " AND \(column) = ?"
-            arguments.append(value)
-        }
-        if let model = filter.model {
-            let (condition, values) = Self.modelCondition(model)
-            sql += " AND " + condition
-            arguments.append(contentsOf: values)
-        }
-        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
-            sql += " AND json_extract(tags, ?) = ?"
-            arguments.append(JSONText.path(forKey: key))
-            arguments.append(value)
-        }
-        if let cursor {
-            sql += " AND (ts, seq) < (?, ?)"
-            arguments.append(cursor.ts)
-            arguments.append(cursor.sequence)
-        }
-        sql += " ORDER BY ts DESC, seq DESC LIMIT ?"
-        arguments.append(limit + 1)
-        let statementArguments = StatementArguments(arguments)
-        let query = sql
+        let (sql, arguments) = Self.eventPage(org: org, filter: filter, limit: limit, cursor: cursor)
+        // Without tags the page's statement is always the same one: compiled once per connection.
+        let cached = filter.tags.isEmpty
         let rows = try await read { db in
-            try Row.fetchAll(db, sql: query, arguments: statementArguments).map { row in
+            let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+            return try Row.fetchAll(statement, arguments: arguments).map { row in
                 (row[0] as Int64, try Self.event(from: row, offset: 1))
             }
         }
         let page = rows.prefix(limit)
         let next = rows.count > limit ? page.last.map { EventCursor(ts: $0.1.ts.milliseconds, sequence: $0.0) } : nil
         return EventPage(events: page.map { $0.1 }, nextCursor: next)
+    }
+
+    /// A page of events, newest first, and its arguments. Every filter but tags is an argument (one not
+    /// given matches every event), so that without tags the statement's text is the same for every
+    /// page and SQLite compiles it once per connection; either way it reads through the
+    /// `(org, ts, seq)` index, as a statement built from the filters given did.
+    static func eventPage(org: String, filter: EventFilter, limit: Int, cursor: EventCursor?) -> (
+        String, StatementArguments
+    ) {
+        var sql = """
+            SELECT seq, \(eventColumns) FROM usage_events
+            WHERE org = :org AND ts >= :from AND ts < :to AND (ts, seq) < (:before, :beforeSeq)
+                AND (:team IS NULL OR team = :team) AND (:user IS NULL OR user = :user)
+                AND (:project IS NULL OR project = :project) AND (:key IS NULL OR key_id = :key)
+                AND (:provider IS NULL OR provider = :provider)
+                AND (:model IS NULL OR model = :model
+            """
+        var arguments: [String: (any DatabaseValueConvertible)?] = [
+            "org": org, "from": filter.from?.milliseconds ?? Int64.min, "to": filter.to?.milliseconds ?? Int64.max,
+            "before": cursor?.ts ?? Int64.max, "beforeSeq": cursor?.sequence ?? Int64.max, "team": filter.team,
+            "user": filter.user, "project": filter.project, "key": filter.keyId, "provider": filter.provider?.rawValue,
+            "model": filter.model, "limit": limit + 1,
+        ]
+        for (index, pattern) in ModelFamily.snapshotPatterns.enumerated() {
+            sql += " OR model GLOB :snapshot\(index)"
+            // (`updateValue`: a nil pattern is an argument, where a subscript would drop the key.)
+            arguments.updateValue(
+                filter.model.map { ModelFamily.globEscaped($0) + "-" + pattern }, forKey: "snapshot\(index)")
+        }
+        sql += ")"
+        for (index, (key, value)) in filter.tags.sorted(by: { $0.key < $1.key }).enumerated() {
+            sql += " AND json_extract(tags, :tagPath\(index)) = :tagValue\(index)"
+            arguments["tagPath\(index)"] = JSONText.path(forKey: key)
+            arguments["tagValue\(index)"] = value
+        }
+        sql += " ORDER BY ts DESC, seq DESC LIMIT :limit"
+        return (sql, StatementArguments(arguments))
     }
 
     public func summary(
