@@ -14,22 +14,26 @@ import Testing
 struct SQLiteReadThreadsTests {
     struct Refused: Error, Equatable {}
 
-    @Test("A store's read runs on a read thread at nice 2 and answers what it read")
+    @Test("A job runs on a read thread at nice 2; a store's reads are such jobs")
     func storeRead() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reads-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(directory: directory.path)
-        let (name, nice, answer) = try await store.read { db in
+        let threads = SQLiteReadThreads(count: 1)
+        let (name, nice) = try await threads.run {
             #if canImport(Glibc)
                 let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
             #else
                 let nice: Int32 = 2
             #endif
-            return (Thread.current.name ?? "", nice, try Int.fetchOne(db, sql: "SELECT 40 + 2"))
+            return (Thread.current.name ?? "", nice)
         }
         #expect(name.hasPrefix("sqlite-read-"))
         #expect(nice == 2)
-        #expect(answer == 42)
+        #expect(threads.jobsTaken == 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reads-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory.path, readThreads: threads)
+        #expect(try await store.read { db in try Int.fetchOne(db, sql: "SELECT 40 + 2") } == 42)
+        #expect(try await store.budgets(org: "o").isEmpty)
+        #expect(threads.jobsTaken == 3)
     }
 
     @Test("Reads run side by side, and a read's error reaches its caller")

@@ -21,6 +21,8 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     private let condition = NSCondition()
     /// The jobs not yet taken, oldest first (few: reads are short and the threads take them at once).
     private var jobs: [@Sendable () -> Void] = []
+    /// How many jobs the threads have taken.
+    private var taken = 0
 
     init(count: Int) {
         for index in 0..<count {
@@ -38,6 +40,13 @@ package final class SQLiteReadThreads: @unchecked Sendable {
         }
     }
 
+    /// How many jobs the threads have taken so far.
+    var jobsTaken: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return taken
+    }
+
     private func serve(name: String) {
         // (Named from the thread itself: on Linux a name given before it starts is not applied.)
         Thread.current.name = name
@@ -49,6 +58,7 @@ package final class SQLiteReadThreads: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty { condition.wait() }
             let job = jobs.removeFirst()
+            taken += 1
             condition.unlock()
             job()
         }

@@ -253,9 +253,7 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
         let cached = filter.tags.isEmpty
         let rows = try await read { db in
             let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-            return try Row.fetchAll(statement, arguments: arguments).map { row in
-                (row[0] as Int64, try Self.event(from: row, offset: 1))
-            }
+            return try Self.sequencedEvents(statement, arguments)
         }
         let page = rows.prefix(limit)
         let next = rows.count > limit ? page.last.map { EventCursor(ts: $0.1.ts.milliseconds, sequence: $0.0) } : nil
@@ -356,14 +354,23 @@ extension SQLiteStore: UsageLedger, CallHealthStore {
             let query = sql
             let statementArguments = StatementArguments(arguments)
             let page = try await read { db in
-                try Row.fetchAll(db, sql: query, arguments: statementArguments).map { row in
-                    (row[0] as Int64, try Self.event(from: row, offset: 1))
-                }
+                try Self.sequencedEvents(db.makeStatement(sql: query), statementArguments)
             }
             for (_, event) in page { try body(event) }
             guard let last = page.last, page.count == 5000 else { return }
             after = (last.1.ts.milliseconds, last.0)
         }
+    }
+
+    /// The events `statement` selects (`seq` first, then `eventColumns`), each with its sequence, read
+    /// from SQLite's row as each is stepped: no copy of a row's values before they are decoded.
+    static func sequencedEvents(_ statement: Statement, _ arguments: StatementArguments) throws -> [(
+        Int64, UsageEvent
+    )] {
+        try Array(
+            Row.fetchCursor(statement, arguments: arguments).map { row in
+                (row[0] as Int64, try event(from: row, offset: 1))
+            })
     }
 
     static func event(from row: Row, offset o: Int) throws -> UsageEvent {

@@ -21,12 +21,24 @@ public final class SQLiteStore: Sendable {
     public let path: String
     /// Where rows take their creation, expiry and delivery times from.
     public let clock: WallClock
+    /// The threads its reads run on.
+    let readThreads: SQLiteReadThreads
 
     /// Opens (and creates and migrates, unless `readOnly`) the database `meterr.sqlite` in `directory`.
-    public init(
+    public convenience init(
         directory: String, readOnly: Bool = false, durability: Durability = .normal, clock: WallClock = .system
     ) throws {
+        try self.init(
+            directory: directory, readOnly: readOnly, durability: durability, clock: clock, readThreads: .shared)
+    }
+
+    /// A store whose reads run on `readThreads`.
+    init(
+        directory: String, readOnly: Bool = false, durability: Durability = .normal, clock: WallClock = .system,
+        readThreads: SQLiteReadThreads
+    ) throws {
         self.clock = clock
+        self.readThreads = readThreads
         let path = (directory as NSString).appendingPathComponent("meterr.sqlite")
         if readOnly {
             guard FileManager.default.fileExists(atPath: path) else {
@@ -88,7 +100,7 @@ public final class SQLiteStore: Sendable {
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         let pool = pool
         do {
-            return try await SQLiteReadThreads.shared.run { try pool.read(body) }
+            return try await readThreads.run { try pool.read(body) }
         } catch let error as MeterrError {
             throw error
         } catch {
