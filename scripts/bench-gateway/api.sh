@@ -2,7 +2,7 @@
 # /api reads through meterr (release build, or each BINARY given, in one sitting): after a few
 # seconds of gateway calls against the nginx mock, p50, CPU and context switches per call of
 # /api/usage/summary, /api/keys, /api/alerts, a page of 20 events and /api/budgets at one connection,
-# and /api/budgets at 32. Usage: scripts/bench-gateway/api.sh [BINARY...]
+# /api/budgets at 32, and /api/budgets with five budgets at one. Usage: scripts/bench-gateway/api.sh [BINARY...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mock.sh"
@@ -26,6 +26,14 @@ for binary in "${binaries[@]}"; do
     measure "$path, 1 connection" "http://127.0.0.1:$meterr_port$path" 1 1 4s meterr "$work/get.lua"
   done
   measure "/api/budgets, 32 connections" "http://127.0.0.1:$meterr_port/api/budgets" 32 2 6s meterr "$work/get.lua"
+  # The budgets page as a company sees it: five budgets, each with its spend and unpriced calls.
+  for scope in '' ',"scope":"team","value":"ml"' ',"scope":"team","value":"search"' ',"scope":"project","value":"p1"' ',"scope":"user","value":"ana"'; do
+    curl -sf -o /dev/null -H "Authorization: Bearer $METERR_ADMIN_KEY" -H 'Content-Type: application/json' \
+      -d "{\"name\":\"b$RANDOM\",\"period\":\"month\",\"limit_usd\":\"100\"$scope}" \
+      "http://127.0.0.1:$meterr_port/api/budgets"
+  done
+  wrk -t1 -c1 -d1s -s "$work/get.lua" "http://127.0.0.1:$meterr_port/api/budgets" >/dev/null # warm-up
+  measure "/api/budgets (5 budgets), 1 connection" "http://127.0.0.1:$meterr_port/api/budgets" 1 1 4s meterr "$work/get.lua"
   kill $server; wait $server 2>/dev/null || true
   server=
 done

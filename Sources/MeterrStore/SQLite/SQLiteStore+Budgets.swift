@@ -94,20 +94,73 @@ extension SQLiteStore: BudgetStore {
         let (query, arguments) = Self.spendQuery(
             "SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_events", org: org, scope: scope, from: from, to: to)
         return try await read { db in
-            Money(nanos: try Int64.fetchOne(db, sql: query, arguments: arguments) ?? 0)
+            Money(nanos: try Int64.fetchOne(db.cachedStatement(sql: query), arguments: arguments) ?? 0)
         }
     }
 
+    /// The calls without a price in `[from, to)` that a scope covers, and their tokens. The whole hours
+    /// inside come from the rollups (whole days from the daily ones), committed with the events they
+    /// count; only the part-hours at either edge and tag scopes read the events. A budgets page read
+    /// each budget's whole period from the events, a scan that grew with the ledger.
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
-        let (query, arguments) = Self.spendQuery(
-            "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
-            scope: scope, from: from, to: to)
-        return try await read { db in
-            let row = try Row.fetchOne(db, sql: query + " AND cost_nanos IS NULL", arguments: arguments)
-            return (row?[0] ?? 0, row?[1] ?? 0)
+        let select = "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events"
+        let hoursFrom = Timestamp(milliseconds: from.hourStart.milliseconds + (from == from.hourStart ? 0 : 3_600_000))
+        let hoursTo = to.hourStart
+        guard let (dimension, value) = Self.rollup(of: scope), hoursFrom < hoursTo else {
+            let (query, arguments) = Self.spendQuery(select, org: org, scope: scope, from: from, to: to)
+            return try await read { db in try Self.unpriced(db, query, arguments) }
         }
+        let edges = [(from, hoursFrom), (hoursTo, to)].filter { $0.0 < $0.1 }.map {
+            Self.spendQuery(select, org: org, scope: scope, from: $0.0, to: $0.1)
+        }
+        let ranges = RollupSummary.ranges(from: hoursFrom, to: hoursTo, hourly: false)
+        return try await read { db in
+            var total = (requests: 0, tokens: 0)
+            for (grain, start, end) in ranges where start < end {
+                let row = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
+                            FROM usage_rollups
+                            WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
+                            """),
+                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                total.requests += row?[0] ?? 0
+                total.tokens += row?[1] ?? 0
+            }
+            for (query, arguments) in edges {
+                let edge = try Self.unpriced(db, query, arguments)
+                total.requests += edge.requests
+                total.tokens += edge.tokens
+            }
+            return total
+        }
+    }
+
+    /// The rollups' dimension and value that count a scope's calls; none for a tag, or for an empty
+    /// value (the rollups' value of calls without one).
+    static func rollup(of scope: BudgetScope) -> (RollupDimension, String)? {
+        let counted: (RollupDimension, String)? =
+            switch scope {
+            case .organisation: (.all, "")
+            case .team(let value): (.team, value)
+            case .user(let value): (.user, value)
+            case .project(let value): (.project, value)
+            case .key(let value): (.key, value)
+            case .tag: nil
+            }
+        guard let counted, counted.0 == .all || !counted.1.isEmpty else { return nil }
+        return counted
+    }
+
+    /// The unpriced calls and tokens of a `spendQuery` counting them.
+    private static func unpriced(_ db: Database, _ query: String, _ arguments: StatementArguments) throws -> (
+        requests: Int, tokens: Int
+    ) {
+        let row = try Row.fetchOne(db.cachedStatement(sql: query + " AND cost_nanos IS NULL"), arguments: arguments)
+        return (row?[0] ?? 0, row?[1] ?? 0)
     }
 
     public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
@@ -118,14 +171,15 @@ extension SQLiteStore: BudgetStore {
             to: to)
         return try await read { db in
             var hours: [Int64: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: query + " GROUP BY hour", arguments: arguments) {
+            for row in try Row.fetchAll(db.cachedStatement(sql: query + " GROUP BY hour"), arguments: arguments) {
                 hours[row[0]] = row[1] ?? 0
             }
             return hours
         }
     }
 
-    /// `select` over the events in `[from, to)` that a scope covers.
+    /// `select` over the events in `[from, to)` that a scope covers. Its text depends only on `select`
+    /// and the scope's kind, so its statements are compiled once per connection (`cachedStatement`).
     static func spendQuery(_ select: String, org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) -> (
         String, StatementArguments
     ) {
