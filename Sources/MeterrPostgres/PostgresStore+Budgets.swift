@@ -111,18 +111,39 @@ extension PostgresStore: BudgetStore {
         }
     }
 
+    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: counted as
+    /// `UnpricedCount` plans, from the rollups but for the part-hours at the edges and tag scopes.
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
-        let query = try Self.spendQuery(
-            "SELECT count(*), coalesce(sum(input_tokens + output_tokens), 0)::bigint FROM usage_events", org: org,
-            scope: scope, from: from, to: to, and: "cost_nanos IS NULL")
+        let count = UnpricedCount(scope: scope, from: from, to: to)
+        let edges = try count.edges.map {
+            try Self.spendQuery(
+                "SELECT count(*), coalesce(sum(input_tokens + output_tokens), 0)::bigint FROM usage_events", org: org,
+                scope: scope, from: $0.from, to: $0.to, and: "cost_nanos IS NULL")
+        }
         return try await tenant(org) { connection in
             var usage = (requests: 0, tokens: 0)
-            for try await (requests, tokens) in try await connection.query(query, logger: logger).decode(
-                (Int64, Int64).self)
-            {
-                usage = (Int(requests), Int(tokens))
+            var queries = edges
+            if let (dimension, value) = count.rollup {
+                for (grain, start, end) in count.ranges {
+                    queries.append(
+                        """
+                        SELECT coalesce(sum(unpriced_requests), 0)::bigint, coalesce(sum(unpriced_tokens), 0)::bigint
+                        FROM usage_rollups
+                        WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint
+                            AND dim = \(Int64(dimension.rawValue))::smallint AND bucket >= \(start) AND bucket < \(end)
+                            AND value = \(value)
+                        """)
+                }
+            }
+            for query in queries {
+                for try await (requests, tokens) in try await connection.query(query, logger: logger).decode(
+                    (Int64, Int64).self)
+                {
+                    usage.requests += Int(requests)
+                    usage.tokens += Int(tokens)
+                }
             }
             return usage
         }

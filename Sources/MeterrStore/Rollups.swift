@@ -219,3 +219,49 @@ package enum RollupSummary {
             groupBy: groupBy, groups: result, totals: total)
     }
 }
+
+/// How a budget's calls without a price in `[from, to)` are counted. A budgets page shows them for
+/// each budget's period; counted from the events, that was a scan of the period's events for every
+/// budget on every read, growing with the ledger. The whole hours inside the period come from the
+/// rollups (whole days from the daily ones), which are committed with the events they count; only the
+/// part-hours at either edge (a period in a time zone such as India's starts on a half hour) and tag
+/// scopes, which have no rollups, read the events.
+package struct UnpricedCount: Sendable {
+    /// The rollups' dimension and value that count the scope's calls; `nil` when the events are read
+    /// for the whole range.
+    package let rollup: (dimension: RollupDimension, value: String)?
+    /// The rollups' ranges to sum: grain, first bucket, end (exclusive).
+    package let ranges: [(grain: RollupGrain, from: Int64, to: Int64)]
+    /// The ranges read from the events.
+    package let edges: [(from: Timestamp, to: Timestamp)]
+
+    package init(scope: BudgetScope, from: Timestamp, to: Timestamp) {
+        let hoursFrom = Timestamp(milliseconds: from.hourStart.milliseconds + (from == from.hourStart ? 0 : 3_600_000))
+        let hoursTo = to.hourStart
+        guard let rollup = Self.rollup(of: scope), hoursFrom < hoursTo else {
+            (self.rollup, ranges, edges) = (nil, [], from < to ? [(from, to)] : [])
+            return
+        }
+        self.rollup = rollup
+        ranges = RollupSummary.ranges(from: hoursFrom, to: hoursTo, hourly: false).filter { $0.1 < $0.2 }.map {
+            (grain: $0.0, from: $0.1, to: $0.2)
+        }
+        edges = [(from, hoursFrom), (hoursTo, to)].filter { $0.0 < $0.1 }
+    }
+
+    /// The rollups' dimension and value that count a scope's calls; none for a tag, or for an empty
+    /// value (the rollups' value of calls without one).
+    static func rollup(of scope: BudgetScope) -> (dimension: RollupDimension, value: String)? {
+        let counted: (dimension: RollupDimension, value: String)? =
+            switch scope {
+            case .organisation: (.all, "")
+            case .team(let value): (.team, value)
+            case .user(let value): (.user, value)
+            case .project(let value): (.project, value)
+            case .key(let value): (.key, value)
+            case .tag: nil
+            }
+        guard let counted, counted.dimension == .all || !counted.value.isEmpty else { return nil }
+        return counted
+    }
+}

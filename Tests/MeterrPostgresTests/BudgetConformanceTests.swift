@@ -138,6 +138,70 @@ struct BudgetConformanceTests {
     }
 
     @Test(
+        "Unpriced usage over any range and scope is the events' own count, part-hours at the edges included",
+        arguments: StoreDatabase.available)
+    func unpricedCount(_ database: StoreDatabase) async throws {
+        try await database.withStore(as: Stores.self, clock: Self.clock) { store in
+            let ranges = [
+                ("2026-12-02T18:30:00.123Z", "2026-12-20T05:15:00Z"), ("2026-12-02T00:00:00Z", "2026-12-29T00:00:00Z"),
+                ("2026-12-10T10:05:00Z", "2026-12-10T10:55:00Z"), ("2026-12-10T10:30:00Z", "2026-12-10T11:30:00Z"),
+                ("2026-12-10T10:30:00Z", "2026-12-12T12:30:00.001Z"), ("2026-12-10T03:00:00Z", "2026-12-10T07:00:00Z"),
+            ].map { (Self.at($0.0), Self.at($0.1)) }
+            // Reproducible calls over December, and 40 in the hour either side of every bound, where
+            // the part-hours are counted from the events; about half without a price.
+            var state: UInt64 = 11
+            func random(_ below: UInt64) -> UInt64 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (state >> 33) % below
+            }
+            func pick<T>(_ options: [T]) -> T { options[Int(random(UInt64(options.count)))] }
+            var events: [UsageEvent] = []
+            func call(at ts: Timestamp) {
+                events.append(
+                    UsageEvent(
+                        id: "u\(events.count)", ts: ts, org: pick(["org_a", "org_b"]),
+                        team: pick(["ml", "search", nil]),
+                        user: pick(["ana", "bo", nil]), project: pick(["p1", "p2", nil]), keyId: pick(["k1", "k2"]),
+                        tags: pick([[:], ["env": "prod"]]), provider: .openai, model: "gpt-4o",
+                        usage: Usage(inputTokens: Int(random(5_000)), outputTokens: Int(random(500))),
+                        cost: random(2) == 0 ? nil : Money(nanos: Int64(random(1_000_000)))))
+            }
+            let december = Self.at("2026-12-01T01:00:00Z")
+            for _ in 0..<1_500 { call(at: december.adding(milliseconds: Int64(random(28 * 86_400_000)))) }
+            for bound in ranges.flatMap({ [$0.0, $0.1] }) {
+                for _ in 0..<40 { call(at: bound.adding(milliseconds: Int64(random(7_200_000)) - 3_600_000)) }
+            }
+            _ = try await store.append(events)
+            let scopes: [BudgetScope] = [
+                .organisation, .team("ml"), .team("nobody"), .user("ana"), .project("p2"), .key("k1"),
+                .tag("env", "prod"),
+            ]
+            for (from, to) in ranges {
+                for scope in scopes {
+                    let counted = events.filter { event in
+                        guard event.org == "org_a", event.cost == nil, event.ts >= from, event.ts < to else {
+                            return false
+                        }
+                        switch scope {
+                        case .organisation: return true
+                        case .team(let team): return event.team == team
+                        case .user(let user): return event.user == user
+                        case .project(let project): return event.project == project
+                        case .key(let key): return event.keyId == key
+                        case .tag(let key, let value): return event.tags[key] == value
+                        }
+                    }
+                    let usage = try await store.unpricedUsage(org: "org_a", scope: scope, from: from, to: to)
+                    #expect(usage.requests == counted.count, "\(scope) \(from) \(to)")
+                    #expect(
+                        usage.tokens == counted.reduce(0) { $0 + $1.usage.inputTokens + $1.usage.outputTokens },
+                        "\(scope) \(from) \(to)")
+                }
+            }
+        }
+    }
+
+    @Test(
         "Spend, unpriced usage and hourly spend count the events a scope covers, to the millisecond",
         arguments: StoreDatabase.available)
     func spend(_ database: StoreDatabase) async throws {

@@ -98,37 +98,32 @@ extension SQLiteStore: BudgetStore {
         }
     }
 
-    /// The calls without a price in `[from, to)` that a scope covers, and their tokens. The whole hours
-    /// inside come from the rollups (whole days from the daily ones), committed with the events they
-    /// count; only the part-hours at either edge and tag scopes read the events. A budgets page read
-    /// each budget's whole period from the events, a scan that grew with the ledger.
+    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: counted as
+    /// `UnpricedCount` plans, from the rollups but for the part-hours at the edges and tag scopes.
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
-        let select = "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events"
-        let hoursFrom = Timestamp(milliseconds: from.hourStart.milliseconds + (from == from.hourStart ? 0 : 3_600_000))
-        let hoursTo = to.hourStart
-        guard let (dimension, value) = Self.rollup(of: scope), hoursFrom < hoursTo else {
-            let (query, arguments) = Self.spendQuery(select, org: org, scope: scope, from: from, to: to)
-            return try await read { db in try Self.unpriced(db, query, arguments) }
+        let count = UnpricedCount(scope: scope, from: from, to: to)
+        let edges = count.edges.map {
+            Self.spendQuery(
+                "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
+                scope: scope, from: $0.from, to: $0.to)
         }
-        let edges = [(from, hoursFrom), (hoursTo, to)].filter { $0.0 < $0.1 }.map {
-            Self.spendQuery(select, org: org, scope: scope, from: $0.0, to: $0.1)
-        }
-        let ranges = RollupSummary.ranges(from: hoursFrom, to: hoursTo, hourly: false)
         return try await read { db in
             var total = (requests: 0, tokens: 0)
-            for (grain, start, end) in ranges where start < end {
-                let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
-                            FROM usage_rollups
-                            WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
-                            """),
-                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
-                total.requests += row?[0] ?? 0
-                total.tokens += row?[1] ?? 0
+            if let (dimension, value) = count.rollup {
+                for (grain, start, end) in count.ranges {
+                    let row = try Row.fetchOne(
+                        db.cachedStatement(
+                            sql: """
+                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
+                                FROM usage_rollups
+                                WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
+                                """),
+                        arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                    total.requests += row?[0] ?? 0
+                    total.tokens += row?[1] ?? 0
+                }
             }
             for (query, arguments) in edges {
                 let edge = try Self.unpriced(db, query, arguments)
@@ -137,22 +132,6 @@ extension SQLiteStore: BudgetStore {
             }
             return total
         }
-    }
-
-    /// The rollups' dimension and value that count a scope's calls; none for a tag, or for an empty
-    /// value (the rollups' value of calls without one).
-    static func rollup(of scope: BudgetScope) -> (RollupDimension, String)? {
-        let counted: (RollupDimension, String)? =
-            switch scope {
-            case .organisation: (.all, "")
-            case .team(let value): (.team, value)
-            case .user(let value): (.user, value)
-            case .project(let value): (.project, value)
-            case .key(let value): (.key, value)
-            case .tag: nil
-            }
-        guard let counted, counted.0 == .all || !counted.1.isEmpty else { return nil }
-        return counted
     }
 
     /// The unpriced calls and tokens of a `spendQuery` counting them.
