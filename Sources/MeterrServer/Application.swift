@@ -41,6 +41,8 @@ public struct MeterrApplication: Service, CustomStringConvertible {
     let gateway: Gateway
     let certificate: ServingCertificate?
     let clock: WallClock
+    /// The largest request body read for the router (the routes' own limit, and MCP's).
+    let maxBodyBytes: Int
     var host: String
     var port: Int
     /// Called once the server listens, with its listening channel.
@@ -61,6 +63,7 @@ public struct MeterrApplication: Service, CustomStringConvertible {
         gateway = parts.gateway
         self.certificate = certificate
         clock = settings.clock
+        maxBodyBytes = max(settings.maxBodyBytes, 1 << 20)
         host = settings.host
         port = settings.port
         let loopback = parts.loopback
@@ -87,38 +90,28 @@ public struct MeterrApplication: Service, CustomStringConvertible {
         let server = HTTPServer(
             host: host, port: port, group: .singleton,
             tls: try certificate.map { try NIOSSLContext(configuration: $0.configuration) },
-            handlers: { [GatewayChannelHandler(routing: gateway)] }, responder: hummingbirdResponder, logger: logger,
+            handlers: { [GatewayChannelHandler(routing: gateway)] }, maxBodyBytes: maxBodyBytes, respond: respond,
             onRunning: listening)
         try await ServiceGroup(configuration: .init(services: services + [server], logger: logger)).run()
     }
 
-    /// An answer could not be written because the request was malformed: the connection closes.
-    private struct ParseErrorWhileWriting: Error {}
-
-    /// Hummingbird's answer to a request the gateway does not serve: the router's, with `Date` (from
-    /// meterr's clock); an error the router did not turn into an answer is a bare 500.
-    private var hummingbirdResponder: HTTPChannelHandler.Responder {
+    /// The router's answer to a request the gateway does not serve, with `Date` (from meterr's clock);
+    /// an error the router did not turn into an answer is a bare 500.
+    private var respond: RouterChannelHandler.Respond {
         let responder = responder
         let logger = logger
         let clock = clock
-        return { (request, writer: consuming ResponseWriter, channel) in
+        return { request, channel in
             let context = MeterrRequestContext(source: .init(channel: channel, logger: logger))
             var response: Response
             do {
                 response = try await responder.respond(to: request, context: context)
-            } catch let error as HTTPParserError {
-                throw error
             } catch {
                 logger.debug("an error the router did not answer", metadata: ["error.type": "\(error)"])
                 response = Response(status: .internalServerError, body: .init())
             }
             response.headers[.date] = clock.now().httpDate
-            do {
-                try await writer.write(response: response.head, body: response.body)
-            } catch is HTTPParserError {
-                // Thrown on, it would be answered with a second response.
-                throw ParseErrorWhileWriting()
-            }
+            return response
         }
     }
 }

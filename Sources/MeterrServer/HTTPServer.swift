@@ -22,48 +22,46 @@ import ServiceLifecycle
 /// threads (NIO's asynchronous server bootstrap, which Hummingbird's server uses, sets each one up
 /// across two loops, with five wake-ups between them before the socket is read).
 ///
-/// Requests the gateway does not serve go on to Hummingbird's HTTP/1 handling, a task per connection in
-/// the server's task group, started when the connection's first such request (or a request that could
-/// not be parsed) arrives: a connection that only makes gateway calls never wakes Swift's thread pool.
-/// A graceful shutdown stops accepting, lets each connection finish the request in flight, and ends
-/// when every connection has closed.
+/// Requests the gateway does not serve go on to Hummingbird's router (`RouterChannelHandler`), on the
+/// same loop. A graceful shutdown stops accepting, lets each connection finish the request in flight,
+/// and ends when every connection has closed.
 final class HTTPServer: Service, Sendable, CustomStringConvertible {
     var description: String { "HTTPServer" }
-
-    typealias Connection = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     let host: String
     let port: Int
     let group: MultiThreadedEventLoopGroup
-    /// Hummingbird's handling of a connection, once it has a request for Hummingbird.
-    let http: HTTP1Channel
+    /// The router's answers to the requests the gateway does not serve.
+    let respond: RouterChannelHandler.Respond
+    /// The largest request body read for the router.
+    let maxBodyBytes: Int
     /// The handlers between NIO's HTTP/1 handlers and the conversion to Hummingbird's parts, made for
     /// each connection.
     let handlers: @Sendable () -> [any RemovableChannelHandler]
     let tls: NIOSSLContext?
-    let logger: Logger
     let onRunning: @Sendable (any Channel) async -> Void
 
-    /// A server whose connections' pipelines hold `handlers` between HTTP/1 and Hummingbird, which
-    /// answers what they pass on with `responder`.
+    /// A server whose connections' pipelines hold `handlers` between HTTP/1 and the router, which
+    /// answers what they pass on with `respond`.
     init(
         host: String, port: Int, group: MultiThreadedEventLoopGroup, tls: NIOSSLContext?,
-        handlers: @escaping @Sendable () -> [any RemovableChannelHandler],
-        responder: @escaping HTTPChannelHandler.Responder, logger: Logger,
+        handlers: @escaping @Sendable () -> [any RemovableChannelHandler], maxBodyBytes: Int,
+        respond: @escaping RouterChannelHandler.Respond,
         onRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         self.host = host
         self.port = port
         self.group = group
-        http = HTTP1Channel(responder: responder)
+        self.respond = respond
+        self.maxBodyBytes = maxBodyBytes
         self.handlers = handlers
         self.tls = tls
-        self.logger = logger
         self.onRunning = onRunning
     }
 
     func run() async throws {
-        let (connections, arrivals) = AsyncStream<Connection>.makeStream()
+        // Finished when a graceful shutdown has closed every connection.
+        let (closed, allClosed) = AsyncStream<Void>.makeStream()
         // One quiescing helper per listener (a helper follows one server channel and what it accepted).
         var listeners: [(channel: any Channel, quiescing: ServerQuiescingHelper)] = []
         do {
@@ -78,7 +76,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                     let socket = try Self.boundSocket(
                         listeners.first?.channel.localAddress ?? address, sharedPort: true)
                     let quiescing = ServerQuiescingHelper(group: loop)
-                    let channel = try await listener(on: loop, childGroup: loop, socket: socket, quiescing, arrivals)
+                    let channel = try await listener(on: loop, childGroup: loop, socket: socket, quiescing)
                     listeners.append((channel, quiescing))
                 }
             #else
@@ -87,7 +85,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                 let loop = group.next()
                 let quiescing = ServerQuiescingHelper(group: loop)
                 listeners.append(
-                    (try await listener(on: loop, childGroup: group, socket: socket, quiescing, arrivals), quiescing))
+                    (try await listener(on: loop, childGroup: group, socket: socket, quiescing), quiescing))
             #endif
         } catch {
             for listener in listeners { try? await listener.channel.close() }
@@ -96,11 +94,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
         let running = listeners
         await onRunning(running[0].channel)
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { tasks in
-                for await connection in connections {
-                    tasks.addTask { [http, logger] in await http.handle(value: connection, logger: logger) }
-                }
-            }
+            for await _ in closed {}
         } onGracefulShutdown: {
             let shutDowns = running.map { listener in
                 let shutDown = listener.channel.eventLoop.makePromise(of: Void.self)
@@ -108,7 +102,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                 return shutDown.futureResult
             }
             EventLoopFuture.andAllComplete(shutDowns, on: running[0].channel.eventLoop).whenComplete { _ in
-                arrivals.finish()
+                allClosed.finish()
             }
         }
         // Cancelled rather than shut down: stop listening all the same.
@@ -117,12 +111,11 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
 
     /// A listener on `loop` for `socket`, whose connections are served on `childGroup`.
     private func listener(
-        on loop: any EventLoop, childGroup: any EventLoopGroup, socket: CInt, _ quiescing: ServerQuiescingHelper,
-        _ arrivals: AsyncStream<Connection>.Continuation
+        on loop: any EventLoop, childGroup: any EventLoopGroup, socket: CInt, _ quiescing: ServerQuiescingHelper
     ) async throws -> any Channel {
         let tls = tls
-        let logger = logger
-        let http = http
+        let respond = respond
+        let maxBodyBytes = maxBodyBytes
         return try await ServerBootstrap(group: loop, childGroup: childGroup)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -136,7 +129,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                     // As Hummingbird's HTTP/1 channel sets it up, with its decoder's limits.
-                    let decoder = http.configuration.httpDecoder
+                    let decoder = HTTP1Channel.Configuration().httpDecoder
                     var limits = NIOHTTPDecoderLimitConfiguration()
                     limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
                     limits.maxHeaderListSize = decoder.maxHeaderListSize
@@ -148,15 +141,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                     // The gateway's calls are taken in NIO's HTTP/1 parts; the rest go on as HTTPTypes parts.
                     try pipeline.addHandlers(handlers())
                     try pipeline.addHandler(HTTP1ServerCodec(secure: false))
-                    try pipeline.addHandler(
-                        HummingbirdStart { channel in
-                            try channel.pipeline.syncOperations.addHandler(
-                                HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
-                            let connection = try Connection(
-                                wrappingChannelSynchronously: channel,
-                                configuration: .init(isOutboundHalfClosureEnabled: true))
-                            if case .terminated = arrivals.yield(connection) { channel.close(promise: nil) }
-                        })
+                    try pipeline.addHandler(RouterChannelHandler(maxBodyBytes: maxBodyBytes, respond: respond))
                 }
             }
             .withBoundSocket(socket).get()
@@ -182,51 +167,5 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
             throw IOError(errnoCode: code, reason: "bind")
         }
         return descriptor
-    }
-}
-
-/// Starts Hummingbird's handling of a connection (the rest of its pipeline and its task) when the first
-/// request for it passes, or an error (Hummingbird answers what could not be parsed). Until then, a
-/// graceful shutdown closes the connection (the gateway's handler passes the event on only once no
-/// call is in flight).
-final class HummingbirdStart: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-
-    private var start: ((any Channel) throws -> Void)?
-
-    init(start: @escaping (any Channel) throws -> Void) {
-        self.start = start
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard startOnce(context) else { return }
-        context.fireChannelRead(data)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard startOnce(context) else { return }
-        context.fireErrorCaught(error)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if start != nil, event is ChannelShouldQuiesceEvent {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    /// False when Hummingbird's handling could not be set up (the connection is closed).
-    private func startOnce(_ context: ChannelHandlerContext) -> Bool {
-        guard let start else { return true }
-        self.start = nil
-        do {
-            try start(context.channel)
-            return true
-        } catch {
-            context.close(promise: nil)
-            return false
-        }
     }
 }

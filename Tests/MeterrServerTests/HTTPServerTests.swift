@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdCore
+import HummingbirdTesting
 import Logging
 import MeterrCore
 import MeterrTestSupport
@@ -62,8 +63,8 @@ struct HTTPServerTests {
         try await withGateway { client, _ in
             let port = try #require(client.port)
             let second = HTTPServer(
-                host: "127.0.0.1", port: port, group: .singleton, tls: nil, handlers: { [] },
-                responder: { _, _, _ in }, logger: Logger(label: "second"), onRunning: { _ in })
+                host: "127.0.0.1", port: port, group: .singleton, tls: nil, handlers: { [] }, maxBodyBytes: 1 << 20,
+                respond: { _, _ in Response(status: .ok) }, onRunning: { _ in })
             await #expect {
                 try await second.run()
             } throws: { error in
@@ -118,5 +119,72 @@ struct HTTPServerTests {
             }
         }
         #expect(port != 0)
+    }
+
+    @Test(
+        "Requests for the router on one connection: answered in order, a body over the limit refused with 413 while the connection goes on, and Connection: close ends it"
+    )
+    func routerRequestsInOrder() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let auth = "Authorization: Bearer \(adminKey)\r\n"
+            let tooLarge = String(repeating: "x", count: (1 << 20) + 1)
+            // Four requests in one write (pipelined): the answers must come in this order.
+            let answer = try await RawSocket.exchange(
+                port: port,
+                "GET /readyz HTTP/1.1\r\nHost: meterr\r\n\r\n"
+                    + "POST /api/usage/events HTTP/1.1\r\nHost: meterr\r\n\(auth)Content-Type: application/json\r\n"
+                    + "Content-Length: \(tooLarge.utf8.count)\r\n\r\n\(tooLarge)"
+                    + "GET /api/budgets HTTP/1.1\r\nHost: meterr\r\n\(auth)\r\n"
+                    + "GET /readyz HTTP/1.1\r\nHost: meterr\r\nConnection: close\r\n\r\n"
+                    + "GET /readyz HTTP/1.1\r\nHost: meterr\r\n\r\n")
+            let answers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0 }
+            #expect(answers.map { String($0.prefix(3)) } == ["200", "413", "200", "200"])
+            #expect(answers.dropFirst().first?.contains(#""code":"payload_too_large""#) == true)
+            #expect(answers.dropFirst(2).first?.contains(#""budgets":"#) == true)
+            #expect(answers.last?.hasSuffix(#"{"status":"ready"}"#) == true)
+        }
+    }
+
+    @Test("A request that cannot be parsed is answered 400 after the answer before it, and the connection closes")
+    func routerParseError() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let answer = try await RawSocket.exchange(
+                port: port, "GET /readyz HTTP/1.1\r\nHost: meterr\r\n\r\nNOT HTTP AT ALL\r\n\r\n")
+            let answers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.lowercased() }
+            #expect(answers.map { String($0.prefix(3)) } == ["200", "400"])
+            #expect(answers.last?.contains("connection: close") == true)
+        }
+    }
+
+    @Test(
+        "A graceful shutdown ends a dashboard's event stream, which never ends by itself, and the server stops",
+        .timeLimit(.minutes(5)))
+    func shutdownEndsEventStream() async throws {
+        try await withGatewayApplication { app, _ in
+            let live = try await app.startLive()
+            let client = HummingbirdTesting.TestClient(
+                host: "127.0.0.1", port: live.port, configuration: .init(timeout: .seconds(20)))
+            client.connect()
+            let session = try await LiveClient(client: client, port: live.port).signIn(
+                email: "ana@example.com", role: "viewer")
+            try await client.shutdown()
+            let stream = try RawSocket(port: live.port)
+            defer { stream.close() }
+            try stream.send("GET /events HTTP/1.1\r\nHost: meterr\r\nCookie: \(session.cookie)\r\n\r\n")
+            let opening = try await stream.receive(atLeast: 1)
+            #expect(opening.hasPrefix("HTTP/1.1 200"))
+            #expect(opening.lowercased().contains("content-type: text/event-stream"))
+            let stopping = Task { try await live.stop() }
+            // The stream ends properly (its last chunk), then the connection closes (a stream still open
+            // after the socket's 10 s read time-out fails the test, and the server is cancelled).
+            let rest = try await stream.receive(atLeast: .max)
+            let ended = (opening + rest).hasSuffix("\r\n0\r\n\r\n")
+            #expect(ended)
+            if !ended { live.running.cancel() }
+            try await stopping.value
+            #expect(throws: (any Error).self) { try RawSocket(port: live.port) }
+        }
     }
 }

@@ -5,7 +5,6 @@ import MeterrCore
 import MeterrPricing
 import MeterrStore
 import NIOCore
-import ServiceLifecycle
 
 /// The dashboard at `/`: server-rendered pages for people signed in with `/auth/login`, read from
 /// the same stores as the API and scoped to the person's organisation and role.
@@ -167,12 +166,13 @@ struct DashboardRoutes: Sendable {
     // MARK: live updates
 
     /// `GET /events`: server-sent events of the organisation's new usage, one `usage` event per
-    /// ledger commit, a comment as heartbeat; ends when meterr stops.
+    /// ledger commit, a comment as heartbeat; ends when meterr stops (a graceful shutdown cancels the
+    /// task writing an event stream, `RouterChannelHandler`) or the caller leaves.
     @Sendable func events(_ request: Request, context: DashboardContext) async throws -> Response {
         let stream = broadcaster.subscribe(org: context.orgId, calendar: try await calendar(context))
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
-            for await message in stream.cancelOnGracefulShutdown() {
+            for await message in stream {
                 switch message {
                 case .heartbeat:
                     try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
