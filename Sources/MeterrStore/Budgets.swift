@@ -197,6 +197,19 @@ public struct ClosedPeriod: Sendable, Hashable {
     }
 }
 
+/// What a budget counts in one of its periods: its scope in `[from, to)`.
+public struct BudgetPeriodScope: Sendable, Hashable {
+    public var scope: BudgetScope
+    public var from: Timestamp
+    public var to: Timestamp
+
+    public init(scope: BudgetScope, from: Timestamp, to: Timestamp) {
+        self.scope = scope
+        self.from = from
+        self.to = to
+    }
+}
+
 /// Budgets and the spend they are measured against.
 public protocol BudgetStore: Sendable {
     func createBudget(_ budget: Budget, actor: String) async throws -> Budget
@@ -212,10 +225,26 @@ public protocol BudgetStore: Sendable {
     func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     )
+    /// `unpricedUsage` of several periods at once, in their order: one database read where the store
+    /// can (a page of budgets asks for each budget's current period).
+    func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(requests: Int, tokens: Int)]
     /// The same spend per hour (hour start → nano-dollars), for rolling windows.
     func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> [Int64: Int64]
     /// Keeps closed periods (each budget, start and end once).
     func recordClosedPeriods(_ periods: [ClosedPeriod]) async throws
     /// A budget's closed periods, newest first.
     func closedPeriods(budgetId: String, limit: Int) async throws -> [ClosedPeriod]
+}
+
+extension BudgetStore {
+    /// One read per period, for a store without a batch of its own.
+    public func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
+        requests: Int, tokens: Int
+    )] {
+        var counts: [(requests: Int, tokens: Int)] = []
+        for period in periods {
+            counts.append(try await unpricedUsage(org: org, scope: period.scope, from: period.from, to: period.to))
+        }
+        return counts
+    }
 }

@@ -176,6 +176,8 @@ struct BudgetConformanceTests {
                 .organisation, .team("ml"), .team("nobody"), .user("ana"), .project("p2"), .key("k1"),
                 .tag("env", "prod"),
             ]
+            var periods: [BudgetPeriodScope] = []
+            var expected: [(requests: Int, tokens: Int)] = []
             for (from, to) in ranges {
                 for scope in scopes {
                     let counted = events.filter { event in
@@ -192,12 +194,17 @@ struct BudgetConformanceTests {
                         }
                     }
                     let usage = try await store.unpricedUsage(org: "org_a", scope: scope, from: from, to: to)
+                    let tokens = counted.reduce(0) { $0 + $1.usage.inputTokens + $1.usage.outputTokens }
                     #expect(usage.requests == counted.count, "\(scope) \(from) \(to)")
-                    #expect(
-                        usage.tokens == counted.reduce(0) { $0 + $1.usage.inputTokens + $1.usage.outputTokens },
-                        "\(scope) \(from) \(to)")
+                    #expect(usage.tokens == tokens, "\(scope) \(from) \(to)")
+                    periods.append(BudgetPeriodScope(scope: scope, from: from, to: to))
+                    expected.append((counted.count, tokens))
                 }
             }
+            // All of them at once (as a page of budgets asks), each in its place.
+            let batch = try await store.unpricedUsage(org: "org_a", of: periods)
+            #expect(batch.map(\.requests) == expected.map(\.requests))
+            #expect(batch.map(\.tokens) == expected.map(\.tokens))
         }
     }
 

@@ -16,10 +16,9 @@ extension DashboardRoutes {
     {
         let now = clock.now()
         var rows = HTML.empty
-        for budget in try await budgets.budgets(org: context.orgId) {
-            let state = try await guardian.status(budget, now: now)
-            let unpricedUsage = try await budgets.unpricedUsage(
-                org: budget.orgId, scope: budget.scope, from: state.periodStart, to: state.periodEnd)
+        let all = try await budgets.budgets(org: context.orgId)
+        let statuses = try await guardian.statuses(all, unpricedFrom: budgets, now: now)
+        for (budget, (state, unpricedUsage)) in zip(all, statuses) {
             let uncounted: HTML =
                 unpricedUsage.requests == 0
                 ? "<span class=\"muted\">none</span>"

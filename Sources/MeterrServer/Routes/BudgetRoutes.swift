@@ -21,11 +21,7 @@ struct BudgetRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.require(.read)
-        let now = clock.now()
-        var budgets: [BudgetStatus] = []
-        for budget in try await store.budgets(org: context.principal.orgId) {
-            budgets.append(try await status(budget, now: now))
-        }
+        let budgets = try await statuses(try await store.budgets(org: context.principal.orgId), now: clock.now())
         return try jsonResponse(BudgetList(budgets: budgets))
     }
 
@@ -164,9 +160,20 @@ struct BudgetRoutes: Sendable {
 
     /// A budget with its current period: spend, holds, forecast, and the unpriced calls it cannot count.
     func status(_ budget: Budget, now: Timestamp) async throws -> BudgetStatus {
-        let state = try await guardian.status(budget, now: now)
-        let unpriced = try await store.unpricedUsage(
-            org: budget.orgId, scope: budget.scope, from: state.periodStart, to: state.periodEnd)
+        try await statuses([budget], now: now)[0]
+    }
+
+    /// Budgets of one organisation as they stand, their calls without a price counted in one read.
+    func statuses(_ budgets: [Budget], now: Timestamp) async throws -> [BudgetStatus] {
+        let statuses = try await guardian.statuses(budgets, unpricedFrom: store, now: now)
+        return zip(budgets, statuses).map { budget, status in
+            Self.status(of: budget, state: status.state, unpriced: status.unpriced, now: now)
+        }
+    }
+
+    private static func status(
+        of budget: Budget, state: BudgetGuard.PeriodState, unpriced: (requests: Int, tokens: Int), now: Timestamp
+    ) -> BudgetStatus {
         let forecast =
             budget.period.isRolling
             ? nil

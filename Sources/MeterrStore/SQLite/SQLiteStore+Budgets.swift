@@ -103,43 +103,47 @@ extension SQLiteStore: BudgetStore {
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
-        let count = UnpricedCount(scope: scope, from: from, to: to)
-        let edges = count.edges.map {
-            Self.spendQuery(
-                "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
-                scope: scope, from: $0.from, to: $0.to)
-        }
+        try await unpricedUsage(org: org, of: [BudgetPeriodScope(scope: scope, from: from, to: to)])[0]
+    }
+
+    /// Each period's unpriced calls and tokens, in one read.
+    public func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
+        requests: Int, tokens: Int
+    )] {
+        if periods.isEmpty { return [] }
         return try await read { db in
-            var total = (requests: 0, tokens: 0)
-            if let (dimension, value) = count.rollup {
-                for (grain, start, end) in count.ranges {
-                    let row = try Row.fetchOne(
-                        db.cachedStatement(
-                            sql: """
-                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
-                                FROM usage_rollups
-                                WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
-                                """),
-                        arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
-                    total.requests += row?[0] ?? 0
-                    total.tokens += row?[1] ?? 0
-                }
-            }
-            for (query, arguments) in edges {
-                let edge = try Self.unpriced(db, query, arguments)
-                total.requests += edge.requests
-                total.tokens += edge.tokens
-            }
-            return total
+            try periods.map { try Self.unpriced(db, org: org, $0) }
         }
     }
 
-    /// The unpriced calls and tokens of a `spendQuery` counting them.
-    private static func unpriced(_ db: Database, _ query: String, _ arguments: StatementArguments) throws -> (
+    private static func unpriced(_ db: Database, org: String, _ period: BudgetPeriodScope) throws -> (
         requests: Int, tokens: Int
     ) {
-        let row = try Row.fetchOne(db.cachedStatement(sql: query + " AND cost_nanos IS NULL"), arguments: arguments)
-        return (row?[0] ?? 0, row?[1] ?? 0)
+        let count = UnpricedCount(scope: period.scope, from: period.from, to: period.to)
+        var total = (requests: 0, tokens: 0)
+        if let (dimension, value) = count.rollup {
+            for (grain, start, end) in count.ranges {
+                let row = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
+                            FROM usage_rollups
+                            WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
+                            """),
+                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                total.requests += row?[0] ?? 0
+                total.tokens += row?[1] ?? 0
+            }
+        }
+        for edge in count.edges {
+            let (query, arguments) = spendQuery(
+                "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
+                scope: period.scope, from: edge.from, to: edge.to)
+            let row = try Row.fetchOne(db.cachedStatement(sql: query + " AND cost_nanos IS NULL"), arguments: arguments)
+            total.requests += row?[0] ?? 0
+            total.tokens += row?[1] ?? 0
+        }
+        return total
     }
 
     public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
