@@ -41,7 +41,7 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var closeAfterAnswer = false
 
     /// - Parameter maxBodyBytes: the largest request body read; a larger one reaches the route as a body
-    ///   whose reading fails with 413 (`HTTPError(.contentTooLarge)`), and the rest of it is dropped.
+    ///   whose reading fails as `collect(upTo:)` fails beyond its limit, and the rest of it is dropped.
     init(maxBodyBytes: Int, respond: @escaping Respond) {
         self.maxBodyBytes = maxBodyBytes
         self.respond = respond
@@ -74,7 +74,8 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         case .end:
             guard let request = head else { return }
             head = nil
-            let requestBody = bodyTooLarge ? RequestBody(asyncSequence: TooLargeBody()) : RequestBody(buffer: body)
+            let requestBody =
+                bodyTooLarge ? RequestBody(asyncSequence: TooLargeBody(limit: maxBodyBytes)) : RequestBody(buffer: body)
             body = ByteBuffer()
             answer(Request(head: request, body: requestBody), context: context)
         }
@@ -263,11 +264,16 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     }
 }
 
-/// The body of a request larger than the server reads: reading it fails as Hummingbird's own limit does.
+/// The body of a request larger than the server reads: reading it fails as `collect(upTo:)` does
+/// beyond its limit, which the routes answer with their 413 (`payload_too_large`, field `body`).
 private struct TooLargeBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
+    let limit: Int
+
     struct AsyncIterator: AsyncIteratorProtocol {
-        mutating func next() async throws -> ByteBuffer? { throw HTTPError(.contentTooLarge) }
+        let limit: Int
+        mutating func next() async throws -> ByteBuffer? { throw NIOTooManyBytesError(maxBytes: limit) }
     }
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(limit: limit) }
 }
