@@ -68,6 +68,14 @@ public struct StreamScanner: Sendable {
 
     /// Reads more bytes, calling `emit` for each event they complete.
     public mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (StreamEvent) -> Void) {
+        // Walked as one buffer: a byte at a time through the generic sequence (NIO's `ByteBufferView`,
+        // from another module) cost most of a stream's reading.
+        if bytes.withContiguousStorageIfAvailable({ feed(buffer: $0, emit) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { feed(buffer: $0, emit) }
+        }
+    }
+
+    private mutating func feed(buffer bytes: UnsafeBufferPointer<UInt8>, _ emit: (StreamEvent) -> Void) {
         if framing == .jsonArray {
             feedArray(bytes, emit)
             return
@@ -134,7 +142,7 @@ public struct StreamScanner: Sendable {
         hasData = false
     }
 
-    private mutating func feedArray(_ bytes: some Sequence<UInt8>, _ emit: (StreamEvent) -> Void) {
+    private mutating func feedArray(_ bytes: UnsafeBufferPointer<UInt8>, _ emit: (StreamEvent) -> Void) {
         for byte in bytes {
             if depth == 0 {
                 // Between elements: only the opening of the next object or array matters.

@@ -64,7 +64,7 @@ enum OpenAIUsage {
     static let reasoningTokens = ["reasoning_tokens"]
 
     /// The counts of a `usage` member (`nil` for `null`), as `chat`/`responses` read them.
-    private static func readUsage(_ parser: inout JSONParser, _ counts: [String]) throws(MeterrError) -> Usage? {
+    static func readUsage(_ parser: inout JSONParser, _ counts: [String]) throws(MeterrError) -> Usage? {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "{") else {
             // Not an object: no counts (zero), or none at all for null.
@@ -107,18 +107,91 @@ struct OpenAIChatTap: StreamUsageTap {
             reading.finished = true
             return
         }
-        guard let chunk = JSONValue(parsing: event.data) else { return }
-        reading.noteModel(chunk["model"])
-        if reading.responseId == nil, let id = chunk["id"]?.string, !id.isEmpty { reading.responseId = id }
-        if let usage = chunk["usage"], !usage.isNull { reading.usage = OpenAIUsage.chat(usage) }
-        if let error = chunk["error"], !error.isNull { reading.error = error["message"]?.string ?? "error" }
-        for choice in chunk["choices"]?.array ?? [] {
-            reading.appendText(choice[path: "delta", "content"]?.string ?? choice["text"]?.string)
-            if let finish = choice["finish_reason"]?.string, !finish.isEmpty, chunk["usage"] != nil,
-                chunk["usage"]?.isNull == false
-            {
-                // Mistral sends usage on the chunk with finish_reason and no [DONE] may follow on some paths.
-                reading.finished = true
+        guard let chunk = Chunk(event.data) else { return }
+        reading.noteModel(chunk.model)
+        if reading.responseId == nil, let id = chunk.id?.string, !id.isEmpty { reading.responseId = id }
+        if let usage = chunk.usage { reading.usage = usage }
+        if let error = chunk.error, !error.isNull { reading.error = error["message"]?.string ?? "error" }
+        for text in chunk.texts { reading.appendText(text) }
+        // Mistral sends usage on the chunk with finish_reason and no [DONE] may follow on some paths.
+        if chunk.finishes && chunk.usage != nil { reading.finished = true }
+    }
+
+    /// What a chunk says, read as its bytes are walked: the choices' text and finish reasons, `id`,
+    /// `model`, `error` and the counts of `usage`; the rest is skipped unbuilt. It reads what the parsed
+    /// chunk says (a repeated member's last value included); a chunk that is not JSON says nothing.
+    struct Chunk {
+        var id: JSONValue?
+        var model: JSONValue?
+        var error: JSONValue?
+        /// `nil` when absent or `null`.
+        var usage: Usage?
+        /// Each choice's `delta.content`, else its `text`.
+        var texts: [String?] = []
+        /// Whether a choice has a non-empty `finish_reason`.
+        var finishes = false
+
+        static let members = ["choices", "usage", "id", "model", "error"]
+        static let choiceMembers = ["delta", "text", "finish_reason"]
+        static let deltaMembers = ["content"]
+
+        private init() {}
+
+        init?(_ data: [UInt8]) {
+            let read = data.withUnsafeBufferPointer { bytes -> Chunk? in
+                var parser = JSONParser(bytes)
+                var chunk = Chunk()
+                do {
+                    parser.skipWhitespace()
+                    if parser.peek() == UInt8(ascii: "{") {
+                        try parser.forEachMember(named: Self.members, "chunk") { (parser, place) throws(MeterrError) in
+                            switch place {
+                            case 0: try chunk.readChoices(&parser)
+                            case 1: chunk.usage = try OpenAIUsage.readUsage(&parser, OpenAIUsage.chatCounts)
+                            case 2: chunk.id = try parser.readValue(depth: 1)
+                            case 3: chunk.model = try parser.readValue(depth: 1)
+                            default: chunk.error = try parser.readValue(depth: 1)
+                            }
+                        }
+                    } else {
+                        try parser.skipValue()
+                        chunk = Chunk()
+                    }
+                    parser.skipWhitespace()
+                } catch {
+                    return nil
+                }
+                return parser.atEnd ? chunk : nil
+            }
+            guard let read else { return nil }
+            self = read
+        }
+
+        /// `choices`: each element's text and finish reason (none when it is not an array).
+        private mutating func readChoices(_ parser: inout JSONParser) throws(MeterrError) {
+            texts = []
+            finishes = false
+            parser.skipWhitespace()
+            guard parser.peek() == UInt8(ascii: "[") else { return try parser.skipValue() }
+            try parser.forEachElement("choices") { (parser, _) throws(MeterrError) in
+                parser.skipWhitespace()
+                guard parser.peek() == UInt8(ascii: "{") else { return try parser.skipValue(depth: 2) }
+                var (content, text, finish): (String?, String?, String?)
+                try parser.forEachMember(named: Self.choiceMembers, "choices") { (parser, place) throws(MeterrError) in
+                    switch place {
+                    case 0:
+                        content = nil
+                        parser.skipWhitespace()
+                        guard parser.peek() == UInt8(ascii: "{") else { return try parser.skipValue(depth: 3) }
+                        try parser.forEachMember(named: Self.deltaMembers, "delta") { (parser, _) throws(MeterrError) in
+                            content = try parser.readValue(depth: 4).string
+                        }
+                    case 1: text = try parser.readValue(depth: 3).string
+                    default: finish = try parser.readValue(depth: 3).string
+                    }
+                }
+                texts.append(content ?? text)
+                if let finish, !finish.isEmpty { finishes = true }
             }
         }
     }

@@ -47,12 +47,42 @@ public struct UsageChunkStripper: Sendable {
     /// `data: {… "choices": [], "usage": {…}}`: the extra chunk `include_usage` adds.
     static let dataField = Array("data:".utf8)
 
+    /// Whether an event is that chunk: its data one JSON object whose `choices` is an empty array and
+    /// whose `usage` is not `null` (a repeated member's last value counts, as in a parsed object). Read
+    /// by walking the bytes, nothing built.
     static func isUsageOnlyChunk(_ event: ArraySlice<UInt8>) -> Bool {
         guard let dataStart = event.range(ofBytes: Self.dataField) else { return false }
-        let payload = event[dataStart.upperBound...]
-        guard let json = JSONValue(parsing: payload.drop { $0 == 0x20 }.prefix { $0 != 0x0A && $0 != 0x0D }) else {
-            return false
+        let payload = Array(event[dataStart.upperBound...].drop { $0 == 0x20 }.prefix { $0 != 0x0A && $0 != 0x0D })
+        return payload.withUnsafeBufferPointer { bytes in
+            var parser = JSONParser(bytes)
+            var (noChoices, usage) = (false, false)
+            do {
+                parser.skipWhitespace()
+                guard parser.peek() == UInt8(ascii: "{") else { return false }
+                try parser.forEachMember(named: chunkMembers, "chunk") { (parser, place) throws(MeterrError) in
+                    parser.skipWhitespace()
+                    if place == 1 {
+                        usage = !parser.consumeNull()
+                        if usage { try parser.skipValue(depth: 1) }
+                    } else if parser.peek() == UInt8(ascii: "[") {
+                        var count = 0
+                        try parser.forEachElement("choices") { (parser, _) throws(MeterrError) in
+                            count += 1
+                            try parser.skipValue(depth: 2)
+                        }
+                        noChoices = count == 0
+                    } else {
+                        noChoices = false
+                        try parser.skipValue(depth: 1)
+                    }
+                }
+                parser.skipWhitespace()
+                return parser.atEnd && noChoices && usage
+            } catch {
+                return false
+            }
         }
-        return json["choices"]?.array?.isEmpty == true && json["usage"].map { !$0.isNull } == true
     }
+
+    static let chunkMembers = ["choices", "usage"]
 }
