@@ -14,10 +14,7 @@ meterr_port=18910
 start_mock
 printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
 for binary in "${binaries[@]}"; do
-  rm -rf "$work/data"
-  "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
-  server=$!
-  wait_for_meterr
+  start_meterr "$binary"
   # Some usage to read.
   wrk -t2 -c8 -d3s -s "$work/post.lua" "http://127.0.0.1:$meterr_port/openai/v1/chat/completions" >/dev/null
   echo "== $binary"
@@ -34,6 +31,5 @@ for binary in "${binaries[@]}"; do
   done
   wrk -t1 -c1 -d1s -s "$work/get.lua" "http://127.0.0.1:$meterr_port/api/budgets" >/dev/null # warm-up
   measure "/api/budgets (5 budgets), 1 connection" "http://127.0.0.1:$meterr_port/api/budgets" 1 1 4s meterr "$work/get.lua"
-  kill $server; wait $server 2>/dev/null || true
-  server=
+  stop_meterr
 done

@@ -95,6 +95,22 @@ binaries_or_build() {
   fi
 }
 
+# start_meterr BINARY: BINARY serving on $meterr_port with a fresh ledger in $work/data (sets
+# $server), once it answers.
+start_meterr() {
+  rm -rf "$work/data"
+  "$1" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+  server=$!
+  wait_for_meterr
+}
+
+# stop_meterr: stops the meterr start_meterr started.
+stop_meterr() {
+  kill $server
+  wait $server 2>/dev/null || true
+  server=
+}
+
 # wait_for_meterr: waits (at most 10 s) until meterr answers /healthz on $meterr_port.
 wait_for_meterr() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done

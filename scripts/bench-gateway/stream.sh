@@ -38,14 +38,10 @@ for round in $(seq 1 "$rounds"); do
   measure "nginx as proxy, whole stream" "$through_proxy" 1 1 4s proxy
   echo "first byte, direct: $(ttfb "$direct"), nginx as proxy: $(ttfb "$through_proxy")"
   for binary in "${binaries[@]}"; do
-    rm -rf "$work/data"
-    "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
-    server=$!
-    wait_for_meterr
+    start_meterr "$binary"
     wrk -t1 -c1 -d1s -s "$work/post.lua" "$gateway" >/dev/null
     measure "$(basename "$binary"), whole stream" "$gateway" 1 1 4s meterr
     echo "first byte, $(basename "$binary"): $(ttfb "$gateway")"
-    kill $server; wait $server 2>/dev/null || true
-    server=
+    stop_meterr
   done
 done
