@@ -1,5 +1,6 @@
 import Foundation
 import MeterrCore
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -20,9 +21,29 @@ public let meterrBinary: String = {
     return directory.appendingPathComponent("meterr").path
 }()
 
-/// A fresh data directory.
+/// A fresh data directory (not created), removed when the test process exits, with the files a test
+/// put beside it (`<directory>-server.log`).
 public func temporaryDirectory() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("meterr-cli-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-cli-\(UUID().uuidString)").path
+    handedOut.withLock { paths in
+        if paths.isEmpty { atexit(removeHandedOut) }
+        paths.append(path)
+    }
+    return path
+}
+
+/// The directories `temporaryDirectory` handed out.
+private let handedOut = Mutex<[String]>([])
+
+private func removeHandedOut() {
+    let paths = handedOut.withLock { $0 }
+    let names = Set(paths.map { ($0 as NSString).lastPathComponent })
+    for parent in Set(paths.map { ($0 as NSString).deletingLastPathComponent }) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        where names.contains(where: entry.hasPrefix) {
+            try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(entry))
+        }
+    }
 }
 
 /// The result of one CLI run.
