@@ -22,9 +22,9 @@ import ServiceLifecycle
 /// threads (NIO's asynchronous server bootstrap, which Hummingbird's server uses, sets each one up
 /// across two loops, with five wake-ups between them before the socket is read).
 ///
-/// Requests the gateway does not serve go on to Hummingbird's router (`RouterChannelHandler`), on the
-/// same loop. A graceful shutdown stops accepting, lets each connection finish the request in flight,
-/// and ends when every connection has closed.
+/// Requests the gateway does not serve go on to Hummingbird's router (`RouterChannelHandler`: read on
+/// the same loop, answered by a task on Swift's pool). A graceful shutdown stops accepting, lets each
+/// connection finish the request in flight, and ends when every connection has closed.
 final class HTTPServer: Service, Sendable, CustomStringConvertible {
     var description: String { "HTTPServer" }
 
