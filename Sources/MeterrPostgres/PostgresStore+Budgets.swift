@@ -116,37 +116,54 @@ extension PostgresStore: BudgetStore {
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
-        let count = UnpricedCount(scope: scope, from: from, to: to)
-        let edges = try count.edges.map {
-            try Self.spendQuery(
-                "SELECT count(*), coalesce(sum(input_tokens + output_tokens), 0)::bigint FROM usage_events", org: org,
-                scope: scope, from: $0.from, to: $0.to, and: "cost_nanos IS NULL")
-        }
+        try await unpricedUsage(org: org, of: [BudgetPeriodScope(scope: scope, from: from, to: to)])[0]
+    }
+
+    /// Each period's unpriced calls and tokens, on one connection.
+    public func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
+        requests: Int, tokens: Int
+    )] {
+        if periods.isEmpty { return [] }
+        let queries = try periods.map { try Self.unpricedQueries(org: org, $0) }
         return try await tenant(org) { connection in
-            var usage = (requests: 0, tokens: 0)
-            var queries = edges
-            if let (dimension, value) = count.rollup {
-                for (grain, start, end) in count.ranges {
-                    queries.append(
-                        """
-                        SELECT coalesce(sum(unpriced_requests), 0)::bigint, coalesce(sum(unpriced_tokens), 0)::bigint
-                        FROM usage_rollups
-                        WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint
-                            AND dim = \(Int64(dimension.rawValue))::smallint AND bucket >= \(start) AND bucket < \(end)
-                            AND value = \(value)
-                        """)
+            var counts: [(requests: Int, tokens: Int)] = []
+            for period in queries {
+                var usage = (requests: 0, tokens: 0)
+                for query in period {
+                    for try await (requests, tokens) in try await connection.query(query, logger: logger).decode(
+                        (Int64, Int64).self)
+                    {
+                        usage.requests += Int(requests)
+                        usage.tokens += Int(tokens)
+                    }
                 }
+                counts.append(usage)
             }
-            for query in queries {
-                for try await (requests, tokens) in try await connection.query(query, logger: logger).decode(
-                    (Int64, Int64).self)
-                {
-                    usage.requests += Int(requests)
-                    usage.tokens += Int(tokens)
-                }
-            }
-            return usage
+            return counts
         }
+    }
+
+    /// The queries whose rows add up to a period's unpriced calls and tokens.
+    private static func unpricedQueries(org: String, _ period: BudgetPeriodScope) throws -> [PostgresQuery] {
+        let count = UnpricedCount(scope: period.scope, from: period.from, to: period.to)
+        var queries = try count.edges.map {
+            try spendQuery(
+                "SELECT count(*), coalesce(sum(input_tokens + output_tokens), 0)::bigint FROM usage_events", org: org,
+                scope: period.scope, from: $0.from, to: $0.to, and: "cost_nanos IS NULL")
+        }
+        if let (dimension, value) = count.rollup {
+            for (grain, start, end) in count.ranges {
+                queries.append(
+                    """
+                    SELECT coalesce(sum(unpriced_requests), 0)::bigint, coalesce(sum(unpriced_tokens), 0)::bigint
+                    FROM usage_rollups
+                    WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint
+                        AND dim = \(Int64(dimension.rawValue))::smallint AND bucket >= \(start) AND bucket < \(end)
+                        AND value = \(value)
+                    """)
+            }
+        }
+        return queries
     }
 
     public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws

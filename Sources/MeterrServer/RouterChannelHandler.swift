@@ -38,7 +38,8 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// (`nil`; answered with a 400 in its turn).
     private var backlog = CircularBuffer<HTTPRequestPart?>()
     private var heldRead = false
-    private var closeAfterAnswer = false
+    /// Whether the connection closes once the answer being written is out.
+    fileprivate private(set) var closeAfterAnswer = false
 
     /// - Parameter maxBodyBytes: the largest request body read; a larger one reaches the route as a body
     ///   whose reading fails as `collect(upTo:)` fails beyond its limit, and the rest of it is dropped.
@@ -118,9 +119,6 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         }
         answeringEvents = head.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
     }
-
-    /// Whether the connection closes once the answer being written is out.
-    fileprivate var closesAfterAnswer: Bool { closeAfterAnswer }
 
     /// 400 for a request that could not be parsed, then the connection closes.
     private func answerParseError(context: ChannelHandlerContext) {
@@ -243,7 +241,7 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
             self.ended = true
             self.writeHead()
             let end = self.context.writeAndFlush(NIOAny(HTTPResponsePart.end(trailingHeaders)))
-            let closing = self.handler.closesAfterAnswer || !self.context.channel.isActive
+            let closing = self.handler.closeAfterAnswer || !self.context.channel.isActive
             if closing {
                 let channel = self.context.channel
                 end.whenComplete { _ in channel.close(promise: nil) }

@@ -235,16 +235,3 @@ public protocol BudgetStore: Sendable {
     /// A budget's closed periods, newest first.
     func closedPeriods(budgetId: String, limit: Int) async throws -> [ClosedPeriod]
 }
-
-extension BudgetStore {
-    /// One read per period, for a store without a batch of its own.
-    public func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
-        requests: Int, tokens: Int
-    )] {
-        var counts: [(requests: Int, tokens: Int)] = []
-        for period in periods {
-            counts.append(try await unpricedUsage(org: org, scope: period.scope, from: period.from, to: period.to))
-        }
-        return counts
-    }
-}

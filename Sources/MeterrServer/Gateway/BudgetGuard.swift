@@ -672,6 +672,12 @@ package final class BudgetGuard: Sendable {
 
     /// A budget's current spend, holds and period (loading it if needed; with several nodes,
     /// counted again from the ledger, which holds every node's calls).
+    func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
+        try await prepare([budget], now: now)
+        if shared != nil { try await recount(budget, now: now) }
+        return states.withLock { $0[budget.id]! }
+    }
+
     /// Budgets' current periods, each with the calls in it that had no price (counted in one read).
     func statuses(_ budgets: [Budget], unpricedFrom store: any BudgetStore, now: Timestamp) async throws -> [(
         state: PeriodState, unpriced: (requests: Int, tokens: Int)
@@ -683,12 +689,6 @@ package final class BudgetGuard: Sendable {
             org: org,
             of: zip(budgets, states).map { BudgetPeriodScope(scope: $0.scope, from: $1.periodStart, to: $1.periodEnd) })
         return Array(zip(states, unpriced))
-    }
-
-    func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
-        try await prepare([budget], now: now)
-        if shared != nil { try await recount(budget, now: now) }
-        return states.withLock { $0[budget.id]! }
     }
 
     /// With several nodes: counts a budget's current period again from the ledger, so this node's
