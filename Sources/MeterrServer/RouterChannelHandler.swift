@@ -173,9 +173,9 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
 /// One answer being written: the router's `Response`, written on the connection's event loop, its head
 /// with the first body part (or its end). An answer of known length (in memory already) is handed to
-/// the loop part by part without waiting and flushed at its end. A stream (an export, an event stream)
-/// is flushed part by part, and its task waits while the caller's connection is full, or fails once the
-/// caller has left.
+/// the loop whole, head, body and end in one job, and flushed once: each job handed to a loop from
+/// another thread is a system call that wakes it. A stream (an export, an event stream) is flushed part
+/// by part, and its task waits while the caller's connection is full, or fails once the caller has left.
 private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     private let handler: RouterChannelHandler
     private let context: ChannelHandlerContext
@@ -183,6 +183,8 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     // The answering task's own.
     private var streaming = false
     private var finishing = false
+    /// The body of an answer of known length, until it is handed over with its end.
+    private var parts: [ByteBuffer] = []
     // The event loop's own.
     private var head: HTTPResponse?
     private var ended = false
@@ -197,9 +199,14 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     func send(_ response: Response) async {
         streaming = response.body.contentLength == nil
         let head = response.head
-        onLoop {
+        if streaming {
+            onLoop {
+                self.head = head
+                self.handler.answering(head)
+            }
+        } else {
+            // (Set before the task hands anything over: read on the loop in the job that ends the answer.)
             self.head = head
-            self.handler.answering(head)
         }
         do {
             try await response.body.write(self)
@@ -216,11 +223,7 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
 
     func write(_ buffer: ByteBuffer) async throws {
         guard streaming else {
-            onLoop {
-                guard !self.ended else { return }
-                self.writeHead()
-                self.context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
-            }
+            parts.append(buffer)
             return
         }
         let full = try await loop.submit { () -> EventLoopFuture<Void>? in
@@ -236,10 +239,15 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     func finish(_ trailingHeaders: HTTPFields?) async throws {
         guard !finishing else { return }
         finishing = true
+        let parts = parts
+        self.parts = []
+        let streaming = streaming
         onLoop {
             guard !self.ended else { return }
             self.ended = true
+            if !streaming, let head = self.head { self.handler.answering(head) }
             self.writeHead()
+            for part in parts { self.context.write(NIOAny(HTTPResponsePart.body(part)), promise: nil) }
             let end = self.context.writeAndFlush(NIOAny(HTTPResponsePart.end(trailingHeaders)))
             let closing = self.handler.closeAfterAnswer || !self.context.channel.isActive
             if closing {
