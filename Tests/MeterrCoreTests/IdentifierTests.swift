@@ -1,5 +1,6 @@
-import MeterrCore
 import Testing
+
+@testable import MeterrCore
 
 @Suite("Identifiers")
 struct IdentifierTests {
@@ -14,6 +15,32 @@ struct IdentifierTests {
         let same = (0..<1000).map { _ in Identifier.ordered("req", now: Timestamp(milliseconds: 1_795_000_000_000)) }
         #expect(Set(same).count == 1000)
         #expect(Set(same.map { $0.prefix(12) }).count == 1)
+    }
+
+    @Test("Ordered ids draw on each thread's store of secure bytes: none repeats, across refills and threads")
+    func pooled() async {
+        // 5,000 ids a task take 95,000 bytes: 23 refills of a 4 KiB store.
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask { (0..<5_000).map { _ in Identifier.ordered("req", now: Timestamp(milliseconds: 1)) } }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(ids).count == 20_000)
+        // 240,000 random characters: each of the 62 expected 3,871 times (a standard deviation of 62).
+        var counts: [Character: Int] = [:]
+        for id in ids { for character in id.dropFirst(12) { counts[character, default: 0] += 1 } }
+        #expect(counts.count == 62)
+        #expect(counts.values.allSatisfy { (3_500...4_250).contains($0) })
+        // Two draws never share bytes; a draw larger than the store is the system's own.
+        var first: [UInt8] = []
+        var second: [UInt8] = []
+        PooledSecureBytes.withBytes(64) { first = Array($0) }
+        PooledSecureBytes.withBytes(64) { second = Array($0) }
+        #expect(first != second)
+        var large = 0
+        PooledSecureBytes.withBytes(10_000) { large = $0.count }
+        #expect(large == 10_000)
     }
 
     @Test("Random ids have their length, base-62 characters only, and no favourite character")
