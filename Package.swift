@@ -229,6 +229,15 @@ let package = Package(
             dependencies: ["MeterrCore", "MeterrPricing", "MeterrServer", "MeterrStore"],
             path: "Benchmarks/BudgetBenchmark"
         ),
+        // `scripts/bench-gateway/run.sh`: a SwiftNIO reverse proxy that only forwards, the floor under the gateway.
+        .executableTarget(
+            name: "meterr-nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/NIOProxyFloor"
+        ),
         // `swift run -c release meterr-ledger-bench`: ledger ingest and summary speed.
         .executableTarget(
             name: "meterr-ledger-bench",

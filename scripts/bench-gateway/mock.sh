@@ -52,8 +52,19 @@ start_all() {
   export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
   METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
   server=$!
-  trap 'kill $server $mock $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
+  trap 'kill $server $mock $proxy ${floor:-} 2>/dev/null || true; rm -rf "$work"' EXIT
   wait_for_meterr
+}
+
+# start_floor: starts meterr-nio-floor (a SwiftNIO proxy that only forwards; release build, built
+# first) on $floor_port in front of the mock on $mock_port; sets $floor (start_all's exit stops it).
+start_floor() {
+  local tree
+  tree=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  (cd "$tree" && swift build -c release --product meterr-nio-floor >/dev/null)
+  "$tree/.build/release/meterr-nio-floor" "$floor_port" "$mock_port" >/dev/null &
+  floor=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$floor_port/" && break; sleep 0.1; done
 }
 
 # start_mock: in $work, starts the mock alone on $mock_port (each script starts its own meterr as
@@ -125,8 +136,10 @@ ttfb() {
   done | sort -n | awk '{a[NR]=$1} END {printf "%.3f ms\n", a[int(NR/2)+1]*1000}'
 }
 
-# The processes that serve a URL's port: nginx's master and workers, or meterr.
-pids_of() { case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; meterr) echo $server ;; esac; }
+# The processes that serve a URL's port: nginx's master and workers, the NIO floor, or meterr.
+pids_of() {
+  case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; floor) echo $floor ;; meterr) echo $server ;; esac
+}
 
 # write_mock_conf WORK PORT: writes WORK/nginx.conf for the mock on PORT.
 write_mock_conf() {

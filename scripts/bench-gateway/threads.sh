@@ -2,7 +2,8 @@
 # Where meterr's CPU goes per gateway call, thread by thread: the event loops, the ledger writer's
 # SQLite queue and Swift's thread pool, at 32 connections against the nginx mock (release build, a
 # fresh ledger), in user space and in the kernel, with events per ledger commit, and the same split
-# for nginx as a reverse proxy. Usage: scripts/bench-gateway/threads.sh [--perf]
+# for nginx as a reverse proxy and for a SwiftNIO proxy that only forwards (meterr-nio-floor).
+# Usage: scripts/bench-gateway/threads.sh [--perf]
 # (--perf also records a profile into ./perf.data for `perf report`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,7 @@ work=$(mktemp -d)
 mock_port=18891
 meterr_port=18892
 proxy_port=18897
+floor_port=18898
 start_all
 write_post_lua
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
@@ -47,17 +49,22 @@ join "$work/before" "$work/after" | awk -v n="$calls" -v tick="$tick_us" '
       printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)  %5.2f switches per call\n", $1, user + kernel, user, kernel, sw }
   END { printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)  %5.2f switches per call\n", "all threads", users + kernels, users, kernels, switches }'
 
-# The same split for nginx as a reverse proxy in front of the same mock (its master and workers).
+# The same split for nginx as a reverse proxy in front of the same mock (its master and workers), and
+# for the SwiftNIO proxy that only forwards (meterr-nio-floor).
 proxy_ticks() {
   local user=0 kernel=0 u k
-  for pid in $(pgrep -P "$proxy") "$proxy"; do
+  for pid in $(pids_of "$1"); do
     read -r u k < <(awk '{print $14, $15}' "/proc/$pid/stat")
     user=$((user + u)); kernel=$((kernel + k))
   done
   echo "$user $kernel"
 }
-read -r user0 kernel0 < <(proxy_ticks)
-calls=$(wrk -t2 -c32 -d10s -s "$work/post.lua" "http://127.0.0.1:$proxy_port/v1/chat/completions" | awk '/requests in/{print $1}')
-read -r user1 kernel1 < <(proxy_ticks)
-awk -v n="$calls" -v tick="$tick_us" -v u="$((user1 - user0))" -v k="$((kernel1 - kernel0))" 'BEGIN {
-  printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)\n", "nginx as reverse proxy", (u + k) * tick / n, u * tick / n, k * tick / n }'
+start_floor
+for row in "proxy $proxy_port nginx as reverse proxy" "floor $floor_port NIO proxy floor"; do
+  read -r process port label <<< "$row"
+  read -r user0 kernel0 < <(proxy_ticks "$process")
+  calls=$(wrk -t2 -c32 -d10s -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions" | awk '/requests in/{print $1}')
+  read -r user1 kernel1 < <(proxy_ticks "$process")
+  awk -v n="$calls" -v tick="$tick_us" -v u="$((user1 - user0))" -v k="$((kernel1 - kernel0))" -v label="$label" 'BEGIN {
+    printf "%-24s %7.1f us CPU per call (user %6.1f, kernel %5.1f)\n", label, (u + k) * tick / n, u * tick / n, k * tick / n }'
+done
