@@ -51,7 +51,8 @@ final class UpstreamPool {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    let handler = try! channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                    else { return bound.value.upstreamFailed() }
                     handler.send(head, body, for: bound.value)
                 case .failure:
                     bound.value.upstreamFailed()

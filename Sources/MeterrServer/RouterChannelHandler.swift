@@ -185,7 +185,8 @@ private final class Answer: ResponseBodyWriter, @unchecked Sendable {
     private var finishing = false
     /// The body of an answer of known length, until it is handed over with its end.
     private var parts: [ByteBuffer] = []
-    // The event loop's own.
+    // The event loop's own (but an answer of known length's head, which its task sets before handing
+    // anything to the loop).
     private var head: HTTPResponse?
     private var ended = false
 
