@@ -36,14 +36,23 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The request as `HTTPTypes` has it. `HTTPRequest` has no version: a request that does not keep its
+    /// connection alive by its version's rule (HTTP/1.0 without `Connection: keep-alive`) says
+    /// `Connection: close`, so the connection is closed after its answer as the client expects.
     private func request(_ head: HTTPRequestHead) throws -> HTTPRequest {
-        guard head.uri.utf8.first == UInt8(ascii: "/") else {
-            return try HTTPRequest(head, secure: secure, splitCookie: false)
+        var request: HTTPRequest
+        if head.uri.utf8.first == UInt8(ascii: "/") {
+            request = HTTPRequest(
+                method: try HTTPRequest.Method(head.method), scheme: secure ? "https" : "http",
+                authority: head.headers.first(name: "host"), path: head.uri,
+                headerFields: HTTPFields(head.headers, splitCookie: false))
+        } else {
+            request = try HTTPRequest(head, secure: secure, splitCookie: false)
         }
-        return HTTPRequest(
-            method: try HTTPRequest.Method(head.method), scheme: secure ? "https" : "http",
-            authority: head.headers.first(name: "host"), path: head.uri,
-            headerFields: HTTPFields(head.headers, splitCookie: false))
+        if !head.isKeepAlive && !head.headers[canonicalForm: "connection"].contains("close") {
+            request.headerFields[.connection] = "close"
+        }
+        return request
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

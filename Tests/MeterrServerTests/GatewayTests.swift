@@ -928,14 +928,35 @@ struct RawSocket {
     }
 
     private func receiveBlocking(atLeast count: Int) throws -> String {
+        try receiveUntilEnd(atLeast: count).text
+    }
+
+    /// What arrives until `count` bytes have, the server closes the connection (`closed`), or 10 s pass
+    /// without a byte.
+    private func receiveUntilEnd(atLeast count: Int) throws -> (text: String, closed: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var closed = false
         while received.count < count {
             let read = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            guard read > 0 else { break }
+            guard read > 0 else {
+                closed = read == 0
+                break
+            }
             received += buffer[..<read]
         }
-        return String(decoding: received, as: UTF8.self)
+        return (String(decoding: received, as: UTF8.self), closed)
+    }
+
+    /// Sends `text` on a new connection to `port` and reads until the server closes it (`closed`) or
+    /// stays silent for 10 s.
+    static func exchangeUntilClosed(port: Int, _ text: String) async throws -> (text: String, closed: Bool) {
+        let socket = try RawSocket(port: port)
+        defer { socket.close() }
+        try socket.send(text)
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try socket.receiveUntilEnd(atLeast: .max) }) }.start()
+        }
     }
 
     func close() { _ = Glibc.close(descriptor) }

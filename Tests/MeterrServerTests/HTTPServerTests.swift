@@ -150,6 +150,33 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("An HTTP/1.0 request for the router without keep-alive is answered, then its connection closes")
+    func routerHTTP10() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            let answer = try await RawSocket.exchangeUntilClosed(
+                port: port, "GET /api/budgets HTTP/1.0\r\nAuthorization: Bearer \(adminKey)\r\n\r\n")
+            #expect(answer.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(answer.text.contains(#""budgets":"#))
+            #expect(answer.closed)
+            // With keep-alive asked for, the connection stays open after the answer: a second request on
+            // it is answered too.
+            let kept = try RawSocket(port: port)
+            defer { kept.close() }
+            let ready = #"{"status":"ready"}"#
+            for _ in 0..<2 {
+                try kept.send("GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                var received = ""
+                while !received.hasSuffix(ready) {
+                    let more = try await kept.receive(atLeast: 1)
+                    if more.isEmpty { break }
+                    received += more
+                }
+                #expect(received.hasPrefix("HTTP/1.1 200 OK\r\n") && received.hasSuffix(ready))
+            }
+        }
+    }
+
     @Test("A request that cannot be parsed is answered 400 after the answer before it, and the connection closes")
     func routerParseError() async throws {
         try await withGateway { client, _ in
