@@ -12,6 +12,7 @@ work=$(mktemp -d)
 mock_port=18909
 meterr_port=18910
 start_mock
+host_note
 printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
 for binary in "${binaries[@]}"; do
   start_meterr "$binary"

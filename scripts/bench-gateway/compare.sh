@@ -25,6 +25,7 @@ work=$(mktemp -d)
 mock_port=18893
 meterr_port=18894
 start_mock
+host_note
 
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

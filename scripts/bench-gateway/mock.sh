@@ -136,6 +136,16 @@ ttfb() {
   done | sort -n | awk '{a[NR]=$1} END {printf "%.3f ms\n", a[int(NR/2)+1]*1000}'
 }
 
+# host_note: the machine's CPUs and how an idle CPU waits (one line): with the `haltpoll` idle driver
+# and guest_halt_poll_ns 0, each wake-up of an idle CPU waits for the host, which sets one-connection
+# numbers (docs/performance.md, "One connection on these machines").
+host_note() {
+  local driver poll
+  driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo unknown)
+  poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo n/a)
+  echo "host: $(nproc) CPUs, idle driver $driver, guest_halt_poll_ns $poll"
+}
+
 # The processes that serve a URL's port: nginx's master and workers, the NIO floor, or meterr.
 pids_of() {
   case "$1" in mock) pgrep -P $mock; echo $mock ;; proxy) pgrep -P $proxy; echo $proxy ;; floor) echo $floor ;; meterr) echo $server ;; esac

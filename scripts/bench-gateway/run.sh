@@ -18,6 +18,7 @@ proxy_port=18897
 floor_port=18898
 start_all
 start_floor
+host_note
 
 write_post_lua
 direct="http://127.0.0.1:$mock_port/v1/chat/completions"

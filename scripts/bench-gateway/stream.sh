@@ -17,6 +17,7 @@ mock_port=18961
 proxy_port=18962
 meterr_port=18963
 start_mock
+host_note
 sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
   "$here/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
 mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}

@@ -17,6 +17,7 @@ meterr_port=18892
 proxy_port=18897
 floor_port=18898
 start_all
+host_note
 write_post_lua
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
 wrk -t2 -c32 -d3s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
