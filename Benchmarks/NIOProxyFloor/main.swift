@@ -16,12 +16,23 @@ import NIOPosix
     import Darwin
 #endif
 
-let arguments = CommandLine.arguments
-guard arguments.count == 3, let port = Int(arguments[1]), let upstreamPort = Int(arguments[2]) else {
-    print("usage: meterr-nio-floor PORT UPSTREAM_PORT")
-    exit(2)
+/// Stops with one line on standard error.
+func fail(_ message: String, status: Int32 = 1) -> Never {
+    let line = Array((message + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(status)
 }
-let upstream = try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort)
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3, let port = Int(arguments[1]), let upstreamPort = Int(arguments[2]),
+    (0...65_535).contains(port), (1...65_535).contains(upstreamPort)
+else { fail("usage: meterr-nio-floor PORT UPSTREAM_PORT", status: 2) }
+let upstream: SocketAddress
+do {
+    upstream = try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort)
+} catch {
+    fail("meterr-nio-floor: \(error)")
+}
 let group = MultiThreadedEventLoopGroup.singleton
 
 /// The kept-alive connections to the upstream of one event loop; used on that loop only.
@@ -180,7 +191,7 @@ struct LoopOwned<Value>: @unchecked Sendable { let value: Value }
 var listeners: [any Channel] = []
 for loop in group.makeIterator() {
     let pool = LoopOwned(value: UpstreamPool(loop: loop))
-    let listener = try ServerBootstrap(group: loop, childGroup: loop)
+    let listener = try? ServerBootstrap(group: loop, childGroup: loop)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .serverChannelOption(.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -193,7 +204,8 @@ for loop in group.makeIterator() {
             }
         }
         .bind(host: "127.0.0.1", port: port).wait()
+    guard let listener else { fail("meterr-nio-floor: cannot listen on 127.0.0.1:\(port) (in use?)") }
     listeners.append(listener)
 }
 print("listening on 127.0.0.1:\(port), forwarding to 127.0.0.1:\(upstreamPort)")
-try listeners[0].closeFuture.wait()
+try? listeners[0].closeFuture.wait()
