@@ -17,10 +17,10 @@ public enum Identifier {
     /// (`PooledSecureBytes`), for ids that must not collide but guard nothing; secrets (tokens, keys)
     /// draw their own.
     static func fillRandom(_ characters: UnsafeMutableBufferPointer<UInt8>, pooled: Bool = false) {
+        let draw = pooled ? PooledSecureBytes.withBytes : withSecureBytes
         var filled = 0
         while filled < characters.count {
             let needed = characters.count - filled
-            let draw = pooled ? PooledSecureBytes.withBytes : withSecureBytes
             draw(needed + needed / 4 + 4) { bytes in
                 for byte in bytes where byte < 248 && filled < characters.count {
                     characters[filled] = alphabet[Int(byte % 62)]

@@ -49,9 +49,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             request = try HTTPRequest(head, secure: secure, splitCookie: false)
         }
-        if !head.isKeepAlive && !head.headers[canonicalForm: "connection"].contains("close") {
-            request.headerFields[.connection] = "close"
-        }
+        if !head.isKeepAlive { request.headerFields[.connection] = "close" }
         return request
     }
 

@@ -116,6 +116,12 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
         let tls = tls
         let respond = respond
         let maxBodyBytes = maxBodyBytes
+        // As Hummingbird's HTTP/1 channel sets it up, with its decoder's limits.
+        let decoder = HTTP1Channel.Configuration().httpDecoder
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
+        limits.maxHeaderListSize = decoder.maxHeaderListSize
+        limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
         return try await ServerBootstrap(group: loop, childGroup: childGroup)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -128,12 +134,6 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    // As Hummingbird's HTTP/1 channel sets it up, with its decoder's limits.
-                    let decoder = HTTP1Channel.Configuration().httpDecoder
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
-                    limits.maxHeaderListSize = decoder.maxHeaderListSize
-                    limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: false,
                         withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),

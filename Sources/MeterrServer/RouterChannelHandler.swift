@@ -83,9 +83,7 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     private func answer(_ request: Request, context: ChannelHandlerContext) {
-        if let connection = request.headers[.connection], connection.lowercased().contains("close") {
-            closeAfterAnswer = true
-        }
+        if Self.closes(request.headers) { closeAfterAnswer = true }
         let answer = Answer(handler: self, context: context)
         let respond = respond
         let channel = context.channel
@@ -114,10 +112,13 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     /// The head of the answer about to be written.
     fileprivate func answering(_ head: HTTPResponse) {
-        if let connection = head.headerFields[.connection], connection.lowercased().contains("close") {
-            closeAfterAnswer = true
-        }
+        if Self.closes(head.headerFields) { closeAfterAnswer = true }
         answeringEvents = head.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
+    }
+
+    /// Whether a request's or an answer's `Connection` header names `close`.
+    private static func closes(_ fields: HTTPFields) -> Bool {
+        fields[.connection]?.lowercased().contains("close") ?? false
     }
 
     /// 400 for a request that could not be parsed, then the connection closes.
