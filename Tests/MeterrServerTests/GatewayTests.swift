@@ -922,18 +922,18 @@ struct RawSocket {
 
     /// Reads on a thread of its own: a blocking read must not hold the concurrency pool the server needs.
     func receive(atLeast count: Int) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try self.receiveBlocking(atLeast: count) }) }.start()
-        }
-    }
-
-    private func receiveBlocking(atLeast count: Int) throws -> String {
-        try receiveUntilEnd(atLeast: count).text
+        await receiveUntilEnd(atLeast: count).text
     }
 
     /// What arrives until `count` bytes have, the server closes the connection (`closed`), or 10 s pass
-    /// without a byte.
-    private func receiveUntilEnd(atLeast count: Int) throws -> (text: String, closed: Bool) {
+    /// without a byte; read on a thread of its own.
+    func receiveUntilEnd(atLeast count: Int) async -> (text: String, closed: Bool) {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.receiveBlocking(atLeast: count)) }.start()
+        }
+    }
+
+    private func receiveBlocking(atLeast count: Int) -> (text: String, closed: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         var closed = false
@@ -948,24 +948,19 @@ struct RawSocket {
         return (String(decoding: received, as: UTF8.self), closed)
     }
 
+    func close() { _ = Glibc.close(descriptor) }
+
     /// Sends `text` on a new connection to `port` and reads until the server closes it (`closed`) or
     /// stays silent for 10 s.
     static func exchangeUntilClosed(port: Int, _ text: String) async throws -> (text: String, closed: Bool) {
         let socket = try RawSocket(port: port)
         defer { socket.close() }
         try socket.send(text)
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try socket.receiveUntilEnd(atLeast: .max) }) }.start()
-        }
+        return await socket.receiveUntilEnd(atLeast: .max)
     }
-
-    func close() { _ = Glibc.close(descriptor) }
 
     /// Sends `text` on a new connection to `port` and reads everything until the server closes it.
     static func exchange(port: Int, _ text: String) async throws -> String {
-        let socket = try RawSocket(port: port)
-        defer { socket.close() }
-        try socket.send(text)
-        return try await socket.receive(atLeast: .max)
+        try await exchangeUntilClosed(port: port, text).text
     }
 }
