@@ -87,3 +87,34 @@ extension String {
 
     private static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 }
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Where the run of bytes that a JSON string holds as they are ends, from `start`: the index of
+    /// the first quote, backslash or control character (below 0x20), or `count` when none follows
+    /// (`start` itself when it is past the end). Eight bytes are tested at once, so walking a long
+    /// prompt costs a fraction of a byte-by-byte loop.
+    public func endOfPlainJSONText(from start: Int) -> Int {
+        guard let base = baseAddress else { return start }
+        var index = start
+        while index + 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            // A byte's high bit is set where it is zero (x - 1 borrows, ~x keeps the high bit) or, for
+            // the control characters, below 0x20. A borrow runs on only into higher bytes, so the lowest
+            // flag is always a true one: little-endian, the first such byte in the text.
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let flags =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+            if flags & highs != 0 { return index + (flags & highs).trailingZeroBitCount / 8 }
+            index += 8
+        }
+        while index < count {
+            let byte = self[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+            index += 1
+        }
+        return index
+    }
+}

@@ -139,7 +139,7 @@ package struct JSONParser {
         /// Whether the key is `name`.
         package func matches(_ name: String) -> Bool {
             switch self {
-            case .raw(let bytes): bytes.elementsEqual(name.utf8)
+            case .raw(let bytes): bytes.count == name.utf8.count && bytes.elementsEqual(name.utf8)
             case .decoded(let text): text == name
             }
         }
@@ -193,16 +193,15 @@ package struct JSONParser {
     /// Reads a member's key at the current position (an opening quote).
     private mutating func readKey(_ field: String) throws(MeterrError) -> Key {
         let quote = index
-        index += 1
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
+        index = bytes.endOfPlainJSONText(from: index + 1)
+        if index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
                 index += 1
                 return .raw(UnsafeBufferPointer(rebasing: bytes[(quote + 1)..<(index - 1)]))
+            case UInt8(ascii: "\\"): break
+            default: throw malformed("has a control character inside a string")
             }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw malformed("has a control character inside a string") }
-            index += 1
         }
         index = quote
         return .decoded(try readString(field))
@@ -261,16 +260,16 @@ package struct JSONParser {
         index += 1
         let start = index
         // Fast path: no escapes.
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
+        index = bytes.endOfPlainJSONText(from: index)
+        if index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
                 let text = try string(UnsafeBufferPointer(rebasing: bytes[start..<index]), field)
                 index += 1
                 return text
+            case UInt8(ascii: "\\"): break
+            default: throw malformed("has a control character inside a string")
             }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw malformed("has a control character inside a string") }
-            index += 1
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
@@ -406,17 +405,18 @@ package struct JSONParser {
     /// Skips a string without building it.
     mutating func skipString() throws(MeterrError) {
         index += 1
-        while index < bytes.count {
+        while true {
+            index = bytes.endOfPlainJSONText(from: index)
+            guard index < bytes.count else { throw malformed("has an unterminated string") }
             let byte = bytes[index]
             index += 1
             if byte == UInt8(ascii: "\"") { return }
             if byte == UInt8(ascii: "\\") {
                 index += 1
-            } else if byte < 0x20 {
+            } else {
                 throw malformed("has a control character inside a string")
             }
         }
-        throw malformed("has an unterminated string")
     }
 
     /// `{"events": [...]}` → the events; `nil` (position unspecified) if the object has no `events` key.
