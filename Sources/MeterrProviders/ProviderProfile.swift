@@ -43,8 +43,10 @@ public protocol ProviderProfile: Sendable {
     /// OpenAI format (`compatible`, a `/v1` call routed to it).
     func credentialHeader(key: String, compatible: Bool) -> (name: String, value: String)
     /// The body with the stream's usage asked for, when the provider sends it only on request
-    /// (OpenAI's `stream_options.include_usage`); `nil` when the request goes as sent.
-    func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: [UInt8]) -> [UInt8]?
+    /// (OpenAI's `stream_options.include_usage`); `nil` when the request goes as sent. The body is
+    /// read only when the call is such a stream: a large prompt is not copied for nothing.
+    func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: @autoclosure () -> [UInt8])
+        -> [UInt8]?
     /// Where it serves the OpenAI Chat Completions format, for `/v1` calls naming `provider/model`:
     /// the path on its upstream, or `nil` when it does not serve that surface.
     func openAICompatiblePath(_ path: String) -> String?
@@ -89,7 +91,9 @@ extension ProviderProfile {
     /// Most calls name their model; surfaces with a default say otherwise.
     public func requiresModel(_ endpoint: ProviderEndpoint, path: String) -> Bool { true }
 
-    public func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: [UInt8]) -> [UInt8]? {
+    public func requestingStreamUsage(
+        endpoint: ProviderEndpoint?, facts: RequestFacts, body: @autoclosure () -> [UInt8]
+    ) -> [UInt8]? {
         nil
     }
 

@@ -29,8 +29,10 @@ public struct AzureProfile: OpenAIWireProfile {
     /// Azure takes `api-key` on its own surfaces and its OpenAI-compatible one alike.
     public func credentialHeader(key: String, compatible: Bool) -> (name: String, value: String) { ("api-key", key) }
 
-    public func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: [UInt8]) -> [UInt8]? {
-        OpenAIWire.requestingStreamUsage(endpoint: endpoint, facts: facts, body: body)
+    public func requestingStreamUsage(
+        endpoint: ProviderEndpoint?, facts: RequestFacts, body: @autoclosure () -> [UInt8]
+    ) -> [UInt8]? {
+        OpenAIWire.requestingStreamUsage(endpoint: endpoint, facts: facts, body: body())
     }
 
     public func openAICompatiblePath(_ path: String) -> String? { "/openai/v1" + OpenAIWire.surface(path) }

@@ -17,8 +17,10 @@ public struct OpenAIProfile: OpenAIWireProfile {
         ("authorization", "Bearer \(key)")
     }
 
-    public func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: [UInt8]) -> [UInt8]? {
-        OpenAIWire.requestingStreamUsage(endpoint: endpoint, facts: facts, body: body)
+    public func requestingStreamUsage(
+        endpoint: ProviderEndpoint?, facts: RequestFacts, body: @autoclosure () -> [UInt8]
+    ) -> [UInt8]? {
+        OpenAIWire.requestingStreamUsage(endpoint: endpoint, facts: facts, body: body())
     }
 
     public func openAICompatiblePath(_ path: String) -> String? { "/v1" + OpenAIWire.surface(path) }
@@ -77,11 +79,13 @@ public enum OpenAIWire {
 
     /// Chat and Completions streams send usage only when asked (`stream_options.include_usage`): meterr
     /// asks when the caller did not, and takes the extra chunk out again (`UsageChunkStripper`).
-    static func requestingStreamUsage(endpoint: ProviderEndpoint?, facts: RequestFacts, body: [UInt8]) -> [UInt8]? {
+    static func requestingStreamUsage(
+        endpoint: ProviderEndpoint?, facts: RequestFacts, body: @autoclosure () -> [UInt8]
+    ) -> [UInt8]? {
         guard facts.stream, !facts.includesUsage, endpoint == .chatCompletions || endpoint == .completions else {
             return nil
         }
-        return requestingUsage(body)
+        return requestingUsage(body())
     }
 
     /// The body with `"stream_options":{"include_usage":true}` added; `nil` when the body already has
