@@ -44,16 +44,9 @@ enum CallAnalyzer {
             var hasher = SHA256()
             var hashed = 0
             for length in lengths.sorted() {
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity((length - hashed) * 4)
-                for token in tokens[hashed..<length] {
-                    let value = UInt32(truncatingIfNeeded: token)
-                    bytes.append(contentsOf: [
-                        UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF),
-                        UInt8(value >> 24),
-                    ])
-                }
-                hasher.update(data: bytes)
+                // Four bytes a token, little-endian.
+                let words = tokens[hashed..<length].map { UInt32(truncatingIfNeeded: $0).littleEndian }
+                words.withUnsafeBytes { hasher.update(bufferPointer: $0) }
                 hashed = length
                 let digest = hasher.finalize()
                 prefixes.append(.init(tokens: length, hash: Hex.string(digest.prefix(8))))
