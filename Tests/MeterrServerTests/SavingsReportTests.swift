@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -5,6 +6,7 @@ import MeterrCore
 import MeterrPricing
 import MeterrStore
 import MeterrTestSupport
+import MeterrTokenizer
 import Testing
 
 @testable import MeterrServer
@@ -195,6 +197,17 @@ struct SavingsReportTests {
             headers: [], body: body("Where is the holiday policy?"))
         #expect(a.requestHash == key?.hex)
         #expect(a.prefixes.map(\.tokens).starts(with: [512, 1024, 2048]))
+        // A prefix's hash is SHA-256 of its tokens as four little-endian bytes each (its first 8 bytes, hex),
+        // as stored since the savings report began: worked out here token by token.
+        let prompt = CallAnalyzer.promptBytes(
+            try OrderedJSONParser.parse(body("Where is the holiday policy?")), endpoint: .chatCompletions)
+        let tokens = try Tokenizer.shared(for: .o200kBase).encode(prompt)
+        var words: [UInt8] = []
+        for token in tokens.prefix(512) {
+            let value = UInt32(token)
+            words += [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 24)]
+        }
+        #expect(a.prefixes.first?.hash == Hex.string(SHA256.hash(data: words).prefix(8)))
         // The long system prompt is the same: its prefixes hash alike; the whole prompts differ.
         for (x, y) in zip(a.prefixes, b.prefixes) where x.tokens <= 2048 { #expect(x == y) }
         #expect(a.prefixes.last != b.prefixes.last)
