@@ -17,6 +17,8 @@ public final class LedgerWriter: Service, Sendable {
         var continuation: CheckedContinuation<[Bool], any Error>?
         /// The call's shape, worked out at commit time (off the caller's path) and stored with its event.
         var shape: (@Sendable () -> CallShape?)? = nil
+        /// The bytes the shape's work holds until then (the request's body).
+        var shapeBytes = 0
         /// Failed commits so far; only fire-and-forget events are retried.
         var attempts = 0
     }
@@ -27,6 +29,10 @@ public final class LedgerWriter: Service, Sendable {
     struct State {
         var queue: [Submission] = []
         var queuedEvents = 0
+        /// The bytes held by the shapes queued or being worked out (`maxShapeBytes` bounds them).
+        var shapeBytes = 0
+        /// Whether a skipped shape was logged (once a run: the counter tells the rest).
+        var loggedShapeSkip = false
         var wakeUp: CheckedContinuation<Void, Never>?
         var closed = false
         /// Set while the writer waits for company; ended early by what should not wait.
@@ -95,6 +101,9 @@ public final class LedgerWriter: Service, Sendable {
         public var commits: Int
         /// Fire-and-forget events dropped because the queue was full or the writer closed.
         public var dropped: Int
+        /// Calls whose shape was not worked out because the shapes waiting held `maxShapeBytes`
+        /// already: their events are committed, the savings report counts them as not analysed.
+        public var shapesSkipped = 0
         /// Transactions that failed.
         public var failures: Int
     }
@@ -102,6 +111,7 @@ public final class LedgerWriter: Service, Sendable {
     let ledger: any UsageLedger
     let maxGroupSize: Int
     let maxQueuedEvents: Int
+    let maxShapeBytes: Int
     /// How long fire-and-forget events may wait for others to share their commit.
     let linger: Duration
     let concurrentCommits: Int
@@ -113,18 +123,23 @@ public final class LedgerWriter: Service, Sendable {
     /// - Parameters:
     ///   - maxGroupSize: the most events one transaction takes (more wait for the next one).
     ///   - maxQueuedEvents: the bound of the queue for fire-and-forget events (`enqueue`).
+    ///   - maxShapeBytes: the bound of the bytes (request bodies) that queued call shapes may hold
+    ///     until their commit works them out. Under more large prompts than the machine can analyse,
+    ///     further shapes are skipped (their events are not): memory stays bounded and commits prompt.
     ///   - linger: how long fire-and-forget events wait for others to share their commit.
     ///   - concurrentCommits: transactions in flight at once: 1 for SQLite (one writer); more for a
     ///     database server, whose work on one transaction uses one of its cores.
     public init(
         ledger: any UsageLedger, maxGroupSize: Int = 20_000, maxQueuedEvents: Int = 200_000,
-        linger: Duration = .milliseconds(5), concurrentCommits: Int = 1, logger: Logger
+        maxShapeBytes: Int = 16 << 20, linger: Duration = .milliseconds(5), concurrentCommits: Int = 1,
+        logger: Logger
     ) {
         self.ledger = ledger
         self.concurrentCommits = max(1, concurrentCommits)
         self.linger = linger
         self.maxGroupSize = maxGroupSize
         self.maxQueuedEvents = maxQueuedEvents
+        self.maxShapeBytes = maxShapeBytes
         self.logger = logger
     }
 
@@ -174,16 +189,40 @@ public final class LedgerWriter: Service, Sendable {
     /// - Parameters:
     ///   - shape: works out the call's shape for the savings report; called in the commit that stores
     ///     the event, and stored in the same transaction.
+    ///   - shapeBytes: what `shape` holds until then (the request body's size); a shape that would
+    ///     take the queued shapes past `maxShapeBytes` is skipped, and counted.
     ///   - wakesWriter: `false` leaves waking the writer to the caller's `wake()`. The event is queued
     ///     at once (a `flush` counts it); a gateway call wakes the writer once its answer has left, so
     ///     the answer does not wait on another thread's wake-up.
-    public func enqueue(_ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil, wakesWriter: Bool = true) {
+    public func enqueue(
+        _ event: UsageEvent, shape: (@Sendable () -> CallShape?)? = nil, shapeBytes: Int = 0, wakesWriter: Bool = true
+    ) {
+        var skipped: (first: Bool, held: Int)?
         let wake: Wake? = state.withLock { state in
             if state.closed || state.queuedEvents >= maxQueuedEvents { return nil }
-            state.queue.append(Submission(events: [event], continuation: nil, shape: shape))
+            var submission = Submission(events: [event], continuation: nil, shape: shape, shapeBytes: shapeBytes)
+            if shape != nil {
+                if state.shapeBytes + shapeBytes > maxShapeBytes {
+                    skipped = (!state.loggedShapeSkip, state.shapeBytes)
+                    state.loggedShapeSkip = true
+                    submission.shape = nil
+                    submission.shapeBytes = 0
+                } else {
+                    state.shapeBytes += shapeBytes
+                }
+            }
+            state.queue.append(submission)
             state.queuedEvents += 1
             state.handedOver += 1
             return wakesWriter ? state.wakeForQueue() : Wake()
+        }
+        if let skipped {
+            statistics.withLock { $0.shapesSkipped += 1 }
+            if skipped.first {
+                logger.warning(
+                    "call shapes skipped: more prompt bytes wait for analysis than the writer holds; their events are kept",
+                    metadata: ["held_bytes": "\(skipped.held)", "max_shape_bytes": "\(maxShapeBytes)"])
+            }
         }
         if let wake {
             wake.resume()
@@ -343,6 +382,7 @@ public final class LedgerWriter: Service, Sendable {
         let shapes = group.compactMap { $0.shape?() }
         do {
             let inserted = try await ledger.append(events, shapes: shapes)
+            release(shapesOf: group)
             let new = inserted.count { $0 }
             statistics.withLock {
                 $0.commits += 1
@@ -362,19 +402,24 @@ public final class LedgerWriter: Service, Sendable {
             // A caller that waits hears of the failure and may retry; events nobody waits for (the
             // gateway's) are tried again after a pause, so a passing disk hiccup loses none of them.
             var retry: [Submission] = []
+            var gone: [Submission] = []
             for var submission in group {
                 if let continuation = submission.continuation {
                     continuation.resume(throwing: failure)
+                    gone.append(submission)
                 } else if submission.attempts + 1 < Self.maxAttempts {
                     submission.attempts += 1
                     retry.append(submission)
                 } else {
+                    gone.append(submission)
                     statistics.withLock { $0.dropped += submission.events.count }
                     logger.error(
                         "usage events dropped after repeated commit failures",
                         metadata: ["events": "\(submission.events.count)"])
                 }
             }
+            // Retried submissions keep their shapes, and the bytes they hold.
+            release(shapesOf: gone)
             if let attempts = retry.map(\.attempts).max() {
                 try? await Task.sleep(for: .milliseconds(50 << attempts))
                 let count = retry.reduce(0) { $0 + $1.events.count }
@@ -385,5 +430,11 @@ public final class LedgerWriter: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// The bytes of these submissions' shapes are no longer held.
+    private func release(shapesOf submissions: [Submission]) {
+        let bytes = submissions.reduce(0) { $0 + $1.shapeBytes }
+        if bytes > 0 { state.withLock { $0.shapeBytes -= bytes } }
     }
 }

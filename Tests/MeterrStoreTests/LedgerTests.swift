@@ -313,6 +313,43 @@ struct LedgerTests {
         }
     }
 
+    @Test(
+        "Queued call shapes hold at most max_shape_bytes of prompts: past it a call's shape is skipped and counted, its event kept",
+        .timeLimit(.minutes(2)))
+    func shapeBytesBound() async throws {
+        try await withStore { store in
+            // An hour's wait for company: only the awaited batches below commit.
+            let writer = LedgerWriter(
+                ledger: store, maxShapeBytes: 1_000, linger: .seconds(3600), logger: Logger(label: "test"))
+            let runner = Task { try await writer.run() }
+            var factory = EventFactory(seed: 33)
+            let worked = ShapeCount()
+            let shape: @Sendable () -> CallShape? = {
+                worked.count.withLock { $0 += 1 }
+                return nil
+            }
+            // Three shapes of 300 bytes fit under 1,000; the fourth and fifth do not.
+            for index in 0..<5 { writer.enqueue(factory.event(index: index), shape: shape, shapeBytes: 300) }
+            #expect(writer.stats.shapesSkipped == 2)
+            _ = try await writer.submit([factory.event(index: 100)])
+            #expect(worked.count.withLock { $0 } == 3)
+            // Committed, their bytes are free again: a shape of the whole bound fits.
+            writer.enqueue(factory.event(index: 5), shape: shape, shapeBytes: 1_000)
+            writer.enqueue(factory.event(index: 6), shape: shape, shapeBytes: 1)
+            #expect(writer.stats.shapesSkipped == 3)
+            _ = try await writer.submit([factory.event(index: 101)])
+            #expect(worked.count.withLock { $0 } == 4)
+            // Every event is committed, shape or none.
+            writer.close()
+            try await runner.value
+            var count = 0
+            try await store.forEachEvent(org: nil, from: nil, to: nil) { _ in count += 1 }
+            #expect(count == 9)
+            #expect(writer.stats.committed == 9)
+            #expect(writer.stats.dropped == 0)
+        }
+    }
+
     // The writer below waits an hour for company: each test hangs (and fails at its time limit) if
     // what should end that wait does not.
     @Test(
@@ -471,4 +508,9 @@ struct WriterFailureTests {
             #expect(writer.stats.failures >= 2)
         }
     }
+}
+
+/// Counts shapes worked out, from the writer's commits.
+final class ShapeCount: Sendable {
+    let count = Mutex(0)
 }

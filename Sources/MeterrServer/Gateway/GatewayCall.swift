@@ -96,7 +96,8 @@ struct GatewayCall: Sendable {
             let job = CallAnalyzer.Job(
                 org: principal.orgId, eventId: event.id, ts: startedAt, provider: provider, endpoint: endpoint,
                 body: requestBody, maxTokens: facts.maxTokens)
-            gateway.writer.enqueue(event, shape: { CallAnalyzer.shape(job) }, wakesWriter: wakesWriter)
+            gateway.writer.enqueue(
+                event, shape: { CallAnalyzer.shape(job) }, shapeBytes: requestBody.count, wakesWriter: wakesWriter)
         } else {
             gateway.writer.enqueue(event, wakesWriter: wakesWriter)
         }

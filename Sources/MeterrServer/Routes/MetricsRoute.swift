@@ -29,6 +29,10 @@ struct MetricsRoute: Sendable {
             metric(
                 "meterr_ledger_events_dropped_total", "counter",
                 "Usage events lost (queue full or repeated commit failures).", [("", stats.dropped)])
+            metric(
+                "meterr_ledger_shapes_skipped_total", "counter",
+                "Calls not analysed for the savings report: the prompts waiting for analysis held the bound.",
+                [("", stats.shapesSkipped)])
             metric("meterr_ledger_commits_total", "counter", "Ledger transactions committed.", [("", stats.commits)])
             metric(
                 "meterr_ledger_commit_failures_total", "counter", "Ledger transactions that failed.",
