@@ -125,7 +125,7 @@ public final class LedgerWriter: Service, Sendable {
     ///   - maxQueuedEvents: the bound of the queue for fire-and-forget events (`enqueue`).
     ///   - maxShapeBytes: the bound of the bytes (request bodies) that queued call shapes may hold
     ///     until their commit works them out. Under more large prompts than the machine can analyse,
-    ///     further shapes are skipped (their events are not): memory stays bounded and commits prompt.
+    ///     further shapes are skipped (their events are not): memory stays bounded, commits on time.
     ///   - linger: how long fire-and-forget events wait for others to share their commit.
     ///   - concurrentCommits: transactions in flight at once: 1 for SQLite (one writer); more for a
     ///     database server, whose work on one transaction uses one of its cores.
