@@ -20,7 +20,6 @@ mock_port=18895
 meterr_port=18896
 start_mock
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
-metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 
 for connections in 1 32; do
   threads=$((connections < 2 ? 1 : 2))

@@ -127,6 +127,9 @@ wait_for_meterr() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$meterr_port/healthz" >/dev/null && break; sleep 0.1; done
 }
 
+# metric NAME: the value of one of meterr's /metrics on $meterr_port (read with the admin key).
+metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+
 # ttfb URL [RUNS]: the median time to the first byte of a streamed chat completion from URL, each
 # run on a new connection (curl; 50 runs unless told).
 ttfb() {

@@ -28,17 +28,13 @@ floor_port=18918
 start_all
 start_floor
 host_note
-metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 for size in "${sizes[@]}"; do
   text=$(python3 -c "import sys; t = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '; print((t * ($size // len(t) + 1))[:$size])")
   write_post_lua "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"system\",\"content\":\"You are helpful.\"},{\"role\":\"user\",\"content\":\"$text\"}]}"
   echo "== a $size-byte prompt"
   # A fresh ledger and process for each size: its memory and skipped shapes are this size's.
-  kill $server; wait $server 2>/dev/null || true
-  rm -rf "$work/data"
-  METERR_LOG_LEVEL=warning "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
-  server=$!
-  wait_for_meterr
+  stop_meterr
+  start_meterr "$binary"
   for row in "proxy $proxy_port /v1/chat/completions nginx as reverse proxy" \
     "floor $floor_port /v1/chat/completions NIO proxy floor" \
     "meterr $meterr_port /openai/v1/chat/completions through meterr"; do

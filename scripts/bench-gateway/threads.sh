@@ -29,7 +29,6 @@ threads() {
     echo "$(tr ' ' '_' < "$task/comm") $(awk '{print $14, $15}' "$task/stat") $(awk '/ctxt/{s+=$2} END{print s}' "$task/status")"
   done | awk '{u[$1]+=$2; k[$1]+=$3; s[$1]+=$4} END {for (n in u) print n, u[n], k[n], s[n]}' | sort
 }
-metric() { curl -s -H "Authorization: Bearer $METERR_ADMIN_KEY" "http://127.0.0.1:$meterr_port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 threads > "$work/before"
 events0=$(metric meterr_ledger_events_committed_total); commits0=$(metric meterr_ledger_commits_total)
 if [ "${1:-}" = --perf ]; then
