@@ -94,6 +94,14 @@ wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
 }
 
+# write_prompt_lua SIZE: the wrk script of a chat completion whose user message holds SIZE bytes of
+# text, into $work/post.lua.
+write_prompt_lua() {
+  local text
+  text=$(python3 -c "t = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '; print((t * ($1 // len(t) + 1))[:$1])")
+  write_post_lua "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"system\",\"content\":\"You are helpful.\"},{\"role\":\"user\",\"content\":\"$text\"}]}"
+}
+
 # binaries_or_build [BINARY...]: the binaries given, or this tree's release build of meterr (built
 # first), into the array `binaries`.
 binaries_or_build() {

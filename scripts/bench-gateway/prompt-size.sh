@@ -29,8 +29,7 @@ start_all
 start_floor
 host_note
 for size in "${sizes[@]}"; do
-  text=$(python3 -c "import sys; t = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '; print((t * ($size // len(t) + 1))[:$size])")
-  write_post_lua "{\"model\":\"gpt-4.1\",\"messages\":[{\"role\":\"system\",\"content\":\"You are helpful.\"},{\"role\":\"user\",\"content\":\"$text\"}]}"
+  write_prompt_lua "$size"
   echo "== a $size-byte prompt"
   # A fresh ledger and process for each size: its memory and skipped shapes are this size's.
   stop_meterr

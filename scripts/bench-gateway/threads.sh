@@ -3,9 +3,19 @@
 # SQLite queue and Swift's thread pool, at 32 connections against the nginx mock (release build, a
 # fresh ledger), in user space and in the kernel, with events per ledger commit, and the same split
 # for nginx as a reverse proxy and for a SwiftNIO proxy that only forwards (meterr-nio-floor).
-# Usage: scripts/bench-gateway/threads.sh [--perf]
-# (--perf also records a profile into ./perf.data for `perf report`).
+# Usage: scripts/bench-gateway/threads.sh [--perf] [--prompt-bytes N]
+# (--perf also records a profile into ./perf.data for `perf report`; --prompt-bytes sends a user
+# message of N bytes of text instead of the one-line prompt).
 set -euo pipefail
+perf=
+prompt=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --perf) perf=1; shift ;;
+    --prompt-bytes) prompt=$2; shift 2 ;;
+    *) echo "usage: $0 [--perf] [--prompt-bytes N]" >&2; exit 2 ;;
+  esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/mock.sh"
@@ -18,7 +28,7 @@ proxy_port=18897
 floor_port=18898
 start_all
 host_note
-write_post_lua
+if [ -n "$prompt" ]; then write_prompt_lua "$prompt"; else write_post_lua; fi
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
 wrk -t2 -c32 -d3s -s "$work/post.lua" "$gateway" >/dev/null # warm-up
 
@@ -31,11 +41,11 @@ threads() {
 }
 threads > "$work/before"
 events0=$(metric meterr_ledger_events_committed_total); commits0=$(metric meterr_ledger_commits_total)
-if [ "${1:-}" = --perf ]; then
+if [ -n "$perf" ]; then
   perf record -F 2999 -g -p "$server" -o perf.data -- sleep 10 >/dev/null 2>&1 &
 fi
 wrk -t2 -c32 -d10s --latency -s "$work/post.lua" "$gateway" > "$work/out"
-if [ "${1:-}" = --perf ]; then sleep 1; fi
+if [ -n "$perf" ]; then sleep 1; fi
 threads > "$work/after"
 events1=$(metric meterr_ledger_events_committed_total); commits1=$(metric meterr_ledger_commits_total)
 calls=$(awk '/requests in/{print $1}' "$work/out")
