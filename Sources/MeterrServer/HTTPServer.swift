@@ -23,7 +23,8 @@ import ServiceLifecycle
 /// across two loops, with five wake-ups between them before the socket is read).
 ///
 /// Requests the gateway does not serve go on to Hummingbird's router (`RouterChannelHandler`: read on
-/// the same loop, answered by a task on Swift's pool). A graceful shutdown stops accepting, lets each
+/// the same loop, answered by a task on Swift's pool, or on the loop for the short reads named in
+/// `shortReads`). A graceful shutdown stops accepting, lets each
 /// connection finish the request in flight, and ends when every connection has closed.
 final class HTTPServer: Service, Sendable, CustomStringConvertible {
     var description: String { "HTTPServer" }
@@ -35,6 +36,8 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
     let respond: RouterChannelHandler.Respond
     /// The largest request body read for the router.
     let maxBodyBytes: Int
+    /// The paths whose `GET` the router answers on the connection's event loop (`RouterChannelHandler`).
+    let shortReads: Set<String>
     /// The handlers between NIO's HTTP/1 handlers and the conversion to Hummingbird's parts, made for
     /// each connection.
     let handlers: @Sendable () -> [any RemovableChannelHandler]
@@ -46,7 +49,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
     init(
         host: String, port: Int, group: MultiThreadedEventLoopGroup, tls: NIOSSLContext?,
         handlers: @escaping @Sendable () -> [any RemovableChannelHandler], maxBodyBytes: Int,
-        respond: @escaping RouterChannelHandler.Respond,
+        shortReads: Set<String> = [], respond: @escaping RouterChannelHandler.Respond,
         onRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         self.host = host
@@ -54,6 +57,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
         self.group = group
         self.respond = respond
         self.maxBodyBytes = maxBodyBytes
+        self.shortReads = shortReads
         self.handlers = handlers
         self.tls = tls
         self.onRunning = onRunning
@@ -116,6 +120,7 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
         let tls = tls
         let respond = respond
         let maxBodyBytes = maxBodyBytes
+        let shortReads = shortReads
         // As Hummingbird's HTTP/1 channel sets it up, with its decoder's limits.
         let decoder = HTTP1Channel.Configuration().httpDecoder
         var limits = NIOHTTPDecoderLimitConfiguration()
@@ -141,7 +146,8 @@ final class HTTPServer: Service, Sendable, CustomStringConvertible {
                     // The gateway's calls are taken in NIO's HTTP/1 parts; the rest go on as HTTPTypes parts.
                     try pipeline.addHandlers(handlers())
                     try pipeline.addHandler(HTTP1ServerCodec(secure: false))
-                    try pipeline.addHandler(RouterChannelHandler(maxBodyBytes: maxBodyBytes, respond: respond))
+                    try pipeline.addHandler(
+                        RouterChannelHandler(maxBodyBytes: maxBodyBytes, shortReads: shortReads, respond: respond))
                 }
             }
             .withBoundSocket(socket).get()

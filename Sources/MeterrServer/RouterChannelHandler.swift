@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import MeterrStore
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -8,6 +9,9 @@ import NIOHTTPTypes
 ///
 /// A request is read whole on the connection's event loop (its body up to `maxBodyBytes`), then a task
 /// on Swift's pool asks the router for the answer and hands its parts to the loop, which writes them.
+/// The short reads named in `shortReads` (`GET` of a page of budgets, keys, alerts) are answered by a task
+/// on the connection's event loop instead, their SQLite reads included: two thread wake-ups each way
+/// cost such a read more than its work.
 /// Hummingbird's own HTTP/1 handling (a task per connection reading an async sequence of parts, and an
 /// async writer whose every part waited for the loop) cost an `/api` read about 30 µs of CPU more.
 ///
@@ -26,6 +30,8 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private let respond: Respond
     private let maxBodyBytes: Int
+    /// The paths whose `GET` is answered on the event loop.
+    private let shortReads: Set<String>
     /// The request being read, and its body so far.
     private var head: HTTPRequest?
     private var body = ByteBuffer()
@@ -43,8 +49,11 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     /// - Parameter maxBodyBytes: the largest request body read; a larger one reaches the route as a body
     ///   whose reading fails as `collect(upTo:)` fails beyond its limit, and the rest of it is dropped.
-    init(maxBodyBytes: Int, respond: @escaping Respond) {
+    /// - Parameter shortReads: the paths (without a query) whose `GET` is answered on the connection's event
+    ///   loop. Only for answers that are quick to work out: the loop serves gateway calls meanwhile.
+    init(maxBodyBytes: Int, shortReads: Set<String> = [], respond: @escaping Respond) {
         self.maxBodyBytes = maxBodyBytes
+        self.shortReads = shortReads
         self.respond = respond
     }
 
@@ -87,9 +96,24 @@ final class RouterChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         let answer = Answer(handler: self, context: context)
         let respond = respond
         let channel = context.channel
-        answering = Task {
-            await answer.send(await respond(request, channel))
+        guard isShortRead(request.head) else {
+            answering = Task {
+                await answer.send(await respond(request, channel))
+            }
+            return
         }
+        answering = Task(executorPreference: EventLoopTaskExecutor.of(context.eventLoop)) {
+            await SQLiteReadThreads.$bypassed.withValue(true) {
+                await answer.send(await respond(request, channel))
+            }
+        }
+    }
+
+    /// Whether `head` is a `GET` of one of `shortReads`.
+    private func isShortRead(_ head: HTTPRequest) -> Bool {
+        guard head.method == .get, !shortReads.isEmpty, let target = head.path else { return false }
+        guard let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return shortReads.contains(target) }
+        return shortReads.contains(String(target[..<query]))
     }
 
     /// The answer has been written whole (`closing`: the connection closes after it), or failed.

@@ -3,8 +3,10 @@ import HummingbirdCore
 import HummingbirdTesting
 import Logging
 import MeterrCore
+import MeterrStore
 import MeterrTestSupport
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import MeterrServer
@@ -216,6 +218,47 @@ struct HTTPServerTests {
             if !ended { live.running.cancel() }
             try await stopping.value
             #expect(throws: (any Error).self) { try RawSocket(port: live.port) }
+        }
+    }
+
+    @Test("A short read is answered on its connection's event loop, its SQLite reads with it; the rest on Swift's pool")
+    func shortReadsOnTheLoop() async throws {
+        let (ports, listening) = AsyncStream<Int>.makeStream()
+        // Each answer says where it was worked out.
+        let server = HTTPServer(
+            host: "127.0.0.1", port: 0, group: .singleton, tls: nil, handlers: { [] }, maxBodyBytes: 1 << 20,
+            shortReads: ["/api/short"],
+            respond: { _, _ in
+                let thread = MultiThreadedEventLoopGroup.currentEventLoop == nil ? "pool" : "loop"
+                let reads = SQLiteReadThreads.bypassed ? "here" : "read threads"
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "\(thread), \(reads)")))
+            },
+            onRunning: { channel in listening.yield(channel.localAddress?.port ?? 0) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            func answer(_ head: String) async throws -> String {
+                let (text, _) = try await RawSocket.exchangeUntilClosed(
+                    port: port, head + " HTTP/1.1\r\nHost: meterr\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return String(text.split(separator: "\r\n\r\n", maxSplits: 1).last ?? "")
+            }
+            #expect(try await answer("GET /api/short") == "loop, here")
+            #expect(try await answer("GET /api/short?limit=5") == "loop, here")
+            #expect(try await answer("POST /api/short") == "pool, read threads")
+            #expect(try await answer("GET /api/shorter") == "pool, read threads")
+            #expect(try await answer("GET /api/short/1") == "pool, read threads")
+            group.cancelAll()
+        }
+    }
+
+    @Test("Each of the application's short reads is a route that answers")
+    func shortReadsAreRoutes() async throws {
+        try await withGateway { client, _ in
+            for path in MeterrApplication.shortReads.sorted() {
+                let status = try await client.get(path).status
+                #expect(status == .ok, "\(path)")
+            }
         }
     }
 }

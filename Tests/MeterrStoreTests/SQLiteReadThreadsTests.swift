@@ -54,4 +54,22 @@ struct SQLiteReadThreadsTests {
         #expect(try await b)
         await #expect(throws: Refused()) { try await threads.run { () throws -> Int in throw Refused() } }
     }
+
+    @Test("A task that bypasses the read threads reads on its own thread; the store has a reader for every thread")
+    func bypassed() async throws {
+        let threads = SQLiteReadThreads(count: 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reads-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory.path, readThreads: threads)
+        let answer = try await SQLiteReadThreads.$bypassed.withValue(true) {
+            try await store.read { db in try Int.fetchOne(db, sql: "SELECT 40 + 2") }
+        }
+        #expect(answer == 42)
+        #expect(threads.jobsTaken == 0)
+        // Outside the task-local, reads go to the threads again.
+        #expect(try await store.budgets(org: "o").isEmpty)
+        #expect(threads.jobsTaken == 1)
+        #expect(
+            store.pool.configuration.maximumReaderCount == 1 + ProcessInfo.processInfo.activeProcessorCount)
+    }
 }

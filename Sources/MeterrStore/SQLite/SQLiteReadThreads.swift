@@ -17,6 +17,14 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     /// opens up to five readers).
     package static let shared = SQLiteReadThreads(count: 4)
 
+    /// Whether a store's reads in this task run on the calling thread instead. The server sets it for the
+    /// short reads it answers on a connection's event loop (`GET /api/budgets`, …): handing such a read to a
+    /// read thread and taking its answer back costs two thread wake-ups, more than the read itself. Only
+    /// for reads known to be short: the calling thread waits for the read.
+    @TaskLocal package static var bypassed = false
+
+    /// How many threads there are.
+    package let count: Int
     /// Guards `jobs` and signals the threads when one arrives.
     private let condition = NSCondition()
     /// The jobs not yet taken, oldest first (few: reads are short and the threads take them at once).
@@ -25,6 +33,7 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     private var taken = 0
 
     init(count: Int) {
+        self.count = count
         for index in 0..<count {
             Thread { [self] in serve(name: "sqlite-read-\(index)") }.start()
         }

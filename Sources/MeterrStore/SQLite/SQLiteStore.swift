@@ -53,9 +53,11 @@ public final class SQLiteStore: Sendable {
             }
         }
         do {
-            pool = try DatabasePool(
-                path: path,
-                configuration: Self.configuration(label: "meterr", readOnly: readOnly, durability: durability))
+            var configuration = Self.configuration(label: "meterr", readOnly: readOnly, durability: durability)
+            // A reader for every read thread and for every other thread that may read on its own (an event
+            // loop answering a short read): none of them waits for another's read to end.
+            configuration.maximumReaderCount = readThreads.count + ProcessInfo.processInfo.activeProcessorCount
+            pool = try DatabasePool(path: path, configuration: configuration)
             if !readOnly { try Self.migrator.migrate(pool) }
         } catch let error as MeterrError {
             throw error
@@ -96,16 +98,23 @@ public final class SQLiteStore: Sendable {
         (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
-    /// Runs `body` in a read transaction on one of meterr's read threads (`SQLiteReadThreads`).
+    /// Runs `body` in a read transaction on one of meterr's read threads (`SQLiteReadThreads`), or on the
+    /// calling thread in a task that asks for it (`SQLiteReadThreads.bypassed`).
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         let pool = pool
         do {
+            if SQLiteReadThreads.bypassed { return try Self.readHere(pool, body) }
             return try await readThreads.run { try pool.read(body) }
         } catch let error as MeterrError {
             throw error
         } catch {
             throw MeterrError(.storage, "the database could not be read", underlying: error)
         }
+    }
+
+    /// GRDB's synchronous read, on the calling thread.
+    private static func readHere<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
