@@ -4,12 +4,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Waits until something accepts connections on a loopback port (at most ten seconds).
+# Waits until something accepts connections on a loopback port (at most ten seconds); given a process
+# id as well, until that process listens on it, failing at once if it exits (it could not bind).
 wait_for_port() {
-  for _ in $(seq 1 100); do
-    python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
+  python3 "$(dirname "${BASH_SOURCE[0]}")/wait_for_port.py" "$@"
 }

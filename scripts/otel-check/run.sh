@@ -20,8 +20,8 @@ export FAKE_PROVIDER_TRACE_LOG="$work/provider.jsonl"
 fake=$!
 "$venv/bin/python" "$here/receiver.py" "$receiver_port" "$work" &
 receiver=$!
-wait_for_port "$fake_port"
-wait_for_port "$receiver_port"
+wait_for_port "$fake_port" "$fake"
+wait_for_port "$receiver_port" "$receiver"
 export METERR_ADMIN_KEY=mk_otelcheckotelcheckotelcheck1
 for p in OPENAI ANTHROPIC; do
   export METERR_${p}_BASE_URL="http://127.0.0.1:$fake_port"

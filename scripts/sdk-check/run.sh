@@ -17,7 +17,7 @@ meterr_port=$(free_port)
 data=$(mktemp -d)
 "$venv/bin/python" "$here/fake_provider.py" "$fake_port" &
 fake=$!
-wait_for_port "$fake_port"
+wait_for_port "$fake_port" "$fake"
 export METERR_ADMIN_KEY=mk_sdkchecksdkchecksdkcheck01
 for p in OPENAI AZURE ANTHROPIC GEMINI MISTRAL COHERE; do
   export METERR_${p}_BASE_URL="http://127.0.0.1:$fake_port"
@@ -57,7 +57,7 @@ native_log=$(mktemp)
 FAKE_NATIVE_LOG="$native_log" "$venv/bin/python" "$here/fake_native.py" "$native_port" &
 native=$!
 trap 'kill $server $fake $tls_server $native 2>/dev/null || true; rm -rf "$data" "$tls" "$native_log"' EXIT
-wait_for_port "$native_port"
+wait_for_port "$native_port" "$native"
 unified_port=$(free_port)
 unified_data=$(mktemp -d)
 # The router's virtual models for unified_sdks.py's routed checks (fake_native.py fails a provider on
