@@ -229,10 +229,12 @@ let package = Package(
             dependencies: ["MeterrCore", "MeterrPricing", "MeterrServer", "MeterrStore"],
             path: "Benchmarks/BudgetBenchmark"
         ),
-        // `scripts/bench-gateway/run.sh`: a SwiftNIO reverse proxy that only forwards, the floor under the gateway.
+        // `scripts/bench-gateway/run.sh`: a SwiftNIO reverse proxy that only forwards, the floor under the gateway
+        // (`clients.sh`: with meterr's upstream client or AsyncHTTPClient's instead of its own).
         .executableTarget(
             name: "meterr-nio-floor",
             dependencies: [
+                "MeterrUpstream", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,11 +1,19 @@
-// `meterr-nio-floor PORT UPSTREAM_PORT`: a reverse proxy in SwiftNIO that does nothing but forward,
-// the floor under meterr's gateway. It sets up its connections as meterr's server does (NIO's HTTP/1
-// server handlers on the accepting loop, one listener per loop, the provider's connections kept alive
-// and pooled on the loop of the call that uses them), and forwards each request and answer unchanged:
-// no key, no reading of the body, no price, no ledger. `scripts/bench-gateway/run.sh` and `threads.sh`
-// measure it beside nginx as a proxy, so what meterr costs above it is what metering costs, and what it
-// costs above nginx is what NIO and Swift cost.
+// `meterr-nio-floor PORT UPSTREAM_PORT [--client floor|meterr|ahc|ahc-delegate]`: a reverse proxy in SwiftNIO
+// that does nothing but forward, the floor under meterr's gateway. It sets up its connections as meterr's
+// server does (NIO's HTTP/1 server handlers on the accepting loop, one listener per loop, the provider's
+// connections kept alive and pooled on the loop of the call that uses them), and forwards each request
+// and answer unchanged: no key, no reading of the body, no price, no ledger. `scripts/bench-gateway/run.sh`
+// and `threads.sh` measure it beside nginx as a proxy, so what meterr costs above it is what metering
+// costs, and what it costs above nginx is what NIO and Swift cost.
+//
+// `--client` picks the client that calls the upstream: `floor` (the default) a minimal pool of NIO
+// channels; `meterr` the gateway's own `UpstreamClient`; `ahc` AsyncHTTPClient's delegate API with its
+// delegate and connection on the caller's event loop (`.delegateAndChannel(on:)`), `ahc-delegate` with
+// its delegate there and the connection preferably (`.delegate(on:)`). All but `ahc-delegate` make the
+// call on the caller's event loop. `scripts/bench-gateway/clients.sh` compares them.
 
+import AsyncHTTPClient
+import MeterrUpstream
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -23,10 +31,16 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
     exit(status)
 }
 
+/// Which client calls the upstream.
+enum Client: String { case floor, meterr, ahc, ahcDelegate = "ahc-delegate" }
+
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let port = Int(arguments[1]), let upstreamPort = Int(arguments[2]),
-    (0...65_535).contains(port), (1...65_535).contains(upstreamPort)
-else { fail("usage: meterr-nio-floor PORT UPSTREAM_PORT", status: 2) }
+let usage = "usage: meterr-nio-floor PORT UPSTREAM_PORT [--client floor|meterr|ahc|ahc-delegate]"
+guard arguments.count == 3 || (arguments.count == 5 && arguments[3] == "--client"),
+    let port = Int(arguments[1]), let upstreamPort = Int(arguments[2]),
+    (0...65_535).contains(port), (1...65_535).contains(upstreamPort),
+    let client = arguments.count == 5 ? Client(rawValue: arguments[4]) : .floor
+else { fail(usage, status: 2) }
 let upstream: SocketAddress
 do {
     upstream = try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort)
@@ -35,8 +49,13 @@ do {
 }
 let group = MultiThreadedEventLoopGroup.singleton
 
+/// Sends a request upstream for a caller's connection and hands the answer's parts to it, on its loop.
+protocol Forwarding: AnyObject {
+    func send(_ head: HTTPRequestHead, _ body: ByteBuffer?, for proxy: ProxyHandler)
+}
+
 /// The kept-alive connections to the upstream of one event loop; used on that loop only.
-final class UpstreamPool {
+final class UpstreamPool: Forwarding {
     let loop: any EventLoop
     private var idle: [UpstreamHandler] = []
 
@@ -119,19 +138,94 @@ final class UpstreamHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
+/// meterr's gateway client (`UpstreamClient`): its pool of the loop, its timers and connection checks.
+final class MeterrForwarder: Forwarding {
+    let client: UpstreamClient
+    let loop: any EventLoop
+    let endpoint: UpstreamEndpoint
+
+    init(client: UpstreamClient, loop: any EventLoop, endpoint: UpstreamEndpoint) {
+        self.client = client
+        self.loop = loop
+        self.endpoint = endpoint
+    }
+
+    func send(_ head: HTTPRequestHead, _ body: ByteBuffer?, for proxy: ProxyHandler) {
+        let request = UpstreamRequest(endpoint: endpoint, head: head, body: body ?? ByteBuffer())
+        _ = client.execute(request, on: loop, handler: Relay(proxy))
+    }
+
+    final class Relay: UpstreamResponseHandler {
+        let proxy: ProxyHandler
+        init(_ proxy: ProxyHandler) { self.proxy = proxy }
+        func upstreamReceived(head: HTTPResponseHead) { proxy.answer(.head(head)) }
+        func upstreamReceived(body: ByteBuffer) { proxy.answer(.body(body)) }
+        func upstreamReadComplete() { proxy.flush() }
+        func upstreamFinished() { proxy.answer(.end(nil)) }
+        func upstreamFailed(_ failure: UpstreamFailure) { proxy.upstreamFailed() }
+    }
+}
+
+/// AsyncHTTPClient's delegate API, its delegate on the caller's event loop, and the connection too
+/// (`.delegateAndChannel(on:)`) or preferably (`.delegate(on:)`).
+final class AHCForwarder: Forwarding {
+    let client: HTTPClient
+    let loop: any EventLoop
+    let base: String
+    let preference: HTTPClient.EventLoopPreference
+
+    init(client: HTTPClient, loop: any EventLoop, base: String, channelOnLoop: Bool) {
+        self.client = client
+        self.loop = loop
+        self.base = base
+        preference = channelOnLoop ? .delegateAndChannel(on: loop) : .delegate(on: loop)
+    }
+
+    func send(_ head: HTTPRequestHead, _ body: ByteBuffer?, for proxy: ProxyHandler) {
+        do {
+            let request = try HTTPClient.Request(
+                url: base + head.uri, method: head.method, headers: head.headers, body: body.map { .byteBuffer($0) })
+            _ = client.execute(request: request, delegate: Relay(proxy), eventLoop: preference)
+        } catch {
+            proxy.upstreamFailed()
+        }
+    }
+
+    /// Called on the caller's loop only (`.delegateAndChannel(on:)`).
+    final class Relay: HTTPClientResponseDelegate, @unchecked Sendable {
+        typealias Response = Void
+        let proxy: ProxyHandler
+        init(_ proxy: ProxyHandler) { self.proxy = proxy }
+
+        func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+            proxy.answer(.head(head))
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+
+        func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+            proxy.answer(.body(buffer))
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+
+        func didFinishRequest(task: HTTPClient.Task<Void>) throws { proxy.answer(.end(nil)) }
+
+        func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) { proxy.upstreamFailed() }
+    }
+}
+
 /// One caller's connection: reads a request whole, forwards it, writes the answer back.
 final class ProxyHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let pool: UpstreamPool
+    private let pool: any Forwarding
     private let host: String
     private var context: ChannelHandlerContext?
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var keepAlive = true
 
-    init(pool: UpstreamPool, host: String) {
+    init(pool: any Forwarding, host: String) {
         self.pool = pool
         self.host = host
     }
@@ -186,11 +280,43 @@ final class ProxyHandler: ChannelInboundHandler {
 /// A loop's pool, made before its loop runs anything of it and used on that loop only.
 struct LoopOwned<Value>: @unchecked Sendable { let value: Value }
 
+/// The clients shared by the loops (each keeps a pool per loop).
+let meterrClient =
+    client == .meterr
+    ? try? UpstreamClient(
+        timeouts: .init(connect: .seconds(10), firstByte: .seconds(600), read: .seconds(300), idle: .seconds(90)))
+    : nil
+/// AsyncHTTPClient with room for a kept-alive connection per caller's connection (its default soft limit
+/// is 8 per host, which the 32-connection runs would queue behind), as meterr's pools allow.
+let ahcClient: HTTPClient? = {
+    guard client == .ahc || client == .ahcDelegate else { return nil }
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool = .init(idleTimeout: .seconds(90), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    return HTTPClient(eventLoopGroup: group, configuration: configuration)
+}()
+guard let endpoint = UpstreamEndpoint(baseURL: "http://127.0.0.1:\(upstreamPort)") else {
+    fail("meterr-nio-floor: no upstream endpoint")
+}
+
+/// The forwarder of `loop`, for the client asked for.
+func forwarder(on loop: any EventLoop) -> any Forwarding {
+    switch client {
+    case .floor: return UpstreamPool(loop: loop)
+    case .meterr:
+        guard let meterrClient else { fail("meterr-nio-floor: meterr's client did not start") }
+        return MeterrForwarder(client: meterrClient, loop: loop, endpoint: endpoint)
+    case .ahc, .ahcDelegate:
+        guard let ahcClient else { fail("meterr-nio-floor: AsyncHTTPClient did not start") }
+        return AHCForwarder(
+            client: ahcClient, loop: loop, base: "http://127.0.0.1:\(upstreamPort)", channelOnLoop: client == .ahc)
+    }
+}
+
 // One listener per loop on the port (`SO_REUSEPORT`), its connections served on that loop with that
 // loop's pool, as meterr's server does.
 var listeners: [any Channel] = []
 for loop in group.makeIterator() {
-    let pool = LoopOwned(value: UpstreamPool(loop: loop))
+    let pool = LoopOwned(value: forwarder(on: loop))
     let listener = try? ServerBootstrap(group: loop, childGroup: loop)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .serverChannelOption(.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
@@ -207,5 +333,5 @@ for loop in group.makeIterator() {
     guard let listener else { fail("meterr-nio-floor: cannot listen on 127.0.0.1:\(port) (in use?)") }
     listeners.append(listener)
 }
-print("listening on 127.0.0.1:\(port), forwarding to 127.0.0.1:\(upstreamPort)")
+print("listening on 127.0.0.1:\(port), forwarding to 127.0.0.1:\(upstreamPort) with the \(client) client")
 try? listeners[0].closeFuture.wait()

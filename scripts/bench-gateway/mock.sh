@@ -41,13 +41,9 @@ measure() {
 # $proxy and $server, stops them all on exit, and waits for meterr to answer.
 start_all() {
   write_mock_conf "$work" "$mock_port"
-  sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
-    "$(dirname "${BASH_SOURCE[0]}")/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
-  mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
   nginx -c "$work/nginx.conf" -p "$work" &
   mock=$!
-  nginx -c "$work/nginx-proxy.conf" -p "$work" &
-  proxy=$!
+  start_proxy
   export METERR_ADMIN_KEY=mk_benchmarkbenchmarkbenchmark
   export OPENAI_API_KEY=sk-bench METERR_OPENAI_BASE_URL="http://127.0.0.1:$mock_port"
   METERR_LOG_LEVEL=warning "$root/.build/release/meterr" serve --port "$meterr_port" --data "$work/data" >/dev/null &
@@ -56,13 +52,24 @@ start_all() {
   wait_for_meterr
 }
 
-# start_floor: starts meterr-nio-floor (a SwiftNIO proxy that only forwards; release build, built
-# first) on $floor_port in front of the mock on $mock_port; sets $floor (start_all's exit stops it).
+# start_proxy: starts nginx as a reverse proxy on $proxy_port in front of the mock on $mock_port (its
+# configuration and folders in $work); sets $proxy.
+start_proxy() {
+  sed -e "s|PREFIX|$work|g" -e "s|MOCK_PORT|$mock_port|g" -e "s|PORT|$proxy_port|g" \
+    "$(dirname "${BASH_SOURCE[0]}")/nginx-proxy.conf.template" > "$work/nginx-proxy.conf"
+  mkdir -p "$work"/{pbody,pproxy,pfastcgi,puwsgi,pscgi}
+  nginx -c "$work/nginx-proxy.conf" -p "$work" &
+  proxy=$!
+}
+
+# start_floor [--client NAME]: starts meterr-nio-floor (a SwiftNIO proxy that only forwards; release
+# build, built first) on $floor_port in front of the mock on $mock_port, calling it with the client
+# named (its own by default); sets $floor (start_all's exit stops it).
 start_floor() {
   local tree
   tree=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   (cd "$tree" && swift build -c release --product meterr-nio-floor >/dev/null)
-  "$tree/.build/release/meterr-nio-floor" "$floor_port" "$mock_port" >/dev/null &
+  "$tree/.build/release/meterr-nio-floor" "$floor_port" "$mock_port" "$@" >/dev/null &
   floor=$!
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$floor_port/" && break; sleep 0.1; done
 }
