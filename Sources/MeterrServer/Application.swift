@@ -95,12 +95,8 @@ public struct MeterrApplication: Service, CustomStringConvertible {
         try await ServiceGroup(configuration: .init(services: services + [server], logger: logger)).run()
     }
 
-    /// The reads answered on the connection's event loop, database included: each a page of a few rows by
-    /// an index (an organisation's budgets with their spend, its keys, its latest alerts) or a readiness
-    /// check. A read that can be long (usage over a period, events, exports, reports, the dashboard's
-    /// pages) is not one of them: it runs on Swift's pool and SQLite's read threads, off the loops that
-    /// serve gateway calls.
-    static let shortReads: Set<String> = ["/api/budgets", "/api/keys", "/api/alerts", "/readyz"]
+    /// The reads answered on the connection's event loop, database included (`ShortReads`).
+    static let shortReads = ShortReads.paths
 
     /// The router's answer to a request the gateway does not serve, with `Date` (from meterr's clock);
     /// an error the router did not turn into an answer is a bare 500.

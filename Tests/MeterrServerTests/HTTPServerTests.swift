@@ -252,13 +252,66 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("Each of the application's short reads is a route that answers")
+    @Test("Each of the application's short reads is a route that answers, a long page of budgets or alerts too")
     func shortReadsAreRoutes() async throws {
         try await withGateway { client, _ in
             for path in MeterrApplication.shortReads.sorted() {
                 let status = try await client.get(path).status
                 #expect(status == .ok, "\(path)")
             }
+            // More budgets than a short read answers on the loop: the page moves to the pool, whole.
+            for index in 0...ShortReads.maxRows {
+                let created = try await client.post("/api/budgets", #"{"name":"b\#(index)","limit_usd":"5"}"#)
+                #expect(created.status == .created)
+            }
+            let budgets = try await client.get("/api/budgets").json["budgets"] as? [[String: Any]]
+            #expect(budgets?.count == ShortReads.maxRows + 1)
+            for limit in [1, ShortReads.maxRows + 1, 1000] {
+                let alerts = try await client.get("/api/alerts?limit=\(limit)")
+                #expect(alerts.status == .ok)
+                #expect(alerts.json["alerts"] is [Any])
+            }
         }
+    }
+
+    @Test("The budget guard counts an organisation's budgets, which decides where its page is worked out")
+    func budgetCount() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory.path)
+        let (organisation, _) = try await store.createOrganisation(name: "acme", actor: "test")
+        let scopes: [BudgetScope] = [.organisation, .team("ml"), .user("ana"), .tag("env", "prod")]
+        for (index, scope) in scopes.enumerated() {
+            _ = try await store.createBudget(
+                Budget(
+                    id: "bud_\(index)", orgId: organisation.id, name: "b\(index)", scope: scope, period: .month,
+                    timeZone: "UTC", limit: Money(nanos: 1_000_000_000), hard: false, thresholds: [100],
+                    createdAt: try #require(Timestamp(rfc3339: ordinaryMoment))),
+                actor: "test")
+        }
+        let guardian = BudgetGuard(store: store)
+        #expect(guardian.budgetCount(org: organisation.id) == 0)
+        try await guardian.reload()
+        #expect(guardian.budgetCount(org: organisation.id) == scopes.count)
+        #expect(guardian.budgetCount(org: "org_other") == 0)
+    }
+
+    @Test("A short read's long page runs on Swift's pool with its reads on the read threads; a short one stays")
+    func offTheLoopMoves() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        typealias Place = (onLoop: Bool, bypassed: Bool)
+        @Sendable func place() -> Place {
+            (MultiThreadedEventLoopGroup.currentEventLoop != nil, SQLiteReadThreads.bypassed)
+        }
+        let (short, long) = try await Task(executorPreference: EventLoopTaskExecutor.of(loop)) {
+            try await SQLiteReadThreads.$bypassed.withValue(true) {
+                (try await offTheLoop(if: false) { place() }, try await offTheLoop(if: true) { place() })
+            }
+        }.value
+        #expect(short.onLoop && short.bypassed)
+        #expect(!long.onLoop && !long.bypassed)
+        // Outside a short read it runs where it is called.
+        let elsewhere = try await offTheLoop(if: true) { place() }
+        #expect(!elsewhere.onLoop && !elsewhere.bypassed)
     }
 }

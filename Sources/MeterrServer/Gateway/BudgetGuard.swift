@@ -287,6 +287,11 @@ package final class BudgetGuard: Sendable {
     /// Forgets a budget's spend, so its next use counts it afresh from the ledger.
     func forget(_ budgetId: String) { _ = states.withLock { $0.removeValue(forKey: budgetId) } }
 
+    /// How many budgets an organisation has (as last loaded).
+    func budgetCount(org: String) -> Int {
+        budgetsByOrg.withLock { $0[org].map { $0.byScope.values.reduce($0.byTag.count) { $0 + $1.count } } ?? 0 }
+    }
+
     /// The budgets that cover a call.
     package func budgets(for event: UsageEvent) -> [Budget] {
         budgetsByOrg.withLock { $0[event.org] }?.covering(event) ?? []
