@@ -19,41 +19,73 @@ public struct WireEncoder: Sendable {
 
 /// One value being encoded. A reference, because containers handed out earlier keep filling it.
 final class WireNode {
+    /// A member's or an element's value: text kept as it came (written when the whole is), or a node
+    /// still being filled.
+    enum Value {
+        /// JSON text as it is: a number, `true`, `false`, `null`.
+        case literal(String)
+        /// A string, quoted and escaped when written.
+        case string(String)
+        /// JSON text as it is, as bytes (an event's line).
+        case bytes([UInt8])
+        /// An object or an array (or a value encoded through its own `encode(to:)`).
+        case node(WireNode)
+    }
+
     enum Content {
         case empty
-        case object([(key: String, node: WireNode)])
-        case array([WireNode])
-        /// A scalar's JSON text.
-        case scalar([UInt8])
+        case object([(key: String, value: Value)])
+        case array([Value])
+        case value(Value)
     }
 
     var content = Content.empty
 
-    /// The member `key` of this object, made if new (a key encoded again keeps its first place and
-    /// takes the new value).
-    func member(_ key: String) -> WireNode {
-        var members: [(key: String, node: WireNode)] = []
-        if case .object(let existing) = content {
-            if let found = existing.first(where: { $0.key == key }) { return found.node }
-            members = existing
-        }
+    init() {}
+
+    init(_ value: Value) { content = .value(value) }
+
+    /// Sets the member `key` of this object (a key encoded again keeps its first place and takes the new
+    /// value).
+    func set(_ key: String, _ value: Value) {
+        var members: [(key: String, value: Value)] = []
+        if case .object(let existing) = content { members = existing }
         // Emptied first, so the array is this function's alone and grows in place: copied on every
         // member, an object of n members cost n² copies (a page of events, most of its encoding).
         content = .empty
-        let node = WireNode()
-        members.append((key, node))
+        if let index = members.firstIndex(where: { $0.key == key }) {
+            members[index].value = value
+        } else {
+            members.append((key, value))
+        }
         content = .object(members)
+    }
+
+    /// The member `key` of this object as a node to fill, made if new.
+    func member(_ key: String) -> WireNode {
+        if case .object(let existing) = content, let found = existing.first(where: { $0.key == key }),
+            case .node(let node) = found.value
+        {
+            return node
+        }
+        let node = WireNode()
+        set(key, .node(node))
         return node
     }
 
-    /// A new last element of this array.
-    func appended() -> WireNode {
-        var items: [WireNode] = []
+    /// Appends an element to this array.
+    func append(_ value: Value) {
+        var items: [Value] = []
         if case .array(let existing) = content { items = existing }
         content = .empty
-        let node = WireNode()
-        items.append(node)
+        items.append(value)
         content = .array(items)
+    }
+
+    /// A new last element of this array, as a node to fill.
+    func appended() -> WireNode {
+        let node = WireNode()
+        append(.node(node))
         return node
     }
 
@@ -70,59 +102,68 @@ final class WireNode {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 JSONWriter.appendQuoted(member.key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
-                member.node.write(to: &bytes)
+                Self.write(member.value, to: &bytes)
             }
             bytes.append(UInt8(ascii: "}"))
         case .array(let items):
             bytes.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                item.write(to: &bytes)
+                Self.write(item, to: &bytes)
             }
             bytes.append(UInt8(ascii: "]"))
-        case .scalar(let text):
-            bytes.append(contentsOf: text)
+        case .value(let value):
+            Self.write(value, to: &bytes)
         }
     }
 
-    /// Encodes a value into `node`: strings and numbers directly, string-keyed dictionaries sorted,
-    /// everything else through its own `encode(to:)`.
-    static func encode(_ value: some Encodable, into node: WireNode, codingPath: [any CodingKey]) throws {
+    static func write(_ value: Value, to bytes: inout [UInt8]) {
         switch value {
-        case let text as String:
-            node.content = .scalar(quoted(text))
-        case let event as UsageEvent:
+        case .literal(let text): bytes.append(contentsOf: text.utf8)
+        case .string(let text): JSONWriter.appendQuoted(text, to: &bytes)
+        case .bytes(let text): bytes.append(contentsOf: text)
+        case .node(let node): node.write(to: &bytes)
+        }
+    }
+
+    /// A value that needs no node of its own: strings, and the core types that encode as one string
+    /// (compared by type, not cast: a cast per member of every object was a good part of an answer's
+    /// encoding).
+    static func scalar<T: Encodable>(_ value: T) -> Value? {
+        if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
+        if T.self == Money.self { return .string(unsafeBitCast(value, to: Money.self).decimalString) }
+        if T.self == Timestamp.self { return .string(unsafeBitCast(value, to: Timestamp.self).rfc3339) }
+        return nil
+    }
+
+    /// Encodes a value into `node`: strings and the core types directly, string-keyed dictionaries
+    /// sorted, everything else through its own `encode(to:)`.
+    static func encode<T: Encodable>(_ value: T, into node: WireNode, codingPath: [any CodingKey]) throws {
+        if let scalar = scalar(value) {
+            node.content = .value(scalar)
+        } else if T.self == UsageEvent.self {
             // The event's own writer (exports, SDK batches): the bytes of its Codable form, which a
             // contract test holds equal, without a node and a dynamic cast per member of every event.
-            node.content = .scalar(event.jsonLine)
-        case let map as [String: String]:
-            node.content = .object(map.keys.sorted().map { ($0, WireNode(scalar: quoted(map[$0]!))) })
-        case let map as [String: Int]:
-            node.content = .object(map.keys.sorted().map { ($0, WireNode(scalar: Array(String(map[$0]!).utf8))) })
-        default:
+            node.content = .value(.bytes(unsafeBitCast(value, to: UsageEvent.self).jsonLine))
+        } else if T.self == [String: String].self {
+            let map = unsafeBitCast(value, to: [String: String].self)
+            node.content = .object(map.keys.sorted().map { ($0, .string(map[$0]!)) })
+        } else if T.self == [String: Int].self {
+            let map = unsafeBitCast(value, to: [String: Int].self)
+            node.content = .object(map.keys.sorted().map { ($0, .literal(String(map[$0]!))) })
+        } else {
             try value.encode(to: WireNodeEncoder(node: node, codingPath: codingPath))
         }
     }
 
-    convenience init(scalar: [UInt8]) {
-        self.init()
-        content = .scalar(scalar)
-    }
-
-    static func quoted(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        JSONWriter.appendQuoted(text, to: &bytes)
-        return bytes
-    }
-
     static func number(_ value: some BinaryFloatingPoint & LosslessStringConvertible, _ path: [any CodingKey]) throws
-        -> [UInt8]
+        -> Value
     {
         guard value.isFinite else {
             throw EncodingError.invalidValue(
                 value, .init(codingPath: path, debugDescription: "JSON has no non-finite numbers"))
         }
-        return Array(String(value).utf8)
+        return .literal(String(value))
     }
 }
 
@@ -156,29 +197,30 @@ struct WireKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: WireNode
     var codingPath: [any CodingKey]
 
-    private func set(_ text: [UInt8], _ key: Key) { node.member(key.stringValue).content = .scalar(text) }
+    private func set(_ value: WireNode.Value, _ key: Key) { node.set(key.stringValue, value) }
 
-    mutating func encodeNil(forKey key: Key) throws { set(Array("null".utf8), key) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { set(Array((value ? "true" : "false").utf8), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { set(WireNode.quoted(value), key) }
+    mutating func encodeNil(forKey key: Key) throws { set(.literal("null"), key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(.literal(value ? "true" : "false"), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(.string(value), key) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         set(try WireNode.number(value, codingPath + [key]), key)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         set(try WireNode.number(value, codingPath + [key]), key)
     }
-    mutating func encode(_ value: Int, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(Array(String(value).utf8), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.literal(String(value)), key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(.literal(String(value)), key) }
 
     mutating func encode(_ value: some Encodable, forKey key: Key) throws {
+        if let scalar = WireNode.scalar(value) { return set(scalar, key) }
         try WireNode.encode(value, into: node.member(key.stringValue), codingPath: codingPath + [key])
     }
 
@@ -213,25 +255,26 @@ struct WireUnkeyedContainer: UnkeyedEncodingContainer {
         return 0
     }
 
-    private func append(_ text: [UInt8]) { node.appended().content = .scalar(text) }
+    private func append(_ value: WireNode.Value) { node.append(value) }
 
-    mutating func encodeNil() throws { append(Array("null".utf8)) }
-    mutating func encode(_ value: Bool) throws { append(Array((value ? "true" : "false").utf8)) }
-    mutating func encode(_ value: String) throws { append(WireNode.quoted(value)) }
+    mutating func encodeNil() throws { append(.literal("null")) }
+    mutating func encode(_ value: Bool) throws { append(.literal(value ? "true" : "false")) }
+    mutating func encode(_ value: String) throws { append(.string(value)) }
     mutating func encode(_ value: Double) throws { append(try WireNode.number(value, codingPath)) }
     mutating func encode(_ value: Float) throws { append(try WireNode.number(value, codingPath)) }
-    mutating func encode(_ value: Int) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int8) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int16) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int32) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int64) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt8) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt16) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt32) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt64) throws { append(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: Int8) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: Int16) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: Int32) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: Int64) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: UInt) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: UInt8) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: UInt16) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: UInt32) throws { append(.literal(String(value))) }
+    mutating func encode(_ value: UInt64) throws { append(.literal(String(value))) }
 
     mutating func encode(_ value: some Encodable) throws {
+        if let scalar = WireNode.scalar(value) { return append(scalar) }
         try WireNode.encode(value, into: node.appended(), codingPath: codingPath)
     }
 
@@ -256,23 +299,23 @@ struct WireSingleValueContainer: SingleValueEncodingContainer {
     let node: WireNode
     var codingPath: [any CodingKey]
 
-    private func set(_ text: [UInt8]) { node.content = .scalar(text) }
+    private func set(_ value: WireNode.Value) { node.content = .value(value) }
 
-    mutating func encodeNil() throws { set(Array("null".utf8)) }
-    mutating func encode(_ value: Bool) throws { set(Array((value ? "true" : "false").utf8)) }
-    mutating func encode(_ value: String) throws { set(WireNode.quoted(value)) }
+    mutating func encodeNil() throws { set(.literal("null")) }
+    mutating func encode(_ value: Bool) throws { set(.literal(value ? "true" : "false")) }
+    mutating func encode(_ value: String) throws { set(.string(value)) }
     mutating func encode(_ value: Double) throws { set(try WireNode.number(value, codingPath)) }
     mutating func encode(_ value: Float) throws { set(try WireNode.number(value, codingPath)) }
-    mutating func encode(_ value: Int) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int8) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int16) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int32) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int64) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt8) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt16) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt32) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt64) throws { set(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: Int8) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: Int16) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: Int32) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: Int64) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: UInt) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: UInt8) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: UInt16) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: UInt32) throws { set(.literal(String(value))) }
+    mutating func encode(_ value: UInt64) throws { set(.literal(String(value))) }
 
     mutating func encode(_ value: some Encodable) throws {
         try WireNode.encode(value, into: node, codingPath: codingPath)
