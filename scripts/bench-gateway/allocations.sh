@@ -15,7 +15,7 @@ work=$(mktemp -d)
 mock_port=18907
 meterr_port=18908
 start_mock
-printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+write_get_lua
 # per_call LABEL URL SCRIPT: mallocs per call of $server over 3 s of wrk at one connection.
 per_call() {
   wrk -t1 -c1 -d1s -s "$3" "$2" >/dev/null # warm-up

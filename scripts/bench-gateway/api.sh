@@ -13,7 +13,7 @@ mock_port=18909
 meterr_port=18910
 start_mock
 host_note
-printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+write_get_lua
 for binary in "${binaries[@]}"; do
   start_meterr "$binary"
   # Some usage to read.

@@ -16,7 +16,7 @@ mock_port=18971
 meterr_port=18972
 start_mock
 host_note
-printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+write_get_lua
 gateway="http://127.0.0.1:$meterr_port/openai/v1/chat/completions"
 for binary in "${binaries[@]}"; do
   start_meterr "$binary"

@@ -101,6 +101,11 @@ wrk.headers["Authorization"] = "Bearer $METERR_ADMIN_KEY"
 LUA
 }
 
+# write_get_lua: the wrk script of a GET with meterr's admin key, into $work/get.lua.
+write_get_lua() {
+  printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+}
+
 # write_prompt_lua SIZE: the wrk script of a chat completion whose user message holds SIZE bytes of
 # text, into $work/post.lua.
 write_prompt_lua() {

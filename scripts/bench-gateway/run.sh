@@ -36,7 +36,7 @@ measure "nginx as reverse proxy, 32 connections" "$proxied" 32 2 10s proxy
 measure "NIO proxy floor, 32 connections" "$floored" 32 2 10s floor
 measure "through meterr, 32 connections" "$gateway" 32 2 10s meterr
 echo "== serving without a hop (GET, 1 and 32 connections)"
-printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$METERR_ADMIN_KEY" > "$work/get.lua"
+write_get_lua
 get_measure() { measure "$1" "$2" "$3" "$4" 10s "$5" "$work/get.lua"; } # label url connections threads process
 get_measure "nginx static answer, 1 connection" "http://127.0.0.1:$proxy_port/static" 1 1 proxy
 get_measure "meterr /healthz, 1 connection" "http://127.0.0.1:$meterr_port/healthz" 1 1 meterr
