@@ -9,8 +9,8 @@ import NIOHTTPTypes
 ///
 /// A request is read whole on the connection's event loop (its body up to `maxBodyBytes`), then a task
 /// on Swift's pool asks the router for the answer and hands its parts to the loop, which writes them.
-/// The short reads named in `shortReads` (`ShortReads`: a readiness check, a short page of budgets or
-/// alerts) are answered by a task on the connection's event loop instead, their SQLite reads included:
+/// The short reads named in `shortReads` (`ShortReads`: a readiness check, a short page of budgets) are
+/// answered by a task on the connection's event loop instead, their SQLite reads included:
 /// two thread wake-ups each way cost such a read more than its work.
 /// Hummingbird's own HTTP/1 handling (a task per connection reading an async sequence of parts, and an
 /// async writer whose every part waited for the loop) cost an `/api` read about 30 µs of CPU more.

@@ -4,11 +4,12 @@ import MeterrStore
 /// (`RouterChannelHandler`, `SQLiteReadThreads.bypassed`): handing such a read to Swift's pool and a read
 /// thread and back costs it more than its work. The loop serves gateway calls meanwhile, so only reads
 /// whose work is known to be small before it starts stay there: a readiness check, and a page of at most
-/// `maxRows` budgets or alerts (each of those routes moves a longer page `offTheLoop`). Everything else
-/// (keys, usage over a period, events, exports, reports, the dashboard's pages) runs on the pool.
+/// `maxRows` budgets (the route moves a longer page `offTheLoop`). Everything else (alerts, whose default
+/// page is 100; keys; usage over a period, events, exports, reports, the dashboard's pages) runs on the
+/// pool: a read that starts on the loop and then moves costs more than one started on the pool.
 enum ShortReads {
     /// The paths whose `GET` is answered on the event loop.
-    static let paths: Set<String> = ["/api/budgets", "/api/alerts", "/readyz"]
+    static let paths: Set<String> = ["/api/budgets", "/readyz"]
 
     /// The most rows a short read answers on the loop. A budget with its spend, as JSON, is about 60 µs of
     /// work at one connection (a page of 16 took 1.0–1.3 ms), so a page of four holds a loop for about a
