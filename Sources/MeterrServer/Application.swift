@@ -91,12 +91,9 @@ public struct MeterrApplication: Service, CustomStringConvertible {
             host: host, port: port, group: .singleton,
             tls: try certificate.map { try NIOSSLContext(configuration: $0.configuration) },
             handlers: { [GatewayChannelHandler(routing: gateway)] }, maxBodyBytes: maxBodyBytes,
-            shortReads: Self.shortReads, respond: respond, onRunning: listening)
+            shortReads: ShortReads.paths, respond: respond, onRunning: listening)
         try await ServiceGroup(configuration: .init(services: services + [server], logger: logger)).run()
     }
-
-    /// The reads answered on the connection's event loop, database included (`ShortReads`).
-    static let shortReads = ShortReads.paths
 
     /// The router's answer to a request the gateway does not serve, with `Date` (from meterr's clock);
     /// an error the router did not turn into an answer is a bare 500.

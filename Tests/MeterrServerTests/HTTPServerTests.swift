@@ -255,7 +255,7 @@ struct HTTPServerTests {
     @Test("Each of the application's short reads is a route that answers, a long page of budgets or alerts too")
     func shortReadsAreRoutes() async throws {
         try await withGateway { client, _ in
-            for path in MeterrApplication.shortReads.sorted() {
+            for path in ShortReads.paths.sorted() {
                 let status = try await client.get(path).status
                 #expect(status == .ok, "\(path)")
             }

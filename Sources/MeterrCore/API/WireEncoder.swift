@@ -41,10 +41,6 @@ final class WireNode {
 
     var content = Content.empty
 
-    init() {}
-
-    init(_ value: Value) { content = .value(value) }
-
     /// Sets the member `key` of this object (a key encoded again keeps its first place and takes the new
     /// value).
     func set(_ key: String, _ value: Value) {
