@@ -7,10 +7,15 @@
 # upstream connections opened per call (the kernel's TCP active opens, less wrk's own).
 # Usage: scripts/bench-gateway/clients.sh [--seconds S] [CLIENT...]   (default: 8 s; all four clients)
 set -euo pipefail
+usage="usage: $0 [--seconds S] [floor|meterr|ahc|ahc-delegate ...]"
 seconds=8
-if [ "${1:-}" = "--seconds" ]; then seconds=$2; shift 2; fi
+if [ "${1:-}" = "--seconds" ]; then seconds=${2:-}; shift 2 || true; fi
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
 clients=("$@")
 [ ${#clients[@]} -gt 0 ] || clients=(floor meterr ahc ahc-delegate)
+for client in "${clients[@]}"; do
+  case "$client" in floor | meterr | ahc | ahc-delegate) ;; *) echo "$usage" >&2; exit 2 ;; esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mock.sh"
 

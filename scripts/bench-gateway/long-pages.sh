@@ -6,7 +6,8 @@
 # Usage: scripts/bench-gateway/long-pages.sh [--pages N] [BINARY...]   (default: 1,000)
 set -euo pipefail
 pages=1000
-if [ "${1:-}" = "--pages" ]; then pages=$2; shift 2; fi
+if [ "${1:-}" = "--pages" ]; then pages=${2:-}; shift 2 || true; fi
+[[ "$pages" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [--pages N] [BINARY...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mock.sh"
 binaries_or_build "$@"

@@ -59,6 +59,8 @@ def accepts(port):
 
 
 def main():
+    if len(sys.argv) not in (2, 3) or not all(a.isdigit() for a in sys.argv[1:]):
+        sys.exit("usage: wait_for_port PORT [PID]")
     port = int(sys.argv[1])
     pid = int(sys.argv[2]) if len(sys.argv) > 2 else None
     deadline = time.monotonic() + 10
