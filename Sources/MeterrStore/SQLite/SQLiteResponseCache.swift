@@ -94,7 +94,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         if let held { return held }
         let pool = pool
         let found = try await SQLiteReadThreads.shared.run {
-            try pool.read { db in
+            try pool.readTransaction { db in
                 try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
@@ -150,7 +150,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
     /// Writes when keys were last used, off the caller's path: the order only matters when the file is full.
     private func write(touched: [AnswerKey: Int64]) {
         Task { [self] in
-            try? await pool.write { db in try Self.write(uses: touched, in: db) }
+            try? await pool.writeTransaction { db in try Self.write(uses: touched, in: db) }
             hot.withLock { $0.flushing = false }
         }
     }
@@ -188,7 +188,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
             defer { hot.touched = [:] }
             return hot.touched
         }
-        let change = try await pool.write { db -> Int in
+        let change = try await pool.writeTransaction { db -> Int in
             try Self.write(uses: touched, in: db)
             let previous =
                 try Int.fetchOne(
@@ -218,7 +218,7 @@ public final class SQLiteResponseCache: ResponseCacheStore {
         guard total > maxBytes else { return }
         // Expired answers first, then the least recently used, down to nine tenths of the cap.
         let now = answer.storedAt.milliseconds
-        let (freed, victims) = try await pool.write { db -> (Int, [(String, String, String)]) in
+        let (freed, victims) = try await pool.writeTransaction { db -> (Int, [(String, String, String)]) in
             var freed =
                 try Int.fetchOne(
                     db.cachedStatement(sql: "SELECT COALESCE(SUM(size), 0) FROM answers WHERE expires_at <= ?"),

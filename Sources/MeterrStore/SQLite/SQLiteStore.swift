@@ -104,7 +104,7 @@ public final class SQLiteStore: Sendable {
         let pool = pool
         do {
             if SQLiteReadThreads.bypassed { return try Self.readHere(pool, body) }
-            return try await readThreads.run { try pool.read(body) }
+            return try await readThreads.run { try pool.readTransaction(body) }
         } catch let error as MeterrError {
             throw error
         } catch {
@@ -112,14 +112,14 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// GRDB's synchronous read, on the calling thread.
+    /// A read transaction on the calling thread.
     private static func readHere<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
+        try pool.readTransaction(body)
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try await pool.writeTransaction(body)
         } catch let error as MeterrError {
             throw error
         } catch {
