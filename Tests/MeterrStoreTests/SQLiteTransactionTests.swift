@@ -24,43 +24,94 @@ struct SQLiteTransactionTests {
         try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") ?? -1 }
     }
 
-    @Test("A read sees one snapshot: a write committed between its two queries is not in the second")
-    func readSnapshot() async throws {
-        try await withStore { store in
-            let pool = store.pool
-            let (before, after) = try pool.readTransaction { db in
-                let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t")
-                // Another connection commits meanwhile (the pool's writer, from another thread).
-                let written = DispatchSemaphore(value: 0)
-                Thread {
-                    try? pool.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
-                    written.signal()
-                }.start()
-                written.wait()
-                return (before, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t"))
-            }
-            #expect(before == 0)
-            #expect(after == 0)
-            #expect(try await count(store) == 1)
+    /// Reads `SELECT COUNT(*) FROM t` twice in one read transaction of `read`, with a write committed by
+    /// the store's writer (from another thread) between the two.
+    private func countTwice(
+        _ store: SQLiteStore, _ read: ((Database) throws -> (Int?, Int?)) throws -> (Int?, Int?)
+    ) throws -> (Int?, Int?) {
+        let pool = store.pool
+        return try read { db in
+            let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t")
+            let written = DispatchSemaphore(value: 0)
+            Thread {
+                try? pool.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
+                written.signal()
+            }.start()
+            written.wait()
+            return (before, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t"))
         }
     }
 
-    @Test("A read that throws ends its transaction; its reader reads the latest commit next")
+    @Test("A read sees one snapshot: a write committed between its two queries is not in the second")
+    func readSnapshot() async throws {
+        try await withStore { store in
+            let (before, after) = try countTwice(store) { try store.readers.read($0) }
+            #expect(before == 0)
+            #expect(after == 0)
+            #expect(try await count(store) == 1)
+            // The same for the pool's own readers (the response cache reads through them).
+            let (poolBefore, poolAfter) = try countTwice(store) { try store.pool.readTransaction($0) }
+            #expect(poolBefore == 1)
+            #expect(poolAfter == 1)
+            #expect(try await count(store) == 2)
+        }
+    }
+
+    @Test("A read that throws ends its transaction: its connection reads the latest commit next")
     func readThrows() async throws {
         try await withStore { store in
-            let pool = store.pool
             #expect(throws: Refused()) {
-                try pool.readTransaction { db in
+                try store.readers.read { db in
+                    _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t")
+                    throw Refused()
+                }
+            }
+            #expect(throws: Refused()) {
+                try store.pool.readTransaction { db in
                     _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t")
                     throw Refused()
                 }
             }
             _ = try await store.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
-            let (inside, count) = try await pool.unsafeRead { db in
+            // (A connection left in its transaction would fail to begin the next one.)
+            #expect(try store.readers.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") } == 1)
+            #expect(store.readers.count == 1)
+            let (inside, count) = try await store.pool.unsafeRead { db in
                 (db.isInsideTransaction, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t"))
             }
             #expect(!inside)
             #expect(count == 1)
+        }
+    }
+
+    @Test("Readers cannot write, are kept for the next read, and are as many as reads ran at once")
+    func readers() async throws {
+        try await withStore { store in
+            #expect(throws: DatabaseError.self) {
+                try store.readers.read { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
+            }
+            for _ in 0..<3 { _ = try await count(store) }
+            #expect(store.readers.count == 1)
+            // Two reads at once, each waiting for the other to start.
+            let first = DispatchSemaphore(value: 0)
+            let second = DispatchSemaphore(value: 0)
+            let readers = store.readers
+            async let a = Task.detached {
+                try readers.read { _ in
+                    first.signal()
+                    return second.wait(timeout: .now() + 30) == .success
+                }
+            }.value
+            async let b = Task.detached {
+                try readers.read { _ in
+                    second.signal()
+                    return first.wait(timeout: .now() + 30) == .success
+                }
+            }.value
+            #expect(try await a)
+            #expect(try await b)
+            #expect(store.readers.count == 2)
+            #expect(try await count(store) == 0)
         }
     }
 

@@ -23,6 +23,9 @@ public final class SQLiteStore: Sendable {
     public let clock: WallClock
     /// The threads its reads run on.
     let readThreads: SQLiteReadThreads
+    /// The connections its reads use (`read`); the pool's own readers serve only what reads the pool itself
+    /// (an import into PostgreSQL, a backup).
+    let readers: SQLiteReaders
 
     /// Opens (and creates and migrates, unless `readOnly`) the database `meterr.sqlite` in `directory`.
     public convenience init(
@@ -53,12 +56,10 @@ public final class SQLiteStore: Sendable {
             }
         }
         do {
-            var configuration = Self.configuration(label: "meterr", readOnly: readOnly, durability: durability)
-            // A reader for every read thread and for every other thread that may read on its own (an event
-            // loop answering a short read): none of them waits for another's read to end.
-            configuration.maximumReaderCount = readThreads.count + ProcessInfo.processInfo.activeProcessorCount
+            let configuration = Self.configuration(label: "meterr", readOnly: readOnly, durability: durability)
             pool = try DatabasePool(path: path, configuration: configuration)
             if !readOnly { try Self.migrator.migrate(pool) }
+            readers = SQLiteReaders(path: path, configuration: configuration)
         } catch let error as MeterrError {
             throw error
         } catch {
@@ -98,23 +99,18 @@ public final class SQLiteStore: Sendable {
         (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
-    /// Runs `body` in a read transaction on one of meterr's read threads (`SQLiteReadThreads`), or on the
-    /// calling thread in a task that asks for it (`SQLiteReadThreads.bypassed`).
+    /// Runs `body` in a read transaction on one of its readers (`SQLiteReaders`), on one of meterr's read
+    /// threads (`SQLiteReadThreads`), or on the calling thread in a task that asks for it
+    /// (`SQLiteReadThreads.bypassed`).
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
-        let pool = pool
         do {
-            if SQLiteReadThreads.bypassed { return try Self.readHere(pool, body) }
-            return try await readThreads.run { try pool.readTransaction(body) }
+            if SQLiteReadThreads.bypassed { return try readers.read(body) }
+            return try await readThreads.run { [readers] in try readers.read(body) }
         } catch let error as MeterrError {
             throw error
         } catch {
             throw MeterrError(.storage, "the database could not be read", underlying: error)
         }
-    }
-
-    /// A read transaction on the calling thread.
-    private static func readHere<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
-        try pool.readTransaction(body)
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {

@@ -20,7 +20,7 @@ extension DatabasePool {
 }
 
 extension Database {
-    fileprivate func inCachedTransaction<T>(_ begin: String, _ body: (Database) throws -> T) throws -> T {
+    func inCachedTransaction<T>(_ begin: String, _ body: (Database) throws -> T) throws -> T {
         try cachedStatement(sql: begin).execute()
         do {
             let value = try body(self)
