@@ -243,11 +243,17 @@ struct HTTPServerTests {
                     port: port, head + " HTTP/1.1\r\nHost: meterr\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return String(text.split(separator: "\r\n\r\n", maxSplits: 1).last ?? "")
             }
-            #expect(try await answer("GET /api/short") == "loop, here")
-            #expect(try await answer("GET /api/short?limit=5") == "loop, here")
-            #expect(try await answer("POST /api/short") == "pool, read threads")
-            #expect(try await answer("GET /api/shorter") == "pool, read threads")
-            #expect(try await answer("GET /api/short/1") == "pool, read threads")
+            // (Each answer is read first, so a failure shows what came back.)
+            let short = try await answer("GET /api/short")
+            #expect(short == "loop, here")
+            let shortWithQuery = try await answer("GET /api/short?limit=5")
+            #expect(shortWithQuery == "loop, here")
+            let post = try await answer("POST /api/short")
+            #expect(post == "pool, read threads")
+            let longerPath = try await answer("GET /api/shorter")
+            #expect(longerPath == "pool, read threads")
+            let subPath = try await answer("GET /api/short/1")
+            #expect(subPath == "pool, read threads")
             group.cancelAll()
         }
     }

@@ -24,9 +24,17 @@ struct SQLiteTransactionTests {
         try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") ?? -1 }
     }
 
+    /// Runs `body` on a thread of its own: a read that waits for another thread must not hold one of Swift's
+    /// pool's few threads, which other tests' tasks need meanwhile.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result(catching: body)) }.start()
+        }
+    }
+
     /// Reads `SELECT COUNT(*) FROM t` twice in one read transaction of `read`, with a write committed by
     /// the store's writer (from another thread) between the two.
-    private func countTwice(
+    private static func countTwice(
         _ store: SQLiteStore, _ read: ((Database) throws -> (Int?, Int?)) throws -> (Int?, Int?)
     ) throws -> (Int?, Int?) {
         let pool = store.pool
@@ -45,12 +53,14 @@ struct SQLiteTransactionTests {
     @Test("A read sees one snapshot: a write committed between its two queries is not in the second")
     func readSnapshot() async throws {
         try await withStore { store in
-            let (before, after) = try countTwice(store) { try store.readers.read($0) }
+            let (before, after) = try await onThread { try Self.countTwice(store) { try store.readers.read($0) } }
             #expect(before == 0)
             #expect(after == 0)
             #expect(try await count(store) == 1)
             // The same for the pool's own readers (the response cache reads through them).
-            let (poolBefore, poolAfter) = try countTwice(store) { try store.pool.readTransaction($0) }
+            let (poolBefore, poolAfter) = try await onThread {
+                try Self.countTwice(store) { try store.pool.readTransaction($0) }
+            }
             #expect(poolBefore == 1)
             #expect(poolAfter == 1)
             #expect(try await count(store) == 2)
@@ -96,18 +106,18 @@ struct SQLiteTransactionTests {
             let first = DispatchSemaphore(value: 0)
             let second = DispatchSemaphore(value: 0)
             let readers = store.readers
-            async let a = Task.detached {
+            async let a = onThread {
                 try readers.read { _ in
                     first.signal()
                     return second.wait(timeout: .now() + 30) == .success
                 }
-            }.value
-            async let b = Task.detached {
+            }
+            async let b = onThread {
                 try readers.read { _ in
                     second.signal()
                     return first.wait(timeout: .now() + 30) == .success
                 }
-            }.value
+            }
             #expect(try await a)
             #expect(try await b)
             #expect(store.readers.count == 2)
