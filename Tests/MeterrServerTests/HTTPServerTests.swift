@@ -254,6 +254,16 @@ struct HTTPServerTests {
             #expect(longerPath == "pool, read threads")
             let subPath = try await answer("GET /api/short/1")
             #expect(subPath == "pool, read threads")
+            // A request pipelined behind a short read is taken up by the short read's own task once its
+            // answer is out; it is answered where it would be alone.
+            let (pipelined, _) = try await RawSocket.exchangeUntilClosed(
+                port: port,
+                "GET /api/short HTTP/1.1\r\nHost: meterr\r\n\r\n"
+                    + "POST /api/short HTTP/1.1\r\nHost: meterr\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            let bodies = pipelined.components(separatedBy: "HTTP/1.1 ").dropFirst().map {
+                String($0.split(separator: "\r\n\r\n", maxSplits: 1).last ?? "")
+            }
+            #expect(bodies == ["loop, here", "pool, read threads"])
             group.cancelAll()
         }
     }
