@@ -7,14 +7,13 @@ import Foundation
 /// The threads meterr's SQLite reads run on. GRDB's asynchronous read hands a read to its reader's
 /// dispatch queue, and libdispatch wakes a worker or two before the read begins, then the caller's
 /// executor is woken again; here a read is one job on one of a few threads of meterr's own, which runs
-/// GRDB's synchronous read (on that thread: the reader's queue is idle) and resumes the caller. One
-/// wake-up each way: an `/api` read at one connection made 8.9 context switches, and makes 6.4.
+/// the read synchronously on that thread and resumes the caller. One wake-up each way: an `/api` read at
+/// one connection made 8.9 context switches, and makes 6.4.
 ///
 /// The threads run at nice 2, as GRDB's queues do at QoS `.utility`: a read waits a little rather than
 /// an event loop. They start on first use and last as long as the process, like NIO's shared threads.
 package final class SQLiteReadThreads: @unchecked Sendable {
-    /// The process's read threads: four, so a long read leaves others to run beside it (GRDB's pool
-    /// opens up to five readers).
+    /// The process's read threads: four, so a long read leaves others to run beside it.
     package static let shared = SQLiteReadThreads(count: 4)
 
     /// Whether a store's reads in this task run on the calling thread instead. The server sets it for the
@@ -23,8 +22,6 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     /// for reads known to be short: the calling thread waits for the read.
     @TaskLocal package static var bypassed = false
 
-    /// How many threads there are.
-    package let count: Int
     /// Guards `jobs` and signals the threads when one arrives.
     private let condition = NSCondition()
     /// The jobs not yet taken, oldest first (few: reads are short and the threads take them at once).
@@ -33,7 +30,6 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     private var taken = 0
 
     init(count: Int) {
-        self.count = count
         for index in 0..<count {
             Thread { [self] in serve(name: "sqlite-read-\(index)") }.start()
         }
