@@ -48,6 +48,32 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// A time as its RFC 3339 string, or `null`.
+    public mutating func time(_ key: String?, _ value: Timestamp?) {
+        prefix(key)
+        if let value {
+            bytes.append(UInt8(ascii: "\""))
+            value.appendRFC3339(to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            appendNull()
+        }
+        needsComma = true
+    }
+
+    /// An amount as its decimal string, or `null`.
+    public mutating func money(_ key: String?, _ value: Money?) {
+        prefix(key)
+        if let value {
+            bytes.append(UInt8(ascii: "\""))
+            value.appendDecimal(to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            appendNull()
+        }
+        needsComma = true
+    }
+
     /// `true` or `false`.
     public mutating func bool(_ key: String?, _ value: Bool) {
         prefix(key)
@@ -123,7 +149,7 @@ extension UsageEvent {
     public func write(to json: inout JSONWriter) {
         json.beginObject()
         json.string("id", id)
-        json.string("ts", ts.rfc3339)
+        json.time("ts", ts)
         json.string("org", org)
         json.string("team", team)
         json.string("user", user)
@@ -140,7 +166,7 @@ extension UsageEvent {
         json.int("cache_write_1h_tokens", usage.cacheWrite1hTokens)
         json.int("output_tokens", usage.outputTokens)
         json.int("reasoning_tokens", usage.reasoningTokens)
-        json.string("cost_usd", cost?.decimalString)
+        json.money("cost_usd", cost)
         json.string("price_id", priceId)
         json.string("usage_source", usageSource.rawValue)
         json.bool("stream", stream)
@@ -151,7 +177,7 @@ extension UsageEvent {
         json.string("upstream_request_id", upstreamRequestId)
         json.string("route", route)
         json.bool("cache_hit", cacheHit)
-        json.string("saved_usd", saved?.decimalString)
+        json.money("saved_usd", saved)
         json.endObject()
     }
 

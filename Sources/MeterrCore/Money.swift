@@ -73,11 +73,19 @@ public struct Money: Sendable, Hashable, Comparable, Codable {
 
     /// The amount as a decimal string with exactly nine fractional digits, e.g. `"0.000008550"`.
     public var decimalString: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendDecimal(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `decimalString`'s bytes, without a string between.
+    public func appendDecimal(to bytes: inout [UInt8]) {
         let magnitude = nanos.magnitude
-        let whole = magnitude / UInt64(Money.nanosPerDollar)
-        let fraction = String(magnitude % UInt64(Money.nanosPerDollar))
-        let padded = String(repeating: "0", count: 9 - fraction.count) + fraction
-        return (nanos < 0 ? "-" : "") + "\(whole).\(padded)"
+        if nanos < 0 { bytes.append(UInt8(ascii: "-")) }
+        bytes.appendDecimal(magnitude / UInt64(Money.nanosPerDollar))
+        bytes.append(UInt8(ascii: "."))
+        bytes.appendDecimal(magnitude % UInt64(Money.nanosPerDollar), width: 9)
     }
 
     public static func < (lhs: Money, rhs: Money) -> Bool { lhs.nanos < rhs.nanos }

@@ -92,14 +92,34 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
     /// The RFC 3339 UTC form with milliseconds.
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the RFC 3339 UTC form with milliseconds (`rfc3339`'s bytes, without a string between).
+    public func appendRFC3339(to bytes: inout [UInt8]) {
         let (days, secondOfDay, millis) = utcParts
         let (year, month, day) = Timestamp.civil(fromDays: days)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        if year >= 0 {
+            bytes.appendDecimal(UInt64(year), width: 4)
+        } else {
+            bytes.append(contentsOf: String(year).utf8)
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+        bytes.append(UInt8(ascii: "-"))
+        bytes.appendDecimal(UInt64(month), width: 2)
+        bytes.append(UInt8(ascii: "-"))
+        bytes.appendDecimal(UInt64(day), width: 2)
+        bytes.append(UInt8(ascii: "T"))
+        bytes.appendDecimal(UInt64(secondOfDay / 3600), width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.appendDecimal(UInt64(secondOfDay / 60 % 60), width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.appendDecimal(UInt64(secondOfDay % 60), width: 2)
+        bytes.append(UInt8(ascii: "."))
+        bytes.appendDecimal(UInt64(millis), width: 3)
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Days since 1970-01-01, the second of that UTC day and the millisecond of that second (floored,
@@ -189,4 +209,23 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
 extension Timestamp: CustomStringConvertible {
     public var description: String { rfc3339 }
+}
+
+extension [UInt8] {
+    /// Appends `value` in decimal, with leading zeros up to `width` digits.
+    mutating func appendDecimal(_ value: UInt64, width: Int = 1) {
+        var divisor: UInt64 = 1
+        var digits = 1
+        while divisor <= value / 10 {
+            divisor *= 10
+            digits += 1
+        }
+        for _ in digits..<Swift.max(width, digits) { append(UInt8(ascii: "0")) }
+        var rest = value
+        while divisor > 0 {
+            append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
 }

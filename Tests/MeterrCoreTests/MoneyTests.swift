@@ -11,6 +11,11 @@ struct MoneyTests {
         #expect(Money(decimalString: "-3")?.nanos == -3_000_000_000)
         #expect(Money(nanos: 8_550).decimalString == "0.000008550")
         #expect(Money(nanos: -1).decimalString == "-0.000000001")
+        #expect(Money.zero.decimalString == "0.000000000")
+        #expect(Money(nanos: 1_000_000_000).decimalString == "1.000000000")
+        #expect(Money(nanos: -12_500_000_000).decimalString == "-12.500000000")
+        #expect(Money(nanos: .max).decimalString == "9223372036.854775807")
+        #expect(Money(nanos: .min).decimalString == "-9223372036.854775808")
         #expect(Money(decimalString: "1e-5") == nil)
         #expect(Money(decimalString: "") == nil)
         #expect(Money(decimalString: "1.2.3") == nil)
@@ -44,6 +49,9 @@ struct MoneyTests {
         #expect(time.dayStart.rfc3339 == "2026-11-29T00:00:00.000Z")
         #expect(time.hourStart.rfc3339 == "2026-11-29T10:00:00.000Z")
         #expect(time.monthStart.rfc3339 == "2026-11-01T00:00:00.000Z")
+        #expect(Timestamp(milliseconds: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(milliseconds: 253_402_300_799_999).rfc3339 == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(rfc3339: "0001-01-01T00:00:00Z")?.rfc3339 == "0001-01-01T00:00:00.000Z")
         for millis in stride(from: Int64(0), to: 4_000_000_000_000, by: 123_456_789_011) {
             #expect(Timestamp(rfc3339: Timestamp(milliseconds: millis).rfc3339)?.milliseconds == millis)
         }

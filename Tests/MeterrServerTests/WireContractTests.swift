@@ -286,6 +286,32 @@ struct WireContractTests {
         }
     }
 
+    @Test("The budget status's fast writer (pages of budgets) and its Codable form write the same bytes")
+    func budgetStatusWritersAgree() throws {
+        /// Encodes a status through its own `encode(to:)`, which the wire encoder no longer calls for it.
+        struct ViaCodable: Encodable {
+            let status: BudgetStatus
+            func encode(to encoder: any Encoder) throws { try status.encode(to: encoder) }
+        }
+        var bare = Self.budget
+        (bare.value, bare.windowHours, bare.projected, bare.projectedToExceedAt) = (nil, nil, nil, nil)
+        (bare.thresholds, bare.hard, bare.spent) = ([], false, Money(nanos: -1_500_000_000))
+        var escaped = Self.budget
+        escaped.name = "Ana's \"team\" / ü \n\t\u{1}"
+        escaped.value = "env=prod"
+        escaped.periodStart = Timestamp(milliseconds: -1)
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        for status in [Self.budget, bare, escaped] {
+            #expect(text(status.jsonObject) == text(try WireEncoder().encode(ViaCodable(status: status))))
+            #expect(try WireEncoder().encode(status) == status.jsonObject)
+            #expect(try JSONDecoder().decode(BudgetStatus.self, from: Data(status.jsonObject)) == status)
+            #expect(
+                try WireEncoder().encode(BudgetList(budgets: [status, bare]))
+                    == Array(#"{"budgets":["#.utf8) + status.jsonObject + Array(",".utf8) + bare.jsonObject
+                    + Array("]}".utf8))
+        }
+    }
+
     @Test("Answers keep the contract's member order, null for absent values, and sorted tags")
     func wireEncoderOrder() throws {
         let text = String(decoding: try WireEncoder().encode(Self.budget), as: UTF8.self)

@@ -141,6 +141,9 @@ final class WireNode {
             // The event's own writer (exports, SDK batches): the bytes of its Codable form, which a
             // contract test holds equal, without a node and a dynamic cast per member of every event.
             node.content = .value(.bytes(unsafeBitCast(value, to: UsageEvent.self).jsonLine))
+        } else if T.self == BudgetStatus.self {
+            // The same for a budget's status (pages of budgets).
+            node.content = .value(.bytes(unsafeBitCast(value, to: BudgetStatus.self).jsonObject))
         } else if T.self == [String: String].self {
             let map = unsafeBitCast(value, to: [String: String].self)
             node.content = .object(map.keys.sorted().map { ($0, .string(map[$0]!)) })
