@@ -155,11 +155,12 @@ extension SQLiteStore: AccountStore {
 
     public func keys(org: String) async throws -> [KeyRecord] {
         try await read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ? ORDER BY created_at DESC, id"),
-                arguments: [org]
-            ).map(Self.keyRecord)
+            try Array(
+                Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ? ORDER BY created_at DESC, id"),
+                    arguments: [org]
+                ).map(Self.keyRecord))
         }
     }
 

@@ -35,13 +35,14 @@ extension SQLiteStore: AlertStore {
 
     public func alerts(org: String, limit: Int, unacknowledgedOnly: Bool) async throws -> [AlertRecord] {
         try await read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ?"
-                        + (unacknowledgedOnly ? " AND acknowledged_at IS NULL" : "")
-                        + " ORDER BY created_at DESC, id LIMIT ?"),
-                arguments: [org, limit]
-            ).map(Self.alert)
+            try Array(
+                Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: "SELECT \(Self.alertColumns) FROM alerts WHERE org_id = ?"
+                            + (unacknowledgedOnly ? " AND acknowledged_at IS NULL" : "")
+                            + " ORDER BY created_at DESC, id LIMIT ?"),
+                    arguments: [org, limit]
+                ).map(Self.alert))
         }
     }
 

@@ -65,18 +65,20 @@ extension SQLiteStore: BudgetStore {
 
     public func budgets(org: String) async throws -> [Budget] {
         try await read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT \(Self.budgetColumns) FROM budgets WHERE org_id = ? ORDER BY created_at"),
-                arguments: [org]
-            ).compactMap(Self.budget)
+            try Array(
+                Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: "SELECT \(Self.budgetColumns) FROM budgets WHERE org_id = ? ORDER BY created_at"),
+                    arguments: [org]
+                ).compactMap(Self.budget))
         }
     }
 
     public func allBudgets() async throws -> [Budget] {
         try await read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.budgetColumns) FROM budgets")).compactMap(
-                Self.budget)
+            try Array(
+                Row.fetchCursor(db.cachedStatement(sql: "SELECT \(Self.budgetColumns) FROM budgets")).compactMap(
+                    Self.budget))
         }
     }
 
