@@ -64,13 +64,16 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
     /// After an answer sent before its request was read whole (a 413): the bytes still to discard
     /// before the connection closes, so a caller that writes its whole body first still reads the answer.
     private var lingering: (bytesLeft: Int, timer: Scheduled<Void>)?
-    /// How much of an unread body is read and dropped, and for how long, before the connection closes.
+    /// How much of an unread body is read and dropped before the connection closes.
     package static let lingerBytes = 64 << 20
+    /// How long at most, by default (nginx's `lingering_time` is 30 s, its `lingering_timeout` 5 s).
     package static let lingerTime = TimeAmount.seconds(5)
+    private let lingerTime: TimeAmount
 
-    /// A handler for one connection.
-    package init(routing: any GatewayRouting) {
+    /// A handler for one connection; `lingerTime` bounds the wait for an unread body after an early answer.
+    package init(routing: any GatewayRouting, lingerTime: TimeAmount = GatewayChannelHandler.lingerTime) {
         self.routing = routing
+        self.lingerTime = lingerTime
     }
 
     package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -186,7 +189,7 @@ package final class GatewayChannelHandler: ChannelDuplexHandler, RemovableChanne
         if close && unreadBody {
             route = .none
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            let timer = context.eventLoop.scheduleTask(in: Self.lingerTime) { bound.value.close(promise: nil) }
+            let timer = context.eventLoop.scheduleTask(in: lingerTime) { bound.value.close(promise: nil) }
             lingering = (Self.lingerBytes, timer)
             let closed = context.eventLoop.makePromise(of: Void.self)
             closed.futureResult.whenFailure { _ in bound.value.close(promise: nil) }
