@@ -11,10 +11,11 @@ enum ShortReads {
     /// The paths whose `GET` is answered on the event loop.
     static let paths: Set<String> = ["/api/budgets", "/readyz"]
 
-    /// The most rows a short read answers on the loop. A budget with its spend, as JSON, is about 60 µs of
-    /// work at one connection (a page of 16 took 1.0–1.3 ms), so a page of four holds a loop for about a
-    /// quarter of a millisecond; a gateway call on that loop waits for it.
-    static let maxRows = 4
+    /// The most rows a short read answers on the loop; a gateway call on that loop waits for it. A budget
+    /// with its spend, as JSON, is about 15 µs of work on the loop at one connection (docs/performance.md),
+    /// so a page of eight holds a loop for about a third of a millisecond, the request's own work included:
+    /// less than a page of four did when a budget cost 60 µs.
+    static let maxRows = 8
 }
 
 /// Runs `body` on Swift's pool, its SQLite reads on the read threads, when `large` and called from a short
