@@ -167,6 +167,8 @@ package final class BudgetGuard: Sendable {
     /// Shared holds whose calls ended, waiting to be settled together.
     private let settling = Mutex((pending: [(org: String, holdId: String, actual: Money)](), flushing: false))
     private let states = Mutex([String: PeriodState]())
+    /// Reloads started, and the latest started of those applied.
+    private let reloads = Mutex((started: 0, applied: 0))
 
     package init(
         store: any BudgetStore, ledgerQueue: LedgerWriter? = nil, clock: WallClock = .system,
@@ -276,12 +278,24 @@ package final class BudgetGuard: Sendable {
     }
 
     /// Loads every budget (at start, and after a change).
+    ///
+    /// Reloads run at once (two budgets created together, say). One that started later read the store
+    /// later, so it alone is kept: an earlier one finishing after it would put back a list without the
+    /// newer budget, leaving it unenforced and its state dropped.
     package func reload() async throws {
+        let ticket = reloads.withLock { reloads in
+            reloads.started += 1
+            return reloads.started
+        }
         let all = try await store.allBudgets()
         let grouped = Dictionary(grouping: all, by: \.orgId).mapValues(OrgBudgets.init)
-        budgetsByOrg.withLock { $0 = grouped }
         let ids = Set(all.map(\.id))
-        states.withLock { states in states = states.filter { ids.contains($0.key) } }
+        reloads.withLock { reloads in
+            guard ticket > reloads.applied else { return }
+            reloads.applied = ticket
+            budgetsByOrg.withLock { $0 = grouped }
+            states.withLock { states in states = states.filter { ids.contains($0.key) } }
+        }
     }
 
     /// Forgets a budget's spend, so its next use counts it afresh from the ledger.
@@ -678,9 +692,14 @@ package final class BudgetGuard: Sendable {
     /// A budget's current spend, holds and period (loading it if needed; with several nodes,
     /// counted again from the ledger, which holds every node's calls).
     func status(_ budget: Budget, now: Timestamp) async throws -> PeriodState {
-        try await prepare([budget], now: now)
-        if shared != nil { try await recount(budget, now: now) }
-        return states.withLock { $0[budget.id]! }
+        // A change elsewhere can drop the state between its load and this read (the budget was deleted or
+        // changed meanwhile, and the guard reloaded): it is loaded again.
+        for _ in 0..<3 {
+            try await prepare([budget], now: now)
+            if shared != nil { try await recount(budget, now: now) }
+            if let state = states.withLock({ $0[budget.id] }) { return state }
+        }
+        throw MeterrError(.unavailable, "budget \(budget.id) changed while its status was read; try again")
     }
 
     /// Budgets' current periods, each with the calls in it that had no price (counted in one read).
