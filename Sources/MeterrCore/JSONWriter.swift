@@ -50,23 +50,20 @@ public struct JSONWriter: Sendable {
 
     /// A time as its RFC 3339 string, or `null`.
     public mutating func time(_ key: String?, _ value: Timestamp?) {
-        prefix(key)
-        if let value {
-            bytes.append(UInt8(ascii: "\""))
-            value.appendRFC3339(to: &bytes)
-            bytes.append(UInt8(ascii: "\""))
-        } else {
-            appendNull()
-        }
-        needsComma = true
+        quoted(key, value) { $0.appendRFC3339(to: &$1) }
     }
 
     /// An amount as its decimal string, or `null`.
     public mutating func money(_ key: String?, _ value: Money?) {
+        quoted(key, value) { $0.appendDecimal(to: &$1) }
+    }
+
+    /// A value written as a string by `write` (which needs no escaping), or `null`.
+    private mutating func quoted<Value>(_ key: String?, _ value: Value?, _ write: (Value, inout [UInt8]) -> Void) {
         prefix(key)
         if let value {
             bytes.append(UInt8(ascii: "\""))
-            value.appendDecimal(to: &bytes)
+            write(value, &bytes)
             bytes.append(UInt8(ascii: "\""))
         } else {
             appendNull()
