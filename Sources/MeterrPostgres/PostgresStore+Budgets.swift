@@ -153,13 +153,16 @@ extension PostgresStore: BudgetStore {
         }
         if let (dimension, value) = count.rollup {
             for (grain, start, end) in count.ranges {
+                // The rollups' key is (org, grain, dim, bucket, value): a range of buckets holds every value of
+                // the dimension (every user, say). The buckets are looked up one by one with the value, so a
+                // user's budget reads its own rows, not all users'.
+                let buckets: [Int64] = Array(stride(from: start, to: end, by: Int(grain.milliseconds)))
                 queries.append(
                     """
                     SELECT coalesce(sum(unpriced_requests), 0)::bigint, coalesce(sum(unpriced_tokens), 0)::bigint
                     FROM usage_rollups
                     WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint
-                        AND dim = \(Int64(dimension.rawValue))::smallint AND bucket >= \(start) AND bucket < \(end)
-                        AND value = \(value)
+                        AND dim = \(Int64(dimension.rawValue))::smallint AND bucket = ANY(\(buckets)) AND value = \(value)
                     """)
             }
         }

@@ -114,25 +114,58 @@ extension SQLiteStore: BudgetStore {
     )] {
         if periods.isEmpty { return [] }
         return try await read { db in
-            try periods.map { try Self.unpriced(db, org: org, $0) }
+            var crowded: [Int: Bool] = [:]
+            return try periods.map { try Self.unpriced(db, org: org, $0, crowded: &crowded) }
         }
     }
 
-    private static func unpriced(_ db: Database, org: String, _ period: BudgetPeriodScope) throws -> (
-        requests: Int, tokens: Int
-    ) {
+    /// - Parameter crowded: whether each dimension's rollups hold many values a bucket, as found so far
+    ///   (by grain and dimension), so a page of budgets asks once.
+    private static func unpriced(
+        _ db: Database, org: String, _ period: BudgetPeriodScope, crowded: inout [Int: Bool]
+    ) throws -> (requests: Int, tokens: Int) {
         let count = UnpricedCount(scope: period.scope, from: period.from, to: period.to)
         var total = (requests: 0, tokens: 0)
         if let (dimension, value) = count.rollup {
             for (grain, start, end) in count.ranges {
-                let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
-                            FROM usage_rollups
-                            WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
-                            """),
-                    arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                // The rollups' key is (org, grain, dim, bucket, value): a range of buckets holds every value
+                // of the dimension. Where a bucket holds a few (the organisation's one, a few teams), the
+                // range is read. Where it holds many (a thousand users, say), the value's buckets are looked
+                // up one by one, up to the dimension's last (a period's days to come have none), so a
+                // user's budget reads its own rows, not all users'.
+                let many =
+                    try crowded[grain.rawValue << 8 | dimension.rawValue]
+                    ?? {
+                        let many = try Self.crowded(db, org: org, grain: grain, dimension: dimension)
+                        crowded[grain.rawValue << 8 | dimension.rawValue] = many
+                        return many
+                    }()
+                let row =
+                    !many
+                    ? try Row.fetchOne(
+                        db.cachedStatement(
+                            sql: """
+                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
+                                FROM usage_rollups
+                                WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
+                                """),
+                        arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                    : try Row.fetchOne(
+                        db.cachedStatement(
+                            sql: """
+                                WITH RECURSIVE buckets(bucket) AS (
+                                    SELECT ? UNION ALL SELECT bucket + ? FROM buckets
+                                    WHERE bucket + ? < ? AND bucket + ? <= (
+                                        SELECT MAX(bucket) FROM usage_rollups WHERE org = ? AND grain = ? AND dim = ?))
+                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
+                                FROM usage_rollups
+                                WHERE org = ? AND grain = ? AND dim = ? AND bucket IN (SELECT bucket FROM buckets)
+                                    AND value = ?
+                                """),
+                        arguments: [
+                            start, grain.milliseconds, grain.milliseconds, end, grain.milliseconds, org, grain.rawValue,
+                            dimension.rawValue, org, grain.rawValue, dimension.rawValue, value,
+                        ])
                 total.requests += row?[0] ?? 0
                 total.tokens += row?[1] ?? 0
             }
@@ -146,6 +179,23 @@ extension SQLiteStore: BudgetStore {
             total.tokens += row?[1] ?? 0
         }
         return total
+    }
+
+    /// Whether the last bucket of a dimension's rollups holds more than eight values.
+    private static func crowded(_ db: Database, org: String, grain: RollupGrain, dimension: RollupDimension) throws
+        -> Bool
+    {
+        guard dimension != .all else { return false }
+        let rows = try Int.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT COUNT(*) FROM (
+                        SELECT 1 FROM usage_rollups WHERE org = ? AND grain = ? AND dim = ? AND bucket = (
+                            SELECT MAX(bucket) FROM usage_rollups WHERE org = ? AND grain = ? AND dim = ?)
+                        LIMIT 9)
+                    """),
+            arguments: [org, grain.rawValue, dimension.rawValue, org, grain.rawValue, dimension.rawValue])
+        return (rows ?? 0) > 8
     }
 
     public func hourlySpend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws
