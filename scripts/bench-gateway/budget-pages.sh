@@ -6,20 +6,12 @@
 # loop; longer ones on Swift's pool and the read threads.
 # Usage: scripts/bench-gateway/budget-pages.sh [--rounds N] [--seconds S] [BINARY...]   (default: 2 rounds, 3 s)
 set -euo pipefail
-usage="usage: $0 [--rounds N] [--seconds S] [BINARY...]"
-rounds=2
-seconds=3
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) rounds=${2:-}; shift 2 || true ;;
-    --seconds) seconds=${2:-}; shift 2 || true ;;
-    *) break ;;
-  esac
-done
-[[ "$rounds" =~ ^[1-9][0-9]*$ && "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mock.sh"
-binaries_or_build "$@"
+rounds=2
+seconds=3
+counts "usage: $0 [--rounds N] [--seconds S] [BINARY...]" rounds seconds -- "$@"
+binaries_or_build "${rest[@]}"
 
 work=$(mktemp -d)
 mock_port=18973

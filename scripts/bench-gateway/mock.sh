@@ -5,6 +5,28 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
 
+# counts USAGE NAME... -- ARG...: reads options `--NAME N` (N a positive whole number) into the variable
+# NAME, whose default the script has set, and leaves the arguments after them in the array `rest`; a bad
+# value prints USAGE and exits 2.
+counts() {
+  local usage=$1 names=() name
+  shift
+  while [ "$1" != -- ]; do names+=("$1"); shift; done
+  shift
+  while [ $# -gt 0 ]; do
+    for name in "${names[@]}"; do
+      if [ "$1" = "--$name" ]; then
+        [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
+        printf -v "$name" '%s' "$2"
+        shift 2
+        continue 2
+      fi
+    done
+    break
+  done
+  rest=("$@")
+}
+
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 # CPU ticks (user + system) of a process and all its children's threads; context switches of every thread.
 cpu_of() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }

@@ -6,20 +6,12 @@
 # rows for a day hold every user's: this measures what reading one user's costs beside the others'.
 # Usage: scripts/bench-gateway/user-budgets.sh [--users U] [--budgets B] [BINARY...]   (default: 1,000 and 8)
 set -euo pipefail
-usage="usage: $0 [--users U] [--budgets B] [BINARY...]"
-users=1000
-budgets=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --users) users=${2:-}; shift 2 || true ;;
-    --budgets) budgets=${2:-}; shift 2 || true ;;
-    *) break ;;
-  esac
-done
-[[ "$users" =~ ^[1-9][0-9]*$ && "$budgets" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mock.sh"
-binaries_or_build "$@"
+users=1000
+budgets=8
+counts "usage: $0 [--users U] [--budgets B] [BINARY...]" users budgets -- "$@"
+binaries_or_build "${rest[@]}"
 
 work=$(mktemp -d)
 mock_port=18973
