@@ -18,12 +18,16 @@ struct SQLiteReadThreadsTests {
     func storeRead() async throws {
         let threads = SQLiteReadThreads(count: 1)
         let (name, nice) = try await threads.run {
+            // The system's name of the thread (what `ps` and `perf` show).
             #if canImport(Glibc)
                 let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+                let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                let name = comm.trimmingCharacters(in: .newlines)
             #else
                 let nice: Int32 = 2
+                let name = Thread.current.name ?? ""
             #endif
-            return (Thread.current.name ?? "", nice)
+            return (name, nice)
         }
         #expect(name.hasPrefix("sqlite-read-"))
         #expect(nice == 2)

@@ -53,9 +53,13 @@ package final class SQLiteReadThreads: @unchecked Sendable {
     }
 
     private func serve(name: String) {
-        // (Named from the thread itself: on Linux a name given before it starts is not applied.)
+        // (Named from the thread itself: on Linux a name given before it starts is not applied.) The
+        // system's name (`ps`, `perf`, `/proc`) is set directly: a new thread starts with its creator's, and
+        // Foundation's setter may not reach the system when the thread runs before its creator has
+        // recorded it.
         Thread.current.name = name
         #if canImport(Glibc)
+            _ = setSystemThreadName?(pthread_self(), name)
             // On Linux the nice value is each thread's own; 0 names the calling thread.
             setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 2)
         #endif
@@ -69,3 +73,11 @@ package final class SQLiteReadThreads: @unchecked Sendable {
         }
     }
 }
+
+#if canImport(Glibc)
+    /// glibc's `pthread_setname_np`, a GNU extension the Glibc module does not import.
+    private let setSystemThreadName: (@convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32).self)
+    }()
+#endif
