@@ -99,20 +99,12 @@ extension PostgresStore: BudgetStore {
     }
 
     public func spend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money {
-        // Exact to the millisecond: the events themselves (their (org, ts) index bounds the scan).
-        let query = try Self.spendQuery(
-            "SELECT coalesce(sum(cost_nanos), 0)::bigint FROM usage_events", org: org, scope: scope, from: from, to: to)
-        return try await tenant(org) { connection in
-            var spent: Int64 = 0
-            for try await value in try await connection.query(query, logger: logger).decode(Int64.self) {
-                spent = value
-            }
-            return Money(nanos: spent)
-        }
+        // Exact to the millisecond: the rollups for the whole hours, the events for the rest (`RollupPlan`).
+        Money(nanos: try await totals(org: org, of: [BudgetPeriodScope(scope: scope, from: from, to: to)])[0].costNanos)
     }
 
-    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: counted as
-    /// `UnpricedCount` plans, from the rollups but for the part-hours at the edges and tag scopes.
+    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: read as
+    /// `RollupPlan`s, from the rollups but for the part-hours at the edges and tag scopes.
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
@@ -123,43 +115,55 @@ extension PostgresStore: BudgetStore {
     public func unpricedUsage(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
         requests: Int, tokens: Int
     )] {
+        try await totals(org: org, of: periods).map { ($0.unpricedRequests, $0.unpricedTokens) }
+    }
+
+    /// Each period's cost, and its calls without a price with their tokens, on one connection.
+    private func totals(org: String, of periods: [BudgetPeriodScope]) async throws -> [(
+        costNanos: Int64, unpricedRequests: Int, unpricedTokens: Int
+    )] {
         if periods.isEmpty { return [] }
-        let queries = try periods.map { try Self.unpricedQueries(org: org, $0) }
+        let queries = try periods.map { try Self.totalsQueries(org: org, $0) }
         return try await tenant(org) { connection in
-            var counts: [(requests: Int, tokens: Int)] = []
+            var totals: [(costNanos: Int64, unpricedRequests: Int, unpricedTokens: Int)] = []
             for period in queries {
-                var usage = (requests: 0, tokens: 0)
+                var sum = (costNanos: Int64(0), unpricedRequests: 0, unpricedTokens: 0)
                 for query in period {
-                    for try await (requests, tokens) in try await connection.query(query, logger: logger).decode(
-                        (Int64, Int64).self)
+                    for try await (cost, requests, tokens) in try await connection.query(query, logger: logger).decode(
+                        (Int64, Int64, Int64).self)
                     {
-                        usage.requests += Int(requests)
-                        usage.tokens += Int(tokens)
+                        sum.costNanos += cost
+                        sum.unpricedRequests += Int(requests)
+                        sum.unpricedTokens += Int(tokens)
                     }
                 }
-                counts.append(usage)
+                totals.append(sum)
             }
-            return counts
+            return totals
         }
     }
 
-    /// The queries whose rows add up to a period's unpriced calls and tokens.
-    private static func unpricedQueries(org: String, _ period: BudgetPeriodScope) throws -> [PostgresQuery] {
-        let count = UnpricedCount(scope: period.scope, from: period.from, to: period.to)
-        var queries = try count.edges.map {
+    /// The queries whose rows add up to a period's cost, unpriced calls and their tokens.
+    private static func totalsQueries(org: String, _ period: BudgetPeriodScope) throws -> [PostgresQuery] {
+        let plan = RollupPlan(scope: period.scope, from: period.from, to: period.to)
+        var queries = try plan.edges.map {
             try spendQuery(
-                "SELECT count(*), coalesce(sum(input_tokens + output_tokens), 0)::bigint FROM usage_events", org: org,
-                scope: period.scope, from: $0.from, to: $0.to, and: "cost_nanos IS NULL")
+                """
+                SELECT coalesce(sum(cost_nanos), 0)::bigint, count(*) FILTER (WHERE cost_nanos IS NULL),
+                    coalesce(sum(input_tokens + output_tokens) FILTER (WHERE cost_nanos IS NULL), 0)::bigint
+                FROM usage_events
+                """, org: org, scope: period.scope, from: $0.from, to: $0.to)
         }
-        if let (dimension, value) = count.rollup {
-            for (grain, start, end) in count.ranges {
+        if let (dimension, value) = plan.rollup {
+            for (grain, start, end) in plan.ranges {
                 // The rollups' key is (org, grain, dim, bucket, value): a range of buckets holds every value of
                 // the dimension (every user, say). The buckets are looked up one by one with the value, so a
                 // user's budget reads its own rows, not all users'.
                 let buckets: [Int64] = Array(stride(from: start, to: end, by: Int(grain.milliseconds)))
                 queries.append(
                     """
-                    SELECT coalesce(sum(unpriced_requests), 0)::bigint, coalesce(sum(unpriced_tokens), 0)::bigint
+                    SELECT coalesce(sum(cost_nanos), 0)::bigint, coalesce(sum(unpriced_requests), 0)::bigint,
+                        coalesce(sum(unpriced_tokens), 0)::bigint
                     FROM usage_rollups
                     WHERE org = \(org) AND grain = \(Int64(grain.rawValue))::smallint
                         AND dim = \(Int64(dimension.rawValue))::smallint AND bucket = ANY(\(buckets)) AND value = \(value)
@@ -186,10 +190,9 @@ extension PostgresStore: BudgetStore {
         }
     }
 
-    /// `select` over the events in `[from, to)` that a scope covers (and `and`), then `suffix`.
+    /// `select` over the events in `[from, to)` that a scope covers, then `suffix`.
     static func spendQuery(
-        _ select: String, org: String, scope: BudgetScope, from: Timestamp, to: Timestamp, and condition: String? = nil,
-        suffix: String = ""
+        _ select: String, org: String, scope: BudgetScope, from: Timestamp, to: Timestamp, suffix: String = ""
     ) throws -> PostgresQuery {
         var binds = PostgresBindings()
         func parameter(_ value: some PostgresThrowingDynamicTypeEncodable) throws -> String {
@@ -207,7 +210,6 @@ extension PostgresStore: BudgetStore {
         case .key(let value): sql += " AND key_id = " + (try parameter(value))
         case .tag(let key, let value): sql += " AND tags ->> \(try parameter(key)) = \(try parameter(value))"
         }
-        if let condition { sql += " AND " + condition }
         return PostgresQuery(unsafeSQL: sql + suffix, binds: binds)
     }
 

@@ -220,13 +220,14 @@ package enum RollupSummary {
     }
 }
 
-/// How a budget's calls without a price in `[from, to)` are counted. A budgets page shows them for
-/// each budget's period; counted from the events, that was a scan of the period's events for every
-/// budget on every read, growing with the ledger. The whole hours inside the period come from the
-/// rollups (whole days from the daily ones), which are committed with the events they count; only the
-/// part-hours at either edge (a period in a time zone such as India's starts on a half hour) and tag
-/// scopes, which have no rollups, read the events.
-package struct UnpricedCount: Sendable {
+/// How a budget's spend and its calls without a price in `[from, to)` are read. Counted from the events,
+/// that was a scan of the period's events for every budget: its spend when its period first loads (a
+/// gateway call waits for it), and its unpriced calls on every read of a budgets page, growing with the
+/// ledger. The whole hours inside the period come from the rollups (whole days from the daily ones),
+/// which are committed with the events they count; only the part-hours at either edge (a period in a
+/// time zone such as India's starts on a half hour) and tag scopes, which have no rollups, read the
+/// events.
+package struct RollupPlan: Sendable {
     /// The rollups' dimension and value that count the scope's calls; `nil` when the events are read
     /// for the whole range.
     package let rollup: (dimension: RollupDimension, value: String)?

@@ -92,16 +92,16 @@ extension SQLiteStore: BudgetStore {
     }
 
     public func spend(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> Money {
-        // Exact to the millisecond: the events themselves (their (org, ts) index bounds the scan).
-        let (query, arguments) = Self.spendQuery(
-            "SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_events", org: org, scope: scope, from: from, to: to)
-        return try await read { db in
-            Money(nanos: try Int64.fetchOne(db.cachedStatement(sql: query), arguments: arguments) ?? 0)
+        // Exact to the millisecond: the rollups for the whole hours, the events for the rest (`RollupPlan`).
+        try await read { db in
+            var crowded: [Int: Bool] = [:]
+            let period = BudgetPeriodScope(scope: scope, from: from, to: to)
+            return Money(nanos: try Self.totals(db, org: org, period, crowded: &crowded).costNanos)
         }
     }
 
-    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: counted as
-    /// `UnpricedCount` plans, from the rollups but for the part-hours at the edges and tag scopes.
+    /// The calls without a price in `[from, to)` that a scope covers, and their tokens: read as
+    /// `RollupPlan`s, from the rollups but for the part-hours at the edges and tag scopes.
     public func unpricedUsage(org: String, scope: BudgetScope, from: Timestamp, to: Timestamp) async throws -> (
         requests: Int, tokens: Int
     ) {
@@ -115,19 +115,35 @@ extension SQLiteStore: BudgetStore {
         if periods.isEmpty { return [] }
         return try await read { db in
             var crowded: [Int: Bool] = [:]
-            return try periods.map { try Self.unpriced(db, org: org, $0, crowded: &crowded) }
+            return try periods.map {
+                let totals = try Self.totals(db, org: org, $0, crowded: &crowded)
+                return (totals.unpricedRequests, totals.unpricedTokens)
+            }
+        }
+    }
+
+    /// What a period's calls cost, and those of them without a price with their tokens.
+    private struct PeriodTotals {
+        var costNanos: Int64 = 0
+        var unpricedRequests = 0
+        var unpricedTokens = 0
+
+        mutating func add(_ row: Row?) {
+            costNanos += row?[0] ?? 0
+            unpricedRequests += row?[1] ?? 0
+            unpricedTokens += row?[2] ?? 0
         }
     }
 
     /// - Parameter crowded: whether each dimension's rollups hold many values a bucket, as found so far
     ///   (by grain and dimension), so a page of budgets asks once.
-    private static func unpriced(
+    private static func totals(
         _ db: Database, org: String, _ period: BudgetPeriodScope, crowded: inout [Int: Bool]
-    ) throws -> (requests: Int, tokens: Int) {
-        let count = UnpricedCount(scope: period.scope, from: period.from, to: period.to)
-        var total = (requests: 0, tokens: 0)
-        if let (dimension, value) = count.rollup {
-            for (grain, start, end) in count.ranges {
+    ) throws -> PeriodTotals {
+        let plan = RollupPlan(scope: period.scope, from: period.from, to: period.to)
+        var totals = PeriodTotals()
+        if let (dimension, value) = plan.rollup {
+            for (grain, start, end) in plan.ranges {
                 // The rollups' key is (org, grain, dim, bucket, value): a range of buckets holds every value
                 // of the dimension. Where a bucket holds a few (the organisation's one, a few teams), the
                 // range is read. Where it holds many (a thousand users, say), the value's buckets are looked
@@ -140,46 +156,47 @@ extension SQLiteStore: BudgetStore {
                         crowded[grain.rawValue << 8 | dimension.rawValue] = many
                         return many
                     }()
-                let row =
+                totals.add(
                     !many
-                    ? try Row.fetchOne(
-                        db.cachedStatement(
-                            sql: """
-                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
-                                FROM usage_rollups
-                                WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
-                                """),
-                        arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
-                    : try Row.fetchOne(
-                        db.cachedStatement(
-                            sql: """
-                                WITH RECURSIVE buckets(bucket) AS (
-                                    SELECT ? UNION ALL SELECT bucket + ? FROM buckets
-                                    WHERE bucket + ? < ? AND bucket + ? <= (
-                                        SELECT MAX(bucket) FROM usage_rollups WHERE org = ? AND grain = ? AND dim = ?))
-                                SELECT COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)
-                                FROM usage_rollups
-                                WHERE org = ? AND grain = ? AND dim = ? AND bucket IN (SELECT bucket FROM buckets)
-                                    AND value = ?
-                                """),
-                        arguments: [
-                            start, grain.milliseconds, grain.milliseconds, end, grain.milliseconds, org, grain.rawValue,
-                            dimension.rawValue, org, grain.rawValue, dimension.rawValue, value,
-                        ])
-                total.requests += row?[0] ?? 0
-                total.tokens += row?[1] ?? 0
+                        ? try Row.fetchOne(
+                            db.cachedStatement(
+                                sql: """
+                                    SELECT \(rollupSums) FROM usage_rollups
+                                    WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ? AND value = ?
+                                    """),
+                            arguments: [org, grain.rawValue, dimension.rawValue, start, end, value])
+                        : try Row.fetchOne(
+                            db.cachedStatement(
+                                sql: """
+                                    WITH RECURSIVE buckets(bucket) AS (
+                                        SELECT ? UNION ALL SELECT bucket + ? FROM buckets
+                                        WHERE bucket + ? < ? AND bucket + ? <= (
+                                            SELECT MAX(bucket) FROM usage_rollups WHERE org = ? AND grain = ? AND dim = ?))
+                                    SELECT \(rollupSums) FROM usage_rollups
+                                    WHERE org = ? AND grain = ? AND dim = ? AND bucket IN (SELECT bucket FROM buckets)
+                                        AND value = ?
+                                    """),
+                            arguments: [
+                                start, grain.milliseconds, grain.milliseconds, end, grain.milliseconds, org,
+                                grain.rawValue, dimension.rawValue, org, grain.rawValue, dimension.rawValue, value,
+                            ]))
             }
         }
-        for edge in count.edges {
+        for edge in plan.edges {
             let (query, arguments) = spendQuery(
-                "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_events", org: org,
-                scope: period.scope, from: edge.from, to: edge.to)
-            let row = try Row.fetchOne(db.cachedStatement(sql: query + " AND cost_nanos IS NULL"), arguments: arguments)
-            total.requests += row?[0] ?? 0
-            total.tokens += row?[1] ?? 0
+                """
+                SELECT COALESCE(SUM(cost_nanos), 0), COALESCE(SUM(cost_nanos IS NULL), 0),
+                    COALESCE(SUM(CASE WHEN cost_nanos IS NULL THEN input_tokens + output_tokens END), 0)
+                FROM usage_events
+                """, org: org, scope: period.scope, from: edge.from, to: edge.to)
+            totals.add(try Row.fetchOne(db.cachedStatement(sql: query), arguments: arguments))
         }
-        return total
+        return totals
     }
+
+    /// The sums `PeriodTotals.add` reads from rollup rows.
+    private static let rollupSums =
+        "COALESCE(SUM(cost_nanos), 0), COALESCE(SUM(unpriced_requests), 0), COALESCE(SUM(unpriced_tokens), 0)"
 
     /// Whether the last bucket of a dimension's rollups holds more than eight values.
     private static func crowded(_ db: Database, org: String, grain: RollupGrain, dimension: RollupDimension) throws

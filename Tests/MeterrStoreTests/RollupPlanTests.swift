@@ -4,11 +4,11 @@ import Testing
 
 @testable import MeterrStore
 
-/// A budget's unpriced calls come from the rollups; with many values in a dimension (users, keys) each
-/// value's buckets are looked up instead of reading the dimension's range.
-@Suite("Unpriced calls among many users")
-struct UnpricedRollupTests {
-    @Test("Each user's unpriced calls and tokens match the events, with few users and with many")
+/// A budget's spend and unpriced calls come from the rollups (the events for part-hours); with many values
+/// in a dimension (users, keys) each value's buckets are looked up instead of reading the dimension's range.
+@Suite("Spend and unpriced calls among many users")
+struct RollupPlanTests {
+    @Test("Each user's spend, unpriced calls and tokens match the events, with few users and with many")
     func manyUsers() async throws {
         for userCount in [3, 40] {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meterr-\(UUID().uuidString)")
@@ -26,7 +26,7 @@ struct UnpricedRollupTests {
                     id: "e\(index)", ts: december.adding(milliseconds: Int64(random(20 * 86_400_000))), org: "o",
                     user: "u\(random(UInt64(userCount)))", keyId: "k\(random(UInt64(userCount)))", provider: .openai,
                     model: "gpt-4.1", usage: Usage(inputTokens: Int(random(900)), outputTokens: Int(random(90))),
-                    cost: random(3) == 0 ? nil : Money(nanos: 1_000))
+                    cost: random(3) == 0 ? nil : Money(nanos: Int64(1_000 + random(5_000))))
             }
             _ = try await store.append(events)
             let ranges = [
@@ -43,12 +43,21 @@ struct UnpricedRollupTests {
             var periods: [BudgetPeriodScope] = []
             var expected: [(requests: Int, tokens: Int)] = []
             for (from, to) in ranges {
+                let spent = events.filter { $0.ts >= from && $0.ts < to }.reduce(0) { $0 + ($1.cost?.nanos ?? 0) }
+                #expect(
+                    try await store.spend(org: "o", scope: .organisation, from: from, to: to).nanos == spent,
+                    "\(userCount) users, the organisation from \(from.rfc3339)")
                 for index in [0, 1, userCount - 1, userCount] {
                     for scope in [BudgetScope.user("u\(index)"), .key("k\(index)")] {
-                        let counted = events.filter { event in
-                            guard event.cost == nil, event.ts >= from, event.ts < to else { return false }
+                        let covered = events.filter { event in
+                            guard event.ts >= from, event.ts < to else { return false }
                             return scope == .user(event.user ?? "") || scope == .key(event.keyId ?? "")
                         }
+                        #expect(
+                            try await store.spend(org: "o", scope: scope, from: from, to: to).nanos
+                                == covered.reduce(0) { $0 + ($1.cost?.nanos ?? 0) },
+                            "\(userCount) users, \(scope) from \(from.rfc3339)")
+                        let counted = covered.filter { $0.cost == nil }
                         periods.append(BudgetPeriodScope(scope: scope, from: from, to: to))
                         expected.append(
                             (counted.count, counted.reduce(0) { $0 + $1.usage.inputTokens + $1.usage.outputTokens }))
