@@ -3,7 +3,8 @@
 # loader, rollups included) in the benchmark key's organisation, then for each binary, on a copy of that
 # ledger: four monthly budgets created (the organisation, team-3, user-135, project-4; each creation
 # loads its spend), then after a restart the first gateway call the four cover (it waits for their
-# spends), at once and, after another restart, 3 s later; a second call, and the page of budgets. Release builds, the nginx mock as the provider.
+# spends), at once and, after another restart, 3 s later; a second call, the page of budgets, and a
+# burst of calls at 32 connections at once after a third restart. Release builds, the nginx mock as the provider.
 # Usage: scripts/bench-gateway/budget-load.sh [--events N] [BINARY...]
 set -euo pipefail
 events=1000000
@@ -50,6 +51,13 @@ call() {
     -H 'x-meterr-project: project-4' -d '{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}'
 }
 budgets=(org:'' team:team-3 user:user-135 project:project-4)
+write_post_lua
+cat >> "$work/post.lua" <<'LUA'
+wrk.headers["x-meterr-team"] = "team-3"
+wrk.headers["x-meterr-user"] = "user-135"
+wrk.headers["x-meterr-project"] = "project-4"
+LUA
+mv "$work/post.lua" "$work/covered.lua"
 for binary in "${binaries[@]}"; do
   rm -rf "$work/data"
   cp -r "$work/base" "$work/data"
@@ -79,9 +87,17 @@ for binary in "${binaries[@]}"; do
   spent=$(api "http://127.0.0.1:$meterr_port/api/budgets" | python3 -c '
 import json, sys
 print(" ".join("%s %s" % (b["name"], b["spent_usd"]) for b in json.load(sys.stdin)["budgets"]))')
+  # A burst at once after a restart: 32 connections for 5 s (wrk gives a call up to 10 s).
+  stop_meterr
+  "$binary" serve --port "$meterr_port" --data "$work/data" >/dev/null &
+  server=$!
+  wait_for_meterr
+  burst=$(wrk -t2 -c32 -d5s --timeout 10s --latency -s "$work/covered.lua" "http://127.0.0.1:$meterr_port/openai/v1/chat/completions" |
+    awk '/Latency/ && !l {max=$4; l=1} $1=="50%"{p50=$2} $1=="99%"{p99=$2} /requests in/{n=$1} END {print n " calls, p50 " p50 ", p99 " p99 ", max " max}')
   echo "== $binary ($events events)"
   echo "  creating the 4 budgets: ${created[*]} ms; the first call they cover after a restart: ${at_once} ms at" \
     "once, ${first} ms 3 s later (the second ${second} ms); the page of budgets ${page} ms"
+  echo "  a burst of 32 connections for 5 s at once after a restart: $burst"
   echo "  spent: $spent"
   stop_meterr
 done

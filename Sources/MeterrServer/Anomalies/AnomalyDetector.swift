@@ -40,6 +40,8 @@ package final class AnomalyDetector: Sendable {
         var blocks: [String: [AnomalyBlock]] = [:]
         /// By organisation: the latest hour in which one of its entities was rate-limited.
         var rateLimitedHour: [String: Int64] = [:]
+        /// The organisations whose baselines are being learnt, and the work every caller waits for.
+        var learning: [String: Task<Void, any Error>] = [:]
     }
 
     /// How far back baselines are learnt from the rollups when an organisation is first seen.
@@ -66,27 +68,46 @@ package final class AnomalyDetector: Sendable {
         state.withLock { $0.blocks = Dictionary(grouping: blocks, by: \.orgId) }
     }
 
-    /// Learns an organisation's baselines from its hourly rollups, once.
+    /// Learns an organisation's baselines from its hourly rollups, once. Calls that come while they are
+    /// being learnt (at start, before the warm-up reaches their organisation) wait for that one read
+    /// instead of each making its own; a failed read is tried again by the next call.
     package func prepare(org: String) async throws {
-        if state.withLock({ $0.organisations[org] != nil }) { return }
-        let alpha = try await policies.policy(org: org).anomalies.alpha
-        let currentHour = clock.now().hourStart.milliseconds
-        let totals = try await store.hourlyTotals(
-            org: org, from: Timestamp(milliseconds: currentHour - Self.lookbackHours * 3_600_000))
-        let models = try await store.keyModels(org: org)
-        var built: [String: EntityActivity] = [:]
-        for hour in totals where hour.hour.milliseconds <= currentHour {
-            var activity = built[hour.entity] ?? EntityActivity(hour: hour.hour.milliseconds)
-            activity.advance(to: hour.hour.milliseconds, alpha: alpha)
-            activity.costNanos = hour.costNanos
-            activity.tokens = hour.tokens
-            activity.requests = hour.requests
-            built[hour.entity] = activity
+        let learning: Task<Void, any Error>? = state.withLock { state in
+            if state.organisations[org] != nil { return nil }
+            if let running = state.learning[org] { return running }
+            // Off the event loops: four weeks of a large organisation's rollups take a while to fold.
+            let task = Task(executorPreference: globalConcurrentExecutor) { try await self.learn(org: org) }
+            state.learning[org] = task
+            return task
         }
-        for entity in built.keys { built[entity]!.advance(to: currentHour, alpha: alpha) }
-        state.withLock { state in
-            guard state.organisations[org] == nil else { return }
-            state.organisations[org] = Organisation(activity: built, keyModels: models)
+        try await learning?.value
+    }
+
+    private func learn(org: String) async throws {
+        do {
+            let alpha = try await policies.policy(org: org).anomalies.alpha
+            let currentHour = clock.now().hourStart.milliseconds
+            let totals = try await store.hourlyTotals(
+                org: org, from: Timestamp(milliseconds: currentHour - Self.lookbackHours * 3_600_000))
+            let models = try await store.keyModels(org: org)
+            var built: [String: EntityActivity] = [:]
+            for hour in totals where hour.hour.milliseconds <= currentHour {
+                var activity = built[hour.entity] ?? EntityActivity(hour: hour.hour.milliseconds)
+                activity.advance(to: hour.hour.milliseconds, alpha: alpha)
+                activity.costNanos = hour.costNanos
+                activity.tokens = hour.tokens
+                activity.requests = hour.requests
+                built[hour.entity] = activity
+            }
+            for entity in built.keys { built[entity]!.advance(to: currentHour, alpha: alpha) }
+            state.withLock { state in
+                state.learning[org] = nil
+                guard state.organisations[org] == nil else { return }
+                state.organisations[org] = Organisation(activity: built, keyModels: models)
+            }
+        } catch {
+            state.withLock { _ = $0.learning.removeValue(forKey: org) }
+            throw error
         }
     }
 

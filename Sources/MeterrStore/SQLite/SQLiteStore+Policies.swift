@@ -89,14 +89,15 @@ extension SQLiteStore: PolicyStore {
         return try await read { db in
             var totals: [HourlyTotals] = []
             for (dimension, entity) in dimensions {
-                let rows = try Row.fetchAll(
+                // Read where SQLite holds each row: a large organisation has hundreds of thousands.
+                let rows = try Row.fetchCursor(
                     db.cachedStatement(
                         sql: """
                             SELECT bucket, value, requests, input_tokens + output_tokens, cost_nanos FROM usage_rollups
                             WHERE org = ? AND grain = ? AND dim = ? AND bucket >= ?
                             """),
                     arguments: [org, RollupGrain.hour.rawValue, dimension.rawValue, from.milliseconds])
-                for row in rows {
+                while let row = try rows.next() {
                     let value: String = row[1]
                     if dimension != .all && value.isEmpty { continue }
                     totals.append(
