@@ -9,7 +9,6 @@
 set -euo pipefail
 events=1000000
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/mock.sh"
 counts "usage: $0 [--events N] [BINARY...]" events -- "$@"
 binaries_or_build "${rest[@]}"

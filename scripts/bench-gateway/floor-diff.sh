@@ -8,7 +8,6 @@
 set -euo pipefail
 seconds=8
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/mock.sh"
 counts "usage: $0 [--seconds S]" seconds -- "$@"
 [ ${#rest[@]} -eq 0 ] || { echo "usage: $0 [--seconds S]" >&2; exit 2; }

@@ -1,6 +1,8 @@
 # Sourced by the gateway benchmarks: installs wrk and nginx when missing, and writes the fake
 # OpenAI's nginx configuration (the recorded chat completion and stream) for a port into a work
 # directory, with the temporary folders nginx needs.
+# Sets $root, the tree the scripts belong to, unless the script has.
+root=${root:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
