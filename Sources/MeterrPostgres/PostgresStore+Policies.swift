@@ -95,15 +95,19 @@ extension PostgresStore: PolicyStore {
         }
     }
 
-    public func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
+    public func foldHourlyTotals<State: Sendable>(
+        org: String, from: Timestamp, into state: State,
+        _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
+    ) async throws -> State {
         let dimensions: [(RollupDimension, @Sendable (String) -> String)] = [
             (.all, { _ in AnomalyEntity.organisation }), (.team, AnomalyEntity.team), (.user, AnomalyEntity.user),
             (.key, AnomalyEntity.key),
         ]
         return try await tenant(org) { connection in
-            var totals: [HourlyTotals] = []
+            var state = state
             for (dimension, entity) in dimensions {
-                // In the rollups' key order (values byte by byte), as SQLite reads them.
+                // In the rollups' key order (values byte by byte), as SQLite reads them: each value's hours
+                // oldest first.
                 let rows = try await connection.query(
                     """
                     SELECT bucket, value, requests, input_tokens + output_tokens, cost_nanos FROM usage_rollups
@@ -115,13 +119,14 @@ extension PostgresStore: PolicyStore {
                     (Int64, String, Int64, Int64, Int64).self)
                 {
                     if dimension != .all && value.isEmpty { continue }
-                    totals.append(
+                    fold(
+                        &state,
                         HourlyTotals(
                             entity: entity(value), hour: Timestamp(milliseconds: bucket), requests: requests,
                             tokens: tokens, costNanos: cost))
                 }
             }
-            return totals.sorted { $0.hour < $1.hour }
+            return state
         }
     }
 

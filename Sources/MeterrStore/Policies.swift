@@ -412,12 +412,24 @@ public protocol PolicyStore: Sendable {
     func blocks(org: String, limit: Int) async throws -> [AnomalyBlock]
     /// Every block not lifted (expired ones included; callers check the time).
     func unliftedBlocks() async throws -> [AnomalyBlock]
-    /// Hourly totals of the organisation, its teams, users and keys since `from`, oldest first.
-    func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals]
+    /// Folds the hourly totals of the organisation, its teams, users and keys since `from` into `state`,
+    /// each entity's hours oldest first, without holding them all: a large organisation has hundreds of
+    /// thousands.
+    func foldHourlyTotals<State: Sendable>(
+        org: String, from: Timestamp, into state: State,
+        _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
+    ) async throws -> State
     /// The models (`provider/model`) each key of `org` has called.
     func keyModels(org: String) async throws -> [String: Set<String>]
     /// Remembers that a key called a model.
     func recordKeyModel(org: String, keyId: String, model: String, at: Timestamp) async throws
+}
+
+extension PolicyStore {
+    /// Hourly totals of the organisation, its teams, users and keys since `from`, oldest first.
+    public func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
+        try await foldHourlyTotals(org: org, from: from, into: []) { $0.append($1) }.sorted { $0.hour < $1.hour }
+    }
 }
 
 extension OrgPolicy {

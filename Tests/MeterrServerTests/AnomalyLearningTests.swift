@@ -60,7 +60,10 @@ final class CountedPolicyStore: PolicyStore {
     func hold() { gate.withLock { $0.held = true } }
     func release() { gate.withLock { $0.held = false } }
 
-    func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
+    func foldHourlyTotals<State: Sendable>(
+        org: String, from: Timestamp, into state: State,
+        _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
+    ) async throws -> State {
         let fails = gate.withLock { gate in
             gate.reads += 1
             defer { gate.failing = false }
@@ -68,7 +71,7 @@ final class CountedPolicyStore: PolicyStore {
         }
         if fails { throw MeterrError(.unavailable, "the store is away") }
         while gate.withLock({ $0.held }) { try await Task.sleep(for: .milliseconds(1)) }
-        return try await inner.hourlyTotals(org: org, from: from)
+        return try await inner.foldHourlyTotals(org: org, from: from, into: state, fold)
     }
 
     func policy(org: String) async throws -> OrgPolicy { try await inner.policy(org: org) }

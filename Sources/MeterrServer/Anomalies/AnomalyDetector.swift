@@ -87,11 +87,13 @@ package final class AnomalyDetector: Sendable {
         do {
             let alpha = try await policies.policy(org: org).anomalies.alpha
             let currentHour = clock.now().hourStart.milliseconds
-            let totals = try await store.hourlyTotals(
-                org: org, from: Timestamp(milliseconds: currentHour - Self.lookbackHours * 3_600_000))
-            let models = try await store.keyModels(org: org)
-            var built: [String: EntityActivity] = [:]
-            for hour in totals where hour.hour.milliseconds <= currentHour {
+            // Each entity's hours come oldest first, folded as they are read: memory grows with the
+            // entities, not with their hours.
+            var built = try await store.foldHourlyTotals(
+                org: org, from: Timestamp(milliseconds: currentHour - Self.lookbackHours * 3_600_000),
+                into: [String: EntityActivity]()
+            ) { built, hour in
+                guard hour.hour.milliseconds <= currentHour else { return }
                 var activity = built[hour.entity] ?? EntityActivity(hour: hour.hour.milliseconds)
                 activity.advance(to: hour.hour.milliseconds, alpha: alpha)
                 activity.costNanos = hour.costNanos
@@ -99,6 +101,7 @@ package final class AnomalyDetector: Sendable {
                 activity.requests = hour.requests
                 built[hour.entity] = activity
             }
+            let models = try await store.keyModels(org: org)
             for entity in built.keys { built[entity]!.advance(to: currentHour, alpha: alpha) }
             state.withLock { state in
                 state.learning[org] = nil

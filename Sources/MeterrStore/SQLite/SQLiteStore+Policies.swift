@@ -81,15 +81,18 @@ extension SQLiteStore: PolicyStore {
         }
     }
 
-    public func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
+    public func foldHourlyTotals<State: Sendable>(
+        org: String, from: Timestamp, into state: State,
+        _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
+    ) async throws -> State {
         let dimensions: [(RollupDimension, @Sendable (String) -> String)] = [
             (.all, { _ in AnomalyEntity.organisation }), (.team, AnomalyEntity.team), (.user, AnomalyEntity.user),
             (.key, AnomalyEntity.key),
         ]
         return try await read { db in
-            var totals: [HourlyTotals] = []
+            var state = state
             for (dimension, entity) in dimensions {
-                // Read where SQLite holds each row: a large organisation has hundreds of thousands.
+                // Read where SQLite holds each row, in the key's order: each value's hours oldest first.
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(
                         sql: """
@@ -100,13 +103,14 @@ extension SQLiteStore: PolicyStore {
                 while let row = try rows.next() {
                     let value: String = row[1]
                     if dimension != .all && value.isEmpty { continue }
-                    totals.append(
+                    fold(
+                        &state,
                         HourlyTotals(
                             entity: entity(value), hour: Timestamp(milliseconds: row[0]),
                             requests: row[2], tokens: row[3], costNanos: row[4]))
                 }
             }
-            return totals.sorted { $0.hour < $1.hour }
+            return state
         }
     }
 
