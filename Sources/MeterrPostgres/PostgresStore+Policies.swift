@@ -99,13 +99,9 @@ extension PostgresStore: PolicyStore {
         org: String, from: Timestamp, into state: State,
         _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
     ) async throws -> State {
-        let dimensions: [(RollupDimension, @Sendable (String) -> String)] = [
-            (.all, { _ in AnomalyEntity.organisation }), (.team, AnomalyEntity.team), (.user, AnomalyEntity.user),
-            (.key, AnomalyEntity.key),
-        ]
         return try await tenant(org) { connection in
             var state = state
-            for (dimension, entity) in dimensions {
+            for (dimension, entity) in AnomalyEntity.hourlyDimensions {
                 // In the rollups' key order (values byte by byte), as SQLite reads them: each value's hours
                 // oldest first.
                 let rows = try await connection.query(

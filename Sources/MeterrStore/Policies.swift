@@ -381,6 +381,14 @@ public enum AnomalyEntity {
     }
 }
 
+extension AnomalyEntity {
+    /// The rollup dimensions whose hourly totals anomaly detection learns from, each with the entity
+    /// name of a value.
+    package static let hourlyDimensions: [(RollupDimension, @Sendable (String) -> String)] = [
+        (.all, { _ in organisation }), (.team, team), (.user, user), (.key, key),
+    ]
+}
+
 /// One hour of an entity's usage, from the hourly rollups.
 public struct HourlyTotals: Sendable, Hashable {
     /// `org`, `team:<name>`, `user:<name>` or `key:<id>`.
@@ -423,13 +431,6 @@ public protocol PolicyStore: Sendable {
     func keyModels(org: String) async throws -> [String: Set<String>]
     /// Remembers that a key called a model.
     func recordKeyModel(org: String, keyId: String, model: String, at: Timestamp) async throws
-}
-
-extension PolicyStore {
-    /// Hourly totals of the organisation, its teams, users and keys since `from`, oldest first.
-    public func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
-        try await foldHourlyTotals(org: org, from: from, into: []) { $0.append($1) }.sorted { $0.hour < $1.hour }
-    }
 }
 
 extension OrgPolicy {

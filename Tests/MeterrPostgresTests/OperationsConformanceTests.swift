@@ -555,3 +555,11 @@ struct OperationsPostgresTests {
         }
     }
 }
+
+extension PolicyStore {
+    /// Hourly totals of the organisation, its teams, users and keys since `from`, oldest first: what
+    /// anomaly detection folds, gathered.
+    fileprivate func hourlyTotals(org: String, from: Timestamp) async throws -> [HourlyTotals] {
+        try await foldHourlyTotals(org: org, from: from, into: []) { $0.append($1) }.sorted { $0.hour < $1.hour }
+    }
+}

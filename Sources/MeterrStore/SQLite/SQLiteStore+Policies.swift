@@ -85,13 +85,9 @@ extension SQLiteStore: PolicyStore {
         org: String, from: Timestamp, into state: State,
         _ fold: @escaping @Sendable (inout State, HourlyTotals) -> Void
     ) async throws -> State {
-        let dimensions: [(RollupDimension, @Sendable (String) -> String)] = [
-            (.all, { _ in AnomalyEntity.organisation }), (.team, AnomalyEntity.team), (.user, AnomalyEntity.user),
-            (.key, AnomalyEntity.key),
-        ]
         return try await read { db in
             var state = state
-            for (dimension, entity) in dimensions {
+            for (dimension, entity) in AnomalyEntity.hourlyDimensions {
                 // Read where SQLite holds each row, in the key's order: each value's hours oldest first.
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(
