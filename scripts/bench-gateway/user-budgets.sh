@@ -17,7 +17,6 @@ work=$(mktemp -d)
 mock_port=18973
 meterr_port=18974
 start_mock
-trap 'kill ${server:-} $mock 2>/dev/null || true; rm -rf "$work"' EXIT
 host_note
 write_get_lua
 for binary in "${binaries[@]}"; do
